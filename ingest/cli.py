@@ -1,0 +1,202 @@
+"""The ``ingest`` command line.
+
+::
+
+    ingest run -c config.toml [--input PATH] [--output DIR] [--set KEY=VALUE ...] [--skip ID ...]
+    ingest check -c config.toml [--set ...] [--skip ...]
+    ingest plugins [--json] [--hooks]
+    ingest --version
+
+Exit codes are :class:`~ingest.errors.ExitCode`: 0 success, 1 the run
+failed, 2 bad usage or config, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from ingest import __version__
+from ingest.errors import ConfigError, ExitCode, IngestError
+from ingest.jsonutil import dumps
+from ingest.ledger import Ledger
+from ingest.plugin_manager import PluginHost
+from ingest.runner import Pipeline
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so main() owns the exit code."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: error: {message}")
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", default="config.toml", help="config file (default: config.toml)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override an option: STAGE_ID.OPTION=VALUE, source.OPTION=..., sink.OPTION=..., run.OPTION=...",
+    )
+    parser.add_argument("--skip", action="append", default=[], metavar="STAGE_ID", help="do not run this stage")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="ingest", description="Turn raw text documents into a clean, deduplicated corpus.")
+    parser.add_argument("--version", action="version", version=f"ingest {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = commands.add_parser("run", help="run the pipeline")
+    _add_config_args(run)
+    run.add_argument("--input", help="read documents from this path instead of [source] path")
+    run.add_argument("--output", help="write results into this folder instead of [sink] path")
+
+    check = commands.add_parser("check", help="validate the config and plugins; do no work")
+    _add_config_args(check)
+
+    plugins = commands.add_parser("plugins", help="list plugins, their stages and options")
+    plugins.add_argument("--json", action="store_true", help="print JSON")
+    plugins.add_argument("--hooks", action="store_true", help="show which plugins implement each hook, in call order")
+    plugins.add_argument("-c", "--config", default=None, help="also load the plugins this config names")
+    return parser
+
+
+class _Progress:
+    """A one-line counter on stderr, redrawn at most a few times a second."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.last = 0.0
+
+    def __call__(self, ledger: Ledger) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.25:
+            return
+        self.last = now
+        self.stream.write(
+            f"\r{ledger.input_count} read, {ledger.kept_count} kept, {ledger.dropped_count} dropped"
+        )
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.last:
+            self.stream.write("\n")
+
+
+def _print_summary(pipeline: Pipeline, report: dict[str, Any], out: TextIO) -> None:
+    out.write(f"input {report['input']}, kept {report['kept']}, dropped {report['dropped']}")
+    out.write(f", warnings {report['warnings']} in {report['seconds']:.2f}s\n")
+    for stage_id, stats in report["stages"].items():
+        dropped = ", ".join(f"{reason} {n}" for reason, n in stats["dropped"].items()) or "none dropped"
+        out.write(f"  {stage_id:<14} in {stats['documents_in']:>7}  out {stats['documents_out']:>7}  {dropped}\n")
+    for warning in report.get("warning_samples", [])[:10]:
+        out.write(f"  warning: {warning}\n")
+    outputs = pipeline.config.sink.options if pipeline.config.sink else None
+    if outputs is not None and hasattr(outputs, "path"):
+        out.write(f"output: {outputs.path}\n")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    pipeline = Pipeline.from_toml(
+        args.config, overrides=args.overrides, input=args.input, output=args.output, skip=args.skip
+    )
+    progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        report = pipeline.run(progress=progress)
+    finally:
+        if progress is not None:
+            progress.done()
+    _print_summary(pipeline, report, sys.stdout)
+    return ExitCode.OK
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    pipeline = Pipeline.from_toml(args.config, overrides=args.overrides, skip=args.skip)
+    cfg = pipeline.config
+    print(f"{args.config}: OK")
+    if cfg.source:
+        print(f"  source  {cfg.source.name}: {getattr(cfg.source.options, 'path', '')}")
+    for stage in cfg.stages:
+        flags = []
+        if not stage.enabled:
+            flags.append("disabled")
+        if stage.spec.needs_corpus:
+            flags.append("reads the whole corpus first (spooled to disk)")
+        note = f"  ({'; '.join(flags)})" if flags else ""
+        print(f"  stage   {stage.id} = {stage.name} [{stage.registered.plugin.name}]{note}")
+    if cfg.sink:
+        print(f"  sink    {cfg.sink.name}: {getattr(cfg.sink.options, 'path', '')}")
+    for failure in pipeline.plugins.failures:
+        print(f"  warning: plugin {failure.name} ({failure.distribution}) failed to load: {failure.error}")
+    return ExitCode.OK
+
+
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    if args.config:
+        host = Pipeline.from_toml(args.config).plugins
+    else:
+        host = PluginHost()
+    described = host.describe()
+    if args.json:
+        payload: dict[str, Any] = {"plugins": described}
+        if args.hooks:
+            payload["hooks"] = host.hook_implementations()
+        print(dumps(payload, indent=2))
+        return ExitCode.OK
+    for plugin in described:
+        version = f" {plugin['version']}" if plugin.get("version") else ""
+        dist = f" from {plugin['distribution']}" if plugin.get("distribution") else ""
+        print(f"{plugin['name']}{version} ({plugin['origin']}{dist})")
+        if plugin.get("error"):
+            print(f"  FAILED TO LOAD: {plugin['error']}")
+        for stage in plugin["stages"]:
+            print(f"  {stage['kind']:<11} {stage['name']}: {stage['summary']}")
+            for option in stage["options"]:
+                default = json.dumps(option["default"], default=str)
+                print(f"      {option['name']} = {default}  ({option['type']})  {option['help']}")
+    if args.hooks:
+        print("hooks (in call order):")
+        for hook, impls in host.hook_implementations().items():
+            print(f"  {hook}: {', '.join(impls) or '-'}")
+    return ExitCode.OK
+
+
+COMMANDS = {"run": _cmd_run, "check": _cmd_check, "plugins": _cmd_plugins}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code instead of exiting."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except _UsageError as exc:
+        parser.print_usage(sys.stderr)
+        print(exc, file=sys.stderr)
+        return ExitCode.USAGE_ERROR
+    except SystemExit as exc:  # --help and --version
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return ExitCode.USAGE_ERROR
+    try:
+        return COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"ingest: config error: {exc}", file=sys.stderr)
+        return ExitCode.USAGE_ERROR
+    except IngestError as exc:
+        print(f"ingest: {exc}", file=sys.stderr)
+        return ExitCode.RUN_FAILED
+    except KeyboardInterrupt:
+        print("ingest: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED

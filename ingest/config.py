@@ -1,0 +1,263 @@
+"""Reading ``config.toml`` and resolving it against the plugin registry.
+
+The file has these tables, all optional except ``[[pipeline]]`` for a run
+that should do anything::
+
+    [source]            # where documents come from: type = "<source name>" + its options
+    [sink]              # where kept documents go:  type = "<sink name>" + its options
+    [plugins]           # modules = ["pkg.mod"], paths = ["./my_plugin.py"]
+    [run]               # run-wide settings (see RunOptions)
+    [[pipeline]]        # one table per stage, in run order:
+                        #   stage = "<stage name>", id = "<unique id>", enabled = true,
+                        #   and the stage's options
+
+Every problem is a :class:`~ingest.errors.ConfigError` that names the file,
+the table and the key, and says what is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from ingest.errors import ConfigError
+from ingest.options import build_options, path_field, suggest
+from ingest.plugin_manager import PluginHost, RegisteredSpec
+from ingest.specs import StageKind
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on older Pythons only
+    import tomli as tomllib
+
+TOP_LEVEL_KEYS = ("source", "sink", "plugins", "run", "pipeline")
+RESERVED_STAGE_KEYS = ("stage", "id", "enabled")
+DEFAULT_SOURCE = "text_files"
+DEFAULT_SINK = "jsonl"
+
+
+@attrs.define
+class RunOptions:
+    """The ``[run]`` table."""
+
+    #: Directory for spools of corpus-level stages; empty = a temporary one.
+    workdir: str = path_field(metadata={"help": "scratch directory for spools (default: a temporary one)"})
+    #: Keep every drop record in memory for ``Pipeline.ledger``.
+    keep_drop_records: bool = attrs.field(default=True, metadata={"help": "keep drop records in memory for Pipeline.ledger"})
+
+
+@attrs.define
+class PluginSettings:
+    """The ``[plugins]`` table."""
+
+    modules: list[str] = attrs.field(factory=list, metadata={"help": "importable modules to register as plugins"})
+    paths: list[str] = attrs.field(factory=list, metadata={"help": "Python files to register as plugins (relative to the config)"})
+
+
+@attrs.frozen
+class StageConfig:
+    """One configured use of a stage (or the source or sink)."""
+
+    id: str
+    name: str
+    registered: RegisteredSpec
+    options: Any
+    enabled: bool = True
+
+    @property
+    def spec(self):  # noqa: ANN201 - StageSpec, kept short for readers
+        return self.registered.spec
+
+
+@attrs.frozen
+class PipelineConfig:
+    """A config resolved against a plugin registry; ready to run."""
+
+    path: str | None
+    base_dir: str
+    source: StageConfig | None
+    sink: StageConfig | None
+    stages: tuple[StageConfig, ...]
+    run: RunOptions
+
+
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a TOML file; a syntax error names the file, line and column."""
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc}") from None
+
+
+def parse_value(text: str) -> Any:
+    """Parse a ``--set`` value as a TOML value, falling back to a string."""
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def apply_overrides(raw: dict[str, Any], sets: Sequence[str], where: str = "--set") -> dict[str, Any]:
+    """Apply ``KEY=VALUE`` overrides to a raw config mapping (a copy).
+
+    ``KEY`` is ``<stage id>.<option>``, ``source.<option>``, ``sink.<option>``
+    or ``run.<option>``. ``VALUE`` is read as TOML (``0.7``, ``true``,
+    ``["a", "b"]``), or as a plain string when it is not valid TOML.
+    """
+    import copy
+
+    raw = copy.deepcopy(raw)
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or "." not in key:
+            raise ConfigError(f"{where} {item!r}: expected KEY=VALUE with KEY like 'dedup.threshold'")
+        table, _, option = key.strip().partition(".")
+        parsed = parse_value(value.strip())
+        if table in ("source", "sink", "run", "plugins"):
+            raw.setdefault(table, {})[option] = parsed
+            continue
+        entries = raw.get("pipeline", [])
+        matches = [e for e in entries if isinstance(e, dict) and e.get("id", e.get("stage")) == table]
+        if not matches:
+            ids = [e.get("id", e.get("stage")) for e in entries if isinstance(e, dict)]
+            raise ConfigError(
+                f"{where} {item!r}: no stage with id {table!r}{suggest(table, ids)}; "
+                f"stage ids: {', '.join(map(str, ids)) or '(none)'}; also source, sink, run"
+            )
+        matches[0][option] = parsed
+    return raw
+
+
+def plugin_settings(raw: Mapping[str, Any], *, path: str | None, base_dir: str) -> PluginSettings:
+    where = f"{path or '<config>'}: [plugins]"
+    table = raw.get("plugins", {})
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where}: expected a table")
+    settings = build_options(PluginSettings, table, where=where)
+    settings.paths = [os.path.normpath(os.path.join(base_dir, p)) for p in settings.paths]
+    return settings
+
+
+def _resolve_io(
+    raw: Mapping[str, Any],
+    table: str,
+    kind: StageKind,
+    default: str | None,
+    host: PluginHost,
+    path: str | None,
+    base_dir: str,
+) -> StageConfig | None:
+    where = f"{path or '<config>'}: [{table}]"
+    values = raw.get(table)
+    if values is None:
+        if default is None:
+            return None
+        values = {}
+    if not isinstance(values, Mapping):
+        raise ConfigError(f"{where}: expected a table")
+    values = dict(values)
+    name = values.pop("type", default)
+    registered = host.spec(str(name)) if name is not None else None
+    if registered is None or registered.spec.kind is not kind:
+        available = host.names(kind)
+        raise ConfigError(
+            f"{where}: unknown {table} type {name!r}{suggest(str(name), available)}; "
+            f"available: {', '.join(available) or '(none)'}{host.failure_hint()}"
+        )
+    options = build_options(registered.spec.options, values, where=f"{where} (type {name!r})", base_dir=base_dir)
+    return StageConfig(id=table, name=str(name), registered=registered, options=options)
+
+
+def resolve(
+    raw: Mapping[str, Any],
+    host: PluginHost,
+    *,
+    path: str | None = None,
+    base_dir: str | None = None,
+    skip: Sequence[str] = (),
+    default_io: bool = True,
+) -> PipelineConfig:
+    """Check a raw config mapping against ``host``'s registry and build options.
+
+    ``skip`` lists stage ids to disable (``--skip``); an id that is not in
+    the config is an error. With ``default_io`` a missing ``[source]`` or
+    ``[sink]`` means the text-file source and JSONL sink.
+    """
+    where_file = path or "<config>"
+    base_dir = base_dir or (str(Path(path).resolve().parent) if path else os.getcwd())
+    unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        key = unknown[0]
+        raise ConfigError(
+            f"{where_file}: unknown table or key {key!r}{suggest(key, list(TOP_LEVEL_KEYS))}; "
+            f"allowed: {', '.join(TOP_LEVEL_KEYS)}"
+        )
+    run_table = raw.get("run", {})
+    if not isinstance(run_table, Mapping):
+        raise ConfigError(f"{where_file}: [run]: expected a table")
+    run = build_options(RunOptions, run_table, where=f"{where_file}: [run]", base_dir=base_dir)
+
+    entries = raw.get("pipeline", [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{where_file}: 'pipeline' must be an array of tables: write [[pipeline]]")
+    stage_kinds = [k for k in StageKind if k not in (StageKind.SOURCE, StageKind.SINK)]
+    stages: list[StageConfig] = []
+    seen_ids: dict[str, int] = {}
+    for number, entry in enumerate(entries, start=1):
+        where = f"{where_file}: [[pipeline]] #{number}"
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{where}: expected a table")
+        values = dict(entry)
+        name = values.pop("stage", None)
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"{where}: missing key 'stage' (the stage to run); available: {', '.join(host.names(*stage_kinds))}")
+        stage_id = values.pop("id", name)
+        if not isinstance(stage_id, str) or not stage_id or "." in stage_id:
+            raise ConfigError(f"{where}: 'id' must be a non-empty string without dots, got {stage_id!r}")
+        where = f"{where_file}: [[pipeline]] #{number} (id {stage_id!r})"
+        enabled = values.pop("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"{where}: 'enabled' must be true or false, got {enabled!r}")
+        if stage_id in seen_ids:
+            raise ConfigError(
+                f"{where}: id {stage_id!r} is already used by [[pipeline]] #{seen_ids[stage_id]}; "
+                "give each use of a stage its own id"
+            )
+        if stage_id in ("source", "sink", "run", "plugins"):
+            raise ConfigError(f"{where}: id {stage_id!r} is reserved; choose another")
+        seen_ids[stage_id] = number
+        registered = host.spec(name)
+        if registered is None or registered.spec.kind in (StageKind.SOURCE, StageKind.SINK):
+            available = host.names(*stage_kinds)
+            raise ConfigError(
+                f"{where}: unknown stage {name!r}{suggest(name, available)}; "
+                f"available stages: {', '.join(available) or '(none)'}{host.failure_hint()}"
+            )
+        options = build_options(registered.spec.options, values, where=where, base_dir=base_dir)
+        stages.append(
+            StageConfig(id=stage_id, name=name, registered=registered, options=options, enabled=enabled)
+        )
+    for stage_id in skip:
+        if stage_id not in seen_ids:
+            raise ConfigError(
+                f"--skip {stage_id!r}: no stage with that id{suggest(stage_id, list(seen_ids))}; "
+                f"stage ids: {', '.join(seen_ids) or '(none)'}"
+            )
+    stages = [attrs.evolve(s, enabled=s.enabled and s.id not in skip) for s in stages]
+
+    source = _resolve_io(raw, "source", StageKind.SOURCE, DEFAULT_SOURCE if default_io else None, host, path, base_dir)
+    sink = _resolve_io(raw, "sink", StageKind.SINK, DEFAULT_SINK if default_io else None, host, path, base_dir)
+    return PipelineConfig(
+        path=path, base_dir=base_dir, source=source, sink=sink, stages=tuple(stages), run=run
+    )

@@ -1,0 +1,91 @@
+"""What a stage gets besides its options: a handle on the run."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ingest.document import Document
+from ingest.ledger import DropRecord, Ledger, RunWarning
+
+if TYPE_CHECKING:
+    from ingest.plugin_manager import PluginHost
+
+
+@attrs.define
+class StageContext:
+    """Handed to every stage factory as ``factory(options, ctx)``.
+
+    Attributes:
+        stage_id: the id this use of the stage has in the config.
+        stage_name: the stage's registered name.
+        plugin: the name of the plugin that provides it.
+        plugins: the pipeline's :class:`~ingest.plugin_manager.PluginHost`,
+            for stages that call hooks (``ctx.plugins.hook.<name>(...)``).
+        base_dir: the directory relative paths in the config are relative to.
+        workdir: a scratch directory for this run (spools, state).
+    """
+
+    stage_id: str
+    stage_name: str
+    plugin: str | None
+    ledger: Ledger
+    plugins: PluginHost | None = None
+    base_dir: str = "."
+    workdir: str | None = None
+
+    def drop(
+        self,
+        doc: Document | str,
+        reason: str,
+        *,
+        duplicate_of: str | None = None,
+        **details: Any,
+    ) -> None:
+        """Record that ``doc`` leaves the run here, and why.
+
+        Stream stages call this for every document they do not yield.
+        ``doc`` may be an id when there is no document (an unreadable file).
+        """
+        if isinstance(doc, Document):
+            record = DropRecord(
+                id=doc.id,
+                stage=self.stage_id,
+                plugin=self.plugin,
+                reason=reason,
+                duplicate_of=duplicate_of,
+                details=details,
+                text=doc.text,
+                path=doc.origin.path if doc.origin else None,
+                metadata=doc.metadata,
+            )
+        else:
+            record = DropRecord(
+                id=str(doc),
+                stage=self.stage_id,
+                plugin=self.plugin,
+                reason=reason,
+                duplicate_of=duplicate_of,
+                details={k: v for k, v in details.items() if k != "path"},
+                path=details.get("path"),
+            )
+        self.ledger.record_drop(record)
+
+    def warn(
+        self,
+        message: str,
+        *,
+        doc: Document | None = None,
+        line: int | None = None,
+    ) -> None:
+        """Record a warning that does not drop anything (counted in the report)."""
+        self.ledger.record_warning(
+            RunWarning(
+                stage=self.stage_id,
+                message=message,
+                doc_id=doc.id if doc else None,
+                path=doc.origin.path if doc is not None and doc.origin else None,
+                line=line,
+            )
+        )

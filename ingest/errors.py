@@ -1,0 +1,42 @@
+"""Exceptions and the CLI's exit codes."""
+
+from __future__ import annotations
+
+import enum
+
+
+class ExitCode(enum.IntEnum):
+    """What ``ingest`` returns to the shell.
+
+    * ``OK`` (0): the run finished (documents dropped or failed inside a
+      stage are recorded in the ledger; they do not fail the run).
+    * ``RUN_FAILED`` (1): the run started but could not finish (a source or
+      sink failed, a corpus-level stage crashed). No output looks complete.
+    * ``USAGE_ERROR`` (2): bad command line or bad config; no work was done.
+    * ``INTERRUPTED`` (130): stopped by Ctrl-C.
+    """
+
+    OK = 0
+    RUN_FAILED = 1
+    USAGE_ERROR = 2
+    INTERRUPTED = 130
+
+
+class IngestError(Exception):
+    """Base class of the errors ``ingest`` raises on purpose."""
+
+
+class ConfigError(IngestError):
+    """The config (or a plugin it names) is wrong; raised before any work.
+
+    The message names the file, the table and key (or line), and what is
+    allowed.
+    """
+
+
+class PluginLoadError(IngestError):
+    """A plugin named explicitly in the config could not be loaded."""
+
+
+class RunError(IngestError):
+    """The run could not go on (a source or sink failed)."""

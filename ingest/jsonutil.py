@@ -1,0 +1,65 @@
+"""JSON encoding of documents and records for sinks and reports."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import json
+from pathlib import PurePath
+from typing import Any
+
+import attrs
+
+from ingest.document import Document
+from ingest.ledger import DropRecord
+
+
+def to_jsonable(value: Any) -> Any:
+    """Dates as ISO strings, attrs objects as dicts, sets as sorted lists."""
+    if isinstance(value, (datetime.date, datetime.datetime, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, PurePath):
+        return str(value)
+    if attrs.has(type(value)):
+        return attrs.asdict(value, recurse=True, value_serializer=lambda _i, _a, v: to_jsonable(v))
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(obj: Any, **kwargs: Any) -> str:
+    return json.dumps(obj, default=to_jsonable, ensure_ascii=False, **kwargs)
+
+
+def document_record(doc: Document, *, history: bool = True) -> dict[str, Any]:
+    """The JSON object a sink writes for a kept document."""
+    record: dict[str, Any] = {"id": doc.id, "text": doc.text, "metadata": doc.metadata}
+    if doc.origin is not None and doc.origin.path:
+        record["path"] = doc.origin.path
+    if history:
+        record["history"] = [
+            {"stage": e.stage, "action": e.action, **e.details} for e in doc.history
+        ]
+    return record
+
+
+def drop_record(record: DropRecord, *, text: bool = True) -> dict[str, Any]:
+    """The JSON object a sink writes for a dropped document."""
+    out: dict[str, Any] = {"id": record.id, "stage": record.stage, "reason": record.reason}
+    if record.duplicate_of is not None:
+        out["duplicate_of"] = record.duplicate_of
+    if record.plugin:
+        out["plugin"] = record.plugin
+    if record.details:
+        out["details"] = record.details
+    if record.path:
+        out["path"] = record.path
+    if record.metadata:
+        out["metadata"] = record.metadata
+    if text and record.text is not None:
+        out["text"] = record.text
+    return out

@@ -1,0 +1,462 @@
+"""The pipeline: source -> stages (in config order) -> sink, with a ledger.
+
+Stages are chained as generators, so a per-document stage holds one
+document at a time. A corpus-level stage (``needs_corpus``) gets the stream
+spooled to disk: first ``fit(spool)``, then the spool again through the
+stage. Every document ends up either kept or in the :class:`Ledger`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shutil
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ingest.config import (
+    PipelineConfig,
+    StageConfig,
+    apply_overrides,
+    plugin_settings,
+    read_toml,
+    resolve,
+)
+from ingest.context import StageContext
+from ingest.document import Document, Drop
+from ingest.errors import ConfigError, IngestError, RunError
+from ingest.ledger import SOURCE_STAGE, Ledger, StageStats
+from ingest.plugin_manager import PluginHost
+from ingest.spool import Spool
+
+ProgressCallback = Callable[[Ledger], None]
+
+
+class _UpstreamFailure(Exception):
+    """Carries an exception raised upstream of a stream stage through it."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+def _error_text(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+class _Clock:
+    """Time spent inside one stage, excluding what its input took upstream."""
+
+    def __init__(self, stats: StageStats) -> None:
+        self.stats = stats
+
+    def timed_input(self, docs: Iterable[Document]) -> Iterator[Document]:
+        it = iter(docs)
+        while True:
+            start = time.perf_counter()
+            try:
+                doc = next(it)
+            except StopIteration:
+                self.stats.seconds -= time.perf_counter() - start
+                return
+            self.stats.seconds -= time.perf_counter() - start
+            yield doc
+
+    def timed_output(self, docs: Iterable[Document]) -> Iterator[Document]:
+        it = iter(docs)
+        while True:
+            start = time.perf_counter()
+            try:
+                doc = next(it)
+            except StopIteration:
+                self.stats.seconds += time.perf_counter() - start
+                return
+            self.stats.seconds += time.perf_counter() - start
+            yield doc
+
+
+class Pipeline:
+    """A configured pipeline: plugins loaded, config checked, ready to run.
+
+    Build it with :meth:`from_toml` or :meth:`from_dict`. Then either
+    :meth:`run` (read the configured source, write the configured sink) or
+    :meth:`process` (documents in, kept documents out, nothing written).
+    After either, :attr:`ledger` and :attr:`report` describe the last run.
+    Each pipeline has its own plugin manager, so pipelines with different
+    plugins can live in one process.
+    """
+
+    def __init__(
+        self,
+        raw: Mapping[str, Any],
+        *,
+        path: str | os.PathLike[str] | None = None,
+        base_dir: str | os.PathLike[str] | None = None,
+        plugins: Iterable[Any] = (),
+        skip: Sequence[str] = (),
+        load_entry_points: bool | None = None,
+    ) -> None:
+        self.path = str(path) if path is not None else None
+        if base_dir is None:
+            base_dir = Path(self.path).resolve().parent if self.path else Path.cwd()
+        self.base_dir = str(base_dir)
+        settings = plugin_settings(raw, path=self.path, base_dir=self.base_dir)
+        try:
+            self.plugins = PluginHost(
+                modules=settings.modules,
+                paths=settings.paths,
+                plugins=plugins,
+                load_entry_points=load_entry_points,
+            )
+            self.config: PipelineConfig = resolve(
+                raw, self.plugins, path=self.path, base_dir=self.base_dir, skip=skip
+            )
+        except ConfigError:
+            raise
+        except IngestError as exc:
+            raise ConfigError(f"{self.path or '<config>'}: [plugins]: {exc}") from exc
+        self.ledger = Ledger(keep_records=self.config.run.keep_drop_records)
+        self.report: dict[str, Any] = {}
+
+    # -- constructors ------------------------------------------------------
+
+    @classmethod
+    def from_toml(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        overrides: Sequence[str] = (),
+        input: str | os.PathLike[str] | None = None,  # noqa: A002 - mirrors --input
+        output: str | os.PathLike[str] | None = None,
+        skip: Sequence[str] = (),
+        plugins: Iterable[Any] = (),
+        load_entry_points: bool | None = None,
+    ) -> Pipeline:
+        """Load ``config.toml``. ``overrides`` are ``KEY=VALUE`` strings as for
+        ``--set``; ``input``/``output`` replace the source's and sink's
+        ``path`` (relative to the current directory, like on the command line)."""
+        raw = apply_overrides(read_toml(path), overrides)
+        if input is not None:
+            raw.setdefault("source", {})["path"] = os.path.abspath(input)
+        if output is not None:
+            raw.setdefault("sink", {})["path"] = os.path.abspath(output)
+        return cls(raw, path=path, skip=skip, plugins=plugins, load_entry_points=load_entry_points)
+
+    @classmethod
+    def from_dict(
+        cls,
+        mapping: Mapping[str, Any],
+        *,
+        base_dir: str | os.PathLike[str] | None = None,
+        plugins: Iterable[Any] = (),
+        skip: Sequence[str] = (),
+        load_entry_points: bool | None = None,
+    ) -> Pipeline:
+        """Build from a mapping shaped like ``config.toml`` (e.g.
+        ``{"pipeline": [{"stage": "header"}]}``). Relative paths are relative
+        to ``base_dir`` (default: the current directory)."""
+        return cls(mapping, base_dir=base_dir, plugins=plugins, skip=skip, load_entry_points=load_entry_points)
+
+    # -- running -----------------------------------------------------------
+
+    @property
+    def stage_ids(self) -> list[str]:
+        return [s.id for s in self.config.stages if s.enabled]
+
+    def process(self, items: Iterable[Document | str | dict[str, Any]]) -> Iterator[Document]:
+        """Run the stages over in-memory items and lazily yield kept documents.
+
+        Items may be :class:`Document`s, strings (the id is ``doc-<index>``)
+        or dicts with ``text`` and optional ``id`` and ``metadata``. An item
+        that cannot be made into a document is recorded as dropped by the
+        source. :attr:`ledger` and :attr:`report` are complete once the
+        iterator is exhausted.
+        """
+        ledger = self._new_ledger()
+        source_ctx = self._context(SOURCE_STAGE, "memory", None, ledger, workdir=None)
+
+        def documents() -> Iterator[Document]:
+            for index, item in enumerate(items):
+                try:
+                    yield Document.from_any(item, default_id=f"doc-{index}")
+                except TypeError as exc:
+                    source_ctx.drop(f"doc-{index}", "invalid_input", error=str(exc))
+
+        yield from self._execute(documents(), ledger, sink=None)
+
+    def run(self, *, progress: ProgressCallback | None = None) -> dict[str, Any]:
+        """Read the configured source, run the stages, write the configured
+        sink; return the report (also in :attr:`report`)."""
+        if self.config.source is None or self.config.sink is None:
+            raise ConfigError("run() needs a [source] and a [sink]; use process() for in-memory documents")
+        ledger = self._new_ledger()
+        source_cfg, sink_cfg = self.config.source, self.config.sink
+        source_ctx = self._context(SOURCE_STAGE, source_cfg.name, source_cfg.registered.plugin.name, ledger)
+        sink_ctx = self._context("sink", sink_cfg.name, sink_cfg.registered.plugin.name, ledger)
+        try:
+            source = source_cfg.spec.factory(source_cfg.options, source_ctx)
+            sink = sink_cfg.spec.factory(sink_cfg.options, sink_ctx)
+        except IngestError:
+            raise
+        except Exception as exc:
+            raise RunError(f"could not open the source or sink: {_error_text(exc)}") from exc
+        ledger.listeners.append(sink.write_dropped)
+        try:
+            for doc in self._execute(iter(source), ledger, sink=sink, progress=progress):
+                sink.write(doc)
+        except BaseException as exc:
+            sink.abort()
+            if isinstance(exc, (IngestError, KeyboardInterrupt)):
+                raise
+            raise RunError(f"the run failed: {_error_text(exc)}") from exc
+        sink.close(self.report)
+        return self.report
+
+    # -- internals ---------------------------------------------------------
+
+    def _new_ledger(self) -> Ledger:
+        self.ledger = Ledger(keep_records=self.config.run.keep_drop_records)
+        self.ledger.listeners.append(lambda record: self.plugins.hook.ingest_document_dropped(record=record))
+        self.report = {}
+        return self.ledger
+
+    def _context(
+        self, stage_id: str, name: str, plugin: str | None, ledger: Ledger, workdir: str | None = None
+    ) -> StageContext:
+        if stage_id != "sink":
+            ledger.stage_stats(stage_id, name)
+        return StageContext(
+            stage_id=stage_id,
+            stage_name=name,
+            plugin=plugin,
+            ledger=ledger,
+            plugins=self.plugins,
+            base_dir=self.base_dir,
+            workdir=workdir,
+        )
+
+    def _execute(
+        self,
+        docs: Iterator[Document],
+        ledger: Ledger,
+        *,
+        sink: Any,
+        progress: ProgressCallback | None = None,
+    ) -> Iterator[Document]:
+        started = datetime.datetime.now(datetime.timezone.utc)
+        clock_start = time.perf_counter()
+        workdir = self.config.run.workdir or None
+        own_workdir = None
+        if workdir is None:
+            own_workdir = workdir = tempfile.mkdtemp(prefix="ingest-run-")
+        else:
+            os.makedirs(workdir, exist_ok=True)
+        spools: list[Spool] = []
+        try:
+            self.plugins.hook.ingest_run_started(run={"config": self.path, "stages": self.stage_ids})
+            stream: Iterator[Document] = self._count_input(docs, ledger)
+            for stage_cfg in self.config.stages:
+                if stage_cfg.enabled:
+                    stream = self._chain(stage_cfg, stream, ledger, workdir, spools)
+            for doc in stream:
+                ledger.kept_count += 1
+                if progress is not None:
+                    progress(ledger)
+                yield doc
+        finally:
+            for spool in spools:
+                spool.close()
+            if own_workdir:
+                shutil.rmtree(own_workdir, ignore_errors=True)
+        for stage_id in self.stage_ids:
+            self.plugins.hook.ingest_stage_finished(stage_id=stage_id, stats=ledger.stages[stage_id])
+        finished = datetime.datetime.now(datetime.timezone.utc)
+        self.report = self._make_report(ledger, started, finished, time.perf_counter() - clock_start)
+        ledger.check_balance()
+        self.plugins.hook.ingest_run_finished(report=self.report)
+
+    def _count_input(self, docs: Iterator[Document], ledger: Ledger) -> Iterator[Document]:
+        stats = ledger.stages[SOURCE_STAGE]
+        clock = _Clock(stats)
+        for doc in clock.timed_output(docs):
+            ledger.input_count += 1
+            stats.documents_out += 1
+            yield doc
+
+    def _chain(
+        self,
+        stage_cfg: StageConfig,
+        stream: Iterator[Document],
+        ledger: Ledger,
+        workdir: str,
+        spools: list[Spool],
+    ) -> Iterator[Document]:
+        spec = stage_cfg.spec
+        ctx = self._context(stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, ledger, workdir)
+        stats = ledger.stages[stage_cfg.id]
+        try:
+            stage = spec.factory(stage_cfg.options, ctx)
+        except Exception as exc:
+            raise RunError(
+                f"stage {stage_cfg.id!r} ({stage_cfg.name}, plugin {ctx.plugin}) could not start: "
+                f"{_error_text(exc)}"
+            ) from exc
+        if spec.per_document:
+            return self._per_document(stage, ctx, stats, stream)
+        if spec.needs_corpus:
+            return self._corpus(stage, ctx, stats, stream, workdir, spools)
+        return self._stream(stage, ctx, stats, stream)
+
+    @staticmethod
+    def _per_document(
+        fn: Callable[[Document], Document | Drop],
+        ctx: StageContext,
+        stats: StageStats,
+        docs: Iterator[Document],
+    ) -> Iterator[Document]:
+        perf = time.perf_counter
+        for doc in docs:
+            stats.documents_in += 1
+            start = perf()
+            try:
+                result = fn(doc)
+            except Exception as exc:  # noqa: BLE001 - recorded, and the run goes on
+                stats.seconds += perf() - start
+                ctx.drop(doc, "error", error=_error_text(exc))
+                continue
+            stats.seconds += perf() - start
+            if isinstance(result, Document):
+                stats.documents_out += 1
+                yield result
+            elif isinstance(result, Drop):
+                ctx.drop(doc, result.reason, duplicate_of=result.duplicate_of, **result.details)
+            else:
+                ctx.drop(
+                    doc,
+                    "error",
+                    error=f"stage returned {type(result).__name__}; expected Document or Drop",
+                )
+
+    def _stream(
+        self,
+        stage: Callable[[Iterable[Document]], Iterable[Document]],
+        ctx: StageContext,
+        stats: StageStats,
+        docs: Iterator[Document],
+    ) -> Iterator[Document]:
+        """Run a stream stage, keeping track of documents in flight.
+
+        A document the stage neither yields nor drops is recorded as lost.
+        If the stage raises, the documents in flight are recorded with the
+        error and the stage is started again on the rest of the stream.
+        """
+        pending: dict[str, Document] = {}
+        ledger = ctx.ledger
+        exhausted = False
+
+        def feed() -> Iterator[Document]:
+            nonlocal exhausted
+            it = iter(docs)
+            while True:
+                try:
+                    doc = next(it)
+                except StopIteration:
+                    exhausted = True
+                    return
+                except Exception as exc:
+                    raise _UpstreamFailure(exc) from exc
+                stats.documents_in += 1
+                pending[doc.id] = doc
+                yield doc
+
+        def forget_dropped(record: Any) -> None:
+            if record.stage == ctx.stage_id:
+                pending.pop(record.id, None)
+
+        ledger.listeners.insert(0, forget_dropped)
+        clock = _Clock(stats)
+        shared_feed = clock.timed_input(feed())
+        try:
+            while True:
+                consumed_before = stats.documents_in
+                try:
+                    for doc in clock.timed_output(stage(shared_feed)):
+                        pending.pop(doc.id, None)
+                        stats.documents_out += 1
+                        yield doc
+                except _UpstreamFailure as failure:
+                    raise failure.original from None
+                except Exception as exc:  # noqa: BLE001 - recorded, and the run goes on
+                    error = _error_text(exc)
+                    for doc in list(pending.values()):
+                        ctx.drop(doc, "error", error=error)
+                    pending.clear()
+                    if exhausted:
+                        break
+                    if stats.documents_in == consumed_before:
+                        # It fails before reading anything: it will never
+                        # recover, so the rest of the stream is dropped with it.
+                        for doc in shared_feed:
+                            ctx.drop(doc, "error", error=error)
+                        break
+                    continue
+                break
+            for doc in list(pending.values()):
+                ctx.drop(doc, "lost", error="the stage neither kept nor dropped this document")
+            pending.clear()
+        finally:
+            if forget_dropped in ledger.listeners:
+                ledger.listeners.remove(forget_dropped)
+
+    def _corpus(
+        self,
+        stage: Any,
+        ctx: StageContext,
+        stats: StageStats,
+        docs: Iterator[Document],
+        workdir: str,
+        spools: list[Spool],
+    ) -> Iterator[Document]:
+        spool = Spool(workdir, name=ctx.stage_id)
+        spools.append(spool)
+        spool.write_all(docs)
+        fit = getattr(stage, "fit", None)
+        if fit is not None:
+            start = time.perf_counter()
+            try:
+                fit(spool)
+            except Exception as exc:
+                raise RunError(
+                    f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}) failed while "
+                    f"reading the corpus: {_error_text(exc)}"
+                ) from exc
+            stats.seconds += time.perf_counter() - start
+        yield from self._stream(stage, ctx, stats, iter(spool))
+
+    def _make_report(
+        self,
+        ledger: Ledger,
+        started: datetime.datetime,
+        finished: datetime.datetime,
+        seconds: float,
+    ) -> dict[str, Any]:
+        from ingest import __version__
+
+        return {
+            "ingest_version": __version__,
+            "config": self.path,
+            "started": started.isoformat(timespec="seconds"),
+            "finished": finished.isoformat(timespec="seconds"),
+            "seconds": round(seconds, 6),
+            **ledger.summary(),
+            "stages": {stage_id: stats.as_dict() for stage_id, stats in ledger.stages.items()},
+            "warning_samples": [str(w) for w in ledger.warnings[:100]],
+            "plugin_load_failures": [
+                {"name": f.name, "distribution": f.distribution, "error": f.error}
+                for f in self.plugins.failures
+            ],
+        }

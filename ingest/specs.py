@@ -1,0 +1,118 @@
+"""What a plugin hands the runner: typed records describing stages.
+
+A plugin implements the ``ingest_stages`` hook and returns
+:class:`StageSpec` records. The runner builds one name -> spec registry at
+start-up, remembering which plugin supplied each spec, and from then on calls
+the factories directly: pluggy is not on the per-document path.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import attrs
+
+if TYPE_CHECKING:
+    from ingest.context import StageContext
+    from ingest.document import Document, Drop
+    from ingest.ledger import DropRecord
+
+
+class StageKind(str, enum.Enum):
+    """What a spec provides. ``SOURCE`` and ``SINK`` are chosen in the
+    ``[source]`` and ``[sink]`` tables; the others are pipeline stages."""
+
+    SOURCE = "source"
+    SINK = "sink"
+    HEADER = "header"
+    BOILERPLATE = "boilerplate"
+    FILTER = "filter"
+    TRANSFORM = "transform"
+    DEDUP = "dedup"
+    STATS = "stats"
+
+
+#: A per-document stage: given one document, return it (possibly changed)
+#: or a :class:`~ingest.document.Drop`.
+DocumentFunction = Callable[["Document"], "Document | Drop"]
+
+
+@runtime_checkable
+class StreamStage(Protocol):
+    """A stage over a stream of documents.
+
+    It yields the documents it keeps and reports the ones it drops with
+    ``ctx.drop``. A corpus-level stage also has ``fit(corpus)``; the runner
+    calls it first with a re-iterable view of every document that reaches
+    the stage (spooled to disk, so memory stays flat), then calls the stage
+    on the same documents again.
+    """
+
+    def __call__(self, docs: Iterable[Document]) -> Iterator[Document]: ...
+
+
+@runtime_checkable
+class Source(Protocol):
+    """Yields input documents. Unreadable inputs go to ``ctx.drop`` with the
+    reason, so they are counted as input and recorded as dropped."""
+
+    def __iter__(self) -> Iterator[Document]: ...
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """Receives kept documents and drop records; ``close`` gets the report.
+
+    A sink makes its output appear atomically: nothing looks complete until
+    ``close`` has run. ``abort`` is called instead of ``close`` when the run
+    fails, and must leave no complete-looking output behind.
+    """
+
+    def write(self, doc: Document) -> None: ...
+
+    def write_dropped(self, record: DropRecord) -> None: ...
+
+    def close(self, report: dict[str, Any]) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+@attrs.frozen
+class StageSpec:
+    """A stage (or source or sink) that a plugin provides.
+
+    Attributes:
+        name: what ``stage = "..."`` (or ``type = "..."`` for sources and
+            sinks) in ``config.toml`` selects. Unique across all plugins.
+        kind: a :class:`StageKind`.
+        factory: called once per configured use as ``factory(options, ctx)``
+            with an instance of ``options`` and a
+            :class:`~ingest.context.StageContext`. For a per-document stage it
+            returns a function ``Document -> Document | Drop``; for a stream
+            stage a :class:`StreamStage`; for a source an iterable of
+            documents; for a sink a :class:`Sink`.
+        options: an attrs class whose fields (with defaults) are the options
+            the stage accepts, or ``None`` for a stage without options.
+        summary: one line for ``ingest plugins``.
+        per_document: True when ``factory`` returns a per-document function
+            (the runner then catches a raising document and records it).
+        needs_corpus: True when the stage must see the whole corpus before
+            it decides (its object has a ``fit`` method): the runner spools
+            the stream and makes a first pass.
+    """
+
+    name: str
+    kind: StageKind
+    factory: Callable[[Any, StageContext], Any]
+    options: type | None = None
+    summary: str = ""
+    per_document: bool = False
+    needs_corpus: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if self.needs_corpus and self.per_document:
+            raise ValueError(f"stage {self.name!r}: a corpus-level stage must be a stream stage")
+        if self.options is not None and not attrs.has(self.options):
+            raise TypeError(f"stage {self.name!r}: options must be an attrs class")

@@ -1,0 +1,1 @@
+"""The built-in plugins of ingest, registered exactly like third-party ones."""
