@@ -5,6 +5,7 @@
     ingest run -c config.toml [--input PATH] [--output DIR] [--set KEY=VALUE ...] [--skip ID ...]
     ingest check -c config.toml [--set ...] [--skip ...]
     ingest plugins [--json] [--hooks]
+    ingest explain DOC_ID [-c config.toml | --output DIR] [--json]
     ingest --version
 
 Exit codes are :class:`~ingest.errors.ExitCode`: 0 success, 1 the run
@@ -64,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate the config and plugins; do no work")
     _add_config_args(check)
+
+    explain = commands.add_parser("explain", help="show what a run did to one document, line by line")
+    explain.add_argument("doc_id", help="the document id (e.g. 000_0641a12947d22cdf.txt)")
+    explain.add_argument("-c", "--config", default="config.toml", help="config whose [sink] path holds the run")
+    explain.add_argument("--output", help="the run's output folder (default: the config's [sink] path)")
+    explain.add_argument("--json", action="store_true", help="print the stored record as JSON")
 
     plugins = commands.add_parser("plugins", help="list plugins, their stages and options")
     plugins.add_argument("--json", action="store_true", help="print JSON")
@@ -172,7 +179,30 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-COMMANDS = {"run": _cmd_run, "check": _cmd_check, "plugins": _cmd_plugins}
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from ingest import explain
+
+    output = args.output
+    if output is None:
+        pipeline = Pipeline.from_toml(args.config)
+        output = getattr(pipeline.config.sink.options, "path", None) if pipeline.config.sink else None
+        if output is None:
+            raise ConfigError(f"{args.config}: [sink] has no path; give --output")
+    found = explain.find_document(output, args.doc_id)
+    if found is None:
+        close = explain.similar_ids(output, args.doc_id)
+        hint = f"; similar ids: {', '.join(close)}" if close else ""
+        print(f"ingest: no document {args.doc_id!r} in {output}{hint}", file=sys.stderr)
+        return ExitCode.USAGE_ERROR
+    status, record = found
+    if args.json:
+        print(dumps({"status": status, **record}, indent=2))
+    else:
+        explain.render(status, record, sys.stdout)
+    return ExitCode.OK
+
+
+COMMANDS = {"run": _cmd_run, "check": _cmd_check, "plugins": _cmd_plugins, "explain": _cmd_explain}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

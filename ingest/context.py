@@ -59,6 +59,7 @@ class StageContext:
                 text=doc.text,
                 path=doc.origin.path if doc.origin else None,
                 metadata=doc.metadata,
+                history=list(doc.history),
             )
         else:
             record = DropRecord(

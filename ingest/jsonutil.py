@@ -41,13 +41,16 @@ def document_record(doc: Document, *, history: bool = True) -> dict[str, Any]:
     if doc.origin is not None and doc.origin.path:
         record["path"] = doc.origin.path
     if history:
-        record["history"] = [
-            {"stage": e.stage, "action": e.action, **e.details} for e in doc.history
-        ]
+        record["history"] = history_records(doc.history)
     return record
 
 
-def drop_record(record: DropRecord, *, text: bool = True) -> dict[str, Any]:
+def history_records(doc_history: list[Any]) -> list[dict[str, Any]]:
+    """A document's history as JSON objects: ``{"stage", "action", ...details}``."""
+    return [{"stage": e.stage, "action": e.action, **e.details} for e in doc_history]
+
+
+def drop_record(record: DropRecord, *, text: bool = True, history: bool = True) -> dict[str, Any]:
     """The JSON object a sink writes for a dropped document."""
     out: dict[str, Any] = {"id": record.id, "stage": record.stage, "reason": record.reason}
     if record.duplicate_of is not None:
@@ -60,6 +63,8 @@ def drop_record(record: DropRecord, *, text: bool = True) -> dict[str, Any]:
         out["path"] = record.path
     if record.metadata:
         out["metadata"] = record.metadata
+    if history and record.history:
+        out["history"] = history_records(record.history)
     if text and record.text is not None:
         out["text"] = record.text
     return out

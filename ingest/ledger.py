@@ -39,6 +39,7 @@ class DropRecord:
     text: str | None = None
     path: str | None = None
     metadata: dict[str, Any] = attrs.field(factory=dict)
+    history: list[Any] = attrs.field(factory=list)
 
 
 @attrs.frozen

@@ -43,6 +43,7 @@ TRACE_ENV = "INGEST_TRACE_HOOKS"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "ingest_plugins.text_files",
     "ingest_plugins.jsonl_sink",
+    "ingest_plugins.header.plugin",
 )
 
 

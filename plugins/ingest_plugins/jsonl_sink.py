@@ -67,7 +67,7 @@ class JsonlSink:
         self.files["documents"].write(dumps(document_record(doc, history=self.options.include_history)) + "\n")
 
     def write_dropped(self, record: DropRecord) -> None:
-        self.files["dropped"].write(dumps(drop_record(record, text=self.options.include_dropped_text)) + "\n")
+        self.files["dropped"].write(dumps(drop_record(record, text=self.options.include_dropped_text, history=self.options.include_history)) + "\n")
 
     def close(self, report: dict[str, Any]) -> None:
         for fh in self.files.values():

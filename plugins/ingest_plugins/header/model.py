@@ -1,0 +1,202 @@
+"""Options, warnings and results of the header-and-metadata parser.
+
+Options (``HeaderOptions``; every field has a default, all are plain
+config-file types so they map 1:1 onto ``config.toml``)
+---------------------------------------------------------------------------
+
+``patterns`` (list[dict], default ``[]``)
+    Extra header-line formats from config, tried first.  Each entry is
+    ``{"regex": "...", "types": {"group": "type", ...}}``; optional ``"name"``
+    (used in ``header_formats``).  The regex is matched with ``re.fullmatch``
+    against the line with surrounding whitespace removed; every *named* group
+    that participated becomes a metadata key.  Types: ``"date"``,
+    ``"datetime"``, ``"int"``, ``"float"``, ``"str"``, ``"list"`` (comma
+    separated); groups without a type are ``"str"``.  Validated by
+    ``compile_patterns`` (``ValueError`` naming the pattern index).
+``key_value`` (bool, True)
+    Recognise a contiguous ``key: value`` block at the top of the document.
+``front_matter`` (bool, True)
+    Recognise a ``---`` ... ``---`` block of ``key: value`` lines at the top.
+``builtin_date_line`` (bool, True)
+    Recognise the seed form ``date YYYY-MM-DD [value ...]`` (leading
+    whitespace allowed, ``date`` case-insensitive, optional ``THH:MM[:SS]``).
+``title`` (bool, True)
+    Extract a title from the first non-blank line(s) of the text.
+``outlet`` (bool, True)
+    Extract outlet/byline: agency tags ``(MENAFN)``, ``Outlet2 days ago``
+    byline lines, ``By Name`` author lines.
+``dateline`` (bool, True)
+    Extract a dateline (``Brussels: ...``, ``LONDON (Reuters) - ...``).
+``relative_dates`` (bool, True)
+    Extract a relative date from a byline (``2 days ago``, ``an hour ago``,
+    ``yesterday``) and resolve it when a reference date is known.
+``reference_date`` (str, ``""``)
+    ISO date (or datetime) used to resolve relative dates when the document
+    header carries no date.
+``use_mtime`` (bool, False)
+    If no header date and no ``reference_date``: resolve relative dates
+    against the ``mtime`` the caller passes to ``parse_document``.
+``max_header_lines`` (int, 20)
+    Only the first N lines are examined for header lines (leading blank
+    lines count); a front-matter block must close within them.
+``known_keys`` (list[str], see ``DEFAULT_KNOWN_KEYS``)
+    Keys accepted to *start* a ``key: value`` block; ``"name"`` or
+    ``"name:type"`` (same types as patterns; no type means ``str``).  Known
+    keys are matched case-insensitively and stored lowercased.  Types apply
+    in front matter too.
+``max_value_length`` (int, 300)
+    A ``key: value`` line outside front matter whose value is longer is not
+    a header line (it is prose).
+
+Metadata keys produced (``HeaderResult.metadata``)
+---------------------------------------------------
+
+From header lines:
+
+``date`` (datetime.date)
+    From the built-in date line, a ``date:`` key or a config pattern.
+``datetime`` (datetime.datetime)
+    Built-in date line with a time part (``date 2025-07-07T10:00 ...``).
+``header_values`` (list[str])
+    Trailing tokens of the built-in date line, verbatim (seed 000:
+    ``["403"]``); their meaning is unknown so they are kept as strings.
+``<key>``
+    Every known key of a key/value block or front matter, typed per
+    ``known_keys`` (e.g. ``title`` str, ``tags`` list[str], ``published``
+    date); front-matter keys that are not known are kept as ``str``; config
+    pattern groups and plugin-parser results are stored under their own names.
+``header_unknown`` (dict[str, str])
+    Values of unknown keys found inside a ``key: value`` block (each also
+    produces a warning and a ``header_raw`` entry).
+``header_raw`` (list[str])
+    Raw text of every header line that was consumed but had a problem
+    (impossible date, stray bytes, unknown key, duplicate key, bad type).
+``header_formats`` (list[str])
+    Which formats matched, in order, deduplicated: ``"pattern:<name|index>"``,
+    ``"plugin:<name>"``, ``"date_line"``, ``"key_value"``, ``"front_matter"``.
+
+From the text (extraction only *adds* metadata; it never removes lines, and
+it never overwrites a key the header already set):
+
+``title`` (str), ``title_line`` (int, 1-based input line)
+``title_repeated`` (bool)
+    True when the title is repeated on the next non-blank line (or after one
+    junk line); the title is still reported once.
+``outlet`` (str), ``outlet_line`` (int)
+    Agency tag ``(MENAFN)`` / ``(Reuters)`` opening a paragraph, or the
+    outlet of a byline line (``Russia Today2 days ago``).
+``author`` (str)
+    From a ``By Firstname Lastname`` line near the top.
+``dateline`` (str), ``dateline_line`` (int)
+    ``Brussels: ...`` / ``LONDON (Reuters) - ...`` at a paragraph start.
+``relative_date`` (str)
+    Relative date text as found in a byline (``"2 days ago"``), always kept.
+``relative_date_resolved`` (datetime.date)
+    Only when a reference is known: the header's ``date`` (or ``datetime``),
+    else ``reference_date`` option, else the mtime if ``use_mtime``.
+``relative_date_reference`` (str)
+    ``"header"``, ``"option"`` or ``"mtime"``: which reference was used.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import attrs
+
+#: Type names allowed in ``patterns[*].types`` and ``known_keys`` suffixes.
+VALUE_TYPES: tuple[str, ...] = ("date", "datetime", "int", "float", "str", "list")
+
+#: Default for ``HeaderOptions.known_keys``.
+DEFAULT_KNOWN_KEYS: tuple[str, ...] = (
+    "date:date",
+    "published:date",
+    "updated:date",
+    "modified:date",
+    "created:date",
+    "crawled:date",
+    "datetime:datetime",
+    "time:str",
+    "title",
+    "subtitle",
+    "author",
+    "authors:list",
+    "byline",
+    "source",
+    "outlet",
+    "publisher",
+    "site",
+    "url",
+    "link",
+    "canonical",
+    "lang",
+    "language",
+    "id",
+    "doc_id",
+    "tags:list",
+    "keywords:list",
+    "categories:list",
+    "category",
+    "section",
+    "description",
+    "summary",
+    "location",
+    "dateline",
+    "country",
+    "status",
+)
+
+#: A plugin header-line parser: ``(line, 1-based line number)`` -> metadata
+#: mapping if the line is a header line in its format, else ``None``.  The line
+#: has its trailing ``\r`` and stray control bytes removed.  An empty mapping
+#: still counts as "recognised" (the line leaves the text).  Exceptions are
+#: caught and turned into warnings.
+HeaderLineParser = Callable[[str, int], "Mapping[str, Any] | None"]
+
+
+@attrs.define
+class HeaderOptions:
+    """User options of the header parser (see the module docstring)."""
+
+    patterns: list[dict] = attrs.field(factory=list)
+    key_value: bool = True
+    front_matter: bool = True
+    builtin_date_line: bool = True
+    title: bool = True
+    outlet: bool = True
+    dateline: bool = True
+    relative_dates: bool = True
+    reference_date: str = ""
+    use_mtime: bool = False
+    max_header_lines: int = 20
+    known_keys: list[str] = attrs.field(factory=lambda: list(DEFAULT_KNOWN_KEYS))
+    max_value_length: int = 300
+
+
+@attrs.frozen
+class HeaderWarning:
+    """A problem with one header line; the document still goes on.
+
+    ``line`` is the 1-based line number in the input, ``raw`` the raw line.
+    """
+
+    line: int
+    message: str
+    raw: str
+
+
+@attrs.frozen
+class HeaderResult:
+    """Outcome of ``parse_document``.
+
+    ``text``: the input with header lines removed; every other line unchanged
+    and in order (``text.split("\\n")`` of the input minus ``header_lines``).
+    ``metadata``: typed metadata (keys in the module docstring).
+    ``header_lines``: 1-based input line numbers consumed as header.
+    ``warnings``: problems found in header lines.
+    """
+
+    text: str
+    metadata: dict[str, Any]
+    header_lines: tuple[int, ...] = ()
+    warnings: tuple[HeaderWarning, ...] = ()
+
