@@ -34,6 +34,19 @@ class StageContext:
     plugins: PluginHost | None = None
     base_dir: str = "."
     workdir: str | None = None
+    distribution: str | None = None
+    version: str | None = None
+
+    def drop_error(self, doc: Document | str, exc_text: str) -> None:
+        """Record a document on which the stage raised: the error, the stage,
+        and the plugin with its distribution and version, so a broken plugin
+        points at itself."""
+        details: dict[str, Any] = {"error": exc_text}
+        if self.distribution:
+            details["plugin_distribution"] = self.distribution
+        if self.version:
+            details["plugin_version"] = self.version
+        self.drop(doc, "error", **details)
 
     def drop(
         self,

@@ -229,6 +229,7 @@ class Pipeline:
     ) -> StageContext:
         if stage_id != "sink":
             ledger.stage_stats(stage_id, name)
+        info = self.plugins.infos.get(plugin) if plugin else None
         return StageContext(
             stage_id=stage_id,
             stage_name=name,
@@ -237,6 +238,8 @@ class Pipeline:
             plugins=self.plugins,
             base_dir=self.base_dir,
             workdir=workdir,
+            distribution=info.distribution if info else None,
+            version=info.version if info else None,
         )
 
     def _execute(
@@ -326,7 +329,7 @@ class Pipeline:
                 result = fn(doc)
             except Exception as exc:  # noqa: BLE001 - recorded, and the run goes on
                 stats.seconds += perf() - start
-                ctx.drop(doc, "error", error=_error_text(exc))
+                ctx.drop_error(doc, _error_text(exc))
                 continue
             stats.seconds += perf() - start
             if isinstance(result, Document):
@@ -393,7 +396,7 @@ class Pipeline:
                 except Exception as exc:  # noqa: BLE001 - recorded, and the run goes on
                     error = _error_text(exc)
                     for doc in list(pending.values()):
-                        ctx.drop(doc, "error", error=error)
+                        ctx.drop_error(doc, error)
                     pending.clear()
                     if exhausted:
                         break
@@ -401,7 +404,7 @@ class Pipeline:
                         # It fails before reading anything: it will never
                         # recover, so the rest of the stream is dropped with it.
                         for doc in shared_feed:
-                            ctx.drop(doc, "error", error=error)
+                            ctx.drop_error(doc, error)
                         break
                     continue
                 break

@@ -67,7 +67,7 @@ def test_no_command_is_usage_error(ingest_cli):
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ('[[pipeline]]\nstage = "min_wordz"\n', ["[[pipeline]] #1", "unknown stage 'min_wordz'", "did you mean 'min_words'", "available stages: min_words"]),
+        ('[[pipeline]]\nstage = "min_wordz"\n', ["[[pipeline]] #1", "unknown stage 'min_wordz'", "did you mean 'min_words'", "available stages: ", "min_words\n"]),
         ('[[pipeline]]\nstage = "min_words"\nmin_wrods = 2\n', ["[[pipeline]] #1 (id 'min_words')", "unknown option 'min_wrods'", "did you mean 'min_words'", "allowed: min_words"]),
         ('[[pipeline]]\nstage = "min_words"\nmin_words = "three"\n', ["[[pipeline]] #1 (id 'min_words')", "min_words: expected integer, got str 'three'"]),
         ('[[pipeline]\nstage = "min_words"\n', ["TOML syntax error", "line 3"]),
