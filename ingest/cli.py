@@ -2,7 +2,7 @@
 
 ::
 
-    ingest run -c config.toml [--input PATH] [--output DIR] [--set KEY=VALUE ...] [--skip ID ...]
+    ingest run -c config.toml [--input PATH] [--output DIR] [--workers N] [--set KEY=VALUE ...] [--skip ID ...]
     ingest check -c config.toml [--set ...] [--skip ...]
     ingest plugins [--json] [--hooks]
     ingest explain DOC_ID [-c config.toml | --output DIR] [--json]
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(run)
     run.add_argument("--input", help="read documents from this path instead of [source] path")
     run.add_argument("--output", help="write results into this folder instead of [sink] path")
+    run.add_argument("--workers", type=int, help="worker processes for per-document stages (0 = one per core)")
 
     check = commands.add_parser("check", help="validate the config and plugins; do no work")
     _add_config_args(check)
@@ -115,8 +116,11 @@ def _print_summary(pipeline: Pipeline, report: dict[str, Any], out: TextIO) -> N
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    overrides = list(args.overrides)
+    if args.workers is not None:
+        overrides.append(f"run.workers={args.workers}")
     pipeline = Pipeline.from_toml(
-        args.config, overrides=args.overrides, input=args.input, output=args.output, skip=args.skip
+        args.config, overrides=overrides, input=args.input, output=args.output, skip=args.skip
     )
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
     try:

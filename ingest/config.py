@@ -47,6 +47,12 @@ class RunOptions:
 
     #: Directory for spools of corpus-level stages; empty = a temporary one.
     workdir: str = path_field(metadata={"help": "scratch directory for spools (default: a temporary one)"})
+    #: Worker processes for per-document stages; 0 = one per core.
+    workers: int = attrs.field(
+        default=0,
+        validator=attrs.validators.ge(0),
+        metadata={"help": "worker processes for per-document stages (0 = one per core, 1 = no workers)"},
+    )
     #: Keep every drop record in memory for ``Pipeline.ledger``.
     keep_drop_records: bool = attrs.field(default=True, metadata={"help": "keep drop records in memory for Pipeline.ledger"})
 

@@ -13,7 +13,6 @@ import os
 import shutil
 import tempfile
 import time
-import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,8 +27,10 @@ from ingest.config import (
 )
 from ingest.context import StageContext
 from ingest.document import Document, Drop
+from ingest.document_stage import apply_document_stage, error_text
 from ingest.errors import ConfigError, IngestError, RunError
 from ingest.ledger import SOURCE_STAGE, Ledger, StageStats
+from ingest.parallel import SegmentStage, resolve_workers, run_segment
 from ingest.plugin_manager import PluginHost
 from ingest.spool import Spool
 
@@ -42,10 +43,6 @@ class _UpstreamFailure(Exception):
     def __init__(self, original: BaseException) -> None:
         super().__init__(str(original))
         self.original = original
-
-
-def _error_text(exc: BaseException) -> str:
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
 class _Clock:
@@ -203,7 +200,7 @@ class Pipeline:
         except IngestError:
             raise
         except Exception as exc:
-            raise RunError(f"could not open the source or sink: {_error_text(exc)}") from exc
+            raise RunError(f"could not open the source or sink: {error_text(exc)}") from exc
         ledger.listeners.append(sink.write_dropped)
         try:
             for doc in self._execute(iter(source), ledger, sink=sink, progress=progress):
@@ -212,7 +209,7 @@ class Pipeline:
             sink.abort()
             if isinstance(exc, (IngestError, KeyboardInterrupt)):
                 raise
-            raise RunError(f"the run failed: {_error_text(exc)}") from exc
+            raise RunError(f"the run failed: {error_text(exc)}") from exc
         sink.close(self.report)
         return self.report
 
@@ -262,9 +259,20 @@ class Pipeline:
         try:
             self.plugins.hook.ingest_run_started(run={"config": self.path, "stages": self.stage_ids})
             stream: Iterator[Document] = self._count_input(docs, ledger)
+            workers = resolve_workers(self.config.run.workers)
+            segment: list[StageConfig] = []
             for stage_cfg in self.config.stages:
-                if stage_cfg.enabled:
-                    stream = self._chain(stage_cfg, stream, ledger, workdir, spools)
+                if not stage_cfg.enabled:
+                    continue
+                if workers > 1 and stage_cfg.spec.per_document:
+                    segment.append(stage_cfg)  # runs in the worker pool with its neighbours
+                    continue
+                if segment:
+                    stream = self._segment(segment, stream, ledger, workdir, workers)
+                    segment = []
+                stream = self._chain(stage_cfg, stream, ledger, workdir, spools)
+            if segment:
+                stream = self._segment(segment, stream, ledger, workdir, workers)
             for doc in stream:
                 ledger.kept_count += 1
                 if progress is not None:
@@ -290,6 +298,36 @@ class Pipeline:
             stats.documents_out += 1
             yield doc
 
+    def _segment(
+        self,
+        stage_cfgs: list[StageConfig],
+        stream: Iterator[Document],
+        ledger: Ledger,
+        workdir: str,
+        workers: int,
+    ) -> Iterator[Document]:
+        """Consecutive per-document stages, run over worker processes."""
+        segment = []
+        for stage_cfg in stage_cfgs:
+            ctx = self._context(stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, ledger, workdir)
+            try:
+                # Built once here so a stage that cannot start fails the run
+                # before any worker is forked, with the same message.
+                stage_cfg.spec.factory(stage_cfg.options, ctx)
+            except Exception as exc:
+                raise RunError(
+                    f"stage {stage_cfg.id!r} ({stage_cfg.name}, plugin {ctx.plugin}) could not start: "
+                    f"{error_text(exc)}"
+                ) from exc
+
+            def make_context(worker_ledger: Ledger, stage_cfg: StageConfig = stage_cfg) -> StageContext:
+                return self._context(
+                    stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, worker_ledger, workdir
+                )
+
+            segment.append(SegmentStage(stage_cfg.id, stage_cfg.spec.factory, stage_cfg.options, make_context))
+        return run_segment(segment, stream, ledger, workers)
+
     def _chain(
         self,
         stage_cfg: StageConfig,
@@ -306,7 +344,7 @@ class Pipeline:
         except Exception as exc:
             raise RunError(
                 f"stage {stage_cfg.id!r} ({stage_cfg.name}, plugin {ctx.plugin}) could not start: "
-                f"{_error_text(exc)}"
+                f"{error_text(exc)}"
             ) from exc
         if spec.per_document:
             return self._per_document(stage, ctx, stats, stream)
@@ -321,28 +359,10 @@ class Pipeline:
         stats: StageStats,
         docs: Iterator[Document],
     ) -> Iterator[Document]:
-        perf = time.perf_counter
         for doc in docs:
-            stats.documents_in += 1
-            start = perf()
-            try:
-                result = fn(doc)
-            except Exception as exc:  # noqa: BLE001 - recorded, and the run goes on
-                stats.seconds += perf() - start
-                ctx.drop_error(doc, _error_text(exc))
-                continue
-            stats.seconds += perf() - start
-            if isinstance(result, Document):
-                stats.documents_out += 1
-                yield result
-            elif isinstance(result, Drop):
-                ctx.drop(doc, result.reason, duplicate_of=result.duplicate_of, **result.details)
-            else:
-                ctx.drop(
-                    doc,
-                    "error",
-                    error=f"stage returned {type(result).__name__}; expected Document or Drop",
-                )
+            kept = apply_document_stage(fn, ctx, stats, doc)
+            if kept is not None:
+                yield kept
 
     def _stream(
         self,
@@ -394,7 +414,7 @@ class Pipeline:
                 except _UpstreamFailure as failure:
                     raise failure.original from None
                 except Exception as exc:  # noqa: BLE001 - recorded, and the run goes on
-                    error = _error_text(exc)
+                    error = error_text(exc)
                     for doc in list(pending.values()):
                         ctx.drop_error(doc, error)
                     pending.clear()
@@ -435,7 +455,7 @@ class Pipeline:
             except Exception as exc:
                 raise RunError(
                     f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}) failed while "
-                    f"reading the corpus: {_error_text(exc)}"
+                    f"reading the corpus: {error_text(exc)}"
                 ) from exc
             stats.seconds += time.perf_counter() - start
         yield from self._stream(stage, ctx, stats, iter(spool))

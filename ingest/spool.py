@@ -26,20 +26,17 @@ class Spool:
         self.count = 0
 
     def write_all(self, docs: Iterable[Document]) -> None:
-        dump = pickle.Pickler(self._file, protocol=pickle.HIGHEST_PROTOCOL)
         for doc in docs:
-            # A fresh memo per document: without it the pickler keeps a
-            # reference to every object written and memory grows with the corpus.
-            dump.clear_memo()
-            dump.dump(doc)
+            # One self-contained pickle per document: a shared pickler would
+            # remember every object written, and memory would grow with the corpus.
+            pickle.dump(doc, self._file, protocol=pickle.HIGHEST_PROTOCOL)
             self.count += 1
         self._file.close()
 
     def __iter__(self) -> Iterator[Document]:
         with open(self.path, "rb") as fh:
-            load = pickle.Unpickler(fh)
             for _ in range(self.count):
-                yield load.load()
+                yield pickle.load(fh)
 
     def __len__(self) -> int:
         return self.count

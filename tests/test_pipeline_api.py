@@ -24,7 +24,8 @@ def test_process_strings_dicts_and_documents(run_pipeline):
 
 
 def test_process_is_lazy_and_report_complete_after_exhaustion():
-    pipeline = Pipeline.from_dict({"pipeline": [{"stage": "suffix"}]}, plugins=[ExamplePlugin()])
+    # One process: with workers, process() reads a few batches ahead.
+    pipeline = Pipeline.from_dict({"pipeline": [{"stage": "suffix"}], "run": {"workers": 1}}, plugins=[ExamplePlugin()])
     seen = []
 
     def items():

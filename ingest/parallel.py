@@ -1,0 +1,209 @@
+"""Per-document stages spread over worker processes.
+
+Consecutive per-document stages form a *segment*. With ``workers > 1`` a
+segment runs in a pool of forked processes: the parent cuts the stream into
+small batches, keeps a bounded number in flight (so memory stays flat), and
+takes results back in input order. Each worker builds its own stage
+functions and records drops and warnings in a private ledger; they travel
+back with the batch and the parent replays them document by document, in
+input order, so the ledger, the sink and every hook see exactly what a
+single-process run produces.
+
+Workers are forked (not spawned) so in-process plugin objects and plugin
+files loaded at start-up are there without pickling; where ``fork`` is not
+available, the runner stays in one process.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import attrs
+
+from ingest.context import StageContext
+from ingest.document import Document
+from ingest.document_stage import apply_document_stage, error_text
+from ingest.errors import RunError
+from ingest.ledger import DropRecord, Ledger, RunWarning, StageStats
+
+#: Documents per batch sent to a worker: big enough to amortise the pickling
+#: round trip, small enough that results stream back promptly.
+BATCH_SIZE = 32
+#: Batches in flight per worker: bounds memory while keeping workers busy.
+IN_FLIGHT_PER_WORKER = 4
+
+
+def fork_available() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+def resolve_workers(requested: int) -> int:
+    """``0`` means one per core; anything below 1 otherwise is 1."""
+    if requested == 0:
+        return max(1, os.cpu_count() or 1)
+    return max(1, requested)
+
+
+@attrs.frozen
+class SegmentStage:
+    """What a worker needs to rebuild one stage of a segment."""
+
+    stage_id: str
+    factory: Callable[[Any, StageContext], Any]
+    options: Any
+    make_context: Callable[[Ledger], StageContext]
+
+
+@attrs.frozen
+class DocOutcome:
+    """What happened to one document inside the segment."""
+
+    kept: Document | None
+    drops: list[DropRecord]
+    warnings: list[RunWarning]
+
+
+@attrs.frozen
+class BatchResult:
+    outcomes: list[DocOutcome]
+    stats: dict[str, tuple[int, int, float, int]]  # stage id -> in, out, seconds, warnings
+
+
+# Segments by token, set in the parent before its pool forks and read by
+# the workers (inherited, never pickled). A token per segment because two
+# segments of one pipeline run at the same time.
+_SEGMENTS: dict[int, Sequence[SegmentStage]] = {}
+_WORKER: _WorkerState | None = None
+_WORKER_ERROR: str | None = None
+
+
+class _WorkerState:
+    """The segment's stage functions, built once in each worker."""
+
+    def __init__(self, segment: Sequence[SegmentStage]) -> None:
+        self.ledger = Ledger(keep_records=False)
+        self.drops: list[DropRecord] = []
+        self.ledger.listeners.append(self.drops.append)
+        self.stages: list[tuple[Any, StageContext, StageStats]] = []
+        for stage in segment:
+            ctx = stage.make_context(self.ledger)
+            stats = self.ledger.stage_stats(stage.stage_id, ctx.stage_name)
+            self.stages.append((stage.factory(stage.options, ctx), ctx, stats))
+
+    def run_batch(self, docs: list[Document]) -> BatchResult:
+        outcomes = []
+        for stats in self.ledger.stages.values():
+            stats.documents_in = stats.documents_out = stats.warnings = 0
+            stats.seconds = 0.0
+        for doc in docs:
+            current: Document | None = doc
+            for fn, ctx, stats in self.stages:
+                current = apply_document_stage(fn, ctx, stats, current)
+                if current is None:
+                    break
+            outcomes.append(DocOutcome(current, list(self.drops), list(self.ledger.warnings)))
+            self.drops.clear()
+            self.ledger.warnings.clear()
+        stats_out = {
+            sid: (s.documents_in, s.documents_out, s.seconds, s.warnings) for sid, s in self.ledger.stages.items()
+        }
+        return BatchResult(outcomes, stats_out)
+
+
+def _init_worker(token: int) -> None:
+    global _WORKER, _WORKER_ERROR
+    try:
+        _WORKER = _WorkerState(_SEGMENTS[token])
+    except Exception as exc:  # noqa: BLE001 - reported with the first batch
+        # Raising here would make the pool respawn workers forever.
+        _WORKER_ERROR = error_text(exc)
+
+
+def _run_batch(docs: list[Document]) -> BatchResult:
+    if _WORKER is None:
+        raise RuntimeError(f"the worker could not start its stages: {_WORKER_ERROR}")
+    return _WORKER.run_batch(docs)
+
+
+def _replay(result: BatchResult, ledger: Ledger) -> Iterator[Document]:
+    """Merge a batch's counts and replay its drops and warnings in input order."""
+    for stage_id, (n_in, n_out, seconds, _warnings) in result.stats.items():
+        stats = ledger.stages[stage_id]
+        stats.documents_in += n_in
+        stats.documents_out += n_out
+        stats.seconds += seconds
+    for outcome in result.outcomes:
+        for record in outcome.drops:
+            ledger.record_drop(record)
+        for warning in outcome.warnings:
+            ledger.record_warning(warning)  # counts the stage's warnings too
+        if outcome.kept is not None:
+            yield outcome.kept
+
+
+def _batches(docs: Iterator[Document], size: int) -> Iterator[list[Document]]:
+    batch: list[Document] = []
+    for doc in docs:
+        batch.append(doc)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def run_segment(
+    segment: Sequence[SegmentStage],
+    docs: Iterator[Document],
+    ledger: Ledger,
+    workers: int,
+) -> Iterator[Document]:
+    """Run a segment of per-document stages over ``workers`` processes,
+    yielding kept documents in input order and replaying the ledger.
+
+    Input that fits in one batch is processed in this process: forking a
+    pool for a handful of documents costs more than it saves.
+    """
+    batches = _batches(docs, BATCH_SIZE)
+    first = next(batches, None)
+    if first is None:
+        return
+    second = next(batches, None)
+    if second is None or workers <= 1 or not fork_available():
+        local = _WorkerState(segment)
+        for batch in itertools.chain([first], [second] if second else [], batches):
+            yield from _replay(local.run_batch(batch), ledger)
+        return
+
+    token = id(segment)
+    _SEGMENTS[token] = segment
+    try:
+        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(token,))
+        try:
+            pending: collections.deque[Any] = collections.deque()
+            queued = itertools.chain([first, second], batches)
+            limit = workers * IN_FLIGHT_PER_WORKER
+            while True:
+                while len(pending) < limit:
+                    batch = next(queued, None)
+                    if batch is None:
+                        break
+                    pending.append(pool.apply_async(_run_batch, (batch,)))
+                if not pending:
+                    break
+                try:
+                    result: BatchResult = pending.popleft().get()
+                except Exception as exc:
+                    raise RunError(f"a worker process failed: {error_text(exc)}") from exc
+                yield from _replay(result, ledger)
+            pool.close()
+        finally:
+            pool.terminate()
+            pool.join()
+    finally:
+        _SEGMENTS.pop(token, None)
