@@ -217,7 +217,9 @@ class Pipeline:
 
     def _new_ledger(self) -> Ledger:
         self.ledger = Ledger(keep_records=self.config.run.keep_drop_records)
-        self.ledger.listeners.append(lambda record: self.plugins.hook.ingest_document_dropped(record=record))
+        hook = self.plugins.hook.ingest_document_dropped
+        if hook.get_hookimpls():  # no hook call per drop when nobody listens
+            self.ledger.listeners.append(lambda record: hook(record=record))
         self.report = {}
         return self.ledger
 
