@@ -264,3 +264,25 @@ def test_max_header_lines() -> None:
     text = "\n" * 5 + "date 2025-07-07\nBody\n"
     assert parse_document(text, HeaderOptions(max_header_lines=5)).header_lines == ()
     assert parse_document(text, HeaderOptions(max_header_lines=6)).header_lines == (6,)
+
+
+def test_front_matter_list_for_typed_key_is_not_stored() -> None:
+    r = parse_document("---\ndate:\n  - 2025-07-07\ntitle: T\n---\nBody\n")
+    assert "date" not in r.metadata
+    assert r.metadata["title"] == "T"
+    assert [w.line for w in r.warnings] == [2]
+    assert r.metadata["header_raw"] == ["date:\n  - 2025-07-07"]
+
+
+def test_options_from_mapping() -> None:
+    from ingest_plugins.header import options_from_mapping
+
+    opts = options_from_mapping({"title": False, "max_header_lines": 5, "patterns": [AT_PATTERN]})
+    assert opts.title is False and opts.max_header_lines == 5 and opts.patterns == [AT_PATTERN]
+    assert opts.known_keys  # default kept
+    with pytest.raises(ValueError, match="unknown header option"):
+        options_from_mapping({"titel": True})
+    with pytest.raises(ValueError, match="title: expected bool"):
+        options_from_mapping({"title": "yes"})
+    with pytest.raises(ValueError, match="max_header_lines: expected int, got bool"):
+        options_from_mapping({"max_header_lines": True})

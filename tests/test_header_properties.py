@@ -55,6 +55,7 @@ def check(text: str, r) -> None:
     assert all(1 <= n <= len(in_lines) for n in consumed)
     expected = [ln for n, ln in enumerate(in_lines, 1) if n not in consumed]
     assert r.text.split("\n") == expected or (not expected and r.text == "")
+    assert r.header_text == tuple(in_lines[n - 1] for n in r.header_lines)
     for w in r.warnings:
         assert not w.message.startswith("internal error"), w
         assert 1 <= w.line <= len(in_lines)

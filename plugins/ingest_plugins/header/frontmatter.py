@@ -30,7 +30,7 @@ class FrontMatterEntry:
     line: int  # 1-based line number of the key line
     key: str
     value: str | list[str]
-    raw: str
+    raw: str  # the key line, plus its "- item" lines joined with "\n"
     stray: bool  # the key line (or one of its items) had stray bytes
 
 
@@ -74,9 +74,10 @@ def parse_front_matter(
         m_item = FRONT_MATTER_ITEM.fullmatch(clean)
         if m_item and list_key is not None:
             items.append(unquote(m_item.group("value")))
-            if stray:
-                ln, key, kraw, _ = list_key
-                list_key = (ln, key, kraw + "\n" + raw, True)
+            # The entry's raw text covers its item lines too, so nothing is lost
+            # if the entry is rejected later.
+            ln, key, kraw, kstray = list_key
+            list_key = (ln, key, kraw + "\n" + raw, kstray or stray)
             continue
         m = KEY_VALUE.fullmatch(clean)
         if m is None:

@@ -48,6 +48,13 @@ config-file types so they map 1:1 onto ``config.toml``)
     A ``key: value`` line outside front matter whose value is longer is not
     a header line (it is prose).
 
+Fixed limits: a line longer than 2000 characters is never a header line; the
+extractors read at most 12 non-blank lines within 48 lines after the header.
+Config patterns and plugin parsers see the line with its trailing ``\r``, a
+line-1 BOM and stray bytes removed (stray bytes still produce a warning when
+the line is recognised).  ``options_from_mapping`` builds options from a
+config table with type checks.
+
 Metadata keys produced (``HeaderResult.metadata``)
 ---------------------------------------------------
 
@@ -70,7 +77,9 @@ From header lines:
     produces a warning and a ``header_raw`` entry).
 ``header_raw`` (list[str])
     Raw text of every header line that was consumed but had a problem
-    (impossible date, stray bytes, unknown key, duplicate key, bad type).
+    (impossible date, stray bytes, unknown key, duplicate key, bad type), in
+    line order; a rejected front-matter list entry is its key line and item
+    lines joined with ``\n``.
 ``header_formats`` (list[str])
     Which formats matched, in order, deduplicated: ``"pattern:<name|index>"``,
     ``"plugin:<name>"``, ``"date_line"``, ``"key_value"``, ``"front_matter"``.
@@ -193,10 +202,50 @@ class HeaderResult:
     ``metadata``: typed metadata (keys in the module docstring).
     ``header_lines``: 1-based input line numbers consumed as header.
     ``warnings``: problems found in header lines.
+    ``header_text``: the raw consumed lines, aligned with ``header_lines``
+    (so a caller can record what was removed without re-splitting the text).
     """
 
     text: str
     metadata: dict[str, Any]
     header_lines: tuple[int, ...] = ()
     warnings: tuple[HeaderWarning, ...] = ()
+    header_text: tuple[str, ...] = ()
 
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "patterns": (list,),
+    "known_keys": (list,),
+    "reference_date": (str,),
+    "max_header_lines": (int,),
+    "max_value_length": (int,),
+}
+
+
+def options_from_mapping(data: Mapping[str, Any]) -> HeaderOptions:
+    """Build ``HeaderOptions`` from a config table (e.g. ``[header]`` of config.toml).
+
+    Missing keys take their defaults.  Raises ``ValueError`` naming the key for
+    an unknown key or a value of the wrong type (``bool`` fields must be real
+    booleans; ``int`` fields reject booleans).  Pattern contents are checked
+    later by ``compile_patterns``.
+    """
+    names = {f.name for f in attrs.fields(HeaderOptions)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"unknown header option(s) {unknown}; allowed: {sorted(names)}")
+    for key, value in data.items():
+        expected = _FIELD_TYPES.get(key, (bool,))
+        if isinstance(value, bool) and bool not in expected:
+            raise ValueError(f"{key}: expected {expected[0].__name__}, got bool")
+        if not isinstance(value, expected):
+            raise ValueError(f"{key}: expected {expected[0].__name__}, got {type(value).__name__}")
+        if key == "known_keys" and not all(isinstance(x, str) for x in value):
+            raise ValueError("known_keys: expected a list of strings")
+        if key == "patterns" and not all(isinstance(x, Mapping) for x in value):
+            raise ValueError("patterns: expected a list of tables/dicts")
+    kwargs = {k: (list(v) if isinstance(v, list) else v) for k, v in data.items()}
+    if "patterns" in kwargs:
+        kwargs["patterns"] = [dict(p) for p in kwargs["patterns"]]
+    return HeaderOptions(**kwargs)

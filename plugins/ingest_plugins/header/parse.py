@@ -145,7 +145,9 @@ class _Acc:
 def _typed(acc: _Acc, key: str, value: str | list[str], type_name: str, lineno: int, raw: str) -> None:
     if isinstance(value, list):
         if type_name not in ("list", "str"):
-            acc.warn(lineno, f"key {key!r} expects {type_name}, got a list; kept as list of strings", raw)
+            # Keep typed keys typed ("date" is always a date): the raw line is kept instead.
+            acc.warn(lineno, f"key {key!r} expects {type_name}, got a list; not stored", raw)
+            return
         acc.set(key, value, lineno, raw)
         return
     try:
@@ -320,7 +322,8 @@ def parse_document(
     ``mtime``: the file's modification time (datetime, or POSIX timestamp);
     used only when ``options.use_mtime`` and no better reference exists.
     ``compiled``: result of ``compile_options(options)`` to skip per-call
-    validation (otherwise compiled once per options object and cached).
+    validation; when given it is used instead of ``options`` (otherwise the
+    options are compiled once per options object and cached).
 
     Never raises for any ``str`` input; problems are ``HeaderWarning``s.
     Raises ``ValueError`` only for invalid options.
@@ -428,4 +431,11 @@ def _parse(text: str, co: CompiledOptions, plugin_parsers: Sequence[HeaderLinePa
         md["header_raw"] = [acc.raw_lines[k] for k in sorted(acc.raw_lines)]
     if acc.formats:
         md["header_formats"] = acc.formats
-    return HeaderResult(text=out, metadata=md, header_lines=tuple(sorted(consumed)), warnings=tuple(acc.warnings))
+    header_lines = tuple(sorted(consumed))
+    return HeaderResult(
+        text=out,
+        metadata=md,
+        header_lines=header_lines,
+        warnings=tuple(acc.warnings),
+        header_text=tuple(lines.lines[n - 1] for n in header_lines),
+    )
