@@ -59,13 +59,10 @@ def header_stage(options: HeaderStageOptions, ctx: StageContext) -> Any:
             ctx.warn(f"{warning.message}: {warning.raw!r}", doc=doc, line=warning.line)
         if not result.header_lines and not result.metadata:
             return doc
-        original_lines = doc.text.split("\n")
         formats = result.metadata.get("header_formats") or []
         rule = "header:" + "+".join(formats) if formats else "header"
         removed = [
-            {"line": n, "text": original_lines[n - 1], "rule": rule}
-            for n in result.header_lines
-            if 0 < n <= len(original_lines)
+            {"line": n, "text": raw, "rule": rule} for n, raw in zip(result.header_lines, result.header_text)
         ]
         # Metadata the source already had (a JSONL field, say) is not overwritten.
         metadata = {**result.metadata, **doc.metadata}
