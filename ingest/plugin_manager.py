@@ -43,6 +43,11 @@ TRACE_ENV = "INGEST_TRACE_HOOKS"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "ingest_plugins.text_files",
     "ingest_plugins.jsonl_sink",
+    "ingest_plugins.jsonl_source",
+    "ingest_plugins.stdin_source",
+    "ingest_plugins.parquet_sink",
+    "ingest_plugins.csv_sink",
+    "ingest_plugins.sqlite_sink",
     "ingest_plugins.header.plugin",
 )
 
@@ -173,9 +178,13 @@ class PluginHost:
         if spec is None or spec.loader is None:
             raise PluginLoadError(f"plugin file {str(path)!r} is not a Python module")
         module = importlib.util.module_from_spec(spec)
+        # Registered before it runs, as an import would: attrs and typing
+        # look a module up in sys.modules to resolve its annotations.
+        sys.modules[module_name] = module
         try:
             spec.loader.exec_module(module)
         except Exception as exc:
+            sys.modules.pop(module_name, None)
             detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
             raise PluginLoadError(f"plugin file {str(path)!r} failed to import: {detail}") from exc
         return module

@@ -71,7 +71,7 @@ def test_no_command_is_usage_error(ingest_cli):
         ('[[pipeline]]\nstage = "min_words"\nmin_wrods = 2\n', ["[[pipeline]] #1 (id 'min_words')", "unknown option 'min_wrods'", "did you mean 'min_words'", "allowed: min_words"]),
         ('[[pipeline]]\nstage = "min_words"\nmin_words = "three"\n', ["[[pipeline]] #1 (id 'min_words')", "min_words: expected integer, got str 'three'"]),
         ('[[pipeline]\nstage = "min_words"\n', ["TOML syntax error", "line 3"]),
-        ('[source]\ntype = "text_filez"\n', ["[source]", "unknown source type 'text_filez'", "available: text_files"]),
+        ('[source]\ntype = "text_filez"\n', ["[source]", "unknown source type 'text_filez'", "available: jsonl_files, stdin, text_files"]),
         ('[sink]\npath = 3\n', ["[sink]", "path: expected string, got int 3"]),
         ('[pipelines]\n', ["unknown table or key 'pipelines'", "did you mean 'pipeline'"]),
         ('[[pipeline]]\nstage = "min_words"\n[[pipeline]]\nstage = "min_words"\n', ["id 'min_words' is already used by [[pipeline]] #1"]),

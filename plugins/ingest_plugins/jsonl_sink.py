@@ -1,6 +1,6 @@
 """Built-in sink ``jsonl``: the run's output folder.
 
-Writes three files into ``path``:
+Writes three kinds of file into ``path``:
 
 * ``documents.jsonl``: one object per kept document: ``id``, ``text``,
   ``metadata``, ``path`` and (``include_history``) ``history``, the record of
@@ -10,6 +10,11 @@ Writes three files into ``path``:
   ``path`` and (``include_dropped_text``) ``text``;
 * ``report.json``: the run report (counts per stage and reason, timings).
 
+With ``compression`` the JSONL files are compressed and get the suffix
+(``documents.jsonl.gz``). With ``shard_bytes`` each JSONL file is split into
+shards of about that many (uncompressed) bytes: ``documents-00000.jsonl.gz``,
+``documents-00001.jsonl.gz``, ...
+
 Each file is written under a hidden ``.*.partial`` name and renamed into
 place only when the run completes, report last, so a crash never leaves a
 file that looks complete.
@@ -18,15 +23,26 @@ file that looks complete.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import re
 from pathlib import Path
 from typing import IO, Any
+
+import logging
 
 import attrs
 
 from ingest import Document, DropRecord, StageContext, StageKind, StageSpec, hookimpl, path_field
-from ingest.atomic import commit, temp_path_for
 from ingest.jsonutil import document_record, drop_record, dumps
+from ingest.report_html import HTML_NAME, write_html_report
+from ingest_plugins import io_util
+from ingest_plugins.outputs import OutputFolder
+
+log = logging.getLogger(__name__)
+
+#: Bytes buffered before a block goes to the compressor.
+WRITE_BUFFER_BYTES = 1 << 20
 
 
 @attrs.define
@@ -39,6 +55,121 @@ class JsonlSinkOptions:
     report: str = attrs.field(default="report.json", metadata={"help": "file name for the run report"})
     include_history: bool = attrs.field(default=True, metadata={"help": "write each document's stage history"})
     include_dropped_text: bool = attrs.field(default=True, metadata={"help": "write the text of dropped documents"})
+    compression: io_util.Compression = attrs.field(
+        default="none",
+        metadata={"help": 'compress the JSONL files: "none", "gzip", "bz2", "xz" or "zstd" (adds .gz/.bz2/.xz/.zst)'},
+    )
+    shard_bytes: int = attrs.field(
+        default=0,
+        validator=attrs.validators.ge(0),
+        metadata={
+            "help": "start a new file (documents-00000.jsonl, -00001, ...) after about this many "
+            "uncompressed bytes; 0 = one file"
+        },
+    )
+
+    def __attrs_post_init__(self) -> None:
+        io_util.check_compression_available(self.compression)
+        for key in ("documents", "dropped"):
+            named = io_util.compression_of(getattr(self, key))
+            if named is not None and named != self.compression:
+                raise ValueError(
+                    f"{key}: the name {getattr(self, key)!r} ends in a {named} suffix but compression "
+                    f"is {self.compression!r}; set compression = {named!r} or drop the suffix"
+                )
+
+
+def _split_name(name: str, compression: str) -> tuple[str, str]:
+    """``("documents", ".jsonl.gz")`` for ``documents.jsonl`` and gzip."""
+    base = io_util.strip_compression(name)
+    stem, dot, ext = base.rpartition(".")
+    if not dot or not stem:
+        stem, ext = base, ""
+    else:
+        ext = "." + ext
+    return stem, ext + (io_util.SUFFIX_OF.get(compression, "") if compression != "none" else "")
+
+
+class LineWriter:
+    """Writes lines to one file, or to numbered shards of bounded size, all
+    under temporary names reserved in an :class:`OutputFolder`."""
+
+    def __init__(self, outputs: OutputFolder, name: str, compression: str, shard_bytes: int) -> None:
+        self.outputs = outputs
+        self.compression = compression
+        self.shard_bytes = shard_bytes
+        self.stem, self.suffix = _split_name(name, compression)
+        self.names: list[str] = []
+        self.raw: IO[bytes] | None = None
+        self.stream: IO[bytes] | None = None
+        self.size = 0
+        self._open_next()
+
+    def _name(self, index: int) -> str:
+        if not self.shard_bytes:
+            return self.stem + self.suffix
+        return f"{self.stem}-{index:05d}{self.suffix}"
+
+    def _open_next(self) -> None:
+        self._close_current()
+        name = self._name(len(self.names))
+        tmp = self.outputs.reserve(name)
+        self.names.append(name)
+        self.raw = open(tmp, "wb")  # noqa: SIM115 - closed in _close_current
+        stream = io_util.open_compressed_writer(self.raw, self.compression)
+        if stream is not self.raw:
+            # Compressors pay per write call; hand them big blocks, not lines.
+            stream = io.BufferedWriter(stream, buffer_size=WRITE_BUFFER_BYTES)  # type: ignore[arg-type]
+        self.stream = stream
+        self.size = 0
+
+    def _close_current(self) -> None:
+        stream, raw = self.stream, self.raw
+        self.stream = self.raw = None
+        try:
+            if stream is not None and stream is not raw:
+                stream.close()  # finishes the compressed stream; raw stays open
+        finally:
+            if raw is not None:
+                raw.close()
+
+    def write(self, line: str) -> None:
+        data = line.encode("utf-8")
+        # A new shard before a line that would overflow a non-empty one; a
+        # line larger than shard_bytes gets a shard of its own.
+        if self.shard_bytes and self.size and self.size + len(data) > self.shard_bytes:
+            self._open_next()
+        assert self.stream is not None
+        self.stream.write(data)
+        self.size += len(data)
+
+    def close(self) -> None:
+        self._close_current()
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self._close_current()
+
+    @property
+    def targets(self) -> list[Path]:
+        return [self.outputs.target(name) for name in self.names]
+
+    def stale_files(self) -> list[Path]:
+        """Files of an earlier run in this family (other shards, the other
+        layout, other compressions) that this run did not write."""
+        family = re.compile(
+            re.escape(self.stem)
+            + r"(-\d{5})?"
+            + re.escape(_split_name(self.stem + self.suffix, "none")[1])
+            + r"(\.gz|\.bz2|\.xz|\.zst)?"
+        )
+        written = set(self.names)
+        folder = self.outputs.folder
+        return [
+            folder / name
+            for name in os.listdir(folder)
+            if family.fullmatch(name) and name not in written and (folder / name).is_file()
+        ]
 
 
 class JsonlSink:
@@ -46,44 +177,53 @@ class JsonlSink:
 
     def __init__(self, options: JsonlSinkOptions, ctx: StageContext) -> None:
         self.options = options
-        self.folder = Path(options.path)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.targets = {
-            "documents": self.folder / options.documents,
-            "dropped": self.folder / options.dropped,
-            "report": self.folder / options.report,
-        }
-        # A report left by an earlier run would vouch for files this run is
-        # about to replace: remove it now, write the new one last.
+        self.outputs = OutputFolder(options.path, options.report)
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.targets["report"])
-        self.temps = {key: temp_path_for(target) for key, target in self.targets.items()}
-        self.files: dict[str, IO[str]] = {
-            key: open(self.temps[key], "w", encoding="utf-8", newline="\n")  # noqa: SIM115 - closed in close/abort
-            for key in ("documents", "dropped")
-        }
+            os.unlink(self.outputs.folder / HTML_NAME)  # a page left by an earlier run would describe that run
+        self.writers: dict[str, LineWriter] = {}
+        try:
+            for key in ("documents", "dropped"):
+                self.writers[key] = LineWriter(
+                    self.outputs, getattr(options, key), options.compression, options.shard_bytes
+                )
+        except BaseException:
+            self.abort()
+            raise
 
     def write(self, doc: Document) -> None:
-        self.files["documents"].write(dumps(document_record(doc, history=self.options.include_history)) + "\n")
+        self.writers["documents"].write(dumps(document_record(doc, history=self.options.include_history)) + "\n")
 
     def write_dropped(self, record: DropRecord) -> None:
-        self.files["dropped"].write(dumps(drop_record(record, text=self.options.include_dropped_text, history=self.options.include_history)) + "\n")
+        self.writers["dropped"].write(
+            dumps(drop_record(record, text=self.options.include_dropped_text, history=self.options.include_history))
+            + "\n"
+        )
 
     def close(self, report: dict[str, Any]) -> None:
-        for fh in self.files.values():
-            fh.close()
-        with open(self.temps["report"], "w", encoding="utf-8") as fh:
-            fh.write(dumps({**report, "outputs": {k: str(v) for k, v in self.targets.items()}}, indent=2) + "\n")
-        # The report goes last: its presence says the others are complete.
-        for key in ("documents", "dropped", "report"):
-            commit(self.temps[key], self.targets[key])
+        try:
+            for writer in self.writers.values():
+                writer.close()
+        except BaseException:
+            self.abort()
+            raise
+        outputs: dict[str, Any] = {}
+        for key, writer in self.writers.items():
+            targets = [str(t) for t in writer.targets]
+            outputs[key] = targets if self.options.shard_bytes else targets[0]
+        stale = [path for writer in self.writers.values() for path in writer.stale_files()]
+        # Shards of an earlier, longer run would read as part of this one.
+        self.outputs.finish(report, outputs, stale=stale)
+        # report.html is a view of the files just committed, not an output:
+        # failing to write it must not fail the run.
+        try:
+            write_html_report(self.outputs.folder, report={**report, "outputs": outputs})
+        except Exception as exc:  # noqa: BLE001
+            log.warning("%s not written: %s", HTML_NAME, exc)
 
     def abort(self) -> None:
-        for fh in self.files.values():
-            fh.close()
-        for tmp in self.temps.values():
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        for writer in self.writers.values():
+            writer.abort()
+        self.outputs.discard()
 
 
 @hookimpl
@@ -94,6 +234,6 @@ def ingest_stages() -> list[StageSpec]:
             kind=StageKind.SINK,
             factory=JsonlSink,
             options=JsonlSinkOptions,
-            summary="Write documents.jsonl, dropped.jsonl and report.json into a folder, atomically.",
+            summary="Write documents.jsonl, dropped.jsonl (compressed, sharded) and report.json, atomically.",
         )
     ]

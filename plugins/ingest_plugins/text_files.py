@@ -1,17 +1,22 @@
 """Built-in source ``text_files``: a folder of text files, one document each.
 
 The id of each document is its path relative to the folder, with ``/``
-separators (``000_0641a12947d22cdf.txt``, ``2025/07/a.txt``). Files are read
-in sorted order so runs are reproducible. A file that cannot be read is
-recorded in the ledger (stage ``source``) with the reason, and the run goes
-on: ``undecodable`` (with the byte offset), ``binary`` (NUL bytes),
-``empty``, ``unreadable`` (an OS error).
+separators (``000_0641a12947d22cdf.txt``, ``2025/07/a.txt``,
+``2025/07/b.txt.gz``). Files are read in sorted order so runs are
+reproducible. Compressed files (``.gz``, ``.bz2``, ``.xz``, and ``.zst`` with
+the ``zstd`` extra) are decompressed; an include pattern matches the
+compressed variants of the names it matches.
+
+A file that cannot be read is recorded in the ledger (stage ``source``) with
+the reason, and the run goes on: ``undecodable`` (with line and byte offset),
+``binary`` (NUL bytes), ``empty``, ``unreadable`` (an OS error), ``corrupt``
+(damaged compressed data), ``unsupported_compression`` (a ``.zst`` file
+without ``zstandard``), ``too_large`` (over ``max_bytes``).
 """
 
 from __future__ import annotations
 
-import codecs
-import fnmatch
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +24,10 @@ import attrs
 
 from ingest import Document, Origin, StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest.errors import ConfigError
+from ingest_plugins import io_util
+
+#: How far into a file to look for NUL bytes before calling it binary.
+BINARY_SNIFF_BYTES = 8192
 
 
 @attrs.define
@@ -27,20 +36,36 @@ class TextFilesOptions:
 
     path: str = path_field(".", metadata={"help": "folder to read (or a single file)"})
     include: list[str] = attrs.field(
-        factory=lambda: ["**/*.txt"], metadata={"help": "glob patterns of files to read, relative to path"}
+        factory=lambda: ["**/*.txt"],
+        metadata={
+            "help": "glob patterns of files to read, relative to path; with compressed = true a pattern "
+            "also matches NAME.gz/.bz2/.xz/.zst for each NAME it matches"
+        },
     )
     exclude: list[str] = attrs.field(factory=list, metadata={"help": "glob patterns of files to skip"})
-    encoding: str = attrs.field(default="utf-8", metadata={"help": "text encoding of the files"})
+    compressed: bool = attrs.field(
+        default=True, metadata={"help": "also read the .gz, .bz2, .xz and .zst variants of matching files"}
+    )
+    encoding: str = attrs.field(
+        default="utf-8",
+        validator=io_util.validate_encodings,
+        metadata={
+            "help": 'text encoding of the files, or "auto": a byte-order mark (UTF-8/16/32), else UTF-8'
+        },
+    )
+    fallback_encodings: list[str] = attrs.field(
+        factory=list,
+        validator=io_util.validate_encodings,
+        metadata={"help": 'encodings to try, in order, when a file is not valid in `encoding` (e.g. ["cp1252"])'},
+    )
     normalize_newlines: bool = attrs.field(
         default=True, metadata={"help": "turn CRLF and CR line ends into LF"}
     )
-
-    @encoding.validator
-    def _known_encoding(self, attribute: attrs.Attribute, value: str) -> None:
-        try:
-            codecs.lookup(value)
-        except LookupError:
-            raise ValueError(f"encoding: unknown encoding {value!r}") from None
+    max_bytes: int = attrs.field(
+        default=0,
+        validator=attrs.validators.ge(0),
+        metadata={"help": "drop files larger than this (after decompression) as too_large; 0 = no limit"},
+    )
 
 
 class TextFilesSource:
@@ -54,55 +79,88 @@ class TextFilesSource:
             raise ConfigError(f"[source] path {str(self.root)!r} does not exist")
 
     def files(self) -> list[Path]:
-        if self.root.is_file():
-            return [self.root]
-        found: set[Path] = set()
-        for pattern in self.options.include:
-            found.update(p for p in self.root.glob(pattern) if p.is_file())
-        relative = {p: p.relative_to(self.root).as_posix() for p in found}
-        return sorted(
-            (p for p in found if not any(fnmatch.fnmatch(relative[p], ex) for ex in self.options.exclude)),
-            key=lambda p: relative[p],
+        """The files to read, in the order they are read."""
+        return [path for path, _ in self._found()]
+
+    def _found(self) -> list[tuple[Path, str]]:
+        return io_util.find_files(
+            self.root, self.options.include, self.options.exclude, compressed=self.options.compressed
         )
 
     def __iter__(self) -> Iterator[Document]:
-        for path in self.files():
-            doc_id = path.name if path == self.root else path.relative_to(self.root).as_posix()
+        for path, doc_id in self._found():
             doc = self.read(path, doc_id)
             if doc is not None:
                 yield doc
 
-    def read(self, path: Path, doc_id: str) -> Document | None:
+    def _drop(self, doc_id: str, reason: str, where: str, message: str) -> None:
+        self.ctx.drop(doc_id, reason, error=f"{where}: {message}", path=where)
+
+    def read_bytes(self, path: Path, doc_id: str) -> tuple[bytes, float] | None:
+        """The file's (decompressed) bytes and mtime, or None after recording why not."""
         where = str(path)
+        compression = io_util.compression_of(path.name) if self.options.compressed else None
         try:
-            data = path.read_bytes()
+            raw = open(path, "rb")  # noqa: SIM115 - closed below
             mtime = path.stat().st_mtime
         except OSError as exc:
-            self.ctx.drop(doc_id, "unreadable", error=f"{where}: {exc.strerror or exc}", path=where)
+            self._drop(doc_id, "unreadable", where, str(exc.strerror or exc))
             return None
+        with contextlib.closing(raw):
+            if compression is None:
+                try:
+                    return io_util.read_all(raw, self.options.max_bytes), mtime
+                except io_util.TooLargeError as exc:
+                    self._drop(doc_id, "too_large", where, str(exc))
+                except OSError as exc:
+                    self._drop(doc_id, "unreadable", where, str(exc.strerror or exc))
+                return None
+            try:
+                with io_util.open_decompressed(raw, compression) as stream:
+                    return io_util.read_all(stream, self.options.max_bytes), mtime
+            except io_util.MissingDependencyError as exc:
+                self._drop(doc_id, "unsupported_compression", where, str(exc))
+            except io_util.TooLargeError as exc:
+                self._drop(doc_id, "too_large", where, f"decompressed, {exc}")
+            except io_util.decompression_errors() as exc:
+                self._drop(doc_id, "corrupt", where, f"damaged {compression} data: {type(exc).__name__}: {exc}")
+        return None
+
+    def read(self, path: Path, doc_id: str) -> Document | None:
+        """One file as a document, or None after recording why it could not be read."""
+        where = str(path)
+        loaded = self.read_bytes(path, doc_id)
+        if loaded is None:
+            return None
+        data, mtime = loaded
+        del loaded  # so that `del data` below really frees the bytes
         if not data:
-            self.ctx.drop(doc_id, "empty", error=f"{where}: the file is empty", path=where)
-            return None
-        if b"\x00" in data[:8192] and not self.options.encoding.lower().startswith("utf-16"):
-            self.ctx.drop(doc_id, "binary", error=f"{where}: NUL bytes; not a text file", path=where)
+            self._drop(doc_id, "empty", where, "the file is empty")
             return None
         encoding = self.options.encoding
-        if codecs.lookup(encoding).name == "utf-8":
-            encoding = "utf-8-sig"  # a BOM is not part of the text
-        try:
-            text = data.decode(encoding)
-        except UnicodeDecodeError as exc:
-            line = data.count(b"\n", 0, exc.start) + 1
-            self.ctx.drop(
-                doc_id,
-                "undecodable",
-                error=f"{where}:{line}: not valid {self.options.encoding} at byte {exc.start}: {exc.reason}",
-                path=where,
-            )
+        if encoding == "auto":
+            bom = io_util.sniff_bom(data)
+            wide = bom is not None and io_util.is_wide_encoding(bom[0])
+        else:
+            wide = io_util.is_wide_encoding(encoding)
+        if not wide and b"\x00" in data[:BINARY_SNIFF_BYTES]:
+            self._drop(doc_id, "binary", where, "NUL bytes; not a text file")
             return None
-        if self.options.normalize_newlines and "\r" in text:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        return Document(id=doc_id, text=text, origin=Origin(source="text_files", path=where, mtime=mtime))
+        try:
+            decoded = io_util.decode(data, encoding, self.options.fallback_encodings)
+        except io_util.DecodeFailure as exc:
+            # The message starts with the line: "path:3: not valid utf-8 at byte 81: ..."
+            self.ctx.drop(doc_id, "undecodable", error=f"{where}:{exc}", path=where)
+            return None
+        del data  # free the bytes before newline normalisation makes a second copy of the text
+        text = decoded.text
+        if self.options.normalize_newlines:
+            text = io_util.normalize_newlines(text)
+        doc = Document(id=doc_id, text=text, origin=Origin(source="text_files", path=where, mtime=mtime))
+        if decoded.fallback:
+            primary = "utf-8" if encoding == "auto" else encoding
+            self.ctx.warn(f"not valid {primary}; decoded as {decoded.encoding}", doc=doc)
+        return doc
 
 
 @hookimpl
@@ -113,6 +171,6 @@ def ingest_stages() -> list[StageSpec]:
             kind=StageKind.SOURCE,
             factory=TextFilesSource,
             options=TextFilesOptions,
-            summary="Read a folder of text files (recursive globs), one document per file.",
+            summary="Read a folder of text files (recursive globs, compressed, any encoding), one document per file.",
         )
     ]

@@ -1,0 +1,151 @@
+"""Benchmark of boilerplate removal: token P/R/F1 against gold texts.
+
+Usage::
+
+    PYTHONPATH=plugins:. python benchmarks/boilerplate_bench.py --gold-dir /work/shared/corpus/dev/boilerplate
+    PYTHONPATH=plugins:. python benchmarks/boilerplate_bench.py --gold-dir /work/shared/corpus/dev/neardup --limit 100
+
+The directory holds ``input/<id>.txt`` and ``gold/<id>.txt``.  The metric is
+the bag-of-words measure of the scrapinghub article-extraction-benchmark:
+tokens are ``re.findall(r"\\w+", text.lower())``, per-document precision,
+recall and F1 on the multiset overlap, averaged over documents; an empty
+output scores 0.  Rows: keep everything, jusText (each line a ``<p>`` of a
+minimal HTML page, English stoplist, default settings) if installed, and
+``ingest`` (this package).  ``--lexicon`` adds a row where a corpus lexicon is
+first fitted on all inputs (two-pass mode).  ``--worst N`` lists the N worst
+documents of ``ingest``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import re
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+_ROOT = Path(__file__).resolve().parent.parent
+for _p in (_ROOT / "plugins", _ROOT):
+    if str(_p) not in sys.path:
+        sys.path.insert(0, str(_p))
+
+from ingest_plugins.boilerplate import BoilerplateOptions, Cleaner, Lexicon, kept_text  # noqa: E402
+
+TOKEN_RE = re.compile(r"\w+")
+
+
+def tokens(text: str) -> Counter[str]:
+    return Counter(TOKEN_RE.findall(text.lower()))
+
+
+def prf(pred: str, gold: str) -> tuple[float, float, float]:
+    """Bag-of-words precision, recall and F1 of one document."""
+    p, g = tokens(pred), tokens(gold)
+    np_, ng = sum(p.values()), sum(g.values())
+    if not np_ or not ng:
+        return 0.0, 0.0, 0.0
+    tp = sum((p & g).values())
+    if not tp:
+        return 0.0, 0.0, 0.0
+    prec, rec = tp / np_, tp / ng
+    return prec, rec, 2 * prec * rec / (prec + rec)
+
+
+def load_set(gold_dir: Path, limit: int | None) -> list[tuple[str, str, str]]:
+    names = sorted(p.name for p in (gold_dir / "input").glob("*.txt"))
+    if limit:
+        names = names[:limit]
+    out = []
+    for name in names:
+        gold = gold_dir / "gold" / name
+        if not gold.exists():
+            continue
+        text = (gold_dir / "input" / name).read_text(encoding="utf-8")
+        out.append((name, text.replace("\r\n", "\n"), gold.read_text(encoding="utf-8")))
+    return out
+
+
+def justext_extractor() -> Callable[[str], str] | None:
+    try:
+        import justext  # type: ignore[import-untyped]
+    except Exception:  # not installed or its lxml extra is missing
+        return None
+    stoplist = justext.get_stoplist("English")
+
+    def run(text: str) -> str:
+        body = "".join(f"<p>{html.escape(line)}</p>" for line in text.split("\n") if line.strip())
+        doc = f"<html><head><title></title></head><body>{body}</body></html>"
+        paras = justext.justext(doc.encode("utf-8"), stoplist, encoding="utf-8")
+        return "\n".join(p.text for p in paras if not p.is_boilerplate)
+
+    return run
+
+
+def evaluate(name: str, fn: Callable[[str, str], str], docs: list[tuple[str, str, str]]) -> dict[str, object]:
+    scores = []
+    t0 = time.perf_counter()
+    outs = [fn(doc_id, text) for doc_id, text, _ in docs]
+    elapsed = time.perf_counter() - t0
+    for (doc_id, _, gold), out in zip(docs, outs):
+        scores.append((doc_id, *prf(out, gold)))
+    n = max(1, len(scores))
+    return {
+        "name": name,
+        "p": sum(s[1] for s in scores) / n,
+        "r": sum(s[2] for s in scores) / n,
+        "f1": sum(s[3] for s in scores) / n,
+        "dps": len(docs) / elapsed if elapsed > 0 else float("inf"),
+        "scores": scores,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--gold-dir", type=Path, required=True, help="directory with input/ and gold/")
+    ap.add_argument("--limit", type=int, default=None, help="only the first N documents")
+    ap.add_argument("--no-justext", action="store_true", help="skip the jusText row")
+    ap.add_argument("--lexicon", action="store_true", help="add a two-pass row with a fitted corpus lexicon")
+    ap.add_argument("--worst", type=int, default=0, help="list the N worst documents for ingest")
+    ap.add_argument("--repeat", type=int, default=2, help="run ingest N times, timing the last pass (warm-up)")
+    args = ap.parse_args(argv)
+
+    docs = load_set(args.gold_dir, args.limit)
+    if not docs:
+        print(f"no documents under {args.gold_dir}/input with gold", file=sys.stderr)
+        return 2
+    rows = [evaluate("keep-everything", lambda _i, t: t, docs)]
+    if not args.no_justext:
+        jt = justext_extractor()
+        if jt is None:
+            print("jusText is not installed (pip install justext lxml_html_clean): row skipped")
+        else:
+            rows.append(evaluate("jusText", lambda _i, t: jt(t), docs))
+    cleaner = Cleaner(BoilerplateOptions())
+    ingest_fn = lambda _i, t: kept_text(cleaner(t))  # noqa: E731
+    for _ in range(max(0, args.repeat - 1)):
+        for _, t, _ in docs:
+            cleaner(t)
+    rows.append(evaluate("ingest", ingest_fn, docs))
+    if args.lexicon:
+        lex = Lexicon(min_documents=3).fit([t for _, t, _ in docs]).finalize()
+        lc = Cleaner(BoilerplateOptions(), lexicon=lex)
+        rows.append(evaluate("ingest+lexicon", lambda _i, t: kept_text(lc(t)), docs))
+
+    kb = sum(len(t.encode("utf-8")) for _, t, _ in docs) / len(docs) / 1024
+    print(f"{len(docs)} documents from {args.gold_dir} (mean {kb:.1f} KB)")
+    print(f"{'extractor':<16} {'precision':>9} {'recall':>9} {'F1':>9} {'docs/s':>9}")
+    for r in rows:
+        print(f"{r['name']:<16} {r['p']:>9.3f} {r['r']:>9.3f} {r['f1']:>9.3f} {r['dps']:>9.0f}")
+    if args.worst:
+        ing = next(r for r in rows if r["name"] == "ingest")
+        print(f"\nworst {args.worst} documents (ingest): id precision recall F1")
+        for doc_id, p, r, f in sorted(ing["scores"], key=lambda s: s[3])[: args.worst]:  # type: ignore[union-attr]
+            print(f"  {doc_id} {p:.3f} {r:.3f} {f:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,272 @@
+"""Entry point: :func:`clean` classifies every line of a page as article or furniture."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import attrs
+
+from .context import initial_classes, resolve
+from .lexicon import Lexicon, LexiconRule
+from .lines import (
+    BAD,
+    Page,
+    build_units,
+    compute_features,
+    derive_stopwords,
+    merge_features,
+    page_stop_density,
+    proxy_density,
+    restat,
+)
+from .options import BoilerplateOptions
+from .rules import LineRule, pattern_rules
+from .stopwords import stopwords_for
+from .structure import EndMarkerRule, best_span, teaser_lists
+
+#: furniture that sits inside articles (ads, share bars, credits): looked through by the context
+_INLINE_RULES = frozenset({"ui_chrome", "link_phrase", "caption", "promo", "lexicon"})
+
+PATTERN_RULE_NAMES: tuple[str, ...] = tuple(r.name for r in pattern_rules())
+#: Every built-in rule name, in the order the rules run.
+RULE_NAMES: tuple[str, ...] = (
+    "lexicon",
+    *PATTERN_RULE_NAMES,
+    "end_marker",
+    "teaser_list",
+    "before_article",
+    "after_article",
+    "density",
+    "blank",
+)
+
+
+@attrs.frozen
+class LineVerdict:
+    """The decision for one input line."""
+
+    index: int  #: 0-based index in ``text.split("\n")``
+    text: str  #: the line as given
+    keep: bool
+    rule: str | None  #: name of the rule that removed it (None when kept)
+    score: float  #: prose score 0..1 of the line (how article-like it reads)
+
+
+def unknown_rule_names(options: BoilerplateOptions, extra_rules: Sequence[LineRule] = ()) -> list[str]:
+    """Names in ``options.disabled_rules`` that are neither built-in nor given plugin rules."""
+    known = set(RULE_NAMES) | {r.name for r in extra_rules}
+    return [n for n in options.disabled_rules if n not in known]
+
+
+class Cleaner:
+    """Compiled form of the options, reusable across documents (no mutable state)."""
+
+    def __init__(
+        self,
+        options: BoilerplateOptions | None = None,
+        *,
+        lexicon: Lexicon | None = None,
+        extra_rules: Sequence[LineRule] = (),
+    ) -> None:
+        self.options = options or BoilerplateOptions()
+        o = self.options
+        self.disabled = frozenset(o.disabled_rules)
+        self.stopwords = stopwords_for(o.language, o.stopwords)
+        if lexicon is None and o.lexicon_path:
+            # a saved lexicon is judged with the thresholds of the current options
+            lexicon = Lexicon.load(o.lexicon_path)
+            lexicon.min_documents = o.min_documents
+            lexicon.min_fraction = o.min_fraction
+        self.lexicon = lexicon
+        rules: list[LineRule] = [LexiconRule(), *pattern_rules(o.link_phrases), *extra_rules]
+        self.rules = [r for r in rules if r.name not in self.disabled]
+        self.end_marker = EndMarkerRule(o.end_markers) if "end_marker" not in self.disabled else None
+
+    def __call__(self, text: str, outlet: str | None = None) -> list[LineVerdict]:
+        return self.clean(text, outlet)
+
+    def clean(self, text: str, outlet: str | None = None) -> list[LineVerdict]:
+        """Classify every line of ``text``; see :func:`clean`."""
+        o = self.options
+        lines = text.split("\n")
+        feats = compute_features(lines, self.stopwords)
+        stopwords = self.stopwords
+        if o.auto_stopwords and page_stop_density(feats) < o.min_page_stop_density:
+            # the page is not in the configured language: use its own function words,
+            # or, for unspaced scripts where that fails too, sentence punctuation
+            stopwords = derive_stopwords(feats, o.auto_stopwords)
+            restat(feats, stopwords)
+            if page_stop_density(feats) >= o.min_page_stop_density:
+                restat(feats, stopwords, o.reference_stop_density)
+            else:
+                proxy_density(feats, o.stopwords_high)
+        page = Page(feats, o, stopwords, outlet, self.lexicon)
+        removed = page.removed
+        n = len(feats)
+
+        # 1. line rules (lexicon, patterns, plugins): the first rule to claim a line names it
+        for rule in self.rules:
+            for item in rule(page):
+                if isinstance(item, tuple):
+                    i, score = int(item[0]), float(item[1])
+                else:
+                    i, score = int(item), 1.0
+                if 0 <= i < n and i not in removed and feats[i].n_chars:
+                    removed[i] = (rule.name, score)
+
+        # 2. paragraphs, their own classes, then the end-of-article cut
+        units = build_units(feats, removed, stopwords)
+        page.units = units
+        page.unit_features = [merge_features([feats[i] for i in u]) for u in units]
+        page.initial = initial_classes(page)
+        if self.end_marker is not None:
+            for i, score in self.end_marker(page):
+                if i not in removed and feats[i].n_chars:
+                    removed[i] = ("end_marker", score)
+            for u, lines_u in enumerate(units):
+                if lines_u[0] in removed:
+                    page.initial[u] = BAD
+
+        # 3. neighbourhood resolution and the article span
+        thin = o.transparent_max_words
+        transparent = [
+            thin > 0 and f.n_words <= thin and removed.get(units[u][0], ("",))[0] in _INLINE_RULES
+            for u, f in enumerate(page.unit_features)
+        ]
+        sentence = [f.ends_sentence and f.text[-1:] not in ":;" for f in page.unit_features]
+        classes = resolve(page.initial, o.neargood_run or 10**9, transparent, o.context_max_distance, sentence)
+        if "teaser_list" not in self.disabled:
+            for u in teaser_lists(page, classes, transparent, o.teaser_min_items):
+                classes[u] = BAD
+                for i in units[u]:
+                    if i not in removed:
+                        removed[i] = ("teaser_list", 0.0)
+        page.classes = classes
+        span = best_span(page, classes)
+        nu = len(units)
+        use_before = "before_article" not in self.disabled
+        use_after = "after_article" not in self.disabled
+        use_density = "density" not in self.disabled
+        lo = span[0] if (span and use_before) else 0
+        hi = span[1] if (span and use_after) else nu - 1
+        if span is None and use_before:
+            lo = nu  # no prose at all: the fallback below picks a line
+        keep = [False] * n
+        for u, lines_u in enumerate(units):
+            if u < lo:
+                verdict: str | None = "before_article"
+            elif u > hi:
+                verdict = "after_article"
+            elif classes[u] == BAD and use_density:
+                verdict = "density"
+            else:
+                verdict = None
+            for i in lines_u:
+                if i in removed:
+                    continue
+                if verdict is None:
+                    keep[i] = True
+                else:
+                    removed[i] = (verdict, 0.0)
+
+        # 4. never return an empty page when it has words: keep the most prose-like unit
+        if not any(keep):
+            best = -1.0
+            bu = -1
+            for u, f in enumerate(page.unit_features):
+                if f.n_words:
+                    sc = f.n_words * (0.5 + f.stop_density) * (1.5 if f.ends_sentence else 1.0)
+                    if sc > best:
+                        best, bu = sc, u
+            if bu >= 0:
+                for i in units[bu]:
+                    keep[i] = True
+                    removed.pop(i, None)
+
+        if o.keep_title:
+            self._keep_title(page, keep)
+
+        # 5. blank lines survive only between kept lines
+        last_kept = False
+        pending: list[int] = []
+        for i in range(n):
+            if not feats[i].n_chars:
+                pending.append(i)
+                continue
+            if keep[i] and last_kept:
+                for j in pending:
+                    keep[j] = True
+            pending.clear()
+            last_kept = keep[i]
+        out: list[LineVerdict] = []
+        append = out.append
+        get = removed.get
+        high = max(1, o.length_high)
+        dens_high = max(1e-9, o.stopwords_high)
+        for i, f in enumerate(feats):
+            if not f.n_words:
+                score = 0.0
+            else:  # how article-like the line reads, 0..1 (see context.prose_score)
+                score = min(1.0, f.n_chars / high) * min(1.0, f.stop_density / dens_high)
+                score = round(score if f.ends_sentence else score * 0.5, 3)
+            if keep[i]:
+                append(LineVerdict(i, f.raw, True, None, score))
+            elif not f.n_chars:
+                append(LineVerdict(i, f.raw, False, "blank", 0.0))
+            else:
+                append(LineVerdict(i, f.raw, False, get(i, ("density", 0.0))[0], score))
+        return out
+
+    @staticmethod
+    def _keep_title(page: Page, keep: list[bool]) -> None:
+        """Keep a short title-like line directly above the first kept line."""
+        first = next((i for i, k in enumerate(keep) if k), None)
+        if first is None:
+            return
+        for j in range(first - 1, -1, -1):
+            f = page.features[j]
+            if not f.n_chars:
+                continue
+            if 3 <= f.n_words <= 20 and not f.ends_sentence and f.n_chars < page.options.length_low + 30:
+                rule = page.removed.get(j, ("", 0.0))[0]
+                if rule in ("before_article", "density", "menu_run"):
+                    keep[j] = True
+                    page.removed.pop(j, None)
+            return
+
+
+def clean(
+    text: str,
+    options: BoilerplateOptions | None = None,
+    *,
+    lexicon: Lexicon | None = None,
+    extra_rules: Sequence[LineRule] = (),
+    outlet: str | None = None,
+) -> list[LineVerdict]:
+    """Classify each line of ``text`` (split on ``"\\n"``) as article (keep) or furniture.
+
+    Returns one :class:`LineVerdict` per input line, in order.  ``lexicon`` (or
+    ``options.lexicon_path``) enables the ``lexicon`` rule; ``outlet`` selects
+    the outlet's own counts in it.  ``extra_rules`` are plugin
+    :class:`LineRule` objects, run after the built-in pattern rules.  Rules named
+    in ``options.disabled_rules`` are skipped (see :func:`unknown_rule_names`).
+    For many documents build a :class:`Cleaner` once and call it (``clean``
+    builds one per call, and reads ``options.lexicon_path`` each time).
+    """
+    return Cleaner(options, lexicon=lexicon, extra_rules=extra_rules).clean(text, outlet)
+
+
+def kept_text(verdicts: Iterable[LineVerdict]) -> str:
+    """Join the kept lines with ``"\\n"``; runs of blank lines become one, none at the ends."""
+    out: list[str] = []
+    for v in verdicts:
+        if not v.keep:
+            continue
+        if not v.text.strip():
+            if out and out[-1] != "":
+                out.append("")
+            continue
+        out.append(v.text.rstrip())
+    while out and out[-1] == "":
+        out.pop()
+    return "\n".join(out)

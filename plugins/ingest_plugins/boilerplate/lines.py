@@ -1,0 +1,257 @@
+"""Per-line features and the :class:`Page` that rules work on."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+import attrs
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .lexicon import Lexicon
+    from .options import BoilerplateOptions
+
+WORD_RE = re.compile(r"\w+")
+# ends like a sentence: . ! ? … or :  possibly followed by closing quotes/brackets
+SENT_END_RE = re.compile(r"[.!?…:;。！？][\"'”’»)\]」』）]*$")
+CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_CLOSERS = "\"'”’»)]」』）"
+_ENDERS = frozenset(".!?…:;。！？")
+_ALPHA_START_RE = re.compile(r"\b[^\W\d_]")
+_CAP_START_RE = re.compile(r"\b[A-Z\u00c0-\u00de\u0391-\u03a9\u0400-\u042f]")
+_NORM_DROP_RE = re.compile(r"[\W_]+")
+_DIGIT_RE = re.compile(r"\d")
+
+GOOD, NEARGOOD, SHORT, BAD = "good", "neargood", "short", "bad"
+
+
+def normalise(line: str) -> str:
+    """Key of a line for the lexicon: lower case, digits as 0, punctuation as spaces."""
+    return _NORM_DROP_RE.sub(" ", _DIGIT_RE.sub("0", line.lower())).strip()
+
+
+@attrs.define(slots=True)
+class LineFeatures:
+    """Cheap text features of one input line (computed once per line)."""
+
+    index: int
+    raw: str
+    text: str  # stripped
+    words: list[str]  # lower-case \w+ tokens
+    n_chars: int
+    n_words: int
+    n_stop: int
+    stop_density: float
+    ends_sentence: bool
+    n_sentences: int  # sentence boundaries inside + final one
+    _caps: float = -1.0  # computed on first use
+
+    @property
+    def blank(self) -> bool:
+        return self.n_chars == 0
+
+    @property
+    def cap_ratio(self) -> float:
+        """Share of the alphabetic words that start with a capital letter."""
+        if self._caps < 0:
+            alpha = len(_ALPHA_START_RE.findall(self.text))
+            self._caps = len(_CAP_START_RE.findall(self.text)) / alpha if alpha else 0.0
+        return self._caps
+
+
+def compute_features(lines: list[str], stopwords: frozenset[str]) -> list[LineFeatures]:
+    """Compute :class:`LineFeatures` for every line.
+
+    Without a stop-word list (unknown language) the density is replaced by a
+    neutral proxy: 0.5 for lines that read like sentences, else 0.
+    """
+    out: list[LineFeatures] = []
+    have_sw = bool(stopwords)
+    find = WORD_RE.findall
+    for i, raw in enumerate(lines):
+        text = raw.strip()
+        if not text:
+            out.append(LineFeatures(i, raw, "", [], 0, 0, 0, 0.0, False, 0, 0.0))
+            continue
+        words = find(text.lower())
+        n = len(words)
+        n_chars = len(text)
+        if not text.isascii() and ord(max(text)) >= 0x3040:
+            cjk = len(CJK_RE.findall(text))
+            if cjk:
+                # unspaced scripts: about two characters a word, and a character weighs two
+                n += cjk // 2
+                n_chars += cjk
+        ends = text.rstrip(_CLOSERS)[-1:] in _ENDERS
+        n_sent = text.count(". ") + text.count("? ") + text.count("! ") + text.count("。") + (1 if ends else 0)
+        if have_sw:
+            n_stop = sum(map(stopwords.__contains__, words))
+            dens = n_stop / n if n else 0.0
+        else:
+            n_stop = 0
+            dens = 0.5 if (n_sent and n >= 6) else 0.0
+        out.append(
+            LineFeatures(
+                i, raw, text, words, n_chars, n, n_stop, dens, ends, n_sent,
+            )
+        )
+    return out
+
+
+@attrs.define
+class Page:
+    """One document as the rules see it.
+
+    ``features[i]`` describes input line ``i``.  ``removed`` maps a line index to
+    ``(rule name, score)`` for lines already removed by an earlier rule; rules
+    may read it (e.g. to treat removed lines as furniture) but only the
+    classifier writes it.  The structure stages work on ``units`` (paragraphs:
+    wrapped lines joined); ``initial``/``classes`` hold each unit's class
+    (``good``/``neargood``/``short``/``bad``) and are filled after the line
+    rules have run.
+    """
+
+    features: list[LineFeatures]
+    options: "BoilerplateOptions"
+    stopwords: frozenset[str]
+    outlet: str | None = None
+    lexicon: "Lexicon | None" = None
+    removed: dict[int, tuple[str, float]] = attrs.Factory(dict)
+    #: scratch space shared by rules for per-line results (e.g. parsed dates)
+    cache: dict[object, object] = attrs.Factory(dict)
+    #: paragraphs: lists of line indices (hard-wrapped lines joined), blank lines left out
+    units: list[list[int]] = attrs.Factory(list)
+    #: features of each unit (the line's own for one-line units)
+    unit_features: list[LineFeatures] = attrs.Factory(list)
+    #: per unit: own-feature class, then context-resolved class
+    initial: list[str] = attrs.Factory(list)
+    classes: list[str] = attrs.Factory(list)
+
+    @property
+    def nonblank(self) -> list[LineFeatures]:
+        """Features of the lines that have words (cached)."""
+        nb = self.cache.get("nonblank")
+        if nb is None:
+            nb = [f for f in self.features if f.n_words]
+            self.cache["nonblank"] = nb
+        return nb  # type: ignore[return-value]
+
+    @property
+    def lines(self) -> list[str]:
+        return [f.raw for f in self.features]
+
+    def __len__(self) -> int:
+        return len(self.features)
+
+
+def page_stop_density(features: list[LineFeatures], min_words: int = 8) -> float:
+    """Stop-word density over the longer lines of a page (a language check)."""
+    words = stops = 0
+    for f in features:
+        if f.n_words >= min_words:
+            words += f.n_words
+            stops += f.n_stop
+    return stops / words if words else 1.0
+
+
+def derive_stopwords(features: list[LineFeatures], top: int, min_words: int = 8) -> frozenset[str]:
+    """The page's own most frequent short words: function words in any language.
+
+    Used when the configured language's list does not fit the page (another
+    language, or no list at all).
+    """
+    counts: dict[str, int] = {}
+    for f in features:
+        if f.n_words >= min_words:
+            for w in f.words:
+                if len(w) <= 5 and not w.isdigit():
+                    counts[w] = counts.get(w, 0) + 1
+    ranked = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+    return frozenset(w for w, n in ranked if n >= 2)
+
+
+def restat(features: list[LineFeatures], stopwords: frozenset[str], target: float = 0.0) -> None:
+    """Recount stop words of every line with another list.
+
+    With ``target`` > 0 the densities are rescaled so that the page density
+    equals ``target``: a page-derived list covers fewer tokens than a curated
+    one, and inflected languages use fewer function words.
+    """
+    for f in features:
+        if f.n_words:
+            f.n_stop = sum(map(stopwords.__contains__, f.words))
+            f.stop_density = f.n_stop / f.n_words
+    if target > 0:
+        dens = page_stop_density(features)
+        if 0 < dens < target:
+            k = target / dens
+            for f in features:
+                f.stop_density = min(1.0, f.stop_density * k)
+
+
+def proxy_density(features: list[LineFeatures], value: float) -> None:
+    """Language-neutral stand-in for stop-word density: sentence-like lines get ``value``."""
+    for f in features:
+        if f.n_words:
+            f.n_stop = 0
+            f.stop_density = value if (f.n_sentences and f.n_words >= 6) else 0.0
+
+
+def merge_features(parts: list[LineFeatures]) -> LineFeatures:
+    """Features of a paragraph made of several wrapped lines."""
+    if len(parts) == 1:
+        return parts[0]
+    words: list[str] = []
+    for p in parts:
+        words.extend(p.words)
+    n = sum(p.n_words for p in parts)
+    n_stop = sum(p.n_stop for p in parts)
+    last = parts[-1]
+    dens = (sum(p.stop_density * p.n_words for p in parts) / n) if n else 0.0
+    return LineFeatures(
+        parts[0].index,
+        "\n".join(p.raw for p in parts),
+        " ".join(p.text for p in parts),
+        words,
+        sum(p.n_chars for p in parts) + len(parts) - 1,
+        n,
+        n_stop,
+        dens,
+        last.ends_sentence,
+        sum(p.n_sentences for p in parts),
+    )
+
+
+_CONT_END = (",", "-", "–", "—", "(", "/", "&")
+
+
+def build_units(features: list[LineFeatures], removed: dict[int, tuple[str, float]], stopwords: frozenset[str]) -> list[list[int]]:
+    """Group non-blank lines into paragraphs: hard-wrapped lines join their continuation.
+
+    A line joins the next non-blank line when it does not end a sentence and the
+    next one continues it: it starts in lower case, or this line ends with a
+    comma/dash/function word.  (Joining on length alone would glue lists of
+    headlines into one paragraph.)
+    """
+    units: list[list[int]] = []
+    prev: LineFeatures | None = None
+    blank_between = False
+    for f in features:
+        if not f.n_chars:
+            blank_between = True
+            continue
+        join = False
+        if prev is not None and f.index not in removed and prev.index not in removed and not prev.ends_sentence \
+                and prev.n_words >= 2 and f.n_words >= 1:
+            first = f.text[0]
+            if first.islower():
+                join = True
+            elif prev.text.endswith(_CONT_END) or (prev.words and prev.words[-1] in stopwords and prev.n_words >= 4):
+                join = True
+        if join:
+            units[-1].append(f.index)
+        else:
+            units.append([f.index])
+        prev = f
+        blank_between = False
+    return units

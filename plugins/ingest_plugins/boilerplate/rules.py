@@ -1,0 +1,422 @@
+"""Named line rules: general patterns of page furniture.
+
+Each rule is an object with a ``name`` and ``__call__(page)`` that yields
+``(line index, score)`` pairs (a bare ``int`` is accepted too, score 1.0) for
+the lines it removes.  This is the :class:`LineRule` protocol that plugins
+implement.  The patterns describe *kinds* of furniture (link-outs, UI words,
+dates, bylines, keyword lists, menus, credits), never strings of given pages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from typing import Protocol, runtime_checkable
+
+from .lines import LineFeatures, Page
+
+Removal = tuple[int, float]
+
+
+@runtime_checkable
+class LineRule(Protocol):
+    """A rule that removes lines.
+
+    ``name`` is recorded in :class:`LineVerdict.rule` for each line it removes.
+    ``__call__`` receives the :class:`Page` (features of every line, options,
+    outlet, lexicon and ``page.removed`` -- lines removed by earlier rules) and
+    yields ``(line_index, score)`` pairs, or bare line indices.  A line already
+    removed keeps the name of the first rule that removed it.  Plugin rules run
+    after the built-in pattern rules and before the page-structure stage, so
+    what they remove counts as furniture when the article span is chosen.
+    """
+
+    name: str
+
+    def __call__(self, page: Page) -> Iterable[int | tuple[int, float]]: ...
+
+
+# ---------------------------------------------------------------- patterns
+_SEP = r"\s*(?:[:|\-–—»›>•/]|\.{3}|…)"
+LINK_PHRASE_RE = re.compile(
+    r"^\W{0,3}(?:also\s+read|read\s+(?:more|also|next|this|on|the\s+full\s+(?:story|article)|full\s+(?:story|article))"
+    r"|more\s+(?:on|from|about|news|stories|coverage)|related(?:\s+(?:story|stories|article|articles|content|coverage|reading|video|videos|news|links?|posts?))?"
+    r"|see\s+also|also\s+see|must\s+read|don'?t\s+miss|recommended|suggested|trending|watch(?:\s+(?:now|video|live))?|listen(?:\s+now)?"
+    r"|next\s+(?:story|article|post|up)|previous\s+(?:story|article|post)|up\s+next|sponsored|promoted|advertisement|ad"
+    r"|more|top\s+stories|video|photos?|gallery|podcast)"
+    + _SEP,
+    re.IGNORECASE,
+)
+# a title followed by a bracketed section tag: "Story title [VIDEO]"
+TAGGED_LINK_RE = re.compile(r"\[[A-Z][A-Z &/-]{2,20}\]\W{0,2}$")
+# whole line is an action link
+ACTION_RE = re.compile(
+    r"^\W{0,3}(?:click|tap|press)\s+(?:here|to|on|the)\b|^\W{0,3}(?:read|see|view|show|load|find\s+out|learn)\s+(?:more|all|full|less)\b"
+    r"|^\W{0,3}continue\s+(?:reading|to)\b|^\W{0,3}(?:skip|jump|go|back)\s+to\s+(?:main\s+)?(?:content|navigation|top|menu|search|article)\b"
+    r"|^\W{0,3}(?:sign|log)\s*(?:in|up|out)\b|^\W{0,3}subscribe\b|^\W{0,3}follow\s+(?:us|me)\b|^\W{0,3}share\s+(?:this|on|via|the|to|article|story)\b",
+    re.IGNORECASE,
+)
+LEGAL_RE = re.compile(
+    r"©|\(c\)\s*(?:19|20)\d\d|\bcopyright\s+(?:©\s*)?(?:19|20)\d\d|\ball\s+rights\s+reserved\b|\bprivacy\s+(?:policy|notice|settings)\b"
+    r"|\bterms\s+(?:of|and)\s+(?:use|service|conditions)\b|\bcookie\s+(?:policy|settings|preferences|notice)\b"
+    # comment and sign-up forms
+    r"|\bemail\s+address\s+will\s+not\s+be\s+published\b|\brequired\s+fields\s+are\s+marked\b|\bsave\s+my\s+name\b"
+    r"|\bnotify\s+me\s+of\s+(?:new|follow)|\bby\s+submitting\s+this\s+form\b|\brevoke\s+(?:this|your)\s+consent\b",
+    re.IGNORECASE,
+)
+COOKIE_RE = re.compile(r"\bcookies?\b", re.IGNORECASE)
+COOKIE_CTX_RE = re.compile(
+    r"\b(?:we|our|this\s+(?:site|website))\b.*\b(?:use|uses|using|accept|consent|store|set)\b|\baccept\b|\bbrowsing\b|\bpreferences\b",
+    re.IGNORECASE,
+)
+PROMO_RE = re.compile(
+    r"\b(?:app\s*store|google\s*play|play\s*store|download\s+(?:the|our)\s+(?:\w+\s+)?app|get\s+the\s+(?:\w+\s+)?app)\b"
+    r"|\b(?:sign\s+up|subscribe|register)\b.{0,60}\b(?:newsletter|inbox|e-?mail|updates|alerts|digest|free)\b"
+    r"|\b(?:newsletter|inbox)\b.{0,60}\b(?:sign\s+up|subscribe)\b"
+    r"|\b(?:enable|turn\s+on)\s+javascript\b|\bad\s*-?\s*blocker\b|\bupgrade\s+your\s+browser\b"
+    r"|\bfree\s+trial\b|\bsubscribers?\s+only\b|\balready\s+a\s+subscriber\b|\bunlimited\s+(?:digital\s+)?access\b",
+    re.IGNORECASE,
+)
+CAPTION_RE = re.compile(
+    r"^\W{0,3}(?:photo|image|picture|pic|file\s+photo|illustration|graphic|credit|caption|video|source|gallery)s?\b(?:\s+(?:credit|courtesy|by))?\s*[:|/©]"
+    r"|\((?:image|photo|picture|pic|credit|source|video)s?\s*:[^)]{0,60}\)\W*$"
+    r"|\b(?:getty\s+images|shutterstock|istock(?:photo)?|ap\s+photo|afp\s+photo|reuters/|epa-efe|photo\s+(?:credit|courtesy)|file\s+photo|(?:photo|image)\s+by)\b",
+    re.IGNORECASE,
+)
+# gallery counters glued to captions: "1of4 A shopper looks at ...", "3 / 12"
+GALLERY_RE = re.compile(r"^\s*\d{1,3}\s*(?:of|/)\s*\d{1,3}(?!\d)", re.IGNORECASE)
+# alt-text / icon leftovers: a few lower-case tokens, no sentence
+ALT_TEXT_RE = re.compile(r"^[a-z][a-z\-_ ]{0,40}$")
+
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+DATE_RE = re.compile(
+    r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\d{4}[/-]\d{1,2}[/-]\d{1,2}\b"
+    r"|\b\d{1,2}[:.]\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?(?![\d])"
+    r"|\b" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?\b(?:,?\s+\d{4})?"
+    r"|\b\d{1,2}(?:st|nd|rd|th)?\s+" + _MONTH + r"(?:,?\s+\d{4})?"
+    r"|\b" + _MONTH + r",?\s+(?:19|20)\d\d\b"
+    # relative times, also when glued to an icon label ("time2 hours ago")
+    r"|(?:\d+|an?|one|a\s+few)\s*(?:sec|second|min|minute|hr|hour|day|week|month|year)s?\s+ago\b",
+    re.IGNORECASE,
+)
+# words that may sit next to a date on a dateline/byline
+DATE_WORDS = frozenset(
+    """updated update published posted last modified on at by and am pm a p m et est edt gmt utc bst cet cest
+    pst pdt cst cdt ist mst mdt aest time date today yesterday ago
+    monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat sun
+    january february march april may june july august september october november december
+    jan feb mar apr jun jul aug sep sept oct nov dec min mins minute minutes read reading""".split()
+)
+BYLINE_RE = re.compile(
+    r"^\W{0,3}(?:by|written\s+by|posted\s+by|reported\s+by|words\s+by|text\s+by|story\s+by|author|reporter|editor|contributor|staff\s+writer)\b[:\s]+\S",
+    re.IGNORECASE,
+)
+# "- Agency Name" / "• Agency Name": a bullet followed by a short proper name
+BULLET_SOURCE_RE = re.compile(r"^\s*[-–—•·|]\s*[A-Z][\w.&'’-]*(?:\s+[A-Z0-9][\w.&'’-]*){0,3}\s*$")
+LIST_SPLIT_RE = re.compile(r"\s*[,|•·»›;]\s*")
+
+UI_WORDS = frozenset(
+    """share shares sharing shared tweet tweets twitter facebook linkedin pinterest reddit whatsapp messenger telegram
+    email mail e print printer copy link links url comment comments commenting reply replies subscribe subscribed
+    subscription subscriptions newsletter newsletters sign signin signup log login logout in up out register account
+    my menu search home close open next previous prev back top to skip content main navigation nav more less show hide
+    view all see load read advertisement advertisements advertising advertise ad ads sponsored cookie cookies accept
+    settings privacy policy terms of use service conditions contact us about careers jobs help faq sitemap rss feed
+    feeds follow like likes flipboard youtube instagram snapchat tiktok pocket whatsapp save saved bookmark bookmarks
+    reprints reprint permissions gift article story video videos photo photos image images gallery play watch listen
+    audio podcast podcasts download app apps store google apple android ios get the our a an now today free trial
+    premium edition english select choose toggle and or here click tap report send submit cancel ok thanks loading
+    continue reading full screen fullscreen expand collapse new latest news breaking live updates page pages this
+    your you me follow followers following on via with for from by at min mins site sites web section sections
+    newsroom press contributors authors author staff team store shop deals subscribe donate support partners
+    advertiser opinion opinions sports sport weather tech technology business entertainment lifestyle politics
+    world local national health science travel food culture arts books music movies tv style""".split()
+)
+# at least one of these makes a short UI-word line furniture
+UI_STRONG = frozenset(
+    """share shares sharing tweet twitter facebook linkedin pinterest reddit whatsapp messenger telegram email print
+    comment comments subscribe subscription newsletter newsletters signin signup login logout register menu search
+    skip advertisement advertisements advertising advertise ad ads sponsored cookie cookies privacy sitemap rss
+    flipboard youtube instagram snapchat tiktok pocket bookmark reprints permissions gift download app apps toggle
+    report loading fullscreen expand collapse donate""".split()
+)
+
+
+# cheap word prefilters: a regex runs only on lines holding one of its trigger words
+LEGAL_TRIGGERS = frozenset(
+    "copyright rights privacy terms cookie cookies c reserved published required save notify submitting revoke".split()
+)
+PROMO_TRIGGERS = frozenset(
+    """app apps appstore store play download sign subscribe register newsletter newsletters inbox javascript ad
+    adblock blocker adblocker browser trial subscriber subscribers unlimited""".split()
+)
+CAPTION_TRIGGERS = frozenset(
+    """photo photos image images picture pic illustration graphic credit caption video source gallery getty
+    shutterstock istock istockphoto ap afp reuters epa efe courtesy""".split()
+)
+COMMENT_TRIGGERS = frozenset(
+    """says said wrote writes replied commented comments reply report flag like dislike upvote downvote permalink
+    edit delete quote points point likes replies upvotes votes vote""".split()
+)
+
+
+# first words that can open a link phrase or an action line (cheap prefilter)
+LINK_FIRST_WORDS = frozenset(
+    """also read more related see must don recommended suggested trending watch listen next previous up sponsored
+    promoted advertisement ad top video photo photos gallery podcast click tap press view show load find learn
+    continue skip jump go back sign log subscribe follow share""".split()
+)
+
+
+def phrases_regex(phrases: list[str], tail: str) -> re.Pattern[str] | None:
+    """A case-insensitive regex matching any of ``phrases`` at the start of a line, then ``tail``."""
+    parts = [r"\s+".join(re.escape(w) for w in p.split()) for p in phrases if p.strip()]
+    if not parts:
+        return None
+    return re.compile(r"^\W{0,3}(?:" + "|".join(parts) + ")" + tail, re.IGNORECASE)
+
+
+class LinkPhraseRule:
+    """Link-outs and calls to action: "Also Read | ...", "READ MORE: ...", "Click here ..."."""
+
+    name = "link_phrase"
+
+    def __init__(self, extra: list[str] | None = None) -> None:
+        self.extra = phrases_regex(extra or [], _SEP)
+
+    def __call__(self, page: Page) -> Iterator[Removal]:
+        limit = page.options.pattern_max_words + 10  # link-outs carry a whole title
+        for f in page.nonblank:
+            if not f.n_words or f.n_words > limit:
+                continue
+            t = f.text
+            if self.extra is not None and self.extra.match(t):
+                yield f.index, 1.0
+                continue
+            if f.words[0] not in LINK_FIRST_WORDS and not t.endswith(("]", "]|", "] ")):
+                continue
+            if (
+                LINK_PHRASE_RE.match(t)
+                or (f.n_words <= page.options.pattern_max_words and ACTION_RE.match(t))
+                or (t.endswith(("]", "]|", "] ")) and not f.ends_sentence and TAGGED_LINK_RE.search(t))
+            ):
+                yield f.index, 1.0
+
+
+class UiChromeRule:
+    """Short lines made of interface words only ("Share", "Sign in", "Advertisement", "12 Comments")."""
+
+    name = "ui_chrome"
+
+    def __call__(self, page: Page) -> Iterator[Removal]:
+        for f in page.nonblank:
+            if not f.n_words or f.n_words > 6 or f.n_sentences > 1:
+                continue
+            strong = False
+            ok = True
+            for w in f.words:
+                if w in UI_STRONG:
+                    strong = True
+                elif w not in UI_WORDS and not w.isdigit():
+                    ok = False
+                    break
+            if ok and strong:
+                yield f.index, 1.0
+
+
+class LegalRule:
+    """Copyright lines, legal links and cookie notices."""
+
+    name = "legal"
+
+    def __call__(self, page: Page) -> Iterator[Removal]:
+        for f in page.nonblank:
+            if not f.n_words or f.n_words > 80:
+                continue
+            t = f.text
+            if "©" not in t and LEGAL_TRIGGERS.isdisjoint(f.words):
+                continue
+            if f.n_words <= 40 and LEGAL_RE.search(t):
+                yield f.index, 1.0
+            elif COOKIE_RE.search(t) and COOKIE_CTX_RE.search(t):
+                yield f.index, 1.0
+
+
+class PromoRule:
+    """App-store banners, newsletter sign-ups, paywall and ad-blocker notices."""
+
+    name = "promo"
+
+    def __call__(self, page: Page) -> Iterator[Removal]:
+        for f in page.nonblank:
+            if f.n_words and f.n_words <= 30 and not PROMO_TRIGGERS.isdisjoint(f.words) and PROMO_RE.search(f.text):
+                yield f.index, 1.0
+
+
+class CaptionRule:
+    """Photo credits and image alt-text leftovers ("logo", "Photo: Getty Images")."""
+
+    name = "caption"
+
+    def __call__(self, page: Page) -> Iterator[Removal]:
+        for f in page.nonblank:
+            if not f.n_words:
+                continue
+            if f.n_words <= 3 and not f.ends_sentence and ALT_TEXT_RE.match(f.text):
+                yield f.index, 1.0
+            elif (
+                f.n_words <= 15 and f.n_sentences <= 1 and not CAPTION_TRIGGERS.isdisjoint(f.words)
+                and CAPTION_RE.search(f.text)
+            ) or (GALLERY_RE.match(f.text) and f.n_words <= 60):
+                yield f.index, 1.0
+
+
+_DIGIT_RE = re.compile(r"\d")
+
+
+def _date_residue(page: Page, f: LineFeatures) -> int | None:
+    """Words left on a line once dates and dateline words are taken out (None: no date)."""
+    key = ("date", f.index)
+    if key in page.cache:
+        return page.cache[key]  # type: ignore[no-any-return]
+    page.cache[key] = None
+    t = f.text
+    if (not _DIGIT_RE.search(t) and "ago" not in f.words) or not DATE_RE.search(t):
+        return None
+    rest = DATE_RE.sub(" ", t)
+    n = 0
+    for w in rest.lower().split():
+        w = w.strip(".,:;|•·-–—()[]")
+        if w and w not in DATE_WORDS and not w.isdigit():
+            n += 1
+    page.cache[key] = n
+    return n
+
+
+class TimestampRule:
+    """Lines that are only a date/time ("Nov 19, 2019, 8:15 pm", "2 hours ago")."""
+
+    name = "timestamp"
+
+    def __call__(self, page: Page) -> Iterator[Removal]:
+        for f in page.nonblank:
+            if not f.n_words or f.n_words > page.options.pattern_max_words:
+                continue
+            r = _date_residue(page, f)
+            if r is not None and r <= 1:
+                yield f.index, 1.0
+
+
+class BylineRule:
+    """Author/source lines: "By Jane Doe", "- Agency", "Jane Doe - Nov 19, 2019"."""
+
+    name = "byline"
+
+    def __call__(self, page: Page) -> Iterator[Removal]:
+        limit = page.options.pattern_max_words
+        for f in page.nonblank:
+            if not f.n_words or f.n_words > limit or f.n_sentences > 1:
+                continue
+            t = f.text
+            if f.n_words <= 10 and BYLINE_RE.match(t) and f.n_stop <= 3:
+                yield f.index, 1.0
+            elif f.n_words <= 4 and BULLET_SOURCE_RE.match(t):
+                yield f.index, 1.0
+            else:
+                r = _date_residue(page, f)
+                # a name or outlet next to a date, not a sentence about a date
+                if r is not None and r <= 5 and f.n_stop <= 2 and f.cap_ratio >= 0.5:
+                    yield f.index, 1.0
+
+
+class KeywordListRule:
+    """Comma/pipe separated keyword or tag lists and inline menus ("Home | News | Sport")."""
+
+    name = "keyword_list"
+
+    def __call__(self, page: Page) -> Iterator[Removal]:
+        min_items = page.options.keyword_min_items
+        for f in page.nonblank:
+            if f.n_words < min_items:
+                continue
+            t = f.text
+            if t.count(",") + t.count("|") + t.count("•") + t.count("·") + t.count(";") + t.count("»") + t.count("›") < min_items - 1:
+                continue
+            items = [x for x in LIST_SPLIT_RE.split(t.rstrip(".")) if x]
+            if len(items) < min_items:
+                continue
+            lens = [len(x.split()) for x in items]
+            if max(lens) > 6 or sum(lens) / len(lens) > 4:
+                continue
+            # a real enumeration in a sentence has function words and ends with a period
+            if f.stop_density > 0.2 or (t.endswith(".") and f.stop_density > 0.08):
+                continue
+            yield f.index, 1.0
+
+
+class MenuRunRule:
+    """Runs of very short lines without sentence punctuation: navigation menus."""
+
+    name = "menu_run"
+
+    def __call__(self, page: Page) -> Iterator[Removal]:
+        opts = page.options
+        run: list[int] = []
+        out: list[Removal] = []
+
+        def flush() -> None:
+            if len(run) >= opts.menu_min_run:
+                out.extend((i, 1.0) for i in run)
+            run.clear()
+
+        for f in page.features:
+            if not f.n_words:
+                if not f.n_chars:
+                    continue  # blank lines do not break a run
+                flush()
+                continue
+            if f.n_words <= opts.menu_max_words and not f.ends_sentence:
+                run.append(f.index)
+            else:
+                flush()
+        flush()
+        return iter(out)
+
+
+COMMENT_META_RE = re.compile(
+    r"(?:\b(?:says|said|wrote|writes|replied|commented|comments)\s*:?\s*$)"
+    r"|^\W{0,3}(?:reply|report(?:\s+(?:abuse|comment))?|flag|like|dislike|upvote|downvote|permalink|edit|delete|quote)\W{0,3}$"
+    r"|^\W{0,3}\d+\s+(?:points?|likes?|replies|upvotes?|votes?)\W{0,3}$"
+    r"|^\W{0,3}(?:in\s+)?reply\s+to\s+\S.{0,60}$",
+    re.IGNORECASE,
+)
+
+
+class CommentMetaRule:
+    """Comment furniture: "jane says:", "Bob on May 2, 2019 at 4:47 pm said:", "Reply", "12 likes"."""
+
+    name = "comment_meta"
+
+    def __call__(self, page: Page) -> Iterator[Removal]:
+        for f in page.nonblank:
+            if (
+                f.n_words and f.n_words <= 14 and f.n_sentences <= 1 and not COMMENT_TRIGGERS.isdisjoint(f.words)
+                and COMMENT_META_RE.search(f.text)
+            ):
+                yield f.index, 1.0
+
+
+def pattern_rules(link_phrases: list[str] | None = None) -> list[LineRule]:
+    """The built-in pattern rules, in the order they are tried."""
+    return [
+        LinkPhraseRule(link_phrases),
+        UiChromeRule(),
+        LegalRule(),
+        PromoRule(),
+        TimestampRule(),
+        BylineRule(),
+        CommentMetaRule(),
+        KeywordListRule(),
+        CaptionRule(),
+        MenuRunRule(),
+    ]

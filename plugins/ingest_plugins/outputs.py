@@ -1,0 +1,120 @@
+"""Shared plumbing of the built-in sinks: atomic output folders, the report,
+and the flat rows that tabular sinks (parquet, csv, sqlite) write.
+
+Every sink writes its files under hidden ``.NAME.*.partial`` names
+(:func:`ingest.atomic.temp_path_for`) and renames them into place in
+:meth:`OutputFolder.finish`, ``report.json`` last: the report's presence
+says the other files are complete. A report left by an earlier run is
+removed when the sink opens, so it can never vouch for half-replaced files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ingest import Document, DropRecord
+from ingest.atomic import commit, temp_path_for
+from ingest.jsonutil import dumps
+
+#: Columns of the documents table of tabular sinks, in order.
+DOCUMENT_COLUMNS: tuple[str, ...] = ("id", "text", "metadata", "path")
+#: Columns of the dropped table of tabular sinks, in order.
+DROPPED_COLUMNS: tuple[str, ...] = ("id", "stage", "reason", "duplicate_of", "details", "path")
+
+
+def document_row(doc: Document) -> dict[str, Any]:
+    """A kept document as a flat row; ``metadata`` is a JSON string."""
+    return {
+        "id": doc.id,
+        "text": doc.text,
+        "metadata": dumps(doc.metadata),
+        "path": doc.origin.path if doc.origin is not None else None,
+    }
+
+
+def dropped_row(record: DropRecord) -> dict[str, Any]:
+    """A drop record as a flat row; ``details`` is a JSON string (with the
+    plugin that dropped it, when known, so nothing of the record is lost but
+    its text)."""
+    details = dict(record.details)
+    if record.plugin and "plugin" not in details:
+        details["plugin"] = record.plugin
+    return {
+        "id": record.id,
+        "stage": record.stage,
+        "reason": record.reason,
+        "duplicate_of": record.duplicate_of,
+        "details": dumps(details),
+        "path": record.path,
+    }
+
+
+class OutputFolder:
+    """A sink's output folder: temporary files renamed into place together.
+
+    :meth:`reserve` hands out a temporary path for each output file;
+    :meth:`finish` writes the report and renames everything into place,
+    report last; :meth:`discard` deletes the temporary files.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], report_name: str = "report.json") -> None:
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.report_target = self.folder / report_name
+        self.pending: list[tuple[str, Path]] = []
+        # A report left by an earlier run would vouch for files this run is
+        # about to replace: remove it now, write the new one last.
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.report_target)
+
+    def target(self, name: str) -> Path:
+        return self.folder / name
+
+    def reserve(self, name: str) -> str:
+        """A fresh temporary path for the output file ``name`` in the folder;
+        it becomes ``name`` at :meth:`finish`."""
+        target = self.folder / name
+        tmp = temp_path_for(target)
+        self.pending.append((tmp, target))
+        return tmp
+
+    def finish(
+        self,
+        report: Mapping[str, Any],
+        outputs: Mapping[str, Any],
+        *,
+        stale: Iterable[Path] = (),
+        **extra: Any,
+    ) -> None:
+        """Write ``report`` (plus ``outputs``, the files written, and
+        ``extra`` keys) and rename every reserved file into place, report last.
+        ``stale`` files (left by an earlier run, not rewritten by this one)
+        are deleted before the report appears."""
+        report_tmp = temp_path_for(self.report_target)
+        try:
+            payload = {**report, **extra, "outputs": {**outputs, "report": str(self.report_target)}}
+            with open(report_tmp, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(dumps(payload, indent=2) + "\n")
+            for tmp, target in self.pending:
+                commit(tmp, target)
+            self.pending.clear()
+            for path in stale:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+            commit(report_tmp, self.report_target)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(report_tmp)
+            self.discard()
+            raise
+
+    def discard(self) -> None:
+        """Delete every temporary file not yet renamed into place."""
+        for tmp, _target in self.pending:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        self.pending.clear()

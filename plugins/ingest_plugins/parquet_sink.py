@@ -1,0 +1,156 @@
+"""Built-in sink ``parquet``: Parquet files for analytics tools.
+
+Writes into ``path``:
+
+* ``documents.parquet``: ``id``, ``text``, ``metadata`` (a JSON string),
+  ``path``;
+* ``dropped.parquet``: ``id``, ``stage``, ``reason``, ``duplicate_of``,
+  ``details`` (a JSON string, with the plugin), ``path``;
+* ``report.json``: the run report.
+
+Rows are buffered and written as a row group every ``row_group_rows`` rows or
+``row_group_bytes`` bytes of buffered text, so memory stays bounded. Needs
+``pyarrow`` (``pip install 'ingest[parquet]'``); without it the config is
+rejected before any work. Files appear atomically, report last.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+from typing import Any, Literal
+
+import attrs
+
+from ingest import Document, DropRecord, StageContext, StageKind, StageSpec, hookimpl, path_field
+from ingest_plugins.outputs import DOCUMENT_COLUMNS, DROPPED_COLUMNS, OutputFolder, document_row, dropped_row
+
+PYARROW_HINT = "the parquet sink needs pyarrow: pip install 'ingest[parquet]'"
+
+
+@attrs.define
+class ParquetSinkOptions:
+    """Options of the ``parquet`` sink."""
+
+    path: str = path_field("out", metadata={"help": "output folder (created if missing)"})
+    documents: str = attrs.field(default="documents.parquet", metadata={"help": "file name for kept documents"})
+    dropped: str = attrs.field(default="dropped.parquet", metadata={"help": "file name for dropped documents"})
+    report: str = attrs.field(default="report.json", metadata={"help": "file name for the run report"})
+    compression: Literal["zstd", "snappy", "gzip", "brotli", "lz4", "none"] = attrs.field(
+        default="zstd", metadata={"help": "Parquet column compression"}
+    )
+    row_group_rows: int = attrs.field(
+        default=10_000,
+        validator=attrs.validators.ge(1),
+        metadata={"help": "write a row group after this many rows"},
+    )
+    row_group_bytes: int = attrs.field(
+        default=64 * 1024 * 1024,
+        validator=[attrs.validators.ge(1), attrs.validators.le(1024 * 1024 * 1024)],
+        metadata={"help": "write a row group once its buffered text reaches this many bytes (at most 1 GiB)"},
+    )
+
+    def __attrs_post_init__(self) -> None:
+        # Checked here so `ingest check` reports it, before any work.
+        if importlib.util.find_spec("pyarrow") is None:
+            raise ValueError(PYARROW_HINT)
+
+
+class _TableWriter:
+    """Buffers rows of one table and writes them as Parquet row groups."""
+
+    def __init__(self, tmp: str, columns: tuple[str, ...], options: ParquetSinkOptions) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        self.pa = pa
+        self.columns = columns
+        # Every column is a string; only id is never null.
+        self.schema = pa.schema([pa.field(name, pa.string(), nullable=name != "id") for name in columns])
+        self.options = options
+        self.writer = pq.ParquetWriter(tmp, self.schema, compression=options.compression)
+        self.buffer: dict[str, list[Any]] = {name: [] for name in columns}
+        self.rows = 0
+        self.bytes = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        for name in self.columns:
+            value = row[name]
+            self.buffer[name].append(value)
+            if isinstance(value, str):
+                self.bytes += len(value)
+        self.rows += 1
+        if self.rows >= self.options.row_group_rows or self.bytes >= self.options.row_group_bytes:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.rows:
+            return
+        table = self.pa.Table.from_pydict(self.buffer, schema=self.schema)
+        self.writer.write_table(table, row_group_size=self.rows)
+        self.buffer = {name: [] for name in self.columns}
+        self.rows = self.bytes = 0
+
+    def close(self) -> None:
+        self.flush()
+        self.writer.close()
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+
+
+class ParquetSink:
+    """Writes kept and dropped documents as Parquet files, atomically."""
+
+    def __init__(self, options: ParquetSinkOptions, ctx: StageContext) -> None:
+        self.options = options
+        self.outputs = OutputFolder(options.path, options.report)
+        self.tables: dict[str, _TableWriter] = {}
+        try:
+            self.tables["documents"] = _TableWriter(
+                self.outputs.reserve(options.documents), DOCUMENT_COLUMNS, options
+            )
+            self.tables["dropped"] = _TableWriter(self.outputs.reserve(options.dropped), DROPPED_COLUMNS, options)
+        except BaseException:
+            self.abort()
+            raise
+
+    def write(self, doc: Document) -> None:
+        self.tables["documents"].add(document_row(doc))
+
+    def write_dropped(self, record: DropRecord) -> None:
+        self.tables["dropped"].add(dropped_row(record))
+
+    def close(self, report: dict[str, Any]) -> None:
+        try:
+            for table in self.tables.values():
+                table.close()
+        except BaseException:
+            self.abort()
+            raise
+        self.outputs.finish(
+            report,
+            {
+                "documents": str(self.outputs.target(self.options.documents)),
+                "dropped": str(self.outputs.target(self.options.dropped)),
+            },
+        )
+
+    def abort(self) -> None:
+        for table in self.tables.values():
+            table.abort()
+        self.outputs.discard()
+
+
+@hookimpl
+def ingest_stages() -> list[StageSpec]:
+    return [
+        StageSpec(
+            name="parquet",
+            kind=StageKind.SINK,
+            factory=ParquetSink,
+            options=ParquetSinkOptions,
+            summary="Write documents.parquet, dropped.parquet (row groups, bounded memory) and report.json.",
+        )
+    ]

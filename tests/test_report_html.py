@@ -1,0 +1,597 @@
+"""report.html: a run's output folder as one self-contained page.
+
+The runs are real: the CLI runs a local plugin file over copies of the seed
+corpus, and the page is checked against what the run wrote.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ingest.report_html import iter_jsonl, main, render_html, write_html_report
+
+# A local plugin: a stage that removes lines (recording them with their
+# rules, next to another kind of history event), a filter, and a duplicate
+# stage used twice (exact, then "near") so that duplicate chains happen.
+REPORT_PLUGIN = r'''
+import hashlib
+import re
+
+import attrs
+from ingest import Drop, StageKind, StageSpec, hookimpl
+
+
+@attrs.define
+class StripOptions:
+    min_chars: int = 25
+
+
+def strip_lines(options, ctx):
+    def process(doc):
+        kept, removed = [], []
+        for number, line in enumerate(doc.text.split("\n"), start=1):
+            if "<" in line or "&" in line:
+                removed.append({"line": number, "text": line, "rule": "markup"})
+            elif number > 2 and len(line.strip()) < options.min_chars:
+                removed.append({"line": number, "text": line, "rule": "blank" if not line.strip() else "short_line"})
+            else:
+                kept.append(line)
+        doc = doc.with_event(ctx.stage_id, "parsed_header", title=kept[1] if len(kept) > 1 else "")
+        if "warn-me" in doc.text:
+            ctx.warn("odd <header> & stuff", doc=doc, line=1)
+        if removed:
+            doc = attrs.evolve(doc, text="\n".join(kept)).with_event(ctx.stage_id, "removed_lines", lines=removed)
+        return doc
+    return process
+
+
+@attrs.define
+class MinWordsOptions:
+    min_words: int = 20
+
+
+def min_words(options, ctx):
+    def process(doc):
+        if len(doc.text.split()) < options.min_words:
+            return Drop("too_few_words", details={"words": len(doc.text.split())})
+        return doc
+    return process
+
+
+@attrs.define
+class DupOptions:
+    prefix: int = 0          # 0: compare whole texts; n: the first n normalised characters
+    method: str = "sha1"
+
+
+class Dups:
+    """The first copy seen survives; later ones are dropped as its duplicates."""
+
+    def __init__(self, options, ctx):
+        self.options, self.ctx, self.seen = options, ctx, {}
+
+    def __call__(self, docs):
+        for doc in docs:
+            text = doc.text if not self.options.prefix else re.sub(r"\W+", " ", doc.text.lower())[: self.options.prefix]
+            key = hashlib.sha1(text.encode()).hexdigest()
+            if key in self.seen:
+                self.ctx.drop(
+                    doc, "near_duplicate" if self.options.prefix else "exact_duplicate",
+                    duplicate_of=self.seen[key], similarity=0.9 if self.options.prefix else 1.0,
+                    method=self.options.method,
+                )
+            else:
+                self.seen[key] = doc.id
+                yield doc
+
+
+@hookimpl
+def ingest_stages():
+    return [
+        StageSpec("strip_lines", StageKind.BOILERPLATE, strip_lines, StripOptions, "remove lines", per_document=True),
+        StageSpec("min_words_t", StageKind.FILTER, min_words, MinWordsOptions, "drop short docs", per_document=True),
+        StageSpec("dups_t", StageKind.DEDUP, Dups, DupOptions, "drop duplicates"),
+    ]
+'''
+
+CONFIG = """
+[plugins]
+paths = ["report_plugin.py"]
+[source]
+path = "in"
+[sink]
+path = "out"
+[[pipeline]]
+stage = "strip_lines"
+[[pipeline]]
+stage = "min_words_t"
+[[pipeline]]
+stage = "dups_t"
+id = "exact"
+[[pipeline]]
+stage = "dups_t"
+id = "near"
+prefix = 300
+method = "minhash"
+"""
+
+# Text that must come out as text, never as markup.
+NASTY_NAME = "x<b>&'q'.txt"
+NASTY_TEXT = (
+    "date 2025-01-01\nA nasty title\n"
+    + "Body text with plenty of words to keep this document alive through the filter stage. " * 3
+    + "\n<script>alert(1)</script>\n</textarea><img src=x onerror=alert(2)>\n"
+    + "\"quotes\" 'single' \u00e9\u00e8 \U0001f600 & \u2028 sep ]]> <!-- -->\nshort\n"
+)
+
+
+def make_run_inputs(folder: Path, seeds_dir: Path) -> None:
+    """The seeds, plus copies that make duplicate clusters (one of them a
+    chain: exact copy -> near copy -> seed), a short document (dropped, and
+    warned about), an empty file (dropped by the source) and a document
+    whose name and lines are HTML."""
+    folder.mkdir(parents=True)
+    seeds = sorted(seeds_dir.glob("*.txt"))
+    texts = [p.read_text(encoding="utf-8") for p in seeds]
+    for path, text in zip(seeds, texts):
+        (folder / path.name).write_text(text, encoding="utf-8")
+    (folder / f"{seeds[0].stem}_copy1.txt").write_text(texts[0], encoding="utf-8")
+    v2 = texts[1].rsplit("\n", 2)[0] + "\nA different ending paragraph, long enough to stay in the text."
+    (folder / f"{seeds[1].stem}_v2.txt").write_text(v2, encoding="utf-8")
+    (folder / f"{seeds[1].stem}_v2_copy.txt").write_text(v2, encoding="utf-8")
+    for k in range(3):
+        (folder / f"{seeds[3].stem}_n{k}.txt").write_text(
+            texts[3] + f"\nUpdate number {k}: something changed at the end of the story here.",
+            encoding="utf-8",
+        )
+    (folder / "tiny.txt").write_text("too short warn-me", encoding="utf-8")
+    (folder / "empty.txt").write_text("", encoding="utf-8")
+    (folder / NASTY_NAME).write_text(NASTY_TEXT, encoding="utf-8")
+    (folder / NASTY_NAME.replace(".txt", "_copy.txt")).write_text(NASTY_TEXT, encoding="utf-8")
+
+
+def build_run(tmp_path: Path, seeds_dir: Path, ingest_cli: Any, *extra: str) -> Path:
+    """Run the CLI over the inputs above; return the output folder."""
+    make_run_inputs(tmp_path / "in", seeds_dir)
+    (tmp_path / "report_plugin.py").write_text(REPORT_PLUGIN, encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    result = ingest_cli("run", "-c", str(config), *extra)
+    assert result.exit_code == 0, result.stderr
+    return tmp_path / "out"
+
+
+class PageParser(HTMLParser):
+    """Collects every tag with its attributes, and the text of elements with an id."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text_by_id: dict[str, str] = {}
+        self._open: list[tuple[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        self.tags.append((tag, attributes))
+        if tag not in ("meta", "br", "rect", "line", "path") or attributes.get("id"):
+            self._open.append((tag, attributes.get("id")))
+            if attributes.get("id"):
+                self.text_by_id[attributes["id"]] = ""
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self._open:
+            open_tag, _ = self._open.pop()
+            if open_tag == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        for _, element_id in self._open:
+            if element_id:
+                self.text_by_id[element_id] += data
+
+    def with_attr(self, name: str) -> list[dict[str, str | None]]:
+        return [attrs for _, attrs in self.tags if name in attrs]
+
+
+def parse(page: str) -> PageParser:
+    parser = PageParser()
+    parser.feed(page)
+    parser.close()
+    return parser
+
+
+@pytest.fixture
+def run_output(tmp_path: Path, seeds_dir: Path, ingest_cli: Any) -> Path:
+    return build_run(tmp_path, seeds_dir, ingest_cli)
+
+
+def load(out: Path) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    return report, list(iter_jsonl(out / "dropped.jsonl")), list(iter_jsonl(out / "documents.jsonl"))
+
+
+def test_headline_numbers_match_the_report(run_output: Path) -> None:
+    path = write_html_report(run_output)
+    assert path == run_output / "report.html"
+    report, _, _ = load(run_output)
+    page = parse(path.read_text(encoding="utf-8"))
+    text = page.text_by_id
+    assert report["input"] == 15 and report["kept"] + report["dropped"] == report["input"]
+    assert text["total-input"] == str(report["input"])
+    assert text["total-kept"] == str(report["kept"])
+    assert text["total-dropped"] == str(report["dropped"])
+    assert text["total-warnings"] == str(report["warnings"]) == "1"
+    assert text["meta-version"] == report["ingest_version"]
+    assert text["meta-config"] == report["config"]
+    assert text["meta-started"] == report["started"] and text["meta-finished"] == report["finished"]
+    assert float(page.with_attr("data-seconds")[0]["data-seconds"]) == report["seconds"]
+    # Every file agrees with the report: no alert on the page.
+    assert not [a for _, a in page.tags if a.get("class") == "alert"]
+
+
+def test_counts_per_stage_and_reason(run_output: Path) -> None:
+    report, _, _ = load(run_output)
+    page = parse(write_html_report(run_output).read_text(encoding="utf-8"))
+    cells = {(a["data-stage"], a["data-reason"]) for a in page.with_attr("data-reason")}
+    expected = {(stage, reason) for stage, stats in report["stages"].items() for reason in stats["dropped"]}
+    assert (
+        cells
+        == expected
+        == {
+            ("source", "empty"),
+            ("min_words_t", "too_few_words"),
+            ("exact", "exact_duplicate"),
+            ("near", "near_duplicate"),
+        }
+    )
+    html_text = (run_output / "report.html").read_text(encoding="utf-8")
+    for stage, stats in report["stages"].items():
+        for reason, count in stats["dropped"].items():
+            assert f'data-stage="{stage}" data-reason="{reason}">{count}<' in html_text
+    # The flow chart and the timings chart are there, one bar per stage.
+    ids = {a.get("id") for _, a in page.tags}
+    assert {"flow-chart", "timings-chart", "lines-chart"} <= ids
+    timings = html_text.split('id="timings-chart"')[1].split("</svg>")[0]
+    assert timings.count("<rect") == len(report["stages"])
+
+
+def removed_lines_by_rule(records: list[dict[str, Any]]) -> collections.Counter[str]:
+    counts: collections.Counter[str] = collections.Counter()
+    for record in records:
+        for event in record.get("history", []):
+            if event["action"] == "removed_lines":
+                counts.update(line["rule"] for line in event["lines"])
+    return counts
+
+
+def test_lines_removed_per_rule_are_exact_and_samples_capped(run_output: Path) -> None:
+    report, dropped, kept = load(run_output)
+    expected = removed_lines_by_rule(dropped) + removed_lines_by_rule(kept)
+    assert set(expected) == {"blank", "short_line", "markup"}
+    page_html = render_html(report, iter(dropped), iter(kept), samples_per_rule=2)
+    shown: dict[str, int] = {}
+    for chunk in page_html.split("<tr data-rule=")[1:]:
+        rule = chunk.split('"')[1]
+        shown[rule] = int(chunk.split('class="num rule-lines">')[1].split("<")[0])
+    assert shown == dict(expected)
+    # Samples: at most two per rule, each with its document id.
+    for chunk in page_html.split('<details class="rule-samples"')[1:]:
+        body = chunk.split("</details>")[0]
+        assert 1 <= body.count("<tr><td") <= 2
+    assert "short_line" in page_html and "003_89fd1761f10742c4_n0.txt" in page_html
+    # Other history actions are counted, not mistaken for removed lines.
+    assert ">parsed_header<" in page_html
+
+
+def test_duplicate_clusters_follow_chains_to_the_survivor(run_output: Path) -> None:
+    report, dropped, kept = load(run_output)
+    page_html = render_html(report, iter(dropped), iter(kept))
+    page = parse(page_html)
+    clusters = {a["data-survivor"]: int(a["data-size"]) for a in page.with_attr("data-survivor")}
+    assert clusters == {
+        "003_89fd1761f10742c4.txt": 3,
+        "001_2877f954cb6919f4.txt": 2,  # v2 directly, v2_copy via v2
+        "000_0641a12947d22cdf.txt": 1,
+        NASTY_NAME: 1,
+    }
+    # Largest first.
+    order = [a["data-survivor"] for a in page.with_attr("data-survivor")]
+    assert order[:2] == ["003_89fd1761f10742c4.txt", "001_2877f954cb6919f4.txt"]
+    assert page.text_by_id["duplicate-records"] == "7" and page.text_by_id["cluster-count"] == "4"
+    chain = page_html.split('data-survivor="001_2877f954cb6919f4.txt"')[1].split("</details>")[0]
+    assert "001_2877f954cb6919f4_v2_copy.txt" in chain and "exact_duplicate" in chain and "sha1" in chain
+    assert "0.900" in chain and "minhash" in chain and "1.000" in chain
+    assert ">kept<" in chain  # the survivor is among the kept documents
+    assert "1 through another duplicate" in chain
+    # Capped: the largest cluster only, and a word on the rest.
+    capped = parse(render_html(report, iter(dropped), iter(kept), max_clusters=1))
+    assert [a["data-survivor"] for a in capped.with_attr("data-survivor")] == ["003_89fd1761f10742c4.txt"]
+    assert capped.text_by_id["clusters-more"] == "3 more clusters with 4 duplicates are not listed."
+
+
+def test_everything_is_escaped_and_the_page_is_self_contained(run_output: Path) -> None:
+    page_html = write_html_report(run_output).read_text(encoding="utf-8")
+    page = parse(page_html)
+    # Only the page's own markup: one script, no images, no event handlers.
+    assert (
+        page_html.count("<script") == 1 and "<img" not in page_html and "<textarea" not in page_html.lower()
+    )
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page_html
+    assert "&lt;/textarea&gt;&lt;img src=x onerror=alert(2)&gt;" in page_html
+    assert "x&lt;b&gt;&amp;&#x27;q&#x27;.txt" in page_html  # the document id
+    assert "odd &lt;header&gt; &amp; stuff" in page_html  # the warning
+    tags = {tag for tag, _ in page.tags}
+    assert tags <= {
+        "html",
+        "head",
+        "meta",
+        "title",
+        "style",
+        "body",
+        "header",
+        "h1",
+        "h2",
+        "h3",
+        "nav",
+        "a",
+        "main",
+        "div",
+        "dl",
+        "dt",
+        "dd",
+        "p",
+        "section",
+        "svg",
+        "rect",
+        "line",
+        "path",
+        "text",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "span",
+        "details",
+        "summary",
+        "code",
+        "b",
+        "ol",
+        "ul",
+        "li",
+        "button",
+        "footer",
+        "script",
+    }, tags
+    for tag, attributes in page.tags:
+        assert not [name for name in attributes if name.startswith("on")], (tag, attributes)
+        assert "src" not in attributes, tag
+        if "href" in attributes:
+            assert (attributes["href"] or "").startswith("#"), attributes
+    # No network: nothing to fetch, and the CSP forbids it anyway.
+    for needle in ("<link", "@import", "url(", "https://"):
+        assert needle not in page_html
+    assert page_html.replace('xmlns="http://www.w3.org/2000/svg"', "").count("http://") == 0
+    assert "default-src 'none'" in page_html
+
+
+def test_written_atomically_with_custom_names(tmp_path: Path, seeds_dir: Path, ingest_cli: Any) -> None:
+    out = build_run(
+        tmp_path,
+        seeds_dir,
+        ingest_cli,
+        "--set",
+        'sink.documents="docs.jsonl"',
+        "--set",
+        'sink.dropped="gone.jsonl"',
+    )
+    assert (out / "docs.jsonl").exists() and not (out / "documents.jsonl").exists()
+    target = write_html_report(out, path=tmp_path / "elsewhere" / "page.html")
+    assert target == tmp_path / "elsewhere" / "page.html"
+    page = parse(target.read_text(encoding="utf-8"))
+    # The files were found through the report's "outputs" (no mismatch alert).
+    assert page.text_by_id["cluster-count"] == "4"
+    assert not [a for _, a in page.tags if a.get("class") == "alert"]
+    assert [p.name for p in target.parent.iterdir()] == ["page.html"]  # no .partial left behind
+
+
+def test_without_history_the_page_says_so(tmp_path: Path, seeds_dir: Path, ingest_cli: Any) -> None:
+    out = build_run(tmp_path, seeds_dir, ingest_cli, "--set", "sink.include_history=false")
+    page_html = write_html_report(out).read_text(encoding="utf-8")
+    assert "No history was recorded" in page_html
+    assert parse(page_html).text_by_id["cluster-count"] == "4"
+
+
+def test_empty_run(tmp_path: Path, ingest_cli: Any) -> None:
+    (tmp_path / "in").mkdir()
+    (tmp_path / "config.toml").write_text('[source]\npath = "in"\n[sink]\npath = "out"\n')
+    assert ingest_cli("run", "-c", str(tmp_path / "config.toml")).exit_code == 0
+    page_html = write_html_report(tmp_path / "out").read_text(encoding="utf-8")
+    page = parse(page_html)
+    assert page.text_by_id["total-input"] == "0"
+    assert "No documents were read." in page_html and "No warnings." in page_html
+
+
+def test_mismatched_files_and_damaged_lines_are_flagged(run_output: Path) -> None:
+    with (run_output / "documents.jsonl").open("a", encoding="utf-8") as fh:
+        fh.write("{not json\n")
+    page_html = write_html_report(run_output).read_text(encoding="utf-8")
+    assert "1 lines of the JSONL files are not JSON objects" in page_html
+    report = json.loads((run_output / "report.json").read_text(encoding="utf-8"))
+    report["kept"] += 1
+    page_html = render_html(
+        report, iter_jsonl(run_output / "dropped.jsonl"), iter_jsonl(run_output / "documents.jsonl")
+    )
+    assert "the report says" in page_html and "does not balance" in page_html
+
+
+def test_odd_values_do_not_break_the_page() -> None:
+    """Lone surrogates, control characters, wrong types, cycles in duplicate_of."""
+    report = {
+        "input": 3,
+        "kept": 1,
+        "dropped": 2,
+        "stages": {"s\x00": {"dropped": {"r\ud800": 2}, "seconds": "x"}},
+        "warning_samples": ["bad \ud83d char \x07"],
+        "seconds": None,
+    }
+    dropped = [
+        {
+            "id": "a\ud800",
+            "stage": "s",
+            "reason": "dup",
+            "duplicate_of": "b",
+            "details": {"similarity": float("nan")},
+        },
+        {"id": "b", "stage": "s", "reason": "dup", "duplicate_of": "a\ud800", "details": "not a dict"},
+    ]
+    kept = [
+        {
+            "id": "k",
+            "history": [
+                {"stage": "s", "action": "removed_lines", "lines": ["plain \x1b[0m", 3, {"line": 1}]},
+                "junk",
+            ],
+        }
+    ]
+    page_html = render_html(report, iter(dropped), iter(kept))
+    page_html.encode("utf-8")  # no lone surrogates left
+    assert "\x00" not in page_html and "\x1b" not in page_html and "\\x1b[0m" in page_html
+    assert parse(page_html).text_by_id["duplicate-records"] == "2"
+
+
+def test_memory_stays_bounded_while_counts_stay_exact() -> None:
+    """A large synthetic run: the page stays small, the numbers exact, and
+    the records are streamed (generators, consumed once)."""
+    n_kept, n_dups, n_clusters = 20_000, 30_000, 6_000
+
+    def dropped() -> Any:
+        for i in range(n_dups):
+            yield {
+                "id": f"d{i}",
+                "stage": "near",
+                "reason": "near_duplicate",
+                "duplicate_of": f"k{i % n_clusters}",
+                "details": {"similarity": 0.8 + (i % 20) / 100, "method": "minhash"},
+                "history": [
+                    {
+                        "stage": "bp",
+                        "action": "removed_lines",
+                        "lines": [{"line": 1, "text": "x" * 5000, "rule": "long"}],
+                    }
+                ],
+            }
+
+    def kept() -> Any:
+        for i in range(n_kept):
+            yield {
+                "id": f"k{i}",
+                "text": "t",
+                "history": [
+                    {
+                        "stage": "bp",
+                        "action": "removed_lines",
+                        "lines": [{"line": j, "text": f"menu {j}", "rule": f"rule{j % 7}"} for j in range(5)],
+                    }
+                ],
+            }
+
+    report = {
+        "input": n_kept + n_dups,
+        "kept": n_kept,
+        "dropped": n_dups,
+        "stages": {"near": {"dropped": {"near_duplicate": n_dups}, "dropped_total": n_dups, "seconds": 1.5}},
+    }
+    page_html = render_html(report, dropped(), kept())
+    assert len(page_html) < 400_000
+    page = parse(page_html)
+    assert page.text_by_id["duplicate-records"] == str(n_dups)
+    assert page.text_by_id["cluster-count"] == str(n_clusters)
+    assert len(page.with_attr("data-survivor")) == 30
+    assert 'data-rule="long"' in page_html and 'class="num rule-lines">30000<' in page_html
+    # Long lines are cut in samples.
+    assert "x" * 400 not in page_html
+
+
+def test_command_line(run_output: Path, tmp_path: Path) -> None:
+    assert main([str(run_output)]) == 0
+    assert (run_output / "report.html").exists()
+    assert main([str(run_output / "report.json"), "-o", str(tmp_path / "r.html")]) == 0
+    assert (tmp_path / "r.html").exists()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    (run_output / "report.html").unlink()
+    done = subprocess.run(
+        [sys.executable, "-m", "ingest.report_html", str(run_output)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(run_output / "report.html") and (run_output / "report.html").exists()
+    missing = subprocess.run(
+        [sys.executable, "-m", "ingest.report_html", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert missing.returncode == 2 and "no report.json" in missing.stderr
+    shutil.rmtree(run_output)
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz"])
+def test_compressed_and_sharded_outputs(run_output: Path, suffix: str) -> None:
+    """The sink may compress its JSONL files and split them into shards;
+    report["outputs"] then lists the shard paths."""
+    import bz2
+    import gzip
+    import lzma
+
+    opener = {".gz": gzip.open, ".bz2": bz2.open, ".xz": lzma.open}[suffix]
+    report = json.loads((run_output / "report.json").read_text(encoding="utf-8"))
+    expected = parse(
+        render_html(
+            report, iter_jsonl(run_output / "dropped.jsonl"), iter_jsonl(run_output / "documents.jsonl")
+        )
+    )
+    outputs: dict[str, list[str]] = {}
+    for key, name in (("documents", "documents.jsonl"), ("dropped", "dropped.jsonl")):
+        lines = (run_output / name).read_text(encoding="utf-8").splitlines(keepends=True)
+        shards = [lines[: len(lines) // 2], lines[len(lines) // 2 :]]
+        outputs[key] = []
+        for index, shard in enumerate(shards):
+            target = run_output / f"{key}-{index:05d}.jsonl{suffix}"
+            with opener(target, "wt", encoding="utf-8") as fh:
+                fh.writelines(shard)
+            outputs[key].append(str(Path("/somewhere/else") / target.name))  # only the names count
+        (run_output / name).unlink()
+    report["outputs"] = {**outputs, "report": str(run_output / "report.json")}
+    (run_output / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    page_html = write_html_report(run_output).read_text(encoding="utf-8")
+    page = parse(page_html)
+    for element_id in ("total-input", "duplicate-records", "cluster-count"):
+        assert page.text_by_id[element_id] == expected.text_by_id[element_id]
+    assert not [a for _, a in page.tags if a.get("class") == "alert"]
+    assert 'class="num rule-lines">' in page_html
+
+    # A damaged shard is reported on the page; what could be read still counts.
+    damaged = run_output / f"dropped-00001.jsonl{suffix}"
+    damaged.write_bytes(damaged.read_bytes()[: len(damaged.read_bytes()) // 2])
+    page_html = write_html_report(run_output).read_text(encoding="utf-8")
+    assert f"dropped-00001.jsonl{suffix}: could not read past line" in page_html
+    assert "dropped records were read but the report says 9 dropped" in page_html
