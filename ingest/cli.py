@@ -134,6 +134,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_check(args: argparse.Namespace) -> int:
     pipeline = Pipeline.from_toml(args.config, overrides=args.overrides, skip=args.skip)
+    pipeline.check()
     cfg = pipeline.config
     print(f"{args.config}: OK")
     if cfg.source:
@@ -142,7 +143,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         flags = []
         if not stage.enabled:
             flags.append("disabled")
-        if stage.spec.needs_corpus:
+        if stage.needs_corpus:
             flags.append("reads the whole corpus first (spooled to disk)")
         note = f"  ({'; '.join(flags)})" if flags else ""
         print(f"  stage   {stage.id} = {stage.name} [{stage.registered.plugin.name}]{note}")

@@ -79,6 +79,14 @@ class StageConfig:
     def spec(self):  # noqa: ANN201 - StageSpec, kept short for readers
         return self.registered.spec
 
+    @property
+    def per_document(self) -> bool:
+        return self.spec.runs_per_document(self.options)
+
+    @property
+    def needs_corpus(self) -> bool:
+        return self.spec.reads_corpus(self.options)
+
 
 @attrs.frozen
 class PipelineConfig:

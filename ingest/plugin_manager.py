@@ -49,6 +49,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "ingest_plugins.csv_sink",
     "ingest_plugins.sqlite_sink",
     "ingest_plugins.header.plugin",
+    "ingest_plugins.boilerplate.plugin",
 )
 
 
@@ -262,7 +263,9 @@ class PluginHost:
                     "name": name,
                     "kind": reg.spec.kind.value,
                     "summary": reg.spec.summary,
-                    "needs_corpus": reg.spec.needs_corpus,
+                    "needs_corpus": reg.spec.needs_corpus
+                    if isinstance(reg.spec.needs_corpus, bool)
+                    else "depends on options",
                     "options": describe_options(reg.spec.options),
                 }
             )

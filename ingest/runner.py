@@ -158,6 +158,28 @@ class Pipeline:
         to ``base_dir`` (default: the current directory)."""
         return cls(mapping, base_dir=base_dir, plugins=plugins, skip=skip, load_entry_points=load_entry_points)
 
+    def check(self) -> None:
+        """Build every enabled stage (and the source) once without running
+        anything, so problems only a stage can see (an unknown rule name, a
+        missing lexicon file, a missing input folder) stop ``ingest check``.
+
+        Raises :class:`ConfigError` naming the stage.
+        """
+        ledger = Ledger(keep_records=False)
+        where = self.path or "<config>"
+        checks = [s for s in self.config.stages if s.enabled]
+        if self.config.source is not None:
+            checks.insert(0, self.config.source)
+        for stage_cfg in checks:
+            ctx = self._context(stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, ledger)
+            table = f"[{stage_cfg.id}]" if stage_cfg.id == SOURCE_STAGE else f"[[pipeline]] (id {stage_cfg.id!r})"
+            try:
+                stage_cfg.spec.factory(stage_cfg.options, ctx)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {table}: {exc}") from exc
+            except Exception as exc:
+                raise ConfigError(f"{where}: {table}: the stage cannot start: {error_text(exc)}") from exc
+
     # -- running -----------------------------------------------------------
 
     @property
@@ -266,7 +288,7 @@ class Pipeline:
             for stage_cfg in self.config.stages:
                 if not stage_cfg.enabled:
                     continue
-                if workers > 1 and stage_cfg.spec.per_document:
+                if workers > 1 and stage_cfg.per_document:
                     segment.append(stage_cfg)  # runs in the worker pool with its neighbours
                     continue
                 if segment:
@@ -348,9 +370,9 @@ class Pipeline:
                 f"stage {stage_cfg.id!r} ({stage_cfg.name}, plugin {ctx.plugin}) could not start: "
                 f"{error_text(exc)}"
             ) from exc
-        if spec.per_document:
+        if stage_cfg.per_document:
             return self._per_document(stage, ctx, stats, stream)
-        if spec.needs_corpus:
+        if stage_cfg.needs_corpus:
             return self._corpus(stage, ctx, stats, stream, workdir, spools)
         return self._stream(stage, ctx, stats, stream)
 

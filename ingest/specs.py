@@ -97,10 +97,13 @@ class StageSpec:
             the stage accepts, or ``None`` for a stage without options.
         summary: one line for ``ingest plugins``.
         per_document: True when ``factory`` returns a per-document function
-            (the runner then catches a raising document and records it).
+            (the runner then catches a raising document and records it, and
+            may spread it over worker processes). May be a function of the
+            options, for a stage that is per-document only in some modes.
         needs_corpus: True when the stage must see the whole corpus before
             it decides (its object has a ``fit`` method): the runner spools
-            the stream and makes a first pass.
+            the stream and makes a first pass. May be a function of the
+            options.
     """
 
     name: str
@@ -108,11 +111,19 @@ class StageSpec:
     factory: Callable[[Any, StageContext], Any]
     options: type | None = None
     summary: str = ""
-    per_document: bool = False
-    needs_corpus: bool = False
+    per_document: bool | Callable[[Any], bool] = False
+    needs_corpus: bool | Callable[[Any], bool] = False
 
     def __attrs_post_init__(self) -> None:
-        if self.needs_corpus and self.per_document:
+        if self.needs_corpus is True and self.per_document is True:
             raise ValueError(f"stage {self.name!r}: a corpus-level stage must be a stream stage")
         if self.options is not None and not attrs.has(self.options):
             raise TypeError(f"stage {self.name!r}: options must be an attrs class")
+
+    def runs_per_document(self, options: Any) -> bool:
+        """Whether, with these options, the factory returns a per-document function."""
+        return bool(self.per_document(options) if callable(self.per_document) else self.per_document)
+
+    def reads_corpus(self, options: Any) -> bool:
+        """Whether, with these options, the stage needs a first pass over the corpus."""
+        return bool(self.needs_corpus(options) if callable(self.needs_corpus) else self.needs_corpus)
