@@ -72,6 +72,14 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("-c", "--config", default="config.toml", help="config whose [sink] path holds the run")
     explain.add_argument("--output", help="the run's output folder (default: the config's [sink] path)")
     explain.add_argument("--json", action="store_true", help="print the stored record as JSON")
+    explain.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="preview: re-run the per-document stages on this one document with these options and show what changes",
+    )
 
     plugins = commands.add_parser("plugins", help="list plugins, their stages and options")
     plugins.add_argument("--json", action="store_true", help="print JSON")
@@ -200,6 +208,13 @@ def _cmd_explain(args: argparse.Namespace) -> int:
         print(f"ingest: no document {args.doc_id!r} in {output}{hint}", file=sys.stderr)
         return ExitCode.USAGE_ERROR
     status, record = found
+    if args.overrides:
+        preview = explain.preview(args.config, record, args.overrides)
+        if args.json:
+            print(dumps({"status": status, **record, "preview": preview}, indent=2))
+        else:
+            explain.render_preview(record, preview, sys.stdout)
+        return ExitCode.OK
     if args.json:
         print(dumps({"status": status, **record}, indent=2))
     else:

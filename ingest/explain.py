@@ -83,3 +83,85 @@ def render(status: str, record: dict[str, Any], out: TextIO) -> None:
         out.write("text (kept):\n" if status == "kept" else "text (when dropped):\n")
         for line in text.split("\n"):
             out.write(f"    + {line}\n")
+
+
+def _removed_lines(history: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """``{(stage, line text): rule}`` for every removed line in a history."""
+    removed = {}
+    for event in history:
+        for line in event.get("lines") or []:
+            if isinstance(line, dict):
+                removed[(event["stage"], line.get("text", ""))] = line.get("rule", "")
+    return removed
+
+
+def preview(config: str, record: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Re-run the per-document stages on one stored document with ``overrides``.
+
+    Reads only that document's file (``record["path"]``), not the corpus;
+    corpus-level stages (dedup, a two-pass lexicon) are left out because
+    they need every document. Returns the new outcome and the lines whose
+    fate changed.
+    """
+    import attrs
+
+    from ingest.context import StageContext
+    from ingest.errors import ConfigError
+    from ingest.ledger import Ledger
+    from ingest.runner import Pipeline
+
+    path = record.get("path")
+    if not path or not Path(path).is_file():
+        raise ConfigError(f"document {record['id']!r}: its file {path!r} is not there to re-read")
+    pipeline = Pipeline.from_toml(config, overrides=overrides)
+    corpus_stages = [s.id for s in pipeline.config.stages if s.enabled and s.needs_corpus]
+    pipeline = Pipeline.from_toml(config, overrides=[*overrides, "run.workers=1"], skip=corpus_stages)
+    source = pipeline.config.source
+    if source is None or not hasattr(source.options, "path"):
+        raise ConfigError("preview needs a [source] that reads files")
+    ctx = StageContext(stage_id="source", stage_name=source.name, plugin=None, ledger=Ledger(keep_records=False))
+    reader = source.spec.factory(attrs.evolve(source.options, path=path), ctx)
+    docs = [attrs.evolve(doc, id=record["id"]) for doc in reader]
+    if not docs:
+        raise ConfigError(f"document {record['id']!r}: {path} could not be read again")
+    kept = list(pipeline.process(docs))
+    if kept:
+        new_record: dict[str, Any] = {
+            "status": "kept",
+            "text": kept[0].text,
+            "history": [{"stage": e.stage, "action": e.action, **e.details} for e in kept[0].history],
+        }
+    else:
+        drop = pipeline.ledger.records[0]
+        new_record = {
+            "status": "dropped",
+            "stage": drop.stage,
+            "reason": drop.reason,
+            "history": [{"stage": e.stage, "action": e.action, **e.details} for e in drop.history],
+        }
+    before = _removed_lines(record.get("history") or [])
+    after = _removed_lines(new_record["history"])
+    new_record["newly_removed"] = [
+        {"stage": stage, "text": text, "rule": rule} for (stage, text), rule in after.items() if (stage, text) not in before
+    ]
+    new_record["newly_kept"] = [
+        {"stage": stage, "text": text, "rule": rule} for (stage, text), rule in before.items() if (stage, text) not in after
+    ]
+    new_record["skipped_corpus_stages"] = corpus_stages
+    return new_record
+
+
+def render_preview(record: dict[str, Any], result: dict[str, Any], out: TextIO) -> None:
+    """Write what the overrides would change for one document."""
+    out.write(f"{record['id']}: preview ({result['status']}")
+    if result["status"] == "dropped":
+        out.write(f" by {result['stage']!r}, reason {result['reason']!r}")
+    out.write(")\n")
+    if result["skipped_corpus_stages"]:
+        out.write(f"  not re-run (they need the whole corpus): {', '.join(result['skipped_corpus_stages'])}\n")
+    out.write(f"  newly removed lines: {len(result['newly_removed'])}\n")
+    for line in result["newly_removed"]:
+        out.write(f"    - [{line['stage']}] {line['rule']:<20} {line['text']}\n")
+    out.write(f"  newly kept lines: {len(result['newly_kept'])}\n")
+    for line in result["newly_kept"]:
+        out.write(f"    + [{line['stage']}] (was {line['rule']}) {line['text']}\n")

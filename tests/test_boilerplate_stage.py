@@ -122,3 +122,13 @@ def test_unknown_rule_name_stops_check(tmp_path, ingest_cli):
     result = ingest_cli("check", "-c", str(config))
     assert result.exit_code == ExitCode.USAGE_ERROR
     assert "(id 'boilerplate')" in result.stderr and "unknown rule(s) 'lexicom'" in result.stderr
+
+
+def test_explain_previews_an_option_change_on_one_document(tmp_path, ingest_cli, repo_root):
+    run_sample(tmp_path, ingest_cli, repo_root)
+    result = ingest_cli(
+        "explain", SEED_004, "-c", str(tmp_path / "config.toml"), "--set", 'boilerplate.disabled_rules=["link_phrase"]'
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "newly kept lines: 2" in result.stdout
+    assert "(was link_phrase) Also Read | White House" in result.stdout
