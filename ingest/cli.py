@@ -159,6 +159,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"  sink    {cfg.sink.name}: {getattr(cfg.sink.options, 'path', '')}")
     for failure in pipeline.plugins.failures:
         print(f"  warning: plugin {failure.name} ({failure.distribution}) failed to load: {failure.error}")
+    for warning in pipeline.plugins.warnings:
+        print(f"  warning: {warning}")
     return ExitCode.OK
 
 

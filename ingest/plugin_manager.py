@@ -140,6 +140,7 @@ class PluginHost:
             name = getattr(obj, "__name__", None) or f"{type(obj).__name__}@{id(obj):x}"
             self._register(obj, PluginInfo(name, "in-process"))
         self._registry: dict[str, RegisteredSpec] | None = None
+        self.warnings = self._unknown_hooks()
 
     # -- loading -----------------------------------------------------------
 
@@ -150,7 +151,11 @@ class PluginHost:
             raise ConfigError(
                 f"two plugins are named {info.name!r}: {self.infos[info.name].origin} and {info.origin}"
             )
-        self.manager.register(plugin, name=info.name)
+        try:
+            self.manager.register(plugin, name=info.name)
+        except pluggy.PluginValidationError as exc:
+            # A hook implementation whose arguments the hook does not have.
+            raise PluginLoadError(f"plugin {info.name!r} ({info.origin}): {exc}") from None
         self.infos[info.name] = info
 
     def _load_entry_points(self) -> None:
@@ -168,7 +173,11 @@ class PluginHost:
                 continue
             if self.manager.is_registered(plugin):
                 continue
-            self._register(plugin, PluginInfo(ep.name, "entry point", dist, version, ep.value))
+            try:
+                self._register(plugin, PluginInfo(ep.name, "entry point", dist, version, ep.value))
+            except PluginLoadError as exc:
+                self.failures.append(LoadFailure(ep.name, "entry point", str(exc), dist))
+                log.warning("plugin %r (%s) failed to load: %s", ep.name, dist, exc)
 
     @staticmethod
     def _import_path(path: Path) -> Any:
@@ -189,6 +198,26 @@ class PluginHost:
             detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
             raise PluginLoadError(f"plugin file {str(path)!r} failed to import: {detail}") from exc
         return module
+
+    def _unknown_hooks(self) -> list[str]:
+        """Warn about implementations of hooks that do not exist (a typo
+        would otherwise mean the hook is silently never called)."""
+        import difflib
+
+        known = [name for name in dir(hookspecs) if name.startswith("ingest_")]
+        warnings = []
+        for name, caller in vars(self.manager.hook).items():
+            if name.startswith("_") or caller.has_spec():
+                continue
+            for impl in caller.get_hookimpls():
+                if impl.optionalhook:
+                    continue
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                message = f"plugin {impl.plugin_name!r} implements {name!r}, which is not an ingest hook{hint}; it is never called"
+                log.warning("%s", message)
+                warnings.append(message)
+        return warnings
 
     # -- the registry ------------------------------------------------------
 
