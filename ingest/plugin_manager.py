@@ -50,6 +50,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "ingest_plugins.sqlite_sink",
     "ingest_plugins.header.plugin",
     "ingest_plugins.boilerplate.plugin",
+    "ingest_plugins.dedup.plugin",
 )
 
 

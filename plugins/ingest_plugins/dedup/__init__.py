@@ -1,0 +1,49 @@
+"""Exact and near-duplicate removal for ``ingest`` (MinHash + LSH, verified).
+
+Runs on cleaned text (after boilerplate removal: page furniture shared by two
+unrelated pages of one site is exactly what makes raw pages look alike).
+
+Pipeline (one module per job):
+
+* ``normalize``: NFKC, case-folding (each switchable); whitespace is collapsed
+  for the exact key only (word shingles never see it).
+* ``shingles``: batches of texts become code-point arrays; ``\\w+`` tokens,
+  seeded 64-bit token hashes, k-word shingle hashes and per-document sorted
+  unique uint32 shingle sets, all in numpy; the 128-bit exact key per text.
+* ``minhash``: signatures (``oph``: one-permutation hashing with optimal
+  densification, O(shingles); ``classic``: k multiply-shift permutations).
+* ``lsh``: bands/rows from a target threshold (minimising weighted FP/FN
+  areas like datasketch / text-dedup), candidate pairs from band buckets.
+* ``engine``: every candidate verified with the real Jaccard / containment of
+  the shingle sets; union-find clusters; survivors by policy; decisions.
+* ``clusters`` (union-find), ``survivors`` (policies), ``story`` (winnowed
+  long-shingle fingerprints for same-story ids), ``index`` (file format).
+
+Determinism: no ``hash()``; every hash function is seeded; LSH candidates of a
+pair do not depend on other documents; the sweep over documents goes in add
+order and ties break by id, so results depend only on the set of documents
+(and, for ``first_seen``, on their order, by definition) and never on the
+batch size or ``workers``.
+
+Memory: per document the engine keeps a uint32[num_perm] signature (512 B),
+the sorted uint32 shingle hashes (4 B per distinct shingle, shared by exact
+copies), a 16-byte exact key, the id and a few integers: about 1.6 KB for a
+400-word article, no text. ``keep_shingles=False`` keeps only signatures and
+re-reads the texts of LSH candidates in ``resolve(texts)`` (a second pass over
+the corpus); the persistent index always stores the shingle sets so that later
+runs can verify against old documents without their texts.
+
+Persistent index: see :mod:`.index` (format) and :mod:`.engine` (semantics:
+indexed documents were already exported, so they always win; with
+``first_seen`` a run against the index drops exactly the documents a combined
+run would, because each document is judged only against documents seen before
+it).
+
+Public API: :class:`DedupOptions`, :class:`Decision`, :class:`DedupEngine`,
+:class:`IndexFormatError`, :data:`FORMAT_VERSION`.
+"""
+
+from .engine import Decision, DedupEngine, DedupOptions
+from .index import FORMAT_VERSION, IndexFormatError
+
+__all__ = ["FORMAT_VERSION", "Decision", "DedupEngine", "DedupOptions", "IndexFormatError"]

@@ -1,0 +1,37 @@
+"""Union-find over document row indices."""
+
+from __future__ import annotations
+
+
+class UnionFind:
+    """Disjoint sets; the root of a set is always its smallest index, so the
+    result does not depend on the order of unions."""
+
+    def __init__(self, n: int = 0) -> None:
+        self.parent: list[int] = list(range(n))
+
+    def grow(self, n: int) -> None:
+        self.parent.extend(range(len(self.parent), n))
+
+    def find(self, x: int) -> int:
+        parent = self.parent
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]  # path halving
+            x = parent[x]
+        return x
+
+    def union(self, a: int, b: int) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        if rb < ra:
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        return True
+
+    def components(self) -> dict[int, list[int]]:
+        """root -> sorted member indices, for sets of size >= 2."""
+        comp: dict[int, list[int]] = {}
+        for x in range(len(self.parent)):
+            comp.setdefault(self.find(x), []).append(x)
+        return {r: m for r, m in comp.items() if len(m) > 1}

@@ -1,0 +1,659 @@
+"""The dedup engine: exact + MinHash/LSH near-duplicates, verified, clustered.
+
+Flow: ``add()`` every document once (streaming: normalise, hash in batches,
+keep a signature and a compact shingle-hash set, never the text), then
+``resolve()``: exact groups by content key, LSH candidate pairs among one
+representative per exact group, each candidate verified with the real
+Jaccard / containment of the shingle sets, union-find for transitive
+clusters, one survivor per cluster.
+
+Survivors. ``longest`` / ``earliest`` / ``preferred_outlets``: the best member
+of each transitive cluster of the run (ties: smallest id), so the result does
+not depend on input order. ``first_seen``: each document is judged against the
+documents added before it only (transitively through them); it is dropped as
+a duplicate of the first-seen member of what it connects to. A later document
+never changes an earlier decision: if it bridges two kept documents it is
+dropped as a duplicate of the earlier one, and the other stays kept.
+
+Persistent index: ``save()`` stores every resolved document (kept and
+dropped) as signature + shingle hashes + cluster root (+ story fingerprints
+and label), no text. A later engine built with ``load()`` (or ``index_path``)
+dedups new documents against it. Documents in the index were exported by an
+earlier run, so they always win: a cluster that contains an indexed document
+keeps an indexed survivor and every new member is dropped. With
+``first_seen`` this is exactly what one combined run over old + new
+documents (old first) decides for the new documents; with the other policies
+a new document that would have beaten an old survivor is dropped instead (the
+old one is already out). ``resolve()`` may also be called again after more
+``add()`` calls: the earlier documents then act like an index.
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+import numpy as np
+
+from .clusters import UnionFind
+from .index import IndexFormatError, read_index, write_index
+from .lsh import candidate_pairs, optimal_params
+from .minhash import MinHasher
+from .normalize import normalize_text
+from .shingles import EMPTY_U32, ShingleHasher, pair_similarities
+from .story import story_edges, winnow_batch
+from .survivors import POLICIES, policy_rank
+
+# attrs metadata key the core framework uses for path options (resolved
+# relative to config.toml); spelled out to avoid importing the core here.
+_PATH_OPTION = {"ingest_path": True}
+_BATCH_CHARS = 1 << 19
+
+
+def _in(*allowed: str) -> Callable[[Any, attrs.Attribute, Any], None]:
+    def check(_inst: Any, attr: attrs.Attribute, value: Any) -> None:
+        if value not in allowed:
+            raise ValueError(f"{attr.name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+
+    return check
+
+
+def _unit(_inst: Any, attr: attrs.Attribute, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{attr.name} must be between 0 and 1, got {value!r}")
+
+
+def _positive(_inst: Any, attr: attrs.Attribute, value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{attr.name} must be >= 1, got {value!r}")
+
+
+def _non_negative(_inst: Any, attr: attrs.Attribute, value: int) -> None:
+    if value < 0:
+        raise ValueError(f"{attr.name} must be >= 0, got {value!r}")
+
+
+def _opt(default: Any, *validators: Any, help: str, metadata: dict[str, Any] | None = None) -> Any:
+    return attrs.field(default=default, validator=list(validators) or None, metadata={**(metadata or {}), "help": help})
+
+
+@attrs.define
+class DedupOptions:
+    """Options of the dedup stage (each one a ``config.toml`` key).
+
+    Candidate search vs. decision: ``threshold`` (or ``bands``/``rows``) only
+    controls which pairs LSH proposes; a pair is a duplicate only when its real
+    shingle-set Jaccard >= ``jaccard_threshold`` or its containment >=
+    ``containment_threshold`` (and the smaller text has at least
+    ``containment_min_shingles`` shingles, so tiny texts are not "contained"
+    in everything). The LSH target (0.4 -> 32 bands of 4 rows: a pair with
+    Jaccard 0.6 is a candidate with probability 0.99, 0.5: 0.87, 0.2: 0.05) is
+    set below the verification thresholds so that copies with extra or missing
+    paragraphs (low Jaccard, high containment) still become candidates.
+    """
+
+    shingle_size: int = _opt(5, _positive, help="words per shingle (near-duplicate unit)")
+    num_perm: int = _opt(128, _positive, help="MinHash signature length")
+    threshold: float = _opt(0.4, _unit, help="LSH target Jaccard; bands/rows derived from it (candidates only)")
+    bands: int = _opt(0, _non_negative, help="LSH bands; 0 = derive from threshold (set with rows)")
+    rows: int = _opt(0, _non_negative, help="LSH rows per band; 0 = derive from threshold")
+    jaccard_threshold: float = _opt(0.7, _unit, help="verified 5-shingle Jaccard that makes a near duplicate")
+    containment_threshold: float = _opt(
+        0.8, _unit, help="verified |A∩B|/min(|A|,|B|) that makes a near duplicate (extra/missing paragraphs)"
+    )
+    containment_min_shingles: int = _opt(
+        20, _non_negative, help="smaller text needs this many shingles for containment"
+    )
+    normalize_case: bool = _opt(True, help="case-fold before comparing")
+    normalize_unicode: bool = _opt(True, help="Unicode NFKC before comparing")
+    normalize_whitespace: bool = _opt(True, help="collapse whitespace for exact duplicates")
+    survivor: str = _opt("longest", _in(*POLICIES), help="longest | earliest | preferred_outlets | first_seen")
+    preferred_outlets: list[str] = attrs.field(
+        factory=list, metadata={"help": "for survivor=preferred_outlets: best first (metadata key outlet_key)"}
+    )
+    date_key: str = _opt("date", help="metadata key with a date / ISO string (survivor=earliest)")
+    outlet_key: str = _opt("outlet", help="metadata key with the outlet (survivor=preferred_outlets)")
+    mode: str = _opt("drop", _in("drop", "annotate"), help="drop duplicates, or keep all and annotate cluster/role")
+    story_grouping: bool = _opt(False, help="annotate a story id shared by texts with long verbatim runs in common")
+    story_shingle_size: int = _opt(8, _positive, help="words per story fingerprint shingle")
+    story_window: int = _opt(4, _positive, help="winnowing window: runs >= shingle+window-1 words always match")
+    story_min_shared: int = _opt(
+        5, _positive, help="shared fingerprints needed for the same story (~one 20-word verbatim run)"
+    )
+    story_max_df: int = _opt(50, _positive, help="fingerprints in more documents are stock phrases, ignored")
+    minhash: str = _opt("oph", _in("oph", "classic"), help="oph (one-permutation, fast) or classic (k permutations)")
+    keep_shingles: bool = _opt(True, help="keep shingle hashes in memory; false = re-read texts of LSH candidates")
+    batch_size: int = _opt(512, _positive, help="documents hashed per numpy batch")
+    index_path: str = _opt("", metadata=_PATH_OPTION, help="load this dedup index if it exists")
+    save_index: str = _opt("", metadata=_PATH_OPTION, help="save the dedup index here after resolving")
+    seed: int = _opt(20261123, help="seed of every hash function (an index only works with its own seed)")
+
+    def __attrs_post_init__(self) -> None:
+        if (self.bands == 0) != (self.rows == 0):
+            raise ValueError("set both bands and rows, or neither (0 = derive from threshold)")
+        if self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands*rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
+        if self.bands == 0 and not 0.0 < self.threshold < 1.0:
+            raise ValueError("threshold must be strictly between 0 and 1 when bands/rows are derived")
+
+    def band_rows(self) -> tuple[int, int]:
+        """(bands, rows): as given, or derived from ``threshold``."""
+        if self.bands:
+            return self.bands, self.rows
+        return optimal_params(self.threshold, self.num_perm)
+
+
+@attrs.frozen
+class Decision:
+    """What to do with one document.
+
+    ``duplicate_of`` is the survivor's id (never a chain); ``similarity`` is the
+    shingle-set Jaccard to the survivor (1.0 for exact), ``containment`` the
+    containment to it. ``cluster_id`` is the survivor's id for every member of
+    a cluster of size > 1. ``story_id`` (story grouping on) is the smallest id
+    of the document's story group, its own id when alone.
+    """
+
+    doc_id: str
+    keep: bool
+    duplicate_of: str | None = None
+    similarity: float | None = None
+    method: str | None = None
+    cluster_id: str | None = None
+    role: str | None = None
+    story_id: str | None = None
+    containment: float | None = None
+
+
+_BatchResult = tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray, "list[np.ndarray] | None"]
+_HASHERS: dict[tuple, tuple[ShingleHasher, MinHasher]] = {}
+
+
+def _hashers(params: tuple) -> tuple[ShingleHasher, MinHasher]:
+    """Hashers for a parameter tuple, built once per process."""
+    if params not in _HASHERS:
+        seed, k, whitespace, num_perm, scheme = params[:5]
+        sh = ShingleHasher(seed, k)
+        sh.whitespace = whitespace
+        _HASHERS[params] = (sh, MinHasher(num_perm, seed, scheme))
+    return _HASHERS[params]
+
+
+def _hash_batch(params: tuple, texts: list[str]) -> _BatchResult:
+    """Exact keys, shingle sets (concatenated + offsets), signatures and story
+    fingerprints of a batch of normalised texts. Module-level so worker
+    processes can run it."""
+    sh, mh = _hashers(params)
+    tok = sh.tokens(texts)
+    sets, off = sh.shingle_sets(tok)
+    sigs = mh.signatures(sets, off)
+    story, story_k, story_w = params[5:]
+    fps = winnow_batch(sh, tok, story_k, story_w) if story else None
+    return tok.keys, sets, off, sigs, fps
+
+
+# Header fields that must match between an index and the options using it.
+_COMPAT = (
+    "shingle_size",
+    "num_perm",
+    "seed",
+    "minhash",
+    "normalize_case",
+    "normalize_unicode",
+    "normalize_whitespace",
+)
+_STORY_COMPAT = ("story_shingle_size", "story_window")
+
+
+class DedupEngine:
+    """Deduplicates a stream of documents; see the module docstring."""
+
+    def __init__(self, options: DedupOptions | None = None, *, workers: int = 1) -> None:
+        """``workers`` > 1 hashes batches in that many worker processes while
+        the caller keeps adding (results never depend on it)."""
+        self.options = options = options or DedupOptions()
+        self.workers = max(1, int(workers))
+        self.bands, self.rows = options.band_rows()
+        self._hash_params = (
+            options.seed,
+            options.shingle_size,
+            options.normalize_whitespace,
+            options.num_perm,
+            options.minhash,
+            options.story_grouping,
+            options.story_shingle_size,
+            options.story_window,
+        )
+        self._sh, self._mh = _hashers(self._hash_params)
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._inflight: collections.deque[tuple[list[int], concurrent.futures.Future[_BatchResult]]] = (
+            collections.deque()
+        )
+        self._pending: list[tuple[int, str]] = []  # (row, normalised text) awaiting batch hashing
+        self._pending_chars = 0
+        self._ids: list[str] = []
+        self._row: dict[str, int] = {}
+        self._exact: list[bytes] = []
+        self._exact_first: dict[bytes, int] = {}
+        self._sigs = np.empty((1024, options.num_perm), dtype=np.uint32)  # grown by doubling
+        self._shingles: list[np.ndarray | None] = []  # exact copies share their representative's array
+        self._fps: list[np.ndarray] = []
+        self._rank: list[int] = []
+        self._seq: list[int] = []
+        self._kept: list[bool] = []  # for resolved rows: exported as survivor/singleton
+        self._story: list[str] = []  # story label of each resolved row (story grouping on)
+        self._n_old = 0  # rows < _n_old are resolved (loaded from an index or an earlier resolve())
+        self._next_seq = 0
+        self._uf = UnionFind()
+        self._story_has_fps = options.story_grouping
+        self._edge_sim: dict[tuple[int, int], tuple[float, float]] = {}
+        self.stats: dict[str, Any] = {}
+        if options.index_path and Path(options.index_path).exists():
+            self._load_into(options.index_path)
+
+    # ------------------------------------------------------------------ fit
+    def add(self, doc_id: str, text: str, metadata: Mapping[str, Any] | None = None) -> None:
+        """Register one document (streaming; the text is not kept).
+
+        Hashing runs in batches of ``batch_size`` documents (numpy works per
+        batch, not per token); ``resolve()`` flushes the last batch.
+        """
+        if doc_id in self._row:
+            raise ValueError(f"duplicate document id {doc_id!r}")
+        o = self.options
+        # whitespace never changes word shingles; the exact key (computed per
+        # batch) collapses it when normalize_whitespace is on
+        norm = normalize_text(text, case=o.normalize_case, unicode=o.normalize_unicode, whitespace=False)
+        row = len(self._ids)
+        self._append(doc_id, b"", None, None, EMPTY_U32)
+        self._pending.append((row, norm))
+        self._pending_chars += len(norm)
+        self._rank.append(
+            policy_rank(
+                o.survivor,
+                length=len(text),
+                metadata=metadata,
+                date_key=o.date_key,
+                outlet_key=o.outlet_key,
+                preferred_outlets=o.preferred_outlets,
+            )
+        )
+        self._seq.append(self._next_seq)
+        self._next_seq += 1
+        self._kept.append(True)
+        # bounded batches: numpy temporaries are ~40 bytes per character of a batch
+        if len(self._pending) >= o.batch_size or self._pending_chars >= _BATCH_CHARS:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Hash the pending batch (in a worker process when ``workers`` > 1)."""
+        if not self._pending:
+            return
+        rows = [r for r, _ in self._pending]
+        texts = [t for _, t in self._pending]
+        self._pending = []
+        self._pending_chars = 0
+        if self.workers == 1:
+            self._apply(rows, _hash_batch(self._hash_params, texts))
+            return
+        if self._pool is None:
+            self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers)
+        self._inflight.append((rows, self._pool.submit(_hash_batch, self._hash_params, texts)))
+        while len(self._inflight) > 2 * self.workers:  # bounded: results are applied in order
+            done_rows, fut = self._inflight.popleft()
+            self._apply(done_rows, fut.result())
+
+    def _drain(self) -> None:
+        self._flush()
+        while self._inflight:
+            rows, fut = self._inflight.popleft()
+            self._apply(rows, fut.result())
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def _apply(self, rows: list[int], result: _BatchResult) -> None:
+        """Store one hashed batch; rows ascending, so the first occurrence of a
+        text becomes its representative whatever process hashed it."""
+        keys, sets, off, sigs, fps = result
+        keep = self.options.keep_shingles
+        copies = []
+        for i, r in enumerate(rows):
+            key = keys[i]
+            self._exact[r] = key
+            first = self._exact_first.setdefault(key, r)
+            if first != r:
+                copies.append((r, first))  # exact copy: shares its representative's arrays
+                continue
+            self._sigs[r] = sigs[i]
+            if keep:
+                self._shingles[r] = sets[off[i] : off[i + 1]]
+            if fps is not None:
+                self._fps[r] = fps[i]
+        for r, first in copies:
+            self._sigs[r] = self._sigs[first]
+            self._shingles[r] = self._shingles[first]
+            self._fps[r] = self._fps[first]
+
+    def _append(
+        self, doc_id: str, key: bytes, sig: np.ndarray | None, shingles: np.ndarray | None, fps: np.ndarray
+    ) -> None:
+        row = len(self._ids)
+        if row == self._sigs.shape[0]:
+            grown = np.empty((2 * row, self._sigs.shape[1]), dtype=np.uint32)
+            grown[:row] = self._sigs
+            self._sigs = grown
+        if sig is not None:
+            self._sigs[row] = sig
+        self._ids.append(doc_id)
+        self._row[doc_id] = row
+        self._exact.append(key)
+        self._shingles.append(shingles)
+        self._fps.append(fps)
+        self._uf.grow(row + 1)
+
+    # -------------------------------------------------------------- resolve
+    def resolve(self, texts: Callable[[], Iterable[tuple[str, str]]] | None = None) -> dict[str, Decision]:
+        """Decide every document added since the last resolve (or load).
+
+        ``texts`` re-yields ``(doc_id, text)``; it is only read when
+        ``keep_shingles`` is False, to rebuild shingle sets of LSH candidates
+        (and of all new documents when an index is to be saved).
+        """
+        o = self.options
+        self._drain()
+        n, n_old = len(self._ids), self._n_old
+        uf = self._uf
+        exact_first = self._exact_first
+        # LSH candidates among one representative per exact group
+        reps = np.fromiter((i for i in range(n) if exact_first[self._exact[i]] == i), dtype=np.int64)
+        n_old_reps = int(np.searchsorted(reps, n_old))
+        pairs = candidate_pairs(self._sigs[reps], self.bands, self.rows, min_new=n_old_reps)
+        pairs = reps[pairs] if pairs.size else pairs
+        if not o.keep_shingles:
+            need = set(np.unique(pairs).tolist())
+            if o.save_index:
+                need.update(int(r) for r in reps[n_old_reps:])
+            self._gather_shingles(need, texts)
+        # Sweep the new rows in the order they were added; row i is joined to
+        # its exact original or its verified near-duplicates among rows < i.
+        # Rows are in add order and a set's root is its smallest row, so right
+        # after its own edges find(i) is the first-seen member of everything
+        # i is connected to so far: that is the first_seen decision, and it
+        # never depends on later documents (which is what makes an incremental
+        # run decide exactly like a combined one).
+        if pairs.size:
+            pairs = pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]  # by later row, then earlier
+        jac, con, small = pair_similarities(self._shingles, pairs)
+        ok = (jac >= o.jaccard_threshold) | ((con >= o.containment_threshold) & (small >= o.containment_min_shingles))
+        edges = pairs[ok]
+        self._edge_sim = {(a, b): (float(x), float(y)) for (a, b), x, y in zip(edges.tolist(), jac[ok], con[ok])}
+        later = edges[:, 1].tolist()
+        earlier = edges[:, 0].tolist()
+        prefix_root: dict[int, int] = {}
+        p = 0
+        for i in range(n_old, n):
+            f = exact_first[self._exact[i]]
+            if f != i:
+                uf.union(f, i)
+            while p < len(later) and later[p] == i:
+                uf.union(i, earlier[p])
+                p += 1
+            prefix_root[i] = uf.find(i)
+        decisions = self._decide(n_old, n, prefix_root)
+        if o.story_grouping:
+            self._assign_stories(decisions, reps, n_old, n)
+        self.stats = {
+            "documents": n - n_old,
+            "indexed_before": n_old,
+            "bands": self.bands,
+            "rows": self.rows,
+            "candidate_pairs": int(pairs.shape[0]),
+            "verified_pairs": int(edges.shape[0]),
+            "dropped": sum(1 for d in decisions.values() if d.role == "duplicate"),
+            "bytes_per_doc": self.bytes_per_doc(),
+        }
+        self._n_old = n  # everything is resolved now; a later add()+resolve() is incremental
+        if o.save_index:
+            self.save(o.save_index)
+        return decisions
+
+    def _gather_shingles(self, need: set[int], texts: Callable[[], Iterable[tuple[str, str]]] | None) -> None:
+        need = {r for r in need if self._shingles[r] is None}
+        if not need:
+            return
+        if texts is None:
+            raise ValueError("keep_shingles=False: resolve() needs `texts` to re-read candidate documents")
+        o = self.options
+        batch: list[tuple[int, str]] = []
+
+        def hash_batch() -> None:
+            sets, off = self._sh.shingle_sets(self._sh.tokens([t for _, t in batch]))
+            for i, (r, _) in enumerate(batch):
+                self._shingles[r] = sets[off[i] : off[i + 1]]
+            batch.clear()
+
+        for doc_id, text in texts():
+            r = self._row.get(doc_id)
+            if r is None or r not in need:
+                continue
+            batch.append(
+                (r, normalize_text(text, case=o.normalize_case, unicode=o.normalize_unicode, whitespace=False))
+            )
+            need.discard(r)
+            if len(batch) >= o.batch_size:
+                hash_batch()
+        if batch:
+            hash_batch()
+        if need:
+            missing = sorted(self._ids[r] for r in need)[:5]
+            raise ValueError(f"texts() did not yield {len(need)} needed documents, e.g. {missing}")
+
+    def _survivor(self, members: list[int], n_old: int) -> int:
+        old = [m for m in members if m < n_old]
+        if old:  # already exported: an indexed survivor always wins
+            kept = [m for m in old if self._kept[m]] or old
+            return min(kept, key=lambda m: (self._seq[m], self._ids[m]))
+        if self.options.survivor == "first_seen":
+            return min(members, key=lambda m: (self._seq[m], self._ids[m]))
+        return min(members, key=lambda m: (self._rank[m], self._ids[m]))
+
+    def _decide(self, n_old: int, n: int, prefix_root: dict[int, int]) -> dict[str, Decision]:
+        """Survivor and duplicates of every cluster that has new rows."""
+        uf = self._uf
+        dup_of: dict[int, int] = {}
+        if self.options.survivor == "first_seen":
+            dup_of = {i: r for i, r in prefix_root.items() if r != i}
+        else:
+            members: dict[int, list[int]] = {}
+            for i in range(n_old, n):
+                members.setdefault(uf.find(i), [])
+            for i in range(n):
+                r = uf.find(i)
+                if r in members:
+                    members[r].append(i)
+            for group in members.values():
+                if len(group) > 1:
+                    s = self._survivor(group, n_old)
+                    dup_of.update((i, s) for i in group if i >= n_old and i != s)
+        has_dups = set(dup_of.values())
+        # similarity of each near duplicate to its survivor (representatives' sets)
+        first = self._exact_first
+        sim: dict[int, tuple[float, float]] = {}
+        near = []
+        for i, t in sorted(dup_of.items()):
+            if self._exact[i] == self._exact[t]:
+                continue
+            a, b = first[self._exact[t]], first[self._exact[i]]
+            known = self._edge_sim.get((a, b) if a < b else (b, a))
+            if known is not None:  # a verified edge already measured this pair
+                sim[i] = known
+            else:
+                near.append((i, a, b))
+        rep_pairs = np.array([(a, b) for _, a, b in near], dtype=np.int64).reshape(-1, 2)
+        if all(self._shingles[x] is not None for x in rep_pairs.ravel().tolist()):
+            jac, con, _ = pair_similarities(self._shingles, rep_pairs)
+            sim.update((i, (float(x), float(y))) for (i, _, _), x, y in zip(near, jac, con))
+        out: dict[str, Decision] = {}
+        annotate = self.options.mode == "annotate"
+        for i in range(n_old, n):
+            doc_id = self._ids[i]
+            t = dup_of.get(i)
+            if t is None:
+                role = "survivor" if i in has_dups else None
+                out[doc_id] = Decision(doc_id, True, cluster_id=doc_id if role else None, role=role)
+                continue
+            self._kept[i] = False
+            sid = self._ids[t]
+            if self._exact[i] == self._exact[t]:
+                method, jc, cn = "exact", 1.0, 1.0
+            else:
+                method = "near"
+                jc, cn = sim.get(i, (None, None))
+            out[doc_id] = Decision(
+                doc_id,
+                annotate,
+                duplicate_of=sid,
+                similarity=jc,
+                method=method,
+                cluster_id=sid,
+                role="duplicate",
+                containment=cn,
+            )
+        return {k: out[k] for k in sorted(out)}
+
+    def _assign_stories(self, decisions: dict[str, Decision], reps: np.ndarray, n_old: int, n: int) -> None:
+        """Story id per new row: a story that already has resolved rows keeps
+        their label (it was exported with them; the earliest such row's label
+        wins when a new row bridges two stories); a new story is labelled
+        with its smallest id (independent of input order)."""
+        o = self.options
+        story = UnionFind(n)
+        for i in range(n):  # near-duplicates are the same story
+            story.union(self._uf.find(i), i)
+        edges = story_edges([self._fps[r] for r in reps.tolist()], o.story_min_shared, o.story_max_df)
+        for a, b in reps[edges].tolist() if edges.size else []:
+            story.union(a, b)
+        label: dict[int, str] = {}
+        for i in range(n_old):  # rows ascending: the earliest resolved row's label
+            label.setdefault(story.find(i), self._story[i])
+        fresh: dict[int, str] = {}
+        for i in range(n_old, n):
+            r = story.find(i)
+            if r not in label and (r not in fresh or self._ids[i] < fresh[r]):
+                fresh[r] = self._ids[i]
+        for i in range(n_old, n):
+            r = story.find(i)
+            sid = label.get(r) or fresh[r]
+            self._story.append(sid)
+            d = decisions[self._ids[i]]
+            decisions[d.doc_id] = attrs.evolve(d, story_id=sid)
+
+    # ---------------------------------------------------------------- index
+    def bytes_per_doc(self) -> float:
+        """Payload bytes per document held for dedup: signature, exact key,
+        shingle hashes (shared by exact copies), story fingerprints, id."""
+        n = len(self._ids)
+        if not n:
+            return 0.0
+        reps = {id(a): a.nbytes for a in self._shingles if a is not None}
+        fps = {id(a): a.nbytes for a in self._fps}
+        total = n * (self.options.num_perm * 4 + 16 + 8 + 8 + 1) + sum(reps.values()) + sum(fps.values())
+        total += sum(len(s.encode()) for s in self._ids)
+        return total / n
+
+    def save(self, path: str | os.PathLike[str]) -> int:
+        """Write the resolved state to ``path`` atomically; returns bytes written."""
+        n = self._n_old
+        if n != len(self._ids):
+            raise ValueError("save() after resolve(): some added documents are not resolved yet")
+        o = self.options
+        first = [self._exact_first[k] for k in self._exact[:n]]
+        if any(self._shingles[f] is None for f in first):
+            raise ValueError("cannot save an index without shingle sets (keep_shingles=False and no texts)")
+        ids = [s.encode("utf-8", "surrogatepass") for s in self._ids[:n]]
+
+        def ragged(arrs: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+            # only representatives store data; exact copies get an empty range;
+            # parts are written one after the other (no concatenated copy)
+            parts = [arrs[i] if first[i] == i else EMPTY_U32 for i in range(n)]
+            offs = np.zeros(n + 1, dtype=np.int64)
+            np.cumsum([p.size for p in parts], out=offs[1:])
+            return [p.astype(np.uint32, copy=False) for p in parts if p.size] or [EMPTY_U32], offs
+
+        sh, sh_off = ragged(self._shingles[:n])  # type: ignore[arg-type]
+        arrays = {
+            "id_blob": np.frombuffer(b"".join(ids), dtype=np.uint8),
+            "id_offsets": np.cumsum([0] + [len(b) for b in ids], dtype=np.int64),
+            "exact": np.frombuffer(b"".join(self._exact[:n]), dtype=np.uint8).reshape(n, 16),
+            "sigs": self._sigs[:n],
+            "shingles": sh,
+            "shingle_offsets": sh_off,
+            "seq": np.array(self._seq[:n], dtype=np.int64),
+            "kept": np.array(self._kept[:n], dtype=np.uint8),
+            "root": np.array([self._uf.find(i) for i in range(n)], dtype=np.int64),
+        }
+        if self._story_has_fps:
+            arrays["fps"], arrays["fps_offsets"] = ragged(self._fps[:n])
+            # story label as the row index of the document whose id it is
+            arrays["story"] = np.array([self._row[x] for x in self._story[:n]], dtype=np.int64)
+        header = {
+            "kind": "ingest.dedup.index",
+            "documents": n,
+            "next_seq": self._next_seq,
+            "params": {k: getattr(o, k) for k in _COMPAT},
+            "story_params": {k: getattr(o, k) for k in _STORY_COMPAT} if self._story_has_fps else None,
+        }
+        return write_index(path, header, arrays)
+
+    @classmethod
+    def load(
+        cls, path: str | os.PathLike[str], options: DedupOptions | None = None, *, workers: int = 1
+    ) -> DedupEngine:
+        """An engine holding the documents of the index at ``path``."""
+        options = attrs.evolve(options or DedupOptions(), index_path="")
+        eng = cls(options, workers=workers)
+        eng._load_into(path)
+        return eng
+
+    def _load_into(self, path: str | os.PathLike[str]) -> None:
+        if self._ids:
+            raise ValueError("load an index before adding documents")
+        header, arr = read_index(path)
+        o = self.options
+        for k, v in header["params"].items():
+            if getattr(o, k) != v:
+                raise IndexFormatError(f"{path}: index was built with {k}={v!r}, options say {getattr(o, k)!r}")
+        if o.story_grouping:
+            sp = header.get("story_params")
+            if sp is None:
+                raise IndexFormatError(f"{path}: index has no story fingerprints; rebuild it with story_grouping on")
+            for k, v in sp.items():
+                if getattr(o, k) != v:
+                    raise IndexFormatError(f"{path}: index was built with {k}={v!r}, options say {getattr(o, k)!r}")
+        n = header["documents"]
+        blob, ido = arr["id_blob"].tobytes(), arr["id_offsets"]
+        sh, sho = arr["shingles"], arr["shingle_offsets"]
+        fps, fpo = arr.get("fps"), arr.get("fps_offsets")
+        for i in range(n):
+            key = arr["exact"][i].tobytes()
+            first = self._exact_first.setdefault(key, i)
+            if first == i:
+                shingles = sh[sho[i] : sho[i + 1]]
+                fp = fps[fpo[i] : fpo[i + 1]] if (fps is not None and o.story_grouping) else EMPTY_U32
+            else:
+                shingles, fp = self._shingles[first], self._fps[first]
+            self._append(blob[ido[i] : ido[i + 1]].decode("utf-8", "surrogatepass"), key, arr["sigs"][i], shingles, fp)
+        self._seq = arr["seq"].tolist()
+        self._kept = [bool(k) for k in arr["kept"]]
+        if o.story_grouping:
+            self._story = [self._ids[int(r)] for r in arr["story"]]
+        self._rank = [0] * n
+        self._uf.parent = arr["root"].tolist()
+        self._n_old = n
+        self._next_seq = int(header["next_seq"])

@@ -1,0 +1,98 @@
+"""LSH banding: parameter choice and candidate-pair generation."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from .shingles import mix64
+
+
+@functools.lru_cache(maxsize=64)
+def optimal_params(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
+    """(bands, rows) with bands*rows <= num_perm minimising the weighted areas
+    of false positives (below ``threshold``) and false negatives (above), as in
+    datasketch / text-dedup. Deterministic (fixed-grid Simpson integration)."""
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be in (0, 1), got {threshold}")
+    grid = 1001
+    lo = np.linspace(0.0, threshold, grid)
+    hi = np.linspace(threshold, 1.0, grid)
+    wts = np.ones(grid)
+    wts[1:-1:2] = 4.0
+    wts[2:-1:2] = 2.0
+    best, best_err = (1, 1), float("inf")
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            p_lo = 1.0 - (1.0 - lo**r) ** b
+            p_hi = 1.0 - (1.0 - hi**r) ** b
+            fp = (wts @ p_lo) * threshold / (3 * (grid - 1))
+            fn = (wts @ (1.0 - p_hi)) * (1.0 - threshold) / (3 * (grid - 1))
+            err = fp * fp_weight + fn * fn_weight
+            if err < best_err - 1e-15:
+                best, best_err = (b, r), err
+    return best
+
+
+def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """(n, bands) uint64 bucket keys: a polynomial hash of each band's values
+    with the band number mixed in (a 64-bit collision only adds a candidate,
+    which verification rejects)."""
+    mult = mix64(np.arange(1, rows + 1, dtype=np.uint64)) | np.uint64(1)
+    salt = mix64(np.arange(bands, dtype=np.uint64) + np.uint64(0x51ED))
+    n = sigs.shape[0]
+    key = np.empty((n, bands), dtype=np.uint64)
+    step = max(1, (1 << 20) // max(1, bands * rows))  # rows of documents per chunk: temporaries stay ~8 MB
+    for lo in range(0, n, step):
+        part = sigs[lo : lo + step, : bands * rows].astype(np.uint64).reshape(-1, bands, rows)
+        part *= mult
+        key[lo : lo + step] = mix64(part.sum(axis=2, dtype=np.uint64) ^ salt)
+    return key
+
+
+def candidate_pairs(sigs: np.ndarray, bands: int, rows: int, min_new: int = 0) -> np.ndarray:
+    """Sorted unique candidate pairs (i < j) of signature rows, (M, 2) int64:
+    every pair sharing a bucket in at least one band.
+
+    ``min_new``: pairs whose both members are below this row index (documents
+    already resolved in an earlier run) are skipped. Bands are processed a few
+    at a time so temporaries stay around 30 MB (for up to ~500k documents).
+    """
+    n = sigs.shape[0]
+    if n < 2:
+        return np.zeros((0, 2), dtype=np.int64)
+    keys_all = band_keys(sigs, bands, rows)
+    group = max(1, min(bands, (1 << 19) // n))
+    codes = [_bucket_pairs(keys_all[:, b : b + group], n, min_new) for b in range(0, bands, group)]
+    code = np.sort(np.concatenate(codes))
+    if code.size == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    code = code[np.concatenate(([True], code[1:] != code[:-1]))]
+    return np.stack((code // n, code % n), axis=1)
+
+
+def _bucket_pairs(keys: np.ndarray, n: int, min_new: int) -> np.ndarray:
+    """Pair codes i*n+j (i < j, j >= min_new) of rows sharing a key in any
+    column of ``keys`` (n, g); keys of different bands never collide by
+    construction of :func:`band_keys` (band number mixed in)."""
+    g = keys.shape[1]
+    flat = keys.ravel()
+    rows_of = np.repeat(np.arange(n, dtype=np.int64), g)
+    order = np.lexsort((rows_of, flat))  # by key, then row: members of a bucket ascending
+    flat, members = flat[order], rows_of[order]
+    same_next = flat[1:] == flat[:-1]
+    if not same_next.any():
+        return np.zeros(0, dtype=np.int64)
+    # for each position in a multi-member bucket: how many later members it has
+    starts = np.flatnonzero(np.concatenate(([True], ~same_next)))
+    sizes = np.diff(np.append(starts, flat.size))
+    multi = sizes > 1
+    starts, sizes = starts[multi], sizes[multi]
+    pos = np.repeat(starts, sizes) + (np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes))
+    after = np.repeat(starts + sizes, sizes) - pos - 1
+    left = np.repeat(pos, after)
+    step = np.arange(after.sum()) - np.repeat(np.cumsum(after) - after, after) + 1
+    a, b = members[left], members[left + step]
+    keep = b >= min_new
+    return a[keep] * n + b[keep]

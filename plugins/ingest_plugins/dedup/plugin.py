@@ -1,0 +1,99 @@
+"""The ``dedup`` stage: exact and near-duplicate documents, with provenance.
+
+A corpus-level stage: the runner spools the stream, :meth:`DedupStage.fit`
+adds every document to a :class:`DedupEngine` and resolves clusters, then
+the stream passes again and each duplicate is dropped with ``duplicate_of``
+(the survivor's id), the similarity and the method (``exact`` or ``near``),
+or, with ``mode = "annotate"``, kept with its cluster id and role in
+metadata. With ``story_grouping`` every document gets a ``story_id``.
+
+Metadata written on kept documents (when there is something to say):
+``dedup_cluster`` (the survivor's id), ``dedup_role`` (``survivor`` or
+``duplicate``), ``dedup_similarity``, ``dedup_method``, ``story_id``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import attrs
+
+from ingest import Document, StageContext, StageKind, StageSpec, hookimpl
+from ingest_plugins.dedup.engine import Decision, DedupEngine, DedupOptions
+
+REASONS = {"exact": "exact_duplicate", "near": "near_duplicate"}
+
+
+def _annotations(decision: Decision) -> dict[str, Any]:
+    metadata: dict[str, Any] = {}
+    if decision.cluster_id is not None:
+        metadata["dedup_cluster"] = decision.cluster_id
+        metadata["dedup_role"] = decision.role
+    if decision.duplicate_of is not None:
+        metadata["dedup_duplicate_of"] = decision.duplicate_of
+        metadata["dedup_similarity"] = decision.similarity
+        metadata["dedup_method"] = decision.method
+    if decision.story_id is not None:
+        metadata["story_id"] = decision.story_id
+    return metadata
+
+
+class DedupStage:
+    """Fits a :class:`DedupEngine` on the corpus, then drops or annotates."""
+
+    def __init__(self, options: DedupOptions, ctx: StageContext) -> None:
+        self.options = options
+        self.ctx = ctx
+        self.decisions: dict[str, Decision] = {}
+
+    def fit(self, corpus: Iterable[Document]) -> None:
+        engine = DedupEngine(self.options)
+        for doc in corpus:
+            engine.add(doc.id, doc.text, doc.metadata)
+        # The engine re-reads texts only for what it did not keep in memory.
+        self.decisions = engine.resolve(texts=lambda: ((doc.id, doc.text) for doc in corpus))
+        stats = self.ctx.ledger.stages.get(self.ctx.stage_id)
+        if stats is not None:
+            stats.extra["dedup"] = {
+                key: value for key, value in engine.stats.items() if isinstance(value, (int, float, str))
+            }
+
+    def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
+        for doc in docs:
+            decision = self.decisions.get(doc.id)
+            if decision is None:
+                # Not seen in fit: cannot happen unless ids repeat; keep, and say so.
+                self.ctx.warn("document was not seen by the dedup pass (duplicate id?); kept", doc=doc)
+                yield doc
+                continue
+            annotations = _annotations(decision)
+            if decision.keep or self.options.mode == "annotate":
+                if annotations:
+                    doc = attrs.evolve(doc, metadata={**doc.metadata, **annotations})
+                    doc = doc.with_event(self.ctx.stage_id, "dedup", **annotations)
+                yield doc
+                continue
+            self.ctx.drop(
+                doc,
+                REASONS.get(decision.method or "", "duplicate"),
+                duplicate_of=decision.duplicate_of,
+                similarity=decision.similarity,
+                containment=decision.containment,
+                method=decision.method,
+                **({"story_id": decision.story_id} if decision.story_id else {}),
+            )
+
+
+@hookimpl
+def ingest_stages() -> list[StageSpec]:
+    return [
+        StageSpec(
+            name="dedup",
+            kind=StageKind.DEDUP,
+            factory=DedupStage,
+            options=DedupOptions,
+            summary="Drop exact and near-duplicate documents (MinHash LSH, verified), with duplicate_of and similarity.",
+            needs_corpus=True,
+        )
+    ]

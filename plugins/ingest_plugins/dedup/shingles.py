@@ -1,0 +1,334 @@
+"""Tokenising and shingle hashing of many documents at once, in numpy.
+
+Per-token Python work (``re.findall`` plus a hash per token) costs more than
+everything else together, so a batch of normalised texts is joined, decoded
+to one UTF-32 code-point array and processed with array operations:
+
+* word characters: a lookup table equal to Python's ``\\w`` (``isalnum()`` or
+  ``_``), so tokens are exactly ``re.findall(r"\\w+", text)``;
+* token hash: a polynomial over code points with a seeded odd 64-bit base
+  (mod 2**64, from one prefix sum per batch), finished with the seeded
+  splitmix64 mixer; deterministic across processes, unlike ``hash()``;
+* k-word shingle hash: polynomial over token hashes, mixed; a window is kept
+  only when its k tokens are in the same document; a text shorter than k
+  tokens yields one shingle of all its tokens.
+
+The shingle *set* of a document is its sorted unique uint32 shingle hashes: the
+compact form used for exact Jaccard/containment verification (4 bytes per
+distinct shingle; two 500-shingle documents share a false hash with
+probability ~6e-5).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+
+import numpy as np
+
+_C1 = np.uint64(0xBF58476D1CE4E5B9)
+_C2 = np.uint64(0x94D049BB133111EB)
+_P = np.uint64(0x9E3779B97F4A7C15)
+_S30, _S27, _S31, _S32 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(32)
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+EMPTY_U32 = np.zeros(0, dtype=np.uint32)
+# bytes.translate table: ASCII \\w characters -> 1, everything else -> 0
+_ASCII_WORD = bytes(1 if (chr(c).isalnum() or c == 0x5F) and c < 128 else 0 for c in range(256))
+# ... and whitespace as str.split() sees it (str.isspace)
+_ASCII_SPACE = bytes(1 if chr(c).isspace() and c < 128 else 0 for c in range(256))
+EMPTY_U64 = np.zeros(0, dtype=np.uint64)
+_POWERS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def exact_key_bytes(data: bytes) -> bytes:
+    """128-bit content key (blake2b: stable across runs, unlike ``hash()``;
+    128 bits make accidental collisions negligible)."""
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def sorted_unique(a: np.ndarray) -> np.ndarray:
+    """np.unique for 1-D integer arrays without its overhead (numpy 2's
+    hash-based unique is ~30x slower than a plain sort here)."""
+    if a.size < 2:
+        return a.copy()
+    a = np.sort(a)
+    keep = np.empty(a.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]
+
+
+def mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser (wraps modulo 2**64)."""
+    x = x ^ (x >> _S30)
+    x = x * _C1
+    x = x ^ (x >> _S27)
+    x = x * _C2
+    return x ^ (x >> _S31)
+
+
+@functools.lru_cache(maxsize=1)
+def _bmp_space_table() -> np.ndarray:
+    """bool[65536]: is the BMP code point whitespace (``str.isspace``)."""
+    return np.fromiter((chr(c).isspace() for c in range(0x10000)), dtype=bool, count=0x10000)
+
+
+@functools.lru_cache(maxsize=1)
+def _bmp_word_table() -> np.ndarray:
+    """bool[65536]: is the BMP code point a ``\\w`` character."""
+    return np.fromiter(((chr(c).isalnum() or c == 0x5F) for c in range(0x10000)), dtype=bool, count=0x10000)
+
+
+def word_mask(cp: np.ndarray) -> np.ndarray:
+    """``\\w`` mask of a code-point array (uint8 for ASCII, else uint32)."""
+    table = _bmp_word_table()
+    mask = table[np.minimum(cp, 0xFFFF)]
+    astral = cp > 0xFFFF
+    if astral.any():  # rare: decide the few distinct astral characters in Python
+        vals = np.unique(cp[astral])
+        ok = np.array([chr(int(v)).isalnum() for v in vals])
+        mask[astral] = ok[np.searchsorted(vals, cp[astral])]
+    return mask
+
+
+class Tokens:
+    """Token hashes of a batch: ``hashes[offsets[d]:offsets[d+1]]`` are
+    document d's tokens in order."""
+
+    __slots__ = ("hashes", "offsets", "keys")
+
+    def __init__(self, hashes: np.ndarray, offsets: np.ndarray, keys: list[bytes]) -> None:
+        self.hashes = hashes
+        self.offsets = offsets
+        self.keys = keys  # exact-duplicate key per document
+
+    def doc(self, d: int) -> np.ndarray:
+        return self.hashes[self.offsets[d] : self.offsets[d + 1]]
+
+
+class ShingleHasher:
+    """Seeded tokeniser + shingler for batches of normalised texts."""
+
+    def __init__(self, seed: int, shingle_size: int) -> None:
+        rng = np.random.Generator(np.random.PCG64([seed, 0x5348]))
+        self.k = shingle_size
+        self._base = int(rng.integers(0, 2**62, dtype=np.uint64)) * 2 + 1  # odd: invertible mod 2**64
+        self._salt = rng.integers(0, 2**63, dtype=np.uint64)
+        self.whitespace = True
+
+    def _powers(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """base**i and base**-i (mod 2**64) for i < n; cached per base for the
+        process, grown by doubling (16 bytes per character of the largest batch)."""
+        pw, ipw = _POWERS.get(self._base, (EMPTY_U64, EMPTY_U64))
+        if pw.size < n:
+            size = max(n, 2 * pw.size, 1 << 16)
+            inv = pow(self._base, -1, 2**64)
+            pw = np.cumprod(np.full(size, self._base, dtype=np.uint64)) * np.uint64(inv)
+            ipw = np.cumprod(np.full(size, inv, dtype=np.uint64)) * np.uint64(self._base)
+            _POWERS[self._base] = (pw, ipw)
+        return pw, ipw
+
+    def tokens(self, texts: list[str]) -> Tokens:
+        """Token hashes of a batch of normalised texts.
+
+        ASCII texts (the common case, and an O(1) check in CPython) go through
+        a bytes fast path; the others through UTF-32 code points.
+        """
+        n = len(texts)
+        is_ascii = [t.isascii() for t in texts]
+        groups = [[i for i in range(n) if is_ascii[i]], [i for i in range(n) if not is_ascii[i]]]
+        parts: list[np.ndarray | None] = [None] * n
+        keys: list[bytes] = [b""] * n
+        for ascii_group, idx in zip((True, False), groups):
+            if not idx:
+                continue
+            h, off, kk = self._tokens_of([texts[i] for i in idx], ascii_group)
+            for k, i in enumerate(idx):
+                parts[i] = h[off[k] : off[k + 1]]
+                keys[i] = kk[k]
+        counts = np.fromiter((p.size for p in parts), dtype=np.int64, count=n)  # type: ignore[union-attr]
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        if len(groups[0]) == n or len(groups[1]) == n:  # one group: already in order
+            h_all = h if n else EMPTY_U64
+        else:
+            h_all = np.concatenate(parts) if n else EMPTY_U64  # type: ignore[arg-type]
+        return Tokens(h_all, offsets, keys)
+
+    def _exact_keys(self, cp: np.ndarray, space: np.ndarray, lens: np.ndarray) -> list[bytes]:
+        """blake2b-128 of each document with whitespace runs collapsed to one
+        space and the ends stripped (same as ``" ".join(text.split())``)."""
+        bounds = np.concatenate(([0], np.cumsum(lens + 1)))
+        if not self.whitespace:
+            raw = cp.tobytes()
+            size = cp.itemsize
+            return [exact_key_bytes(raw[size * bounds[d] : size * (bounds[d] + lens[d])]) for d in range(lens.size)]
+        keep = ~space
+        keep[1:] |= space[1:] & ~space[:-1]  # first character of every whitespace run
+        out = np.where(space, np.asarray(32, dtype=cp.dtype), cp)[keep]
+        cut = np.zeros(lens.size + 1, dtype=np.int64)
+        np.cumsum(np.add.reduceat(keep, bounds[:-1], dtype=np.int64), out=cut[1:])
+        lo, hi = cut[:-1].copy(), cut[1:].copy()
+        hi[:-1] -= 1  # the "\0" separator after each document but the last
+        hi = np.maximum(hi, lo)
+        # strip one collapsed space at either end
+        nonempty = hi > lo
+        lead = nonempty & (out[np.minimum(lo, out.size - 1)] == 32) if out.size else nonempty
+        lo = lo + lead
+        nonempty = hi > lo
+        trail = nonempty & (out[np.maximum(hi - 1, 0)] == 32) if out.size else nonempty
+        hi = hi - trail
+        raw = out.tobytes()
+        size = cp.itemsize
+        if size == 1:  # ASCII batch
+            return [exact_key_bytes(raw[a:b]) for a, b in zip(lo.tolist(), hi.tolist())]
+        # the key hashes the narrowest encoding that holds the document (ASCII,
+        # UCS-2, UCS-4), so it depends only on the text, not on which path it took
+        width = np.zeros(lens.size, dtype=np.int64)
+        if out.size:
+            for level, limit in ((1, 128), (2, 0x10000)):
+                wide = np.flatnonzero(out >= limit)
+                width[np.searchsorted(hi, wide, side="right")] = level
+        narrow = {0: out.astype(np.uint8).tobytes()}
+        if (width == 1).any():
+            narrow[1] = out.astype(np.uint16).tobytes()
+        narrow[2] = raw
+        unit = (1, 2, 4)
+        return [
+            exact_key_bytes(narrow[w][unit[w] * a : unit[w] * b])
+            for a, b, w in zip(lo.tolist(), hi.tolist(), width.tolist())
+        ]
+
+    def _tokens_of(self, texts: list[str], ascii_only: bool) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
+        n = len(texts)
+        lens = np.fromiter((len(t) for t in texts), dtype=np.int64, count=n)
+        # "\0" between documents is not a word character, so tokens never span two texts
+        joined = "\0".join(texts)
+        if ascii_only:
+            raw = joined.encode("ascii")
+            cp = np.frombuffer(raw, dtype=np.uint8)
+            word = np.frombuffer(raw.translate(_ASCII_WORD), dtype=bool)  # C-speed table lookup
+            space = np.frombuffer(raw.translate(_ASCII_SPACE), dtype=bool)
+        else:
+            cp = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+            word = word_mask(cp)
+            space = _bmp_space_table()[np.minimum(cp, 0xFFFF)]  # no astral whitespace exists
+        keys = self._exact_keys(cp, space.copy(), lens)
+        begin = word.copy()
+        begin[1:] &= ~word[:-1]
+        starts = np.flatnonzero(begin)
+        if starts.size == 0:
+            return EMPTY_U64, np.zeros(n + 1, dtype=np.int64), keys
+        ends = np.flatnonzero(word & ~np.append(word[1:], False))  # last character of each token
+        # polynomial hash sum(c_j * base**(j - start)) from one prefix sum with
+        # global powers, then one inverse power per token (a token's span holds
+        # word characters only, so the others need no masking)
+        pw, ipw = self._powers(cp.size)
+        csum = np.multiply(cp, pw[: cp.size], dtype=np.uint64)
+        np.cumsum(csum, out=csum)
+        h = csum[ends]
+        before = np.zeros_like(h)  # prefix sum just before each token (0 for a token at 0)
+        before[1:] = csum[starts[1:] - 1]
+        if starts[0] > 0:
+            before[0] = csum[starts[0] - 1]
+        h -= before
+        h *= ipw[starts]
+        h = mix64(h ^ ((ends - starts + 1).astype(np.uint64) * _P) ^ self._salt)
+        doc_start = np.concatenate(([0], np.cumsum(lens + 1)[:-1]))
+        tok_doc = np.searchsorted(doc_start, starts, side="right") - 1
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(tok_doc, minlength=n), out=offsets[1:])
+        return h, offsets, keys
+
+    @staticmethod
+    def windows(tok: Tokens, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(64-bit hashes, document index) of every in-document k-token window,
+        plus one all-token shingle per document shorter than k tokens."""
+        h, off = tok.hashes, tok.offsets
+        n_docs = off.size - 1
+        counts = np.diff(off)
+        out_h, out_d = [], []
+        m = h.size - k + 1
+        if m > 0:
+            s = h[:m].copy()
+            for j in range(1, k):
+                s *= _P
+                s += h[j : j + m]
+            doc = np.repeat(np.arange(n_docs), counts)
+            ok = doc[:m] == doc[k - 1 :]
+            out_h.append(mix64(s[ok] + np.uint64(k)))
+            out_d.append(doc[:m][ok])
+        for d in np.flatnonzero((counts > 0) & (counts < k)).tolist():
+            t = h[off[d] : off[d + 1]]
+            acc = 0
+            for x in t.tolist():  # same polynomial as above, in Python ints (no overflow warnings)
+                acc = (acc * int(_P) + x) & 0xFFFFFFFFFFFFFFFF
+            acc = (acc + t.size) & 0xFFFFFFFFFFFFFFFF
+            out_h.append(mix64(np.array([acc], dtype=np.uint64)))
+            out_d.append(np.array([d]))
+        if not out_h:
+            return EMPTY_U64, np.zeros(0, dtype=np.int64)
+        return np.concatenate(out_h), np.concatenate(out_d)
+
+    def shingle_sets(self, tok: Tokens, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Concatenated sorted unique uint32 shingle sets and (n+1) offsets."""
+        k = k or self.k
+        n_docs = tok.offsets.size - 1
+        h, d = self.windows(tok, k)
+        key = sorted_unique((d.astype(np.uint64) << _S32) | (h >> _S32))
+        doc = (key >> _S32).astype(np.int64)
+        offsets = np.zeros(n_docs + 1, dtype=np.int64)
+        np.cumsum(np.bincount(doc, minlength=n_docs), out=offsets[1:])
+        return (key & _LOW32).astype(np.uint32), offsets
+
+
+def pair_similarities(
+    sets: list[np.ndarray | None], pairs: np.ndarray, chunk_elems: int = 1 << 19
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Jaccard, containment and min set size for many (i, j) pairs at once:
+    both sets of every pair are tagged with the pair number, sorted together,
+    and equal neighbours counted (a sort instead of one intersect1d call per
+    pair). Works in chunks of about ``chunk_elems`` shingles."""
+    m = pairs.shape[0]
+    jac, con = np.zeros(m), np.zeros(m)
+    small = np.zeros(m, dtype=np.int64)
+    if m == 0:
+        return jac, con, small
+    size = np.array([0 if x is None else x.size for x in sets], dtype=np.int64)
+    sa, sb = size[pairs[:, 0]], size[pairs[:, 1]]
+    cum = np.cumsum(sa + sb)
+    start = 0
+    while start < m:
+        stop = max(int(np.searchsorted(cum, (cum[start - 1] if start else 0) + chunk_elems)), start + 1)
+        stop = min(stop, m)
+        ii, jj = pairs[start:stop, 0].tolist(), pairs[start:stop, 1].tolist()
+        parts = [sets[i] for i in ii] + [sets[j] for j in jj]
+        vals = np.concatenate(parts).astype(np.uint64)
+        counts = np.concatenate((sa[start:stop], sb[start:stop]))
+        tags = np.repeat(np.tile(np.arange(stop - start, dtype=np.uint64), 2), counts)
+        key = np.sort((tags << _S32) | vals)
+        dup = key[1:] == key[:-1]  # within a pair each set is unique: equal neighbours = shared shingle
+        inter = np.bincount((key[1:][dup] >> _S32).astype(np.int64), minlength=stop - start)
+        a, b = sa[start:stop], sb[start:stop]
+        union = a + b - inter
+        both_empty = union == 0
+        jac[start:stop] = np.where(both_empty, 1.0, inter / np.maximum(union, 1))
+        mn = np.minimum(a, b)
+        con[start:stop] = np.where(both_empty, 1.0, inter / np.maximum(mn, 1))
+        small[start:stop] = mn
+        start = stop
+    return jac, con, small
+
+
+def jaccard_containment(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """(Jaccard, containment) of two sorted unique arrays.
+
+    containment = |A∩B| / min(|A|, |B|): high when one text is the other plus
+    or minus paragraphs.
+    """
+    if a.size == 0 or b.size == 0:
+        same = a.size == b.size
+        return (1.0, 1.0) if same else (0.0, 0.0)
+    inter = np.intersect1d(a, b, assume_unique=True).size
+    return inter / (a.size + b.size - inter), inter / min(a.size, b.size)

@@ -1,0 +1,238 @@
+"""Behaviour of the dedup engine on small generated texts."""
+
+from __future__ import annotations
+
+import datetime
+import random
+
+import attrs
+import pytest
+
+from ingest_plugins.dedup import Decision, DedupEngine, DedupOptions
+
+VOCAB = [f"{a}{b}{c}" for a in "bcdfgklmnprst" for b in "aeiou" for c in ("", "n", "r", "s", "l", "x")]
+
+
+def story(rng: random.Random, paragraphs: int = 5, words: int = 60) -> list[str]:
+    return [" ".join(rng.choice(VOCAB) for _ in range(words)) + "." for _ in range(paragraphs)]
+
+
+def run(
+    docs: dict[str, str],
+    metadata: dict[str, dict] | None = None,
+    order: list[str] | None = None,
+    workers: int = 1,
+    **opts: object,
+) -> dict[str, Decision]:
+    eng = DedupEngine(DedupOptions(**opts), workers=workers)
+    for k in order or list(docs):
+        eng.add(k, docs[k], (metadata or {}).get(k))
+    return eng.resolve()
+
+
+def dropped(d: dict[str, Decision]) -> dict[str, str | None]:
+    return {k: v.duplicate_of for k, v in d.items() if not v.keep}
+
+
+# ------------------------------------------------------------------ exact
+def test_exact_whitespace_case_and_unicode_variants() -> None:
+    base = "\n".join(story(random.Random(1)))
+    docs = {
+        "a": base,
+        "b": "  " + base.replace("\n", "\r\n\r\n").replace(" ", "  \t") + " \n",
+        "c": base.upper(),
+        "d": base.replace("a", "\uff41"),  # full-width 'a': NFKC folds it
+        "e": "\n".join(story(random.Random(2))),
+    }
+    d = run(docs, survivor="first_seen")
+    assert dropped(d) == {"b": "a", "c": "a", "d": "a"}
+    assert all(d[k].method == "exact" and d[k].similarity == 1.0 for k in "bcd")
+    assert d["a"].role == "survivor" and d["a"].cluster_id == "a" and d["e"].cluster_id is None
+
+
+def test_normalisation_switches() -> None:
+    base = "\n".join(story(random.Random(3)))
+    docs = {"a": base, "b": base.upper(), "c": base.replace(" ", "   ")}
+    d = run(docs, normalize_case=False, normalize_whitespace=False, survivor="first_seen")
+    # not exact any more, but still the same shingles: near duplicates (case-folding off
+    # changes the shingles of "b", so only "c" remains a duplicate)
+    assert d["c"].method == "near" and d["c"].duplicate_of == "a" and d["c"].similarity == 1.0
+    assert d["b"].keep
+
+
+# ------------------------------------------------------- near/containment
+def test_near_duplicate_with_edits() -> None:
+    rng = random.Random(4)
+    paras = story(rng, paragraphs=8)
+    words = " ".join(paras).split()
+    for i in (50, 150, 250, 350):
+        words[i] = "zzedit"
+    docs = {"orig": " ".join(paras), "edit": " ".join(words), "other": " ".join(story(rng, 8))}
+    d = run(docs, survivor="first_seen")
+    assert dropped(d) == {"edit": "orig"}
+    assert d["edit"].method == "near" and 0.7 < d["edit"].similarity < 1.0
+
+
+def test_containment_extra_paragraphs() -> None:
+    rng = random.Random(5)
+    paras = story(rng, paragraphs=6)
+    extra = story(rng, paragraphs=3)
+    docs = {"short": "\n".join(paras), "long": "\n".join(paras[:3] + extra + paras[3:])}
+    # Jaccard ~0.65 (below jaccard_threshold), containment ~0.99
+    d = run(docs, survivor="longest")
+    assert dropped(d) == {"short": "long"}
+    assert d["short"].similarity < 0.7 and d["short"].containment > 0.95  # boundary shingles differ
+    # without the containment rule it is no duplicate
+    d = run(docs, containment_threshold=1.0, containment_min_shingles=10**6)
+    assert dropped(d) == {}
+
+
+def test_tiny_texts_are_not_contained_in_everything() -> None:
+    rng = random.Random(6)
+    paras = story(rng, paragraphs=6)
+    docs = {"big": "\n".join(paras), "tiny": " ".join(paras[0].split()[:12])}
+    assert dropped(run(docs)) == {}
+
+
+# ----------------------------------------------------------------- survivors
+@pytest.fixture()
+def cluster() -> tuple[dict[str, str], dict[str, dict]]:
+    paras = story(random.Random(7), paragraphs=6)
+    docs = {
+        "x1": "\n".join(paras),
+        "x2": "\n".join(paras + ["one more closing line here."]),  # longest
+        "x3": "\n".join(paras[:-1] + [paras[-1].replace(".", "!")]),
+    }
+    md = {
+        "x1": {"date": "2024-05-03", "outlet": "wire"},
+        "x2": {"date": datetime.date(2024, 5, 4), "outlet": "blog"},
+        "x3": {"date": datetime.datetime(2024, 5, 2, 9, 30), "outlet": "paper"},
+    }
+    return docs, md
+
+
+@pytest.mark.parametrize(
+    ("policy", "extra", "winner"),
+    [
+        ("longest", {}, "x2"),
+        ("earliest", {}, "x3"),
+        ("preferred_outlets", {"preferred_outlets": ["paper", "wire"]}, "x3"),
+        ("preferred_outlets", {"preferred_outlets": ["wire"]}, "x1"),
+        ("first_seen", {}, "x1"),
+    ],
+)
+def test_survivor_policies(cluster, policy: str, extra: dict, winner: str) -> None:
+    docs, md = cluster
+    d = run(docs, md, survivor=policy, **extra)
+    assert [k for k, v in d.items() if v.keep] == [winner]
+    for k, v in d.items():
+        assert v.cluster_id == winner
+        if k != winner:
+            assert v.duplicate_of == winner and v.role == "duplicate" and v.method == "near"
+
+
+def test_ties_and_missing_metadata_are_deterministic(cluster) -> None:
+    docs, _ = cluster
+    docs = {"b": docs["x1"] + " x", "a": docs["x1"] + " y", "c": docs["x1"]}
+    # a and b are equally long: the smaller id wins, whatever the order
+    for order in (["a", "b", "c"], ["c", "b", "a"]):
+        assert [k for k, v in run(docs, order=order, survivor="longest").items() if v.keep] == ["a"]
+    # nobody has a date: smallest id
+    assert [k for k, v in run(docs, survivor="earliest").items() if v.keep] == ["a"]
+    # first_seen follows the add order
+    assert [k for k, v in run(docs, order=["c", "b", "a"], survivor="first_seen").items() if v.keep] == ["c"]
+
+
+def test_annotate_mode_keeps_everything(cluster) -> None:
+    docs, md = cluster
+    d = run(docs, md, mode="annotate", survivor="longest")
+    assert all(v.keep for v in d.values())
+    assert {k: v.role for k, v in d.items()} == {"x1": "duplicate", "x2": "survivor", "x3": "duplicate"}
+    assert d["x1"].duplicate_of == "x2" and d["x1"].cluster_id == "x2"
+
+
+def test_options_validation() -> None:
+    with pytest.raises(ValueError, match="survivor"):
+        DedupOptions(survivor="biggest")
+    with pytest.raises(ValueError, match="mode"):
+        DedupOptions(mode="delete")
+    with pytest.raises(ValueError, match="exceeds num_perm"):
+        DedupOptions(bands=20, rows=10)
+    eng = DedupEngine(DedupOptions(threshold=0.8))
+    assert (eng.bands, eng.rows) == (9, 13)  # as datasketch/text-dedup derive them
+    eng.add("a", "text")
+    with pytest.raises(ValueError, match="duplicate document id"):
+        eng.add("a", "text")
+
+
+# ------------------------------------------------------------- determinism
+def generated(n_stories: int = 120, seed: int = 11) -> dict[str, str]:
+    """A few hundred documents: stories with near-duplicate variants and copies."""
+    rng = random.Random(seed)
+    docs: dict[str, str] = {}
+    for s in range(n_stories):
+        paras = story(rng, paragraphs=rng.randint(3, 6), words=rng.randint(20, 50))
+        docs[f"s{s:03d}-0"] = "\n".join(paras)
+        for v in range(rng.randint(0, 3)):
+            p = list(paras)
+            op = rng.choice(["drop", "edit", "extra", "copy"])
+            if op == "drop" and len(p) > 3:
+                del p[rng.randrange(1, len(p))]
+            elif op == "edit":
+                w = " ".join(p).split()
+                w[rng.randrange(len(w))] = "qqq"
+                p = [" ".join(w)]
+            elif op == "extra":
+                p.append(story(rng, 1, 30)[0])
+            docs[f"s{s:03d}-{v + 1}"] = "\n\n".join(p)
+    return docs
+
+
+def test_deterministic_under_shuffle_and_workers() -> None:
+    docs = generated()
+    assert len(docs) > 250
+    ref = run(docs, story_grouping=True)
+    assert 100 < sum(not v.keep for v in ref.values()) < 200
+    for seed in (1, 2):
+        order = list(docs)
+        random.Random(seed).shuffle(order)
+        assert run(docs, order=order, story_grouping=True) == ref
+    assert run(docs, workers=2, story_grouping=True) == ref
+    # every dropped document points at a kept one of the same generated story
+    for k, v in ref.items():
+        if not v.keep:
+            assert ref[v.duplicate_of].keep and v.duplicate_of[:4] == k[:4]
+
+
+def test_keep_shingles_off_rereads_texts() -> None:
+    docs = generated(60)
+    ref = run(docs)
+    eng = DedupEngine(DedupOptions(keep_shingles=False))
+    for k, v in docs.items():
+        eng.add(k, v)
+    with pytest.raises(ValueError, match="needs `texts`"):
+        DedupEngine(DedupOptions(keep_shingles=False)).resolve()  # nothing to re-read: fine
+        eng.resolve()
+    eng2 = DedupEngine(DedupOptions(keep_shingles=False))
+    for k, v in docs.items():
+        eng2.add(k, v)
+    assert eng2.resolve(lambda: iter(docs.items())) == ref
+    full = DedupEngine()
+    for k, v in docs.items():
+        full.add(k, v)
+    full.resolve()
+    assert eng2.bytes_per_doc() < full.bytes_per_doc()  # only candidates' shingles were gathered
+
+
+def test_classic_minhash_scheme_agrees() -> None:
+    docs = generated(60)
+    a, b = run(docs), run(docs, minhash="classic")
+    # both are estimates feeding the same verification: same story groups, counts within 5%
+    for d in (a, b):
+        assert all(dup[:4] == k[:4] for k, dup in dropped(d).items())
+    assert abs(len(dropped(a)) - len(dropped(b))) <= 0.05 * len(dropped(a))
+
+
+def test_evolve_keeps_options_valid() -> None:
+    o = attrs.evolve(DedupOptions(), shingle_size=3)
+    assert o.shingle_size == 3

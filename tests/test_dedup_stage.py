@@ -1,0 +1,107 @@
+"""The dedup stage in a pipeline: determinism, provenance, incremental runs."""
+
+from __future__ import annotations
+
+import random
+
+from ingest import Document
+
+WORDS = (
+    "council budget river school market police harbour festival election bridge museum railway "
+    "hospital farmers weather league court factory airport library tourism housing energy water"
+).split()
+
+
+def article(rng: random.Random, words: int = 120) -> str:
+    sentences = []
+    while sum(len(s.split()) for s in sentences) < words:
+        sentences.append(" ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 16))).capitalize() + ".")
+    return " ".join(sentences)
+
+
+def variant(rng: random.Random, text: str) -> str:
+    words = text.split()
+    for _ in range(3):  # a few word substitutions, like an editor's
+        words[rng.randrange(len(words))] = rng.choice(WORDS)
+    return " ".join(words)
+
+
+def generated_corpus(n_stories: int = 60, seed: int = 5) -> tuple[list[Document], dict[str, str]]:
+    """Stories with exact, whitespace and edited copies; returns docs and id -> story."""
+    rng = random.Random(seed)
+    docs, story_of = [], {}
+    for s in range(n_stories):
+        base = article(rng)
+        copies = [base]
+        if s % 3 == 0:
+            copies.append(base.replace(". ", ".  \n"))  # whitespace copy
+        if s % 2 == 0:
+            copies.append(variant(rng, base))
+        if s % 5 == 0:
+            copies.append(base + " " + article(rng, 15))  # an extra paragraph
+        for c, text in enumerate(copies):
+            doc_id = f"s{s:03d}-{c}"
+            docs.append(Document(doc_id, text, metadata={"outlet": f"outlet{c}"}))
+            story_of[doc_id] = f"s{s:03d}"
+    return docs, story_of
+
+
+def decisions(result) -> dict[str, tuple]:
+    out = {doc.id: ("kept",) for doc in result.kept}
+    for record in result.dropped:
+        out[record.id] = (record.reason, record.duplicate_of, record.details.get("method"))
+    return out
+
+
+def test_every_copy_is_found_and_no_story_is_merged(run_pipeline):
+    docs, story_of = generated_corpus()
+    result = run_pipeline(docs, ["dedup"])
+    assert len(result.kept) == 60
+    assert len({story_of[d.id] for d in result.kept}) == 60
+    for record in result.dropped:
+        assert story_of[record.id] == story_of[record.duplicate_of]
+        assert record.details["method"] in ("exact", "near") and record.details["similarity"] is not None
+    exact = [r for r in result.dropped if r.reason == "exact_duplicate"]
+    assert exact and all(r.details["method"] == "exact" for r in exact)
+
+
+def test_same_decisions_for_shuffled_input_and_any_worker_count(run_pipeline):
+    docs, _ = generated_corpus(seed=11)
+    stages = ["header", "boilerplate", "dedup"]
+    baseline = decisions(run_pipeline(docs, stages, run={"workers": 1}))
+    shuffled = list(docs)
+    random.Random(1).shuffle(shuffled)
+    assert decisions(run_pipeline(shuffled, stages, run={"workers": 1})) == baseline
+    assert decisions(run_pipeline(docs, stages, run={"workers": 2})) == baseline
+
+
+def test_incremental_run_against_a_saved_index_drops_what_a_combined_run_drops(run_pipeline, tmp_path):
+    docs, _ = generated_corpus(seed=21)
+    day1, day2 = docs[: len(docs) // 2], docs[len(docs) // 2 :]
+    stage = {"stage": "dedup", "survivor": "first_seen"}
+    combined = decisions(run_pipeline(docs, [stage]))
+    index = tmp_path / "dedup.index"
+    first = run_pipeline(day1, [{**stage, "save_index": str(index)}])
+    assert index.exists()
+    second = run_pipeline(day2, [{**stage, "index_path": str(index)}])
+    incremental = {**decisions(first), **decisions(second)}
+    assert incremental == combined
+
+
+def test_survivor_policies_and_annotate_mode(run_pipeline):
+    base = article(random.Random(3))
+    docs = [
+        Document("a", base, metadata={"outlet": "Small Paper", "date": "2025-07-09"}),
+        Document("b", base + " An extra closing sentence about the river and the bridge.", metadata={"outlet": "Wire", "date": "2025-07-08"}),
+        Document("c", base, metadata={"outlet": "Big Paper", "date": "2025-07-10"}),
+    ]
+    longest = run_pipeline(docs, ["dedup"])
+    assert longest.kept_ids == ["b"]
+    preferred = run_pipeline(docs, [{"stage": "dedup", "survivor": "preferred_outlets", "preferred_outlets": ["Big Paper"]}])
+    assert preferred.kept_ids == ["c"] and {r.duplicate_of for r in preferred.dropped} == {"c"}
+    earliest = run_pipeline(docs, [{"stage": "dedup", "survivor": "earliest"}])
+    assert earliest.kept_ids == ["b"]
+    annotated = run_pipeline(docs, [{"stage": "dedup", "mode": "annotate"}])
+    assert annotated.kept_ids == ["a", "b", "c"]
+    roles = {d.id: (d.metadata["dedup_role"], d.metadata["dedup_cluster"]) for d in annotated.kept}
+    assert roles == {"a": ("duplicate", "b"), "b": ("survivor", "b"), "c": ("duplicate", "b")}
