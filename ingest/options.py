@@ -203,10 +203,38 @@ def options_as_dict(options: Any) -> dict[str, Any]:
     return attrs.asdict(options, recurse=True)
 
 
+def field_comments(options_cls: type) -> dict[str, str]:
+    """``#:`` comments written above fields (Sphinx's convention), by field
+    name, across the class and its bases: the help text of options that have
+    no ``help`` metadata."""
+    import inspect
+    import re
+
+    comments: dict[str, str] = {}
+    for klass in reversed(options_cls.__mro__):
+        try:
+            source = inspect.getsource(klass)
+        except (OSError, TypeError):
+            continue
+        pending: list[str] = []
+        for line in source.splitlines():
+            stripped = line.strip()
+            if stripped.startswith("#:"):
+                pending.append(stripped[2:].strip())
+                continue
+            match = re.match(r"(\w+)\s*:", stripped)
+            if match and pending:
+                comments[match.group(1)] = " ".join(pending)
+            pending = []
+    return comments
+
+
 def describe_options(options_cls: type | None) -> list[dict[str, Any]]:
-    """Name, type, default and help of each option (help from field metadata)."""
+    """Name, type, default and help of each option (help from field metadata,
+    else from a ``#:`` comment above the field)."""
     if options_cls is None:
         return []
+    comments = field_comments(options_cls)
     described = []
     for key, field in option_fields(options_cls).items():
         default = field.default
@@ -217,7 +245,7 @@ def describe_options(options_cls: type | None) -> list[dict[str, Any]]:
                 "name": key,
                 "type": describe_type(field.type),
                 "default": default,
-                "help": field.metadata.get("help", ""),
+                "help": field.metadata.get("help") or comments.get(field.name, ""),
             }
         )
     return described

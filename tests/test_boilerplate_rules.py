@@ -159,7 +159,7 @@ def test_empty_and_single_line_texts() -> None:
     assert [(v.index, v.keep) for v in clean("")] == [(0, False)]
     assert kept_text(clean("")) == ""
     one = clean("Hello")
-    assert len(one) == 1 and one[0].keep  # a page is never emptied when it has words
+    assert len(one) == 1 and one[0].keep  # the structure stage alone never empties a page
     assert len(clean("\n\n\n")) == 4
 
 
@@ -213,3 +213,75 @@ def test_extra_markers_and_link_phrases_from_options() -> None:
     assert [v.keep for v in verdicts[:6]] == [True, True, False, True, True, False]
     assert not any(v.keep for v in verdicts[6:])
     assert verdicts[9].rule == "end_marker"
+
+
+# --- regression: one or two furniture lines inside the article do not split it
+
+MARKET = [
+    "The market opened higher on Monday as investors weighed fresh data on inflation and jobs.",
+    "Analysts said the rally could continue if the central bank holds rates steady next month.",
+    "Bond yields fell for a third day, and the dollar slipped against most of the major currencies.",
+]
+
+
+def test_single_junk_line_does_not_split_the_article() -> None:
+    for sep in ("\n", "\n\n"):
+        lines = [MARKET[0], "$AAPL +1.2% $MSFT -0.4%", MARKET[1], MARKET[2]]
+        verdicts = [v for v in clean(sep.join(lines)) if v.text.strip()]
+        assert [v.keep for v in verdicts] == [True, False, True, True], verdicts
+        assert verdicts[1].rule == "density"
+
+
+def test_junk_line_between_two_short_paragraphs_keeps_both() -> None:
+    text = "\n".join([MARKET[0], "$AAPL +1.2% $MSFT -0.4%", MARKET[1]])
+    out = kept_text(clean(text))
+    assert MARKET[0] in out and MARKET[1] in out and "$AAPL" not in out
+
+
+def test_two_short_lines_between_paragraphs_do_not_cut_a_short_paragraph_off() -> None:
+    lead = "The vote was very close. In the end, the plan was passed by a single vote."
+    furniture = ["Download the Example app from the App Store", "Photo: Jane Example / Example Agency"]
+    lines = [lead, *furniture, PARAS[0], PARAS[1], PARAS[2]]
+    verdicts = clean("\n".join(lines))
+    assert verdicts[0].keep, verdicts[0]
+    assert not verdicts[1].keep and not verdicts[2].keep
+    assert all(v.keep for v in verdicts[3:])
+    # a longer run of furniture does separate it
+    verdicts = clean("\n".join([lead, *furniture, "Privacy policy", "Terms of use", PARAS[0], PARAS[1]]))
+    assert not verdicts[0].keep and verdicts[0].rule == "before_article"
+
+
+def test_run_of_furniture_still_separates_other_prose() -> None:
+    other = (
+        "A different story about the weather in the mountains, where snow fell overnight and several roads "
+        "were closed for hours."
+    )
+    furniture = ["Newsletter", "Sign up for our newsletter", "Privacy policy", "Terms of use", "Contact us", "Careers"]
+    lines = [*_article(), *furniture, other]
+    verdicts = clean("\n".join(lines))
+    assert all(v.keep for v in verdicts[:4])
+    assert not verdicts[-1].keep
+
+
+# --- regression: a page made only of furniture comes out empty
+
+
+def test_all_furniture_pages_come_out_empty() -> None:
+    pages = [
+        "Home\nNews\nSport\nWeather\nLog in\nPrivacy policy",
+        "Share on Facebook\nShare on Twitter\nWe use cookies to improve your experience. Accept\n"
+        "© 2024 Example Media. All rights reserved.",
+        "Log in",
+        "Share on Facebook",
+    ]
+    for page in pages:
+        assert kept_text(clean(page)) == "", page
+
+
+def test_short_plain_prose_documents_are_kept() -> None:
+    for text in (
+        "A line of real article text that stays where it is.",
+        "The bridge reopened on Sunday. Drivers said the detour had cost them an hour a day.",
+        "The bridge reopened on Sunday after repairs.\nDrivers said the detour had cost them an hour a day.",
+    ):
+        assert kept_text(clean(text)) == text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 
@@ -20,7 +20,7 @@ from .lines import (
     restat,
 )
 from .options import BoilerplateOptions
-from .rules import LineRule, pattern_rules
+from .rules import LineRule, PerLineRule, candidate_rules, pattern_rules
 from .stopwords import stopwords_for
 from .structure import EndMarkerRule, best_span, teaser_lists
 
@@ -58,6 +58,66 @@ def unknown_rule_names(options: BoilerplateOptions, extra_rules: Sequence[LineRu
     return [n for n in options.disabled_rules if n not in known]
 
 
+_DENSITY = ("density", 0.0)
+_BUILTIN_PER_LINE = frozenset(type(r) for r in pattern_rules() if hasattr(r, "match"))
+
+
+class _PerLineGroup:
+    """Consecutive per-line rules run in one pass: each line is offered to the rules in
+    order until one claims it; rules that cannot claim a line that long are skipped."""
+
+    def __init__(self, options: BoilerplateOptions, first: PerLineRule) -> None:
+        self.options = options
+        self.rules: list[PerLineRule] = []
+        self.by_length: dict[int, list[tuple[str, Callable[..., bool]]]] = {}
+        self.add(first)
+
+    def add(self, rule: PerLineRule) -> None:
+        self.rules.append(rule)
+        limits = sorted({r.max_words(self.options) for r in self.rules})
+        self.limits = limits
+        self.by_length = {
+            lim: [(r.name, r.match) for r in self.rules if r.max_words(self.options) >= lim] for lim in limits
+        }
+        self.quick = all(type(r) in _BUILTIN_PER_LINE for r in self.rules) and not any(
+            getattr(r, "extra", None) is not None for r in self.rules
+        )
+
+    def run(self, page: Page) -> None:
+        removed = page.removed
+        limits = self.limits
+        by_length = self.by_length
+        top = limits[-1]
+        o = self.options
+        # only built-in rules: a cheap pre-check of all of them decides most lines
+        quick = self.quick
+        cached: dict[int, list[tuple[str, Callable[..., bool]]]] = {}
+        for f in page.nonblank:
+            i = f.index
+            if i in removed:
+                continue
+            nw = f.n_words
+            if nw > top:
+                continue
+            group = cached.get(nw)
+            if group is None:
+                group = by_length[next(lim for lim in limits if lim >= nw)]
+                cached[nw] = group
+            if quick:
+                cands = candidate_rules(f, o)
+                if not cands:
+                    continue
+                for name, match in group:
+                    if name in cands and match(f, page):
+                        removed[i] = (name, 1.0)
+                        break
+                continue
+            for name, match in group:
+                if match(f, page):
+                    removed[i] = (name, 1.0)
+                    break
+
+
 class Cleaner:
     """Compiled form of the options, reusable across documents (no mutable state)."""
 
@@ -81,6 +141,16 @@ class Cleaner:
         rules: list[LineRule] = [LexiconRule(), *pattern_rules(o.link_phrases), *extra_rules]
         self.rules = [r for r in rules if r.name not in self.disabled]
         self.end_marker = EndMarkerRule(o.end_markers) if "end_marker" not in self.disabled else None
+        # consecutive built-in per-line rules run fused: one pass over the lines
+        self.steps: list[LineRule | _PerLineGroup] = []
+        for r in self.rules:
+            if hasattr(r, "match") and hasattr(r, "max_words"):
+                if self.steps and isinstance(self.steps[-1], _PerLineGroup):
+                    self.steps[-1].add(r)  # type: ignore[arg-type]
+                else:
+                    self.steps.append(_PerLineGroup(o, r))  # type: ignore[arg-type]
+            else:
+                self.steps.append(r)
 
     def __call__(self, text: str, outlet: str | None = None) -> list[LineVerdict]:
         return self.clean(text, outlet)
@@ -89,7 +159,7 @@ class Cleaner:
         """Classify every line of ``text``; see :func:`clean`."""
         o = self.options
         lines = text.split("\n")
-        feats = compute_features(lines, self.stopwords)
+        feats = compute_features(lines, self.stopwords, text.lower().split("\n"))
         stopwords = self.stopwords
         if o.auto_stopwords and page_stop_density(feats) < o.min_page_stop_density:
             # the page is not in the configured language: use its own function words,
@@ -105,19 +175,22 @@ class Cleaner:
         n = len(feats)
 
         # 1. line rules (lexicon, patterns, plugins): the first rule to claim a line names it
-        for rule in self.rules:
-            for item in rule(page):
+        for step in self.steps:
+            if isinstance(step, _PerLineGroup):
+                step.run(page)
+                continue
+            for item in step(page):
                 if isinstance(item, tuple):
                     i, score = int(item[0]), float(item[1])
                 else:
                     i, score = int(item), 1.0
                 if 0 <= i < n and i not in removed and feats[i].n_chars:
-                    removed[i] = (rule.name, score)
+                    removed[i] = (step.name, score)
 
         # 2. paragraphs, their own classes, then the end-of-article cut
-        units = build_units(feats, removed, stopwords)
+        units = build_units(feats, removed, stopwords, self.end_marker.is_marker if self.end_marker else None)
         page.units = units
-        page.unit_features = [merge_features([feats[i] for i in u]) for u in units]
+        page.unit_features = [feats[u[0]] if len(u) == 1 else merge_features([feats[i] for i in u]) for u in units]
         page.initial = initial_classes(page)
         if self.end_marker is not None:
             for i, score in self.end_marker(page):
@@ -126,6 +199,9 @@ class Cleaner:
             for u, lines_u in enumerate(units):
                 if lines_u[0] in removed:
                     page.initial[u] = BAD
+
+        # what the line rules and the end-of-article cut removed (before the structure verdicts)
+        rule_removed = dict(removed)
 
         # 3. neighbourhood resolution and the article span
         thin = o.transparent_max_words
@@ -169,12 +245,14 @@ class Cleaner:
                 else:
                     removed[i] = (verdict, 0.0)
 
-        # 4. never return an empty page when it has words: keep the most prose-like unit
+        # 4. the structure stage (span, density) never empties a page by itself: when
+        # nothing is kept, keep the most prose-like unit that no line rule removed.  A
+        # page made only of furniture the rules recognise comes out empty.
         if not any(keep):
             best = -1.0
             bu = -1
             for u, f in enumerate(page.unit_features):
-                if f.n_words:
+                if f.n_words and rule_removed.get(units[u][0]) is None:
                     sc = f.n_words * (0.5 + f.stop_density) * (1.5 if f.ends_sentence else 1.0)
                     if sc > best:
                         best, bu = sc, u
@@ -204,17 +282,20 @@ class Cleaner:
         high = max(1, o.length_high)
         dens_high = max(1e-9, o.stopwords_high)
         for i, f in enumerate(feats):
+            if not f.n_chars:
+                append(LineVerdict(i, f.raw, keep[i], None if keep[i] else "blank", 0.0))
+                continue
             if not f.n_words:
                 score = 0.0
             else:  # how article-like the line reads, 0..1 (see context.prose_score)
-                score = min(1.0, f.n_chars / high) * min(1.0, f.stop_density / dens_high)
+                a = f.n_chars / high
+                b = f.stop_density / dens_high
+                score = (1.0 if a > 1.0 else a) * (1.0 if b > 1.0 else b)
                 score = round(score if f.ends_sentence else score * 0.5, 3)
             if keep[i]:
                 append(LineVerdict(i, f.raw, True, None, score))
-            elif not f.n_chars:
-                append(LineVerdict(i, f.raw, False, "blank", 0.0))
             else:
-                append(LineVerdict(i, f.raw, False, get(i, ("density", 0.0))[0], score))
+                append(LineVerdict(i, f.raw, False, get(i, _DENSITY)[0], score))
         return out
 
     @staticmethod

@@ -134,7 +134,8 @@ def resolve(
             c = classes[i] if i < len(classes) else BAD
             if c == NEARGOOD and sentence[i]:
                 run.append(i)
-            elif i == len(classes) or not (c == SHORT or transparent[i]):
+            elif i == len(classes) or not (initial[i] == SHORT or transparent[i]):
+                # short lines (resolved above) and thin furniture do not break a run
                 if len(run) >= min_run:
                     for j in run:
                         classes[j] = GOOD

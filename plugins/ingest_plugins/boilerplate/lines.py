@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 import attrs
 
 if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Callable
+
     from .lexicon import Lexicon
     from .options import BoilerplateOptions
 
@@ -45,6 +47,8 @@ class LineFeatures:
     ends_sentence: bool
     n_sentences: int  # sentence boundaries inside + final one
     _caps: float = -1.0  # computed on first use
+    _date: int = -2  # words left once dates are taken out: -2 not computed yet, -1 no date
+    _hits: "frozenset[str] | set[str] | None" = None  # trigger words of the line rules (cached)
 
     @property
     def blank(self) -> bool:
@@ -59,42 +63,55 @@ class LineFeatures:
         return self._caps
 
 
-def compute_features(lines: list[str], stopwords: frozenset[str]) -> list[LineFeatures]:
+def compute_features(lines: list[str], stopwords: frozenset[str], lowered: list[str] | None = None) -> list[LineFeatures]:
     """Compute :class:`LineFeatures` for every line.
 
-    Without a stop-word list (unknown language) the density is replaced by a
-    neutral proxy: 0.5 for lines that read like sentences, else 0.
+    ``lowered`` may hold the lines in lower case (``text.lower().split("\n")``,
+    one call for the whole page).  Without a stop-word list (unknown language)
+    the density is replaced by a neutral proxy: 0.5 for lines that read like
+    sentences, else 0.
     """
     out: list[LineFeatures] = []
+    append = out.append
     have_sw = bool(stopwords)
     find = WORD_RE.findall
+    is_stop = stopwords.__contains__
+    if lowered is None or len(lowered) != len(lines):
+        lowered = [line.lower() for line in lines]
+    feat = LineFeatures
+    enders = _ENDERS
+    closers = _CLOSERS
     for i, raw in enumerate(lines):
         text = raw.strip()
         if not text:
-            out.append(LineFeatures(i, raw, "", [], 0, 0, 0, 0.0, False, 0, 0.0))
+            append(feat(i, raw, "", [], 0, 0, 0, 0.0, False, 0, 0.0))
             continue
-        words = find(text.lower())
+        words = find(lowered[i])
         n = len(words)
         n_chars = len(text)
-        if not text.isascii() and ord(max(text)) >= 0x3040:
-            cjk = len(CJK_RE.findall(text))
-            if cjk:
-                # unspaced scripts: about two characters a word, and a character weighs two
-                n += cjk // 2
-                n_chars += cjk
-        ends = text.rstrip(_CLOSERS)[-1:] in _ENDERS
-        n_sent = text.count(". ") + text.count("? ") + text.count("! ") + text.count("。") + (1 if ends else 0)
+        last = text[-1]
+        if last in enders:
+            ends = True
+        elif last in closers:
+            ends = text.rstrip(closers)[-1:] in enders
+        else:
+            ends = False
+        n_sent = (text.count(". ") + text.count("? ") + text.count("! ") if " " in text else 0) + ends
+        if not text.isascii():
+            n_sent += text.count("。")
+            if ord(max(text)) >= 0x3040:
+                cjk = len(CJK_RE.findall(text))
+                if cjk:
+                    # unspaced scripts: about two characters a word, and a character weighs two
+                    n += cjk // 2
+                    n_chars += cjk
         if have_sw:
-            n_stop = sum(map(stopwords.__contains__, words))
+            n_stop = sum(map(is_stop, words))
             dens = n_stop / n if n else 0.0
         else:
             n_stop = 0
             dens = 0.5 if (n_sent and n >= 6) else 0.0
-        out.append(
-            LineFeatures(
-                i, raw, text, words, n_chars, n, n_stop, dens, ends, n_sent,
-            )
-        )
+        append(feat(i, raw, text, words, n_chars, n, n_stop, dens, ends, n_sent))
     return out
 
 
@@ -225,13 +242,19 @@ def merge_features(parts: list[LineFeatures]) -> LineFeatures:
 _CONT_END = (",", "-", "–", "—", "(", "/", "&")
 
 
-def build_units(features: list[LineFeatures], removed: dict[int, tuple[str, float]], stopwords: frozenset[str]) -> list[list[int]]:
+def build_units(
+    features: list[LineFeatures],
+    removed: dict[int, tuple[str, float]],
+    stopwords: frozenset[str],
+    stands_alone: "Callable[[str], bool] | None" = None,
+) -> list[list[int]]:
     """Group non-blank lines into paragraphs: hard-wrapped lines join their continuation.
 
     A line joins the next non-blank line when it does not end a sentence and the
     next one continues it: it starts in lower case, or this line ends with a
     comma/dash/function word.  (Joining on length alone would glue lists of
-    headlines into one paragraph.)
+    headlines into one paragraph.)  A line for which ``stands_alone(text)`` is true
+    (an end-of-article marker such as "You may also like") joins nothing.
     """
     units: list[list[int]] = []
     prev: LineFeatures | None = None
@@ -248,6 +271,8 @@ def build_units(features: list[LineFeatures], removed: dict[int, tuple[str, floa
                 join = True
             elif prev.text.endswith(_CONT_END) or (prev.words and prev.words[-1] in stopwords and prev.n_words >= 4):
                 join = True
+            if join and stands_alone is not None and stands_alone(prev.text):
+                join = False
         if join:
             units[-1].append(f.index)
         else:

@@ -87,6 +87,9 @@ class BoilerplateOptions:
     #: Span selection: byline/timestamp/comment-header lines cost this many times more
     #: (they open a new item: another story, a comment).
     span_dated_factor: float = 3.0
+    #: Span selection: a gap of at most this many short non-prose lines between prose
+    #: paragraphs does not split the article (0 switches this off).
+    span_bridge_lines: int = 2
     #: Keep the title-like line just above the article (the dev gold leaves titles out).
     keep_title: bool = False
 

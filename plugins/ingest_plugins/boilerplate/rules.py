@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .lines import LineFeatures, Page
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .options import BoilerplateOptions
 
 Removal = tuple[int, float]
 
@@ -89,10 +92,17 @@ GALLERY_RE = re.compile(r"^\s*\d{1,3}\s*(?:of|/)\s*\d{1,3}(?!\d)", re.IGNORECASE
 ALT_TEXT_RE = re.compile(r"^[a-z][a-z\-_ ]{0,40}$")
 
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-DATE_RE = re.compile(
+#: first three letters of the month names: a date with a month has a word starting so
+MONTH_PREFIXES = frozenset("jan feb mar apr may jun jul aug sep oct nov dec".split())
+_NUMERIC_DATE = (
     r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\d{4}[/-]\d{1,2}[/-]\d{1,2}\b"
     r"|\b\d{1,2}[:.]\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?(?![\d])"
-    r"|\b" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?\b(?:,?\s+\d{4})?"
+)
+# the forms of DATE_RE that need neither a month name nor "ago" (a cheap pre-check)
+NUMERIC_DATE_RE = re.compile(_NUMERIC_DATE, re.IGNORECASE)
+DATE_RE = re.compile(
+    _NUMERIC_DATE
+    + r"|\b" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?\b(?:,?\s+\d{4})?"
     r"|\b\d{1,2}(?:st|nd|rd|th)?\s+" + _MONTH + r"(?:,?\s+\d{4})?"
     r"|\b" + _MONTH + r",?\s+(?:19|20)\d\d\b"
     # relative times, also when glued to an icon label ("time2 hours ago")
@@ -160,12 +170,114 @@ COMMENT_TRIGGERS = frozenset(
 )
 
 
+#: every trigger word: one set intersection per line serves all the rules
+ALL_TRIGGERS = LEGAL_TRIGGERS | PROMO_TRIGGERS | CAPTION_TRIGGERS | COMMENT_TRIGGERS | UI_STRONG | {"ago"}
+
+
+def _hits(f: LineFeatures) -> frozenset[str] | set[str]:
+    """The trigger words of a line (cached on it)."""
+    h = f._hits
+    if h is None:
+        h = f._hits = ALL_TRIGGERS.intersection(f.words)
+    return h
+
+
 # first words that can open a link phrase or an action line (cheap prefilter)
 LINK_FIRST_WORDS = frozenset(
     """also read more related see must don recommended suggested trending watch listen next previous up sponsored
     promoted advertisement ad top video photo photos gallery podcast click tap press view show load find learn
     continue skip jump go back sign log subscribe follow share""".split()
 )
+
+
+def _per_line_call(self: PerLineRule, page: Page) -> Iterator[Removal]:
+    """``LineRule.__call__`` of a per-line rule: every line its ``match`` accepts."""
+    match = self.match
+    for f in page.nonblank:
+        if match(f, page):
+            yield f.index, 1.0
+
+
+class PerLineRule(Protocol):
+    """A built-in rule that judges each line on its own (``match``).
+
+    The :class:`~ingest_plugins.boilerplate.Cleaner` runs consecutive per-line
+    rules in one pass over the lines, stopping at the first rule that claims a
+    line; ``max_words(options)`` is the longest line (in words) the rule can
+    claim, so longer lines skip it.
+    """
+
+    name: str
+
+    def max_words(self, o: BoilerplateOptions) -> int: ...
+
+    def match(self, f: LineFeatures, page: Page) -> bool: ...
+
+
+#: first words of a byline ("By ...", "Written by ...", "Reporter: ...")
+BYLINE_FIRST_WORDS = frozenset("by written posted reported words text story author reporter editor contributor staff".split())
+_CLAIM_FIRST_WORDS = LINK_FIRST_WORDS | BYLINE_FIRST_WORDS
+_BULLETS = "-–—•·|"
+
+
+_WORD_RULES: dict[str, frozenset[str]] = {}
+for _names, _words in (
+    (("legal",), LEGAL_TRIGGERS),
+    (("promo",), PROMO_TRIGGERS),
+    (("caption",), CAPTION_TRIGGERS),
+    (("comment_meta",), COMMENT_TRIGGERS),
+    (("ui_chrome",), UI_STRONG),
+    (("timestamp", "byline"), frozenset({"ago"})),
+):
+    for _w in _words:
+        _WORD_RULES[_w] = _WORD_RULES.get(_w, frozenset()) | frozenset(_names)
+_FIRST_WORD_RULES: dict[str, frozenset[str]] = {}
+for _w in LINK_FIRST_WORDS:
+    _FIRST_WORD_RULES[_w] = frozenset({"link_phrase"})
+for _w in BYLINE_FIRST_WORDS:
+    _FIRST_WORD_RULES[_w] = _FIRST_WORD_RULES.get(_w, frozenset()) | {"byline"}
+_DATE_RULES = frozenset({"timestamp", "byline"})
+
+
+def candidate_rules(f: LineFeatures, o: BoilerplateOptions) -> set[str]:
+    """Names of the built-in per-line rules (link_phrase ... caption) that may claim ``f``.
+
+    Each rule has a cheap necessary condition (a trigger word, its first word or
+    character, a digit for dates, separators for keyword lists); a rule not named
+    here cannot claim the line, so most lines of a page run no pattern at all.
+    Not valid with extra ``link_phrases`` (they can match anything).
+    """
+    h = f._hits
+    if h is None:
+        h = f._hits = ALL_TRIGGERS.intersection(f.words)
+    cands: set[str] = set()
+    for w in h:
+        cands |= _WORD_RULES[w]
+    first = _FIRST_WORD_RULES.get(f.words[0])
+    if first is not None:
+        cands |= first
+    t = f.text
+    c0 = t[0]
+    if t[-1] == "]" or t.endswith("]|"):
+        cands.add("link_phrase")
+    if c0.isdigit():
+        cands.add("caption")  # a gallery counter
+    elif c0 in _BULLETS:
+        cands.add("byline")  # "- Agency"
+    n = f.n_words
+    if n <= 3 and not f.ends_sentence and "a" <= c0 <= "z":
+        cands.add("caption")  # alt text
+    if "©" in t:
+        cands.add("legal")
+    if n <= o.pattern_max_words and "timestamp" not in cands and _DIGIT_RE.search(t) is not None:
+        cands |= _DATE_RULES
+    if n >= o.keyword_min_items and f.stop_density <= 0.2:
+        seps = t.count(",") + t.count("|") + t.count(";")
+        if not t.isascii():
+            seps += t.count("•") + t.count("·") + t.count("»") + t.count("›")
+        if seps >= o.keyword_min_items - 1:
+            cands.add("keyword_list")
+    return cands
 
 
 def phrases_regex(phrases: list[str], tail: str) -> re.Pattern[str] | None:
@@ -184,23 +296,25 @@ class LinkPhraseRule:
     def __init__(self, extra: list[str] | None = None) -> None:
         self.extra = phrases_regex(extra or [], _SEP)
 
-    def __call__(self, page: Page) -> Iterator[Removal]:
-        limit = page.options.pattern_max_words + 10  # link-outs carry a whole title
-        for f in page.nonblank:
-            if not f.n_words or f.n_words > limit:
-                continue
-            t = f.text
-            if self.extra is not None and self.extra.match(t):
-                yield f.index, 1.0
-                continue
-            if f.words[0] not in LINK_FIRST_WORDS and not t.endswith(("]", "]|", "] ")):
-                continue
-            if (
-                LINK_PHRASE_RE.match(t)
-                or (f.n_words <= page.options.pattern_max_words and ACTION_RE.match(t))
-                or (t.endswith(("]", "]|", "] ")) and not f.ends_sentence and TAGGED_LINK_RE.search(t))
-            ):
-                yield f.index, 1.0
+    def max_words(self, o: BoilerplateOptions) -> int:
+        return o.pattern_max_words + 10  # link-outs carry a whole title
+
+    def match(self, f: LineFeatures, page: Page) -> bool:
+        if not f.n_words or f.n_words > page.options.pattern_max_words + 10:
+            return False
+        t = f.text
+        if self.extra is not None and self.extra.match(t):
+            return True
+        tagged = t.endswith(("]", "]|", "] "))
+        if f.words[0] not in LINK_FIRST_WORDS and not tagged:
+            return False
+        return bool(
+            LINK_PHRASE_RE.match(t)
+            or (f.n_words <= page.options.pattern_max_words and ACTION_RE.match(t))
+            or (tagged and not f.ends_sentence and TAGGED_LINK_RE.search(t))
+        )
+
+    __call__ = _per_line_call
 
 
 class UiChromeRule:
@@ -208,20 +322,21 @@ class UiChromeRule:
 
     name = "ui_chrome"
 
-    def __call__(self, page: Page) -> Iterator[Removal]:
-        for f in page.nonblank:
-            if not f.n_words or f.n_words > 6 or f.n_sentences > 1:
-                continue
-            strong = False
-            ok = True
-            for w in f.words:
-                if w in UI_STRONG:
-                    strong = True
-                elif w not in UI_WORDS and not w.isdigit():
-                    ok = False
-                    break
-            if ok and strong:
-                yield f.index, 1.0
+    def max_words(self, o: BoilerplateOptions) -> int:
+        return 6
+
+    def match(self, f: LineFeatures, page: Page) -> bool:
+        if not f.n_words or f.n_words > 6 or f.n_sentences > 1:
+            return False
+        words = f.words
+        if UI_STRONG.isdisjoint(words):
+            return False
+        for w in words:
+            if w not in UI_WORDS and w not in UI_STRONG and not w.isdigit():
+                return False
+        return True
+
+    __call__ = _per_line_call
 
 
 class LegalRule:
@@ -229,17 +344,20 @@ class LegalRule:
 
     name = "legal"
 
-    def __call__(self, page: Page) -> Iterator[Removal]:
-        for f in page.nonblank:
-            if not f.n_words or f.n_words > 80:
-                continue
-            t = f.text
-            if "©" not in t and LEGAL_TRIGGERS.isdisjoint(f.words):
-                continue
-            if f.n_words <= 40 and LEGAL_RE.search(t):
-                yield f.index, 1.0
-            elif COOKIE_RE.search(t) and COOKIE_CTX_RE.search(t):
-                yield f.index, 1.0
+    def max_words(self, o: BoilerplateOptions) -> int:
+        return 80
+
+    def match(self, f: LineFeatures, page: Page) -> bool:
+        if not f.n_words or f.n_words > 80:
+            return False
+        t = f.text
+        if LEGAL_TRIGGERS.isdisjoint(_hits(f)) and "©" not in t:
+            return False
+        if f.n_words <= 40 and LEGAL_RE.search(t):
+            return True
+        return bool(COOKIE_RE.search(t) and COOKIE_CTX_RE.search(t))
+
+    __call__ = _per_line_call
 
 
 class PromoRule:
@@ -247,10 +365,15 @@ class PromoRule:
 
     name = "promo"
 
-    def __call__(self, page: Page) -> Iterator[Removal]:
-        for f in page.nonblank:
-            if f.n_words and f.n_words <= 30 and not PROMO_TRIGGERS.isdisjoint(f.words) and PROMO_RE.search(f.text):
-                yield f.index, 1.0
+    def max_words(self, o: BoilerplateOptions) -> int:
+        return 30
+
+    def match(self, f: LineFeatures, page: Page) -> bool:
+        return bool(
+            f.n_words and f.n_words <= 30 and not PROMO_TRIGGERS.isdisjoint(_hits(f)) and PROMO_RE.search(f.text)
+        )
+
+    __call__ = _per_line_call
 
 
 class CaptionRule:
@@ -258,17 +381,21 @@ class CaptionRule:
 
     name = "caption"
 
-    def __call__(self, page: Page) -> Iterator[Removal]:
-        for f in page.nonblank:
-            if not f.n_words:
-                continue
-            if f.n_words <= 3 and not f.ends_sentence and ALT_TEXT_RE.match(f.text):
-                yield f.index, 1.0
-            elif (
-                f.n_words <= 15 and f.n_sentences <= 1 and not CAPTION_TRIGGERS.isdisjoint(f.words)
-                and CAPTION_RE.search(f.text)
-            ) or (GALLERY_RE.match(f.text) and f.n_words <= 60):
-                yield f.index, 1.0
+    def max_words(self, o: BoilerplateOptions) -> int:
+        return 60
+
+    def match(self, f: LineFeatures, page: Page) -> bool:
+        n = f.n_words
+        if not n or n > 60:
+            return False
+        t = f.text
+        if n <= 3 and not f.ends_sentence and ALT_TEXT_RE.match(t):
+            return True
+        if n <= 15 and f.n_sentences <= 1 and not CAPTION_TRIGGERS.isdisjoint(_hits(f)) and CAPTION_RE.search(t):
+            return True
+        return t[0].isdigit() and GALLERY_RE.match(t) is not None
+
+    __call__ = _per_line_call
 
 
 _DIGIT_RE = re.compile(r"\d")
@@ -276,12 +403,22 @@ _DIGIT_RE = re.compile(r"\d")
 
 def _date_residue(page: Page, f: LineFeatures) -> int | None:
     """Words left on a line once dates and dateline words are taken out (None: no date)."""
-    key = ("date", f.index)
-    if key in page.cache:
-        return page.cache[key]  # type: ignore[no-any-return]
-    page.cache[key] = None
+    n = f._date  # cached on the line: timestamp and byline both ask
+    if n != -2:
+        return None if n < 0 else n
     t = f.text
-    if (not _DIGIT_RE.search(t) and "ago" not in f.words) or not DATE_RE.search(t):
+    # every form of DATE_RE needs a digit, except relative times ("an hour ago"); with a
+    # digit it needs a month name, "ago" or a numeric date/time: check those cheaply first
+    if _DIGIT_RE.search(t) is None:
+        candidate = "ago" in _hits(f)
+    else:
+        candidate = (
+            "ago" in _hits(f)
+            or any(w[:3] in MONTH_PREFIXES for w in f.words)
+            or NUMERIC_DATE_RE.search(t) is not None
+        )
+    if not candidate or DATE_RE.search(t) is None:
+        f._date = -1
         return None
     rest = DATE_RE.sub(" ", t)
     n = 0
@@ -289,7 +426,7 @@ def _date_residue(page: Page, f: LineFeatures) -> int | None:
         w = w.strip(".,:;|•·-–—()[]")
         if w and w not in DATE_WORDS and not w.isdigit():
             n += 1
-    page.cache[key] = n
+    f._date = n
     return n
 
 
@@ -298,13 +435,16 @@ class TimestampRule:
 
     name = "timestamp"
 
-    def __call__(self, page: Page) -> Iterator[Removal]:
-        for f in page.nonblank:
-            if not f.n_words or f.n_words > page.options.pattern_max_words:
-                continue
-            r = _date_residue(page, f)
-            if r is not None and r <= 1:
-                yield f.index, 1.0
+    def max_words(self, o: BoilerplateOptions) -> int:
+        return o.pattern_max_words
+
+    def match(self, f: LineFeatures, page: Page) -> bool:
+        if not f.n_words or f.n_words > page.options.pattern_max_words:
+            return False
+        r = _date_residue(page, f)
+        return r is not None and r <= 1
+
+    __call__ = _per_line_call
 
 
 class BylineRule:
@@ -312,21 +452,24 @@ class BylineRule:
 
     name = "byline"
 
-    def __call__(self, page: Page) -> Iterator[Removal]:
-        limit = page.options.pattern_max_words
-        for f in page.nonblank:
-            if not f.n_words or f.n_words > limit or f.n_sentences > 1:
-                continue
-            t = f.text
-            if f.n_words <= 10 and BYLINE_RE.match(t) and f.n_stop <= 3:
-                yield f.index, 1.0
-            elif f.n_words <= 4 and BULLET_SOURCE_RE.match(t):
-                yield f.index, 1.0
-            else:
-                r = _date_residue(page, f)
-                # a name or outlet next to a date, not a sentence about a date
-                if r is not None and r <= 5 and f.n_stop <= 2 and f.cap_ratio >= 0.5:
-                    yield f.index, 1.0
+    def max_words(self, o: BoilerplateOptions) -> int:
+        return o.pattern_max_words
+
+    def match(self, f: LineFeatures, page: Page) -> bool:
+        if not f.n_words or f.n_words > page.options.pattern_max_words or f.n_sentences > 1:
+            return False
+        t = f.text
+        if f.n_words <= 10 and f.n_stop <= 3 and BYLINE_RE.match(t):
+            return True
+        if f.n_words <= 4 and BULLET_SOURCE_RE.match(t):
+            return True
+        if f.n_stop > 2:
+            return False
+        r = _date_residue(page, f)
+        # a name or outlet next to a date, not a sentence about a date
+        return r is not None and r <= 5 and f.cap_ratio >= 0.5
+
+    __call__ = _per_line_call
 
 
 class KeywordListRule:
@@ -334,24 +477,28 @@ class KeywordListRule:
 
     name = "keyword_list"
 
-    def __call__(self, page: Page) -> Iterator[Removal]:
+    def max_words(self, o: BoilerplateOptions) -> int:
+        return 1 << 30
+
+    def match(self, f: LineFeatures, page: Page) -> bool:
         min_items = page.options.keyword_min_items
-        for f in page.nonblank:
-            if f.n_words < min_items:
-                continue
-            t = f.text
-            if t.count(",") + t.count("|") + t.count("•") + t.count("·") + t.count(";") + t.count("»") + t.count("›") < min_items - 1:
-                continue
-            items = [x for x in LIST_SPLIT_RE.split(t.rstrip(".")) if x]
-            if len(items) < min_items:
-                continue
-            lens = [len(x.split()) for x in items]
-            if max(lens) > 6 or sum(lens) / len(lens) > 4:
-                continue
-            # a real enumeration in a sentence has function words and ends with a period
-            if f.stop_density > 0.2 or (t.endswith(".") and f.stop_density > 0.08):
-                continue
-            yield f.index, 1.0
+        if f.n_words < min_items or f.stop_density > 0.2:
+            return False
+        t = f.text
+        # a real enumeration in a sentence has function words and ends with a period
+        if t.endswith(".") and f.stop_density > 0.08:
+            return False
+        if t.count(",") + t.count("|") + t.count(";") + (
+            0 if t.isascii() else t.count("•") + t.count("·") + t.count("»") + t.count("›")
+        ) < min_items - 1:
+            return False
+        items = [x for x in LIST_SPLIT_RE.split(t.rstrip(".")) if x]
+        if len(items) < min_items:
+            return False
+        lens = [len(x.split()) for x in items]
+        return not (max(lens) > 6 or sum(lens) / len(lens) > 4)
+
+    __call__ = _per_line_call
 
 
 class MenuRunRule:
@@ -397,13 +544,16 @@ class CommentMetaRule:
 
     name = "comment_meta"
 
-    def __call__(self, page: Page) -> Iterator[Removal]:
-        for f in page.nonblank:
-            if (
-                f.n_words and f.n_words <= 14 and f.n_sentences <= 1 and not COMMENT_TRIGGERS.isdisjoint(f.words)
-                and COMMENT_META_RE.search(f.text)
-            ):
-                yield f.index, 1.0
+    def max_words(self, o: BoilerplateOptions) -> int:
+        return 14
+
+    def match(self, f: LineFeatures, page: Page) -> bool:
+        return bool(
+            f.n_words and f.n_words <= 14 and f.n_sentences <= 1 and not COMMENT_TRIGGERS.isdisjoint(_hits(f))
+            and COMMENT_META_RE.search(f.text)
+        )
+
+    __call__ = _per_line_call
 
 
 def pattern_rules(link_phrases: list[str] | None = None) -> list[LineRule]:

@@ -10,7 +10,9 @@
   the highest sum of prose words minus a penalty per furniture line (the
   "body text extraction" idea on lines).  Prose islands separated from it by
   more furniture than they weigh -- teasers, other stories, comments -- fall
-  outside and are removed.
+  outside and are removed.  One or two short non-prose lines between prose
+  paragraphs (a ticker, a share bar) cost nothing: only a longer run of
+  furniture, a byline/date line or a cut end marker separates prose.
 * ``teaser_list``: a run of isolated paragraphs, each behind two or more
   headline/byline/date lines, closing the page's prose, is a list of other
   stories even without a marker.
@@ -154,25 +156,65 @@ class EndMarkerRule:
 
 
 def best_span(page: Page, classes: list[str]) -> tuple[int, int] | None:
-    """The [first, last] unit span maximising prose words minus furniture penalties."""
+    """The [first, last] unit span maximising prose words minus furniture penalties.
+
+    A gap of at most ``span_bridge_lines`` short non-prose units between two prose
+    units costs nothing (jusText's idea: short or bad lines between good ones do not
+    break the article): only a longer run of furniture, a byline/date line (it opens
+    another item) or a cut end marker separates the article from other prose.
+    One linear pass (Kadane's maximum-sum segment).
+    """
     o = page.options
+    feats = page.unit_features
+    units = page.units
+    removed = page.removed
+    n = len(feats)
+    line_pen = o.span_line_penalty
+    word_pen = o.span_word_penalty
+    dated_factor = o.span_dated_factor
+    bridge = o.span_bridge_lines
+    short = o.length_low
+    values = [0.0] * n
+    # bridgeable: a short unit that is not a byline/date/comment header or a cut marker
+    gap_start = -1
+    gap_ok = True
+    seen_good = False
+    for u in range(n):
+        f = feats[u]
+        if classes[u] == GOOD:
+            values[u] = float(f.n_words)
+            if seen_good and gap_start >= 0 and gap_ok and u - gap_start <= bridge:
+                for g in range(gap_start, u):
+                    values[g] = 0.0
+            seen_good = True
+            gap_start = -1
+            continue
+        cost = -(line_pen + word_pen * f.n_words)
+        r = removed.get(units[u][0])
+        ok = f.n_chars < short
+        if r is not None:
+            if r[0] in DATED_RULES:
+                cost *= dated_factor
+                ok = False
+            elif r[0] == "end_marker":
+                ok = False
+        values[u] = cost
+        if gap_start < 0:
+            gap_start = u
+            gap_ok = ok
+        elif not ok:
+            gap_ok = False
     best = 0.0
     span: tuple[int, int] | None = None
     cur = 0.0
     start = 0
-    for u, f in enumerate(page.unit_features):
-        if classes[u] == GOOD:
-            v = float(f.n_words)
-        else:
-            v = -(o.span_line_penalty + o.span_word_penalty * f.n_words)
-            r = page.removed.get(page.units[u][0])
-            if r is not None and r[0] in DATED_RULES:
-                v *= o.span_dated_factor
+    for u in range(n):
+        val = values[u]
         if cur <= 0:
-            cur = v
+            cur = val
             start = u
         else:
-            cur += v
+            cur += val
         if cur > best:
             best = cur
             span = (start, u)
