@@ -2,7 +2,7 @@
 
 ::
 
-    ingest run -c config.toml [--input PATH] [--output DIR] [--workers N] [--set KEY=VALUE ...] [--skip ID ...]
+    ingest run -c config.toml [--input PATH] [--output DIR] [--workers N] [--restart] [--set KEY=VALUE ...] [--skip ID ...]
     ingest check -c config.toml [--set ...] [--skip ...]
     ingest plugins [--json] [--hooks]
     ingest explain DOC_ID [-c config.toml | --output DIR] [--json]
@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--input", help="read documents from this path instead of [source] path")
     run.add_argument("--output", help="write results into this folder instead of [sink] path")
     run.add_argument("--workers", type=int, help="worker processes for per-document stages (0 = one per core)")
+    run.add_argument(
+        "--restart",
+        action="store_true",
+        help="discard the checkpoint of an interrupted run in the output folder and start over",
+    )
 
     check = commands.add_parser("check", help="validate the config and plugins; do no work")
     _add_config_args(check)
@@ -132,7 +137,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
     try:
-        report = pipeline.run(progress=progress)
+        report = pipeline.run(
+            progress=progress, restart=args.restart, on_message=lambda text: print(f"ingest: {text}", file=sys.stderr)
+        )
     finally:
         if progress is not None:
             progress.done()

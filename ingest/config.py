@@ -55,6 +55,15 @@ class RunOptions:
     )
     #: Keep every drop record in memory for ``Pipeline.ledger``.
     keep_drop_records: bool = attrs.field(default=True, metadata={"help": "keep drop records in memory for Pipeline.ledger"})
+    #: Write a checkpoint every this many inputs, so a killed run resumes; 0 = never.
+    checkpoint_every: int = attrs.field(
+        default=1000,
+        validator=attrs.validators.ge(0),
+        metadata={
+            "help": "write a checkpoint into the output folder every this many inputs, so an interrupted "
+            "run resumes where it stopped (sinks that support it: jsonl); 0 = off"
+        },
+    )
 
 
 @attrs.define

@@ -9,7 +9,8 @@ duplicates. ``input == kept + dropped`` holds at the end of every run;
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -97,6 +98,11 @@ class Ledger:
     ``keep_records`` keeps every :class:`DropRecord` in memory (for
     :attr:`Pipeline.ledger` in ETL jobs); listeners (the sink, the
     ``ingest_document_dropped`` hook) see every record either way.
+
+    ``trackers`` are called with every record at once, even while the ledger
+    is :meth:`held <holding>` (stages that keep documents in flight use them
+    to see their own drops); ``listeners`` and the counts see a held record
+    only when it is replayed.
     """
 
     keep_records: bool = True
@@ -108,6 +114,11 @@ class Ledger:
     warning_count: int = 0
     stages: dict[str, StageStats] = attrs.field(factory=dict)
     listeners: list[Callable[[DropRecord], None]] = attrs.field(factory=list)
+    trackers: list[Callable[[DropRecord], None]] = attrs.field(factory=list)
+    #: Source items still to skip when a run resumes (see :meth:`skip_source`).
+    source_to_skip: int = 0
+    on_source_skipped: Callable[[str], None] | None = None
+    _held: list[list[tuple[str, Any]]] = attrs.field(factory=list)
 
     def stage_stats(self, stage_id: str, stage: str) -> StageStats:
         if stage_id not in self.stages:
@@ -115,6 +126,17 @@ class Ledger:
         return self.stages[stage_id]
 
     def record_drop(self, record: DropRecord) -> None:
+        if record.stage == SOURCE_STAGE and self.source_to_skip > 0:
+            self._skipped(record.id)
+            return
+        for tracker in self.trackers:
+            tracker(record)
+        if self._held:
+            self._held[-1].append(("drop", record))
+            return
+        self._record_drop_now(record)
+
+    def _record_drop_now(self, record: DropRecord) -> None:
         if record.stage == SOURCE_STAGE:
             # An input the source could not read never became a document,
             # but it was input all the same.
@@ -130,12 +152,109 @@ class Ledger:
             listener(record)
 
     def record_warning(self, warning: RunWarning) -> None:
+        if warning.stage == SOURCE_STAGE and self.source_to_skip > 0:
+            return  # about an input that is skipped: it was counted before the checkpoint
+        if self._held:
+            self._held[-1].append(("warning", warning))
+            return
+        self._record_warning_now(warning)
+
+    def _record_warning_now(self, warning: RunWarning) -> None:
         self.warning_count += 1
         stats = self.stages.get(warning.stage)
         if stats is not None:
             stats.warnings += 1
         if len(self.warnings) < MAX_KEPT_WARNINGS:
             self.warnings.append(warning)
+
+    # -- holding events back (the worker pool replays them in input order) --
+
+    @contextlib.contextmanager
+    def holding(self) -> Iterator[list[tuple[str, Any]]]:
+        """Hold back drops and warnings recorded inside the block; the yielded
+        list collects them for :meth:`replay`. Holds nest: what an inner
+        block replays while an outer one is open goes to the outer one.
+
+        If the block raises, what it held is dropped with it: the run is
+        failing, and recording it now, ahead of earlier documents' outcomes,
+        could let a checkpoint count inputs that are not accounted for."""
+        held: list[tuple[str, Any]] = []
+        self._held.append(held)
+        try:
+            yield held
+        finally:
+            self._pop_hold(held)
+
+    def _pop_hold(self, held: list[tuple[str, Any]]) -> None:
+        assert self._held and self._held[-1] is held, "holds are strictly nested"
+        self._held.pop()
+
+    def replay(self, events: list[tuple[str, Any]]) -> None:
+        """Record held events, in the order they happened."""
+        for kind, item in events:
+            if self._held:
+                self._held[-1].append((kind, item))
+            elif kind == "drop":
+                self._record_drop_now(item)
+            else:
+                self._record_warning_now(item)
+
+    # -- resuming ----------------------------------------------------------
+
+    def skip_source(self, count: int, on_skipped: Callable[[str], None] | None = None) -> None:
+        """Swallow the next ``count`` source items: documents the runner
+        reads (it calls :meth:`source_skipped`) and inputs the source drops,
+        with the source's warnings about them. ``on_skipped(id)`` is called
+        with the id of the last one."""
+        self.source_to_skip = count
+        self.on_source_skipped = on_skipped
+
+    def source_skipped(self, item_id: str) -> None:
+        self._skipped(item_id)
+
+    def _skipped(self, item_id: str) -> None:
+        self.source_to_skip -= 1
+        if self.source_to_skip == 0 and self.on_source_skipped is not None:
+            self.on_source_skipped(item_id)
+
+    def state(self) -> dict[str, Any]:
+        """The counts, per-stage statistics and kept warnings as plain data
+        (for a checkpoint); drop records are not part of it."""
+        return {
+            "input": self.input_count,
+            "kept": self.kept_count,
+            "dropped": self.dropped_count,
+            "warning_count": self.warning_count,
+            "warnings": [attrs.asdict(w) for w in self.warnings],
+            "stages": {
+                stage_id: {
+                    "stage": s.stage,
+                    "documents_in": s.documents_in,
+                    "documents_out": s.documents_out,
+                    "dropped": dict(s.dropped),
+                    "warnings": s.warnings,
+                    "seconds": s.seconds,
+                    "extra": s.extra,
+                }
+                for stage_id, s in self.stages.items()
+            },
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Set the counts back to a :meth:`state` (replacing what is there)."""
+        self.input_count = state["input"]
+        self.kept_count = state["kept"]
+        self.dropped_count = state["dropped"]
+        self.warning_count = state["warning_count"]
+        self.warnings = [RunWarning(**w) for w in state["warnings"]]
+        for stage_id, saved in state["stages"].items():
+            stats = self.stage_stats(stage_id, saved["stage"])
+            stats.documents_in = saved["documents_in"]
+            stats.documents_out = saved["documents_out"]
+            stats.dropped = collections.Counter(saved["dropped"])
+            stats.warnings = saved["warnings"]
+            stats.seconds = saved["seconds"]
+            stats.extra = dict(saved["extra"])
 
     def dropped_ids(self) -> dict[str, DropRecord]:
         """The kept drop records by document id (needs ``keep_records``)."""

@@ -7,7 +7,10 @@ takes results back in input order. Each worker builds its own stage
 functions and records drops and warnings in a private ledger; they travel
 back with the batch and the parent replays them document by document, in
 input order, so the ledger, the sink and every hook see exactly what a
-single-process run produces.
+single-process run produces. What upstream stages (the source) record while
+the parent reads ahead is held back and replayed in its place too, so every
+drop reaches the sink in input order whatever the worker count (a run can
+then be checkpointed and resumed at any document boundary).
 
 Workers are forked (not spawned) so in-process plugin objects and plugin
 files loaded at start-up are there without pickling; where ``fork`` is not
@@ -130,30 +133,55 @@ def _run_batch(docs: list[Document]) -> BatchResult:
     return _WORKER.run_batch(docs)
 
 
-def _replay(result: BatchResult, ledger: Ledger) -> Iterator[Document]:
-    """Merge a batch's counts and replay its drops and warnings in input order."""
+def _replay(result: BatchResult, batch: _Batch, ledger: Ledger) -> Iterator[Document]:
+    """Merge a batch's counts and replay, document by document in input
+    order, what upstream stages recorded while the document was read, then
+    its warnings and drops, exactly as a single process records them."""
     for stage_id, (n_in, n_out, seconds, _warnings) in result.stats.items():
         stats = ledger.stages[stage_id]
         stats.documents_in += n_in
         stats.documents_out += n_out
         stats.seconds += seconds
-    for outcome in result.outcomes:
-        for record in outcome.drops:
-            ledger.record_drop(record)
+    for prelude, outcome in zip(batch.preludes, result.outcomes):
+        ledger.replay(prelude)
         for warning in outcome.warnings:
             ledger.record_warning(warning)  # counts the stage's warnings too
+        for record in outcome.drops:
+            ledger.record_drop(record)
         if outcome.kept is not None:
             yield outcome.kept
 
 
-def _batches(docs: Iterator[Document], size: int) -> Iterator[list[Document]]:
-    batch: list[Document] = []
-    for doc in docs:
-        batch.append(doc)
-        if len(batch) >= size:
+@attrs.define
+class _Batch:
+    """Documents for a worker, and for each the ledger events upstream stages
+    (the source above all) recorded while it was being read: held back so
+    they are replayed in input order, not when the parent reads ahead."""
+
+    docs: list[Document] = attrs.field(factory=list)
+    preludes: list[list[Any]] = attrs.field(factory=list)
+
+
+_END = object()
+
+
+def _batches(docs: Iterator[Document], size: int, ledger: Ledger, trailer: list[Any]) -> Iterator[_Batch]:
+    """Batches of ``size`` documents; what upstream recorded after the last
+    document goes to ``trailer``, for the caller to replay at the end."""
+    batch = _Batch()
+    it = iter(docs)
+    while True:
+        with ledger.holding() as held:
+            doc = next(it, _END)
+        if doc is _END:
+            trailer.extend(held)
+            break
+        batch.docs.append(doc)  # type: ignore[arg-type]
+        batch.preludes.append(held)
+        if len(batch.docs) >= size:
             yield batch
-            batch = []
-    if batch:
+            batch = _Batch()
+    if batch.docs:
         yield batch
 
 
@@ -169,15 +197,18 @@ def run_segment(
     Input that fits in one batch is processed in this process: forking a
     pool for a handful of documents costs more than it saves.
     """
-    batches = _batches(docs, BATCH_SIZE)
+    trailer: list[Any] = []
+    batches = _batches(docs, BATCH_SIZE, ledger, trailer)
     first = next(batches, None)
     if first is None:
+        ledger.replay(trailer)
         return
     second = next(batches, None)
     if second is None or workers <= 1 or not fork_available():
         local = _WorkerState(segment)
         for batch in itertools.chain([first], [second] if second else [], batches):
-            yield from _replay(local.run_batch(batch), ledger)
+            yield from _replay(local.run_batch(batch.docs), batch, ledger)
+        ledger.replay(trailer)
         return
 
     token = id(segment)
@@ -185,25 +216,27 @@ def run_segment(
     try:
         pool = multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(token,))
         try:
-            pending: collections.deque[Any] = collections.deque()
+            pending: collections.deque[tuple[Any, _Batch]] = collections.deque()
             queued = itertools.chain([first, second], batches)
             limit = workers * IN_FLIGHT_PER_WORKER
             while True:
                 while len(pending) < limit:
-                    batch = next(queued, None)
-                    if batch is None:
+                    queue_next = next(queued, None)
+                    if queue_next is None:
                         break
-                    pending.append(pool.apply_async(_run_batch, (batch,)))
+                    pending.append((pool.apply_async(_run_batch, (queue_next.docs,)), queue_next))
                 if not pending:
                     break
+                waiting, batch = pending.popleft()
                 try:
-                    result: BatchResult = pending.popleft().get()
+                    result: BatchResult = waiting.get()
                 except Exception as exc:
                     raise RunError(f"a worker process failed: {error_text(exc)}") from exc
-                yield from _replay(result, ledger)
+                yield from _replay(result, batch, ledger)
             pool.close()
         finally:
             pool.terminate()
             pool.join()
     finally:
         _SEGMENTS.pop(token, None)
+    ledger.replay(trailer)

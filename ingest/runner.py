@@ -4,11 +4,15 @@ Stages are chained as generators, so a per-document stage holds one
 document at a time. A corpus-level stage (``needs_corpus``) gets the stream
 spooled to disk: first ``fit(spool)``, then the spool again through the
 stage. Every document ends up either kept or in the :class:`Ledger`.
+
+:meth:`Pipeline.run` writes checkpoints when the sink supports them, and
+resumes a killed run from the last one (see :mod:`ingest.checkpoint`).
 """
 
 from __future__ import annotations
 
 import datetime
+import logging
 import os
 import shutil
 import tempfile
@@ -17,6 +21,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ingest import checkpoint as checkpoints
+from ingest.checkpoint import Checkpointer, CheckpointError
 from ingest.config import (
     PipelineConfig,
     StageConfig,
@@ -35,6 +41,12 @@ from ingest.plugin_manager import PluginHost
 from ingest.spool import Spool
 
 ProgressCallback = Callable[[Ledger], None]
+MessageCallback = Callable[[str], None]
+
+log = logging.getLogger("ingest")
+
+#: What a sink needs to take part in checkpoints.
+CHECKPOINT_METHODS = ("checkpoint", "resume", "suspend", "checkpoint_dir")
 
 
 class _UpstreamFailure(Exception):
@@ -118,6 +130,7 @@ class Pipeline:
             raise ConfigError(f"{self.path or '<config>'}: [plugins]: {exc}") from exc
         self.ledger = Ledger(keep_records=self.config.run.keep_drop_records)
         self.report: dict[str, Any] = {}
+        self._resumed: dict[str, Any] | None = None
 
     # -- constructors ------------------------------------------------------
 
@@ -207,9 +220,23 @@ class Pipeline:
 
         yield from self._execute(documents(), ledger, sink=None)
 
-    def run(self, *, progress: ProgressCallback | None = None) -> dict[str, Any]:
+    def run(
+        self,
+        *,
+        progress: ProgressCallback | None = None,
+        restart: bool = False,
+        on_message: MessageCallback | None = None,
+    ) -> dict[str, Any]:
         """Read the configured source, run the stages, write the configured
-        sink; return the report (also in :attr:`report`)."""
+        sink; return the report (also in :attr:`report`).
+
+        With ``[run] checkpoint_every`` above 0 and a sink that supports it
+        (``jsonl``), checkpoints go into the output folder, and a run that
+        finds one left by an interrupted run of the same config resumes it;
+        ``restart=True`` discards it instead. A checkpoint of another config
+        is a :class:`ConfigError`. ``on_message`` gets notes such as
+        "resuming ..." (default: the ``ingest`` logger).
+        """
         if self.config.source is None or self.config.sink is None:
             raise ConfigError("run() needs a [source] and a [sink]; use process() for in-memory documents")
         ledger = self._new_ledger()
@@ -225,15 +252,95 @@ class Pipeline:
             raise RunError(f"could not open the source or sink: {error_text(exc)}") from exc
         ledger.listeners.append(sink.write_dropped)
         try:
-            for doc in self._execute(iter(source), ledger, sink=sink, progress=progress):
-                sink.write(doc)
-        except BaseException as exc:
+            checkpoint = self._checkpointer(sink, ledger, restart=restart, say=on_message or log.warning)
+        except BaseException:
             sink.abort()
+            raise
+        if checkpoint is not None:
+            ledger.trackers.append(checkpoint.track)
+            ledger.listeners.append(checkpoint.on_drop)  # after the sink's: the drop is written
+        try:
+            for doc in self._execute(iter(source), ledger, sink=sink, progress=progress, checkpoint=checkpoint):
+                sink.write(doc)
+                if checkpoint is not None:
+                    checkpoint.on_kept()
+        except BaseException as exc:
+            if checkpoint is not None and checkpoint.saved and not isinstance(exc, CheckpointError):
+                # Nothing looks complete (the files keep their hidden names);
+                # the next run picks up from the last checkpoint.
+                sink.suspend()
+                checkpoint.suspend()
+            else:
+                sink.abort()
+                if checkpoint is not None:
+                    checkpoint.discard()
+            if isinstance(exc, CheckpointError):
+                raise RunError(f"cannot resume: {exc}; the checkpoint is discarded, run again to start over") from exc
             if isinstance(exc, (IngestError, KeyboardInterrupt)):
                 raise
             raise RunError(f"the run failed: {error_text(exc)}") from exc
         sink.close(self.report)
+        if checkpoint is not None:
+            checkpoint.finish()
         return self.report
+
+    def _checkpointer(
+        self, sink: Any, ledger: Ledger, *, restart: bool, say: MessageCallback
+    ) -> Checkpointer | None:
+        """Checkpointing for this run, resuming a matching checkpoint; None
+        when it is off or the sink cannot take part."""
+        self._resumed = None
+        every = self.config.run.checkpoint_every
+        if not all(hasattr(sink, name) for name in CHECKPOINT_METHODS):
+            return None
+        folder = Path(sink.checkpoint_dir)
+        if every <= 0:
+            if checkpoints.load(folder) is not None:
+                say(f"checkpoints are off ([run] checkpoint_every = 0): discarding the interrupted run in {folder}")
+                checkpoints.remove(folder, checkpoints.stale_spools(folder))
+                sink.resume(None)  # and its partial files
+            return None
+        enabled = [s for s in self.config.stages if s.enabled]
+        barrier = next((s for s in enabled if not s.per_document), None)
+        upstream = enabled[: enabled.index(barrier)] if barrier is not None else enabled
+        description = checkpoints.describe_config(self.config, self.plugins)
+        state = checkpoints.load(folder)
+        if state is not None:
+            if restart:
+                say(f"--restart: discarding the checkpoint of an interrupted run in {folder}")
+                state = None
+            elif state.get("format") != checkpoints.FORMAT:
+                say(f"ignoring an unreadable or outdated checkpoint in {folder}; starting over")
+                state = None
+            elif state.get("fingerprint") != checkpoints.fingerprint(description):
+                changed = checkpoints.differences(state.get("config") or {}, description)
+                shown = ", ".join(changed[:8]) + (", ..." if len(changed) > 8 else "")
+                raise ConfigError(
+                    f"{folder} holds an interrupted run of a different configuration (changed: {shown}); "
+                    "run with --restart to discard it and start over, or undo the change to resume it"
+                )
+        if state is not None:
+            try:
+                sink.resume(state["sink"])
+            except CheckpointError as exc:
+                say(f"cannot resume the interrupted run in {folder} ({exc}); starting over")
+                state = None
+        if state is None:
+            checkpoints.remove(folder, checkpoints.stale_spools(folder))
+            sink.resume(None)
+        else:
+            say(checkpoints.resume_message(state, folder))
+            self._resumed = {"phase": state["phase"], "inputs_done": state["accounted"]}
+        return Checkpointer(
+            folder=folder,
+            every=every,
+            sink=sink,
+            ledger=ledger,
+            description=description,
+            upstream=[s.id for s in upstream],
+            barrier=barrier.id if barrier is not None else None,
+            state=state,
+        )
 
     # -- internals ---------------------------------------------------------
 
@@ -243,6 +350,7 @@ class Pipeline:
         if hook.get_hookimpls():  # no hook call per drop when nobody listens
             self.ledger.listeners.append(lambda record: hook(record=record))
         self.report = {}
+        self._resumed = None
         return self.ledger
 
     def _context(
@@ -270,6 +378,7 @@ class Pipeline:
         *,
         sink: Any,
         progress: ProgressCallback | None = None,
+        checkpoint: Checkpointer | None = None,
     ) -> Iterator[Document]:
         started = datetime.datetime.now(datetime.timezone.utc)
         clock_start = time.perf_counter()
@@ -282,7 +391,7 @@ class Pipeline:
         spools: list[Spool] = []
         try:
             self.plugins.hook.ingest_run_started(run={"config": self.path, "stages": self.stage_ids})
-            stream: Iterator[Document] = self._count_input(docs, ledger)
+            stream: Iterator[Document] = self._count_input(docs, ledger, checkpoint)
             workers = resolve_workers(self.config.run.workers)
             segment: list[StageConfig] = []
             for stage_cfg in self.config.stages:
@@ -294,7 +403,10 @@ class Pipeline:
                 if segment:
                     stream = self._segment(segment, stream, ledger, workdir, workers)
                     segment = []
-                stream = self._chain(stage_cfg, stream, ledger, workdir, spools)
+                if checkpoint is not None and stage_cfg.id == checkpoint.barrier:
+                    stream = self._barrier(stage_cfg, stream, ledger, workdir, checkpoint)
+                else:
+                    stream = self._chain(stage_cfg, stream, ledger, workdir, spools)
             if segment:
                 stream = self._segment(segment, stream, ledger, workdir, workers)
             for doc in stream:
@@ -314,13 +426,24 @@ class Pipeline:
         ledger.check_balance()
         self.plugins.hook.ingest_run_finished(report=self.report)
 
-    def _count_input(self, docs: Iterator[Document], ledger: Ledger) -> Iterator[Document]:
+    def _count_input(
+        self, docs: Iterator[Document], ledger: Ledger, checkpoint: Checkpointer | None = None
+    ) -> Iterator[Document]:
         stats = ledger.stages[SOURCE_STAGE]
+        if checkpoint is not None:
+            checkpoint.start_source()  # a resume: counts restored, items to skip set
         clock = _Clock(stats)
         for doc in clock.timed_output(docs):
+            if ledger.source_to_skip > 0:
+                ledger.source_skipped(doc.id)  # accounted for before the checkpoint
+                continue
             ledger.input_count += 1
             stats.documents_out += 1
+            if checkpoint is not None:
+                checkpoint.pulled(doc.id)
             yield doc
+        if checkpoint is not None:
+            checkpoint.source_exhausted()
 
     def _segment(
         self,
@@ -424,7 +547,7 @@ class Pipeline:
             if record.stage == ctx.stage_id:
                 pending.pop(record.id, None)
 
-        ledger.listeners.insert(0, forget_dropped)
+        ledger.trackers.append(forget_dropped)  # at once, even while the worker pool holds drops back
         clock = _Clock(stats)
         shared_feed = clock.timed_input(feed())
         try:
@@ -456,8 +579,8 @@ class Pipeline:
                 ctx.drop(doc, "lost", error="the stage neither kept nor dropped this document")
             pending.clear()
         finally:
-            if forget_dropped in ledger.listeners:
-                ledger.listeners.remove(forget_dropped)
+            if forget_dropped in ledger.trackers:
+                ledger.trackers.remove(forget_dropped)
 
     def _corpus(
         self,
@@ -471,18 +594,65 @@ class Pipeline:
         spool = Spool(workdir, name=ctx.stage_id)
         spools.append(spool)
         spool.write_all(docs)
-        fit = getattr(stage, "fit", None)
-        if fit is not None:
-            start = time.perf_counter()
-            try:
-                fit(spool)
-            except Exception as exc:
-                raise RunError(
-                    f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}) failed while "
-                    f"reading the corpus: {error_text(exc)}"
-                ) from exc
-            stats.seconds += time.perf_counter() - start
+        self._fit(stage, ctx, stats, spool)
         yield from self._stream(stage, ctx, stats, iter(spool))
+
+    @staticmethod
+    def _fit(stage: Any, ctx: StageContext, stats: StageStats, spool: Spool) -> None:
+        fit = getattr(stage, "fit", None)
+        if fit is None:
+            return
+        start = time.perf_counter()
+        try:
+            fit(spool)
+        except Exception as exc:
+            raise RunError(
+                f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}) failed while "
+                f"reading the corpus: {error_text(exc)}"
+            ) from exc
+        stats.seconds += time.perf_counter() - start
+
+    def _barrier(
+        self,
+        stage_cfg: StageConfig,
+        stream: Iterator[Document],
+        ledger: Ledger,
+        workdir: str,
+        checkpoint: Checkpointer,
+    ) -> Iterator[Document]:
+        """The first stage that is not per-document, in a checkpointed run.
+
+        Its input is spooled into the output folder (counted as accounted
+        for, document by document); once complete, phase B begins: ``fit``
+        if it is corpus-level, then the spool through the stage. A run
+        resumed in phase B reads the complete spool and not the source.
+        A plain stream stage is spooled too, so a resume never needs its
+        in-memory state.
+        """
+        ctx = self._context(stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, ledger, workdir)
+        stats = ledger.stages[stage_cfg.id]
+        try:
+            stage = stage_cfg.spec.factory(stage_cfg.options, ctx)
+        except Exception as exc:
+            raise RunError(
+                f"stage {stage_cfg.id!r} ({stage_cfg.name}, plugin {ctx.plugin}) could not start: "
+                f"{error_text(exc)}"
+            ) from exc
+
+        def run() -> Iterator[Document]:
+            if checkpoint.phase == checkpoints.CORPUS:
+                spool = checkpoint.completed_spool()
+            else:
+                spool = checkpoint.open_spool()
+                for doc in stream:
+                    spool.write(doc)
+                    checkpoint.accounted_one()
+                checkpoint.finish_spool()
+            if stage_cfg.needs_corpus:
+                self._fit(stage, ctx, stats, spool)
+            yield from self._stream(stage, ctx, stats, iter(spool))
+
+        return run()
 
     def _make_report(
         self,
@@ -502,6 +672,7 @@ class Pipeline:
             **ledger.summary(),
             "stages": {stage_id: stats.as_dict() for stage_id, stats in ledger.stages.items()},
             "warning_samples": [str(w) for w in ledger.warnings[:100]],
+            **({"resumed": self._resumed} if self._resumed else {}),
             "plugin_load_failures": [
                 {"name": f.name, "distribution": f.distribution, "error": f.error}
                 for f in self.plugins.failures

@@ -18,6 +18,11 @@ shards of about that many (uncompressed) bytes: ``documents-00000.jsonl.gz``,
 Each file is written under a hidden ``.*.partial`` name and renamed into
 place only when the run completes, report last, so a crash never leaves a
 file that looks complete.
+
+The sink takes part in checkpoints (:mod:`ingest.checkpoint`): in a
+checkpointed run its partial files have fixed names (``.documents.jsonl.partial``),
+:meth:`JsonlSink.checkpoint` syncs them (ending the compressed member) and
+records their offsets, and :meth:`JsonlSink.resume` reopens them there.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import logging
 import attrs
 
 from ingest import Document, DropRecord, StageContext, StageKind, StageSpec, hookimpl, path_field
+from ingest.checkpoint import CheckpointError
 from ingest.jsonutil import document_record, drop_record, dumps
 from ingest.report_html import HTML_NAME, write_html_report
 from ingest_plugins import io_util
@@ -92,7 +98,14 @@ def _split_name(name: str, compression: str) -> tuple[str, str]:
 
 class LineWriter:
     """Writes lines to one file, or to numbered shards of bounded size, all
-    under temporary names reserved in an :class:`OutputFolder`."""
+    under temporary names reserved in an :class:`OutputFolder`.
+
+    The compressor of a file is opened at its first line. For checkpoints
+    (:meth:`checkpoint`) a compressed file is cut into members (gzip
+    members, bz2/xz streams, zstd frames: every reader reads them as one
+    stream); a file reopened by :meth:`resume` goes on with a new member at
+    the recorded offset, exactly where an uninterrupted run starts one.
+    """
 
     def __init__(self, outputs: OutputFolder, name: str, compression: str, shard_bytes: int) -> None:
         self.outputs = outputs
@@ -100,9 +113,14 @@ class LineWriter:
         self.shard_bytes = shard_bytes
         self.stem, self.suffix = _split_name(name, compression)
         self.names: list[str] = []
+        self.tmps: list[str] = []
         self.raw: IO[bytes] | None = None
         self.stream: IO[bytes] | None = None
         self.size = 0
+        #: fixed temporary names (a checkpointed run), see :meth:`resume`
+        self.fixed = False
+        #: shards closed since the last checkpoint, to sync at the next one
+        self.unsynced: list[str] = []
         self._open_next()
 
     def _name(self, index: int) -> str:
@@ -113,25 +131,40 @@ class LineWriter:
     def _open_next(self) -> None:
         self._close_current()
         name = self._name(len(self.names))
-        tmp = self.outputs.reserve(name)
+        tmp = self.outputs.reserve(name, fixed=self.fixed)
         self.names.append(name)
+        self.tmps.append(tmp)
         self.raw = open(tmp, "wb")  # noqa: SIM115 - closed in _close_current
+        self.stream = None
+        self.size = 0
+
+    def _open_stream(self) -> IO[bytes]:
+        assert self.raw is not None
         stream = io_util.open_compressed_writer(self.raw, self.compression)
         if stream is not self.raw:
             # Compressors pay per write call; hand them big blocks, not lines.
             stream = io.BufferedWriter(stream, buffer_size=WRITE_BUFFER_BYTES)  # type: ignore[arg-type]
         self.stream = stream
-        self.size = 0
+        return stream
+
+    def _end_member(self) -> None:
+        """Finish the compressed stream written so far (raw stays open)."""
+        stream, self.stream = self.stream, None
+        if stream is not None and stream is not self.raw:
+            stream.close()
 
     def _close_current(self) -> None:
-        stream, raw = self.stream, self.raw
-        self.stream = self.raw = None
+        raw = self.raw
         try:
-            if stream is not None and stream is not raw:
-                stream.close()  # finishes the compressed stream; raw stays open
+            if raw is not None and self.compression != "none" and self.stream is None and raw.tell() == 0:
+                self._open_stream()  # an empty file is still a valid compressed file
+            self._end_member()
         finally:
+            self.stream = self.raw = None
             if raw is not None:
                 raw.close()
+                if self.tmps:
+                    self.unsynced.append(self.tmps[-1])
 
     def write(self, line: str) -> None:
         data = line.encode("utf-8")
@@ -139,8 +172,8 @@ class LineWriter:
         # line larger than shard_bytes gets a shard of its own.
         if self.shard_bytes and self.size and self.size + len(data) > self.shard_bytes:
             self._open_next()
-        assert self.stream is not None
-        self.stream.write(data)
+        stream = self.stream if self.stream is not None else self._open_stream()
+        stream.write(data)
         self.size += len(data)
 
     def close(self) -> None:
@@ -150,6 +183,82 @@ class LineWriter:
         with contextlib.suppress(Exception):
             self._close_current()
 
+    # -- checkpoints -----------------------------------------------------------
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Make every line written so far durable (ending the compressed
+        member) and return where the current file stands."""
+        assert self.raw is not None
+        if self.compression != "none":
+            self._end_member()
+        self.raw.flush()
+        os.fsync(self.raw.fileno())
+        for tmp in self.unsynced:
+            with contextlib.suppress(FileNotFoundError), open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+        self.unsynced.clear()
+        return {"names": list(self.names), "offset": self.raw.tell(), "size": self.size}
+
+    def resume(self, state: dict[str, Any] | None) -> None:
+        """Switch to fixed temporary names: start them afresh (``None``), or
+        reopen them where :meth:`checkpoint` left them."""
+        if state is not None:
+            names = list(state["names"])
+            if not names or names[0] != self._name(0):
+                raise CheckpointError(f"the checkpoint names other files ({names[:1]}) than {self._name(0)!r}")
+            for name in names:
+                if not self.outputs.fixed_partial(name).is_file():
+                    raise CheckpointError(f"{self.outputs.fixed_partial(name)} is missing")
+            last = self.outputs.fixed_partial(names[-1])
+            if last.stat().st_size < state["offset"]:
+                raise CheckpointError(f"{last} is shorter than the checkpoint says")
+        self._release_all()
+        self.fixed = True
+        if state is None:
+            for path in self._fixed_leftovers(keep=0):
+                path.unlink()
+            self._open_next()
+            return
+        for name in state["names"]:
+            self.tmps.append(self.outputs.reserve(name, fixed=True))
+            self.names.append(name)
+        for path in self._fixed_leftovers(keep=len(self.names)):
+            path.unlink()  # shards the interrupted run began after its checkpoint
+        self.raw = open(self.tmps[-1], "r+b")  # noqa: SIM115 - closed in _close_current
+        self.raw.truncate(state["offset"])
+        self.raw.seek(state["offset"])
+        self.stream = None
+        self.size = state["size"]
+
+    def suspend(self) -> None:
+        """Close the files and leave them for a resumed run."""
+        self.abort()
+
+    def _release_all(self) -> None:
+        with contextlib.suppress(Exception):
+            self._close_current()
+        for tmp in self.tmps:
+            self.outputs.release(tmp)
+        self.names.clear()
+        self.tmps.clear()
+        self.unsynced.clear()
+
+    def _fixed_leftovers(self, keep: int) -> list[Path]:
+        """Fixed temporary files of this family except the first ``keep`` shards."""
+        kept = {self.outputs.fixed_partial(name).name for name in self.names[:keep]}
+        family = re.compile(r"\." + self._family().pattern + r"\.partial")
+        folder = self.outputs.folder
+        return [folder / n for n in os.listdir(folder) if family.fullmatch(n) and n not in kept]
+
+    def _family(self) -> re.Pattern[str]:
+        """File names of this family: any shard, layout or compression."""
+        return re.compile(
+            re.escape(self.stem)
+            + r"(-\d{5})?"
+            + re.escape(_split_name(self.stem + self.suffix, "none")[1])
+            + r"(\.gz|\.bz2|\.xz|\.zst)?"
+        )
+
     @property
     def targets(self) -> list[Path]:
         return [self.outputs.target(name) for name in self.names]
@@ -157,12 +266,7 @@ class LineWriter:
     def stale_files(self) -> list[Path]:
         """Files of an earlier run in this family (other shards, the other
         layout, other compressions) that this run did not write."""
-        family = re.compile(
-            re.escape(self.stem)
-            + r"(-\d{5})?"
-            + re.escape(_split_name(self.stem + self.suffix, "none")[1])
-            + r"(\.gz|\.bz2|\.xz|\.zst)?"
-        )
+        family = self._family()
         written = set(self.names)
         folder = self.outputs.folder
         return [
@@ -224,6 +328,33 @@ class JsonlSink:
         for writer in self.writers.values():
             writer.abort()
         self.outputs.discard()
+
+    # -- checkpoints (see ingest.checkpoint) -----------------------------------
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        """Where the runner keeps the checkpoint and the spool: the output folder."""
+        return self.outputs.folder
+
+    def checkpoint(self) -> dict[str, Any]:
+        """Make what was written durable; where each file stands."""
+        return {key: writer.checkpoint() for key, writer in self.writers.items()}
+
+    def resume(self, state: dict[str, Any] | None) -> None:
+        """Called once, before anything is written, in a checkpointed run:
+        use fixed temporary names, afresh (``None``) or reopened where a
+        :meth:`checkpoint` left them (raises ``CheckpointError`` if they are
+        not there)."""
+        if state is not None and set(state) != set(self.writers):
+            raise CheckpointError("the checkpoint describes other files")
+        for key, writer in self.writers.items():
+            writer.resume(state[key] if state is not None else None)
+
+    def suspend(self) -> None:
+        """The run stops without completing: close the files, keep them."""
+        for writer in self.writers.values():
+            writer.suspend()
+        self.outputs.suspend()
 
 
 @hookimpl

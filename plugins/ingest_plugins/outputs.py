@@ -74,13 +74,30 @@ class OutputFolder:
     def target(self, name: str) -> Path:
         return self.folder / name
 
-    def reserve(self, name: str) -> str:
+    def reserve(self, name: str, *, fixed: bool = False) -> str:
         """A fresh temporary path for the output file ``name`` in the folder;
-        it becomes ``name`` at :meth:`finish`."""
+        it becomes ``name`` at :meth:`finish`. With ``fixed`` the path is
+        always the same, ``.NAME.partial`` (so a resumed run finds it); the
+        caller creates or reopens the file."""
         target = self.folder / name
-        tmp = temp_path_for(target)
+        tmp = str(self.fixed_partial(name)) if fixed else temp_path_for(target)
         self.pending.append((tmp, target))
         return tmp
+
+    def fixed_partial(self, name: str) -> Path:
+        """The fixed temporary name of output file ``name`` (see :meth:`reserve`)."""
+        return self.folder / f".{name}.partial"
+
+    def release(self, tmp: str) -> None:
+        """Forget (and delete) a reserved temporary file."""
+        self.pending = [(t, target) for t, target in self.pending if t != tmp]
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+
+    def suspend(self) -> None:
+        """Stop without finishing and keep the temporary files (a resumed
+        run reopens them)."""
+        self.pending.clear()
 
     def finish(
         self,
