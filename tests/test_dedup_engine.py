@@ -236,3 +236,138 @@ def test_classic_minhash_scheme_agrees() -> None:
 def test_evolve_keeps_options_valid() -> None:
     o = attrs.evolve(DedupOptions(), shingle_size=3)
     assert o.shingle_size == 3
+
+
+# ------------------------------------------------- tokeniser / exact keys
+def _ref_key(text: str) -> bytes:
+    import hashlib
+
+    c = " ".join(text.split())
+    top = max(map(ord, c), default=0)
+    if top < 128:
+        raw = c.encode("ascii")
+    elif top < 0x10000:
+        raw = c.encode("utf-16-le", "surrogatepass")
+    else:
+        raw = c.encode("utf-32-le", "surrogatepass")
+    return hashlib.blake2b(raw, digest_size=16).digest()
+
+
+MIXED = [
+    "plain ascii text, with  double   spaces\tand\ttabs\n",
+    "  leading and trailing\r\n\r\n",
+    "caf\u00e9 na\u00efve \u201cquoted\u201d words \u2014 dashes",
+    "only\u00a0non-ascii\u2003whitespace here",  # collapses to an ASCII text
+    "emoji \U0001f600 astral \U0001d400bold letters",
+    "embedded \x00 nul \x00\x00 characters",
+    "",
+    "   ",
+    "x",
+    "\x1c\x1dfile separators\x1e\x1f are whitespace too",
+]
+
+
+@pytest.mark.parametrize("whitespace", [True, False])
+def test_exact_keys_and_tokens_match_reference(whitespace: bool) -> None:
+    import hashlib
+    import re
+
+    from ingest_plugins.dedup.shingles import ShingleHasher
+
+    sh = ShingleHasher(1, 5)
+    sh.whitespace = whitespace
+    # every path (ASCII bytes, UCS-2, UCS-4, with and without "\0" in a text)
+    # must give the same keys and token hashes as each text processed alone
+    for batch in (MIXED, MIXED[:4], [t for t in MIXED if "\x00" not in t], [MIXED[2], MIXED[3]]):
+        tok = sh.tokens(batch)
+        for d, text in enumerate(batch):
+            raw = (
+                text.encode("ascii") if text.isascii() else text.encode("utf-32-le")
+            )  # as is: ASCII or UCS-4
+            want = _ref_key(text) if whitespace else hashlib.blake2b(raw, digest_size=16).digest()
+            assert tok.keys[d] == want, (text, whitespace)
+            assert tok.doc(d).size == len(re.findall(r"\w+", text))
+            alone = sh.tokens([text])
+            assert (alone.doc(0) == tok.doc(d)).all()
+    # the same word hashes the same whatever path its document took
+    words = sh.tokens(["hello world", "hello caf\u00e9", "hello \U0001f600"])
+    assert words.doc(0)[0] == words.doc(1)[0] == words.doc(2)[0]
+
+
+# ----------------------------------------------- star clusters, edit budget
+def test_star_clusters_do_not_chain_through_a_contained_text() -> None:
+    # left-over site furniture F is contained in two unrelated pages of the
+    # site; transitively all three are one cluster, star clusters keep the
+    # two stories apart (F is a duplicate of the survivor only)
+    rng = random.Random(41)
+    furniture = " ".join(story(rng, paragraphs=2, words=40))
+    a = " ".join(story(rng, paragraphs=2, words=60))
+    b = " ".join(story(rng, paragraphs=2, words=62))
+    docs = {"fa": a + "\n" + furniture, "fb": b + "\n" + furniture, "f": furniture}
+    d = run(docs)
+    assert dropped(d) == {"f": "fb"}  # fb is the longest
+    assert d["fa"].keep and d["fa"].cluster_id is None
+    assert d["f"].containment == 1.0 and d["f"].similarity < 0.5
+    t = run(docs, clusters="transitive")
+    assert dropped(t) == {"f": "fb", "fa": "fb"}
+
+
+def _edit(words: list[str], every: int) -> list[str]:
+    out = list(words)
+    for i in range(every // 2, len(out), every):
+        out[i] = "zzsub"
+    return out
+
+
+def test_edit_budget_is_length_aware() -> None:
+    rng = random.Random(42)
+    short = " ".join(story(rng, paragraphs=1, words=60)).split()
+    long = " ".join(story(rng, paragraphs=10, words=60)).split()
+    # the same share of edits: one substituted word in 20 (about 25% of the shingles lost)
+    docs = {
+        "short": " ".join(short),
+        "short-edit": " ".join(_edit(short, 20)),
+        "long": " ".join(long),
+        "long-edit": " ".join(_edit(long, 20)),
+    }
+    d = run(docs, survivor="first_seen")
+    # the short copy misses ~15 shingles (within edit_budget): a duplicate; the
+    # long one misses ~120 (the same fraction): not, as with edit_budget off
+    assert 0.7 <= d["short-edit"].containment < 0.8
+    assert dropped(d) == {"short-edit": "short"}
+    assert dropped(run(docs, edit_budget=0)) == {}
+    assert dropped(run(docs, survivor="first_seen", edit_budget=10**6)) == {
+        "short-edit": "short",
+        "long-edit": "long",
+    }
+
+
+def test_prefilter_skips_only_hopeless_candidates() -> None:
+    # pages of one site: their own story plus the same furniture (Jaccard ~0.2:
+    # LSH candidates, hopeless as duplicates), next to real near-duplicates
+    rng = random.Random(43)
+    furniture = " ".join(story(rng, paragraphs=1, words=30))
+    docs = generated(60)
+    docs.update(
+        {f"page{i:02d}": " ".join(story(rng, paragraphs=1, words=60)) + "\n" + furniture for i in range(30)}
+    )
+    eng = DedupEngine(DedupOptions())
+    for k, v in docs.items():
+        eng.add(k, v)
+    got = eng.resolve()
+    assert eng.stats["verified_candidates"] < eng.stats["candidate_pairs"]
+    assert got == run(docs, prefilter_margin=1.0)
+    assert DedupEngine().bands * DedupEngine().rows <= 128
+
+
+def test_star_clusters_follow_containment_down_not_up() -> None:
+    # a copy A of the survivor S with a new paragraph X, and a piece m of A
+    # (its last paragraph of S plus X): m is contained in A, A in S, so m
+    # joins S's cluster even though only half of m is in S
+    rng = random.Random(44)
+    p = story(rng, paragraphs=8, words=40)
+    x = story(rng, paragraphs=1, words=40)[0]
+    docs = {"s": "\n".join(p[:7]), "a": "\n".join(p[:5] + [x]), "m": "\n".join([p[4], x])}
+    d = run(docs)
+    assert dropped(d) == {"a": "s", "m": "s"}
+    assert d["m"].containment < 0.7  # to the survivor: it joined through "a"

@@ -7,15 +7,20 @@ Pipeline (one module per job):
 
 * ``normalize``: NFKC, case-folding (each switchable); whitespace is collapsed
   for the exact key only (word shingles never see it).
-* ``shingles``: batches of texts become code-point arrays; ``\\w+`` tokens,
+* ``shingles``: batches of texts become code-point arrays (ASCII bytes, else
+  UCS-2, UCS-4 only for texts with astral characters); ``\\w+`` tokens,
   seeded 64-bit token hashes, k-word shingle hashes and per-document sorted
   unique uint32 shingle sets, all in numpy; the 128-bit exact key per text.
 * ``minhash``: signatures (``oph``: one-permutation hashing with optimal
   densification, O(shingles); ``classic``: k multiply-shift permutations).
 * ``lsh``: bands/rows from a target threshold (minimising weighted FP/FN
   areas like datasketch / text-dedup), candidate pairs from band buckets.
-* ``engine``: every candidate verified with the real Jaccard / containment of
-  the shingle sets; union-find clusters; survivors by policy; decisions.
+* ``engine``: candidates whose signatures show they cannot pass are skipped;
+  the others verified with the real Jaccard / containment of the shingle sets
+  (containment relaxed for short texts by an edit budget: length-aware);
+  union-find components, split into star clusters (every duplicate, or a
+  Jaccard-similar one, verified against its survivor: no chains through a
+  short text contained in unrelated pages); survivors by policy.
 * ``clusters`` (union-find), ``survivors`` (policies), ``story`` (winnowed
   long-shingle fingerprints for same-story ids), ``index`` (file format).
 

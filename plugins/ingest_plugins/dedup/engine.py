@@ -3,9 +3,12 @@
 Flow: ``add()`` every document once (streaming: normalise, hash in batches,
 keep a signature and a compact shingle-hash set, never the text), then
 ``resolve()``: exact groups by content key, LSH candidate pairs among one
-representative per exact group, each candidate verified with the real
-Jaccard / containment of the shingle sets, union-find for transitive
-clusters, one survivor per cluster.
+representative per exact group, candidates that cannot pass skipped on their
+signatures, the others verified with the real Jaccard / containment of the
+shingle sets (containment relaxed for short texts: ``edit_budget``),
+union-find components, one survivor per cluster; with ``clusters = "star"``
+(default) a component is split so that every dropped document is itself a
+verified duplicate of its survivor.
 
 Survivors. ``longest`` / ``earliest`` / ``preferred_outlets``: the best member
 of each transitive cluster of the run (ties: smallest id), so the result does
@@ -30,6 +33,7 @@ old one is already out). ``resolve()`` may also be called again after more
 
 from __future__ import annotations
 
+import array
 import collections
 import concurrent.futures
 import os
@@ -91,15 +95,39 @@ class DedupOptions:
     shingle-set Jaccard >= ``jaccard_threshold`` or its containment >=
     ``containment_threshold`` (and the smaller text has at least
     ``containment_min_shingles`` shingles, so tiny texts are not "contained"
-    in everything). The LSH target (0.4 -> 32 bands of 4 rows: a pair with
-    Jaccard 0.6 is a candidate with probability 0.99, 0.5: 0.87, 0.2: 0.05) is
-    set below the verification thresholds so that copies with extra or missing
-    paragraphs (low Jaccard, high containment) still become candidates.
+    in everything). The LSH target (0.2 -> 28 bands of 2 rows: a pair with
+    Jaccard 0.4 is a candidate with probability 0.99, 0.3: 0.93, 0.2: 0.68,
+    0.05: 0.07) is set far below the verification thresholds so that copies
+    with extra or missing paragraphs (low Jaccard, high containment: a text
+    80% contained in one twice its size has Jaccard 0.36) still become
+    candidates; candidates whose signatures show they cannot pass are skipped
+    before verification (``prefilter_margin``).
+
+    Length-aware containment (``edit_budget``): an edit removes about the same
+    number of shingles whatever the length of the text (a dropped sentence
+    ~ its word count + k - 1, a substituted word up to k), so a short, heavily
+    edited copy misses a larger fraction of its shingles than a long one. A
+    pair with containment below ``containment_threshold`` but at least
+    ``containment_floor`` is still a duplicate when the smaller text misses at
+    most ``edit_budget`` of its shingles; for texts longer than
+    ``edit_budget / (1 - containment_threshold)`` shingles (250 by default)
+    the rule adds nothing.
+
+    Clusters (``clusters``): ``star`` (default) keeps a document in a cluster
+    when it is a verified duplicate of the cluster's survivor, or reaches one
+    through verified pairs that never step *up* from a contained text to a
+    larger one: Jaccard pairs (mostly the same text both ways) and steps down
+    from a text to one no larger than it are followed. The others (they
+    joined through a short text contained in several unrelated pages, such
+    as left-over site furniture: up from it to a second container) are split
+    off and clustered again among themselves, with the same rule.
+    ``transitive``: connected components. ``survivor = "first_seen"`` always
+    uses connected components (its incremental guarantee is defined on them).
     """
 
     shingle_size: int = _opt(5, _positive, help="words per shingle (near-duplicate unit)")
     num_perm: int = _opt(128, _positive, help="MinHash signature length")
-    threshold: float = _opt(0.4, _unit, help="LSH target Jaccard; bands/rows derived from it (candidates only)")
+    threshold: float = _opt(0.2, _unit, help="LSH target Jaccard; bands/rows derived from it (candidates only)")
     bands: int = _opt(0, _non_negative, help="LSH bands; 0 = derive from threshold (set with rows)")
     rows: int = _opt(0, _non_negative, help="LSH rows per band; 0 = derive from threshold")
     jaccard_threshold: float = _opt(0.7, _unit, help="verified 5-shingle Jaccard that makes a near duplicate")
@@ -108,6 +136,25 @@ class DedupOptions:
     )
     containment_min_shingles: int = _opt(
         20, _non_negative, help="smaller text needs this many shingles for containment"
+    )
+    edit_budget: int = _opt(
+        50,
+        _non_negative,
+        help="short texts: containment down to containment_floor when the smaller text misses at most this "
+        "many shingles (about two dropped sentences); 0 = off",
+    )
+    containment_floor: float = _opt(0.7, _unit, help="lowest containment edit_budget may accept")
+    prefilter_margin: float = _opt(
+        0.15,
+        _unit,
+        help="skip a candidate whose signature-estimated Jaccard is this far below the least Jaccard an "
+        "accepted pair of its two sizes can have (1 = verify every candidate)",
+    )
+    clusters: str = _opt(
+        "star",
+        _in("star", "transitive"),
+        help="star: a duplicate (or a Jaccard-similar one) verified against its survivor, no chains through "
+        "contained texts; transitive: connected components",
     )
     normalize_case: bool = _opt(True, help="case-fold before comparing")
     normalize_unicode: bool = _opt(True, help="Unicode NFKC before comparing")
@@ -241,17 +288,20 @@ class DedupEngine:
         self._exact: list[bytes] = []
         self._exact_first: dict[bytes, int] = {}
         self._sigs = np.empty((1024, options.num_perm), dtype=np.uint32)  # grown by doubling
+        self._nsh = np.zeros(1024, dtype=np.int64)  # shingle-set size per row (grown with _sigs)
         self._shingles: list[np.ndarray | None] = []  # exact copies share their representative's array
         self._fps: list[np.ndarray] = []
-        self._rank: list[int] = []
-        self._seq: list[int] = []
-        self._kept: list[bool] = []  # for resolved rows: exported as survivor/singleton
+        # per-row columns (machine integers, 8 or 1 bytes a row instead of Python objects)
+        self._rank = array.array("q")
+        self._seq = array.array("q")
+        self._kept = array.array("b")  # for resolved rows: exported as survivor/singleton
         self._story: list[str] = []  # story label of each resolved row (story grouping on)
         self._n_old = 0  # rows < _n_old are resolved (loaded from an index or an earlier resolve())
         self._next_seq = 0
         self._uf = UnionFind()
         self._story_has_fps = options.story_grouping
         self._edge_sim: dict[tuple[int, int], tuple[float, float]] = {}
+        self._pair_sim: dict[tuple[int, int], tuple[float, float, bool]] = {}
         self.stats: dict[str, Any] = {}
         if options.index_path and Path(options.index_path).exists():
             self._load_into(options.index_path)
@@ -331,12 +381,14 @@ class DedupEngine:
                 copies.append((r, first))  # exact copy: shares its representative's arrays
                 continue
             self._sigs[r] = sigs[i]
+            self._nsh[r] = off[i + 1] - off[i]
             if keep:
                 self._shingles[r] = sets[off[i] : off[i + 1]]
             if fps is not None:
                 self._fps[r] = fps[i]
         for r, first in copies:
             self._sigs[r] = self._sigs[first]
+            self._nsh[r] = self._nsh[first]
             self._shingles[r] = self._shingles[first]
             self._fps[r] = self._fps[first]
 
@@ -348,8 +400,11 @@ class DedupEngine:
             grown = np.empty((2 * row, self._sigs.shape[1]), dtype=np.uint32)
             grown[:row] = self._sigs
             self._sigs = grown
+            self._nsh = np.concatenate((self._nsh, np.zeros(row, dtype=np.int64)))
         if sig is not None:
             self._sigs[row] = sig
+        if shingles is not None:
+            self._nsh[row] = shingles.size
         self._ids.append(doc_id)
         self._row[doc_id] = row
         self._exact.append(key)
@@ -375,6 +430,8 @@ class DedupEngine:
         n_old_reps = int(np.searchsorted(reps, n_old))
         pairs = candidate_pairs(self._sigs[reps], self.bands, self.rows, min_new=n_old_reps)
         pairs = reps[pairs] if pairs.size else pairs
+        n_lsh = int(pairs.shape[0])
+        pairs = self._prefilter(pairs)
         if not o.keep_shingles:
             need = set(np.unique(pairs).tolist())
             if o.save_index:
@@ -390,9 +447,10 @@ class DedupEngine:
         if pairs.size:
             pairs = pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]  # by later row, then earlier
         jac, con, small = pair_similarities(self._shingles, pairs)
-        ok = (jac >= o.jaccard_threshold) | ((con >= o.containment_threshold) & (small >= o.containment_min_shingles))
+        ok = self._accept(jac, con, small)
         edges = pairs[ok]
         self._edge_sim = {(a, b): (float(x), float(y)) for (a, b), x, y in zip(edges.tolist(), jac[ok], con[ok])}
+        self._pair_sim = {}
         later = edges[:, 1].tolist()
         earlier = edges[:, 0].tolist()
         prefix_root: dict[int, int] = {}
@@ -413,7 +471,8 @@ class DedupEngine:
             "indexed_before": n_old,
             "bands": self.bands,
             "rows": self.rows,
-            "candidate_pairs": int(pairs.shape[0]),
+            "candidate_pairs": n_lsh,
+            "verified_candidates": int(pairs.shape[0]),
             "verified_pairs": int(edges.shape[0]),
             "dropped": sum(1 for d in decisions.values() if d.role == "duplicate"),
             "bytes_per_doc": self.bytes_per_doc(),
@@ -454,6 +513,135 @@ class DedupEngine:
             missing = sorted(self._ids[r] for r in need)[:5]
             raise ValueError(f"texts() did not yield {len(need)} needed documents, e.g. {missing}")
 
+    def _prefilter(self, pairs: np.ndarray) -> np.ndarray:
+        """Drop candidates that cannot plausibly pass verification: for sizes
+        s <= g, containment >= f means Jaccard >= f*s / (s + g - f*s), so the
+        least Jaccard an accepted pair can have is known exactly; a pair whose
+        MinHash estimate (matching signature positions, standard deviation
+        <= 0.045 at 128 positions) is ``prefilter_margin`` below it is skipped
+        (0.15: more than 3 standard deviations; a pair that would pass is
+        skipped with probability < 0.1%, and only when it is near the
+        threshold)."""
+        o = self.options
+        if not pairs.size or o.prefilter_margin >= 1.0:
+            return pairs
+        a, b = pairs[:, 0], pairs[:, 1]
+        est = np.empty(a.size)
+        for lo in range(0, a.size, 8192):  # bounded temporaries
+            hi = lo + 8192
+            est[lo:hi] = np.count_nonzero(self._sigs[a[lo:hi]] == self._sigs[b[lo:hi]], axis=1)
+        est /= o.num_perm
+        sa, sb = self._nsh[a], self._nsh[b]
+        s, g = np.minimum(sa, sb).astype(float), np.maximum(sa, sb).astype(float)
+        f = min(o.containment_threshold, o.containment_floor) if o.edit_budget else o.containment_threshold
+        need_con = np.where(s >= max(o.containment_min_shingles, 1), f * s / np.maximum(s + g - f * s, 1.0), 1.0)
+        need = np.minimum(need_con, o.jaccard_threshold)
+        return pairs[est >= need - o.prefilter_margin]
+
+    def _accept(self, jac: np.ndarray, con: np.ndarray, small: np.ndarray) -> np.ndarray:
+        """The duplicate rule for verified (Jaccard, containment, smaller set size)."""
+        o = self.options
+        contained = con >= o.containment_threshold
+        if o.edit_budget:
+            missing = np.rint((1.0 - con) * small)  # shingles of the smaller text the other lacks
+            contained |= (con >= o.containment_floor) & (missing <= o.edit_budget)
+        return (jac >= o.jaccard_threshold) | (contained & (small >= o.containment_min_shingles))
+
+    def _sims(self, pairs: list[tuple[int, int]]) -> list[tuple[float, float, bool] | None]:
+        """(Jaccard, containment, duplicate?) of row pairs, through their exact
+        representatives (None when a shingle set is not in memory)."""
+        first, exact = self._exact_first, self._exact
+        out: list[tuple[float, float, bool] | None] = [None] * len(pairs)
+        todo: list[tuple[int, int, int]] = []
+        for k, (x, y) in enumerate(pairs):
+            a, b = first[exact[x]], first[exact[y]]
+            if a == b:
+                out[k] = (1.0, 1.0, True)
+                continue
+            a, b = (a, b) if a < b else (b, a)
+            known = self._edge_sim.get((a, b))
+            if known is not None:
+                out[k] = (*known, True)
+            elif (a, b) in self._pair_sim:
+                out[k] = self._pair_sim[(a, b)]
+            elif self._shingles[a] is not None and self._shingles[b] is not None:
+                todo.append((k, a, b))
+        if todo:
+            arr = np.array([(a, b) for _, a, b in todo], dtype=np.int64)
+            jac, con, small = pair_similarities(self._shingles, arr)
+            ok = self._accept(jac, con, small)
+            for (k, a, b), x, y, z in zip(todo, jac.tolist(), con.tolist(), ok.tolist()):
+                out[k] = self._pair_sim[(a, b)] = (x, y, bool(z))
+        return out
+
+    def _star(
+        self, group: list[int], n_old: int, dup_of: dict[int, int], adj: dict[int, list[int]], close: UnionFind
+    ) -> None:
+        """Star clusters inside one connected group (see ``DedupOptions``).
+
+        Units are documents linked by exact copies and Jaccard edges (texts
+        that are mostly the same, both ways: chaining them is safe). A unit
+        joins the survivor when one of its members is a verified duplicate of
+        the survivor, or is reached by a verified edge from a joined text to a
+        text no larger than it (the closure: independent of order); the new
+        members of the other units (with the old kept rows, which may survive
+        again) are split into connected components of verified edges and
+        handled the same way."""
+        first, exact = self._exact_first, self._exact
+        todo = [group]
+        while todo:
+            rows = todo.pop()
+            if len(rows) < 2:
+                continue
+            s = self._survivor(rows, n_old)
+            others = [m for m in rows if m != s]
+            sims = self._sims([(m, s) for m in others])
+            joined = {close.find(s)}
+            for m, sim in zip(others, sims):
+                if sim is None or sim[2]:  # None: no shingles in memory, keep the transitive decision
+                    joined.add(close.find(m))
+            # ... and what those contain: follow verified edges from a joined
+            # text down to a text no larger than it (never up from a
+            # contained text to another container: that is the hub chain)
+            unit_reps: dict[int, list[int]] = {}
+            for r in {first[exact[m]] for m in rows}:
+                unit_reps.setdefault(close.find(r), []).append(r)
+            frontier = [r for u in joined for r in unit_reps.get(u, ())]
+            while frontier:
+                x = frontier.pop()
+                for q in adj.get(x, ()):
+                    u = close.find(q)
+                    if u in unit_reps and u not in joined and self._nsh[q] <= self._nsh[x]:
+                        joined.add(u)
+                        frontier.extend(unit_reps[u])
+            rest = []
+            for m in others:
+                if close.find(m) in joined:
+                    if m >= n_old:
+                        dup_of[m] = s
+                elif m >= n_old or self._kept[m]:
+                    rest.append(m)
+            if not any(m >= n_old for m in rest):
+                continue
+            # components of the rest: exact copies together, plus verified edges
+            by_rep: dict[int, list[int]] = {}
+            for m in rest:
+                by_rep.setdefault(first[exact[m]], []).append(m)
+            seen: set[int] = set()
+            for r0 in sorted(by_rep):
+                if r0 in seen:
+                    continue
+                seen.add(r0)
+                stack, comp = [r0], []
+                while stack:
+                    r = stack.pop()
+                    comp.extend(by_rep[r])
+                    for q in adj.get(r, ()):
+                        if q in by_rep and q not in seen:
+                            seen.add(q)
+                            stack.append(q)
+                todo.append(sorted(comp))
+
     def _survivor(self, members: list[int], n_old: int) -> int:
         old = [m for m in members if m < n_old]
         if old:  # already exported: an indexed survivor always wins
@@ -477,8 +665,28 @@ class DedupEngine:
                 r = uf.find(i)
                 if r in members:
                     members[r].append(i)
+            adj: dict[int, list[int]] = {}
+            close = UnionFind(n)  # units of star clusters: exact copies and Jaccard edges
+            if self.options.clusters == "star":
+                for (a, b), (edge_jac, _) in self._edge_sim.items():
+                    adj.setdefault(a, []).append(b)
+                    adj.setdefault(b, []).append(a)
+                    if edge_jac >= self.options.jaccard_threshold:
+                        close.union(a, b)
+                for i in range(n):
+                    close.union(i, self._exact_first[self._exact[i]])
+                # measure every (member, survivor) pair in one batch
+                pre: list[tuple[int, int]] = []
+                for group in members.values():
+                    if len(group) > 1:
+                        s = self._survivor(group, n_old)
+                        pre.extend((m, s) for m in group if m != s)
+                self._sims(pre)
             for group in members.values():
                 if len(group) > 1:
+                    if self.options.clusters == "star":
+                        self._star(group, n_old, dup_of, adj, close)
+                        continue
                     s = self._survivor(group, n_old)
                     dup_of.update((i, s) for i in group if i >= n_old and i != s)
         has_dups = set(dup_of.values())
@@ -490,9 +698,10 @@ class DedupEngine:
             if self._exact[i] == self._exact[t]:
                 continue
             a, b = first[self._exact[t]], first[self._exact[i]]
-            known = self._edge_sim.get((a, b) if a < b else (b, a))
-            if known is not None:  # a verified edge already measured this pair
-                sim[i] = known
+            key = (a, b) if a < b else (b, a)
+            known = self._edge_sim.get(key) or self._pair_sim.get(key)
+            if known is not None:  # a verified edge or the star check already measured this pair
+                sim[i] = known[:2]
             else:
                 near.append((i, a, b))
         rep_pairs = np.array([(a, b) for _, a, b in near], dtype=np.int64).reshape(-1, 2)
@@ -563,7 +772,8 @@ class DedupEngine:
             return 0.0
         reps = {id(a): a.nbytes for a in self._shingles if a is not None}
         fps = {id(a): a.nbytes for a in self._fps}
-        total = n * (self.options.num_perm * 4 + 16 + 8 + 8 + 1) + sum(reps.values()) + sum(fps.values())
+        # signature, exact key, rank, seq, kept, set size, union-find parent
+        total = n * (self.options.num_perm * 4 + 16 + 8 + 8 + 1 + 8 + 8) + sum(reps.values()) + sum(fps.values())
         total += sum(len(s.encode()) for s in self._ids)
         return total / n
 
@@ -649,11 +859,11 @@ class DedupEngine:
             else:
                 shingles, fp = self._shingles[first], self._fps[first]
             self._append(blob[ido[i] : ido[i + 1]].decode("utf-8", "surrogatepass"), key, arr["sigs"][i], shingles, fp)
-        self._seq = arr["seq"].tolist()
-        self._kept = [bool(k) for k in arr["kept"]]
+        self._seq = array.array("q", arr["seq"].astype(np.int64).tobytes())
+        self._kept = array.array("b", arr["kept"].astype(np.int8).tobytes())
         if o.story_grouping:
             self._story = [self._ids[int(r)] for r in arr["story"]]
-        self._rank = [0] * n
-        self._uf.parent = arr["root"].tolist()
+        self._rank = array.array("q", bytes(8 * n))
+        self._uf.parent = array.array("q", arr["root"].astype(np.int64).tobytes())
         self._n_old = n
         self._next_seq = int(header["next_seq"])

@@ -37,6 +37,8 @@ EMPTY_U32 = np.zeros(0, dtype=np.uint32)
 _ASCII_WORD = bytes(1 if (chr(c).isalnum() or c == 0x5F) and c < 128 else 0 for c in range(256))
 # ... and whitespace as str.split() sees it (str.isspace)
 _ASCII_SPACE = bytes(1 if chr(c).isspace() and c < 128 else 0 for c in range(256))
+# ... ASCII whitespace -> " ", everything else unchanged
+_ASCII_TO_SPACE = bytes(32 if chr(c).isspace() and c < 128 else c for c in range(256))
 EMPTY_U64 = np.zeros(0, dtype=np.uint64)
 _POWERS: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -78,6 +80,16 @@ def _bmp_space_table() -> np.ndarray:
 def _bmp_word_table() -> np.ndarray:
     """bool[65536]: is the BMP code point a ``\\w`` character."""
     return np.fromiter(((chr(c).isalnum() or c == 0x5F) for c in range(0x10000)), dtype=bool, count=0x10000)
+
+
+@functools.lru_cache(maxsize=1)
+def _bmp_class_table() -> np.ndarray:
+    """uint8[65536]: 1 for a ``\\w`` code point, 2 for whitespace, 0 otherwise
+    (one gather classifies a batch)."""
+    table = np.zeros(0x10000, dtype=np.uint8)
+    table[_bmp_word_table()] = 1
+    table[_bmp_space_table()] = 2
+    return table
 
 
 def word_mask(cp: np.ndarray) -> np.ndarray:
@@ -156,49 +168,78 @@ class ShingleHasher:
             h_all = np.concatenate(parts) if n else EMPTY_U64  # type: ignore[arg-type]
         return Tokens(h_all, offsets, keys)
 
-    def _exact_keys(self, cp: np.ndarray, space: np.ndarray, lens: np.ndarray) -> list[bytes]:
+    def _exact_keys(
+        self,
+        cp: np.ndarray,
+        space: np.ndarray,
+        lens: np.ndarray,
+        spaced: np.ndarray | None = None,
+        nul_free: bool = False,
+    ) -> list[bytes]:
         """blake2b-128 of each document with whitespace runs collapsed to one
-        space and the ends stripped (same as ``" ".join(text.split())``)."""
-        bounds = np.concatenate(([0], np.cumsum(lens + 1)))
+        space and the ends stripped (same as ``" ".join(text.split())``).
+
+        The key hashes the narrowest encoding that holds the document (ASCII,
+        UCS-2, UCS-4), so it depends only on the text, not on which code-point
+        width its batch was processed in. ``spaced``: ``cp`` with every
+        whitespace character already replaced by a space, if the caller has it;
+        ``nul_free``: no text contains "\\0" (the separator), so documents
+        end where the separators are."""
+        bounds = np.zeros(lens.size + 1, dtype=np.int64)
+        np.cumsum(lens + 1, out=bounds[1:])
         if not self.whitespace:
-            raw = cp.tobytes()
-            size = cp.itemsize
-            return [exact_key_bytes(raw[size * bounds[d] : size * (bounds[d] + lens[d])]) for d in range(lens.size)]
-        keep = ~space
-        keep[1:] |= space[1:] & ~space[:-1]  # first character of every whitespace run
-        out = np.where(space, np.asarray(32, dtype=cp.dtype), cp)[keep]
-        cut = np.zeros(lens.size + 1, dtype=np.int64)
-        np.cumsum(np.add.reduceat(keep, bounds[:-1], dtype=np.int64), out=cut[1:])
-        lo, hi = cut[:-1].copy(), cut[1:].copy()
-        hi[:-1] -= 1  # the "\0" separator after each document but the last
-        hi = np.maximum(hi, lo)
-        # strip one collapsed space at either end
-        nonempty = hi > lo
-        lead = nonempty & (out[np.minimum(lo, out.size - 1)] == 32) if out.size else nonempty
-        lo = lo + lead
-        nonempty = hi > lo
-        trail = nonempty & (out[np.maximum(hi - 1, 0)] == 32) if out.size else nonempty
-        hi = hi - trail
+            if cp.itemsize == 1:
+                raw = cp.tobytes()
+                return [exact_key_bytes(raw[a : a + n]) for a, n in zip(bounds[:-1].tolist(), lens.tolist())]
+            # index format 1 keys a non-ASCII text kept as is by its UCS-4 bytes
+            ucs4 = cp.astype(np.uint32, copy=False).tobytes()
+            return [exact_key_bytes(ucs4[4 * a : 4 * (a + n)]) for a, n in zip(bounds[:-1].tolist(), lens.tolist())]
+        else:
+            keep = np.empty(space.size, dtype=bool)  # all but the 2nd, 3rd, ... of a whitespace run
+            keep[:1] = True
+            np.logical_and(space[1:], space[:-1], out=keep[1:])
+            np.logical_not(keep[1:], out=keep[1:])
+            if spaced is None:
+                spaced = np.where(space, np.asarray(32, dtype=cp.dtype), cp)
+            out = spaced[keep]
+            if nul_free:  # the kept "\0" separators mark where each document ends
+                lo = np.zeros(lens.size, dtype=np.int64)
+                hi = np.full(lens.size, out.size, dtype=np.int64)
+                sep = np.flatnonzero(out == 0)
+                hi[:-1] = sep
+                lo[1:] = sep + 1
+            else:
+                cut = np.zeros(lens.size + 1, dtype=np.int64)
+                np.cumsum(np.add.reduceat(keep, bounds[:-1], dtype=np.int64), out=cut[1:])
+                lo, hi = cut[:-1].copy(), cut[1:].copy()
+                hi[:-1] -= 1  # the "\0" separator after each document but the last
+            hi = np.maximum(hi, lo)
+            # strip one collapsed space at either end
+            if out.size:
+                lo = lo + ((hi > lo) & (out[np.minimum(lo, out.size - 1)] == 32))
+                hi = hi - ((hi > lo) & (out[np.maximum(hi - 1, 0)] == 32))
         raw = out.tobytes()
-        size = cp.itemsize
+        size = out.itemsize
         if size == 1:  # ASCII batch
             return [exact_key_bytes(raw[a:b]) for a, b in zip(lo.tolist(), hi.tolist())]
-        # the key hashes the narrowest encoding that holds the document (ASCII,
-        # UCS-2, UCS-4), so it depends only on the text, not on which path it took
+        # narrowest width per document: 0 ASCII, 1 UCS-2, 2 UCS-4
         width = np.zeros(lens.size, dtype=np.int64)
         if out.size:
             for level, limit in ((1, 128), (2, 0x10000)):
+                if level == 2 and size == 2:
+                    break
                 wide = np.flatnonzero(out >= limit)
-                width[np.searchsorted(hi, wide, side="right")] = level
-        narrow = {0: out.astype(np.uint8).tobytes()}
-        if (width == 1).any():
-            narrow[1] = out.astype(np.uint16).tobytes()
-        narrow[2] = raw
-        unit = (1, 2, 4)
-        return [
-            exact_key_bytes(narrow[w][unit[w] * a : unit[w] * b])
-            for a, b, w in zip(lo.tolist(), hi.tolist(), width.tolist())
-        ]
+                if wide.size:
+                    width[np.searchsorted(hi, wide, side="right")] = level
+        native = 1 if size == 2 else 2
+        dtypes = (np.uint8, np.uint16, np.uint32)
+        keys = []
+        for a, b, w in zip(lo.tolist(), hi.tolist(), width.tolist()):
+            if w == native:
+                keys.append(exact_key_bytes(raw[size * a : size * b]))
+            else:  # rare: a document narrower than its batch
+                keys.append(exact_key_bytes(out[a:b].astype(dtypes[w]).tobytes()))
+        return keys
 
     def _tokens_of(self, texts: list[str], ascii_only: bool) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
         n = len(texts)
@@ -210,17 +251,34 @@ class ShingleHasher:
             cp = np.frombuffer(raw, dtype=np.uint8)
             word = np.frombuffer(raw.translate(_ASCII_WORD), dtype=bool)  # C-speed table lookup
             space = np.frombuffer(raw.translate(_ASCII_SPACE), dtype=bool)
+            spaced = np.frombuffer(raw.translate(_ASCII_TO_SPACE), dtype=np.uint8)
         else:
-            cp = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-            word = word_mask(cp)
-            space = _bmp_space_table()[np.minimum(cp, 0xFFFF)]  # no astral whitespace exists
-        keys = self._exact_keys(cp, space.copy(), lens)
-        begin = word.copy()
-        begin[1:] &= ~word[:-1]
-        starts = np.flatnonzero(begin)
-        if starts.size == 0:
+            b16 = joined.encode("utf-16-le", "surrogatepass")
+            if len(b16) == 2 * len(joined):  # no astral characters: UCS-2 (half the bytes of UTF-32)
+                cp = np.frombuffer(b16, dtype=np.uint16)
+                cls = np.take(_bmp_class_table(), cp.astype(np.intp))
+            else:
+                cp = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+                cls = np.take(_bmp_class_table(), np.minimum(cp, 0xFFFF).astype(np.intp))
+                astral = np.flatnonzero(cp > 0xFFFF)  # rare: decide the few distinct ones in Python
+                vals = np.unique(cp[astral])
+                ok = np.array([chr(int(v)).isalnum() for v in vals], dtype=np.uint8)  # no astral whitespace
+                cls[astral] = ok[np.searchsorted(vals, cp[astral])]
+            word = cls == 1
+            space = cls == 2
+            spaced = None
+        nul_free = not any("\0" in t for t in texts)
+        keys = self._exact_keys(cp, space, lens, spaced, nul_free)
+        # token boundaries: word/non-word transitions alternate begin, end, begin, ...
+        edge = np.empty(word.size + 1, dtype=bool)
+        edge[0] = word[0] if word.size else False
+        edge[-1] = word[-1] if word.size else False
+        np.not_equal(word[1:], word[:-1], out=edge[1:-1])
+        cuts = np.flatnonzero(edge)
+        if cuts.size == 0:
             return EMPTY_U64, np.zeros(n + 1, dtype=np.int64), keys
-        ends = np.flatnonzero(word & ~np.append(word[1:], False))  # last character of each token
+        starts = cuts[0::2]
+        ends = cuts[1::2] - 1  # last character of each token
         # polynomial hash sum(c_j * base**(j - start)) from one prefix sum with
         # global powers, then one inverse power per token (a token's span holds
         # word characters only, so the others need no masking)
@@ -235,10 +293,10 @@ class ShingleHasher:
         h -= before
         h *= ipw[starts]
         h = mix64(h ^ ((ends - starts + 1).astype(np.uint64) * _P) ^ self._salt)
-        doc_start = np.concatenate(([0], np.cumsum(lens + 1)[:-1]))
-        tok_doc = np.searchsorted(doc_start, starts, side="right") - 1
-        offsets = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(tok_doc, minlength=n), out=offsets[1:])
+        doc_start = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lens + 1, out=doc_start[1:])
+        offsets = np.searchsorted(starts, doc_start)  # tokens starting before each document
+        offsets[-1] = starts.size
         return h, offsets, keys
 
     @staticmethod
@@ -307,7 +365,8 @@ def pair_similarities(
         vals = np.concatenate(parts).astype(np.uint64)
         counts = np.concatenate((sa[start:stop], sb[start:stop]))
         tags = np.repeat(np.tile(np.arange(stop - start, dtype=np.uint64), 2), counts)
-        key = np.sort((tags << _S32) | vals)
+        # the A parts then the B parts: two sorted runs, which a stable sort (timsort) merges in linear time
+        key = np.sort((tags << _S32) | vals, kind="stable")
         dup = key[1:] == key[:-1]  # within a pair each set is unique: equal neighbours = shared shingle
         inter = np.bincount((key[1:][dup] >> _S32).astype(np.int64), minlength=stop - start)
         a, b = sa[start:stop], sb[start:stop]
