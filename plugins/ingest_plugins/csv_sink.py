@@ -19,8 +19,8 @@ from typing import IO, Any
 
 import attrs
 
-from ingest import Document, DropRecord, StageContext, StageKind, StageSpec, hookimpl, path_field
-from ingest_plugins.outputs import DOCUMENT_COLUMNS, DROPPED_COLUMNS, OutputFolder, document_row, dropped_row
+from ingest import StageContext, StageKind, StageSpec, hookimpl, path_field
+from ingest_plugins.outputs import TableSink
 
 
 def _one_character(instance: object, attribute: attrs.Attribute, value: str) -> None:
@@ -41,56 +41,32 @@ class CsvSinkOptions:
     )
 
 
-class CsvSink:
-    """Writes kept and dropped documents as CSV files, atomically."""
+class _CsvTable:
+    """One CSV file with a header row."""
 
-    def __init__(self, options: CsvSinkOptions, ctx: StageContext) -> None:
-        self.options = options
-        self.outputs = OutputFolder(options.path, options.report)
-        self.files: dict[str, IO[str]] = {}
-        self.writers: dict[str, Any] = {}
-        try:
-            for key, columns in (("documents", DOCUMENT_COLUMNS), ("dropped", DROPPED_COLUMNS)):
-                tmp = self.outputs.reserve(getattr(options, key))
-                # newline="": the csv module writes its own line ends and
-                # quotes the newlines inside texts.
-                fh = open(tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in close/abort
-                self.files[key] = fh
-                writer = csv.DictWriter(fh, fieldnames=columns, delimiter=options.delimiter)
-                writer.writeheader()
-                self.writers[key] = writer
-        except BaseException:
-            self.abort()
-            raise
+    def __init__(self, tmp: str, columns: tuple[str, ...], delimiter: str) -> None:
+        # newline="": the csv module writes its own line ends and quotes the
+        # newlines inside texts.
+        self.file: IO[str] = open(tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in close/abort
+        self.writer = csv.DictWriter(self.file, fieldnames=columns, delimiter=delimiter)
+        self.writer.writeheader()
 
-    def write(self, doc: Document) -> None:
-        self.writers["documents"].writerow(document_row(doc))
+    def add(self, row: dict[str, Any]) -> None:
+        self.writer.writerow(row)
 
-    def write_dropped(self, record: DropRecord) -> None:
-        self.writers["dropped"].writerow(dropped_row(record))
-
-    def close(self, report: dict[str, Any]) -> None:
-        try:
-            for fh in self.files.values():
-                fh.close()
-        except BaseException:
-            self.abort()
-            raise
-        self.outputs.finish(
-            report,
-            {
-                "documents": str(self.outputs.target(self.options.documents)),
-                "dropped": str(self.outputs.target(self.options.dropped)),
-            },
-        )
+    def close(self) -> None:
+        self.file.close()
 
     def abort(self) -> None:
-        for fh in self.files.values():
-            try:
-                fh.close()
-            except OSError:
-                pass  # the file is deleted next anyway
-        self.outputs.discard()
+        try:
+            self.file.close()
+        except OSError:
+            pass  # the file is deleted next anyway
+
+
+def csv_sink(options: CsvSinkOptions, ctx: StageContext) -> TableSink:
+    """Kept and dropped documents as CSV files, written atomically."""
+    return TableSink(options, lambda tmp, columns: _CsvTable(tmp, columns, options.delimiter))
 
 
 @hookimpl
@@ -99,7 +75,7 @@ def ingest_stages() -> list[StageSpec]:
         StageSpec(
             name="csv",
             kind=StageKind.SINK,
-            factory=CsvSink,
+            factory=csv_sink,
             options=CsvSinkOptions,
             summary="Write documents.csv, dropped.csv (metadata and details as JSON) and report.json.",
         )

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ingest import Document, DropRecord
 from ingest.atomic import commit, temp_path_for
@@ -135,3 +135,57 @@ class OutputFolder:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         self.pending.clear()
+
+
+class TableWriter(Protocol):
+    """One table of a :class:`TableSink`, written to a reserved temporary path."""
+
+    def add(self, row: dict[str, Any]) -> None: ...
+
+    def close(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+class TableSink:
+    """A sink of two tables, ``documents`` and ``dropped``, plus report.json.
+
+    The format lives in ``open_table(tmp_path, columns) -> TableWriter``; this
+    class reserves the temporary files, routes rows, and commits (or
+    discards) everything atomically. ``options`` needs ``path``, ``report``,
+    ``documents`` and ``dropped``.
+    """
+
+    def __init__(self, options: Any, open_table: Callable[[str, tuple[str, ...]], TableWriter]) -> None:
+        self.options = options
+        self.outputs = OutputFolder(options.path, options.report)
+        self.tables: dict[str, TableWriter] = {}
+        try:
+            for key, columns in (("documents", DOCUMENT_COLUMNS), ("dropped", DROPPED_COLUMNS)):
+                self.tables[key] = open_table(self.outputs.reserve(getattr(options, key)), columns)
+        except BaseException:
+            self.abort()
+            raise
+
+    def write(self, doc: Document) -> None:
+        self.tables["documents"].add(document_row(doc))
+
+    def write_dropped(self, record: DropRecord) -> None:
+        self.tables["dropped"].add(dropped_row(record))
+
+    def close(self, report: dict[str, Any]) -> None:
+        try:
+            for table in self.tables.values():
+                table.close()
+        except BaseException:
+            self.abort()
+            raise
+        self.outputs.finish(
+            report,
+            {key: str(self.outputs.target(getattr(self.options, key))) for key in ("documents", "dropped")},
+        )
+
+    def abort(self) -> None:
+        for table in self.tables.values():
+            table.abort()
+        self.outputs.discard()

@@ -22,8 +22,8 @@ from typing import Any, Literal
 
 import attrs
 
-from ingest import Document, DropRecord, StageContext, StageKind, StageSpec, hookimpl, path_field
-from ingest_plugins.outputs import DOCUMENT_COLUMNS, DROPPED_COLUMNS, OutputFolder, document_row, dropped_row
+from ingest import StageContext, StageKind, StageSpec, hookimpl, path_field
+from ingest_plugins.outputs import TableSink
 
 PYARROW_HINT = "the parquet sink needs pyarrow: pip install 'ingest[parquet]'"
 
@@ -100,47 +100,9 @@ class _TableWriter:
             self.writer.close()
 
 
-class ParquetSink:
-    """Writes kept and dropped documents as Parquet files, atomically."""
-
-    def __init__(self, options: ParquetSinkOptions, ctx: StageContext) -> None:
-        self.options = options
-        self.outputs = OutputFolder(options.path, options.report)
-        self.tables: dict[str, _TableWriter] = {}
-        try:
-            self.tables["documents"] = _TableWriter(
-                self.outputs.reserve(options.documents), DOCUMENT_COLUMNS, options
-            )
-            self.tables["dropped"] = _TableWriter(self.outputs.reserve(options.dropped), DROPPED_COLUMNS, options)
-        except BaseException:
-            self.abort()
-            raise
-
-    def write(self, doc: Document) -> None:
-        self.tables["documents"].add(document_row(doc))
-
-    def write_dropped(self, record: DropRecord) -> None:
-        self.tables["dropped"].add(dropped_row(record))
-
-    def close(self, report: dict[str, Any]) -> None:
-        try:
-            for table in self.tables.values():
-                table.close()
-        except BaseException:
-            self.abort()
-            raise
-        self.outputs.finish(
-            report,
-            {
-                "documents": str(self.outputs.target(self.options.documents)),
-                "dropped": str(self.outputs.target(self.options.dropped)),
-            },
-        )
-
-    def abort(self) -> None:
-        for table in self.tables.values():
-            table.abort()
-        self.outputs.discard()
+def parquet_sink(options: ParquetSinkOptions, ctx: StageContext) -> TableSink:
+    """Kept and dropped documents as Parquet files, written atomically."""
+    return TableSink(options, lambda tmp, columns: _TableWriter(tmp, columns, options))
 
 
 @hookimpl
@@ -149,7 +111,7 @@ def ingest_stages() -> list[StageSpec]:
         StageSpec(
             name="parquet",
             kind=StageKind.SINK,
-            factory=ParquetSink,
+            factory=parquet_sink,
             options=ParquetSinkOptions,
             summary="Write documents.parquet, dropped.parquet (row groups, bounded memory) and report.json.",
         )
