@@ -63,29 +63,25 @@ class _Clock:
     def __init__(self, stats: StageStats) -> None:
         self.stats = stats
 
-    def timed_input(self, docs: Iterable[Document]) -> Iterator[Document]:
+    def _timed(self, docs: Iterable[Document], sign: int) -> Iterator[Document]:
         it = iter(docs)
         while True:
             start = time.perf_counter()
             try:
                 doc = next(it)
             except StopIteration:
-                self.stats.seconds -= time.perf_counter() - start
+                self.stats.seconds += sign * (time.perf_counter() - start)
                 return
-            self.stats.seconds -= time.perf_counter() - start
+            self.stats.seconds += sign * (time.perf_counter() - start)
             yield doc
 
+    def timed_input(self, docs: Iterable[Document]) -> Iterator[Document]:
+        """The stage's input: time spent fetching it is upstream's, so it is taken off."""
+        return self._timed(docs, -1)
+
     def timed_output(self, docs: Iterable[Document]) -> Iterator[Document]:
-        it = iter(docs)
-        while True:
-            start = time.perf_counter()
-            try:
-                doc = next(it)
-            except StopIteration:
-                self.stats.seconds += time.perf_counter() - start
-                return
-            self.stats.seconds += time.perf_counter() - start
-            yield doc
+        """The stage's output: everything spent producing it is counted."""
+        return self._timed(docs, +1)
 
 
 class Pipeline:
