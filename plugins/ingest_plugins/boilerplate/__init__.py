@@ -1,7 +1,8 @@
 """Boilerplate removal for plain-text dumps of web pages.
 
 ``clean(text)`` returns one :class:`LineVerdict` per line saying whether the
-line is article text or page furniture, and which named rule removed it.
+line is article text or page furniture, and which named rule removed it
+(a named tuple ``(index, text, keep, rule, score)``).
 The signals are:
 
 * line rules (``rules.py``): link-outs, UI words, legal/cookie lines, promos,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-import attrs
+import re
+from functools import partial
+from typing import NamedTuple
 
 from .context import initial_classes, resolve
 from .lexicon import Lexicon, LexiconRule
@@ -20,7 +22,7 @@ from .lines import (
     restat,
 )
 from .options import BoilerplateOptions
-from .rules import LineRule, PerLineRule, candidate_rules, pattern_rules
+from .rules import LineRule, PerLineRule, pattern_rules, rule_candidates
 from .stopwords import stopwords_for
 from .structure import EndMarkerRule, best_span, teaser_lists
 
@@ -41,15 +43,19 @@ RULE_NAMES: tuple[str, ...] = (
 )
 
 
-@attrs.frozen
-class LineVerdict:
-    """The decision for one input line."""
+class LineVerdict(NamedTuple):
+    """The decision for one input line (an immutable named tuple: cheap to build)."""
 
-    index: int  #: 0-based index in ``text.split("\n")``
+    #: 0-based index in ``text.split("\n")`` (this field shadows ``tuple.index``)
+    index: int  # type: ignore[assignment]
     text: str  #: the line as given
     keep: bool
     rule: str | None  #: name of the rule that removed it (None when kept)
     score: float  #: prose score 0..1 of the line (how article-like it reads)
+
+
+#: builds a :class:`LineVerdict` from a 5-tuple without a Python-level ``__new__``
+_new_verdict = partial(tuple.__new__, LineVerdict)
 
 
 def unknown_rule_names(options: BoilerplateOptions, extra_rules: Sequence[LineRule] = ()) -> list[str]:
@@ -59,12 +65,15 @@ def unknown_rule_names(options: BoilerplateOptions, extra_rules: Sequence[LineRu
 
 
 _DENSITY = ("density", 0.0)
+_BLANK_RUN_RE = re.compile(r"\n\n\n+")
 _BUILTIN_PER_LINE = frozenset(type(r) for r in pattern_rules() if hasattr(r, "match"))
 
 
 class _PerLineGroup:
-    """Consecutive per-line rules run in one pass: each line is offered to the rules in
-    order until one claims it; rules that cannot claim a line that long are skipped."""
+    """Consecutive per-line rules run as one step: the first rule (in order) that claims
+    a line names it.  With only built-in rules each rule is tried on the few lines its
+    cheap necessary condition admits (:func:`~.rules.rule_candidates`); otherwise every
+    line is offered to the rules in order, skipping rules that cannot claim a line that long."""
 
     def __init__(self, options: BoilerplateOptions, first: PerLineRule) -> None:
         self.options = options
@@ -79,18 +88,34 @@ class _PerLineGroup:
         self.by_length = {
             lim: [(r.name, r.match) for r in self.rules if r.max_words(self.options) >= lim] for lim in limits
         }
+        self.names = [r.name for r in self.rules]
+        self.ordered = [(r.name, r.match) for r in self.rules]
         self.quick = all(type(r) in _BUILTIN_PER_LINE for r in self.rules) and not any(
             getattr(r, "extra", None) is not None for r in self.rules
         )
 
     def run(self, page: Page) -> None:
         removed = page.removed
+        if self.quick:
+            # only built-in rules: rule by rule over the few lines each may claim (a line's
+            # claim depends on the line alone, so this equals trying the rules line by line)
+            lines = page.nonblank
+            if removed:
+                lines = [f for f in lines if f.index not in removed]
+            if not lines:
+                return
+            cands = rule_candidates(lines, self.options, self.names)
+            for name, match in self.ordered:
+                for f in cands[name]:
+                    i = f.index
+                    if i not in removed and match(f, page):
+                        removed[i] = (name, 1.0)
+            return
+        # plugin-provided per-line rules or extra link phrases: every line, rule by rule in
+        # order until one claims it; rules that cannot claim a line that long are skipped
         limits = self.limits
         by_length = self.by_length
         top = limits[-1]
-        o = self.options
-        # only built-in rules: a cheap pre-check of all of them decides most lines
-        quick = self.quick
         cached: dict[int, list[tuple[str, Callable[..., bool]]]] = {}
         for f in page.nonblank:
             i = f.index
@@ -103,15 +128,6 @@ class _PerLineGroup:
             if group is None:
                 group = by_length[next(lim for lim in limits if lim >= nw)]
                 cached[nw] = group
-            if quick:
-                cands = candidate_rules(f, o)
-                if not cands:
-                    continue
-                for name, match in group:
-                    if name in cands and match(f, page):
-                        removed[i] = (name, 1.0)
-                        break
-                continue
             for name, match in group:
                 if match(f, page):
                     removed[i] = (name, 1.0)
@@ -265,38 +281,39 @@ class Cleaner:
             self._keep_title(page, keep)
 
         # 5. blank lines survive only between kept lines
+        nc = [f.n_chars for f in feats]
         last_kept = False
         pending: list[int] = []
-        for i in range(n):
-            if not feats[i].n_chars:
+        for i, c in enumerate(nc):
+            if not c:
                 pending.append(i)
                 continue
-            if keep[i] and last_kept:
-                for j in pending:
-                    keep[j] = True
-            pending.clear()
-            last_kept = keep[i]
-        out: list[LineVerdict] = []
-        append = out.append
+            k = keep[i]
+            if pending:
+                if k and last_kept:
+                    for j in pending:
+                        keep[j] = True
+                pending.clear()
+            last_kept = k
         get = removed.get
+        rules = [
+            None if k else (get(i, _DENSITY)[0] if c else "blank") for i, k, c in zip(range(n), keep, nc)
+        ]
+        # how article-like each line reads, 0..1 (see context.prose_score)
         high = max(1, o.length_high)
         dens_high = max(1e-9, o.stopwords_high)
-        for i, f in enumerate(feats):
-            if not f.n_chars:
-                append(LineVerdict(i, f.raw, keep[i], None if keep[i] else "blank", 0.0))
-                continue
-            if not f.n_words:
-                score = 0.0
-            else:  # how article-like the line reads, 0..1 (see context.prose_score)
-                a = f.n_chars / high
-                b = f.stop_density / dens_high
-                score = (1.0 if a > 1.0 else a) * (1.0 if b > 1.0 else b)
-                score = round(score if f.ends_sentence else score * 0.5, 3)
-            if keep[i]:
-                append(LineVerdict(i, f.raw, True, None, score))
-            else:
-                append(LineVerdict(i, f.raw, False, get(i, _DENSITY)[0], score))
-        return out
+        scores = [
+            round(
+                (1.0 if (a := f.n_chars / high) > 1.0 else a)
+                * (1.0 if (b := f.stop_density / dens_high) > 1.0 else b)
+                * (1.0 if f.ends_sentence else 0.5),
+                3,
+            )
+            if f.n_words
+            else 0.0
+            for f in feats
+        ]
+        return list(map(_new_verdict, zip(range(n), lines, keep, rules, scores)))
 
     @staticmethod
     def _keep_title(page: Page, keep: list[bool]) -> None:
@@ -339,15 +356,6 @@ def clean(
 
 def kept_text(verdicts: Iterable[LineVerdict]) -> str:
     """Join the kept lines with ``"\\n"``; runs of blank lines become one, none at the ends."""
-    out: list[str] = []
-    for v in verdicts:
-        if not v.keep:
-            continue
-        if not v.text.strip():
-            if out and out[-1] != "":
-                out.append("")
-            continue
-        out.append(v.text.rstrip())
-    while out and out[-1] == "":
-        out.pop()
-    return "\n".join(out)
+    # a blank kept line is "" once right-stripped: runs of them are runs of newlines
+    joined = "\n".join([v.text.rstrip() for v in verdicts if v.keep])
+    return _BLANK_RUN_RE.sub("\n\n", joined).strip("\n")

@@ -10,7 +10,7 @@ dates, bylines, keyword lists, menus, credits), never strings of given pages.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from .lines import LineFeatures, Page
@@ -19,6 +19,30 @@ if TYPE_CHECKING:  # pragma: no cover
     from .options import BoilerplateOptions
 
 Removal = tuple[int, float]
+
+
+def ci_search(rx: re.Pattern[str]) -> Callable[[str], re.Match[str] | None]:
+    """``rx.search`` for a case-insensitive pattern whose letters are all lower case,
+    faster on ASCII text: there it equals a case-sensitive search of the lower-cased
+    text (same spans), which the regex engine runs without case folding."""
+    plain = re.compile(rx.pattern, rx.flags & ~re.IGNORECASE).search
+    folded = rx.search
+
+    def search(text: str) -> re.Match[str] | None:
+        return plain(text.lower()) if text.isascii() else folded(text)
+
+    return search
+
+
+def ci_match(rx: re.Pattern[str]) -> Callable[[str], re.Match[str] | None]:
+    """Like :func:`ci_search`, for ``rx.match``."""
+    plain = re.compile(rx.pattern, rx.flags & ~re.IGNORECASE).match
+    folded = rx.match
+
+    def match(text: str) -> re.Match[str] | None:
+        return plain(text.lower()) if text.isascii() else folded(text)
+
+    return match
 
 
 @runtime_checkable
@@ -67,11 +91,44 @@ LEGAL_RE = re.compile(
     r"|\bnotify\s+me\s+of\s+(?:new|follow)|\bby\s+submitting\s+this\s+form\b|\brevoke\s+(?:this|your)\s+consent\b",
     re.IGNORECASE,
 )
+
+
+def _top_level_alternatives(pattern: str) -> list[str]:
+    """The top-level ``|`` alternatives of a regex (no ``|`` inside classes here)."""
+    parts, depth, start, i = [], 0, 0, 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == "(":
+            depth += 1
+        elif c == ")":
+            depth -= 1
+        elif c == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+        i += 1
+    parts.append(pattern[start:])
+    return parts
+
+
+#: the word each alternative of LEGAL_RE needs (in pattern order; None: "©", never ASCII)
+_LEGAL_PART_WORDS = (None, "c", "copyright", "rights", "privacy", "terms", "cookie", "published", "required", "save",
+                     "notify", "submitting", "revoke")
+#: case-sensitive searches of lower-cased ASCII text, by the word they need
+_LEGAL_PARTS = {
+    w: re.compile(p).search
+    for w, p in zip(_LEGAL_PART_WORDS, _top_level_alternatives(LEGAL_RE.pattern), strict=True)
+    if w is not None
+}
 COOKIE_RE = re.compile(r"\bcookies?\b", re.IGNORECASE)
 COOKIE_CTX_RE = re.compile(
     r"\b(?:we|our|this\s+(?:site|website))\b.*\b(?:use|uses|using|accept|consent|store|set)\b|\baccept\b|\bbrowsing\b|\bpreferences\b",
     re.IGNORECASE,
 )
+_cookie_search = ci_search(COOKIE_RE)
+_cookie_ctx_search = ci_search(COOKIE_CTX_RE)
 PROMO_RE = re.compile(
     r"\b(?:app\s*store|google\s*play|play\s*store|download\s+(?:the|our)\s+(?:\w+\s+)?app|get\s+the\s+(?:\w+\s+)?app)\b"
     r"|\b(?:sign\s+up|subscribe|register)\b.{0,60}\b(?:newsletter|inbox|e-?mail|updates|alerts|digest|free)\b"
@@ -109,6 +166,22 @@ DATE_RE = re.compile(
     r"|(?:\d+|an?|one|a\s+few)\s*(?:sec|second|min|minute|hr|hour|day|week|month|year)s?\s+ago\b",
     re.IGNORECASE,
 )
+# DATE_RE for lower-case ASCII text (all its letters are lower case).  The lookahead
+# holds the first character of every alternative (a digit, or the first letter of a
+# month, "a"/"an"/"one"): the engine then skips most positions after one test.
+_DATE_LOWER_RE = re.compile(r"(?=[0-9jfmasond])(?:" + DATE_RE.pattern + ")")
+# NUMERIC_DATE_RE likewise (every alternative starts with a digit)
+_NUMERIC_DATE_LOWER_RE = re.compile(r"(?=[0-9])(?:" + _NUMERIC_DATE + ")")
+
+
+def _numeric_date_search(text: str) -> re.Match[str] | None:
+    if text.isascii():
+        return _NUMERIC_DATE_LOWER_RE.search(text.lower())
+    return NUMERIC_DATE_RE.search(text)
+
+
+_promo_search = ci_search(PROMO_RE)
+_caption_search = ci_search(CAPTION_RE)
 # words that may sit next to a date on a dateline/byline
 DATE_WORDS = frozenset(
     """updated update published posted last modified on at by and am pm a p m et est edt gmt utc bst cet cest
@@ -253,7 +326,7 @@ def candidate_rules(f: LineFeatures, o: BoilerplateOptions) -> set[str]:
     cands: set[str] = set()
     for w in h:
         cands |= _WORD_RULES[w]
-    first = _FIRST_WORD_RULES.get(f.words[0])
+    first = _FIRST_WORD_RULES.get(f.words[0]) if f.words else None
     if first is not None:
         cands |= first
     t = f.text
@@ -278,6 +351,64 @@ def candidate_rules(f: LineFeatures, o: BoilerplateOptions) -> set[str]:
         if seps >= o.keyword_min_items - 1:
             cands.add("keyword_list")
     return cands
+
+
+def rule_candidates(lines: list[LineFeatures], o: BoilerplateOptions, names: Iterable[str]) -> dict[str, list[LineFeatures]]:
+    """For each built-in per-line rule in ``names``, the lines (of ``lines``, all with
+    words) that it may claim: the same necessary conditions as :func:`candidate_rules`,
+    computed rule by rule over the page.  A line may be listed twice; any other line
+    cannot be claimed by that rule.  Not valid with extra ``link_phrases``.
+    """
+    names = set(names)
+    out: dict[str, list[LineFeatures]] = {}
+    inter = ALL_TRIGGERS.intersection
+    disjoint = ALL_TRIGGERS.isdisjoint
+    # lines holding trigger words, with those words
+    hl = [(f, inter(f.words)) for f in lines if not disjoint(f.words)]
+    for name, trig in _TRIGGER_RULES:
+        if name in names:
+            out[name] = [f for f, h in hl if not trig.isdisjoint(h)]
+    # lines opening with a link/byline word
+    get_first = _FIRST_WORD_RULES.get
+    # (a line of CJK punctuation has a word count but no words)
+    first = [(f, r) for f in lines if f.words and (r := get_first(f.words[0])) is not None]
+    # lines with an unusual first or last character, or a copyright sign
+    odd = [f for f in lines if not f.text[0].isalpha() or f.text[-1] in "]|" or "©" in f.text]
+    # short lines (dates need a digit, alt text is lower-case words)
+    pmw = o.pattern_max_words
+    short = [f for f in lines if f.n_words <= pmw or f.n_words <= 3]
+    if "link_phrase" in names:
+        out["link_phrase"] = [f for f, r in first if "link_phrase" in r] + [
+            f for f in odd if f.text.endswith(_TAG_ENDS)
+        ]
+    if "legal" in names:
+        out["legal"] += [f for f in odd if "©" in f.text]
+    if "caption" in names:
+        out["caption"] += [f for f in odd if f.text[0].isdigit()] + [
+            f for f in short if f.n_words <= 3 and not f.ends_sentence and "a" <= f.text[0] <= "z"
+        ]
+    if "timestamp" in names or "byline" in names:
+        search = _DIGIT_RE.search
+        dated = [f for f, h in hl if "ago" in h]
+        dated += [f for f in short if f.n_words <= pmw and search(f.text) is not None]
+        if "timestamp" in names:
+            out["timestamp"] = dated
+        if "byline" in names:
+            out["byline"] = dated + [f for f, r in first if "byline" in r] + [f for f in odd if f.text[0] in _BULLETS]
+    if "keyword_list" in names:
+        kmi = o.keyword_min_items
+        out["keyword_list"] = [f for f in lines if f.n_words >= kmi and f.stop_density <= 0.2]
+    return out
+
+
+_TAG_ENDS = ("]", "]|")
+_TRIGGER_RULES = (
+    ("legal", LEGAL_TRIGGERS),
+    ("promo", PROMO_TRIGGERS),
+    ("caption", CAPTION_TRIGGERS),
+    ("comment_meta", COMMENT_TRIGGERS),
+    ("ui_chrome", UI_STRONG),
+)
 
 
 def phrases_regex(phrases: list[str], tail: str) -> re.Pattern[str] | None:
@@ -306,7 +437,7 @@ class LinkPhraseRule:
         if self.extra is not None and self.extra.match(t):
             return True
         tagged = t.endswith(("]", "]|", "] "))
-        if f.words[0] not in LINK_FIRST_WORDS and not tagged:
+        if (not f.words or f.words[0] not in LINK_FIRST_WORDS) and not tagged:
             return False
         return bool(
             LINK_PHRASE_RE.match(t)
@@ -353,9 +484,17 @@ class LegalRule:
         t = f.text
         if LEGAL_TRIGGERS.isdisjoint(_hits(f)) and "©" not in t:
             return False
-        if f.n_words <= 40 and LEGAL_RE.search(t):
-            return True
-        return bool(COOKIE_RE.search(t) and COOKIE_CTX_RE.search(t))
+        if f.n_words <= 40:
+            if t.isascii():
+                # only the alternatives of LEGAL_RE whose word the line has can match
+                lt = t.lower()
+                for w in LEGAL_TRIGGERS.intersection(f.words):
+                    part = _LEGAL_PARTS.get(w)
+                    if part is not None and part(lt) is not None:
+                        return True
+            elif LEGAL_RE.search(t):
+                return True
+        return bool(_cookie_search(t) and _cookie_ctx_search(t))
 
     __call__ = _per_line_call
 
@@ -370,7 +509,7 @@ class PromoRule:
 
     def match(self, f: LineFeatures, page: Page) -> bool:
         return bool(
-            f.n_words and f.n_words <= 30 and not PROMO_TRIGGERS.isdisjoint(_hits(f)) and PROMO_RE.search(f.text)
+            f.n_words and f.n_words <= 30 and not PROMO_TRIGGERS.isdisjoint(_hits(f)) and _promo_search(f.text)
         )
 
     __call__ = _per_line_call
@@ -391,7 +530,7 @@ class CaptionRule:
         t = f.text
         if n <= 3 and not f.ends_sentence and ALT_TEXT_RE.match(t):
             return True
-        if n <= 15 and f.n_sentences <= 1 and not CAPTION_TRIGGERS.isdisjoint(_hits(f)) and CAPTION_RE.search(t):
+        if n <= 15 and f.n_sentences <= 1 and not CAPTION_TRIGGERS.isdisjoint(_hits(f)) and _caption_search(t):
             return True
         return t[0].isdigit() and GALLERY_RE.match(t) is not None
 
@@ -399,6 +538,25 @@ class CaptionRule:
 
 
 _DIGIT_RE = re.compile(r"\d")
+
+
+def _month_next_to_number(words: list[str]) -> bool:
+    """Is a word starting like a month name next to a word starting with a digit?
+
+    Every month form of ``DATE_RE`` ("Nov 19", "19th November", "May, 2019") puts a
+    whole word with a month prefix right next to a number (only spaces, a dot or
+    a comma between), so without such a pair only its other forms can match.
+    """
+    pre = [w[:3] for w in words]
+    if MONTH_PREFIXES.isdisjoint(pre):
+        return False
+    last = len(words) - 1
+    for k, p in enumerate(pre):
+        if p in MONTH_PREFIXES and (
+            (k < last and words[k + 1][:1].isdigit()) or (k > 0 and words[k - 1][:1].isdigit())
+        ):
+            return True
+    return False
 
 
 def _date_residue(page: Page, f: LineFeatures) -> int | None:
@@ -412,15 +570,16 @@ def _date_residue(page: Page, f: LineFeatures) -> int | None:
     if _DIGIT_RE.search(t) is None:
         candidate = "ago" in _hits(f)
     else:
-        candidate = (
-            "ago" in _hits(f)
-            or any(w[:3] in MONTH_PREFIXES for w in f.words)
-            or NUMERIC_DATE_RE.search(t) is not None
-        )
-    if not candidate or DATE_RE.search(t) is None:
+        candidate = "ago" in _hits(f) or _month_next_to_number(f.words) or _numeric_date_search(t) is not None
+    if not candidate:
         f._date = -1
         return None
-    rest = DATE_RE.sub(" ", t)
+    # one pass finds the dates and takes them out; on an ASCII line, matching the
+    # lower-cased line case-sensitively gives the same spans, faster
+    rest, found = _DATE_LOWER_RE.subn(" ", t.lower()) if t.isascii() else DATE_RE.subn(" ", t)
+    if not found:
+        f._date = -1
+        return None
     n = 0
     for w in rest.lower().split():
         w = w.strip(".,:;|•·-–—()[]")
@@ -508,25 +667,20 @@ class MenuRunRule:
 
     def __call__(self, page: Page) -> Iterator[Removal]:
         opts = page.options
+        min_run = opts.menu_min_run
+        max_words = opts.menu_max_words
         run: list[int] = []
         out: list[Removal] = []
-
-        def flush() -> None:
-            if len(run) >= opts.menu_min_run:
-                out.extend((i, 1.0) for i in run)
-            run.clear()
-
         for f in page.features:
-            if not f.n_words:
-                if not f.n_chars:
-                    continue  # blank lines do not break a run
-                flush()
-                continue
-            if f.n_words <= opts.menu_max_words and not f.ends_sentence:
+            nw = f.n_words
+            if nw and nw <= max_words and not f.ends_sentence:
                 run.append(f.index)
-            else:
-                flush()
-        flush()
+            elif (nw or f.n_chars) and run:  # blank lines do not break a run
+                if len(run) >= min_run:
+                    out.extend([(i, 1.0) for i in run])
+                run = []
+        if len(run) >= min_run:
+            out.extend([(i, 1.0) for i in run])
         return iter(out)
 
 
@@ -537,6 +691,8 @@ COMMENT_META_RE = re.compile(
     r"|^\W{0,3}(?:in\s+)?reply\s+to\s+\S.{0,60}$",
     re.IGNORECASE,
 )
+
+_comment_meta_search = ci_search(COMMENT_META_RE)
 
 
 class CommentMetaRule:
@@ -550,7 +706,7 @@ class CommentMetaRule:
     def match(self, f: LineFeatures, page: Page) -> bool:
         return bool(
             f.n_words and f.n_words <= 14 and f.n_sentences <= 1 and not COMMENT_TRIGGERS.isdisjoint(_hits(f))
-            and COMMENT_META_RE.search(f.text)
+            and _comment_meta_search(f.text)
         )
 
     __call__ = _per_line_call

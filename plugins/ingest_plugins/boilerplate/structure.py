@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterator
 
 from .lines import GOOD, NEARGOOD, Page
+from .rules import ci_match
 
 _TRAIL = r"[\s:.\-–—|»›>()\[\]0-9]*"
 END_MARKER_RE = re.compile(
@@ -57,6 +58,7 @@ END_MARKER_RE = re.compile(
     re.IGNORECASE,
 )
 
+_end_marker_match = ci_match(END_MARKER_RE)
 
 #: lines that open a new item (story teaser, comment): strong separators
 DATED_RULES = frozenset({"timestamp", "byline", "comment_meta"})
@@ -78,7 +80,7 @@ class EndMarkerRule:
 
     def is_marker(self, text: str) -> bool:
         """True when ``text`` (a stripped line) is an end-of-article marker."""
-        return END_MARKER_RE.match(text) is not None or (self.extra is not None and self.extra.match(text) is not None)
+        return _end_marker_match(text) is not None or (self.extra is not None and self.extra.match(text) is not None)
 
     def __call__(self, page: Page) -> Iterator[tuple[int, float]]:
         feats = page.unit_features
@@ -86,23 +88,25 @@ class EndMarkerRule:
         n = len(feats)
         before = 0
         seen_prose = False
-        total = sum(f.n_words for f, c in zip(feats, classes) if _is_prose(c))
+        prose = [c == GOOD or c == NEARGOOD for c in classes]
+        total = sum([f.n_words for f, p in zip(feats, prose) if p])
         # a marker needs an article above it: enough prose, or the start of the densest
         # prose span (markers in the page header are not an end)
-        pre = best_span(page, [GOOD if _is_prose(c) else c for c in classes])
+        pre = best_span(page, [GOOD if p else c for c, p in zip(classes, prose)])
         first = pre[0] if pre else 0
-        pre_words = sum(feats[v].n_words for v in range(pre[0], pre[1] + 1) if _is_prose(classes[v])) if pre else 0
+        pre_words = sum([feats[v].n_words for v in range(pre[0], pre[1] + 1) if prose[v]]) if pre else 0
         min_before = max(page.options.marker_min_words, pre_words // 2)
+        max_words = 16
+        is_marker = self.is_marker
         for u in range(n):
             f = feats[u]
-            c = classes[u]
-            if _is_prose(c):
+            if prose[u]:
                 before += f.n_words
                 seen_prose = True
                 continue
-            if not seen_prose or (u < first and before < min_before) or not f.n_words or f.n_words > 16:
+            if not seen_prose or (u < first and before < min_before) or not f.n_words or f.n_words > max_words:
                 continue
-            if not self.is_marker(f.text):
+            if not is_marker(f.text):
                 continue
             if self._furniture_follows(page, u, before, total - before):
                 for v in range(u, n):
@@ -168,20 +172,19 @@ def best_span(page: Page, classes: list[str]) -> tuple[int, int] | None:
     feats = page.unit_features
     units = page.units
     removed = page.removed
-    n = len(feats)
     line_pen = o.span_line_penalty
     word_pen = o.span_word_penalty
     dated_factor = o.span_dated_factor
     bridge = o.span_bridge_lines
     short = o.length_low
-    values = [0.0] * n
+    values = [0.0] * len(feats)
+    get = removed.get
     # bridgeable: a short unit that is not a byline/date/comment header or a cut marker
     gap_start = -1
     gap_ok = True
     seen_good = False
-    for u in range(n):
-        f = feats[u]
-        if classes[u] == GOOD:
+    for u, (f, c, lines_u) in enumerate(zip(feats, classes, units)):
+        if c == GOOD:
             values[u] = float(f.n_words)
             if seen_good and gap_start >= 0 and gap_ok and u - gap_start <= bridge:
                 for g in range(gap_start, u):
@@ -190,7 +193,7 @@ def best_span(page: Page, classes: list[str]) -> tuple[int, int] | None:
             gap_start = -1
             continue
         cost = -(line_pen + word_pen * f.n_words)
-        r = removed.get(units[u][0])
+        r = get(lines_u[0])
         ok = f.n_chars < short
         if r is not None:
             if r[0] in DATED_RULES:
@@ -208,8 +211,7 @@ def best_span(page: Page, classes: list[str]) -> tuple[int, int] | None:
     span: tuple[int, int] | None = None
     cur = 0.0
     start = 0
-    for u in range(n):
-        val = values[u]
+    for u, val in enumerate(values):
         if cur <= 0:
             cur = val
             start = u
