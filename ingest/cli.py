@@ -15,6 +15,7 @@ failed, 2 bad usage or config, 130 interrupted.
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import sys
 import time
@@ -22,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ingest import __version__
+from ingest.config import read_toml
 from ingest.errors import ConfigError, ExitCode, IngestError
 from ingest.jsonutil import dumps
 from ingest.ledger import Ledger
@@ -130,6 +132,11 @@ def _print_summary(pipeline: Pipeline, report: dict[str, Any], out: TextIO) -> N
 
 def _cmd_run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
+    raw_run = read_toml(args.config).get("run", {}) if os.path.exists(args.config) else {}
+    if isinstance(raw_run, dict) and "keep_drop_records" not in raw_run:
+        # The sink writes every drop record; holding them all in memory too
+        # only costs RAM on large runs (Pipeline.ledger keeps the counts).
+        overrides.insert(0, "run.keep_drop_records=false")
     if args.workers is not None:
         overrides.append(f"run.workers={args.workers}")
     pipeline = Pipeline.from_toml(

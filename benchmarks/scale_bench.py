@@ -1,0 +1,729 @@
+"""Scale benchmark: ingest against its peers on one generated corpus, in one run.
+
+Usage::
+
+    python benchmarks/generate_corpus.py --out /tmp/corpus-100k --docs 100000
+    python benchmarks/scale_bench.py --corpus /tmp/corpus-100k [--workers 1,2] [--skip datatrove ...]
+        [--only read,ingest] [--slow-limit N] [--json results.json]
+
+Rows (engines), each run as its own child process so its peak RSS is its own:
+
+* ``read``: read and decode every file (sorted, like the ``text_files``
+  source): the limit every other row is measured against.
+* ``ingest-wN``: ``ingest run`` of the whole pipeline (``header``,
+  ``boilerplate``, ``dedup``, ``jsonl`` export) with ``--workers N``, for each
+  N in ``--workers``.
+* ``ingest-perdoc-wN``: ``ingest run`` of the per-document stages only
+  (``header``, ``boilerplate``, export), to see how they scale with workers.
+* ``ingest-dedup``: ``ingest run`` with the ``dedup`` stage alone, on the raw
+  files (reading and export included).
+* ``datasketch``: MinHashLSH on the raw text: lower-cased ``\\w+`` tokens,
+  5-word shingles, 128 permutations, threshold 0.8, greedy in id order (query,
+  then insert; a document with a hit is a duplicate of the smallest hit id).
+* ``justext+datasketch``: jusText (each line a ``<p>``, English stop list,
+  default settings) on every document, then the same datasketch pass over
+  what jusText kept (a document where jusText keeps nothing is nobody's
+  duplicate; their number is printed).
+* ``datatrove``: datatrove's four MinHash stages (signatures, buckets,
+  clusters, filter: default ``MinhashConfig``: 5-grams, 14 buckets x 8
+  hashes) with 2 tasks / 2 workers, reading the same files with a small
+  custom reader and writing kept and removed documents as JSON lines. Word
+  tokenizer: see ``--datatrove-tokenizer``.
+
+Every time is the wall time of the child process, start-up, reading the files
+and writing output included (the ``read`` row is the floor for all). Before
+the first row the parent reads every file once, so that no row pays for a
+cold page cache (``--no-warmup`` to skip). Peak RSS
+is the sum of the RSS of the child's process tree, polled every 50 ms
+(``peak tree``; forked workers share pages, so this over-counts), and the
+largest single process (``max proc``, polled the same way).
+
+Duplicate quality, from ``clusters.jsonl``: predicted clusters are the
+``duplicate_of`` chains (datatrove: its cluster ids); pairwise precision and
+recall over all pairs of documents in one cluster, hard negatives merged with
+the story they imitate, and kept vs expected (one per gold cluster).
+
+``--slow-limit N`` runs ``datasketch`` / ``justext+datasketch`` on the first N
+documents only (their docs/s is then over N documents, their P/R over those N).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PEERS = ("datasketch", "justext+datasketch", "datatrove")
+
+
+# ---------------------------------------------------------------- corpus
+def corpus_files(corpus: Path) -> list[str]:
+    """Relative paths of the corpus's ``.txt`` files, sorted (the ``text_files`` order)."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(corpus):
+        dirnames.sort()
+        rel = os.path.relpath(dirpath, corpus)
+        for name in filenames:
+            if name.endswith(".txt"):
+                out.append(name if rel == "." else f"{rel}/{name}".replace(os.sep, "/"))
+    out.sort()
+    return out
+
+
+def read_texts(corpus: Path, files: list[str]) -> Iterator[tuple[str, str]]:
+    for rel in files:
+        with open(corpus / rel, "rb") as f:
+            yield rel, f.read().decode("utf-8")
+
+
+def load_labels(corpus: Path) -> dict[str, dict[str, Any]]:
+    labels = {}
+    with open(corpus / "clusters.jsonl", encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                rec = json.loads(line)
+                labels[rec["id"]] = rec
+    return labels
+
+
+# ---------------------------------------------------------------- scoring
+def score(dup_of: dict[str, str | None], labels: dict[str, dict[str, Any]], ids: list[str]) -> dict[str, Any]:
+    """Pairwise P/R/F1 over ``ids``; a missing id is its own cluster."""
+
+    def root(d: str) -> str:
+        seen = set()
+        while dup_of.get(d) is not None and d not in seen:
+            seen.add(d)
+            d = dup_of[d]  # type: ignore[assignment]
+        return d
+
+    pred = {d: root(d) for d in ids}
+    gold = {d: labels[d]["cluster"] for d in ids}
+
+    def pairs(c: Counter) -> int:
+        return sum(v * (v - 1) // 2 for v in c.values())
+
+    pp, gp = pairs(Counter(pred.values())), pairs(Counter(gold.values()))
+    tp = pairs(Counter((pred[d], gold[d]) for d in ids))
+    p = tp / pp if pp else 1.0
+    r = tp / gp if gp else 1.0
+    by_cluster: dict[str, set[str]] = defaultdict(set)
+    for d in ids:
+        by_cluster[gold[d]].add(pred[d])
+    negs = [d for d in ids if labels[d].get("negative_of")]
+    return {
+        "P": p,
+        "R": r,
+        "F1": 2 * p * r / (p + r) if p + r else 0.0,
+        "hard_neg_merged": sum(1 for d in negs if pred[d] in by_cluster.get(labels[d]["negative_of"], ())),
+        "hard_negs": len(negs),
+        "kept": len(set(pred.values())),
+        "expected": len(set(gold.values())),
+    }
+
+
+# ---------------------------------------------------------------- engines (in the child)
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+class _Datasketch:
+    """Greedy MinHashLSH dedup: 5-word shingles, 128 permutations, threshold 0.8."""
+
+    def __init__(self) -> None:
+        from datasketch import MinHash, MinHashLSH
+
+        self.MinHash = MinHash
+        proto = MinHash(num_perm=128, seed=1)
+        self.perms, self.scheme = proto.permutations, getattr(proto, "scheme", None)
+        self.lsh = MinHashLSH(threshold=0.8, num_perm=128)
+        self.dup_of: dict[str, str | None] = {}
+        self.empty = 0
+
+    def add(self, doc_id: str, text: str) -> None:
+        toks = _tokens(text)
+        if not toks:  # nothing left (jusText kept no paragraph): not anyone's duplicate
+            self.dup_of[doc_id] = None
+            self.empty += 1
+            return
+        k = 5
+        shingles = {" ".join(toks[i : i + k]) for i in range(max(1, len(toks) - k + 1))}
+        kw = {"permutations": self.perms}
+        if self.scheme is not None:
+            kw["scheme"] = self.scheme
+        m = self.MinHash(num_perm=128, **kw)
+        m.update_batch([s.encode("utf-8") for s in shingles])
+        hits = self.lsh.query(m)
+        self.dup_of[doc_id] = min(hits) if hits else None
+        self.lsh.insert(doc_id, m)
+
+
+def _justext_fn() -> Any:
+    import html
+
+    import justext
+
+    stoplist = justext.get_stoplist("English")
+
+    def run(text: str) -> str:
+        body = "".join(f"<p>{html.escape(line)}</p>" for line in text.split("\n") if line.strip())
+        if not body:
+            return ""
+        page = f"<html><head><title></title></head><body>{body}</body></html>".encode()
+        try:
+            paras = justext.justext(page, stoplist)
+        except Exception:  # noqa: BLE001 - jusText rejects some pages; keep nothing
+            return ""
+        return "\n".join(p.text for p in paras if not p.is_boilerplate)
+
+    return run
+
+
+def engine_read(spec: dict[str, Any]) -> dict[str, Any]:
+    corpus = Path(spec["corpus"])
+    files = corpus_files(corpus)
+    n = chars = 0
+    for _, text in read_texts(corpus, files):
+        n += 1
+        chars += len(text)
+    return {"docs": n, "chars": chars}
+
+
+def engine_datasketch(spec: dict[str, Any], with_justext: bool = False) -> dict[str, Any]:
+    corpus = Path(spec["corpus"])
+    files = corpus_files(corpus)
+    if spec.get("limit"):
+        files = files[: spec["limit"]]
+    ds = _Datasketch()
+    clean = _justext_fn() if with_justext else None
+    for doc_id, text in read_texts(corpus, files):
+        ds.add(doc_id, clean(text) if clean else text)
+    with open(spec["pred"], "w", encoding="utf-8") as f:
+        json.dump({"dup_of": ds.dup_of}, f)
+    return {"docs": len(files), "empty": ds.empty}
+
+
+def _datatrove_reader(corpus: Path, files: list[str]) -> Any:
+    from datatrove.data import Document
+    from datatrove.pipeline.base import PipelineStep
+
+    class TextFilesReader(PipelineStep):
+        """Each rank reads a contiguous slice of the sorted file list."""
+
+        name = "text files"
+        type = "📖 - READER"
+
+        def run(self, data: Any = None, rank: int = 0, world_size: int = 1) -> Any:
+            n = len(files)
+            lo, hi = n * rank // world_size, n * (rank + 1) // world_size
+            for rel in files[lo:hi]:
+                with open(corpus / rel, "rb") as f:
+                    text = f.read().decode("utf-8")
+                self.stat_update("documents")
+                yield Document(text=text, id=rel, metadata={})
+
+    return TextFilesReader()
+
+
+def _datatrove_tokenizer(which: str) -> Any:
+    """``default``: datatrove's own English word tokenizer (in datatrove 0.10
+    spaCy's blank ``en`` pipeline: ~19 ms per 500-word document here).
+    ``treebank`` (the default of this benchmark): NLTK's Treebank word
+    tokenizer, i.e. NLTK's ``word_tokenize`` (datatrove's English tokenizer
+    before spaCy) without its punkt sentence split, which needs a data
+    download; MinHash tokenizes ``simplify_text`` output, which has no
+    punctuation, so punkt would find no sentence boundary anyway."""
+    if which == "default":
+        from datatrove.utils.typeshelper import Languages
+
+        return Languages.english
+    from datatrove.utils.word_tokenizers import WordTokenizer
+    from nltk.tokenize import NLTKWordTokenizer
+
+    class TreebankTokenizer(WordTokenizer):
+        def __init__(self) -> None:
+            super().__init__("en")
+            self._tok = NLTKWordTokenizer()
+
+        def word_tokenize(self, text: str) -> list[str]:
+            return [t for t in (x.strip() for x in self._tok.tokenize(text)) if t]
+
+        def sent_tokenize(self, text: str) -> list[str]:
+            return [text]
+
+        def span_tokenize(self, text: str) -> list[tuple[int, int]]:
+            return [(0, len(text))]
+
+    return TreebankTokenizer()
+
+
+def engine_datatrove(spec: dict[str, Any]) -> dict[str, Any]:
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
+    from datatrove.pipeline.writers import JsonlWriter
+
+    corpus = Path(spec["corpus"])
+    files = corpus_files(corpus)
+    work = Path(spec["workdir"])
+    workers = int(spec.get("workers", 2))
+    config = MinhashConfig()
+    common = {"workers": workers, "skip_completed": False}
+    s1 = LocalPipelineExecutor(
+        pipeline=[
+            _datatrove_reader(corpus, files),
+            MinhashDedupSignature(
+                output_folder=str(work / "sigs"),
+                config=config,
+                language=_datatrove_tokenizer(spec.get("tokenizer", "treebank")),
+            ),
+        ],
+        tasks=workers,
+        logging_dir=str(work / "logs/s1"),
+        **common,
+    )
+    s1.run()
+    s2 = LocalPipelineExecutor(
+        pipeline=[
+            MinhashDedupBuckets(
+                input_folder=str(work / "sigs"), output_folder=str(work / "buckets"), config=config
+            )
+        ],
+        tasks=config.num_buckets,
+        logging_dir=str(work / "logs/s2"),
+        **common,
+    )
+    s2.run()
+    s3 = LocalPipelineExecutor(
+        pipeline=[
+            MinhashDedupCluster(
+                input_folder=str(work / "buckets"),
+                output_folder=str(work / "remove"),
+                config=config,
+                save_cluster_id=True,
+            )
+        ],
+        tasks=1,
+        logging_dir=str(work / "logs/s3"),
+        **common,
+    )
+    s3.run()
+    s4 = LocalPipelineExecutor(
+        pipeline=[
+            _datatrove_reader(corpus, files),
+            MinhashDedupFilter(
+                input_folder=str(work / "remove"),
+                load_cluster_ids=True,
+                exclusion_writer=JsonlWriter(str(work / "removed"), compression=None),
+            ),
+            JsonlWriter(str(work / "kept"), compression=None),
+        ],
+        tasks=workers,
+        logging_dir=str(work / "logs/s4"),
+        **common,
+    )
+    s4.run()
+    return {"docs": len(files)}
+
+
+def child(engine: str, spec: dict[str, Any]) -> int:
+    if engine == "read":
+        out = engine_read(spec)
+    elif engine == "datasketch":
+        out = engine_datasketch(spec)
+    elif engine == "justext+datasketch":
+        out = engine_datasketch(spec, with_justext=True)
+    elif engine == "datatrove":
+        out = engine_datatrove(spec)
+    else:
+        raise SystemExit(f"unknown engine {engine!r}")
+    print("RESULT " + json.dumps(out))
+    return 0
+
+
+# ---------------------------------------------------------------- measuring (in the parent)
+def _tree_rss(pid: int) -> tuple[int, int]:
+    """Sum and max of VmRSS (bytes) over ``pid`` and its descendants."""
+    total = largest = 0
+    stack = [pid]
+    seen = set()
+    while stack:
+        p = stack.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            with open(f"/proc/{p}/statm") as f:
+                rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            total += rss
+            largest = max(largest, rss)
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    stack += [int(c) for c in f.read().split()]
+        except (OSError, ValueError):
+            continue
+    return total, largest
+
+
+def measure(
+    cmd: list[str], *, cwd: str | None = None, env: dict[str, str] | None = None, log: Path | None = None
+) -> dict[str, Any]:
+    """Run ``cmd``; wall seconds, peak tree RSS (polled), max single-process RSS, output."""
+    out_f = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=out_f, text=True)
+    peak = peak_proc = 0
+    stop = threading.Event()
+
+    def poll() -> None:
+        nonlocal peak, peak_proc
+        while not stop.is_set():
+            total, largest = _tree_rss(proc.pid)
+            peak, peak_proc = max(peak, total), max(peak_proc, largest)
+            stop.wait(0.05)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    stdout = proc.stdout.read() if proc.stdout else ""
+    _, status, _usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    stop.set()
+    thread.join()
+    if log:
+        out_f.close()
+    return {
+        "seconds": seconds,
+        "peak_tree_mb": peak / 2**20,
+        # polled too: wait4's ru_maxrss would count this (large) process, forked before exec
+        "max_proc_mb": peak_proc / 2**20,
+        "returncode": proc.returncode,
+        "stdout": stdout,
+    }
+
+
+def ingest_config(corpus: Path, out: Path, stages: list[str], workers: int, workdir: Path) -> str:
+    lines = [
+        "[source]",
+        'type = "text_files"',
+        f"path = {json.dumps(str(corpus))}",
+        'include = ["**/*.txt"]',
+        "",
+        "[sink]",
+        'type = "jsonl"',
+        f"path = {json.dumps(str(out))}",
+        "",
+        "[run]",
+        f"workers = {workers}",
+        f"workdir = {json.dumps(str(workdir))}",
+        "keep_drop_records = false",
+        "",
+    ]
+    for stage in stages:
+        lines += ["[[pipeline]]", f'stage = "{stage}"', ""]
+    return "\n".join(lines)
+
+
+def ingest_predictions(out: Path) -> dict[str, str | None]:
+    dup_of: dict[str, str | None] = {}
+    with open(out / "dropped.jsonl", encoding="utf-8") as f:
+        for line in f:
+            rec = json.loads(line)
+            if rec.get("duplicate_of"):
+                dup_of[rec["id"]] = rec["duplicate_of"]
+    return dup_of
+
+
+def datatrove_predictions(work: Path) -> dict[str, str | None]:
+    by_cluster: dict[int, list[str]] = defaultdict(list)
+    for sub in ("kept", "removed"):
+        for path in sorted((work / sub).glob("*.jsonl")):
+            with open(path, encoding="utf-8") as f:
+                for line in f:
+                    rec = json.loads(line)
+                    cid = rec.get("metadata", {}).get("minhash_cluster_id", -1)
+                    if cid is not None and cid >= 0:
+                        by_cluster[cid].append(rec["id"])
+    dup_of: dict[str, str | None] = {}
+    for members in by_cluster.values():
+        members.sort()
+        for m in members[1:]:
+            dup_of[m] = members[0]
+    return dup_of
+
+
+def run_engine(
+    name: str, args: argparse.Namespace, scratch: Path, corpus_bytes: int
+) -> dict[str, Any] | None:
+    corpus = args.corpus.resolve()
+    work = scratch / name
+    work.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ}
+    log = work / "stderr.log"
+    row: dict[str, Any] = {"engine": name}
+    pred: dict[str, str | None] | None = None
+    if name.startswith("ingest"):
+        if name.startswith("ingest-perdoc-w"):
+            stages, workers = ["header", "boilerplate"], int(name.rsplit("w", 1)[1])
+        elif name == "ingest-dedup":
+            stages, workers = ["dedup"], 1
+        else:
+            stages, workers = ["header", "boilerplate", "dedup"], int(name.rsplit("w", 1)[1])
+        out = work / "out"
+        cfg = work / "config.toml"
+        cfg.write_text(ingest_config(corpus, out, stages, workers, work / "spool"))
+        (work / "spool").mkdir(exist_ok=True)
+        cmd = [sys.executable, "-m", "ingest", "run", "-c", str(cfg), "--workers", str(workers)]
+        m = measure(cmd, env=env, log=log)
+        if m["returncode"] != 0:
+            print(f"  {name}: failed (exit {m['returncode']}), see {log}:\n{log.read_text()[-1500:]}")
+            return None
+        report = json.loads((out / "report.json").read_text())
+        row["docs"] = report["input"]
+        row["stage_seconds"] = {k: round(v.get("seconds", 0.0), 2) for k, v in report["stages"].items()}
+        pred = ingest_predictions(out) if "dedup" in stages else None
+        if not args.keep_output:
+            shutil.rmtree(out, ignore_errors=True)
+    else:
+        spec = {
+            "corpus": str(corpus),
+            "pred": str(work / "pred.json"),
+            "workdir": str(work / "dt"),
+            "workers": 2,
+            "tokenizer": args.datatrove_tokenizer,
+        }
+        if name in ("datasketch", "justext+datasketch") and args.slow_limit:
+            spec["limit"] = args.slow_limit
+        if name == "datatrove":
+            shutil.rmtree(work / "dt", ignore_errors=True)
+            env["DATATROVE_COLORIZE_LOGS"] = "0"
+        cmd = [sys.executable, __file__, "--_child", name, json.dumps(spec)]
+        m = measure(cmd, env=env, log=log)
+        err = log.read_text(errors="replace")
+        if m["returncode"] != 0:
+            missing = re.search(r"No module named '([\w.]+)'|Please install `([\w.-]+)`", err)
+            if missing:
+                module = missing.group(1) or missing.group(2)
+                print(f"  {name}: skipped ({module} is not installed: pip install {module.split('.')[0]})")
+            else:
+                print(f"  {name}: failed (exit {m['returncode']}), see {log}:\n{err[-1500:]}")
+            return None
+        result = json.loads(m["stdout"].split("RESULT ", 1)[1].splitlines()[0])
+        row["docs"] = result["docs"]
+        if result.get("empty"):
+            row["empty"] = result["empty"]
+        if name in ("datasketch", "justext+datasketch"):
+            pred = json.loads(Path(spec["pred"]).read_text())["dup_of"]
+        elif name == "datatrove":
+            pred = datatrove_predictions(work / "dt")
+            if not args.keep_output:
+                shutil.rmtree(work / "dt", ignore_errors=True)
+    row.update(seconds=m["seconds"], peak_tree_mb=m["peak_tree_mb"], max_proc_mb=m["max_proc_mb"])
+    row["docs_per_s"] = row["docs"] / m["seconds"]
+    # MB/s over the bytes of the documents this engine read
+    row["mb_per_s"] = corpus_bytes * row["docs"] / max(1, args._n_docs) / 1e6 / m["seconds"]
+    row["pred"] = pred
+    return row
+
+
+# ---------------------------------------------------------------- report
+def machine() -> dict[str, Any]:
+    def first(path: str, prefix: str) -> str:
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith(prefix):
+                        return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+        return ""
+
+    cpu = first("/proc/cpuinfo", "model name")
+    mem_kb = first("/proc/meminfo", "MemTotal").split()
+    mem = f"{int(mem_kb[0]) / 2**20:.1f} GiB" if mem_kb else ""
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory": mem,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for pkg in ("ingest", "datasketch", "datatrove", "justext", "numpy"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "-"
+    return out
+
+
+def print_table(rows: list[dict[str, Any]], n_docs: int, corpus_mb: float) -> list[str]:
+    lines = []
+    by = {r["engine"]: r for r in rows}
+    limit = by.get("read")
+    peers = [p for p in PEERS if p in by]
+    head = (
+        "| engine | docs | seconds | docs/s | MB/s | peak tree RSS | max proc RSS | P | R | F1 "
+        "| hard neg merged | kept / expected | x limit |" + "".join(f" x {p} |" for p in peers)
+    )
+    lines.append(head)
+    lines.append("|" + " --- |" * (head.count("|") - 1))
+    for r in rows:
+        q = r.get("quality")
+        qcols = (
+            (
+                f"{q['P']:.3f} | {q['R']:.3f} | {q['F1']:.3f} | {q['hard_neg_merged']}/{q['hard_negs']} "
+                f"| {q['kept']}/{q['expected']}"
+            )
+            if q
+            else "- | - | - | - | -"
+        )
+        xl = (
+            f"{r['docs_per_s'] / limit['docs_per_s']:.3f}"
+            if limit and r is not limit
+            else ("1" if r is limit else "-")
+        )
+        xp = "".join(
+            " - |" if p == r["engine"] else f" {r['docs_per_s'] / by[p]['docs_per_s']:.1f} |" for p in peers
+        )
+        lines.append(
+            f"| {r['engine']} | {r['docs']} | {r['seconds']:.1f} | {r['docs_per_s']:,.0f} | {r['mb_per_s']:.1f} "
+            f"| {r['peak_tree_mb']:,.0f} MB | {r['max_proc_mb']:,.0f} MB | {qcols} | {xl} |{xp}"
+        )
+    for line in lines:
+        print(line)
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--corpus", type=Path, help="a folder written by generate_corpus.py")
+    ap.add_argument(
+        "--workers", default="1,2", help="worker counts for ingest's pipeline rows (comma-separated)"
+    )
+    ap.add_argument(
+        "--skip", nargs="*", default=[], help="engines to leave out (e.g. datatrove justext+datasketch)"
+    )
+    ap.add_argument(
+        "--only", default="", help="comma-separated engines to run (prefixes: ingest, ingest-perdoc, ...)"
+    )
+    ap.add_argument("--no-perdoc", action="store_true", help="leave out the ingest-perdoc-wN rows")
+    ap.add_argument("--slow-limit", type=int, default=0, help="datasketch rows: first N documents only")
+    ap.add_argument(
+        "--scratch", type=Path, default=None, help="folder for outputs (default: a temporary one)"
+    )
+    ap.add_argument("--keep-output", action="store_true", help="keep each engine's output in --scratch")
+    ap.add_argument(
+        "--datatrove-tokenizer",
+        choices=("treebank", "default"),
+        default="treebank",
+        help="datatrove's word tokenizer: NLTK Treebank (default) or datatrove's own (spaCy)",
+    )
+    ap.add_argument(
+        "--no-warmup", action="store_true", help="do not read the corpus once before the timed rows"
+    )
+    ap.add_argument("--json", type=Path, default=None, help="also write the rows and machine info here")
+    ap.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args._child:
+        return child(args._child[0], json.loads(args._child[1]))
+    if args.corpus is None or not (args.corpus / "clusters.jsonl").exists():
+        ap.error("--corpus must be a folder written by generate_corpus.py (with clusters.jsonl)")
+
+    workers = [int(w) for w in args.workers.split(",") if w.strip()]
+    engines = ["read"] + [f"ingest-w{w}" for w in workers]
+    if not args.no_perdoc:
+        engines += [f"ingest-perdoc-w{w}" for w in workers]
+    engines += ["ingest-dedup", "datasketch", "justext+datasketch", "datatrove"]
+    if args.only:
+        wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+        engines = [e for e in engines if e == "read" or any(e == w or e.startswith(w + "-") for w in wanted)]
+    engines = [e for e in engines if e not in args.skip]
+
+    corpus = args.corpus.resolve()
+    labels = load_labels(corpus)
+    files = corpus_files(corpus)
+    args._n_docs = len(files)
+    corpus_bytes = sum(os.path.getsize(corpus / f) for f in files)
+    info = {
+        "machine": machine(),
+        "versions": versions(),
+        "corpus": str(corpus),
+        "docs": len(files),
+        "bytes": corpus_bytes,
+    }
+    print(
+        f"corpus {corpus}: {len(files)} docs, {corpus_bytes / 1e6:.1f} MB; "
+        f"{info['machine']['cpus']} CPUs ({info['machine']['cpu']}), {info['machine']['memory']}, "
+        f"Python {info['machine']['python']}; {info['versions']}"
+    )
+    if not args.no_warmup:
+        t0 = time.perf_counter()
+        for _ in read_texts(corpus, files):
+            pass
+        print(
+            f"warm-up: read every file once ({time.perf_counter() - t0:.1f} s), so no row pays for a cold page cache"
+        )
+    missing = set(files) - set(labels)
+    if missing:
+        print(f"warning: {len(missing)} files have no label")
+
+    scratch_ctx = tempfile.TemporaryDirectory(prefix="scale-bench-") if args.scratch is None else None
+    scratch = Path(scratch_ctx.name) if scratch_ctx else args.scratch
+    scratch.mkdir(parents=True, exist_ok=True)
+    rows = []
+    try:
+        for name in engines:
+            print(f"running {name} ...", flush=True)
+            row = run_engine(name, args, scratch, corpus_bytes)
+            if row is None:
+                continue
+            pred = row.pop("pred")
+            if pred is not None:
+                ids = files[: row["docs"]]
+                row["quality"] = score(pred, labels, ids)
+            q = row.get("quality")
+            print(
+                f"  {row['docs']} docs in {row['seconds']:.1f} s = {row['docs_per_s']:,.0f} docs/s, "
+                f"peak tree RSS {row['peak_tree_mb']:,.0f} MB"
+                + (f", P {q['P']:.3f} R {q['R']:.3f}" if q else "")
+                + (f", {row['empty']} documents left empty" if row.get("empty") else "")
+                + (f", stages {row['stage_seconds']}" if "stage_seconds" in row else ""),
+                flush=True,
+            )
+            rows.append(row)
+    finally:
+        if scratch_ctx:
+            scratch_ctx.cleanup()
+    print()
+    table = print_table(rows, len(files), corpus_bytes / 1e6)
+    if args.json:
+        args.json.write_text(json.dumps({**info, "rows": rows, "table": table}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
