@@ -122,7 +122,10 @@ def _print_summary(pipeline: Pipeline, report: dict[str, Any], out: TextIO) -> N
     out.write(f", warnings {report['warnings']} in {report['seconds']:.2f}s\n")
     for stage_id, stats in report["stages"].items():
         dropped = ", ".join(f"{reason} {n}" for reason, n in stats["dropped"].items()) or "none dropped"
-        out.write(f"  {stage_id:<14} in {stats['documents_in']:>7}  out {stats['documents_out']:>7}  {dropped}\n")
+        n_in = stats["documents_in"]
+        if stage_id == "source":  # the source's input is what it read: documents out plus unreadable ones
+            n_in = stats["documents_out"] + stats["dropped_total"]
+        out.write(f"  {stage_id:<14} in {n_in:>7}  out {stats['documents_out']:>7}  {dropped}\n")
     for warning in report.get("warning_samples", [])[:10]:
         out.write(f"  warning: {warning}\n")
     outputs = pipeline.config.sink.options if pipeline.config.sink else None
