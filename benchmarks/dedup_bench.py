@@ -25,12 +25,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "plugins"), str(ROOT)]
+sys.path[:0] = [str(ROOT / "plugins"), str(ROOT), str(ROOT / "benchmarks")]
 
 
 # ---------------------------------------------------------------- corpora
@@ -124,41 +123,9 @@ def synthetic(n: int, seed: int = 7) -> tuple[dict[str, str], dict[str, dict[str
 
 
 # ---------------------------------------------------------------- metrics
-def score(dup_of: dict[str, str | None], labels: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Pairwise P/R/F1 over duplicate_of chains, hard negatives merged, kept."""
-
-    def root(d: str) -> str:
-        seen = set()
-        while dup_of.get(d) is not None and d not in seen:
-            seen.add(d)
-            d = dup_of[d]  # type: ignore[assignment]
-        return d
-
-    pred = {d: root(d) for d in dup_of}
-    gold = {d: labels[d]["cluster"] for d in dup_of}
-    pairs = lambda c: sum(v * (v - 1) // 2 for v in c.values())  # noqa: E731
-    pp = pairs(Counter(pred.values()))
-    gp = pairs(Counter(gold.values()))
-    tp = pairs(Counter(zip(pred.values(), gold.values())))
-    p = tp / pp if pp else 1.0
-    r = tp / gp if gp else 1.0
-    f1 = 2 * p * r / (p + r) if p + r else 0.0
-    by_cluster = defaultdict(set)
-    for d in dup_of:
-        by_cluster[gold[d]].add(pred[d])
-    hn = sum(1 for d in dup_of if labels[d].get("negative_of") and pred[d] in by_cluster[labels[d]["negative_of"]])
-    return {
-        "P": p,
-        "R": r,
-        "F1": f1,
-        "hard_neg_merged": hn,
-        "hard_negs": sum(1 for d in dup_of if labels[d].get("negative_of")),
-        "kept": sum(1 for d in dup_of if dup_of[d] is None),
-        "expected": len(set(gold.values())),
-    }
+from metrics import score  # noqa: E402 - benchmarks/ is on sys.path when run as a script
 
 
-# ---------------------------------------------------------------- runners
 def run_ours(texts: dict[str, str], opts: dict[str, Any], workers: int = 1, repeat: int = 1) -> dict[str, Any]:
     from ingest_plugins.dedup import DedupEngine, DedupOptions
 

@@ -60,10 +60,13 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from metrics import score  # noqa: E402 - the benchmarks folder holds the shared metrics
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ("datasketch", "justext+datasketch", "datatrove")
@@ -97,42 +100,6 @@ def load_labels(corpus: Path) -> dict[str, dict[str, Any]]:
                 rec = json.loads(line)
                 labels[rec["id"]] = rec
     return labels
-
-
-# ---------------------------------------------------------------- scoring
-def score(dup_of: dict[str, str | None], labels: dict[str, dict[str, Any]], ids: list[str]) -> dict[str, Any]:
-    """Pairwise P/R/F1 over ``ids``; a missing id is its own cluster."""
-
-    def root(d: str) -> str:
-        seen = set()
-        while dup_of.get(d) is not None and d not in seen:
-            seen.add(d)
-            d = dup_of[d]  # type: ignore[assignment]
-        return d
-
-    pred = {d: root(d) for d in ids}
-    gold = {d: labels[d]["cluster"] for d in ids}
-
-    def pairs(c: Counter) -> int:
-        return sum(v * (v - 1) // 2 for v in c.values())
-
-    pp, gp = pairs(Counter(pred.values())), pairs(Counter(gold.values()))
-    tp = pairs(Counter((pred[d], gold[d]) for d in ids))
-    p = tp / pp if pp else 1.0
-    r = tp / gp if gp else 1.0
-    by_cluster: dict[str, set[str]] = defaultdict(set)
-    for d in ids:
-        by_cluster[gold[d]].add(pred[d])
-    negs = [d for d in ids if labels[d].get("negative_of")]
-    return {
-        "P": p,
-        "R": r,
-        "F1": 2 * p * r / (p + r) if p + r else 0.0,
-        "hard_neg_merged": sum(1 for d in negs if pred[d] in by_cluster.get(labels[d]["negative_of"], ())),
-        "hard_negs": len(negs),
-        "kept": len(set(pred.values())),
-        "expected": len(set(gold.values())),
-    }
 
 
 # ---------------------------------------------------------------- engines (in the child)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import io
-import os
 import re
-import sys
 from pathlib import Path
 
 import pytest

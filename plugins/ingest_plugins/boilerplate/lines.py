@@ -261,10 +261,8 @@ def build_units(
     """
     units: list[list[int]] = []
     prev: LineFeatures | None = None
-    blank_between = False
     for f in features:
         if not f.n_chars:
-            blank_between = True
             continue
         join = False
         if prev is not None and f.index not in removed and prev.index not in removed and not prev.ends_sentence \
@@ -281,5 +279,4 @@ def build_units(
         else:
             units.append([f.index])
         prev = f
-        blank_between = False
     return units
