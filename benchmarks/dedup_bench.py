@@ -124,6 +124,7 @@ def synthetic(n: int, seed: int = 7) -> tuple[dict[str, str], dict[str, dict[str
 
 # ---------------------------------------------------------------- metrics
 from metrics import score  # noqa: E402 - benchmarks/ is on sys.path when run as a script
+from peers import datasketch_dedup  # noqa: E402
 
 
 def run_ours(texts: dict[str, str], opts: dict[str, Any], workers: int = 1, repeat: int = 1) -> dict[str, Any]:
@@ -156,28 +157,15 @@ def run_ours(texts: dict[str, str], opts: dict[str, Any], workers: int = 1, repe
 
 def run_datasketch(texts: dict[str, str], opts: dict[str, Any], workers: int = 1, repeat: int = 1) -> dict[str, Any]:
     import numpy as np
-    from datasketch import MinHash, MinHashLSH
+    from datasketch import MinHash
     from ingest_plugins.dedup.normalize import normalize_text, tokenize
 
-    k = 5
     for doc_id in list(texts)[:20]:  # warm-up, as for ours
         MinHash(num_perm=128).update_batch([w.encode() for w in tokenize(normalize_text(texts[doc_id]))])
     secs = float("inf")
     for _ in range(repeat):
-        lsh = None
         t0 = time.perf_counter()
-        proto = MinHash(num_perm=128, seed=1)
-        perms, scheme = proto.permutations, proto.scheme  # shared: don't regenerate per document
-        lsh = MinHashLSH(threshold=0.8, num_perm=128)
-        dup_of: dict[str, str | None] = {}
-        for doc_id in sorted(texts):
-            toks = tokenize(normalize_text(texts[doc_id]))
-            sh = {" ".join(toks[i : i + k]) for i in range(max(1, len(toks) - k + 1))}
-            m = MinHash(num_perm=128, permutations=perms, scheme=scheme)
-            m.update_batch([s.encode("utf-8") for s in sh])
-            hits = lsh.query(m)
-            dup_of[doc_id] = min(hits) if hits else None
-            lsh.insert(doc_id, m)
+        dup_of, lsh = datasketch_dedup(texts)
         secs = min(secs, time.perf_counter() - t0)
     return {
         "dup_of": dup_of,

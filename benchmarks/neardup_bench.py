@@ -128,24 +128,7 @@ def ingest_clean(texts: dict[str, str]) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- engines
-def datasketch_dedup(texts: dict[str, str]) -> tuple[dict[str, str | None], Any]:
-    from datasketch import MinHash, MinHashLSH
-    from ingest_plugins.dedup.normalize import normalize_text, tokenize
-
-    k = 5
-    proto = MinHash(num_perm=128, seed=1)
-    perms, scheme = proto.permutations, proto.scheme  # shared: not regenerated per document
-    lsh = MinHashLSH(threshold=0.8, num_perm=128)
-    dup_of: dict[str, str | None] = {}
-    for doc_id in sorted(texts):
-        toks = tokenize(normalize_text(texts[doc_id]))
-        sh = {" ".join(toks[i : i + k]) for i in range(max(1, len(toks) - k + 1))}
-        m = MinHash(num_perm=128, permutations=perms, scheme=scheme)
-        m.update_batch([s.encode("utf-8") for s in sh])
-        hits = lsh.query(m)
-        dup_of[doc_id] = min(hits) if hits else None
-        lsh.insert(doc_id, m)
-    return dup_of, lsh
+from peers import datasketch_dedup  # noqa: E402,F401 - shared with dedup_bench
 
 
 def _time_engine(texts: dict[str, str], repeat: int) -> float:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from ingest import ExitCode, __version__
+from ingest.testing import write_corpus
 
 GOOD_PLUGIN = '''
 import attrs
@@ -43,15 +44,6 @@ def write_config(tmp_path: Path, body: str, *, plugin: bool = True) -> Path:
     return config
 
 
-def make_inputs(folder: Path, texts: dict[str, str | bytes]) -> Path:
-    for name, content in texts.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
-    return folder
 
 
 def test_version(ingest_cli):
@@ -88,7 +80,7 @@ def test_check_gives_pointed_messages(tmp_path, ingest_cli, body, expected):
 
 
 def test_check_ok_lists_the_pipeline(tmp_path, ingest_cli):
-    make_inputs(tmp_path / "in", {"a.txt": "x"})
+    write_corpus(tmp_path / "in", {"a.txt": "x"})
     config = write_config(tmp_path, '[source]\npath = "in"\n[[pipeline]]\nstage = "min_words"\n')
     result = ingest_cli("check", "-c", str(config))
     assert result.exit_code == 0, result.stderr
@@ -108,7 +100,7 @@ def test_missing_config_and_bad_plugin_file(tmp_path, ingest_cli):
 
 
 def test_run_writes_outputs_with_ledger(tmp_path, ingest_cli):
-    make_inputs(
+    write_corpus(
         tmp_path / "in",
         {
             "a.txt": "one two three four",
@@ -143,7 +135,7 @@ def test_run_writes_outputs_with_ledger(tmp_path, ingest_cli):
 
 
 def test_run_input_output_set_and_skip(tmp_path, ingest_cli, monkeypatch):
-    make_inputs(tmp_path / "other", {"a.txt": "one two", "b.txt": "one two three"})
+    write_corpus(tmp_path / "other", {"a.txt": "one two", "b.txt": "one two three"})
     config = write_config(tmp_path, '[source]\npath = "missing"\n[[pipeline]]\nstage = "min_words"\n')
     monkeypatch.chdir(tmp_path)
     result = ingest_cli("run", "-c", str(config), "--input", "other", "--output", "res", "--set", "min_words.min_words=2")
