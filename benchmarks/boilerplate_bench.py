@@ -15,6 +15,12 @@ minimal HTML page, English stoplist, default settings) if installed, and
 first fitted on all inputs (two-pass mode).  ``--worst N`` lists the N worst
 documents of ``ingest``.  The ``ingest`` docs/s is the best of ``--repeat``
 timed passes after a warm-up pass (one process, one core).
+
+Then the whole sample pipeline (``text_files`` source, ``header``,
+``boilerplate``, ``dedup``, ``jsonl`` sink; one worker) runs over the same
+input folder, and each stage's docs/s comes from the run's own report, so
+the boilerplate stage is seen next to the stages it shares the pipeline
+with (``--no-pipeline`` skips it).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import argparse
 import html
 import re
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -109,6 +116,37 @@ def evaluate(
     }
 
 
+def pipeline_stage_rates(input_dir: Path, repeat: int) -> tuple[list[tuple[str, int, float]], float]:
+    """Run the sample pipeline over ``input_dir`` with one worker; return
+    ``[(stage, documents in, seconds)]`` (best of ``repeat`` runs by total
+    time) and the total seconds. The sink's share is what the total leaves
+    after the source and the stages."""
+    from ingest import Pipeline
+
+    best: tuple[list[tuple[str, int, float]], float] | None = None
+    for _ in range(max(1, repeat)):
+        with tempfile.TemporaryDirectory(prefix="ingest-bench-") as out:
+            pipeline = Pipeline.from_dict(
+                {
+                    "run": {"workers": 1, "checkpoint_every": 0},
+                    "source": {"type": "text_files", "path": str(input_dir)},
+                    "sink": {"type": "jsonl", "path": out},
+                    "pipeline": [{"stage": "header"}, {"stage": "boilerplate"}, {"stage": "dedup"}],
+                },
+                load_entry_points=False,
+            )
+            t0 = time.perf_counter()
+            report = pipeline.run()
+            total = time.perf_counter() - t0
+        stages = report["stages"]
+        rows = [(sid, int(st["documents_in"] or st["documents_out"]), float(st["seconds"])) for sid, st in stages.items()]
+        rows.append(("sink+runner", int(report["input"]), max(0.0, total - sum(r[2] for r in rows))))
+        if best is None or total < best[1]:
+            best = (rows, total)
+    assert best is not None
+    return best
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--gold-dir", type=Path, required=True, help="directory with input/ and gold/")
@@ -117,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lexicon", action="store_true", help="add a two-pass row with a fitted corpus lexicon")
     ap.add_argument("--worst", type=int, default=0, help="list the N worst documents for ingest")
     ap.add_argument("--repeat", type=int, default=3, help="time ingest N times after a warm-up pass; docs/s is the best")
+    ap.add_argument("--no-pipeline", action="store_true", help="skip the per-stage rates of the whole pipeline")
     args = ap.parse_args(argv)
 
     docs = load_set(args.gold_dir, args.limit)
@@ -150,6 +189,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nworst {args.worst} documents (ingest): id precision recall F1")
         for doc_id, p, r, f in sorted(ing["scores"], key=lambda s: s[3])[: args.worst]:  # type: ignore[union-attr]
             print(f"  {doc_id} {p:.3f} {r:.3f} {f:.3f}")
+    if not args.no_pipeline and not args.limit:
+        rows_p, total = pipeline_stage_rates(args.gold_dir / "input", args.repeat)
+        print(f"\nwhole pipeline, one worker: {rows_p[0][1] / total:.0f} docs/s ({total:.2f} s); per stage:")
+        print(f"{'stage':<16} {'docs in':>9} {'seconds':>9} {'docs/s':>9} {'share':>7}")
+        for sid, n, sec in rows_p:
+            rate = f"{n / sec:>9.0f}" if sec > 0 else f"{'-':>9}"
+            print(f"{sid:<16} {n:>9} {sec:>9.3f} {rate} {sec / total:>7.0%}")
+        others = [sec for sid, _, sec in rows_p if sid != "boilerplate"]
+        bp = next((sec for sid, _, sec in rows_p if sid == "boilerplate"), 0.0)
+        if others and max(others) > 0:
+            print(
+                f"boilerplate takes {bp / max(others):.1f}x the time of the next slowest part "
+                f"and {bp / total:.0%} of the run"
+            )
     return 0
 
 
