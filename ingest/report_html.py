@@ -308,6 +308,8 @@ class _Collector:
     direct_members: dict[str, list[_Member]] = attrs.field(factory=dict)
     direct_similarity: dict[str, tuple[float, float]] = attrs.field(factory=dict)
     clusters: dict[str, _Cluster] | None = None
+    #: raw rule name -> cleaned, so each name is cleaned once per run
+    _rule_names: dict[str, str] = attrs.field(factory=dict)
 
     def add_dropped(self, record: dict[str, Any]) -> None:
         self.dropped_records += 1
@@ -349,37 +351,56 @@ class _Collector:
                 continue
             stage, action = _clean(event.get("stage", "?")), _clean(event.get("action", "?"))
             self.events[(stage, action)] += 1
-            if action != "removed_lines":
-                continue
-            per_rule: collections.Counter[str] = collections.Counter()
-            for line in event.get("lines") or []:
+            if action == "removed_lines":
+                self._add_removed_lines(doc_id, stage, event.get("lines") or [], fate)
+
+    def _add_removed_lines(self, doc_id: str, stage: str, lines: list[Any], fate: str) -> None:
+        """Count one event's removed lines per rule and keep a few samples.
+
+        Runs once for every document of the run, so lines are grouped by
+        their raw rule name first and each name is cleaned once per event
+        rather than once per line."""
+        by_rule: dict[Any, list[Any]] = {}
+        for line in lines:
+            key = (line.get("rule") or "(no rule)") if isinstance(line, dict) else "(no rule)"
+            group = by_rule.get(key)
+            if group is None:
+                by_rule[key] = [line]
+            else:
+                group.append(line)
+        counted: set[str] = set()
+        for raw_rule, group in by_rule.items():
+            rule = self._rule_names.get(raw_rule) if isinstance(raw_rule, str) else None
+            if rule is None:
+                rule = _clean(raw_rule)
+                if isinstance(raw_rule, str) and len(self._rule_names) < MAX_RULES_TRACKED * 4:
+                    self._rule_names[raw_rule] = rule
+            stats = self.rules.get(rule)
+            if stats is None:
+                if len(self.rules) >= MAX_RULES_TRACKED:
+                    rule = "(other rules)"
+                    stats = self.rules.setdefault(rule, _RuleStats())
+                else:
+                    stats = self.rules[rule] = _RuleStats()
+            if fate == "kept":
+                stats.lines_in_kept += len(group)
+            else:
+                stats.lines_in_dropped += len(group)
+            if len(stats.stages) < 10:
+                stats.stages.add(stage)
+            if rule not in counted:  # several unknown rules may share "(other rules)"
+                counted.add(rule)
+                stats.documents += 1
+            # At most two samples per document and rule, for variety.
+            for line in group[:2]:
+                if len(stats.samples) >= self.samples_per_rule:
+                    break
                 if isinstance(line, dict):
-                    rule = _clean(line.get("rule") or "(no rule)")
                     number, text = line.get("line"), line.get("text", "")
                 else:  # a bare string: the line's text
-                    rule, number, text = "(no rule)", None, line
-                stats = self.rules.get(rule)
-                if stats is None:
-                    if len(self.rules) >= MAX_RULES_TRACKED:
-                        rule = "(other rules)"
-                        stats = self.rules.setdefault(rule, _RuleStats())
-                    else:
-                        stats = self.rules[rule] = _RuleStats()
-                if fate == "kept":
-                    stats.lines_in_kept += 1
-                else:
-                    stats.lines_in_dropped += 1
-                if len(stats.stages) < 10:
-                    stats.stages.add(stage)
-                per_rule[rule] += 1
-                if per_rule[rule] == 1:
-                    stats.documents += 1
-                # At most two samples per document and rule, for variety.
-                if per_rule[rule] <= 2 and len(stats.samples) < self.samples_per_rule:
-                    clean = _truncate(
-                        _clean(text if isinstance(text, str) else json.dumps(text)), MAX_LINE_CHARS
-                    )
-                    stats.samples.append(_LineSample(doc_id, number, clean, stage, fate))
+                    number, text = None, line
+                clean = _truncate(_clean(text if isinstance(text, str) else json.dumps(text)), MAX_LINE_CHARS)
+                stats.samples.append(_LineSample(doc_id, number, clean, stage, fate))
 
     def resolve_clusters(self) -> dict[str, _Cluster]:
         """Group duplicates by the document at the end of their chain.
