@@ -17,7 +17,11 @@ The JSONL files are streamed (compressed ones and shards too, as the
 report's ``outputs`` name them): texts are never held, and every list on the
 page is capped (``max_clusters``, ``samples_per_rule``, ...) while every
 count stays exact. What does grow with the run is one ``id -> duplicate_of``
-entry per duplicate record (ids only), needed to resolve chains.
+entry per duplicate record (ids only), needed to resolve chains, and 8 bytes
+per kept document (to tell which survivors were kept).
+
+The ``jsonl`` sink does not read its files back: it feeds each record to a
+:class:`ReportBuilder` as it writes it (a resumed run reads the files).
 
 Use it from Python (:func:`write_html_report`, :func:`render_html`) or from
 the command line::
@@ -28,9 +32,11 @@ the command line::
 from __future__ import annotations
 
 import argparse
+import array
 import bz2
 import collections
 import gzip
+import heapq
 import html
 import io
 import json
@@ -256,13 +262,23 @@ class _LineSample:
     fate: str  # "kept" or "dropped": what became of the document
 
 
+def _line_order(line: Any) -> tuple[int, str]:
+    return (line, "") if isinstance(line, int) and not isinstance(line, bool) else (1 << 62, str(line))
+
+
 @attrs.define
 class _RuleStats:
     lines_in_kept: int = 0
     lines_in_dropped: int = 0
     documents: int = 0
     stages: set[str] = attrs.field(factory=set)
-    samples: list[_LineSample] = attrs.field(factory=list)
+    #: the samples with the smallest keys, as a max-heap of (-key, tie-breaker, sample)
+    sample_heap: list[tuple[int, int, _LineSample]] = attrs.field(factory=list)
+
+    @property
+    def samples(self) -> list[_LineSample]:
+        """The kept samples in document order."""
+        return sorted((s for _, _, s in self.sample_heap), key=lambda s: (s.doc_id, _line_order(s.line)))
 
     @property
     def lines(self) -> int:
@@ -310,6 +326,8 @@ class _Collector:
     clusters: dict[str, _Cluster] | None = None
     #: raw rule name -> cleaned, so each name is cleaned once per run
     _rule_names: dict[str, str] = attrs.field(factory=dict)
+    kept_hashes: array.array = attrs.field(factory=lambda: array.array("q"))
+    _sample_seq: int = 0
 
     def add_dropped(self, record: dict[str, Any]) -> None:
         self.dropped_records += 1
@@ -339,8 +357,10 @@ class _Collector:
         self.kept_records += 1
         doc_id = _clean(record.get("id", "?"))
         self._add_history(doc_id, record.get("history"), "kept")
-        if self.clusters is not None and doc_id in self.clusters:
-            self.clusters[doc_id].survivor_kept = True
+        # 8 bytes per kept document, so kept and dropped records may come in
+        # any order (a sink feeds them as it writes) and survivors are still
+        # known at the end. ``hash`` is stable within the process.
+        self.kept_hashes.append(hash(doc_id))
 
     def _add_history(self, doc_id: str, history: Any, fate: str) -> None:
         if not isinstance(history, list):
@@ -391,22 +411,33 @@ class _Collector:
             if rule not in counted:  # several unknown rules may share "(other rules)"
                 counted.add(rule)
                 stats.documents += 1
-            # At most two samples per document and rule, for variety.
+            # At most two samples per document and rule, for variety; which
+            # ones by a hash of (document, line), so the page does not depend
+            # on the order records arrive in (the sink's or the files').
             for line in group[:2]:
-                if len(stats.samples) >= self.samples_per_rule:
-                    break
                 if isinstance(line, dict):
                     number, text = line.get("line"), line.get("text", "")
                 else:  # a bare string: the line's text
                     number, text = None, line
-                clean = _truncate(_clean(text if isinstance(text, str) else json.dumps(text)), MAX_LINE_CHARS)
-                stats.samples.append(_LineSample(doc_id, number, clean, stage, fate))
+                where = f"{doc_id}\x00{number}".encode("utf-8", "replace")
+                key = -((zlib.crc32(where) << 32) | zlib.adler32(where))  # negated: a max-heap
+                heap = stats.sample_heap
+                full = len(heap) >= self.samples_per_rule
+                if full and key <= heap[0][0]:
+                    continue
+                shown = text if isinstance(text, str) else json.dumps(text, default=str)
+                sample = _LineSample(doc_id, number, _truncate(_clean(shown), MAX_LINE_CHARS), stage, fate)
+                self._sample_seq += 1  # breaks ties (equal keys) without comparing samples
+                if full:
+                    heapq.heapreplace(heap, (key, self._sample_seq, sample))
+                elif self.samples_per_rule > 0:
+                    heapq.heappush(heap, (key, self._sample_seq, sample))
 
     def resolve_clusters(self) -> dict[str, _Cluster]:
         """Group duplicates by the document at the end of their chain.
 
-        Called after all dropped records and before the kept ones, so that
-        :meth:`add_kept` can tell which survivors were kept.
+        Called once every record has been added; a survivor counts as kept
+        when a kept record had its id.
         """
         clusters: dict[str, _Cluster] = {}
         root_of: dict[str, str] = {}
@@ -427,6 +458,10 @@ class _Collector:
             room = self.max_members - len(cluster.members)
             if room > 0:
                 cluster.members.extend(self.direct_members.get(target, [])[:room])
+        if clusters:
+            kept = set(self.kept_hashes)
+            for root, cluster in clusters.items():
+                cluster.survivor_kept = hash(root) in kept
         self.clusters = clusters
         return clusters
 
@@ -1025,13 +1060,60 @@ def render_html(
     iterables are read (see :func:`iter_jsonl`) and shown at the top.
     The page is built in memory: it is small, as every list on it is capped.
     """
-    collector = _Collector(samples_per_rule=samples_per_rule)
+    builder = ReportBuilder(samples_per_rule=samples_per_rule)
     for record in dropped_records_iter:
-        collector.add_dropped(record)
-    collector.resolve_clusters()
+        builder.add_dropped(record)
     for record in kept_records_iter:
-        collector.add_kept(record)
+        builder.add_kept(record)
+    return builder.render(report, max_clusters=max_clusters, problems=problems)
 
+
+class ReportBuilder:
+    """Collects what the page shows from records as they are written.
+
+    A sink that writes JSON-shaped records can feed each one here
+    (:meth:`add_kept`, :meth:`add_dropped`, in any order) and render the
+    page when the run ends, without reading its output files back. Memory:
+    capped samples, ``id -> duplicate_of`` per duplicate record and 8 bytes
+    per kept document.
+    """
+
+    def __init__(self, *, samples_per_rule: int = SAMPLES_PER_RULE) -> None:
+        self._collector = _Collector(samples_per_rule=samples_per_rule)
+        self.samples_per_rule = samples_per_rule
+
+    def add_kept(self, record: dict[str, Any]) -> None:
+        """One record of ``documents.jsonl`` (as a dict)."""
+        self._collector.add_kept(record)
+
+    def add_dropped(self, record: dict[str, Any]) -> None:
+        """One record of ``dropped.jsonl`` (as a dict)."""
+        self._collector.add_dropped(record)
+
+    def render(
+        self, report: dict[str, Any], *, max_clusters: int = MAX_CLUSTERS, problems: ReadProblems | None = None
+    ) -> str:
+        """The page for ``report`` (the run report) and the records added."""
+        collector = self._collector
+        collector.resolve_clusters()
+        return _render_page(report, collector, max_clusters, self.samples_per_rule, problems)
+
+    def write(self, path: str | Path, report: dict[str, Any]) -> Path:
+        """Render and write the page atomically to ``path``."""
+        page = self.render(report)
+        target = Path(path)
+        with atomic_write(target) as fh:
+            fh.write(page)
+        return target
+
+
+def _render_page(
+    report: dict[str, Any],
+    collector: _Collector,
+    max_clusters: int,
+    samples_per_rule: int,
+    problems: ReadProblems | None,
+) -> str:
     title = f"ingest run {report.get('started') or ''}".strip()
     sections = [
         ("documents", "Where documents went", _documents_section(report), ""),

@@ -19,6 +19,7 @@ import pytest
 
 from ingest import ExitCode
 from ingest.checkpoint import CHECKPOINT_NAME
+from ingest.report_html import main as rebuild_page
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 
@@ -270,6 +271,10 @@ def test_killed_while_reading_resumes_to_identical_output(
     assert outputs(out) == expected
     # counts per stage and reason, warnings: as if never interrupted
     assert report_counts(out) == clean_report(pipeline=pipeline, **sink)
+    if (out / "report.html").exists():
+        # a resumed run's page covers the records written before the interruption too
+        assert rebuild_page([str(out), "-o", str(tmp_path / "rebuilt.html")]) == 0
+        assert (out / "report.html").read_text() == (tmp_path / "rebuilt.html").read_text()
 
 
 def test_killed_in_the_corpus_phase_resumes_from_the_spool(tmp_path, tmp_path_factory, corpus):

@@ -41,7 +41,7 @@ import attrs
 from ingest import Document, DropRecord, StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest.checkpoint import CheckpointError
 from ingest.jsonutil import document_record, drop_record, dumps
-from ingest.report_html import HTML_NAME, write_html_report
+from ingest.report_html import HTML_NAME, ReportBuilder, write_html_report
 from ingest_plugins import io_util
 from ingest_plugins.outputs import OutputFolder
 
@@ -285,6 +285,7 @@ class JsonlSink:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.outputs.folder / HTML_NAME)  # a page left by an earlier run would describe that run
         self.writers: dict[str, LineWriter] = {}
+        self._report_builder: ReportBuilder | None = ReportBuilder()
         try:
             for key in ("documents", "dropped"):
                 self.writers[key] = LineWriter(
@@ -295,13 +296,25 @@ class JsonlSink:
             raise
 
     def write(self, doc: Document) -> None:
-        self.writers["documents"].write(dumps(document_record(doc, history=self.options.include_history)) + "\n")
+        record = document_record(doc, history=self.options.include_history)
+        self.writers["documents"].write(dumps(record) + "\n")
+        self._feed_report("add_kept", record)
 
     def write_dropped(self, record: DropRecord) -> None:
-        self.writers["dropped"].write(
-            dumps(drop_record(record, text=self.options.include_dropped_text, history=self.options.include_history))
-            + "\n"
-        )
+        out = drop_record(record, text=self.options.include_dropped_text, history=self.options.include_history)
+        self.writers["dropped"].write(dumps(out) + "\n")
+        self._feed_report("add_dropped", out)
+
+    def _feed_report(self, method: str, record: dict[str, Any]) -> None:
+        """report.html is collected from the records as they are written, so
+        the files need not be read back at the end of the run."""
+        if self._report_builder is None:
+            return
+        try:
+            getattr(self._report_builder, method)(record)
+        except Exception as exc:  # noqa: BLE001 - the page is a view; the files are the output
+            log.debug("report.html will be read from the files: %s", exc)
+            self._report_builder = None
 
     def close(self, report: dict[str, Any]) -> None:
         try:
@@ -320,7 +333,10 @@ class JsonlSink:
         # report.html is a view of the files just committed, not an output:
         # failing to write it must not fail the run.
         try:
-            write_html_report(self.outputs.folder, report={**report, "outputs": outputs})
+            if self._report_builder is not None:
+                self._report_builder.write(self.outputs.folder / HTML_NAME, {**report, "outputs": outputs})
+            else:
+                write_html_report(self.outputs.folder, report={**report, "outputs": outputs})
         except Exception as exc:  # noqa: BLE001
             log.warning("%s not written: %s", HTML_NAME, exc)
 
@@ -349,6 +365,10 @@ class JsonlSink:
             raise CheckpointError("the checkpoint describes other files")
         for key, writer in self.writers.items():
             writer.resume(state[key] if state is not None else None)
+        if state is not None:
+            # Records written before the interruption were never seen here:
+            # report.html reads the complete files at the end instead.
+            self._report_builder = None
 
     def suspend(self) -> None:
         """The run stops without completing: close the files, keep them."""
