@@ -22,8 +22,10 @@ import gzip
 import importlib.util
 import io
 import lzma
+import os
+import re
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -289,15 +291,88 @@ def _matches(relative: str, patterns: Iterable[str], compressed: bool) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for name in names for pattern in patterns)
 
 
-def find_files(
+def glob_regex(pattern: str) -> re.Pattern[str]:
+    """A regex matching the relative POSIX paths that :meth:`Path.glob`
+    matches with ``pattern``: ``**`` is any number of directories (none
+    included), ``*`` and ``?`` stay within one path segment, ``[...]`` is a
+    character class (``[!...]`` negated)."""
+    parts: list[str] = []
+    segments = [seg for seg in pattern.strip("/").split("/") if seg not in ("", ".")]
+    for i, segment in enumerate(segments):
+        last = i == len(segments) - 1
+        if segment == "**":
+            # directories only: "**" as the last segment matches no file
+            parts.append("(?:[^/]+/)*" if not last else "(?!)")
+            continue
+        parts.append(_segment_regex(segment) + ("" if last else "/"))
+    return re.compile("".join(parts) + r"\Z", re.DOTALL)
+
+
+def _segment_regex(segment: str) -> str:
+    """One path segment of a glob pattern as a regex (``/`` never matched)."""
+    out: list[str] = []
+    i, n = 0, len(segment)
+    while i < n:
+        c = segment[i]
+        i += 1
+        if c == "*":
+            out.append("[^/]*")
+        elif c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            j = i
+            if j < n and segment[j] in "!^":
+                j += 1
+            if j < n and segment[j] == "]":
+                j += 1
+            while j < n and segment[j] != "]":
+                j += 1
+            if j >= n:  # no closing bracket: a literal "["
+                out.append(r"\[")
+                continue
+            body = segment[i:j].replace("\\", "\\\\")
+            i = j + 1
+            if body[:1] in ("!", "^"):
+                body = "^" + body[1:]
+            out.append(f"[{body}]")
+        else:
+            out.append(re.escape(c))
+    return "".join(out)
+
+
+def _walk_files(root: str) -> Iterator[str]:
+    """Relative POSIX paths of the regular files under ``root``. Like ``**``
+    in :meth:`Path.glob`, symbolic links to directories are not descended
+    into (so a link loop cannot make the walk endless); links to files count."""
+    stack = [("", root)]
+    while stack:
+        prefix, folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((f"{prefix}{entry.name}/", entry.path))
+                elif entry.is_file():
+                    yield prefix + entry.name
+            except OSError:
+                continue
+
+
+def find_relative(
     root: Path,
     include: Sequence[str],
     exclude: Sequence[str] = (),
     *,
     compressed: bool = True,
-) -> list[tuple[Path, str]]:
-    """The files under ``root`` that match, as ``(path, relative posix path)``,
-    sorted by relative path. ``root`` may be a single file.
+) -> list[str]:
+    """The files under ``root`` that match, as relative POSIX paths, sorted
+    (``root / path`` is the file). ``root`` may be a single file (then the
+    list holds its name). One directory walk for all patterns, and strings
+    rather than :class:`Path` objects: for a million files that is several
+    hundred MB less than :meth:`Path.glob` results, and far faster.
 
     ``include`` patterns are :meth:`Path.glob` patterns (``**/*.txt``); with
     ``compressed`` a pattern also matches ``NAME.gz``, ``.bz2``, ``.xz`` and
@@ -306,26 +381,34 @@ def find_files(
     file, against it without the compression suffix.
     """
     if root.is_file():
-        return [(root, root.name)]
-    found: dict[Path, str] = {}
+        return [root.name]
+    plain: list[re.Pattern[str]] = []
+    stripped: list[re.Pattern[str]] = []  # matched against the path without its compression suffix
     for pattern in include:
+        rx = glob_regex(pattern)
+        plain.append(rx)
         last = pattern.rstrip("/").rpartition("/")[2]
-        for path in root.glob(pattern):
-            if path.is_file():
-                found[path] = path.relative_to(root).as_posix()
-        if not compressed or compression_of(pattern) or last == "**" or not last:
-            continue
-        # One extra walk per pattern: "*.txt*" finds "a.txt.gz"; the file
-        # counts when its name without the suffix matches the last part.
-        for path in root.glob(pattern + "*"):
-            if (
-                path not in found
-                and compression_of(path.name)
-                and fnmatch.fnmatchcase(strip_compression(path.name), last)
-                and path.is_file()
-            ):
-                found[path] = path.relative_to(root).as_posix()
-    return sorted(
-        ((path, rel) for path, rel in found.items() if not _matches(rel, exclude, compressed)),
-        key=lambda item: item[1],
-    )
+        if compressed and not compression_of(pattern) and last != "**" and last:
+            stripped.append(rx)
+    found = []
+    for rel in _walk_files(str(root)):
+        if any(rx.match(rel) for rx in plain) or (
+            stripped and compression_of(rel) and any(rx.match(strip_compression(rel)) for rx in stripped)
+        ):
+            if not _matches(rel, exclude, compressed):
+                found.append(rel)
+    found.sort()
+    return found
+
+
+def find_files(
+    root: Path,
+    include: Sequence[str],
+    exclude: Sequence[str] = (),
+    *,
+    compressed: bool = True,
+) -> list[tuple[Path, str]]:
+    """Like :func:`find_relative`, as ``(path, relative posix path)`` pairs."""
+    if root.is_file():
+        return [(root, root.name)]
+    return [(root / rel, rel) for rel in find_relative(root, include, exclude, compressed=compressed)]

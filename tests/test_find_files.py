@@ -1,0 +1,89 @@
+"""Finding input files: one directory walk matched against glob patterns
+must find exactly what :meth:`Path.glob` finds."""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+from pathlib import Path
+
+import pytest
+
+from ingest_plugins import io_util
+
+NAMES = [
+    "a.txt", "b.md", ".hidden.txt", "a1.txt", "ab.txt", "[x].txt", "c.txt.gz", "d.md.bz2", "e.txt.zst",
+    "sub/a.txt", "sub/b.txt.xz", "sub/.dot/c.txt", "sub/deeper/d.txt", "sub/deeper/e.md",
+    "other/x.txt", "other/y.TXT", "space dir/z z.txt", "ünï/ö.txt",
+]
+PATTERNS = [
+    "**/*.txt", "*.txt", "sub/*.txt", "**/a?.txt", "[ab]*.txt", "**/*", "sub/**/*.md", "*.txt.gz",
+    "**/[!a]*.txt", "**", "sub/**", "other/*.TXT", "**/deeper/*", "space dir/*.txt", "*.md*",
+]
+
+
+def reference(root: Path, include: list[str], exclude: list[str], compressed: bool) -> list[tuple[Path, str]]:
+    """What Path.glob finds (the behaviour the walk replaces)."""
+    found: dict[Path, str] = {}
+    for pattern in include:
+        last = pattern.rstrip("/").rpartition("/")[2]
+        for path in root.glob(pattern):
+            if path.is_file():
+                found[path] = path.relative_to(root).as_posix()
+        if not compressed or io_util.compression_of(pattern) or last == "**" or not last:
+            continue
+        for path in root.glob(pattern + "*"):
+            if (
+                path not in found
+                and io_util.compression_of(path.name)
+                and fnmatch.fnmatchcase(io_util.strip_compression(path.name), last)
+                and path.is_file()
+            ):
+                found[path] = path.relative_to(root).as_posix()
+    return sorted(
+        ((p, r) for p, r in found.items() if not io_util._matches(r, exclude, compressed)), key=lambda x: x[1]
+    )
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tree")
+    for name in NAMES:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(name)
+    (root / "empty-dir").mkdir()
+    if hasattr(os, "symlink"):
+        (root / "link-to-sub").symlink_to(root / "sub", target_is_directory=True)
+        (root / "loop").symlink_to(root, target_is_directory=True)  # must not walk forever
+        (root / "broken.txt").symlink_to(root / "missing.txt")
+    return root
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+@pytest.mark.parametrize("compressed", [True, False])
+def test_each_pattern_finds_what_path_glob_finds(tree: Path, pattern: str, compressed: bool) -> None:
+    found = io_util.find_files(tree, [pattern], compressed=compressed)
+    try:
+        expected = reference(tree, [pattern], [], compressed)
+    except ValueError:  # Path.glob refused PATTERN + "*" ("*.md**"); the walk has no such limit
+        expected = reference(tree, [pattern], [], False)
+        expected += [(tree / n, n) for n in NAMES if "/" not in n and n.endswith((".md.bz2",))]
+        expected = sorted(set(expected), key=lambda item: item[1])
+    assert found == expected
+
+
+def test_several_patterns_and_excludes(tree: Path) -> None:
+    include, exclude = ["**/*.txt", "*.md"], ["sub/deeper/*", "*.md"]
+    found = io_util.find_files(tree, include, exclude)
+    assert [rel for _, rel in found] == [rel for _, rel in reference(tree, include, exclude, True)]
+    assert "sub/deeper/d.txt" not in [rel for _, rel in found]
+    assert all(path == tree / rel for path, rel in found)
+
+
+def test_relative_paths_only_and_a_single_file(tree: Path) -> None:
+    rels = io_util.find_relative(tree, ["**/*.txt"])
+    assert rels == sorted(rels) and "sub/a.txt" in rels and "sub/.dot/c.txt" in rels
+    assert "broken.txt" not in rels  # a dangling link is not a file
+    assert not any(rel.startswith(("link-to-sub/", "loop/")) for rel in rels)  # like "**": links to folders not followed
+    assert io_util.find_relative(tree / "a.txt", ["*.md"]) == ["a.txt"]
