@@ -143,3 +143,30 @@ def test_check_says_where_it_runs(tmp_path, write_config, ingest_cli):
     result = ingest_cli("check", "-c", config, "--set", "run.executor=ray", "--set", "run.ray_address=auto")
     assert result.exit_code == 0, result.stderr
     assert "run     on Ray: auto" in result.stdout
+
+
+def test_run_flags_reach_the_executor(monkeypatch, tmp_path, write_config, write_corpus, ingest_cli):
+    """--executor / --ray-address override [run]; the runner starts what they name."""
+    import ingest.runner
+
+    started = []
+
+    def fake_start(kind, **kwargs):
+        started.append((kind, kwargs["address"], kwargs["workers"]))
+        return LocalExecutor(1)
+
+    monkeypatch.setattr(ingest.runner, "start_executor", fake_start)
+    monkeypatch.setattr("ingest.config.check_ray", lambda where: None)  # Ray need not be installed here
+    config = write_config(
+        tmp_path / "config.toml",
+        {
+            "source": {"path": str(write_corpus(tmp_path / "in", {"a.txt": "Some text."}))},
+            "sink": {"path": str(tmp_path / "out")},
+            "run": {"ray_address": "auto", "workers": 3},
+            "pipeline": STAGES,
+        },
+    )
+    assert ingest_cli("run", "-c", config).exit_code == 0
+    result = ingest_cli("run", "-c", config, "--executor", "ray", "--ray-address", "ray://head:10001")
+    assert result.exit_code == 0, result.stderr
+    assert started == [("local", "auto", 3), ("ray", "ray://head:10001", 3)]
