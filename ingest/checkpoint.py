@@ -90,8 +90,9 @@ def _plain(value: Any) -> Any:
 
 def describe_config(config: Any, plugins: Any) -> dict[str, Any]:
     """What a checkpoint must match: every setting that can change the
-    output. ``[run] workers``, ``workdir`` and ``keep_drop_records`` are left
-    out (the output is the same for any worker count)."""
+    output. ``[run] workers``, ``executor``, ``ray_address``, ``workdir`` and
+    ``keep_drop_records`` are left out (the output is the same for any
+    worker count, locally or on Ray)."""
     from ingest import __version__
 
     def stage(cfg: Any) -> dict[str, Any] | None:

@@ -2,7 +2,8 @@
 
 ::
 
-    ingest run -c config.toml [--input PATH] [--output DIR] [--workers N] [--restart] [--set KEY=VALUE ...] [--skip ID ...]
+    ingest run -c config.toml [--input PATH] [--output DIR] [--workers N] [--executor local|ray]
+               [--ray-address ADDR] [--restart] [--set KEY=VALUE ...] [--skip ID ...]
     ingest check -c config.toml [--set ...] [--skip ...]
     ingest plugins [--json] [--hooks]
     ingest explain DOC_ID [-c config.toml | --output DIR] [--json]
@@ -65,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--input", help="read documents from this path instead of [source] path")
     run.add_argument("--output", help="write results into this folder instead of [sink] path")
     run.add_argument("--workers", type=int, help="worker processes for per-document stages (0 = one per core)")
+    run.add_argument(
+        "--executor", choices=("local", "ray"), help="run on this machine's processes or as Ray tasks ([run] executor)"
+    )
+    run.add_argument(
+        "--ray-address",
+        metavar="ADDR",
+        help="Ray cluster to connect to (auto, ray://host:10001); default: a local Ray instance ([run] ray_address)",
+    )
     run.add_argument(
         "--restart",
         action="store_true",
@@ -142,6 +151,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides.insert(0, "run.keep_drop_records=false")
     if args.workers is not None:
         overrides.append(f"run.workers={args.workers}")
+    if args.executor is not None:
+        overrides.append(f"run.executor={json.dumps(args.executor)}")
+    if args.ray_address is not None:
+        overrides.append(f"run.ray_address={json.dumps(args.ray_address)}")  # quoted: a TOML string whatever it holds
     pipeline = Pipeline.from_toml(
         args.config, overrides=overrides, input=args.input, output=args.output, skip=args.skip
     )
@@ -174,6 +187,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"  stage   {stage.id} = {stage.name} [{stage.registered.plugin.name}]{note}")
     if cfg.sink:
         print(f"  sink    {cfg.sink.name}: {getattr(cfg.sink.options, 'path', '')}")
+    if cfg.run.executor == "ray":
+        print(f"  run     on Ray: {cfg.run.ray_address or 'a local Ray instance'}")
     for failure in pipeline.plugins.failures:
         print(f"  warning: plugin {failure.name} ({failure.distribution}) failed to load: {failure.error}")
     for warning in pipeline.plugins.warnings:

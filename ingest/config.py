@@ -26,6 +26,7 @@ from typing import Any
 import attrs
 
 from ingest.errors import ConfigError
+from ingest.executor import EXECUTORS
 from ingest.options import build_options, path_field, suggest
 from ingest.plugin_manager import PluginHost, RegisteredSpec
 from ingest.specs import StageKind
@@ -39,6 +40,14 @@ TOP_LEVEL_KEYS = ("source", "sink", "plugins", "run", "pipeline")
 RESERVED_STAGE_KEYS = ("stage", "id", "enabled")
 DEFAULT_SOURCE = "text_files"
 DEFAULT_SINK = "jsonl"
+
+
+def _one_of(allowed: Sequence[str]) -> Any:
+    def check(_inst: Any, attr: attrs.Attribute, value: Any) -> None:
+        if value not in allowed:
+            raise ValueError(f"{attr.name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
+
+    return check
 
 
 @attrs.define
@@ -62,6 +71,20 @@ class RunOptions:
         metadata={
             "help": "write a checkpoint into the output folder every this many inputs, so an interrupted "
             "run resumes where it stopped (sinks that support it: jsonl); 0 = off"
+        },
+    )
+    #: Where per-document stages and corpus-stage work run: "local" or "ray".
+    executor: str = attrs.field(
+        default="local",
+        validator=_one_of(EXECUTORS),
+        metadata={"help": "local (this machine's processes) or ray (Ray tasks; pip install 'ingest[ray]')"},
+    )
+    #: The Ray cluster to connect to; empty = start a local Ray instance.
+    ray_address: str = attrs.field(
+        default="",
+        metadata={
+            "help": "with executor = ray: the cluster to connect to (auto, ray://host:10001); "
+            "empty = start a local Ray instance with [run] workers CPUs (0 = all)"
         },
     )
 
@@ -107,6 +130,16 @@ class PipelineConfig:
     sink: StageConfig | None
     stages: tuple[StageConfig, ...]
     run: RunOptions
+
+
+def check_ray(where: str) -> None:
+    """Raise a :class:`ConfigError` at ``where`` unless Ray can be imported."""
+    try:
+        import ray  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            f"{where}: 'ray' needs Ray, which is not installed ({exc}); install it with: pip install 'ingest[ray]'"
+        ) from None
 
 
 def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -230,6 +263,8 @@ def resolve(
     if not isinstance(run_table, Mapping):
         raise ConfigError(f"{where_file}: [run]: expected a table")
     run = build_options(RunOptions, run_table, where=f"{where_file}: [run]", base_dir=base_dir)
+    if run.executor == "ray":
+        check_ray(f"{where_file}: [run] executor")
 
     entries = raw.get("pipeline", [])
     if not isinstance(entries, list):

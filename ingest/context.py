@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from ingest.document import Document
+from ingest.executor import Executor, LocalExecutor
 from ingest.ledger import DropRecord, Ledger, RunWarning
 
 if TYPE_CHECKING:
@@ -25,6 +26,14 @@ class StageContext:
             for stages that call hooks (``ctx.plugins.hook.<name>(...)``).
         base_dir: the directory relative paths in the config are relative to.
         workdir: a scratch directory for this run (spools, state).
+        executor: where the run's parallel work goes (an
+            :class:`~ingest.executor.Executor`: ``submit(fn, *args)`` returns a
+            ``concurrent.futures.Future``, ``map(fn, items)`` yields results in
+            order). ``[run] executor = "local"``: this process, or a pool of
+            ``[run] workers`` processes; ``"ray"``: Ray tasks. A corpus-level
+            stage may spread its ``fit`` work over it; ``fn`` and its arguments
+            must then be picklable. Per-document stages running in workers
+            get an in-process one.
     """
 
     stage_id: str
@@ -36,6 +45,7 @@ class StageContext:
     workdir: str | None = None
     distribution: str | None = None
     version: str | None = None
+    executor: Executor = attrs.field(factory=LocalExecutor)
 
     def drop_error(self, doc: Document | str, exc_text: str) -> None:
         """Record a document on which the stage raised: the error, the stage,

@@ -14,12 +14,16 @@ then be checkpointed and resumed at any document boundary).
 
 Workers are forked (not spawned) so in-process plugin objects and plugin
 files loaded at start-up are there without pickling; where ``fork`` is not
-available, the runner stays in one process.
+available, the runner stays in one process. :func:`run_segment` can send
+batches elsewhere through a ``backend`` (the Ray executor's tasks, see
+:mod:`ingest.ray_executor`); batching, ordering and replay stay here.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
+import functools
 import itertools
 import multiprocessing
 import os
@@ -185,17 +189,28 @@ def _batches(docs: Iterator[Document], size: int, ledger: Ledger, trailer: list[
         yield batch
 
 
+#: Starts one batch of documents somewhere and returns a function that
+#: waits for its result (raising :class:`RunError` when the batch failed).
+SubmitBatch = Callable[[list[Document]], Callable[[], BatchResult]]
+#: Opens a place to run batches: a context manager giving ``(submit, limit)``,
+#: ``limit`` being the most batches to keep in flight.
+BatchBackend = Callable[[], contextlib.AbstractContextManager[tuple[SubmitBatch, int]]]
+
+
 def run_segment(
     segment: Sequence[SegmentStage],
     docs: Iterator[Document],
     ledger: Ledger,
     workers: int,
+    *,
+    backend: BatchBackend | None = None,
 ) -> Iterator[Document]:
-    """Run a segment of per-document stages over ``workers`` processes,
-    yielding kept documents in input order and replaying the ledger.
+    """Run a segment of per-document stages over ``workers`` processes (or
+    over ``backend``, such as Ray tasks), yielding kept documents in input
+    order and replaying the ledger.
 
-    Input that fits in one batch is processed in this process: forking a
-    pool for a handful of documents costs more than it saves.
+    Input that fits in one batch is processed in this process: starting
+    workers for a handful of documents costs more than it saves.
     """
     trailer: list[Any] = []
     batches = _batches(docs, BATCH_SIZE, ledger, trailer)
@@ -204,39 +219,54 @@ def run_segment(
         ledger.replay(trailer)
         return
     second = next(batches, None)
-    if second is None or workers <= 1 or not fork_available():
+    if second is None or (backend is None and (workers <= 1 or not fork_available())):
         local = _WorkerState(segment)
         for batch in itertools.chain([first], [second] if second else [], batches):
             yield from _replay(local.run_batch(batch.docs), batch, ledger)
         ledger.replay(trailer)
         return
+    if backend is None:
+        backend = functools.partial(_fork_pool, segment, workers)
+    with backend() as (submit, limit):
+        pending: collections.deque[tuple[Callable[[], BatchResult], _Batch]] = collections.deque()
+        queued = itertools.chain([first, second], batches)
+        while True:
+            while len(pending) < limit:
+                queue_next = next(queued, None)
+                if queue_next is None:
+                    break
+                pending.append((submit(queue_next.docs), queue_next))
+            if not pending:
+                break
+            wait, batch = pending.popleft()
+            yield from _replay(wait(), batch, ledger)
+    ledger.replay(trailer)
 
+
+@contextlib.contextmanager
+def _fork_pool(segment: Sequence[SegmentStage], workers: int) -> Iterator[tuple[SubmitBatch, int]]:
+    """A pool of forked workers that build the segment's stages once each."""
     token = id(segment)
     _SEGMENTS[token] = segment
     try:
         pool = multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(token,))
-        try:
-            pending: collections.deque[tuple[Any, _Batch]] = collections.deque()
-            queued = itertools.chain([first, second], batches)
-            limit = workers * IN_FLIGHT_PER_WORKER
-            while True:
-                while len(pending) < limit:
-                    queue_next = next(queued, None)
-                    if queue_next is None:
-                        break
-                    pending.append((pool.apply_async(_run_batch, (queue_next.docs,)), queue_next))
-                if not pending:
-                    break
-                waiting, batch = pending.popleft()
+
+        def submit(docs: list[Document]) -> Callable[[], BatchResult]:
+            waiting = pool.apply_async(_run_batch, (docs,))
+
+            def wait() -> BatchResult:
                 try:
-                    result: BatchResult = waiting.get()
+                    return waiting.get()
                 except Exception as exc:
                     raise RunError(f"a worker process failed: {error_text(exc)}") from exc
-                yield from _replay(result, batch, ledger)
+
+            return wait
+
+        try:
+            yield submit, workers * IN_FLIGHT_PER_WORKER
             pool.close()
         finally:
             pool.terminate()
             pool.join()
     finally:
         _SEGMENTS.pop(token, None)
-    ledger.replay(trailer)

@@ -12,6 +12,7 @@ resumes a killed run from the last one (see :mod:`ingest.checkpoint`).
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
 import os
 import shutil
@@ -19,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ingest import checkpoint as checkpoints
 from ingest.checkpoint import Checkpointer, CheckpointError
@@ -35,10 +36,14 @@ from ingest.context import StageContext
 from ingest.document import Document, Drop
 from ingest.document_stage import apply_document_stage, error_text
 from ingest.errors import ConfigError, IngestError, RunError
+from ingest.executor import LocalExecutor, start_executor
 from ingest.ledger import SOURCE_STAGE, Ledger, StageStats
 from ingest.parallel import SegmentStage, resolve_workers, run_segment
 from ingest.plugin_manager import PluginHost
 from ingest.spool import Spool
+
+if TYPE_CHECKING:
+    from ingest.ray_executor import PipelineRecipe
 
 ProgressCallback = Callable[[Ledger], None]
 MessageCallback = Callable[[str], None]
@@ -106,6 +111,10 @@ class Pipeline:
         load_entry_points: bool | None = None,
     ) -> None:
         self.path = str(path) if path is not None else None
+        plugins = tuple(plugins)
+        # How this pipeline was made, so a Ray worker can make it again.
+        self._raw, self._plugin_objects = raw, plugins
+        self._skip, self._load_entry_points = tuple(skip), load_entry_points
         if base_dir is None:
             base_dir = Path(self.path).resolve().parent if self.path else Path.cwd()
         self.base_dir = str(base_dir)
@@ -127,6 +136,7 @@ class Pipeline:
         self.ledger = Ledger(keep_records=self.config.run.keep_drop_records)
         self.report: dict[str, Any] = {}
         self._resumed: dict[str, Any] | None = None
+        self._executor: Any = None  # the run's executor, while a run is going
 
     # -- constructors ------------------------------------------------------
 
@@ -349,8 +359,44 @@ class Pipeline:
         self._resumed = None
         return self.ledger
 
+    def recipe(self) -> PipelineRecipe:
+        """What a Ray worker needs to build this pipeline again (see
+        :mod:`ingest.ray_executor`)."""
+        from ingest.ray_executor import PipelineRecipe
+
+        return PipelineRecipe(
+            raw=self._raw,
+            path=self.path,
+            base_dir=self.base_dir,
+            plugins=self._plugin_objects,
+            skip=self._skip,
+            load_entry_points=self._load_entry_points,
+        )
+
+    def segment_stages(self, stage_ids: Sequence[str], workdir: str | None) -> list[SegmentStage]:
+        """The per-document stages ``stage_ids`` as a worker rebuilds them,
+        each with a context bound to the worker's own ledger."""
+        by_id = {s.id: s for s in self.config.stages}
+        segment = []
+        for stage_id in stage_ids:
+            stage_cfg = by_id[stage_id]
+
+            def make_context(worker_ledger: Ledger, stage_cfg: StageConfig = stage_cfg) -> StageContext:
+                return self._context(
+                    stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, worker_ledger, workdir
+                )
+
+            segment.append(SegmentStage(stage_cfg.id, stage_cfg.spec.factory, stage_cfg.options, make_context))
+        return segment
+
     def _context(
-        self, stage_id: str, name: str, plugin: str | None, ledger: Ledger, workdir: str | None = None
+        self,
+        stage_id: str,
+        name: str,
+        plugin: str | None,
+        ledger: Ledger,
+        workdir: str | None = None,
+        executor: Any = None,
     ) -> StageContext:
         if stage_id != "sink":
             ledger.stage_stats(stage_id, name)
@@ -365,6 +411,7 @@ class Pipeline:
             workdir=workdir,
             distribution=info.distribution if info else None,
             version=info.version if info else None,
+            **({"executor": executor} if executor is not None else {}),
         )
 
     def _execute(
@@ -385,15 +432,24 @@ class Pipeline:
         else:
             os.makedirs(workdir, exist_ok=True)
         spools: list[Spool] = []
+        run_options = self.config.run
+        workers = resolve_workers(run_options.workers)
         try:
+            self._executor = start_executor(
+                run_options.executor,
+                # a local Ray instance gets [run] workers CPUs as written (0 = all)
+                workers=run_options.workers if run_options.executor == "ray" else workers,
+                address=run_options.ray_address,
+                where=f"{self.path or '<config>'}: [run]",
+            )
+            distributed = not isinstance(self._executor, LocalExecutor)
             self.plugins.hook.ingest_run_started(run={"config": self.path, "stages": self.stage_ids})
             stream: Iterator[Document] = self._count_input(docs, ledger, checkpoint)
-            workers = resolve_workers(self.config.run.workers)
             segment: list[StageConfig] = []
             for stage_cfg in self.config.stages:
                 if not stage_cfg.enabled:
                     continue
-                if workers > 1 and stage_cfg.per_document:
+                if (workers > 1 or distributed) and stage_cfg.per_document:
                     segment.append(stage_cfg)  # runs in the worker pool with its neighbours
                     continue
                 if segment:
@@ -413,6 +469,9 @@ class Pipeline:
         finally:
             for spool in spools:
                 spool.close()
+            if self._executor is not None:
+                self._executor.shutdown()
+                self._executor = None
             if own_workdir:
                 shutil.rmtree(own_workdir, ignore_errors=True)
         for stage_id in self.stage_ids:
@@ -449,27 +508,23 @@ class Pipeline:
         workdir: str,
         workers: int,
     ) -> Iterator[Document]:
-        """Consecutive per-document stages, run over worker processes."""
-        segment = []
+        """Consecutive per-document stages, run over worker processes (or Ray tasks)."""
         for stage_cfg in stage_cfgs:
             ctx = self._context(stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, ledger, workdir)
             try:
                 # Built once here so a stage that cannot start fails the run
-                # before any worker is forked, with the same message.
+                # before any worker is started, with the same message.
                 stage_cfg.spec.factory(stage_cfg.options, ctx)
             except Exception as exc:
                 raise RunError(
                     f"stage {stage_cfg.id!r} ({stage_cfg.name}, plugin {ctx.plugin}) could not start: "
                     f"{error_text(exc)}"
                 ) from exc
-
-            def make_context(worker_ledger: Ledger, stage_cfg: StageConfig = stage_cfg) -> StageContext:
-                return self._context(
-                    stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, worker_ledger, workdir
-                )
-
-            segment.append(SegmentStage(stage_cfg.id, stage_cfg.spec.factory, stage_cfg.options, make_context))
-        return run_segment(segment, stream, ledger, workers)
+        stage_ids = [s.id for s in stage_cfgs]
+        backend = None
+        if not isinstance(self._executor, LocalExecutor):
+            backend = functools.partial(self._executor.segment_backend, self.recipe(), stage_ids, workdir)
+        return run_segment(self.segment_stages(stage_ids, workdir), stream, ledger, workers, backend=backend)
 
     def _chain(
         self,
@@ -480,7 +535,9 @@ class Pipeline:
         spools: list[Spool],
     ) -> Iterator[Document]:
         spec = stage_cfg.spec
-        ctx = self._context(stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, ledger, workdir)
+        ctx = self._context(
+            stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, ledger, workdir, self._executor
+        )
         stats = ledger.stages[stage_cfg.id]
         try:
             stage = spec.factory(stage_cfg.options, ctx)
@@ -625,7 +682,9 @@ class Pipeline:
         A plain stream stage is spooled too, so a resume never needs its
         in-memory state.
         """
-        ctx = self._context(stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, ledger, workdir)
+        ctx = self._context(
+            stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, ledger, workdir, self._executor
+        )
         stats = ledger.stages[stage_cfg.id]
         try:
             stage = stage_cfg.spec.factory(stage_cfg.options, ctx)

@@ -39,14 +39,15 @@ import concurrent.futures
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 import numpy as np
 
 from .clusters import UnionFind
 from .index import IndexFormatError, read_index, write_index
-from .lsh import candidate_pairs, optimal_params
+from .lsh import candidate_pairs as candidate_pairs_local
+from .lsh import optimal_params
 from .minhash import MinHasher
 from .normalize import normalize_text
 from .shingles import EMPTY_U32, ShingleHasher, pair_similarities
@@ -218,6 +219,14 @@ class Decision:
 
 
 _BatchResult = tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray, "list[np.ndarray] | None"]
+#: ``candidate_pairs(sigs, bands, rows, min_new=0)``: as :func:`lsh.candidate_pairs`.
+CandidatePairs = Callable[..., np.ndarray]
+
+
+class Submitter(Protocol):
+    """Runs ``fn(*args)`` somewhere (a process pool, Ray tasks: ``ctx.executor``)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> concurrent.futures.Future[Any]: ...
 _HASHERS: dict[tuple, tuple[ShingleHasher, MinHasher]] = {}
 
 
@@ -260,11 +269,24 @@ _STORY_COMPAT = ("story_shingle_size", "story_window")
 class DedupEngine:
     """Deduplicates a stream of documents; see the module docstring."""
 
-    def __init__(self, options: DedupOptions | None = None, *, workers: int = 1) -> None:
+    def __init__(
+        self,
+        options: DedupOptions | None = None,
+        *,
+        workers: int = 1,
+        executor: Submitter | None = None,
+        candidate_pairs: CandidatePairs | None = None,
+    ) -> None:
         """``workers`` > 1 hashes batches in that many worker processes while
-        the caller keeps adding (results never depend on it)."""
+        the caller keeps adding (results never depend on it). ``executor``
+        hashes them there instead of in an own pool (up to ``2 * workers``
+        batches in flight). ``candidate_pairs`` replaces
+        :func:`lsh.candidate_pairs` (same arguments, same result), e.g. with
+        a distributed one."""
         self.options = options = options or DedupOptions()
         self.workers = max(1, int(workers))
+        self._executor = executor
+        self._candidate_pairs = candidate_pairs or candidate_pairs_local
         self.bands, self.rows = options.band_rows()
         self._hash_params = (
             options.seed,
@@ -348,12 +370,15 @@ class DedupEngine:
         texts = [t for _, t in self._pending]
         self._pending = []
         self._pending_chars = 0
-        if self.workers == 1:
+        if self.workers == 1 and self._executor is None:
             self._apply(rows, _hash_batch(self._hash_params, texts))
             return
-        if self._pool is None:
-            self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers)
-        self._inflight.append((rows, self._pool.submit(_hash_batch, self._hash_params, texts)))
+        submitter = self._executor
+        if submitter is None:
+            if self._pool is None:
+                self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers)
+            submitter = self._pool
+        self._inflight.append((rows, submitter.submit(_hash_batch, self._hash_params, texts)))
         while len(self._inflight) > 2 * self.workers:  # bounded: results are applied in order
             done_rows, fut = self._inflight.popleft()
             self._apply(done_rows, fut.result())
@@ -428,7 +453,7 @@ class DedupEngine:
         # LSH candidates among one representative per exact group
         reps = np.fromiter((i for i in range(n) if exact_first[self._exact[i]] == i), dtype=np.int64)
         n_old_reps = int(np.searchsorted(reps, n_old))
-        pairs = candidate_pairs(self._sigs[reps], self.bands, self.rows, min_new=n_old_reps)
+        pairs = self._candidate_pairs(self._sigs[reps], self.bands, self.rows, min_new=n_old_reps)
         pairs = reps[pairs] if pairs.size else pairs
         n_lsh = int(pairs.shape[0])
         pairs = self._prefilter(pairs)

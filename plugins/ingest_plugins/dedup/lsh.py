@@ -77,8 +77,13 @@ def _bucket_pairs(keys: np.ndarray, n: int, min_new: int) -> np.ndarray:
     column of ``keys`` (n, g); keys of different bands never collide by
     construction of :func:`band_keys` (band number mixed in)."""
     g = keys.shape[1]
-    flat = keys.ravel()
-    rows_of = np.repeat(np.arange(n, dtype=np.int64), g)
+    return bucket_pair_codes(keys.ravel(), np.repeat(np.arange(n, dtype=np.int64), g), n, min_new)
+
+
+def bucket_pair_codes(flat: np.ndarray, rows_of: np.ndarray, n: int, min_new: int = 0) -> np.ndarray:
+    """Pair codes i*n+j (i < j, j >= min_new) of the rows sharing a bucket
+    key, from parallel arrays of bucket keys (uint64) and rows (int64), in
+    any order; a pair may repeat (the caller makes them unique)."""
     order = np.lexsort((rows_of, flat))  # by key, then row: members of a bucket ascending
     flat, members = flat[order], rows_of[order]
     same_next = flat[1:] == flat[:-1]

@@ -48,7 +48,7 @@ class DedupStage:
         self.decisions: dict[str, Decision] = {}
 
     def fit(self, corpus: Iterable[Document]) -> None:
-        engine = DedupEngine(self.options)
+        engine = DedupEngine(self.options, **self._distributed())
         for doc in corpus:
             engine.add(doc.id, doc.text, doc.metadata)
         # The engine re-reads texts only for what it did not keep in memory.
@@ -58,6 +58,20 @@ class DedupStage:
             stats.extra["dedup"] = {
                 key: value for key, value in engine.stats.items() if isinstance(value, (int, float, str))
             }
+
+    def _distributed(self) -> dict[str, Any]:
+        """On Ray (``ctx.executor.kind == "ray"``): hashing in Ray tasks and
+        LSH buckets grouped by a Ray shuffle; the decisions are the same."""
+        executor = self.ctx.executor
+        if executor.kind != "ray":
+            return {}
+        from ingest_plugins.dedup.ray_lsh import RayCandidatePairs  # imports ray
+
+        return {
+            "workers": executor.parallelism,
+            "executor": executor,
+            "candidate_pairs": RayCandidatePairs.for_parallelism(executor.parallelism),
+        }
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
         for doc in docs:
