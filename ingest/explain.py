@@ -1,9 +1,10 @@
 """``ingest explain DOC_ID``: what happened to one document, line by line.
 
 Reads a finished run's output folder (``documents.jsonl`` and
-``dropped.jsonl`` of the ``jsonl`` sink) and shows the document's fate,
-metadata, every stage's record (removed lines with the rule that removed
-them) and the final text.
+``dropped.jsonl`` of the ``jsonl`` sink, compressed or in shards as the
+run's ``report.json`` names them) and shows the document's fate, metadata,
+every stage's record (removed lines with the rule that removed them) and
+the final text.
 """
 
 from __future__ import annotations
@@ -13,21 +14,30 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from ingest.report_html import DOCUMENTS_NAME, DROPPED_NAME, REPORT_NAME, iter_jsonl, output_files
 
-def _records(path: Path) -> Iterator[dict[str, Any]]:
-    if not path.exists():
-        return
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
+
+def _records(folder: Path, key: str) -> Iterator[dict[str, Any]]:
+    """The records of the run's ``documents`` or ``dropped`` output."""
+    report: dict[str, Any] = {}
+    try:
+        loaded = json.loads((folder / REPORT_NAME).read_text(encoding="utf-8"))
+        report = loaded if isinstance(loaded, dict) else {}
+    except (OSError, ValueError):
+        pass  # no report: the sink's default file names
+    default = DOCUMENTS_NAME if key == "documents" else DROPPED_NAME
+    files = output_files(folder, report, key, None, default)
+    if not any(path.exists() for path in files):
+        # a compressed run without report.json: try the usual suffixes
+        files = [folder / (default + suffix) for suffix in ("", ".gz", ".bz2", ".xz", ".zst")]
+    yield from iter_jsonl(files)
 
 
 def find_document(output_dir: str | Path, doc_id: str) -> tuple[str, dict[str, Any]] | None:
     """Return ``("kept" | "dropped", record)`` for ``doc_id``, or None."""
     folder = Path(output_dir)
-    for status, name in (("kept", "documents.jsonl"), ("dropped", "dropped.jsonl")):
-        for record in _records(folder / name):
+    for status, key in (("kept", "documents"), ("dropped", "dropped")):
+        for record in _records(folder, key):
             if record.get("id") == doc_id:
                 return status, record
     return None
@@ -37,7 +47,7 @@ def similar_ids(output_dir: str | Path, doc_id: str, limit: int = 5) -> list[str
     import difflib
 
     folder = Path(output_dir)
-    ids = [r["id"] for name in ("documents.jsonl", "dropped.jsonl") for r in _records(folder / name)]
+    ids = [str(r.get("id")) for key in ("documents", "dropped") for r in _records(folder, key)]
     return difflib.get_close_matches(doc_id, ids, n=limit, cutoff=0.3)
 
 

@@ -1151,7 +1151,7 @@ def _render_page(
     )
 
 
-def _output_files(
+def output_files(
     folder: Path, report: dict[str, Any], key: str, given: str | Sequence[str] | None, default: str
 ) -> list[Path]:
     """The files (one, or shards in order) holding ``key``'s records.
@@ -1190,8 +1190,8 @@ def write_html_report(
             report = json.load(fh)
         if not isinstance(report, dict):
             raise ValueError(f"{folder / REPORT_NAME}: not a JSON object")
-    dropped_files = _output_files(folder, report, "dropped", dropped, DROPPED_NAME)
-    documents_files = _output_files(folder, report, "documents", documents, DOCUMENTS_NAME)
+    dropped_files = output_files(folder, report, "dropped", dropped, DROPPED_NAME)
+    documents_files = output_files(folder, report, "documents", documents, DOCUMENTS_NAME)
     problems = ReadProblems()
     page = render_html(
         report, iter_jsonl(dropped_files, problems), iter_jsonl(documents_files, problems), problems=problems

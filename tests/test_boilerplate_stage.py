@@ -132,3 +132,23 @@ def test_explain_previews_an_option_change_on_one_document(tmp_path, ingest_cli,
     assert result.exit_code == 0, result.stderr
     assert "newly kept lines: 2" in result.stdout
     assert "(was link_phrase) Also Read | White House" in result.stdout
+
+
+def test_explain_reads_compressed_and_sharded_outputs(tmp_path, ingest_cli, repo_root):
+    out = tmp_path / "out"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[source]\npath = "{repo_root / "samples" / "seeds"}"\n'
+        '[sink]\ncompression = "gzip"\nshard_bytes = 4000\n'
+        '[[pipeline]]\nstage = "header"\n[[pipeline]]\nstage = "boilerplate"\n[[pipeline]]\nstage = "dedup"\n'
+    )
+    assert ingest_cli("run", "-c", str(config), "--output", str(out)).exit_code == 0
+    assert len(list(out.glob("documents-*.jsonl.gz"))) > 1 and not (out / "documents.jsonl").exists()
+    kept = ingest_cli("explain", SEED_004, "--output", str(out))
+    assert kept.exit_code == 0, kept.stderr
+    assert "KEPT" in kept.stdout and "Also Read | White House" in kept.stdout
+    dropped = ingest_cli("explain", SEED_002, "--output", str(out))
+    assert dropped.exit_code == 0 and "DROPPED" in dropped.stdout and "duplicate of" in dropped.stdout
+    # Unknown ids still get suggestions from the shards.
+    missing = ingest_cli("explain", SEED_004[:-6] + ".txt", "--output", str(out))
+    assert missing.exit_code != 0 and SEED_004 in missing.stdout + missing.stderr
