@@ -497,6 +497,8 @@ class Pipeline:
             if checkpoint is not None:
                 checkpoint.pulled(doc.id)
             yield doc
+        # What the source read: its documents and the items it dropped (unreadable, empty, ...).
+        stats.documents_in = stats.documents_out + sum(stats.dropped.values())
         if checkpoint is not None:
             checkpoint.source_exhausted()
 

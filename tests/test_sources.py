@@ -112,6 +112,9 @@ def test_text_files_encodings(tmp_path, ingest_cli):
     }
     assert {k: v["reason"] for k, v in result["dropped"].items()} == {"broken16.txt": "undecodable"}
     assert result["report"]["warnings"] == 1
+    # the source's counts: what it read, what it passed on, what it dropped
+    source = result["report"]["stages"]["source"]
+    assert (source["documents_in"], source["documents_out"], source["dropped_total"]) == (7, 6, 1)
     assert "cp1252.txt: not valid utf-8; decoded as cp1252" in result["report"]["warning_samples"][0]
 
     # Declared UTF-8 without fallbacks: the cp1252 file is a ledger record naming line and byte.
