@@ -497,8 +497,6 @@ class Pipeline:
             if checkpoint is not None:
                 checkpoint.pulled(doc.id)
             yield doc
-        # What the source read: its documents and the items it dropped (unreadable, empty, ...).
-        stats.documents_in = stats.documents_out + sum(stats.dropped.values())
         if checkpoint is not None:
             checkpoint.source_exhausted()
 
@@ -711,6 +709,14 @@ class Pipeline:
 
         return run()
 
+    @staticmethod
+    def _stage_report(stage_id: str, stats: StageStats) -> dict[str, Any]:
+        report = stats.as_dict()
+        if stage_id == SOURCE_STAGE:
+            # what the source read: the documents it passed on and the items it dropped
+            report["documents_in"] = report["documents_out"] + report["dropped_total"]
+        return report
+
     def _make_report(
         self,
         ledger: Ledger,
@@ -727,7 +733,7 @@ class Pipeline:
             "finished": finished.isoformat(timespec="seconds"),
             "seconds": round(seconds, 6),
             **ledger.summary(),
-            "stages": {stage_id: stats.as_dict() for stage_id, stats in ledger.stages.items()},
+            "stages": {stage_id: self._stage_report(stage_id, stats) for stage_id, stats in ledger.stages.items()},
             "warning_samples": [str(w) for w in ledger.warnings[:100]],
             **({"resumed": self._resumed} if self._resumed else {}),
             "plugin_load_failures": [
