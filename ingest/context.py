@@ -25,6 +25,10 @@ class StageContext:
             for stages that call hooks (``ctx.plugins.hook.<name>(...)``).
         base_dir: the directory relative paths in the config are relative to.
         workdir: a scratch directory for this run (spools, state).
+        workers: the run's worker count (``[run] workers``, 0 resolved to the
+            number of cores). Per-document stages are spread over that many
+            processes by the runner; a corpus-level stage may use it to size
+            its own parallel work (the dedup stage hashes on that many cores).
     """
 
     stage_id: str
@@ -36,6 +40,7 @@ class StageContext:
     workdir: str | None = None
     distribution: str | None = None
     version: str | None = None
+    workers: int = 1
 
     def drop_error(self, doc: Document | str, exc_text: str) -> None:
         """Record a document on which the stage raised: the error, the stage,

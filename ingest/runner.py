@@ -365,6 +365,7 @@ class Pipeline:
             workdir=workdir,
             distribution=info.distribution if info else None,
             version=info.version if info else None,
+            workers=resolve_workers(self.config.run.workers),
         )
 
     def _execute(

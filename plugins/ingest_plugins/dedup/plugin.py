@@ -48,7 +48,8 @@ class DedupStage:
         self.decisions: dict[str, Decision] = {}
 
     def fit(self, corpus: Iterable[Document]) -> None:
-        engine = DedupEngine(self.options)
+        # hashing runs on the run's cores ([run] workers; results never depend on it)
+        engine = DedupEngine(self.options, workers=self.ctx.workers)
         for doc in corpus:
             engine.add(doc.id, doc.text, doc.metadata)
         # The engine re-reads texts only for what it did not keep in memory.
