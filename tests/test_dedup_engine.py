@@ -224,6 +224,26 @@ def test_keep_shingles_off_rereads_texts() -> None:
     assert eng2.bytes_per_doc() < full.bytes_per_doc()  # only candidates' shingles were gathered
 
 
+def test_shingle_memory_budget_drops_sets_and_rereads_candidates() -> None:
+    docs = generated(60)
+    ref = run(docs)
+    eng = DedupEngine(DedupOptions(shingle_memory_mb=0.01))  # ~2,600 shingles: exceeded after a batch
+    for k, v in docs.items():
+        eng.add(k, v)
+    with pytest.raises(ValueError, match="shingle_memory_mb"):
+        eng.resolve()
+    lean = DedupEngine(DedupOptions(shingle_memory_mb=0.01))
+    for k, v in docs.items():
+        lean.add(k, v)
+    assert lean._store.nbytes == 0  # nothing held after add()
+    assert lean.resolve(lambda: iter(docs.items())) == ref
+    full = DedupEngine()
+    for k, v in docs.items():
+        full.add(k, v)
+    full.resolve()
+    assert lean.bytes_per_doc() < full.bytes_per_doc()
+
+
 def test_classic_minhash_scheme_agrees() -> None:
     docs = generated(60)
     a, b = run(docs), run(docs, minhash="classic")

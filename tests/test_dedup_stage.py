@@ -75,6 +75,14 @@ def test_same_decisions_for_shuffled_input_and_any_worker_count(run_pipeline):
     assert decisions(run_pipeline(docs, stages, run={"workers": 2})) == baseline
 
 
+def test_lean_memory_rereads_the_spool_and_decides_the_same(run_pipeline):
+    docs, _ = generated_corpus(seed=11)
+    baseline = decisions(run_pipeline(docs, ["dedup"]))
+    lean = run_pipeline(docs, [{"stage": "dedup", "shingle_memory_mb": 0.01}])
+    assert decisions(lean) == baseline
+    assert lean.ledger.stages["dedup"].extra["dedup"]["bytes_per_doc"] < 1000
+
+
 def test_incremental_run_against_a_saved_index_drops_what_a_combined_run_drops(run_pipeline, tmp_path):
     docs, _ = generated_corpus(seed=21)
     day1, day2 = docs[: len(docs) // 2], docs[len(docs) // 2 :]

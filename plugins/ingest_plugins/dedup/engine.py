@@ -49,7 +49,7 @@ from .index import IndexFormatError, read_index, write_index
 from .lsh import candidate_pairs, optimal_params
 from .minhash import MinHasher
 from .normalize import normalize_text
-from .shingles import EMPTY_U32, ShingleHasher, pair_similarities
+from .shingles import EMPTY_U32, ShingleHasher, ShingleStore, pair_similarities
 from .story import story_edges, winnow_batch
 from .survivors import POLICIES, policy_rank
 
@@ -175,6 +175,12 @@ class DedupOptions:
     story_max_df: int = _opt(50, _positive, help="fingerprints in more documents are stock phrases, ignored")
     minhash: str = _opt("oph", _in("oph", "classic"), help="oph (one-permutation, fast) or classic (k permutations)")
     keep_shingles: bool = _opt(True, help="keep shingle hashes in memory; false = re-read texts of LSH candidates")
+    shingle_memory_mb: float = _opt(
+        256.0,
+        _non_negative,
+        help="most shingle hashes kept in memory (MB); past it they are dropped and the texts of LSH "
+        "candidates re-read (a second pass over the corpus); 0 = no limit",
+    )
     batch_size: int = _opt(512, _positive, help="documents hashed per numpy batch")
     index_path: str = _opt("", metadata=_PATH_OPTION, help="load this dedup index if it exists")
     save_index: str = _opt("", metadata=_PATH_OPTION, help="save the dedup index here after resolving")
@@ -289,7 +295,11 @@ class DedupEngine:
         self._exact_first: dict[bytes, int] = {}
         self._sigs = np.empty((1024, options.num_perm), dtype=np.uint32)  # grown by doubling
         self._nsh = np.zeros(1024, dtype=np.int64)  # shingle-set size per row (grown with _sigs)
-        self._shingles: list[np.ndarray | None] = []  # exact copies share their representative's array
+        self._rep = np.zeros(1024, dtype=np.int64)  # row of each row's exact representative (grown with _sigs)
+        self._store = ShingleStore()  # shingle sets held in memory (exact copies share a range)
+        # sets are kept while they fit the budget; past it they are dropped and
+        # re-derived for LSH candidates from the texts in resolve(texts=...)
+        self._keeping = options.keep_shingles
         self._fps: list[np.ndarray] = []
         # per-row columns (machine integers, 8 or 1 bytes a row instead of Python objects)
         self._rank = array.array("q")
@@ -320,7 +330,7 @@ class DedupEngine:
         # batch) collapses it when normalize_whitespace is on
         norm = normalize_text(text, case=o.normalize_case, unicode=o.normalize_unicode, whitespace=False)
         row = len(self._ids)
-        self._append(doc_id, b"", None, None, EMPTY_U32)
+        self._append(doc_id, b"", EMPTY_U32)
         self._pending.append((row, norm))
         self._pending_chars += len(norm)
         self._rank.append(
@@ -371,44 +381,49 @@ class DedupEngine:
         """Store one hashed batch; rows ascending, so the first occurrence of a
         text becomes its representative whatever process hashed it."""
         keys, sets, off, sigs, fps = result
-        keep = self.options.keep_shingles
-        copies = []
-        for i, r in enumerate(rows):
-            key = keys[i]
-            self._exact[r] = key
-            first = self._exact_first.setdefault(key, r)
-            if first != r:
-                copies.append((r, first))  # exact copy: shares its representative's arrays
-                continue
-            self._sigs[r] = sigs[i]
-            self._nsh[r] = off[i + 1] - off[i]
-            if keep:
-                self._shingles[r] = sets[off[i] : off[i + 1]]
-            if fps is not None:
-                self._fps[r] = fps[i]
-        for r, first in copies:
-            self._sigs[r] = self._sigs[first]
-            self._nsh[r] = self._nsh[first]
-            self._shingles[r] = self._shingles[first]
-            self._fps[r] = self._fps[first]
+        exact, exact_first, rep = self._exact, self._exact_first, self._rep
+        firsts = []
+        for r, key in zip(rows, keys):
+            exact[r] = key
+            firsts.append(exact_first.setdefault(key, r))
+        row_arr = np.asarray(rows, dtype=np.int64)
+        first_arr = np.asarray(firsts, dtype=np.int64)
+        rep[row_arr] = first_arr
+        is_rep = first_arr == row_arr
+        docs = np.flatnonzero(is_rep)
+        rep_rows = row_arr[docs]
+        self._sigs[rep_rows] = sigs[docs]
+        self._nsh[rep_rows] = off[docs + 1] - off[docs]
+        if self._keeping:
+            self._store.put(rep_rows, sets, off, docs)
+            budget = int(self.options.shingle_memory_mb * (1 << 20))
+            if budget and self._store.nbytes > budget:  # too big to hold: re-derive candidates' sets later
+                self._store.clear()
+                self._keeping = False
+        if fps is not None:
+            for i in docs.tolist():
+                self._fps[rows[i]] = fps[i]
+        if not is_rep.all():  # exact copies share their representative's data
+            copies = np.flatnonzero(~is_rep)
+            c_rows, c_src = row_arr[copies], first_arr[copies]
+            self._sigs[c_rows] = self._sigs[c_src]
+            self._nsh[c_rows] = self._nsh[c_src]
+            self._store.share(c_rows, c_src)
+            for r, f in zip(c_rows.tolist(), c_src.tolist()):
+                self._fps[r] = self._fps[f]
 
-    def _append(
-        self, doc_id: str, key: bytes, sig: np.ndarray | None, shingles: np.ndarray | None, fps: np.ndarray
-    ) -> None:
+    def _append(self, doc_id: str, key: bytes, fps: np.ndarray) -> None:
         row = len(self._ids)
         if row == self._sigs.shape[0]:
             grown = np.empty((2 * row, self._sigs.shape[1]), dtype=np.uint32)
             grown[:row] = self._sigs
             self._sigs = grown
             self._nsh = np.concatenate((self._nsh, np.zeros(row, dtype=np.int64)))
-        if sig is not None:
-            self._sigs[row] = sig
-        if shingles is not None:
-            self._nsh[row] = shingles.size
+            self._rep = np.concatenate((self._rep, np.zeros(row, dtype=np.int64)))
+        self._rep[row] = row
         self._ids.append(doc_id)
         self._row[doc_id] = row
         self._exact.append(key)
-        self._shingles.append(shingles)
         self._fps.append(fps)
         self._uf.grow(row + 1)
 
@@ -424,19 +439,17 @@ class DedupEngine:
         self._drain()
         n, n_old = len(self._ids), self._n_old
         uf = self._uf
-        exact_first = self._exact_first
         # LSH candidates among one representative per exact group
-        reps = np.fromiter((i for i in range(n) if exact_first[self._exact[i]] == i), dtype=np.int64)
+        reps = np.flatnonzero(self._rep[:n] == np.arange(n))
         n_old_reps = int(np.searchsorted(reps, n_old))
         pairs = candidate_pairs(self._sigs[reps], self.bands, self.rows, min_new=n_old_reps)
         pairs = reps[pairs] if pairs.size else pairs
         n_lsh = int(pairs.shape[0])
         pairs = self._prefilter(pairs)
-        if not o.keep_shingles:
-            need = set(np.unique(pairs).tolist())
-            if o.save_index:
-                need.update(int(r) for r in reps[n_old_reps:])
-            self._gather_shingles(need, texts)
+        need = np.unique(pairs.ravel())
+        if o.save_index:
+            need = np.union1d(need, reps[n_old_reps:])
+        self._gather_shingles(need, texts)
         # Sweep the new rows in the order they were added; row i is joined to
         # its exact original or its verified near-duplicates among rows < i.
         # Rows are in add order and a set's root is its smallest row, so right
@@ -446,7 +459,7 @@ class DedupEngine:
         # run decide exactly like a combined one).
         if pairs.size:
             pairs = pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]  # by later row, then earlier
-        jac, con, small = pair_similarities(self._shingles, pairs)
+        jac, con, small = pair_similarities(self._store, pairs)
         ok = self._accept(jac, con, small)
         edges = pairs[ok]
         self._edge_sim = {(a, b): (float(x), float(y)) for (a, b), x, y in zip(edges.tolist(), jac[ok], con[ok])}
@@ -454,15 +467,21 @@ class DedupEngine:
         later = edges[:, 1].tolist()
         earlier = edges[:, 0].tolist()
         prefix_root: dict[int, int] = {}
-        p = 0
-        for i in range(n_old, n):
-            f = exact_first[self._exact[i]]
-            if f != i:
-                uf.union(f, i)
-            while p < len(later) and later[p] == i:
-                uf.union(i, earlier[p])
-                p += 1
-            prefix_root[i] = uf.find(i)
+        rep = self._rep[:n].tolist()
+        if o.survivor == "first_seen":
+            p = 0
+            for i in range(n_old, n):
+                if rep[i] != i:
+                    uf.union(rep[i], i)
+                while p < len(later) and later[p] == i:
+                    uf.union(i, earlier[p])
+                    p += 1
+                prefix_root[i] = uf.find(i)
+        else:  # only the final components matter: union order is irrelevant (roots are smallest rows)
+            for i in np.flatnonzero(self._rep[n_old:n] != np.arange(n_old, n)).tolist():
+                uf.union(rep[i + n_old], i + n_old)
+            for a, b in zip(earlier, later):
+                uf.union(a, b)
         decisions = self._decide(n_old, n, prefix_root)
         if o.story_grouping:
             self._assign_stories(decisions, reps, n_old, n)
@@ -482,36 +501,41 @@ class DedupEngine:
             self.save(o.save_index)
         return decisions
 
-    def _gather_shingles(self, need: set[int], texts: Callable[[], Iterable[tuple[str, str]]] | None) -> None:
-        need = {r for r in need if self._shingles[r] is None}
-        if not need:
+    def _gather_shingles(self, need: np.ndarray, texts: Callable[[], Iterable[tuple[str, str]]] | None) -> None:
+        """Re-derive the shingle sets of rows ``need`` that are not held, from
+        the texts (the same normalisation and hashing as ``add``)."""
+        need = need[~self._store.held(need)]
+        if not need.size:
             return
         if texts is None:
-            raise ValueError("keep_shingles=False: resolve() needs `texts` to re-read candidate documents")
+            raise ValueError(
+                "resolve() needs `texts` to re-read candidate documents: their shingle sets are not in memory "
+                "(keep_shingles=False, or more than shingle_memory_mb of them)"
+            )
         o = self.options
+        todo = set(need.tolist())
         batch: list[tuple[int, str]] = []
 
         def hash_batch() -> None:
             sets, off = self._sh.shingle_sets(self._sh.tokens([t for _, t in batch]))
-            for i, (r, _) in enumerate(batch):
-                self._shingles[r] = sets[off[i] : off[i + 1]]
+            self._store.put(np.array([r for r, _ in batch], dtype=np.int64), sets, off, np.arange(len(batch)))
             batch.clear()
 
         for doc_id, text in texts():
             r = self._row.get(doc_id)
-            if r is None or r not in need:
+            if r is None or r not in todo:
                 continue
             batch.append(
                 (r, normalize_text(text, case=o.normalize_case, unicode=o.normalize_unicode, whitespace=False))
             )
-            need.discard(r)
+            todo.discard(r)
             if len(batch) >= o.batch_size:
                 hash_batch()
         if batch:
             hash_batch()
-        if need:
-            missing = sorted(self._ids[r] for r in need)[:5]
-            raise ValueError(f"texts() did not yield {len(need)} needed documents, e.g. {missing}")
+        if todo:
+            missing = sorted(self._ids[r] for r in todo)[:5]
+            raise ValueError(f"texts() did not yield {len(todo)} needed documents, e.g. {missing}")
 
     def _prefilter(self, pairs: np.ndarray) -> np.ndarray:
         """Drop candidates that cannot plausibly pass verification: for sizes
@@ -551,6 +575,7 @@ class DedupEngine:
         """(Jaccard, containment, duplicate?) of row pairs, through their exact
         representatives (None when a shingle set is not in memory)."""
         first, exact = self._exact_first, self._exact
+        start = self._store.start
         out: list[tuple[float, float, bool] | None] = [None] * len(pairs)
         todo: list[tuple[int, int, int]] = []
         for k, (x, y) in enumerate(pairs):
@@ -564,11 +589,11 @@ class DedupEngine:
                 out[k] = (*known, True)
             elif (a, b) in self._pair_sim:
                 out[k] = self._pair_sim[(a, b)]
-            elif self._shingles[a] is not None and self._shingles[b] is not None:
+            elif start[a] >= 0 and start[b] >= 0:
                 todo.append((k, a, b))
         if todo:
             arr = np.array([(a, b) for _, a, b in todo], dtype=np.int64)
-            jac, con, small = pair_similarities(self._shingles, arr)
+            jac, con, small = pair_similarities(self._store, arr)
             ok = self._accept(jac, con, small)
             for (k, a, b), x, y, z in zip(todo, jac.tolist(), con.tolist(), ok.tolist()):
                 out[k] = self._pair_sim[(a, b)] = (x, y, bool(z))
@@ -651,6 +676,20 @@ class DedupEngine:
             return min(members, key=lambda m: (self._seq[m], self._ids[m]))
         return min(members, key=lambda m: (self._rank[m], self._ids[m]))
 
+    def _groups(self, n_old: int, n: int) -> dict[int, list[int]]:
+        """root -> rows (ascending) of every component with a new row and at
+        least two members (vectorised: no find() per row)."""
+        roots = self._uf.roots(n)
+        sel = np.flatnonzero(np.isin(roots, roots[n_old:n]))
+        r = roots[sel]
+        order = np.argsort(r, kind="stable")  # by root, rows ascending within
+        r, rows = r[order], sel[order].tolist()
+        starts = np.flatnonzero(np.concatenate(([True], r[1:] != r[:-1]))) if r.size else r
+        ends = np.append(starts[1:], r.size)
+        return {
+            int(r[a]): rows[a:b] for a, b in zip(starts.tolist(), ends.tolist()) if b - a > 1
+        }
+
     def _decide(self, n_old: int, n: int, prefix_root: dict[int, int]) -> dict[str, Decision]:
         """Survivor and duplicates of every cluster that has new rows."""
         uf = self._uf
@@ -658,13 +697,7 @@ class DedupEngine:
         if self.options.survivor == "first_seen":
             dup_of = {i: r for i, r in prefix_root.items() if r != i}
         else:
-            members: dict[int, list[int]] = {}
-            for i in range(n_old, n):
-                members.setdefault(uf.find(i), [])
-            for i in range(n):
-                r = uf.find(i)
-                if r in members:
-                    members[r].append(i)
+            members = self._groups(n_old, n)
             adj: dict[int, list[int]] = {}
             close = UnionFind(n)  # units of star clusters: exact copies and Jaccard edges
             if self.options.clusters == "star":
@@ -673,8 +706,9 @@ class DedupEngine:
                     adj.setdefault(b, []).append(a)
                     if edge_jac >= self.options.jaccard_threshold:
                         close.union(a, b)
-                for i in range(n):
-                    close.union(i, self._exact_first[self._exact[i]])
+                rep = self._rep[:n]
+                for i in np.flatnonzero(rep != np.arange(n)).tolist():
+                    close.union(i, int(rep[i]))
                 # measure every (member, survivor) pair in one batch
                 pre: list[tuple[int, int]] = []
                 for group in members.values():
@@ -705,8 +739,8 @@ class DedupEngine:
             else:
                 near.append((i, a, b))
         rep_pairs = np.array([(a, b) for _, a, b in near], dtype=np.int64).reshape(-1, 2)
-        if all(self._shingles[x] is not None for x in rep_pairs.ravel().tolist()):
-            jac, con, _ = pair_similarities(self._shingles, rep_pairs)
+        if self._store.held(rep_pairs.ravel()).all():
+            jac, con, _ = pair_similarities(self._store, rep_pairs)
             sim.update((i, (float(x), float(y))) for (i, _, _), x, y in zip(near, jac, con))
         out: dict[str, Decision] = {}
         annotate = self.options.mode == "annotate"
@@ -770,10 +804,11 @@ class DedupEngine:
         n = len(self._ids)
         if not n:
             return 0.0
-        reps = {id(a): a.nbytes for a in self._shingles if a is not None}
         fps = {id(a): a.nbytes for a in self._fps}
-        # signature, exact key, rank, seq, kept, set size, union-find parent
-        total = n * (self.options.num_perm * 4 + 16 + 8 + 8 + 1 + 8 + 8) + sum(reps.values()) + sum(fps.values())
+        # signature, exact key, rank, seq, kept, set size, representative,
+        # union-find parent, shingle-store range (start + size)
+        per_row = self.options.num_perm * self._sigs.itemsize + 16 + 8 + 8 + 1 + 8 + 8 + 8 + 12
+        total = n * per_row + self._store.nbytes + sum(fps.values())
         total += sum(len(s.encode()) for s in self._ids)
         return total / n
 
@@ -783,9 +818,12 @@ class DedupEngine:
         if n != len(self._ids):
             raise ValueError("save() after resolve(): some added documents are not resolved yet")
         o = self.options
-        first = [self._exact_first[k] for k in self._exact[:n]]
-        if any(self._shingles[f] is None for f in first):
-            raise ValueError("cannot save an index without shingle sets (keep_shingles=False and no texts)")
+        first_arr = self._rep[:n]
+        is_rep = first_arr == np.arange(n)
+        reps = np.flatnonzero(is_rep)
+        if not self._store.held(reps).all():
+            raise ValueError("cannot save an index without shingle sets (not in memory and no texts to re-read)")
+        first = first_arr.tolist()
         ids = [s.encode("utf-8", "surrogatepass") for s in self._ids[:n]]
 
         def ragged(arrs: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
@@ -796,7 +834,17 @@ class DedupEngine:
             np.cumsum([p.size for p in parts], out=offs[1:])
             return [p.astype(np.uint32, copy=False) for p in parts if p.size] or [EMPTY_U32], offs
 
-        sh, sh_off = ragged(self._shingles[:n])  # type: ignore[arg-type]
+        # shingle sets of the representatives in row order: a view of the
+        # store when they lie there in that order (the usual case), else
+        # gathered in chunks
+        sizes = np.where(is_rep, self._store.size[:n], 0).astype(np.int64)
+        sh_off = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(sizes, out=sh_off[1:])
+        starts = self._store.start[reps]
+        if reps.size and (starts[1:] == starts[:-1] + sizes[reps][:-1]).all():
+            sh = [self._store.data[starts[0] : starts[0] + sh_off[-1]]]
+        else:
+            sh = [self._store.gather(reps[i : i + 65536])[0] for i in range(0, reps.size, 65536)] or [EMPTY_U32]
         arrays = {
             "id_blob": np.frombuffer(b"".join(ids), dtype=np.uint8),
             "id_offsets": np.cumsum([0] + [len(b) for b in ids], dtype=np.int64),
@@ -850,15 +898,24 @@ class DedupEngine:
         blob, ido = arr["id_blob"].tobytes(), arr["id_offsets"]
         sh, sho = arr["shingles"], arr["shingle_offsets"]
         fps, fpo = arr.get("fps"), arr.get("fps_offsets")
+        exact = arr["exact"]
         for i in range(n):
-            key = arr["exact"][i].tobytes()
+            key = exact[i].tobytes()
             first = self._exact_first.setdefault(key, i)
             if first == i:
-                shingles = sh[sho[i] : sho[i + 1]]
                 fp = fps[fpo[i] : fpo[i + 1]] if (fps is not None and o.story_grouping) else EMPTY_U32
             else:
-                shingles, fp = self._shingles[first], self._fps[first]
-            self._append(blob[ido[i] : ido[i + 1]].decode("utf-8", "surrogatepass"), key, arr["sigs"][i], shingles, fp)
+                fp = self._fps[first]
+            self._append(blob[ido[i] : ido[i + 1]].decode("utf-8", "surrogatepass"), key, fp)
+            self._rep[i] = first
+        rows = np.arange(n, dtype=np.int64)
+        reps = np.flatnonzero(self._rep[:n] == rows)
+        copies = np.flatnonzero(self._rep[:n] != rows)
+        self._sigs[:n] = arr["sigs"]
+        self._nsh[reps] = sho[reps + 1] - sho[reps]
+        self._nsh[copies] = self._nsh[self._rep[copies]]
+        self._store.put(reps, sh, sho, reps)
+        self._store.share(copies, self._rep[copies])
         self._seq = array.array("q", arr["seq"].astype(np.int64).tobytes())
         self._kept = array.array("b", arr["kept"].astype(np.int8).tobytes())
         if o.story_grouping:
