@@ -37,7 +37,7 @@ import array
 import collections
 import concurrent.futures
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ from .index import IndexFormatError, read_index, write_index
 from .lsh import candidate_pairs, optimal_params
 from .minhash import MinHasher
 from .normalize import normalize_text
-from .shingles import EMPTY_U32, ShingleHasher, ShingleStore, pair_similarities
+from .shingles import EMPTY_U32, ShingleHasher, ShingleStore, concat_ranges, pair_similarities
 from .story import story_edges, winnow_batch
 from .survivors import POLICIES, policy_rank
 
@@ -293,9 +293,16 @@ class DedupEngine:
         self._row: dict[str, int] = {}
         self._exact: list[bytes] = []
         self._exact_first: dict[bytes, int] = {}
-        self._sigs = np.empty((1024, options.num_perm), dtype=np.uint32)  # grown by doubling
-        self._nsh = np.zeros(1024, dtype=np.int64)  # shingle-set size per row (grown with _sigs)
-        self._rep = np.zeros(1024, dtype=np.int64)  # row of each row's exact representative (grown with _sigs)
+        # signatures of representatives only (exact copies share theirs): one
+        # slot per representative, in row order, grown by doubling
+        self._sigs = np.empty((1024, options.num_perm), dtype=np.uint32)
+        self._slot_rows = np.zeros(1024, dtype=np.int64)  # slot -> row
+        self._n_slots = 0
+        # per-row columns, grown by doubling
+        self._nsh = np.zeros(1024, dtype=np.int64)  # shingle-set size
+        self._rep = np.zeros(1024, dtype=np.int64)  # row of the exact representative
+        self._slot = np.zeros(1024, dtype=np.int64)  # signature slot (the representative's)
+        self._texts: Callable[[], Iterable[tuple[str, str]]] | None = None  # during resolve()
         self._store = ShingleStore()  # shingle sets held in memory (exact copies share a range)
         # sets are kept while they fit the budget; past it they are dropped and
         # re-derived for LSH candidates from the texts in resolve(texts=...)
@@ -392,11 +399,13 @@ class DedupEngine:
         is_rep = first_arr == row_arr
         docs = np.flatnonzero(is_rep)
         rep_rows = row_arr[docs]
-        self._sigs[rep_rows] = sigs[docs]
+        slots = self._new_slots(rep_rows)
+        self._sigs[slots] = sigs[docs]
         self._nsh[rep_rows] = off[docs + 1] - off[docs]
         if self._keeping:
-            self._store.put(rep_rows, sets, off, docs)
             budget = int(self.options.shingle_memory_mb * (1 << 20))
+            self._store.limit = budget // 4
+            self._store.put(rep_rows, sets, off, docs)
             if budget and self._store.nbytes > budget:  # too big to hold: re-derive candidates' sets later
                 self._store.clear()
                 self._keeping = False
@@ -406,20 +415,33 @@ class DedupEngine:
         if not is_rep.all():  # exact copies share their representative's data
             copies = np.flatnonzero(~is_rep)
             c_rows, c_src = row_arr[copies], first_arr[copies]
-            self._sigs[c_rows] = self._sigs[c_src]
+            self._slot[c_rows] = self._slot[c_src]
             self._nsh[c_rows] = self._nsh[c_src]
             self._store.share(c_rows, c_src)
             for r, f in zip(c_rows.tolist(), c_src.tolist()):
                 self._fps[r] = self._fps[f]
 
+    def _new_slots(self, rep_rows: np.ndarray) -> np.ndarray:
+        """Signature slots for new representatives (rows ascending)."""
+        lo, hi = self._n_slots, self._n_slots + rep_rows.size
+        if hi > self._sigs.shape[0]:
+            cap = max(hi, 2 * self._sigs.shape[0])
+            grown = np.empty((cap, self._sigs.shape[1]), dtype=np.uint32)
+            grown[:lo] = self._sigs[:lo]
+            self._sigs = grown
+            self._slot_rows = np.concatenate((self._slot_rows, np.zeros(cap - self._slot_rows.size, dtype=np.int64)))
+        slots = np.arange(lo, hi, dtype=np.int64)
+        self._slot_rows[slots] = rep_rows
+        self._slot[rep_rows] = slots
+        self._n_slots = hi
+        return slots
+
     def _append(self, doc_id: str, key: bytes, fps: np.ndarray) -> None:
         row = len(self._ids)
-        if row == self._sigs.shape[0]:
-            grown = np.empty((2 * row, self._sigs.shape[1]), dtype=np.uint32)
-            grown[:row] = self._sigs
-            self._sigs = grown
+        if row == self._nsh.size:
             self._nsh = np.concatenate((self._nsh, np.zeros(row, dtype=np.int64)))
             self._rep = np.concatenate((self._rep, np.zeros(row, dtype=np.int64)))
+            self._slot = np.concatenate((self._slot, np.zeros(row, dtype=np.int64)))
         self._rep[row] = row
         self._ids.append(doc_id)
         self._row[doc_id] = row
@@ -439,17 +461,15 @@ class DedupEngine:
         self._drain()
         n, n_old = len(self._ids), self._n_old
         uf = self._uf
-        # LSH candidates among one representative per exact group
-        reps = np.flatnonzero(self._rep[:n] == np.arange(n))
+        self._texts = texts
+        # LSH candidates among one representative per exact group (their
+        # signature slots, in row order: a view, no copy)
+        reps = self._slot_rows[: self._n_slots]
         n_old_reps = int(np.searchsorted(reps, n_old))
-        pairs = candidate_pairs(self._sigs[reps], self.bands, self.rows, min_new=n_old_reps)
+        pairs = candidate_pairs(self._sigs[: self._n_slots], self.bands, self.rows, min_new=n_old_reps)
         pairs = reps[pairs] if pairs.size else pairs
         n_lsh = int(pairs.shape[0])
         pairs = self._prefilter(pairs)
-        need = np.unique(pairs.ravel())
-        if o.save_index:
-            need = np.union1d(need, reps[n_old_reps:])
-        self._gather_shingles(need, texts)
         # Sweep the new rows in the order they were added; row i is joined to
         # its exact original or its verified near-duplicates among rows < i.
         # Rows are in add order and a set's root is its smallest row, so right
@@ -459,7 +479,7 @@ class DedupEngine:
         # run decide exactly like a combined one).
         if pairs.size:
             pairs = pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]  # by later row, then earlier
-        jac, con, small = pair_similarities(self._store, pairs)
+        jac, con, small = self._measure(pairs)
         ok = self._accept(jac, con, small)
         edges = pairs[ok]
         self._edge_sim = {(a, b): (float(x), float(y)) for (a, b), x, y in zip(edges.tolist(), jac[ok], con[ok])}
@@ -497,45 +517,106 @@ class DedupEngine:
             "bytes_per_doc": self.bytes_per_doc(),
         }
         self._n_old = n  # everything is resolved now; a later add()+resolve() is incremental
-        if o.save_index:
+        if o.save_index:  # the index stores every representative's set: re-derive the missing ones
+            self._gather_shingles(reps[n_old_reps:], texts)
             self.save(o.save_index)
+        self._texts = None
         return decisions
 
     def _gather_shingles(self, need: np.ndarray, texts: Callable[[], Iterable[tuple[str, str]]] | None) -> None:
-        """Re-derive the shingle sets of rows ``need`` that are not held, from
-        the texts (the same normalisation and hashing as ``add``)."""
+        """Re-derive (and keep) the shingle sets of rows ``need`` that are not
+        held, from the texts (the same normalisation and hashing as ``add``)."""
         need = need[~self._store.held(need)]
         if not need.size:
             return
+        for batch in self._reread(set(need.tolist()), texts):
+            sets, off = self._sh.shingle_sets(self._sh.tokens([t for _, t in batch]))
+            self._store.put(np.array([r for r, _ in batch], dtype=np.int64), sets, off, np.arange(len(batch)))
+
+    def _reread(
+        self, todo: set[int], texts: Callable[[], Iterable[tuple[str, str]]] | None
+    ) -> Iterator[list[tuple[int, str]]]:
+        """Batches of (row, normalised text) of the rows ``todo``, read from
+        ``texts()`` in its order; raises when it does not yield them all."""
         if texts is None:
             raise ValueError(
                 "resolve() needs `texts` to re-read candidate documents: their shingle sets are not in memory "
                 "(keep_shingles=False, or more than shingle_memory_mb of them)"
             )
         o = self.options
-        todo = set(need.tolist())
         batch: list[tuple[int, str]] = []
-
-        def hash_batch() -> None:
-            sets, off = self._sh.shingle_sets(self._sh.tokens([t for _, t in batch]))
-            self._store.put(np.array([r for r, _ in batch], dtype=np.int64), sets, off, np.arange(len(batch)))
-            batch.clear()
-
         for doc_id, text in texts():
             r = self._row.get(doc_id)
             if r is None or r not in todo:
                 continue
+            todo.discard(r)
             batch.append(
                 (r, normalize_text(text, case=o.normalize_case, unicode=o.normalize_unicode, whitespace=False))
             )
-            todo.discard(r)
             if len(batch) >= o.batch_size:
-                hash_batch()
+                yield batch
+                batch = []
         if batch:
-            hash_batch()
+            yield batch
         if todo:
             missing = sorted(self._ids[r] for r in todo)[:5]
             raise ValueError(f"texts() did not yield {len(todo)} needed documents, e.g. {missing}")
+
+    def _measure(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(Jaccard, containment, smaller set size) of row pairs; sets not in
+        memory are re-derived from the texts in one streaming pass."""
+        if pairs.size and not self._store.held(pairs.ravel()).all():
+            return self._stream_pairs(pairs)
+        return pair_similarities(self._store, pairs)
+
+    def _stream_pairs(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`_measure` for pairs whose sets are not all held: read the
+        texts once (``resolve(texts=...)``), hash the needed ones in batches,
+        measure each pair as soon as both its sets are there, and forget a
+        set once its last pair is measured. Memory is what the pairs still
+        open at a point of the pass need (duplicates sit close together in a
+        stream), not every candidate's set at once."""
+        store = self._store
+        m = pairs.shape[0]
+        jac, con, small = np.zeros(m), np.zeros(m), np.zeros(m, dtype=np.int64)
+        done = store.held(pairs.ravel()).reshape(-1, 2).all(axis=1)
+        if done.any():
+            jac[done], con[done], small[done] = pair_similarities(store, pairs[done])
+        # pending pairs by endpoint (sorted), and how many each fetched row still has open
+        pend = np.flatnonzero(~done)
+        ends = pairs[pend].ravel()
+        order = np.argsort(ends, kind="stable")
+        ends_sorted, pair_of = ends[order], np.repeat(pend, 2)[order]
+        fetch = ends[~store.held(ends)]
+        open_count = np.bincount(fetch, minlength=len(self._ids))
+        todo = set(np.unique(fetch).tolist())
+        fetched = np.zeros(len(self._ids), dtype=bool)
+
+        def hash_batch(batch: list[tuple[int, str]]) -> None:
+            rows = np.array([r for r, _ in batch], dtype=np.int64)
+            sets, off = self._sh.shingle_sets(self._sh.tokens([t for _, t in batch]))
+            store.put(rows, sets, off, np.arange(rows.size))
+            fetched[rows] = True
+            lo = np.searchsorted(ends_sorted, rows, "left")
+            hi = np.searchsorted(ends_sorted, rows, "right")
+            ready = np.unique(pair_of[concat_ranges(lo, hi - lo)])
+            ready = ready[~done[ready]]
+            ready = ready[store.held(pairs[ready].ravel()).reshape(-1, 2).all(axis=1)]
+            if not ready.size:
+                return
+            jac[ready], con[ready], small[ready] = pair_similarities(store, pairs[ready])
+            done[ready] = True
+            closed = pairs[ready].ravel()
+            closed = closed[fetched[closed]]
+            np.subtract.at(open_count, closed, 1)
+            free = np.unique(closed[open_count[closed] == 0])
+            store.drop(free)
+            fetched[free] = False
+
+        for batch in self._reread(todo, self._texts):
+            hash_batch(batch)
+        store.drop(np.flatnonzero(fetched))
+        return jac, con, small
 
     def _prefilter(self, pairs: np.ndarray) -> np.ndarray:
         """Drop candidates that cannot plausibly pass verification: for sizes
@@ -553,7 +634,8 @@ class DedupEngine:
         est = np.empty(a.size)
         for lo in range(0, a.size, 8192):  # bounded temporaries
             hi = lo + 8192
-            est[lo:hi] = np.count_nonzero(self._sigs[a[lo:hi]] == self._sigs[b[lo:hi]], axis=1)
+            sa_, sb_ = self._sigs[self._slot[a[lo:hi]]], self._sigs[self._slot[b[lo:hi]]]
+            est[lo:hi] = np.count_nonzero(sa_ == sb_, axis=1)
         est /= o.num_perm
         sa, sb = self._nsh[a], self._nsh[b]
         s, g = np.minimum(sa, sb).astype(float), np.maximum(sa, sb).astype(float)
@@ -573,9 +655,8 @@ class DedupEngine:
 
     def _sims(self, pairs: list[tuple[int, int]]) -> list[tuple[float, float, bool] | None]:
         """(Jaccard, containment, duplicate?) of row pairs, through their exact
-        representatives (None when a shingle set is not in memory)."""
+        representatives (measured once per resolve, then remembered)."""
         first, exact = self._exact_first, self._exact
-        start = self._store.start
         out: list[tuple[float, float, bool] | None] = [None] * len(pairs)
         todo: list[tuple[int, int, int]] = []
         for k, (x, y) in enumerate(pairs):
@@ -589,11 +670,11 @@ class DedupEngine:
                 out[k] = (*known, True)
             elif (a, b) in self._pair_sim:
                 out[k] = self._pair_sim[(a, b)]
-            elif start[a] >= 0 and start[b] >= 0:
+            else:
                 todo.append((k, a, b))
         if todo:
             arr = np.array([(a, b) for _, a, b in todo], dtype=np.int64)
-            jac, con, small = pair_similarities(self._store, arr)
+            jac, con, small = self._measure(arr)
             ok = self._accept(jac, con, small)
             for (k, a, b), x, y, z in zip(todo, jac.tolist(), con.tolist(), ok.tolist()):
                 out[k] = self._pair_sim[(a, b)] = (x, y, bool(z))
@@ -739,8 +820,8 @@ class DedupEngine:
             else:
                 near.append((i, a, b))
         rep_pairs = np.array([(a, b) for _, a, b in near], dtype=np.int64).reshape(-1, 2)
-        if self._store.held(rep_pairs.ravel()).all():
-            jac, con, _ = pair_similarities(self._store, rep_pairs)
+        if rep_pairs.size:
+            jac, con, _ = self._measure(rep_pairs)
             sim.update((i, (float(x), float(y))) for (i, _, _), x, y in zip(near, jac, con))
         out: dict[str, Decision] = {}
         annotate = self.options.mode == "annotate"
@@ -807,8 +888,10 @@ class DedupEngine:
         fps = {id(a): a.nbytes for a in self._fps}
         # signature, exact key, rank, seq, kept, set size, representative,
         # union-find parent, shingle-store range (start + size)
-        per_row = self.options.num_perm * self._sigs.itemsize + 16 + 8 + 8 + 1 + 8 + 8 + 8 + 12
-        total = n * per_row + self._store.nbytes + sum(fps.values())
+        # signature slot, union-find parent, shingle-store range (start + size)
+        per_row = 16 + 8 + 8 + 1 + 8 + 8 + 8 + 8 + 12
+        sigs = self._n_slots * (self.options.num_perm * self._sigs.itemsize + 8)
+        total = n * per_row + sigs + self._store.nbytes + sum(fps.values())
         total += sum(len(s.encode()) for s in self._ids)
         return total / n
 
@@ -849,7 +932,7 @@ class DedupEngine:
             "id_blob": np.frombuffer(b"".join(ids), dtype=np.uint8),
             "id_offsets": np.cumsum([0] + [len(b) for b in ids], dtype=np.int64),
             "exact": np.frombuffer(b"".join(self._exact[:n]), dtype=np.uint8).reshape(n, 16),
-            "sigs": self._sigs[:n],
+            "sigs": self._sigs[self._slot[:n]],  # one per row (format 1)
             "shingles": sh,
             "shingle_offsets": sh_off,
             "seq": np.array(self._seq[:n], dtype=np.int64),
@@ -911,7 +994,9 @@ class DedupEngine:
         rows = np.arange(n, dtype=np.int64)
         reps = np.flatnonzero(self._rep[:n] == rows)
         copies = np.flatnonzero(self._rep[:n] != rows)
-        self._sigs[:n] = arr["sigs"]
+        slots = self._new_slots(reps)
+        self._sigs[slots] = arr["sigs"][reps]
+        self._slot[copies] = self._slot[self._rep[copies]]
         self._nsh[reps] = sho[reps + 1] - sho[reps]
         self._nsh[copies] = self._nsh[self._rep[copies]]
         self._store.put(reps, sh, sho, reps)

@@ -166,7 +166,7 @@ class ShingleHasher:
                 keys[i] = k
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
-        return Tokens(np.concatenate(hs)[_ranges(starts, counts)], offsets, keys)
+        return Tokens(np.concatenate(hs)[concat_ranges(starts, counts)], offsets, keys)
 
     def _exact_keys(
         self,
@@ -354,7 +354,7 @@ class ShingleHasher:
         return (key & _LOW32).astype(np.uint32), offsets
 
 
-def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+def concat_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Indices of the concatenated ranges [starts[i], starts[i] + counts[i])."""
     total = int(counts.sum())
     if total == 0:
@@ -376,6 +376,8 @@ class ShingleStore:
     def __init__(self) -> None:
         self.data = EMPTY_U32
         self.used = 0
+        self.dead = 0  # values of dropped rows still in the buffer (compacted away when many)
+        self.limit = 0  # if set, the buffer grows by doubling only up to this many values
         self.start = np.full(0, -1, dtype=np.int64)
         self.size = np.zeros(0, dtype=np.int32)
 
@@ -400,10 +402,13 @@ class ShingleStore:
         if not len(docs):
             return
         counts = (offsets[docs + 1] - offsets[docs]).astype(np.int64)
-        values = sets[_ranges(offsets[docs], counts)]
+        values = sets[concat_ranges(offsets[docs], counts)]
         need = self.used + values.size
         if need > self.data.size:
-            grown = np.empty(max(need, 2 * self.data.size, 1 << 16), dtype=np.uint32)
+            cap = max(need, 2 * self.data.size, 1 << 16)
+            if self.limit:  # doubling past a memory budget would hold twice the budget
+                cap = max(need, min(cap, self.limit))
+            grown = np.empty(cap, dtype=np.uint32)
             grown[: self.used] = self.data[: self.used]
             self.data = grown
         self.data[self.used : need] = values
@@ -434,13 +439,31 @@ class ShingleStore:
     def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(concatenated sets, counts) of ``rows``, all of which must be held."""
         counts = self.size[rows].astype(np.int64)
-        return self.data[_ranges(self.start[rows], counts)], counts
+        return self.data[concat_ranges(self.start[rows], counts)], counts
 
     def clear(self) -> None:
         """Forget every set (the bookkeeping arrays keep their size)."""
         self.data = EMPTY_U32
-        self.used = 0
+        self.used = self.dead = 0
         self.start[:] = -1
+
+    def drop(self, rows: np.ndarray) -> None:
+        """Forget the sets of ``rows`` (none of them shared with a row that
+        stays); the buffer is compacted once most of it is dropped sets."""
+        rows = rows[self.start[rows] >= 0]
+        self.dead += int(self.size[rows].sum())
+        self.start[rows] = -1
+        if self.dead > max(self.used // 2, 1 << 18):
+            self._compact()
+
+    def _compact(self) -> None:
+        live = np.flatnonzero(self.start >= 0)
+        starts, inverse = np.unique(self.start[live], return_inverse=True)  # shared ranges stay shared
+        sizes = np.zeros(starts.size, dtype=np.int64)
+        sizes[inverse] = self.size[live]
+        self.data = self.data[concat_ranges(starts, sizes)]
+        self.start[live] = (np.cumsum(sizes) - sizes)[inverse]
+        self.used, self.dead = self.data.size, 0
 
 
 def pair_similarities(
