@@ -1,13 +1,14 @@
 """The dedup engine: exact + MinHash/LSH near-duplicates, verified, clustered.
 
 Flow: ``add()`` every document once (streaming: normalise, hash in batches,
-keep a signature and a compact shingle-hash set, never the text), then
-``resolve()``: exact groups by content key, LSH candidate pairs among one
-representative per exact group, candidates that cannot pass skipped on their
-signatures, the others verified with the real Jaccard / containment of the
-shingle sets (containment relaxed for short texts: ``edit_budget``),
-union-find components, one survivor per cluster; with ``clusters = "star"``
-(default) a component is split so that every dropped document is itself a
+keep a signature and, up to ``shingle_memory_mb``, a compact shingle-hash
+set; never the text), then ``resolve()``: exact groups by content key, LSH
+candidate pairs among one representative per exact group, candidates that
+cannot pass skipped on their signatures, the others verified with the real
+Jaccard / containment of the shingle sets (re-derived from
+``resolve(texts=...)`` when not held; containment relaxed for short texts:
+``edit_budget``), union-find components, one survivor per cluster; with
+``clusters = "star"`` (default) a component is split so that every dropped document is itself a
 verified duplicate of its survivor.
 
 Survivors. ``longest`` / ``earliest`` / ``preferred_outlets``: the best member
@@ -267,8 +268,9 @@ class DedupEngine:
     """Deduplicates a stream of documents; see the module docstring."""
 
     def __init__(self, options: DedupOptions | None = None, *, workers: int = 1) -> None:
-        """``workers`` > 1 hashes batches in that many worker processes while
-        the caller keeps adding (results never depend on it)."""
+        """``workers`` > 1 hashes batches on that many cores: ``workers - 1``
+        helper processes, and this process whenever they are all busy
+        (results never depend on it)."""
         self.options = options = options or DedupOptions()
         self.workers = max(1, int(workers))
         self.bands, self.rows = options.band_rows()
@@ -368,12 +370,21 @@ class DedupEngine:
         if self.workers == 1:
             self._apply(rows, _hash_batch(self._hash_params, texts))
             return
+        helpers = self.workers - 1  # this process is the other worker: it hashes when the helpers are busy
         if self._pool is None:
-            self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=self.workers)
-        self._inflight.append((rows, self._pool.submit(_hash_batch, self._hash_params, texts)))
-        while len(self._inflight) > 2 * self.workers:  # bounded: results are applied in order
-            done_rows, fut = self._inflight.popleft()
-            self._apply(done_rows, fut.result())
+            self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=helpers)
+        fut: concurrent.futures.Future[_BatchResult]
+        if sum(not f.done() for _, f in self._inflight) >= helpers:
+            fut = concurrent.futures.Future()
+            fut.set_result(_hash_batch(self._hash_params, texts))
+        else:
+            fut = self._pool.submit(_hash_batch, self._hash_params, texts)
+        self._inflight.append((rows, fut))
+        # results are applied in row order: finished ones at once, and the
+        # queue stays bounded (memory)
+        while self._inflight and (self._inflight[0][1].done() or len(self._inflight) > 2 * self.workers):
+            done_rows, done = self._inflight.popleft()
+            self._apply(done_rows, done.result())
 
     def _drain(self) -> None:
         self._flush()
@@ -773,7 +784,6 @@ class DedupEngine:
 
     def _decide(self, n_old: int, n: int, prefix_root: dict[int, int]) -> dict[str, Decision]:
         """Survivor and duplicates of every cluster that has new rows."""
-        uf = self._uf
         dup_of: dict[int, int] = {}
         if self.options.survivor == "first_seen":
             dup_of = {i: r for i, r in prefix_root.items() if r != i}
