@@ -391,3 +391,30 @@ def test_star_clusters_follow_containment_down_not_up() -> None:
     d = run(docs)
     assert dropped(d) == {"a": "s", "m": "s"}
     assert d["m"].containment < 0.7  # to the survivor: it joined through "a"
+
+
+def test_shingle_store_pair_similarities_match_python_sets() -> None:
+    import numpy as np
+
+    from ingest_plugins.dedup.shingles import ShingleStore, pair_similarities
+
+    rng = np.random.default_rng(3)
+    sets = [np.unique(rng.integers(0, 60, int(rng.integers(0, 40))).astype(np.uint32)) for _ in range(50)]
+    offsets = np.cumsum([0] + [a.size for a in sets])
+    store = ShingleStore()
+    store.put(np.arange(50), np.concatenate(sets), offsets, np.arange(50))
+    store.share(np.array([50, 51]), np.array([3, 0]))  # exact copies share a range
+    store.drop(np.array([7, 8]))
+    store._compact()  # live sets move, shared ranges stay shared
+    assert (store.get(50) == sets[3]).all() and (store.get(51) == sets[0]).all()
+    assert not store.held(np.array([7, 8, 99])).any()
+    rows = [r for r in range(52) if r not in (7, 8)]
+    pairs = np.array([(a, b) for a in rows for b in rows if a < b][::7])
+    for chunk in (1 << 19, 5):  # one chunk, and many
+        jac, con, small = pair_similarities(store, pairs, chunk)
+        for (i, j), x, y, z in zip(pairs.tolist(), jac, con, small):
+            a, b = set(store.get(i).tolist()), set(store.get(j).tolist())
+            inter, union, least = len(a & b), len(a | b), min(len(a), len(b))
+            assert z == least
+            assert x == pytest.approx(inter / union if union else 1.0)
+            assert y == pytest.approx(inter / least if least else (1.0 if not union else 0.0))

@@ -492,10 +492,18 @@ def pair_similarities(
         key |= np.repeat(np.tile(np.arange(k, dtype=np.uint64) << _S32, 2), counts)  # pair number on top
         # the A parts then the B parts: two sorted runs, which a stable sort (timsort) merges in linear time
         key.sort(kind="stable")
-        # within a pair each set is unique: equal neighbours = shared shingle
-        shared = key[1:][key[1:] == key[:-1]]
-        inter = np.bincount((shared >> _S32).astype(np.int64), minlength=k)
+        # within a pair each set is unique: equal neighbours = shared shingle;
+        # pair p's values are one block of the sorted keys, so its count is a
+        # sum over that block (empty blocks: 0)
+        eq = np.zeros(key.size, dtype=bool)
+        np.equal(key[1:], key[:-1], out=eq[:-1])
         a, b = sa[start:stop], sb[start:stop]
+        lens = a + b
+        inter = np.zeros(k, dtype=np.int64)
+        if key.size:
+            blocks = np.minimum(np.cumsum(lens) - lens, key.size - 1)
+            inter = np.add.reduceat(eq, blocks, dtype=np.int64)
+            inter[lens == 0] = 0
         union = a + b - inter
         both_empty = union == 0
         jac[start:stop] = np.where(both_empty, 1.0, inter / np.maximum(union, 1))
