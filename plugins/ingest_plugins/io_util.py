@@ -23,7 +23,7 @@ import importlib.util
 import io
 import lzma
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -289,13 +289,36 @@ def _matches(relative: str, patterns: Iterable[str], compressed: bool) -> bool:
     return any(fnmatch.fnmatchcase(name, pattern) for name in names for pattern in patterns)
 
 
+class FoundFiles(Sequence[tuple[Path, str]]):
+    """``(path, relative posix path)`` of found files, sorted by relative
+    path. Only the relative paths are held (one string each): a path object
+    per file costs ~0.5 KB, 500 MB for a million files; paths are made as
+    they are read."""
+
+    def __init__(self, root: Path, relative: list[str]) -> None:
+        self.root = root
+        self.relative = relative
+
+    def __len__(self) -> int:
+        return len(self.relative)
+
+    def __getitem__(self, i: int) -> tuple[Path, str]:  # type: ignore[override]
+        rel = self.relative[i]
+        return self.root / rel, rel
+
+    def __iter__(self) -> Iterator[tuple[Path, str]]:
+        root = self.root
+        for rel in self.relative:
+            yield root / rel, rel
+
+
 def find_files(
     root: Path,
     include: Sequence[str],
     exclude: Sequence[str] = (),
     *,
     compressed: bool = True,
-) -> list[tuple[Path, str]]:
+) -> Sequence[tuple[Path, str]]:
     """The files under ``root`` that match, as ``(path, relative posix path)``,
     sorted by relative path. ``root`` may be a single file.
 
@@ -307,25 +330,22 @@ def find_files(
     """
     if root.is_file():
         return [(root, root.name)]
-    found: dict[Path, str] = {}
+    found: set[str] = set()  # relative paths: a string each, not a path object
     for pattern in include:
         last = pattern.rstrip("/").rpartition("/")[2]
         for path in root.glob(pattern):
             if path.is_file():
-                found[path] = path.relative_to(root).as_posix()
+                found.add(path.relative_to(root).as_posix())
         if not compressed or compression_of(pattern) or last == "**" or not last:
             continue
         # One extra walk per pattern: "*.txt*" finds "a.txt.gz"; the file
         # counts when its name without the suffix matches the last part.
         for path in root.glob(pattern + "*"):
             if (
-                path not in found
-                and compression_of(path.name)
+                compression_of(path.name)
                 and fnmatch.fnmatchcase(strip_compression(path.name), last)
+                and path.relative_to(root).as_posix() not in found
                 and path.is_file()
             ):
-                found[path] = path.relative_to(root).as_posix()
-    return sorted(
-        ((path, rel) for path, rel in found.items() if not _matches(rel, exclude, compressed)),
-        key=lambda item: item[1],
-    )
+                found.add(path.relative_to(root).as_posix())
+    return FoundFiles(root, sorted(rel for rel in found if not _matches(rel, exclude, compressed)))
