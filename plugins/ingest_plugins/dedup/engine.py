@@ -37,6 +37,7 @@ from __future__ import annotations
 import array
 import collections
 import concurrent.futures
+import itertools
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -822,36 +823,42 @@ class DedupEngine:
             int(r[a]): rows[a:b] for a, b in zip(starts.tolist(), ends.tolist()) if b - a > 1
         }
 
-    def _decide(self, n_old: int, n: int, prefix_root: dict[int, int]) -> dict[str, Decision]:
-        """Survivor and duplicates of every cluster that has new rows."""
+    def _duplicates(self, n_old: int, n: int) -> dict[int, int]:
+        """Row -> its survivor for every new duplicate (policies other than
+        ``first_seen``): star or transitive clusters of the verified edges."""
         dup_of: dict[int, int] = {}
-        if self.options.survivor == "first_seen":
-            dup_of = {i: r for i, r in prefix_root.items() if r != i}
-        else:
-            members = self._groups(n_old, n)
-            edges = self._edge_sim
-            adj = edges.neighbours(n)
-            close = UnionFind(n)  # units of star clusters: exact copies and Jaccard edges
-            if self.options.clusters == "star":
-                for a, b in edges.pairs[edges.jac >= self.options.jaccard_threshold].tolist():
-                    close.union(a, b)
-                rep = self._rep[:n]
-                for i in np.flatnonzero(rep != np.arange(n)).tolist():
-                    close.union(i, int(rep[i]))
-                # measure every (member, survivor) pair in one batch
-                pre: list[tuple[int, int]] = []
-                for group in members.values():
-                    if len(group) > 1:
-                        s = self._survivor(group, n_old)
-                        pre.extend((m, s) for m in group if m != s)
-                self._sims(pre)
+        members = self._groups(n_old, n)
+        edges = self._edge_sim
+        adj = edges.neighbours(n)
+        close = UnionFind(n)  # units of star clusters: exact copies and Jaccard edges
+        if self.options.clusters == "star":
+            for a, b in edges.pairs[edges.jac >= self.options.jaccard_threshold].tolist():
+                close.union(a, b)
+            rep = self._rep[:n]
+            for i in np.flatnonzero(rep != np.arange(n)).tolist():
+                close.union(i, int(rep[i]))
+            # measure every (member, survivor) pair in one batch
+            pre: list[tuple[int, int]] = []
             for group in members.values():
                 if len(group) > 1:
-                    if self.options.clusters == "star":
-                        self._star(group, n_old, dup_of, adj, close)
-                        continue
                     s = self._survivor(group, n_old)
-                    dup_of.update((i, s) for i in group if i >= n_old and i != s)
+                    pre.extend((m, s) for m in group if m != s)
+            self._sims(pre)
+        for group in members.values():
+            if len(group) > 1:
+                if self.options.clusters == "star":
+                    self._star(group, n_old, dup_of, adj, close)
+                    continue
+                s = self._survivor(group, n_old)
+                dup_of.update((i, s) for i in group if i >= n_old and i != s)
+        return dup_of
+
+    def _decide(self, n_old: int, n: int, prefix_root: dict[int, int]) -> dict[str, Decision]:
+        """Survivor and duplicates of every cluster that has new rows."""
+        if self.options.survivor == "first_seen":
+            dup_of = {i: r for i, r in prefix_root.items() if r != i}
+        else:  # a method of its own: its working state is freed before the decisions are built
+            dup_of = self._duplicates(n_old, n)
         has_dups = set(dup_of.values())
         # similarity of each near duplicate to its survivor (representatives' sets)
         first = self._exact_first
@@ -871,6 +878,8 @@ class DedupEngine:
         if rep_pairs.size:
             jac, con, _ = self._measure(rep_pairs)
             sim.update((i, (float(x), float(y))) for (i, _, _), x, y in zip(near, jac, con))
+        del near, rep_pairs
+        self._pair_sim = {}  # a per-resolve cache, not needed any more: memory for the decisions
         out: dict[str, Decision] = {}
         annotate = self.options.mode == "annotate"
         for i in range(n_old, n):
@@ -897,6 +906,8 @@ class DedupEngine:
                 role="duplicate",
                 containment=cn,
             )
+        if all(x < y for x, y in zip(out, itertools.islice(out, 1, None))):  # added in id order: sorted already
+            return out
         return {k: out[k] for k in sorted(out)}
 
     def _assign_stories(self, decisions: dict[str, Decision], reps: np.ndarray, n_old: int, n: int) -> None:
