@@ -13,6 +13,8 @@ texts are read before timing starts):
   ``dedup/s`` the dedup stage alone (its time in the ledger: spooling and the
   stage glue included); ``engine/s`` the DedupEngine alone (add + resolve) on
   the same header + boilerplate output.
+* ``ingest-w2``: the same with ``[run] workers = 2`` (the per-document
+  stages in two processes; the dedup stage and the engine hash on two cores).
 * ``ingest-dedup-raw``: the dedup stage alone on the raw input (no cleaning):
   the speed comparison against ``ds-raw`` on the very same texts.
 * ``ds-raw``: datasketch MinHashLSH on the raw input.
@@ -56,7 +58,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "plugins"), str(ROOT), str(ROOT / "benchmarks")]
 
-ENGINES = ("ingest", "ingest-dedup-raw", "ds-raw", "ds-justext", "ds-ingest-bp")
+ENGINES = ("ingest", "ingest-w2", "ingest-dedup-raw", "ds-raw", "ds-justext", "ds-ingest-bp")
 _TOKEN = re.compile(r"\w+")
 
 
@@ -108,13 +110,13 @@ def justext_clean(texts: dict[str, str]) -> dict[str, str]:
     return out
 
 
-def pipeline(stages: list[str], dedup_opts: dict[str, Any] | None = None) -> Any:
+def pipeline(stages: list[str], dedup_opts: dict[str, Any] | None = None, workers: int = 1) -> Any:
     from ingest import Pipeline
 
     spec = []
     for s in stages:
         spec.append({"stage": s, **(dedup_opts or {})} if s == "dedup" else {"stage": s})
-    return Pipeline.from_dict({"run": {"workers": 1}, "pipeline": spec})
+    return Pipeline.from_dict({"run": {"workers": workers}, "pipeline": spec})
 
 
 def ingest_clean(texts: dict[str, str]) -> dict[str, str]:
@@ -131,11 +133,11 @@ def ingest_clean(texts: dict[str, str]) -> dict[str, str]:
 from peers import datasketch_dedup  # noqa: E402,F401 - shared with dedup_bench
 
 
-def _time_engine(texts: dict[str, str], repeat: int) -> float:
+def _time_engine(texts: dict[str, str], repeat: int, workers: int = 1) -> float:
     """Best time of DedupEngine add() + resolve() (default options) over ``texts``."""
     from ingest_plugins.dedup import DedupEngine
 
-    warm = DedupEngine()
+    warm = DedupEngine(workers=workers)
     for k in list(texts)[:20]:
         warm.add(k, texts[k])
     warm.resolve()
@@ -143,7 +145,7 @@ def _time_engine(texts: dict[str, str], repeat: int) -> float:
     for _ in range(repeat):
         eng = None
         t0 = time.perf_counter()
-        eng = DedupEngine()
+        eng = DedupEngine(workers=workers)
         for k, v in texts.items():
             eng.add(k, v)
         eng.resolve()
@@ -162,8 +164,9 @@ def run_engine(engine: str, texts: dict[str, str], repeat: int) -> dict[str, Any
     with tempfile.TemporaryDirectory() as td:
         idx = os.path.join(td, "dedup.idx")
         if engine.startswith("ingest"):
-            stages = ["header", "boilerplate", "dedup"] if engine == "ingest" else ["dedup"]
-            p = pipeline(stages, {"save_index": idx})
+            stages = ["dedup"] if engine == "ingest-dedup-raw" else ["header", "boilerplate", "dedup"]
+            workers = 2 if engine == "ingest-w2" else 1
+            p = pipeline(stages, {"save_index": idx}, workers)
             list(p.process([Document(id=k, text=v) for k, v in list(texts.items())[:20]]))  # warm-up
             for _ in range(repeat):
                 docs = [Document(id=k, text=v) for k, v in texts.items()]
@@ -177,8 +180,8 @@ def run_engine(engine: str, texts: dict[str, str], repeat: int) -> dict[str, Any
                 dup_of[r.id] = r.duplicate_of
                 seen[r.id] = r.text or ""
             stats = p.ledger.stages["dedup"].extra.get("dedup", {})
-            if engine == "ingest":  # the engine alone on the text the stage saw, like the ds-* dedup timing
-                best_engine = _time_engine(ingest_clean(texts), repeat)
+            if engine != "ingest-dedup-raw":  # the engine alone on the text the stage saw, like ds-* dedup
+                best_engine = _time_engine(ingest_clean(texts), repeat, workers)
             else:
                 best_engine = _time_engine(texts, repeat)
             index_bpd = os.path.getsize(idx) / n
@@ -283,7 +286,8 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     pairs = [
-        ("ingest", "ds-ingest-bp", "on ingest-cleaned text"),
+        ("ingest", "ds-ingest-bp", "on ingest-cleaned text, 1 core"),
+        ("ingest-w2", "ds-ingest-bp", "on ingest-cleaned text, 2 workers (datasketch: 1 core)"),
         ("ingest-dedup-raw", "ds-raw", "on raw input"),
     ]
     for ours, theirs, what in pairs:

@@ -34,6 +34,10 @@ class StageContext:
             stage may spread its ``fit`` work over it; ``fn`` and its arguments
             must then be picklable. Per-document stages running in workers
             get an in-process one.
+        workers: the run's worker count (``[run] workers``, 0 resolved to the
+            number of cores). Per-document stages are spread over that many
+            processes by the runner; a corpus-level stage may use it to size
+            its own parallel work (the dedup stage hashes on that many cores).
     """
 
     stage_id: str
@@ -46,6 +50,7 @@ class StageContext:
     distribution: str | None = None
     version: str | None = None
     executor: Executor = attrs.field(factory=LocalExecutor)
+    workers: int = 1
 
     def drop_error(self, doc: Document | str, exc_text: str) -> None:
         """Record a document on which the stage raised: the error, the stage,

@@ -412,6 +412,7 @@ class Pipeline:
             distribution=info.distribution if info else None,
             version=info.version if info else None,
             **({"executor": executor} if executor is not None else {}),
+            workers=resolve_workers(self.config.run.workers),
         )
 
     def _execute(

@@ -188,7 +188,8 @@ def generated(n_stories: int = 120, seed: int = 11) -> dict[str, str]:
     return docs
 
 
-def test_deterministic_under_shuffle_and_workers() -> None:
+def test_deterministic_under_shuffle_and_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(DedupEngine, "inline_batches", 0)  # helpers from the first batch on
     docs = generated()
     assert len(docs) > 250
     ref = run(docs, story_grouping=True)
@@ -197,7 +198,8 @@ def test_deterministic_under_shuffle_and_workers() -> None:
         order = list(docs)
         random.Random(seed).shuffle(order)
         assert run(docs, order=order, story_grouping=True) == ref
-    assert run(docs, workers=2, story_grouping=True) == ref
+    # several batches, some hashed by the helper and some here while it is busy
+    assert run(docs, workers=2, batch_size=16, story_grouping=True) == ref
     # every dropped document points at a kept one of the same generated story
     for k, v in ref.items():
         if not v.keep:
@@ -222,6 +224,26 @@ def test_keep_shingles_off_rereads_texts() -> None:
         full.add(k, v)
     full.resolve()
     assert eng2.bytes_per_doc() < full.bytes_per_doc()  # only candidates' shingles were gathered
+
+
+def test_shingle_memory_budget_drops_sets_and_rereads_candidates() -> None:
+    docs = generated(60)
+    ref = run(docs)
+    eng = DedupEngine(DedupOptions(shingle_memory_mb=0.01))  # ~2,600 shingles: exceeded after a batch
+    for k, v in docs.items():
+        eng.add(k, v)
+    with pytest.raises(ValueError, match="shingle_memory_mb"):
+        eng.resolve()
+    lean = DedupEngine(DedupOptions(shingle_memory_mb=0.01))
+    for k, v in docs.items():
+        lean.add(k, v)
+    assert lean._store.nbytes == 0  # nothing held after add()
+    assert lean.resolve(lambda: iter(docs.items())) == ref
+    full = DedupEngine()
+    for k, v in docs.items():
+        full.add(k, v)
+    full.resolve()
+    assert lean.bytes_per_doc() < full.bytes_per_doc()
 
 
 def test_classic_minhash_scheme_agrees() -> None:
@@ -371,3 +393,30 @@ def test_star_clusters_follow_containment_down_not_up() -> None:
     d = run(docs)
     assert dropped(d) == {"a": "s", "m": "s"}
     assert d["m"].containment < 0.7  # to the survivor: it joined through "a"
+
+
+def test_shingle_store_pair_similarities_match_python_sets() -> None:
+    import numpy as np
+
+    from ingest_plugins.dedup.shingles import ShingleStore, pair_similarities
+
+    rng = np.random.default_rng(3)
+    sets = [np.unique(rng.integers(0, 60, int(rng.integers(0, 40))).astype(np.uint32)) for _ in range(50)]
+    offsets = np.cumsum([0] + [a.size for a in sets])
+    store = ShingleStore()
+    store.put(np.arange(50), np.concatenate(sets), offsets, np.arange(50))
+    store.share(np.array([50, 51]), np.array([3, 0]))  # exact copies share a range
+    store.drop(np.array([7, 8]))
+    store._compact()  # live sets move, shared ranges stay shared
+    assert (store.get(50) == sets[3]).all() and (store.get(51) == sets[0]).all()
+    assert not store.held(np.array([7, 8, 99])).any()
+    rows = [r for r in range(52) if r not in (7, 8)]
+    pairs = np.array([(a, b) for a in rows for b in rows if a < b][::7])
+    for chunk in (1 << 19, 5):  # one chunk, and many
+        jac, con, small = pair_similarities(store, pairs, chunk)
+        for (i, j), x, y, z in zip(pairs.tolist(), jac, con, small):
+            a, b = set(store.get(i).tolist()), set(store.get(j).tolist())
+            inter, union, least = len(a & b), len(a | b), min(len(a), len(b))
+            assert z == least
+            assert x == pytest.approx(inter / union if union else 1.0)
+            assert y == pytest.approx(inter / least if least else (1.0 if not union else 0.0))

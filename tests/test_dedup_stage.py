@@ -65,7 +65,10 @@ def test_every_copy_is_found_and_no_story_is_merged(run_pipeline):
     assert exact and all(r.details["method"] == "exact" for r in exact)
 
 
-def test_same_decisions_for_shuffled_input_and_any_worker_count(run_pipeline):
+def test_same_decisions_for_shuffled_input_and_any_worker_count(run_pipeline, monkeypatch):
+    from ingest_plugins.dedup import DedupEngine
+
+    monkeypatch.setattr(DedupEngine, "inline_batches", 0)  # the dedup stage's helpers from the first batch on
     docs, _ = generated_corpus(seed=11)
     stages = ["header", "boilerplate", "dedup"]
     baseline = decisions(run_pipeline(docs, stages, run={"workers": 1}))
@@ -73,6 +76,14 @@ def test_same_decisions_for_shuffled_input_and_any_worker_count(run_pipeline):
     random.Random(1).shuffle(shuffled)
     assert decisions(run_pipeline(shuffled, stages, run={"workers": 1})) == baseline
     assert decisions(run_pipeline(docs, stages, run={"workers": 2})) == baseline
+
+
+def test_lean_memory_rereads_the_spool_and_decides_the_same(run_pipeline):
+    docs, _ = generated_corpus(seed=11)
+    baseline = decisions(run_pipeline(docs, ["dedup"]))
+    lean = run_pipeline(docs, [{"stage": "dedup", "shingle_memory_mb": 0.01}])
+    assert decisions(lean) == baseline
+    assert lean.ledger.stages["dedup"].extra["dedup"]["bytes_per_doc"] < 1000
 
 
 def test_incremental_run_against_a_saved_index_drops_what_a_combined_run_drops(run_pipeline, tmp_path):

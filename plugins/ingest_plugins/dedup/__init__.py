@@ -30,13 +30,17 @@ order and ties break by id, so results depend only on the set of documents
 (and, for ``first_seen``, on their order, by definition) and never on the
 batch size or ``workers``.
 
-Memory: per document the engine keeps a uint32[num_perm] signature (512 B),
-the sorted uint32 shingle hashes (4 B per distinct shingle, shared by exact
-copies), a 16-byte exact key, the id and a few integers: about 1.6 KB for a
-400-word article, no text. ``keep_shingles=False`` keeps only signatures and
-re-reads the texts of LSH candidates in ``resolve(texts)`` (a second pass over
-the corpus); the persistent index always stores the shingle sets so that later
-runs can verify against old documents without their texts.
+Memory: per document the engine keeps a uint32[num_perm] signature (512 B,
+one per exact group), a 16-byte exact key, the id and a few integers, no text.
+Shingle sets (4 B per distinct shingle) live in one buffer while they fit
+``shingle_memory_mb`` (256 MB: about 150k articles); past it they are
+dropped, and ``resolve(texts)`` re-reads the texts once to verify the LSH
+candidates in a streaming pass that holds a set only until its last pair is
+measured (the dedup stage re-reads its spool). ``keep_shingles=False`` never
+holds them. About 600 B per document then, ~1.6 KB with the sets of a
+400-word article; decisions are the same either way. The persistent index
+always stores the shingle sets so that later runs can verify against old
+documents without their texts.
 
 Persistent index: see :mod:`.index` (format) and :mod:`.engine` (semantics:
 indexed documents were already exported, so they always win; with

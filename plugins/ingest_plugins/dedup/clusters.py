@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import array
 
+import numpy as np
+
 
 class UnionFind:
     """Disjoint sets; the root of a set is always its smallest index, so the
@@ -31,6 +33,17 @@ class UnionFind:
             ra, rb = rb, ra
         self.parent[rb] = ra
         return True
+
+    def roots(self, n: int | None = None) -> np.ndarray:
+        """Root of each of the first ``n`` elements, all at once (pointer
+        jumping in numpy: a parent is never larger than its child, so the
+        first ``n`` elements only point among themselves)."""
+        p = np.array(self.parent[: len(self.parent) if n is None else n], dtype=np.int64)
+        while True:
+            pp = p[p]
+            if (pp == p).all():
+                return p
+            p = pp
 
     def components(self) -> dict[int, list[int]]:
         """root -> sorted member indices, for sets of size >= 2."""

@@ -35,12 +35,13 @@ def optimal_params(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_w
     return best
 
 
-def band_keys(sigs: np.ndarray, bands: int, rows: int) -> np.ndarray:
+def band_keys(sigs: np.ndarray, bands: int, rows: int, first_band: int = 0) -> np.ndarray:
     """(n, bands) uint64 bucket keys: a polynomial hash of each band's values
     with the band number mixed in (a 64-bit collision only adds a candidate,
-    which verification rejects)."""
+    which verification rejects). ``sigs`` may start at band ``first_band``
+    (columns ``first_band * rows`` on): the keys are those of the full signature."""
     mult = mix64(np.arange(1, rows + 1, dtype=np.uint64)) | np.uint64(1)
-    salt = mix64(np.arange(bands, dtype=np.uint64) + np.uint64(0x51ED))
+    salt = mix64(np.arange(first_band, first_band + bands, dtype=np.uint64) + np.uint64(0x51ED))
     n = sigs.shape[0]
     key = np.empty((n, bands), dtype=np.uint64)
     step = max(1, (1 << 20) // max(1, bands * rows))  # rows of documents per chunk: temporaries stay ~8 MB
@@ -62,9 +63,14 @@ def candidate_pairs(sigs: np.ndarray, bands: int, rows: int, min_new: int = 0) -
     n = sigs.shape[0]
     if n < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    keys_all = band_keys(sigs, bands, rows)
     group = max(1, min(bands, (1 << 19) // n))
-    codes = [_bucket_pairs(keys_all[:, b : b + group], n, min_new) for b in range(0, bands, group)]
+    # keys of a few bands at a time: all bands at once would be 8 bytes x bands
+    # per document (224 MB for 1M documents at 28 bands)
+    codes = []
+    for b in range(0, bands, group):
+        g = min(group, bands - b)
+        keys = band_keys(sigs[:, b * rows : (b + g) * rows], g, rows, first_band=b)
+        codes.append(_bucket_pairs(keys, n, min_new))
     code = np.sort(np.concatenate(codes))
     if code.size == 0:
         return np.zeros((0, 2), dtype=np.int64)

@@ -48,7 +48,9 @@ class DedupStage:
         self.decisions: dict[str, Decision] = {}
 
     def fit(self, corpus: Iterable[Document]) -> None:
-        engine = DedupEngine(self.options, **self._distributed())
+        # hashing runs on the run's cores ([run] workers; results never depend on it),
+        # or in Ray tasks on the Ray executor
+        engine = DedupEngine(self.options, **{"workers": self.ctx.workers, **self._distributed()})
         for doc in corpus:
             engine.add(doc.id, doc.text, doc.metadata)
         # The engine re-reads texts only for what it did not keep in memory.

@@ -145,28 +145,28 @@ class ShingleHasher:
         """Token hashes of a batch of normalised texts.
 
         ASCII texts (the common case, and an O(1) check in CPython) go through
-        a bytes fast path; the others through UTF-32 code points.
+        a bytes fast path; the others through UTF-32 code points. The two
+        groups are merged back into document order with one gather.
         """
         n = len(texts)
-        is_ascii = [t.isascii() for t in texts]
-        groups = [[i for i in range(n) if is_ascii[i]], [i for i in range(n) if not is_ascii[i]]]
-        parts: list[np.ndarray | None] = [None] * n
+        is_ascii = np.fromiter((t.isascii() for t in texts), dtype=bool, count=n)
+        if is_ascii.all() or not is_ascii.any():
+            return Tokens(*self._tokens_of(texts, bool(n) and bool(is_ascii[0])))
+        groups = (np.flatnonzero(is_ascii), np.flatnonzero(~is_ascii))
+        hs, starts, counts = [], np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
         keys: list[bytes] = [b""] * n
+        base = 0
         for ascii_group, idx in zip((True, False), groups):
-            if not idx:
-                continue
-            h, off, kk = self._tokens_of([texts[i] for i in idx], ascii_group)
-            for k, i in enumerate(idx):
-                parts[i] = h[off[k] : off[k + 1]]
-                keys[i] = kk[k]
-        counts = np.fromiter((p.size for p in parts), dtype=np.int64, count=n)  # type: ignore[union-attr]
+            h, off, kk = self._tokens_of([texts[i] for i in idx.tolist()], ascii_group)
+            hs.append(h)
+            starts[idx] = base + off[:-1]
+            counts[idx] = np.diff(off)
+            base += h.size
+            for i, k in zip(idx.tolist(), kk):
+                keys[i] = k
         offsets = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(counts, out=offsets[1:])
-        if len(groups[0]) == n or len(groups[1]) == n:  # one group: already in order
-            h_all = h if n else EMPTY_U64
-        else:
-            h_all = np.concatenate(parts) if n else EMPTY_U64  # type: ignore[arg-type]
-        return Tokens(h_all, offsets, keys)
+        return Tokens(np.concatenate(hs)[concat_ranges(starts, counts)], offsets, keys)
 
     def _exact_keys(
         self,
@@ -191,9 +191,18 @@ class ShingleHasher:
             if cp.itemsize == 1:
                 raw = cp.tobytes()
                 return [exact_key_bytes(raw[a : a + n]) for a, n in zip(bounds[:-1].tolist(), lens.tolist())]
-            # index format 1 keys a non-ASCII text kept as is by its UCS-4 bytes
-            ucs4 = cp.astype(np.uint32, copy=False).tobytes()
-            return [exact_key_bytes(ucs4[4 * a : 4 * (a + n)]) for a, n in zip(bounds[:-1].tolist(), lens.tolist())]
+            # index format 1 keys a text kept as is by its ASCII bytes, or its
+            # UCS-4 bytes when it is not ASCII (a batch mixes both)
+            ascii_doc = np.ones(lens.size, dtype=bool)
+            if cp.size:
+                top = np.maximum.reduceat(cp, np.minimum(bounds[:-1], cp.size - 1))
+                ascii_doc = (top < 128) | (lens == 0)
+            ucs4 = cp.astype(np.uint32, copy=False).tobytes() if not ascii_doc.all() else b""
+            raw8 = cp.astype(np.uint8).tobytes() if ascii_doc.any() else b""
+            return [
+                exact_key_bytes(raw8[a : a + n] if asc else ucs4[4 * a : 4 * (a + n)])
+                for a, n, asc in zip(bounds[:-1].tolist(), lens.tolist(), ascii_doc.tolist())
+            ]
         else:
             keep = np.empty(space.size, dtype=bool)  # all but the 2nd, 3rd, ... of a whitespace run
             keep[:1] = True
@@ -231,14 +240,18 @@ class ShingleHasher:
                 wide = np.flatnonzero(out >= limit)
                 if wide.size:
                     width[np.searchsorted(hi, wide, side="right")] = level
-        native = 1 if size == 2 else 2
+        # each width's bytes made once for the whole batch (mixed batches are
+        # mostly ASCII documents: one cast instead of one per document)
         dtypes = (np.uint8, np.uint16, np.uint32)
+        raws = [raw if np.dtype(dt).itemsize == size else b"" for dt in dtypes]
+        present = set(width.tolist())
+        for w in present:
+            if not raws[w]:
+                raws[w] = out.astype(dtypes[w]).tobytes()
         keys = []
         for a, b, w in zip(lo.tolist(), hi.tolist(), width.tolist()):
-            if w == native:
-                keys.append(exact_key_bytes(raw[size * a : size * b]))
-            else:  # rare: a document narrower than its batch
-                keys.append(exact_key_bytes(out[a:b].astype(dtypes[w]).tobytes()))
+            step = 1 << w
+            keys.append(exact_key_bytes(raws[w][step * a : step * b]))
         return keys
 
     def _tokens_of(self, texts: list[str], ascii_only: bool) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
@@ -341,35 +354,156 @@ class ShingleHasher:
         return (key & _LOW32).astype(np.uint32), offsets
 
 
+def concat_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Indices of the concatenated ranges [starts[i], starts[i] + counts[i])."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    ends = np.cumsum(counts)
+    return np.arange(total, dtype=np.int64) + np.repeat(starts - (ends - counts), counts)
+
+
+class ShingleStore:
+    """Shingle sets of many rows in one uint32 buffer (grown by doubling).
+
+    Row r's set is ``data[start[r] : start[r] + size[r]]``; ``start[r] = -1``
+    means not held. One buffer instead of an array object per row: 12 bytes
+    of bookkeeping per row instead of ~110, and pairs are gathered with array
+    arithmetic instead of a Python loop. Exact copies share their
+    representative's range.
+    """
+
+    def __init__(self) -> None:
+        self.data = EMPTY_U32
+        self.used = 0
+        self.dead = 0  # values of dropped rows still in the buffer (compacted away when many)
+        self.limit = 0  # if set, the buffer grows by doubling only up to this many values
+        self.start = np.full(0, -1, dtype=np.int64)
+        self.size = np.zeros(0, dtype=np.int32)
+
+    def __len__(self) -> int:
+        return self.start.size
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of shingle values held (the buffer's used part)."""
+        return 4 * self.used
+
+    def grow(self, rows: int) -> None:
+        """Room for ``rows`` rows (new rows hold nothing)."""
+        if rows > self.start.size:
+            cap = max(rows, 2 * self.start.size, 1024)
+            self.start = np.concatenate((self.start, np.full(cap - self.start.size, -1, dtype=np.int64)))
+            self.size = np.concatenate((self.size, np.zeros(cap - self.size.size, dtype=np.int32)))
+
+    def put(self, rows: np.ndarray, sets: np.ndarray, offsets: np.ndarray, docs: np.ndarray) -> None:
+        """Store the sets of batch documents ``docs`` (indices into the
+        batch's concatenated ``sets``/``offsets``) as rows ``rows``."""
+        if not len(docs):
+            return
+        counts = (offsets[docs + 1] - offsets[docs]).astype(np.int64)
+        values = sets[concat_ranges(offsets[docs], counts)]
+        need = self.used + values.size
+        if need > self.data.size:
+            cap = max(need, 2 * self.data.size, 1 << 16)
+            if self.limit:  # doubling past a memory budget would hold twice the budget
+                cap = max(need, min(cap, self.limit))
+            grown = np.empty(cap, dtype=np.uint32)
+            grown[: self.used] = self.data[: self.used]
+            self.data = grown
+        self.data[self.used : need] = values
+        self.grow(int(rows.max()) + 1)
+        self.start[rows] = self.used + np.cumsum(counts) - counts
+        self.size[rows] = counts
+        self.used = need
+
+    def share(self, rows: np.ndarray, sources: np.ndarray) -> None:
+        """Rows ``rows`` hold the same set as ``sources`` (exact copies)."""
+        self.grow(int(rows.max(initial=-1)) + 1)
+        self.start[rows] = self.start[sources]
+        self.size[rows] = self.size[sources]
+
+    def held(self, rows: np.ndarray) -> np.ndarray:
+        """Which of ``rows`` have their set in memory."""
+        rows = np.asarray(rows, dtype=np.int64)
+        ok = rows < self.start.size
+        ok[ok] = self.start[rows[ok]] >= 0
+        return ok
+
+    def get(self, row: int) -> np.ndarray:
+        s = int(self.start[row])
+        if s < 0:
+            raise KeyError(row)
+        return self.data[s : s + int(self.size[row])]
+
+    def gather(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(concatenated sets, counts) of ``rows``, all of which must be held."""
+        counts = self.size[rows].astype(np.int64)
+        return self.data[concat_ranges(self.start[rows], counts)], counts
+
+    def clear(self) -> None:
+        """Forget every set (the bookkeeping arrays keep their size)."""
+        self.data = EMPTY_U32
+        self.used = self.dead = 0
+        self.start[:] = -1
+
+    def drop(self, rows: np.ndarray) -> None:
+        """Forget the sets of ``rows`` (none of them shared with a row that
+        stays); the buffer is compacted once most of it is dropped sets."""
+        rows = rows[self.start[rows] >= 0]
+        self.dead += int(self.size[rows].sum())
+        self.start[rows] = -1
+        if self.dead > max(self.used // 2, 1 << 18):
+            self._compact()
+
+    def _compact(self) -> None:
+        live = np.flatnonzero(self.start >= 0)
+        starts, inverse = np.unique(self.start[live], return_inverse=True)  # shared ranges stay shared
+        sizes = np.zeros(starts.size, dtype=np.int64)
+        sizes[inverse] = self.size[live]
+        self.data = self.data[concat_ranges(starts, sizes)]
+        self.start[live] = (np.cumsum(sizes) - sizes)[inverse]
+        self.used, self.dead = self.data.size, 0
+
+
 def pair_similarities(
-    sets: list[np.ndarray | None], pairs: np.ndarray, chunk_elems: int = 1 << 19
+    store: ShingleStore, pairs: np.ndarray, chunk_elems: int = 1 << 19
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Jaccard, containment and min set size for many (i, j) pairs at once:
-    both sets of every pair are tagged with the pair number, sorted together,
-    and equal neighbours counted (a sort instead of one intersect1d call per
-    pair). Works in chunks of about ``chunk_elems`` shingles."""
+    """Jaccard, containment and min set size for many (i, j) row pairs at
+    once: both sets of every pair are tagged with the pair number, sorted
+    together, and equal neighbours counted (a sort instead of one
+    intersect1d call per pair). Works in chunks of about ``chunk_elems``
+    shingles; every row of ``pairs`` must be held by ``store``."""
     m = pairs.shape[0]
     jac, con = np.zeros(m), np.zeros(m)
     small = np.zeros(m, dtype=np.int64)
     if m == 0:
         return jac, con, small
-    size = np.array([0 if x is None else x.size for x in sets], dtype=np.int64)
-    sa, sb = size[pairs[:, 0]], size[pairs[:, 1]]
+    sa = store.size[pairs[:, 0]].astype(np.int64)
+    sb = store.size[pairs[:, 1]].astype(np.int64)
     cum = np.cumsum(sa + sb)
     start = 0
     while start < m:
         stop = max(int(np.searchsorted(cum, (cum[start - 1] if start else 0) + chunk_elems)), start + 1)
         stop = min(stop, m)
-        ii, jj = pairs[start:stop, 0].tolist(), pairs[start:stop, 1].tolist()
-        parts = [sets[i] for i in ii] + [sets[j] for j in jj]
-        vals = np.concatenate(parts).astype(np.uint64)
-        counts = np.concatenate((sa[start:stop], sb[start:stop]))
-        tags = np.repeat(np.tile(np.arange(stop - start, dtype=np.uint64), 2), counts)
+        k = stop - start
+        vals, counts = store.gather(np.concatenate((pairs[start:stop, 0], pairs[start:stop, 1])))
+        key = vals.astype(np.uint64)
+        key |= np.repeat(np.tile(np.arange(k, dtype=np.uint64) << _S32, 2), counts)  # pair number on top
         # the A parts then the B parts: two sorted runs, which a stable sort (timsort) merges in linear time
-        key = np.sort((tags << _S32) | vals, kind="stable")
-        dup = key[1:] == key[:-1]  # within a pair each set is unique: equal neighbours = shared shingle
-        inter = np.bincount((key[1:][dup] >> _S32).astype(np.int64), minlength=stop - start)
+        key.sort(kind="stable")
+        # within a pair each set is unique: equal neighbours = shared shingle;
+        # pair p's values are one block of the sorted keys, so its count is a
+        # sum over that block (empty blocks: 0)
+        eq = np.zeros(key.size, dtype=bool)
+        np.equal(key[1:], key[:-1], out=eq[:-1])
         a, b = sa[start:stop], sb[start:stop]
+        lens = a + b
+        inter = np.zeros(k, dtype=np.int64)
+        if key.size:
+            blocks = np.minimum(np.cumsum(lens) - lens, key.size - 1)
+            inter = np.add.reduceat(eq, blocks, dtype=np.int64)
+            inter[lens == 0] = 0
         union = a + b - inter
         both_empty = union == 0
         jac[start:stop] = np.where(both_empty, 1.0, inter / np.maximum(union, 1))
