@@ -116,3 +116,28 @@ def test_survivor_policies_and_annotate_mode(run_pipeline):
     assert annotated.kept_ids == ["a", "b", "c"]
     roles = {d.id: (d.metadata["dedup_role"], d.metadata["dedup_cluster"]) for d in annotated.kept}
     assert roles == {"a": ("duplicate", "b"), "b": ("survivor", "b"), "c": ("duplicate", "b")}
+
+
+def test_saved_index_appears_only_once_every_document_has_passed(tmp_path):
+    """An interrupted run must not leave an index naming documents it never
+    exported: a resumed run would load it and drop them as already seen."""
+    from ingest import Pipeline
+
+    index = tmp_path / "dedup.index"
+    story = "The harbour council approved the new budget after a long debate in the town hall on Tuesday. " * 3
+    docs = [{"id": f"d{i}", "text": f"Story {i}. {story}" if i % 2 else f"Other story number {i} about rivers." * 4}
+            for i in range(12)]
+    pipeline = Pipeline.from_dict(
+        {"pipeline": [{"stage": "dedup", "save_index": str(index)}]}, load_entry_points=False
+    )
+    stream = pipeline.process(docs)
+    first = next(stream)  # the corpus is read and resolved; the stream has begun
+    assert first.id == "d0"
+    assert not index.exists() and (tmp_path / ".dedup.index.pending").exists()
+    rest = list(stream)
+    assert index.exists() and not (tmp_path / ".dedup.index.pending").exists()
+    assert len(rest) + 1 + pipeline.report["dropped"] == 12 and pipeline.report["dropped"] > 0
+
+    # The saved index is the usual one: a later batch dedups against it.
+    again = Pipeline.from_dict({"pipeline": [{"stage": "dedup", "index_path": str(index)}]}, load_entry_points=False)
+    assert list(again.process([{"id": "late", "text": docs[1]["text"]}])) == []

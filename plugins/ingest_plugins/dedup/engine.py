@@ -186,7 +186,9 @@ class DedupOptions:
     )
     batch_size: int = _opt(512, _positive, help="documents hashed per numpy batch")
     index_path: str = _opt("", metadata=_PATH_OPTION, help="load this dedup index if it exists")
-    save_index: str = _opt("", metadata=_PATH_OPTION, help="save the dedup index here after resolving")
+    save_index: str = _opt(
+        "", metadata=_PATH_OPTION, help="save the dedup index here once every document has passed the stage"
+    )
     seed: int = _opt(20261123, help="seed of every hash function (an index only works with its own seed)")
 
     def __attrs_post_init__(self) -> None:

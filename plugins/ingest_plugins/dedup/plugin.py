@@ -14,6 +14,7 @@ Metadata written on kept documents (when there is something to say):
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -50,7 +51,14 @@ class DedupStage:
     def fit(self, corpus: Iterable[Document]) -> None:
         # hashing runs on the run's cores ([run] workers; results never depend on it),
         # or in Ray tasks on the Ray executor
-        engine = DedupEngine(self.options, **{"workers": self.ctx.workers, **self._distributed()})
+        options = self.options
+        if options.save_index:
+            # Written beside the target and moved into place only once every
+            # document has passed the stage: an index must never name documents
+            # that a failed or interrupted run did not export (a resumed run
+            # would load it and drop them as already seen).
+            options = attrs.evolve(options, save_index=_pending_path(options.save_index))
+        engine = DedupEngine(options, **{"workers": self.ctx.workers, **self._distributed()})
         for doc in corpus:
             engine.add(doc.id, doc.text, doc.metadata)
         # The engine re-reads texts only for what it did not keep in memory.
@@ -99,6 +107,14 @@ class DedupStage:
                 method=decision.method,
                 **({"story_id": decision.story_id} if decision.story_id else {}),
             )
+        if self.options.save_index and os.path.exists(_pending_path(self.options.save_index)):
+            os.replace(_pending_path(self.options.save_index), self.options.save_index)
+
+
+def _pending_path(path: str) -> str:
+    """Where the index waits until the stage has seen every document."""
+    folder, name = os.path.split(path)
+    return os.path.join(folder, f".{name}.pending")
 
 
 @hookimpl
