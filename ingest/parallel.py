@@ -39,8 +39,9 @@ from ingest.errors import RunError
 from ingest.ledger import DropRecord, Ledger, RunWarning, StageStats
 
 #: Documents per batch sent to a worker: big enough to amortise the pickling
-#: round trip, small enough that results stream back promptly.
-BATCH_SIZE = 32
+#: round trip, small enough that results stream back promptly (64 against 32:
+#: ~6% less CPU in the parent, ~3% less wall time on 20k generated pages).
+BATCH_SIZE = 64
 #: Batches in flight per worker: bounds memory while keeping workers busy.
 IN_FLIGHT_PER_WORKER = 4
 
