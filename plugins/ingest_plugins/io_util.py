@@ -401,6 +401,22 @@ def find_relative(
     return found
 
 
+def iter_files(
+    root: Path,
+    include: Sequence[str],
+    exclude: Sequence[str] = (),
+    *,
+    compressed: bool = True,
+) -> Iterator[tuple[Path, str]]:
+    """Like :func:`find_relative`, as ``(path, relative posix path)`` pairs
+    made one at a time (only the relative strings are held meanwhile)."""
+    if root.is_file():
+        yield root, root.name
+        return
+    for rel in find_relative(root, include, exclude, compressed=compressed):
+        yield root / rel, rel
+
+
 def find_files(
     root: Path,
     include: Sequence[str],
@@ -408,7 +424,5 @@ def find_files(
     *,
     compressed: bool = True,
 ) -> list[tuple[Path, str]]:
-    """Like :func:`find_relative`, as ``(path, relative posix path)`` pairs."""
-    if root.is_file():
-        return [(root, root.name)]
-    return [(root / rel, rel) for rel in find_relative(root, include, exclude, compressed=compressed)]
+    """:func:`iter_files` as a list (for a handful of files, e.g. JSONL inputs)."""
+    return list(iter_files(root, include, exclude, compressed=compressed))

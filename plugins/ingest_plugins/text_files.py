@@ -80,22 +80,19 @@ class TextFilesSource:
 
     def files(self) -> list[Path]:
         """The files to read, in the order they are read."""
-        return [self._path(rel) for rel in self._found()]
+        return [path for path, _ in self._found()]
 
-    def _found(self) -> list[str]:
-        # Relative paths only: a Path per file would cost ~0.5 KB each for
-        # the whole run (half a GB for a million files).
-        return io_util.find_relative(
+    def _found(self) -> Iterator[tuple[Path, str]]:
+        # Relative path strings are held, and each Path made as it is read: a
+        # Path per file held for the whole run would cost ~0.5 KB each (half
+        # a GB for a million files).
+        return io_util.iter_files(
             self.root, self.options.include, self.options.exclude, compressed=self.options.compressed
         )
 
-    def _path(self, rel: str) -> Path:
-        return self.root if self.root.is_file() else self.root / rel
-
     def __iter__(self) -> Iterator[Document]:
-        single = self.root.is_file()
-        for rel in self._found():
-            doc = self.read(self.root if single else self.root / rel, rel)
+        for path, doc_id in self._found():
+            doc = self.read(path, doc_id)
             if doc is not None:
                 yield doc
 
