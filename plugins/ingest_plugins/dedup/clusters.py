@@ -44,10 +44,3 @@ class UnionFind:
             if (pp == p).all():
                 return p
             p = pp
-
-    def components(self) -> dict[int, list[int]]:
-        """root -> sorted member indices, for sets of size >= 2."""
-        comp: dict[int, list[int]] = {}
-        for x in range(len(self.parent)):
-            comp.setdefault(self.find(x), []).append(x)
-        return {r: m for r, m in comp.items() if len(m) > 1}

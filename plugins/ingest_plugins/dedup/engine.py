@@ -341,7 +341,7 @@ class DedupEngine:
             options.story_shingle_size,
             options.story_window,
         )
-        self._sh, self._mh = _hashers(self._hash_params)
+        self._sh, _ = _hashers(self._hash_params)  # shingling here; MinHash runs in _hash_batch
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._inflight: collections.deque[tuple[list[int], concurrent.futures.Future[_BatchResult]]] = (
             collections.deque()

@@ -92,18 +92,6 @@ def _bmp_class_table() -> np.ndarray:
     return table
 
 
-def word_mask(cp: np.ndarray) -> np.ndarray:
-    """``\\w`` mask of a code-point array (uint8 for ASCII, else uint32)."""
-    table = _bmp_word_table()
-    mask = table[np.minimum(cp, 0xFFFF)]
-    astral = cp > 0xFFFF
-    if astral.any():  # rare: decide the few distinct astral characters in Python
-        vals = np.unique(cp[astral])
-        ok = np.array([chr(int(v)).isalnum() for v in vals])
-        mask[astral] = ok[np.searchsorted(vals, cp[astral])]
-    return mask
-
-
 class Tokens:
     """Token hashes of a batch: ``hashes[offsets[d]:offsets[d+1]]`` are
     document d's tokens in order."""
@@ -512,16 +500,3 @@ def pair_similarities(
         small[start:stop] = mn
         start = stop
     return jac, con, small
-
-
-def jaccard_containment(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """(Jaccard, containment) of two sorted unique arrays.
-
-    containment = |A∩B| / min(|A|, |B|): high when one text is the other plus
-    or minus paragraphs.
-    """
-    if a.size == 0 or b.size == 0:
-        same = a.size == b.size
-        return (1.0, 1.0) if same else (0.0, 0.0)
-    inter = np.intersect1d(a, b, assume_unique=True).size
-    return inter / (a.size + b.size - inter), inter / min(a.size, b.size)
