@@ -196,13 +196,6 @@ def build_options(
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def options_as_dict(options: Any) -> dict[str, Any]:
-    """The current values of an options instance, for reports and listings."""
-    if options is None:
-        return {}
-    return attrs.asdict(options, recurse=True)
-
-
 def field_comments(options_cls: type) -> dict[str, str]:
     """``#:`` comments written above fields (Sphinx's convention), by field
     name, across the class and its bases: the help text of options that have

@@ -15,8 +15,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 WORD_RE = re.compile(r"\w+")
 _ASCII_WORD_RE = re.compile(r"[A-Za-z0-9_]+")
-# ends like a sentence: . ! ? … or :  possibly followed by closing quotes/brackets
-SENT_END_RE = re.compile(r"[.!?…:;。！？][\"'”’»)\]」』）]*$")
 CJK_RE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\uf900-\ufaff]")
 _CLOSERS = "\"'”’»)]」』）"
 _ENDERS = frozenset(".!?…:;。！？")

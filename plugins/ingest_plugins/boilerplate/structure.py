@@ -64,10 +64,6 @@ _end_marker_match = ci_match(END_MARKER_RE)
 DATED_RULES = frozenset({"timestamp", "byline", "comment_meta"})
 
 
-def _is_prose(c: str | None) -> bool:
-    return c == GOOD or c == NEARGOOD
-
-
 class EndMarkerRule:
     """Cut the page at an end-of-article marker followed by furniture or other articles."""
 

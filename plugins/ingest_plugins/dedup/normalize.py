@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 
@@ -27,12 +26,6 @@ def normalize_text(text: str, *, case: bool = True, unicode: bool = True, whites
     if whitespace:
         text = _WS.sub(" ", text).strip()
     return text
-
-
-def exact_key(normalized: str) -> bytes:
-    """128-bit content key of normalised text (blake2b: stable across runs,
-    unlike ``hash()``; 128 bits makes accidental collisions negligible)."""
-    return hashlib.blake2b(normalized.encode("utf-8", "surrogatepass"), digest_size=16).digest()
 
 
 def tokenize(normalized: str) -> list[str]:
