@@ -1,4 +1,14 @@
-"""JSON encoding of documents and records for sinks and reports."""
+"""JSON encoding of documents and records for sinks and reports.
+
+Record files (one JSON object per line) are written with :func:`record_line`:
+compact separators and UTF-8 text as is. With orjson installed (the ``fast``
+extra) each line is encoded about ten times faster; the bytes are the same
+as the standard library's except for floats that need an exponent (``1e-7``
+rather than ``1e-07``) and NaN/infinity (``null`` rather than the invalid
+``NaN``). Values orjson refuses (integers beyond 64 bits, non-string keys,
+lone surrogates, float subclasses such as numpy's) fall back to the standard
+library, so nothing that encoded before fails now.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +19,11 @@ from pathlib import PurePath
 from typing import Any
 
 import attrs
+
+try:  # optional: the ``fast`` extra
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - exercised by monkeypatching in tests
+    _orjson = None
 
 from ingest.document import Document
 from ingest.ledger import DropRecord
@@ -33,6 +48,16 @@ def to_jsonable(value: Any) -> Any:
 
 def dumps(obj: Any, **kwargs: Any) -> str:
     return json.dumps(obj, default=to_jsonable, ensure_ascii=False, **kwargs)
+
+
+def record_line(obj: Any) -> bytes:
+    """``obj`` as one compact JSON line, UTF-8 encoded, newline included."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(obj, default=to_jsonable, option=_orjson.OPT_APPEND_NEWLINE)
+        except (TypeError, _orjson.JSONEncodeError):
+            pass  # something only the standard library encodes (see the module docstring)
+    return (json.dumps(obj, default=to_jsonable, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
 
 
 def document_record(doc: Document, *, history: bool = True) -> dict[str, Any]:

@@ -90,6 +90,7 @@ FLOW_COLOR = "#8fa9c8"
 _SURROGATES = re.compile("[\ud800-\udfff]")
 # C0/C1 controls other than tab and newline are not allowed in HTML text.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0d\x0e-\x1f\x7f-\x9f]")
+_UNSAFE = re.compile("[\ud800-\udfff\x00-\x08\x0b\x0c\x0d\x0e-\x1f\x7f-\x9f]")
 
 
 # --------------------------------------------------------------------------
@@ -100,6 +101,8 @@ def _clean(value: Any) -> str:
     """Text safe to put in an HTML file: lone surrogates (possible in
     JSON) and control characters become visible replacements."""
     text = value if isinstance(value, str) else str(value)
+    if _UNSAFE.search(text) is None:  # nearly always: one scan, no copies
+        return text
     text = _SURROGATES.sub("\ufffd", text)
     return _CONTROLS.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
@@ -324,8 +327,8 @@ class _Collector:
     direct_members: dict[str, list[_Member]] = attrs.field(factory=dict)
     direct_similarity: dict[str, tuple[float, float]] = attrs.field(factory=dict)
     clusters: dict[str, _Cluster] | None = None
-    #: raw rule name -> cleaned, so each name is cleaned once per run
-    _rule_names: dict[str, str] = attrs.field(factory=dict)
+    #: raw stage/action/rule name -> cleaned, so each name is cleaned once per run
+    _names: dict[str, str] = attrs.field(factory=dict)
     kept_hashes: array.array = attrs.field(factory=lambda: array.array("q"))
     _sample_seq: int = 0
 
@@ -369,16 +372,26 @@ class _Collector:
         for event in history:
             if not isinstance(event, dict):
                 continue
-            stage, action = _clean(event.get("stage", "?")), _clean(event.get("action", "?"))
+            stage, action = self._name(event.get("stage", "?")), self._name(event.get("action", "?"))
             self.events[(stage, action)] += 1
             if action == "removed_lines":
                 self._add_removed_lines(doc_id, stage, event.get("lines") or [], fate)
+
+    def _name(self, raw: Any) -> str:
+        """A stage, action or rule name cleaned for the page, cached: the same
+        few names come with every document."""
+        name = self._names.get(raw) if isinstance(raw, str) else None
+        if name is None:
+            name = _clean(raw)
+            if isinstance(raw, str) and len(self._names) < MAX_RULES_TRACKED * 4:
+                self._names[raw] = name
+        return name
 
     def _add_removed_lines(self, doc_id: str, stage: str, lines: list[Any], fate: str) -> None:
         """Count one event's removed lines per rule and keep a few samples.
 
         Runs once for every document of the run, so lines are grouped by
-        their raw rule name first and each name is cleaned once per event
+        their raw rule name first and each name is cleaned once per run
         rather than once per line."""
         by_rule: dict[Any, list[Any]] = {}
         for line in lines:
@@ -390,11 +403,7 @@ class _Collector:
                 group.append(line)
         counted: set[str] = set()
         for raw_rule, group in by_rule.items():
-            rule = self._rule_names.get(raw_rule) if isinstance(raw_rule, str) else None
-            if rule is None:
-                rule = _clean(raw_rule)
-                if isinstance(raw_rule, str) and len(self._rule_names) < MAX_RULES_TRACKED * 4:
-                    self._rule_names[raw_rule] = rule
+            rule = self._name(raw_rule)
             stats = self.rules.get(rule)
             if stats is None:
                 if len(self.rules) >= MAX_RULES_TRACKED:

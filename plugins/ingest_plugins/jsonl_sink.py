@@ -40,7 +40,7 @@ import attrs
 
 from ingest import Document, DropRecord, StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest.checkpoint import CheckpointError
-from ingest.jsonutil import document_record, drop_record, dumps
+from ingest.jsonutil import document_record, drop_record, record_line
 from ingest.report_html import HTML_NAME, ReportBuilder, write_html_report
 from ingest_plugins import io_util
 from ingest_plugins.outputs import OutputFolder
@@ -166,8 +166,8 @@ class LineWriter:
                 if self.tmps:
                     self.unsynced.append(self.tmps[-1])
 
-    def write(self, line: str) -> None:
-        data = line.encode("utf-8")
+    def write(self, data: bytes) -> None:
+        """Append one encoded line (newline included)."""
         # A new shard before a line that would overflow a non-empty one; a
         # line larger than shard_bytes gets a shard of its own.
         if self.shard_bytes and self.size and self.size + len(data) > self.shard_bytes:
@@ -297,12 +297,12 @@ class JsonlSink:
 
     def write(self, doc: Document) -> None:
         record = document_record(doc, history=self.options.include_history)
-        self.writers["documents"].write(dumps(record) + "\n")
+        self.writers["documents"].write(record_line(record))
         self._feed_report("add_kept", record)
 
     def write_dropped(self, record: DropRecord) -> None:
         out = drop_record(record, text=self.options.include_dropped_text, history=self.options.include_history)
-        self.writers["dropped"].write(dumps(out) + "\n")
+        self.writers["dropped"].write(record_line(out))
         self._feed_report("add_dropped", out)
 
     def _feed_report(self, method: str, record: dict[str, Any]) -> None:
