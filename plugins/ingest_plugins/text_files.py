@@ -17,6 +17,7 @@ without ``zstandard``), ``too_large`` (over ``max_bytes``).
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,8 +105,8 @@ class TextFilesSource:
         where = str(path)
         compression = io_util.compression_of(path.name) if self.options.compressed else None
         try:
-            raw = open(path, "rb")  # noqa: SIM115 - closed below
-            mtime = path.stat().st_mtime
+            raw = open(where, "rb")  # noqa: SIM115 - closed below
+            mtime = os.fstat(raw.fileno()).st_mtime  # the file opened, not a second lookup of its path
         except OSError as exc:
             self._drop(doc_id, "unreadable", where, str(exc.strerror or exc))
             return None
