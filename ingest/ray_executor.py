@@ -28,6 +28,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import os
+import socket
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -106,6 +107,25 @@ def _run_batch(
     return _segment_state(token, recipe_box, stage_ids, workdir).run_batch(docs)
 
 
+#: How long to wait for a TCP connection to a given ``ray_address``.
+REACH_TIMEOUT_S = 5.0
+
+
+def _check_reachable(address: str) -> None:
+    """Fail in seconds, not after Ray's own minutes of retries, when
+    ``host:port`` (or ``ray://host:port``) does not accept connections.
+    ``auto`` and other forms are left to Ray."""
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=REACH_TIMEOUT_S).close()
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else (exc.strerror or str(exc))
+        raise ConnectionError(f"nothing answers at {host}:{port} ({reason})") from exc
+
+
 class RayExecutor:
     """Runs work as Ray tasks; see the module docstring.
 
@@ -131,6 +151,7 @@ class RayExecutor:
         if not ray.is_initialized():
             try:
                 if address:
+                    _check_reachable(address)
                     ray.init(address=address)
                 else:
                     # The workers get this process's import path, so plugins
