@@ -37,7 +37,6 @@ else:  # pragma: no cover - exercised on older Pythons only
     import tomli as tomllib
 
 TOP_LEVEL_KEYS = ("source", "sink", "plugins", "run", "pipeline")
-RESERVED_STAGE_KEYS = ("stage", "id", "enabled")
 DEFAULT_SOURCE = "text_files"
 DEFAULT_SINK = "jsonl"
 
