@@ -457,6 +457,16 @@ class DedupEngine:
             self._pool.shutdown()
             self._pool = None
 
+    def close(self) -> None:
+        """Stop the helper processes of an engine that will not be resolved
+        (added documents stay unresolved)."""
+        for _, fut in self._inflight:
+            fut.cancel()
+        self._inflight.clear()
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
     def _apply(self, rows: list[int], result: _BatchResult) -> None:
         """Store one hashed batch; rows ascending, so the first occurrence of a
         text becomes its representative whatever process hashed it."""
