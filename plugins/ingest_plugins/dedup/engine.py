@@ -1032,7 +1032,7 @@ class DedupEngine:
             "shingle_offsets": sh_off,
             "seq": np.array(self._seq[:n], dtype=np.int64),
             "kept": np.array(self._kept[:n], dtype=np.uint8),
-            "root": np.array([self._uf.find(i) for i in range(n)], dtype=np.int64),
+            "root": self._uf.roots(n),  # find() of every row, vectorised
         }
         if self._story_has_fps:
             arrays["fps"], arrays["fps_offsets"] = ragged(self._fps[:n])
