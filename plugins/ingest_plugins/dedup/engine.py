@@ -980,14 +980,15 @@ class DedupEngine:
         n = len(self._ids)
         if not n:
             return 0.0
-        fps = {id(a): a.nbytes for a in self._fps}
+        # exact copies share their fingerprint array: count each once (none without story grouping)
+        fps = {id(a): a.nbytes for a in self._fps} if self._story_has_fps else {}
         # signature, exact key, rank, seq, kept, set size, representative,
         # union-find parent, shingle-store range (start + size)
         # signature slot, union-find parent, shingle-store range (start + size)
         per_row = 16 + 8 + 8 + 1 + 8 + 8 + 8 + 8 + 12
         sigs = self._n_slots * (self.options.num_perm * self._sigs.itemsize + 8)
         total = n * per_row + sigs + self._store.nbytes + sum(fps.values())
-        total += sum(len(s.encode()) for s in self._ids)
+        total += len("".join(self._ids).encode("utf-8", "surrogatepass"))  # UTF-8 lengths add up
         return total / n
 
     def save(self, path: str | os.PathLike[str]) -> int:
