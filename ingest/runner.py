@@ -647,9 +647,34 @@ class Pipeline:
     ) -> Iterator[Document]:
         spool = Spool(workdir, name=ctx.stage_id)
         spools.append(spool)
-        spool.write_all(docs)
+        for doc in self._observed(stage, ctx, stats, docs):
+            spool.write(doc)
+        spool.finish()
         self._fit(stage, ctx, stats, spool)
         yield from self._stream(stage, ctx, stats, iter(spool))
+
+    @staticmethod
+    def _observed(stage: Any, ctx: StageContext, stats: StageStats, docs: Iterable[Document]) -> Iterator[Document]:
+        """``docs``, each shown to the stage's optional ``observe(doc)`` on its
+        way into the spool, so that a corpus-level stage can do its per-document
+        fit work (hashing) while the stream is spooled instead of reading the
+        whole spool back in ``fit``. The time goes to the stage."""
+        observe = getattr(stage, "observe", None)
+        if observe is None:
+            yield from docs
+            return
+        clock = time.perf_counter
+        for doc in docs:
+            start = clock()
+            try:
+                observe(doc)
+            except Exception as exc:
+                raise RunError(
+                    f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}) failed while "
+                    f"reading the corpus: {error_text(exc)}"
+                ) from exc
+            stats.seconds += clock() - start
+            yield doc
 
     @staticmethod
     def _fit(stage: Any, ctx: StageContext, stats: StageStats, spool: Spool) -> None:
@@ -678,8 +703,10 @@ class Pipeline:
 
         Its input is spooled into the output folder (counted as accounted
         for, document by document); once complete, phase B begins: ``fit``
-        if it is corpus-level, then the spool through the stage. A run
-        resumed in phase B reads the complete spool and not the source.
+        if it is corpus-level (after ``observe`` while spooling, when the
+        stage has it and the spool started empty), then the spool through
+        the stage. A run resumed in phase B reads the complete spool and not
+        the source.
         A plain stream stage is spooled too, so a resume never needs its
         in-memory state.
         """
@@ -700,7 +727,10 @@ class Pipeline:
                 spool = checkpoint.completed_spool()
             else:
                 spool = checkpoint.open_spool()
-                for doc in stream:
+                # a spool reopened after a crash holds documents this process
+                # never saw: then fit reads the whole spool, as on a phase-B resume
+                fresh = spool.count == 0 and stage_cfg.needs_corpus
+                for doc in self._observed(stage, ctx, stats, stream) if fresh else stream:
                     spool.write(doc)
                     checkpoint.accounted_one()
                 checkpoint.finish_spool()

@@ -47,7 +47,11 @@ class StreamStage(Protocol):
     ``ctx.drop``. A corpus-level stage also has ``fit(corpus)``; the runner
     calls it first with a re-iterable view of every document that reaches
     the stage (spooled to disk, so memory stays flat), then calls the stage
-    on the same documents again.
+    on the same documents again. It may also have ``observe(doc)``: called
+    for each document, in stream order, as it is spooled (before ``fit``), so
+    per-document fit work overlaps the spooling instead of re-reading the
+    spool. ``fit`` is still called, and must read ``corpus`` itself when it
+    did not observe every document in it (a resumed run's spool).
     """
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]: ...

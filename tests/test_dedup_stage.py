@@ -141,3 +141,64 @@ def test_saved_index_appears_only_once_every_document_has_passed(tmp_path):
     # The saved index is the usual one: a later batch dedups against it.
     again = Pipeline.from_dict({"pipeline": [{"stage": "dedup", "index_path": str(index)}]}, load_entry_points=False)
     assert list(again.process([{"id": "late", "text": docs[1]["text"]}])) == []
+
+
+def _dedup_stage(workers: int = 1):
+    """A DedupStage outside a pipeline, with a context of its own."""
+    from ingest import Pipeline
+
+    pipeline = Pipeline.from_dict({"run": {"workers": workers}, "pipeline": [{"stage": "dedup"}]}, load_entry_points=False)
+    stage_cfg = pipeline.config.stages[0]
+    ledger = pipeline._new_ledger()
+    ctx = pipeline._context(stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, ledger, None)
+    return stage_cfg.spec.factory(stage_cfg.options, ctx)
+
+
+def test_observing_while_spooling_decides_like_a_plain_fit():
+    """observe() for every document, then fit(): the decisions of fit() alone."""
+    docs, _ = generated_corpus(seed=13)
+    plain = _dedup_stage()
+    plain.fit(docs)
+    for workers in (1, 2):
+        observing = _dedup_stage(workers)
+        for doc in docs:
+            observing.observe(doc)
+        observing.fit(docs)
+        assert observing.decisions == plain.decisions
+    assert any(not d.keep for d in plain.decisions.values())
+
+
+def test_fit_reads_the_corpus_when_it_observed_only_part_of_it():
+    """A resumed run's spool holds documents the stage never observed: fit
+    starts over from the corpus, and decides as if nothing was observed."""
+    docs, _ = generated_corpus(seed=17)
+    plain = _dedup_stage()
+    plain.fit(docs)
+    partial = _dedup_stage(2)
+    for doc in docs[len(docs) // 2 :]:
+        partial.observe(doc)
+    partial.fit(docs)
+    assert partial.decisions == plain.decisions
+
+
+def test_pipeline_dedup_observes_while_spooling_and_hashes_each_document_once(run_pipeline, monkeypatch):
+    """In a pipeline the stage observes every document while it is spooled
+    and fit does not add them again; the decisions are those of a plain fit."""
+    from ingest_plugins.dedup import DedupEngine
+    from ingest_plugins.dedup.plugin import DedupStage
+
+    docs, _ = generated_corpus(seed=19)
+    added: list[str] = []
+    original_add = DedupEngine.add
+
+    def counting_add(self, doc_id, text, metadata=None):
+        added.append(doc_id)
+        original_add(self, doc_id, text, metadata)
+
+    monkeypatch.setattr(DedupEngine, "add", counting_add)
+    observed = decisions(run_pipeline(docs, ["dedup"]))
+    assert sorted(added) == sorted(d.id for d in docs)  # each document hashed once
+    monkeypatch.delattr(DedupStage, "observe")  # the plain fit(corpus) contract
+    added.clear()
+    assert decisions(run_pipeline(docs, ["dedup"])) == observed
+    assert sorted(added) == sorted(d.id for d in docs)

@@ -107,6 +107,49 @@ def test_corpus_stage_fits_on_the_whole_corpus_first(run_pipeline):
     assert record.reason == "exact_duplicate" and record.duplicate_of == "a"
 
 
+class _ObservingStage:
+    """A corpus-level stage that writes down what it is shown, and when."""
+
+    def __init__(self, options, ctx) -> None:
+        self.events: list[tuple[str, object]] = []
+        _ObservingStage.last = self
+
+    def observe(self, doc: Document) -> None:
+        self.events.append(("observe", doc.id))
+
+    def fit(self, corpus) -> None:
+        self.events.append(("fit", [d.id for d in corpus]))
+
+    def __call__(self, docs):
+        yield from docs
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_corpus_stage_observes_each_document_as_it_is_spooled_then_fits(run_pipeline, workers):
+    from ingest.testing import stage_plugin
+
+    plugin = stage_plugin(_ObservingStage, "observing", factory=True, per_document=False, needs_corpus=True)
+    items = [Document(f"d{i}", f"text {i}") for i in (3, 1, 2)]
+    result = run_pipeline(items, ["observing"], plugins=[plugin], run={"workers": workers})
+    assert result.kept_ids == ["d3", "d1", "d2"]
+    assert _ObservingStage.last.events == [
+        ("observe", "d3"), ("observe", "d1"), ("observe", "d2"), ("fit", ["d3", "d1", "d2"])
+    ]
+
+
+def test_a_failing_observe_fails_the_run_like_a_failing_fit(run_pipeline):
+    from ingest import RunError
+    from ingest.testing import stage_plugin
+
+    class Failing(_ObservingStage):
+        def observe(self, doc: Document) -> None:
+            raise ValueError("cannot hash this")
+
+    plugin = stage_plugin(Failing, "failing", factory=True, per_document=False, needs_corpus=True)
+    with pytest.raises(RunError, match="failed while reading the corpus: ValueError: cannot hash this"):
+        run_pipeline([Document("a", "text")], ["failing"], plugins=[plugin])
+
+
 def test_ledger_balances_on_generated_input(run_pipeline):
     rng = random.Random(7)
     words = ["spam", "boom", "ok", "text", "lost", "hello", "world"]

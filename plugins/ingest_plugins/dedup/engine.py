@@ -457,6 +457,16 @@ class DedupEngine:
             self._pool.shutdown()
             self._pool = None
 
+    def close(self) -> None:
+        """Stop the helper processes of an engine that will not be resolved
+        (added documents stay unresolved)."""
+        for _, fut in self._inflight:
+            fut.cancel()
+        self._inflight.clear()
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
     def _apply(self, rows: list[int], result: _BatchResult) -> None:
         """Store one hashed batch; rows ascending, so the first occurrence of a
         text becomes its representative whatever process hashed it."""
@@ -970,14 +980,15 @@ class DedupEngine:
         n = len(self._ids)
         if not n:
             return 0.0
-        fps = {id(a): a.nbytes for a in self._fps}
+        # exact copies share their fingerprint array: count each once (none without story grouping)
+        fps = {id(a): a.nbytes for a in self._fps} if self._story_has_fps else {}
         # signature, exact key, rank, seq, kept, set size, representative,
         # union-find parent, shingle-store range (start + size)
         # signature slot, union-find parent, shingle-store range (start + size)
         per_row = 16 + 8 + 8 + 1 + 8 + 8 + 8 + 8 + 12
         sigs = self._n_slots * (self.options.num_perm * self._sigs.itemsize + 8)
         total = n * per_row + sigs + self._store.nbytes + sum(fps.values())
-        total += sum(len(s.encode()) for s in self._ids)
+        total += len("".join(self._ids).encode("utf-8", "surrogatepass"))  # UTF-8 lengths add up
         return total / n
 
     def save(self, path: str | os.PathLike[str]) -> int:
@@ -1022,7 +1033,7 @@ class DedupEngine:
             "shingle_offsets": sh_off,
             "seq": np.array(self._seq[:n], dtype=np.int64),
             "kept": np.array(self._kept[:n], dtype=np.uint8),
-            "root": np.array([self._uf.find(i) for i in range(n)], dtype=np.int64),
+            "root": self._uf.roots(n),  # find() of every row, vectorised
         }
         if self._story_has_fps:
             arrays["fps"], arrays["fps_offsets"] = ragged(self._fps[:n])

@@ -1,7 +1,9 @@
 """The ``dedup`` stage: exact and near-duplicate documents, with provenance.
 
-A corpus-level stage: the runner spools the stream, :meth:`DedupStage.fit`
-adds every document to a :class:`DedupEngine` and resolves clusters, then
+A corpus-level stage: the runner spools the stream, showing each document
+to :meth:`DedupStage.observe` on its way in (the engine hashes it then),
+:meth:`DedupStage.fit` resolves clusters (adding every document itself when
+it did not observe them all: a resumed run's spool), then
 the stream passes again and each duplicate is dropped with ``duplicate_of``
 (the survivor's id), the similarity and the method (``exact`` or ``near``),
 or, with ``mode = "annotate"``, kept with its cluster id and role in
@@ -47,8 +49,38 @@ class DedupStage:
         self.options = options
         self.ctx = ctx
         self.decisions: dict[str, Decision] = {}
+        self._engine: DedupEngine | None = None  # fed by observe(), resolved by fit()
+        self._observed = 0
+
+    def observe(self, doc: Document) -> None:
+        """Hash one document while the runner spools the stream (before
+        :meth:`fit`), so that ``fit`` need not read the spool back."""
+        if self._engine is None:
+            self._engine = self._new_engine()
+        self._engine.add(doc.id, doc.text, doc.metadata)
+        self._observed += 1
 
     def fit(self, corpus: Iterable[Document]) -> None:
+        # The engine fed by observe() is used only when it saw every document
+        # of the corpus; otherwise (no observe calls, a resumed run's spool)
+        # the corpus is read here.
+        engine, observed = self._engine, self._observed
+        self._engine, self._observed = None, 0
+        if engine is None or observed != _length(corpus):
+            if engine is not None:
+                engine.close()
+            engine = self._new_engine()
+            for doc in corpus:
+                engine.add(doc.id, doc.text, doc.metadata)
+        # The engine re-reads texts only for what it did not keep in memory.
+        self.decisions = engine.resolve(texts=lambda: ((doc.id, doc.text) for doc in corpus))
+        stats = self.ctx.ledger.stages.get(self.ctx.stage_id)
+        if stats is not None:
+            stats.extra["dedup"] = {
+                key: value for key, value in engine.stats.items() if isinstance(value, (int, float, str))
+            }
+
+    def _new_engine(self) -> DedupEngine:
         # hashing runs on the run's cores ([run] workers; results never depend on it),
         # or in Ray tasks on the Ray executor
         options = self.options
@@ -58,16 +90,7 @@ class DedupStage:
             # that a failed or interrupted run did not export (a resumed run
             # would load it and drop them as already seen).
             options = attrs.evolve(options, save_index=_pending_path(options.save_index))
-        engine = DedupEngine(options, **{"workers": self.ctx.workers, **self._distributed()})
-        for doc in corpus:
-            engine.add(doc.id, doc.text, doc.metadata)
-        # The engine re-reads texts only for what it did not keep in memory.
-        self.decisions = engine.resolve(texts=lambda: ((doc.id, doc.text) for doc in corpus))
-        stats = self.ctx.ledger.stages.get(self.ctx.stage_id)
-        if stats is not None:
-            stats.extra["dedup"] = {
-                key: value for key, value in engine.stats.items() if isinstance(value, (int, float, str))
-            }
+        return DedupEngine(options, **{"workers": self.ctx.workers, **self._distributed()})
 
     def _distributed(self) -> dict[str, Any]:
         """On Ray (``ctx.executor.kind == "ray"``): hashing in Ray tasks and
@@ -109,6 +132,14 @@ class DedupStage:
             )
         if self.options.save_index and os.path.exists(_pending_path(self.options.save_index)):
             os.replace(_pending_path(self.options.save_index), self.options.save_index)
+
+
+def _length(corpus: Iterable[Document]) -> int | None:
+    """How many documents ``corpus`` holds, when it can say without being read."""
+    try:
+        return len(corpus)  # type: ignore[arg-type]
+    except TypeError:
+        return None
 
 
 def _pending_path(path: str) -> str:
