@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import logging
 import os
 import socket
 import sys
@@ -161,6 +162,7 @@ class RayExecutor:
                     ray.init(
                         num_cpus=num_cpus or None,
                         include_dashboard=False,
+                        logging_level=logging.WARNING,  # not Ray's INFO start-up lines on the run's stderr
                         runtime_env={"env_vars": {"PYTHONPATH": python_path}},
                     )
             except Exception as exc:
