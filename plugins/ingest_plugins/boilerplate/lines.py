@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import TYPE_CHECKING
 
@@ -75,6 +76,38 @@ def compute_features(lines: list[str], stopwords: frozenset[str], lowered: list[
     """
     if lowered is None or len(lowered) != len(lines):
         lowered = [line.lower() for line in lines]
+    texts, words, nc, nw, nstop, ends, nsent = _columns(lines, lowered, stopwords or None)
+    # ideographic full stops and unspaced scripts: only pages that have them pay
+    page = "\n".join(texts) if len(texts) > 1 else (texts[0] if texts else "")
+    if not page.isascii():
+        if "。" in page:
+            for i, text in enumerate(texts):
+                if "。" in text:
+                    nsent[i] += text.count("。")
+        if CJK_RE.search(page) is not None:
+            for i, text in enumerate(texts):
+                cjk = len(CJK_RE.findall(text))
+                if cjk:
+                    # unspaced scripts: about two characters a word, and a character weighs two
+                    nw[i] += cjk // 2
+                    nc[i] += cjk
+    if stopwords:
+        dens = [s / n if n else 0.0 for s, n in zip(nstop, nw)]
+    else:
+        dens = [0.5 if (s and n >= 6) else 0.0 for s, n in zip(nsent, nw)]
+    return list(map(LineFeatures, range(len(lines)), lines, texts, words, nc, nw, nstop, dens, ends, nsent))
+
+
+Columns = tuple[list[str], list[list[str]], list[int], list[int], list[int], list[bool], list[int]]
+
+
+def columns_python(lines: list[str], lowered: list[str], stopwords: frozenset[str] | None) -> Columns:
+    """Per-line feature columns ``(texts, words, nc, nw, nstop, ends, nsent)`` of a page.
+
+    The reference for the native ``_features.columns`` (same values, computed
+    column by column with C-level maps and regex calls); ``stopwords`` None
+    counts no stop words.
+    """
     texts = list(map(str.strip, lines))
     # on ASCII lines ``\w`` is exactly ``[A-Za-z0-9_]``, which the regex engine scans faster
     find, find_ascii = WORD_RE.findall, _ASCII_WORD_RE.findall
@@ -92,28 +125,28 @@ def compute_features(lines: list[str], stopwords: frozenset[str], lowered: list[
         + e
         for t, e in zip(texts, ends)
     ]
-    # ideographic full stops and unspaced scripts: only pages that have them pay
-    page = "\n".join(texts) if len(texts) > 1 else (texts[0] if texts else "")
-    if not page.isascii():
-        if "。" in page:
-            for i, text in enumerate(texts):
-                if "。" in text:
-                    nsent[i] += text.count("。")
-        if CJK_RE.search(page) is not None:
-            for i, text in enumerate(texts):
-                cjk = len(CJK_RE.findall(text))
-                if cjk:
-                    # unspaced scripts: about two characters a word, and a character weighs two
-                    nw[i] += cjk // 2
-                    nc[i] += cjk
     if stopwords:
         is_stop = stopwords.__contains__
         nstop = [sum(map(is_stop, w)) if w else 0 for w in words]
-        dens = [s / n if n else 0.0 for s, n in zip(nstop, nw)]
     else:
         nstop = [0] * len(lines)
-        dens = [0.5 if (s and n >= 6) else 0.0 for s, n in zip(nsent, nw)]
-    return list(map(LineFeatures, range(len(lines)), lines, texts, words, nc, nw, nstop, dens, ends, nsent))
+    return texts, words, nc, nw, nstop, ends, nsent
+
+
+def _native_columns() -> "Callable[[list[str], list[str], frozenset[str] | None], Columns] | None":
+    """The compiled ``columns`` when it is built and not switched off (``INGEST_NATIVE=0``)."""
+    if os.environ.get("INGEST_NATIVE", "1") == "0":
+        return None
+    try:
+        from ._features import columns
+    except ImportError:
+        return None
+    return columns  # type: ignore[no-any-return]
+
+
+_columns = _native_columns() or columns_python
+#: True when the per-line features are computed by the compiled extension
+NATIVE = _columns is not columns_python
 
 
 @attrs.define

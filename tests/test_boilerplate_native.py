@@ -1,0 +1,76 @@
+"""The compiled per-line feature pass equals its pure-Python reference, value for value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest_plugins.boilerplate import BoilerplateOptions, clean
+from ingest_plugins.boilerplate import lines as L
+from ingest_plugins.boilerplate.stopwords import ENGLISH
+
+native = pytest.importorskip(
+    "ingest_plugins.boilerplate._features",
+    reason="the C accelerator is not built (no compiler at install time, or INGEST_BUILD_NATIVE=0)",
+)
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "seeds"
+
+# characters where the two paths could part: every kind of Unicode space, sentence enders and
+# closing quotes of several scripts, digits and letters outside ASCII, astral characters,
+# characters whose lower case is longer ("İ"), the underscore, combining marks
+TRICKY = (
+    " \t\x0b\x0c\r\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2009\u200b\u2028\u2029\u202f\u205f\u3000"
+    ".!?…:;。！？\"')]”’»」』）([“‘«"
+    "_-–—,/&|•·›©®"
+    "aZ09éÉßİıſKΣσςЖж٣²½Ⅻ漢字かなカナ한글\u0301\u0651"
+    "\U0001d7d8\U0001f600\U00020000\U000e0041"
+)
+
+
+def _both(lines: list[str], stopwords: frozenset[str] | None) -> tuple[L.Columns, L.Columns]:
+    lowered = [line.lower() for line in lines]
+    return native.columns(lines, lowered, stopwords), L.columns_python(lines, lowered, stopwords)
+
+
+def test_native_columns_equal_python_on_the_sample_pages():
+    pages = [p.read_text(encoding="utf-8") for p in sorted(SAMPLES.glob("*.txt"))]
+    assert pages
+    for page in pages:
+        lines = page.split("\n")
+        for stopwords in (ENGLISH, None):
+            got, want = _both(lines, stopwords)
+            assert got == want
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(TRICKY) | st.characters(), max_size=60), max_size=8))
+def test_native_columns_equal_python_on_any_text(lines: list[str]):
+    stop = frozenset({"the", "and", "é", "漢字", "_", "a"})
+    for stopwords in (stop, None):
+        got, want = _both(lines, stopwords)
+        assert got == want
+        # the same types too: a bool is not an int for the verdicts' reprs
+        assert [type(x) for col in got for x in col] == [type(x) for col in want for x in col]
+
+
+def test_native_columns_check_their_arguments():
+    with pytest.raises(ValueError):
+        native.columns(["a"], [], None)
+    with pytest.raises(TypeError):
+        native.columns([1], ["a"], None)
+    with pytest.raises(TypeError):
+        native.columns(["a"], ["a"], ["not", "a", "set"])
+
+
+def test_pages_get_the_same_verdicts_with_and_without_the_accelerator(monkeypatch):
+    pages = [p.read_text(encoding="utf-8") for p in sorted(SAMPLES.glob("*.txt"))]
+    pages.append("Ŝome nön-ASCII tëxt, 3 Mai 2019 – Kommentare\n\n漢字かな。漢字。\nΣΊΣΥΦΟΣ said so.”\n")
+    options = BoilerplateOptions()
+    monkeypatch.setattr(L, "_columns", native.columns)
+    fast = [clean(p, options) for p in pages]
+    monkeypatch.setattr(L, "_columns", L.columns_python)
+    assert [clean(p, options) for p in pages] == fast
