@@ -99,7 +99,10 @@ class Document:
 
     def with_event(self, stage: str, action: str, **details: Any) -> Document:
         """Return a copy with one more :class:`StageEvent` in its history."""
-        return attrs.evolve(self, history=[*self.history, StageEvent(stage, action, details)])
+        history = [*self.history, StageEvent(stage, action, details)]
+        if type(self) is Document:  # the common case, without attrs.evolve's per-call field walk
+            return Document(self.id, self.text, self.metadata, self.origin, history)
+        return attrs.evolve(self, history=history)
 
     def __reduce__(self) -> Any:
         return _reduce(self, Document, (self.id, self.text, self.metadata, self.origin, self.history))

@@ -9,13 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest_plugins.boilerplate import BoilerplateOptions, clean
+from ingest_plugins.boilerplate import context as C
 from ingest_plugins.boilerplate import lines as L
+from ingest_plugins.boilerplate.rules import ALL_TRIGGERS
 from ingest_plugins.boilerplate.stopwords import ENGLISH
 
-native = pytest.importorskip(
-    "ingest_plugins.boilerplate._features",
-    reason="the C accelerator is not built (no compiler at install time, or INGEST_BUILD_NATIVE=0)",
-)
+NOT_BUILT = "the C accelerators are not built (no compiler at install time, or INGEST_BUILD_NATIVE=0)"
+native = pytest.importorskip("ingest_plugins.boilerplate._features", reason=NOT_BUILT)
+native_context = pytest.importorskip("ingest_plugins.boilerplate._context", reason=NOT_BUILT)
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "seeds"
 
@@ -31,27 +32,32 @@ TRICKY = (
 )
 
 
-def _both(lines: list[str], stopwords: frozenset[str] | None) -> tuple[L.Columns, L.Columns]:
+def _both(
+    lines: list[str], stopwords: frozenset[str] | None, triggers: frozenset[str] | None = ALL_TRIGGERS
+) -> tuple[L.Columns, L.Columns]:
     lowered = [line.lower() for line in lines]
-    return native.columns(lines, lowered, stopwords), L.columns_python(lines, lowered, stopwords)
+    return native.columns(lines, lowered, stopwords, triggers), L.columns_python(lines, lowered, stopwords, triggers)
 
 
 def test_native_columns_equal_python_on_the_sample_pages():
     pages = [p.read_text(encoding="utf-8") for p in sorted(SAMPLES.glob("*.txt"))]
     assert pages
+    found = 0
     for page in pages:
         lines = page.split("\n")
-        for stopwords in (ENGLISH, None):
-            got, want = _both(lines, stopwords)
+        for stopwords, triggers in ((ENGLISH, ALL_TRIGGERS), (None, None)):
+            got, want = _both(lines, stopwords, triggers)
             assert got == want
+            found += sum(1 for h in got[-1] if h)
+    assert found, "the sample pages hold trigger words"
 
 
 @settings(max_examples=400, deadline=None)
 @given(st.lists(st.text(alphabet=st.sampled_from(TRICKY) | st.characters(), max_size=60), max_size=8))
 def test_native_columns_equal_python_on_any_text(lines: list[str]):
     stop = frozenset({"the", "and", "é", "漢字", "_", "a"})
-    for stopwords in (stop, None):
-        got, want = _both(lines, stopwords)
+    for stopwords, triggers in ((stop, stop | ALL_TRIGGERS), (None, None)):
+        got, want = _both(lines, stopwords, triggers)
         assert got == want
         # the same types too: a bool is not an int for the verdicts' reprs
         assert [type(x) for col in got for x in col] == [type(x) for col in want for x in col]
@@ -64,6 +70,8 @@ def test_native_columns_check_their_arguments():
         native.columns([1], ["a"], None)
     with pytest.raises(TypeError):
         native.columns(["a"], ["a"], ["not", "a", "set"])
+    with pytest.raises(TypeError):
+        native.columns(["a"], ["a"], None, {"a mutable set"})
 
 
 def test_pages_get_the_same_verdicts_with_and_without_the_accelerator(monkeypatch):
@@ -74,3 +82,35 @@ def test_pages_get_the_same_verdicts_with_and_without_the_accelerator(monkeypatc
     fast = [clean(p, options) for p in pages]
     monkeypatch.setattr(L, "_columns", L.columns_python)
     assert [clean(p, options) for p in pages] == fast
+
+
+CLASSES = st.sampled_from([L.GOOD, L.NEARGOOD, L.SHORT, L.BAD, "other"])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    st.lists(st.tuples(CLASSES, st.booleans(), st.booleans()), max_size=40),
+    st.integers(-2, 8) | st.just(10**9) | st.just(-(10**30)),
+    st.integers(-1, 12) | st.just(10**40),
+    st.booleans(),
+    st.booleans(),
+)
+def test_native_resolve_equals_python(units, min_run, max_distance, with_transparent, with_sentence):
+    initial = [c for c, _, _ in units]
+    transparent = [t for _, t, _ in units] if with_transparent else None
+    sentence = [s for _, _, s in units] if with_sentence else None
+    want = C.resolve_python(list(initial), min_run, transparent, max_distance, sentence)
+    saved, C._native = C._native, native_context  # the wrapper's own path (even under INGEST_NATIVE=0)
+    try:
+        got = C.resolve(list(initial), min_run, transparent, max_distance, sentence)
+    finally:
+        C._native = saved
+    assert got == want
+
+
+def test_native_resolve_keeps_the_python_path_for_odd_arguments():
+    # a transparent list of another length: the Python code decides (and the C code refuses it)
+    longer = [False, True, True]
+    assert C.resolve([L.SHORT, L.GOOD], 3, longer) == C.resolve_python([L.SHORT, L.GOOD], 3, longer)
+    with pytest.raises(ValueError):
+        native_context.resolve([L.SHORT], 3, [False, True], 0, None, (L.GOOD, L.NEARGOOD, L.SHORT, L.BAD))

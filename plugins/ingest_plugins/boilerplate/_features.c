@@ -16,6 +16,10 @@
  *   nsent  - sentence boundaries: ". ", "? " and "! " inside the text (when it
  *            holds a space), plus one when it ends a sentence
  *
+ *   hits   - with `triggers` (a frozenset), the words of the line that are in it,
+ *            as triggers.intersection(words) gives them (lines with none share
+ *            one empty frozenset); without it, None for every line
+ *
  * The page-level adjustments for unspaced scripts stay in Python: only pages
  * that have them pay for them.
  */
@@ -101,8 +105,14 @@ static Py_ssize_t count_pair(int kind, const void *data, Py_ssize_t n, Py_UCS4 f
 }
 
 static PyObject *columns(PyObject *self, PyObject *args) {
-    PyObject *lines, *lowered, *stopwords;
-    if (!PyArg_ParseTuple(args, "O!O!O", &PyList_Type, &lines, &PyList_Type, &lowered, &stopwords)) {
+    (void)self;
+    PyObject *lines, *lowered, *stopwords, *triggers = Py_None;
+    if (!PyArg_ParseTuple(args, "O!O!O|O", &PyList_Type, &lines, &PyList_Type, &lowered, &stopwords, &triggers)) {
+        return NULL;
+    }
+    int find_hits = triggers != Py_None;
+    if (find_hits && !PyFrozenSet_Check(triggers)) {
+        PyErr_SetString(PyExc_TypeError, "triggers must be a frozenset or None");
         return NULL;
     }
     Py_ssize_t n = PyList_GET_SIZE(lines);
@@ -116,9 +126,10 @@ static PyObject *columns(PyObject *self, PyObject *args) {
         return NULL;
     }
     PyObject *texts = PyList_New(n), *words = PyList_New(n), *nc = PyList_New(n), *nw = PyList_New(n);
-    PyObject *nstop = PyList_New(n), *ends = PyList_New(n), *nsent = PyList_New(n);
+    PyObject *nstop = PyList_New(n), *ends = PyList_New(n), *nsent = PyList_New(n), *hits = PyList_New(n);
+    PyObject *none_hit = PyFrozenSet_New(NULL);
     PyObject *result = NULL;
-    if (!texts || !words || !nc || !nw || !nstop || !ends || !nsent) {
+    if (!texts || !words || !nc || !nw || !nstop || !ends || !nsent || !hits || !none_hit) {
         goto done;
     }
     for (Py_ssize_t li = 0; li < n; li++) {
@@ -202,8 +213,33 @@ static PyObject *columns(PyObject *self, PyObject *args) {
         }
         PyList_SET_ITEM(nw, li, wnv);
         PyList_SET_ITEM(nstop, li, stv);
+        /* trigger words of the line */
+        PyObject *found = NULL;
+        if (find_hits) {
+            for (Py_ssize_t k = 0; k < wn; k++) {
+                PyObject *w = PyList_GET_ITEM(ws, k);
+                int hit = PySet_Contains(triggers, w);
+                if (hit < 0 || (hit && found == NULL && (found = PySet_New(NULL)) == NULL) ||
+                    (hit && PySet_Add(found, w) < 0)) {
+                    Py_XDECREF(found);
+                    goto done;
+                }
+            }
+        }
+        PyObject *hv = Py_None;
+        if (found != NULL) {
+            hv = PyFrozenSet_New(found);
+            Py_DECREF(found);
+            if (hv == NULL) {
+                goto done;
+            }
+        } else {
+            hv = find_hits ? none_hit : Py_None;
+            Py_INCREF(hv);
+        }
+        PyList_SET_ITEM(hits, li, hv);
     }
-    result = PyTuple_Pack(7, texts, words, nc, nw, nstop, ends, nsent);
+    result = PyTuple_Pack(8, texts, words, nc, nw, nstop, ends, nsent, hits);
 done:
     /* a list not yet filled holds NULL items, which list deallocation skips */
     Py_XDECREF(texts);
@@ -213,18 +249,21 @@ done:
     Py_XDECREF(nstop);
     Py_XDECREF(ends);
     Py_XDECREF(nsent);
+    Py_XDECREF(hits);
+    Py_XDECREF(none_hit);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"columns", columns, METH_VARARGS,
-     "columns(lines, lowered, stopwords) -> (texts, words, nc, nw, nstop, ends, nsent): per-line feature\n"
-     "columns of a page (see lines.compute_features; stopwords may be None)."},
+     "columns(lines, lowered, stopwords, triggers=None) -> (texts, words, nc, nw, nstop, ends, nsent, hits):\n"
+     "per-line feature columns of a page (see lines.columns_python; stopwords and triggers may be None)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "_features", "Native per-line feature columns for the boilerplate stage.", -1, methods,
+    NULL, NULL, NULL, NULL,
 };
 
 PyMODINIT_FUNC PyInit__features(void) { return PyModule_Create(&module); }

@@ -22,7 +22,7 @@ from .lines import (
     restat,
 )
 from .options import BoilerplateOptions
-from .rules import LineRule, PerLineRule, pattern_rules, rule_candidates
+from .rules import ALL_TRIGGERS, LineRule, PerLineRule, pattern_rules, rule_candidates
 from .stopwords import stopwords_for
 from .structure import EndMarkerRule, best_span, teaser_lists
 
@@ -175,7 +175,7 @@ class Cleaner:
         """Classify every line of ``text``; see :func:`clean`."""
         o = self.options
         lines = text.split("\n")
-        feats = compute_features(lines, self.stopwords, text.lower().split("\n"))
+        feats = compute_features(lines, self.stopwords, text.lower().split("\n"), ALL_TRIGGERS)
         stopwords = self.stopwords
         if o.auto_stopwords and page_stop_density(feats) < o.min_page_stop_density:
             # the page is not in the configured language: use its own function words,

@@ -9,6 +9,7 @@ becomes ``bad``.  Lines removed by a pattern rule are ``bad``.
 
 from __future__ import annotations
 
+from ..native import native_module
 from .lines import BAD, GOOD, NEARGOOD, SHORT, LineFeatures, Page
 
 
@@ -124,7 +125,7 @@ _SKIP_SHORT = frozenset({SHORT})
 _SKIP_NEAR = frozenset({NEARGOOD})
 
 
-def resolve(
+def resolve_python(
     initial: list[str],
     min_run: int = 3,
     transparent: list[bool] | None = None,
@@ -176,3 +177,28 @@ def resolve(
             if c == NEARGOOD:
                 classes[i] = BAD if (p[i] == BAD and n[i] == BAD) else GOOD
     return classes
+
+
+_native = native_module("ingest_plugins.boilerplate._context")
+_CLASS_NAMES = (GOOD, NEARGOOD, SHORT, BAD)
+
+
+def resolve(
+    initial: list[str],
+    min_run: int = 3,
+    transparent: list[bool] | None = None,
+    max_distance: int = 0,
+    sentence: list[bool] | None = None,
+) -> list[str]:
+    """:func:`resolve_python`, computed by the compiled ``_context`` module when it is built."""
+    n = len(initial)
+    if (
+        _native is not None
+        and (transparent is None or len(transparent) == n)
+        and (sentence is None or len(sentence) == n)
+        and type(initial) is list
+    ):
+        # both bounds act the same anywhere in [0, n + 1], so clamp them into C's integer range
+        lo_run, far = min(max(min_run, 0), n + 1), min(max(max_distance, 0), n + 1)
+        return _native.resolve(initial, lo_run, transparent, far, sentence, _CLASS_NAMES)  # type: ignore[no-any-return]
+    return resolve_python(initial, min_run, transparent, max_distance, sentence)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import os
+import itertools
 import re
 from typing import TYPE_CHECKING
 
 import attrs
+
+from ..native import native_module
 
 if TYPE_CHECKING:  # pragma: no cover
     from collections.abc import Callable
@@ -63,11 +65,17 @@ class LineFeatures:
         return self._caps
 
 
-def compute_features(lines: list[str], stopwords: frozenset[str], lowered: list[str] | None = None) -> list[LineFeatures]:
+def compute_features(
+    lines: list[str],
+    stopwords: frozenset[str],
+    lowered: list[str] | None = None,
+    triggers: frozenset[str] | None = None,
+) -> list[LineFeatures]:
     """Compute :class:`LineFeatures` for every line.
 
     ``lowered`` may hold the lines in lower case (``text.lower().split("\n")``,
-    one call for the whole page).  Without a stop-word list (unknown language)
+    one call for the whole page); ``triggers``, the rules' trigger words, fills
+    each line's ``_hits`` cache.  Without a stop-word list (unknown language)
     the density is replaced by a neutral proxy: 0.5 for lines that read like
     sentences, else 0.
 
@@ -76,7 +84,7 @@ def compute_features(lines: list[str], stopwords: frozenset[str], lowered: list[
     """
     if lowered is None or len(lowered) != len(lines):
         lowered = [line.lower() for line in lines]
-    texts, words, nc, nw, nstop, ends, nsent = _columns(lines, lowered, stopwords or None)
+    texts, words, nc, nw, nstop, ends, nsent, hits = _columns(lines, lowered, stopwords or None, triggers)
     # ideographic full stops and unspaced scripts: only pages that have them pay
     page = "\n".join(texts) if len(texts) > 1 else (texts[0] if texts else "")
     if not page.isascii():
@@ -95,18 +103,26 @@ def compute_features(lines: list[str], stopwords: frozenset[str], lowered: list[
         dens = [s / n if n else 0.0 for s, n in zip(nstop, nw)]
     else:
         dens = [0.5 if (s and n >= 6) else 0.0 for s, n in zip(nsent, nw)]
-    return list(map(LineFeatures, range(len(lines)), lines, texts, words, nc, nw, nstop, dens, ends, nsent))
+    return list(
+        map(LineFeatures, range(len(lines)), lines, texts, words, nc, nw, nstop, dens, ends, nsent, _NO_CAPS, _NO_DATE, hits)
+    )
 
 
-Columns = tuple[list[str], list[list[str]], list[int], list[int], list[int], list[bool], list[int]]
+Columns = tuple[
+    list[str], list[list[str]], list[int], list[int], list[int], list[bool], list[int], "list[frozenset[str] | None]"
+]
+_NO_HITS: frozenset[str] = frozenset()
 
 
-def columns_python(lines: list[str], lowered: list[str], stopwords: frozenset[str] | None) -> Columns:
-    """Per-line feature columns ``(texts, words, nc, nw, nstop, ends, nsent)`` of a page.
+def columns_python(
+    lines: list[str], lowered: list[str], stopwords: frozenset[str] | None, triggers: frozenset[str] | None = None
+) -> Columns:
+    """Per-line feature columns ``(texts, words, nc, nw, nstop, ends, nsent, hits)`` of a page.
 
     The reference for the native ``_features.columns`` (same values, computed
     column by column with C-level maps and regex calls); ``stopwords`` None
-    counts no stop words.
+    counts no stop words; ``hits`` are the words of each line in ``triggers``
+    (None for every line without ``triggers``).
     """
     texts = list(map(str.strip, lines))
     # on ASCII lines ``\w`` is exactly ``[A-Za-z0-9_]``, which the regex engine scans faster
@@ -130,21 +146,17 @@ def columns_python(lines: list[str], lowered: list[str], stopwords: frozenset[st
         nstop = [sum(map(is_stop, w)) if w else 0 for w in words]
     else:
         nstop = [0] * len(lines)
-    return texts, words, nc, nw, nstop, ends, nsent
+    if triggers is None:
+        hits: list[frozenset[str] | None] = [None] * len(lines)
+    else:
+        inter, disjoint = triggers.intersection, triggers.isdisjoint
+        hits = [_NO_HITS if disjoint(w) else inter(w) for w in words]
+    return texts, words, nc, nw, nstop, ends, nsent, hits
 
 
-def _native_columns() -> "Callable[[list[str], list[str], frozenset[str] | None], Columns] | None":
-    """The compiled ``columns`` when it is built and not switched off (``INGEST_NATIVE=0``)."""
-    if os.environ.get("INGEST_NATIVE", "1") == "0":
-        return None
-    try:
-        from ._features import columns
-    except ImportError:
-        return None
-    return columns  # type: ignore[no-any-return]
-
-
-_columns = _native_columns() or columns_python
+_native = native_module("ingest_plugins.boilerplate._features")
+_NO_CAPS, _NO_DATE = itertools.repeat(-1.0), itertools.repeat(-2)  # LineFeatures' "not computed yet"
+_columns = _native.columns if _native is not None else columns_python
 #: True when the per-line features are computed by the compiled extension
 NATIVE = _columns is not columns_python
 

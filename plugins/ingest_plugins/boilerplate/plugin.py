@@ -83,17 +83,14 @@ class _Cleaning:
         if not removed:
             return doc
         text = kept_text(verdicts)
-        details: dict[str, Any] = {
-            "removed": sum(1 for v in removed if v.text.strip()),
-            "removed_blank": sum(1 for v in removed if not v.text.strip()),
-        }
-        if self.options.record_lines:
-            details["lines"] = [
-                {"line": v.index + 1, "text": v.text, "rule": v.rule} for v in removed if v.text.strip()
-            ]
-        cleaned = attrs.evolve(doc, text=text).with_event(self.ctx.stage_id, "removed_lines", **details)
+        nonblank = [v for v in removed if v.text.strip()]
+        details: dict[str, Any] = {"removed": len(nonblank), "removed_blank": len(removed) - len(nonblank)}
         if self.options.drop_empty and not text.strip():
             return Drop("no_content", details={"removed": details["removed"]})
+        if self.options.record_lines:
+            details["lines"] = [{"line": v.index + 1, "text": v.text, "rule": v.rule} for v in nonblank]
+        cleaned = doc.with_event(self.ctx.stage_id, "removed_lines", **details)
+        cleaned.text = text  # a copy of its own: the input document is left as it was
         return cleaned
 
 

@@ -361,10 +361,8 @@ def rule_candidates(lines: list[LineFeatures], o: BoilerplateOptions, names: Ite
     """
     names = set(names)
     out: dict[str, list[LineFeatures]] = {}
-    inter = ALL_TRIGGERS.intersection
-    disjoint = ALL_TRIGGERS.isdisjoint
-    # lines holding trigger words, with those words
-    hl = [(f, inter(f.words)) for f in lines if not disjoint(f.words)]
+    # lines holding trigger words, with those words (compute_features usually found them)
+    hl = [(f, h) for f in lines if (h := f._hits if f._hits is not None else _hits(f))]
     for name, trig in _TRIGGER_RULES:
         if name in names:
             out[name] = [f for f, h in hl if not trig.isdisjoint(h)]

@@ -86,23 +86,26 @@ class EndMarkerRule:
         seen_prose = False
         prose = [c == GOOD or c == NEARGOOD for c in classes]
         total = sum([f.n_words for f, p in zip(feats, prose) if p])
-        # a marker needs an article above it: enough prose, or the start of the densest
-        # prose span (markers in the page header are not an end)
-        pre = best_span(page, [GOOD if p else c for c, p in zip(classes, prose)])
-        first = pre[0] if pre else 0
-        pre_words = sum([feats[v].n_words for v in range(pre[0], pre[1] + 1) if prose[v]]) if pre else 0
-        min_before = max(page.options.marker_min_words, pre_words // 2)
         max_words = 16
         is_marker = self.is_marker
+        first = -1  # the densest prose span's start: found at the first marker (most pages have none)
+        min_before = 0
         for u in range(n):
             f = feats[u]
             if prose[u]:
                 before += f.n_words
                 seen_prose = True
                 continue
-            if not seen_prose or (u < first and before < min_before) or not f.n_words or f.n_words > max_words:
+            if not seen_prose or not f.n_words or f.n_words > max_words or not is_marker(f.text):
                 continue
-            if not is_marker(f.text):
+            if first < 0:
+                # a marker needs an article above it: enough prose, or the start of the
+                # densest prose span (markers in the page header are not an end)
+                pre = best_span(page, [GOOD if p else c for c, p in zip(classes, prose)])
+                first = pre[0] if pre else 0
+                pre_words = sum([feats[v].n_words for v in range(pre[0], pre[1] + 1) if prose[v]]) if pre else 0
+                min_before = max(page.options.marker_min_words, pre_words // 2)
+            if u < first and before < min_before:
                 continue
             if self._furniture_follows(page, u, before, total - before):
                 for v in range(u, n):
