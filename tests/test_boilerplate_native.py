@@ -114,3 +114,26 @@ def test_native_resolve_keeps_the_python_path_for_odd_arguments():
     assert C.resolve([L.SHORT, L.GOOD], 3, longer) == C.resolve_python([L.SHORT, L.GOOD], 3, longer)
     with pytest.raises(ValueError):
         native_context.resolve([L.SHORT], 3, [False, True], 0, None, (L.GOOD, L.NEARGOOD, L.SHORT, L.BAD))
+
+
+def test_native_word_cache_follows_the_word_lists():
+    lines = ["The cat and the dog", "cat dog bird"]
+    lowered = [line.lower() for line in lines]
+    first = native.columns(lines, lowered, frozenset({"the", "cat"}), frozenset({"dog"}))
+    second = native.columns(lines, lowered, frozenset({"dog", "bird"}), frozenset({"cat"}))
+    assert first[4] == [3, 1] and first[7] == [frozenset({"dog"}), frozenset({"dog"})]
+    assert second[4] == [1, 2] and second[7] == [frozenset({"cat"}), frozenset({"cat"})]
+    # a mutable set may change between calls: its words are looked up every time
+    mutable = {"cat"}
+    assert native.columns(lines, lowered, mutable)[4] == [1, 1]
+    mutable.add("dog")
+    assert native.columns(lines, lowered, mutable)[4] == [2, 2]
+    assert native.columns(lines, lowered, mutable) == L.columns_python(lines, lowered, frozenset(mutable))
+
+
+def test_native_word_cache_survives_many_distinct_words():
+    # more distinct words than the cache holds: it starts afresh and the counts stay right
+    stop = frozenset(f"w{i}" for i in range(0, 100_000, 3))
+    lines = [" ".join(f"w{i}" for i in range(start, start + 1000)) for start in range(0, 100_000, 1000)]
+    lowered = list(lines)
+    assert native.columns(lines, lowered, stop, ALL_TRIGGERS) == L.columns_python(lines, lowered, stop, ALL_TRIGGERS)

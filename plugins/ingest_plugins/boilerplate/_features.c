@@ -20,20 +20,22 @@
  *            as triggers.intersection(words) gives them (lines with none share
  *            one empty frozenset); without it, None for every line
  *
- * The page-level adjustments for unspaced scripts stay in Python: only pages
+ * Word objects of ASCII words are cached across calls (with their stop/trigger
+ * flags, for one pair of frozensets), so a word seen before costs no allocation
+ * and no set lookup. The page-level adjustments for unspaced scripts stay in Python: only pages
  * that have them pay for them.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
-static int is_word_char(Py_UCS4 c) {
+static inline int is_word_char(Py_UCS4 c) {
     if (c < 128) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
     }
     return Py_UNICODE_ISALNUM(c);
 }
 
-static int is_ender(Py_UCS4 c) {
+static inline int is_ender(Py_UCS4 c) {
     switch (c) {
     case '.': case '!': case '?': case ':': case ';':
     case 0x2026: /* … */
@@ -46,7 +48,7 @@ static int is_ender(Py_UCS4 c) {
     }
 }
 
-static int is_closer(Py_UCS4 c) {
+static inline int is_closer(Py_UCS4 c) {
     switch (c) {
     case '"': case '\'': case ')': case ']':
     case 0x201D: /* ” */
@@ -61,15 +63,154 @@ static int is_closer(Py_UCS4 c) {
     }
 }
 
-/* Appends the \w+ tokens of `line` to a new list; NULL on error. */
-static PyObject *words_of(PyObject *line) {
+/* ASCII word characters, for the byte loop of ASCII lines. */
+static char ascii_word[256];
+
+/* Word objects of ASCII words, shared across lines and pages: most tokens of a
+ * corpus are words seen before, so a hit saves the allocation, the string hash
+ * and both set lookups. The flags are valid for one (stopwords, triggers) pair
+ * of frozensets (immutable); another pair empties the cache. Under the GIL. */
+#define CACHE_BITS 16
+#define CACHE_SIZE (1 << CACHE_BITS)
+#define CACHE_MAX_WORD 24 /* longer words are rare and not worth a slot */
+typedef struct {
+    uint64_t hash;
+    PyObject *word; /* NULL: empty slot */
+    char stop, trigger;
+} CacheEntry;
+static CacheEntry cache[CACHE_SIZE];
+static Py_ssize_t cache_used = 0;
+static PyObject *cache_stopwords = NULL, *cache_triggers = NULL; /* borrowed identities, kept alive below */
+
+static void cache_clear(void) {
+    for (Py_ssize_t i = 0; i < CACHE_SIZE; i++) {
+        Py_CLEAR(cache[i].word);
+    }
+    cache_used = 0;
+}
+
+/* Makes the cache valid for this (stopwords, triggers) pair. */
+static void cache_select(PyObject *stopwords, PyObject *triggers) {
+    if (stopwords == cache_stopwords && triggers == cache_triggers) {
+        return;
+    }
+    cache_clear();
+    Py_XINCREF(stopwords);
+    Py_XINCREF(triggers);
+    Py_XDECREF(cache_stopwords);
+    Py_XDECREF(cache_triggers);
+    cache_stopwords = stopwords;
+    cache_triggers = triggers;
+}
+
+static int set_has(PyObject *set, PyObject *word) {
+    return set == Py_None ? 0 : PySet_Contains(set, word);
+}
+
+/* The word object for bytes [p, p + n) of an ASCII line, with its flags; a new
+ * reference, or NULL on error. `use_cache` is false for sets that may change. */
+static PyObject *ascii_word_object(PyObject *line, Py_ssize_t start, const Py_UCS1 *p, Py_ssize_t n,
+                                   PyObject *stopwords, PyObject *triggers, int use_cache, int *stop, int *trigger) {
+    CacheEntry *slot = NULL;
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    if (use_cache && n <= CACHE_MAX_WORD) {
+        for (Py_ssize_t k = 0; k < n; k++) {
+            h = (h ^ p[k]) * 1099511628211ULL;
+        }
+        size_t i = (size_t)(h ^ (h >> 29)) & (CACHE_SIZE - 1);
+        for (;;) {
+            CacheEntry *e = &cache[i];
+            if (e->word == NULL) {
+                slot = e;
+                break;
+            }
+            if (e->hash == h && PyUnicode_GET_LENGTH(e->word) == n && memcmp(PyUnicode_1BYTE_DATA(e->word), p, (size_t)n) == 0) {
+                *stop = e->stop;
+                *trigger = e->trigger;
+                Py_INCREF(e->word);
+                return e->word;
+            }
+            i = (i + 1) & (CACHE_SIZE - 1);
+        }
+    }
+    PyObject *w = PyUnicode_Substring(line, start, start + n);
+    if (w == NULL) {
+        return NULL;
+    }
+    int s = set_has(stopwords, w), t = set_has(triggers, w);
+    if (s < 0 || t < 0) {
+        Py_DECREF(w);
+        return NULL;
+    }
+    *stop = s;
+    *trigger = t;
+    if (slot != NULL) {
+        if (cache_used >= CACHE_SIZE / 2) { /* keep probes short: start afresh */
+            cache_clear();
+            return w;
+        }
+        Py_INCREF(w);
+        slot->hash = h;
+        slot->word = w;
+        slot->stop = (char)s;
+        slot->trigger = (char)t;
+        cache_used++;
+    }
+    return w;
+}
+
+/* Appends `w` (a new reference, stolen) to `words`; -1 on error. */
+static int append_word(PyObject *words, PyObject *w) {
+    int rc = PyList_Append(words, w);
+    Py_DECREF(w);
+    return rc;
+}
+
+/* Adds `w` to the line's trigger set, created on first use; -1 on error. */
+static int add_hit(PyObject **found, PyObject *w) {
+    if (*found == NULL && (*found = PySet_New(NULL)) == NULL) {
+        return -1;
+    }
+    return PySet_Add(*found, w);
+}
+
+/* The \w+ tokens of `line` as a new list, counting stop words and collecting
+ * trigger words; NULL on error. */
+static PyObject *words_of(PyObject *line, PyObject *stopwords, PyObject *triggers, int use_cache, Py_ssize_t *stops,
+                          PyObject **found) {
     Py_ssize_t n = PyUnicode_GET_LENGTH(line);
-    int kind = PyUnicode_KIND(line);
-    const void *data = PyUnicode_DATA(line);
     PyObject *words = PyList_New(0);
     if (words == NULL) {
         return NULL;
     }
+    *stops = 0;
+    int stop = 0, trigger = 0;
+    if (PyUnicode_IS_ASCII(line)) {
+        const Py_UCS1 *data = PyUnicode_1BYTE_DATA(line);
+        Py_ssize_t i = 0;
+        while (i < n) {
+            while (i < n && !ascii_word[data[i]]) {
+                i++;
+            }
+            if (i >= n) {
+                break;
+            }
+            Py_ssize_t start = i;
+            while (i < n && ascii_word[data[i]]) {
+                i++;
+            }
+            PyObject *w = ascii_word_object(line, start, data + start, i - start, stopwords, triggers, use_cache,
+                                            &stop, &trigger);
+            if (w == NULL || (trigger && add_hit(found, w) < 0) || append_word(words, w) < 0) {
+                Py_DECREF(words);
+                return NULL;
+            }
+            *stops += stop;
+        }
+        return words;
+    }
+    int kind = PyUnicode_KIND(line);
+    const void *data = PyUnicode_DATA(line);
     Py_ssize_t i = 0;
     while (i < n) {
         while (i < n && !is_word_char(PyUnicode_READ(kind, data, i))) {
@@ -83,21 +224,27 @@ static PyObject *words_of(PyObject *line) {
             i++;
         }
         PyObject *w = PyUnicode_Substring(line, start, i);
-        if (w == NULL || PyList_Append(words, w) < 0) {
-            Py_XDECREF(w);
+        if (w == NULL) {
             Py_DECREF(words);
             return NULL;
         }
-        Py_DECREF(w);
+        stop = set_has(stopwords, w);
+        trigger = set_has(triggers, w);
+        if (stop < 0 || trigger < 0 || (trigger && add_hit(found, w) < 0) || append_word(words, w) < 0) {
+            Py_DECREF(words);
+            return NULL;
+        }
+        *stops += stop;
     }
     return words;
 }
 
-/* Counts the positions where `first` is followed by a space. */
-static Py_ssize_t count_pair(int kind, const void *data, Py_ssize_t n, Py_UCS4 first) {
+/* Sentence boundaries inside a text: ". ", "? " and "! " (one pass). */
+static Py_ssize_t count_boundaries(int kind, const void *data, Py_ssize_t n) {
     Py_ssize_t count = 0;
     for (Py_ssize_t i = 0; i + 1 < n; i++) {
-        if (PyUnicode_READ(kind, data, i) == first && PyUnicode_READ(kind, data, i + 1) == ' ') {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if ((c == '.' || c == '?' || c == '!') && PyUnicode_READ(kind, data, i + 1) == ' ') {
             count++;
         }
     }
@@ -115,13 +262,17 @@ static PyObject *columns(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "triggers must be a frozenset or None");
         return NULL;
     }
+    /* a mutable stop-word set could change between calls: no cached flags for it */
+    int use_cache = stopwords == Py_None || PyFrozenSet_Check(stopwords);
+    if (use_cache) {
+        cache_select(stopwords, triggers);
+    }
     Py_ssize_t n = PyList_GET_SIZE(lines);
     if (PyList_GET_SIZE(lowered) != n) {
         PyErr_SetString(PyExc_ValueError, "lines and lowered differ in length");
         return NULL;
     }
-    int count_stops = stopwords != Py_None;
-    if (count_stops && !PyAnySet_Check(stopwords)) {
+    if (stopwords != Py_None && !PyAnySet_Check(stopwords)) {
         PyErr_SetString(PyExc_TypeError, "stopwords must be a set, a frozenset or None");
         return NULL;
     }
@@ -177,7 +328,7 @@ static PyObject *columns(PyObject *self, PyObject *args) {
         PyList_SET_ITEM(ends, li, eb);
         Py_ssize_t s = e;
         if (tn > 1 && PyUnicode_FindChar(text, ' ', 0, tn, 1) >= 0) {
-            s += count_pair(kind, data, tn, '.') + count_pair(kind, data, tn, '?') + count_pair(kind, data, tn, '!');
+            s += count_boundaries(kind, data, tn);
         }
         PyObject *sv = PyLong_FromSsize_t(s);
         if (sv == NULL) {
@@ -189,44 +340,26 @@ static PyObject *columns(PyObject *self, PyObject *args) {
             goto done;
         }
         PyList_SET_ITEM(nc, li, ncv);
-        /* words of the lower-cased line, and stop words among them */
-        PyObject *ws = words_of(low);
+        /* words of the lower-cased line, the stop words and trigger words among them */
+        Py_ssize_t stops = 0;
+        PyObject *found = NULL;
+        PyObject *ws = words_of(low, stopwords, triggers, use_cache, &stops, &found);
         if (ws == NULL) {
+            Py_XDECREF(found);
             goto done;
         }
         PyList_SET_ITEM(words, li, ws);
-        Py_ssize_t wn = PyList_GET_SIZE(ws), stops = 0;
-        if (count_stops) {
-            for (Py_ssize_t k = 0; k < wn; k++) {
-                int hit = PySet_Contains(stopwords, PyList_GET_ITEM(ws, k));
-                if (hit < 0) {
-                    goto done;
-                }
-                stops += hit;
-            }
-        }
+        Py_ssize_t wn = PyList_GET_SIZE(ws);
         PyObject *wnv = PyLong_FromSsize_t(wn), *stv = PyLong_FromSsize_t(stops);
         if (wnv == NULL || stv == NULL) {
             Py_XDECREF(wnv);
             Py_XDECREF(stv);
+            Py_XDECREF(found);
             goto done;
         }
         PyList_SET_ITEM(nw, li, wnv);
         PyList_SET_ITEM(nstop, li, stv);
-        /* trigger words of the line */
-        PyObject *found = NULL;
-        if (find_hits) {
-            for (Py_ssize_t k = 0; k < wn; k++) {
-                PyObject *w = PyList_GET_ITEM(ws, k);
-                int hit = PySet_Contains(triggers, w);
-                if (hit < 0 || (hit && found == NULL && (found = PySet_New(NULL)) == NULL) ||
-                    (hit && PySet_Add(found, w) < 0)) {
-                    Py_XDECREF(found);
-                    goto done;
-                }
-            }
-        }
-        PyObject *hv = Py_None;
+        PyObject *hv;
         if (found != NULL) {
             hv = PyFrozenSet_New(found);
             Py_DECREF(found);
@@ -266,4 +399,9 @@ static struct PyModuleDef module = {
     NULL, NULL, NULL, NULL,
 };
 
-PyMODINIT_FUNC PyInit__features(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__features(void) {
+    for (int c = 0; c < 256; c++) {
+        ascii_word[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+    }
+    return PyModule_Create(&module);
+}
