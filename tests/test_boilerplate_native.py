@@ -11,12 +11,14 @@ from hypothesis import strategies as st
 from ingest_plugins.boilerplate import BoilerplateOptions, clean
 from ingest_plugins.boilerplate import context as C
 from ingest_plugins.boilerplate import lines as L
+from ingest_plugins.boilerplate import structure as S
 from ingest_plugins.boilerplate.rules import ALL_TRIGGERS
 from ingest_plugins.boilerplate.stopwords import ENGLISH
 
 NOT_BUILT = "the C accelerators are not built (no compiler at install time, or INGEST_BUILD_NATIVE=0)"
 native = pytest.importorskip("ingest_plugins.boilerplate._features", reason=NOT_BUILT)
 native_context = pytest.importorskip("ingest_plugins.boilerplate._context", reason=NOT_BUILT)
+native_structure = pytest.importorskip("ingest_plugins.boilerplate._structure", reason=NOT_BUILT)
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples" / "seeds"
 
@@ -137,3 +139,34 @@ def test_native_word_cache_survives_many_distinct_words():
     lines = [" ".join(f"w{i}" for i in range(start, start + 1000)) for start in range(0, 100_000, 1000)]
     lowered = list(lines)
     assert native.columns(lines, lowered, stop, ALL_TRIGGERS) == L.columns_python(lines, lowered, stop, ALL_TRIGGERS)
+
+
+RULES = st.sampled_from([None, "timestamp", "byline", "comment_meta", "end_marker", "promo", "density"])
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(st.tuples(CLASSES, st.integers(0, 60), st.integers(0, 300), RULES), max_size=40),
+    st.floats(0, 20, allow_nan=False),
+    st.floats(0, 3, allow_nan=False),
+    st.floats(0, 10, allow_nan=False),
+    st.integers(-3, 6) | st.just(10**30),
+    st.integers(0, 200),
+)
+def test_native_best_span_equals_python(units, line_pen, word_pen, dated, bridge, short):
+    options = BoilerplateOptions(
+        span_line_penalty=line_pen, span_word_penalty=word_pen, span_dated_factor=dated, length_low=short
+    )
+    options.span_bridge_lines = bridge  # beyond what a config would give: the wrapper's clamping
+    feats = [L.LineFeatures(2 * u, "x", "x", [], nc, nw, 0, 0.0, False, 0) for u, (_, nw, nc, _) in enumerate(units)]
+    page = L.Page(feats, options, frozenset())
+    page.unit_features = feats
+    page.units = [[2 * u, 2 * u + 1] for u in range(len(units))]
+    page.removed = {2 * u: (rule, 1.0) for u, (_, _, _, rule) in enumerate(units) if rule is not None}
+    classes = [c for c, _, _, _ in units]
+    saved, S._native = S._native, native_structure
+    try:
+        got = S.best_span(page, classes)
+    finally:
+        S._native = saved
+    assert got == S.best_span_python(page, classes)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from ..native import native_module
 from .lines import GOOD, NEARGOOD, Page
 from .rules import ci_match
 
@@ -158,7 +159,7 @@ class EndMarkerRule:
         return after <= page.options.tail_max_prose_ratio * before and other >= prose_units
 
 
-def best_span(page: Page, classes: list[str]) -> tuple[int, int] | None:
+def best_span_python(page: Page, classes: list[str]) -> tuple[int, int] | None:
     """The [first, last] unit span maximising prose words minus furniture penalties.
 
     A gap of at most ``span_bridge_lines`` short non-prose units between two prose
@@ -221,6 +222,36 @@ def best_span(page: Page, classes: list[str]) -> tuple[int, int] | None:
             span = (start, u)
     return span
 
+
+_native = native_module("ingest_plugins.boilerplate._structure")
+
+
+def best_span(page: Page, classes: list[str]) -> tuple[int, int] | None:
+    """:func:`best_span_python`, computed by the compiled ``_structure`` module when it is built."""
+    o = page.options
+    bridge, short = o.span_bridge_lines, o.length_low
+    if (
+        _native is None
+        or type(bridge) is not int
+        or type(short) is not int
+        or type(page.removed) is not dict
+        or type(classes) is not list
+    ):
+        return best_span_python(page, classes)
+    n = len(page.unit_features)
+    return _native.best_span(  # type: ignore[no-any-return]
+        page.unit_features,
+        classes,
+        page.units,
+        page.removed,
+        GOOD,
+        DATED_RULES,
+        o.span_line_penalty,
+        o.span_word_penalty,
+        o.span_dated_factor,
+        min(max(bridge, -1), n + 1),  # acts the same anywhere past these bounds
+        min(max(short, -(2**62)), 2**62),
+    )
 
 def teaser_lists(page: Page, classes: list[str], transparent: list[bool], min_items: int) -> list[int]:
     """Units forming a list of other stories: isolated prose paragraphs, each after
