@@ -26,6 +26,8 @@ import hashlib
 
 import numpy as np
 
+from . import native
+
 _C1 = np.uint64(0xBF58476D1CE4E5B9)
 _C2 = np.uint64(0x94D049BB133111EB)
 _P = np.uint64(0x9E3779B97F4A7C15)
@@ -130,7 +132,21 @@ class ShingleHasher:
         return pw, ipw
 
     def tokens(self, texts: list[str]) -> Tokens:
-        """Token hashes of a batch of normalised texts.
+        """Token hashes and exact keys of a batch of normalised texts (the C
+        kernel when built, else numpy: the same values)."""
+        if native.lib is not None:
+            return self._tokens_native(texts)
+        return self._tokens_numpy(texts)
+
+    def _tokens_native(self, texts: list[str]) -> Tokens:
+        """:meth:`tokens` by the C kernel: it returns the exact-key input of
+        each document (collapsed, narrowest width); hashlib hashes it."""
+        h, off, raw = native.lib.tokens(texts, self._base, int(self._salt), self.whitespace)
+        keys = [hashlib.blake2b(r, digest_size=16).digest() for r in raw]
+        return Tokens(np.frombuffer(h, dtype=np.uint64), np.frombuffer(off, dtype=np.int64), keys)
+
+    def _tokens_numpy(self, texts: list[str]) -> Tokens:
+        """:meth:`tokens` in numpy (the reference).
 
         ASCII texts (the common case, and an O(1) check in CPython) go through
         a bytes fast path; the others through UTF-32 code points. The two
@@ -331,8 +347,20 @@ class ShingleHasher:
         return np.concatenate(out_h), np.concatenate(out_d)
 
     def shingle_sets(self, tok: Tokens, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Concatenated sorted unique uint32 shingle sets and (n+1) offsets."""
+        """Concatenated sorted unique uint32 shingle sets and (n+1) offsets
+        (the C kernel when built, else numpy: the same values)."""
         k = k or self.k
+        if native.lib is not None:
+            sets, off = native.lib.shingle_sets(
+                np.ascontiguousarray(tok.hashes, dtype=np.uint64),
+                np.ascontiguousarray(tok.offsets, dtype=np.int64),
+                k,
+            )
+            return np.frombuffer(sets, dtype=np.uint32), np.frombuffer(off, dtype=np.int64)
+        return self._shingle_sets_numpy(tok, k)
+
+    def _shingle_sets_numpy(self, tok: Tokens, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`shingle_sets` in numpy (the reference)."""
         n_docs = tok.offsets.size - 1
         h, d = self.windows(tok, k)
         key = sorted_unique((d.astype(np.uint64) << _S32) | (h >> _S32))

@@ -1,0 +1,42 @@
+"""Which implementation hashes batches: the C kernels or numpy.
+
+``_native`` (``_native.c``, built by the wheel's build hook and by editable
+installs when a C compiler is there) computes what :mod:`.shingles` and
+:mod:`.minhash` compute in numpy, bit for bit, in one pass per character
+instead of ~15 array passes. It is optional: without it (no compiler, or
+``INGEST_NATIVE=0`` in the environment) the numpy code runs, with the same
+results and the same index files.
+
+:data:`lib` is the extension module or ``None``; the hashing code looks it up
+at call time, so tests can switch paths by setting it.
+"""
+
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+#: INGEST_NATIVE values that force the numpy path
+_OFF = ("0", "false", "no", "off", "numpy")
+
+lib: ModuleType | None = None
+#: why the numpy path is used ("" when native)
+reason = ""
+
+if os.environ.get("INGEST_NATIVE", "").strip().lower() in _OFF:
+    reason = "INGEST_NATIVE=0"
+else:
+    try:
+        from . import _native as lib  # type: ignore[no-redef]
+    except ImportError as exc:  # not built (no compiler when installed)
+        reason = f"extension not built ({exc})"
+
+
+def active() -> str:
+    """``"native"`` or ``"numpy"``: the implementation hashing batches now."""
+    return "native" if lib is not None else "numpy"
+
+
+def describe() -> str:
+    """``active()`` with the reason when it is numpy, for reports."""
+    return "native" if lib is not None else f"numpy ({reason or 'native disabled'})"
