@@ -327,3 +327,30 @@ def test_stage_same_output_both_paths(run_pipeline) -> None:  # noqa: ANN001 - i
         outs.append(([d.id for d in result.kept], [(r.id, r.duplicate_of, r.reason) for r in result.dropped], stats))
     assert outs[0] == outs[1]
     assert outs[0][1]  # duplicates were found
+
+
+@needs_native
+def test_pair_similarities_native_matches_numpy() -> None:
+    from ingest_plugins.dedup.shingles import ShingleStore, pair_similarities
+
+    rng = np.random.default_rng(3)
+    store = ShingleStore()
+    n = 60
+    sets = []
+    for i in range(n):  # overlapping sets of many sizes, some empty, some equal
+        base = rng.integers(0, 400 if i % 3 else 2**32, size=int(rng.integers(0, 300)), dtype=np.uint64)
+        sets.append(np.unique(base).astype(np.uint32) if i % 7 else (sets[-1] if sets else np.zeros(0, np.uint32)))
+    offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum([s.size for s in sets], out=offsets[1:])
+    store.put(np.arange(n), np.concatenate(sets), offsets, np.arange(n))
+    store.share(np.array([n]), np.array([5]))  # an exact copy shares its range
+    pairs = rng.integers(0, n + 1, size=(500, 2))
+    pairs[:3] = [[0, 0], [5, n], [n, 5]]
+    with path(LIB):
+        got = pair_similarities(store, pairs)
+    with path(None):
+        want = pair_similarities(store, pairs, chunk_elems=1000)  # several chunks
+    for x, y in zip(got, want):
+        assert x.dtype == y.dtype and np.array_equal(x, y)
+    with pytest.raises(ValueError):
+        LIB.intersections(store.data[: store.used], np.array([store.used], dtype=np.int64), np.array([1]), np.zeros(1, np.int64), np.zeros(1, np.int64))

@@ -13,6 +13,9 @@
  *       sorted unique uint32 (top 32 bits) k-token shingle hashes per document.
  *   oph(sets, set_offsets, salt, num_perm, probe) -> signatures
  *       uint32[n_docs * num_perm] one-permutation MinHash with densification.
+ *   intersections(data, start_a, size_a, start_b, size_b) -> counts
+ *       int64 |A & B| of sorted unique uint32 sets held in one buffer
+ *       (pair_similarities' verification counts).
  *
  * CPython C API only: strings are read in their own representation
  * (PyUnicode_KIND / PyUnicode_DATA), arrays come in through the buffer
@@ -430,6 +433,53 @@ done:
     return sig_bytes;
 }
 
+static PyObject *native_intersections(PyObject *self, PyObject *args) {
+    Py_buffer db, sab, nab, sbb, nbb;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*", &db, &sab, &nab, &sbb, &nbb))
+        return NULL;
+    PyObject *res = NULL;
+    const uint32_t *data = (const uint32_t *)db.buf;
+    const int64_t *sa = (const int64_t *)sab.buf, *na = (const int64_t *)nab.buf;
+    const int64_t *sb = (const int64_t *)sbb.buf, *nb = (const int64_t *)nbb.buf;
+    Py_ssize_t m = sab.len / (Py_ssize_t)sizeof(int64_t);
+    Py_ssize_t size = db.len / (Py_ssize_t)sizeof(uint32_t);
+    if (nab.len != sab.len || sbb.len != sab.len || nbb.len != sab.len) {
+        PyErr_SetString(PyExc_ValueError, "intersections: argument lengths differ");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < m; i++) { /* every range inside the buffer */
+        if (sa[i] < 0 || na[i] < 0 || sa[i] + na[i] > size || sb[i] < 0 || nb[i] < 0 || sb[i] + nb[i] > size) {
+            PyErr_SetString(PyExc_ValueError, "intersections: a set lies outside the buffer");
+            goto done;
+        }
+    }
+    res = PyByteArray_FromStringAndSize(NULL, m * (Py_ssize_t)sizeof(int64_t));
+    if (!res)
+        goto done;
+    int64_t *out = (int64_t *)PyByteArray_AS_STRING(res);
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < m; i++) {
+        const uint32_t *a = data + sa[i], *ae = a + na[i];
+        const uint32_t *b = data + sb[i], *be = b + nb[i];
+        int64_t c = 0;
+        while (a < ae && b < be) { /* merge of two sorted unique runs */
+            uint32_t x = *a, y = *b;
+            a += x <= y;
+            b += y <= x;
+            c += x == y;
+        }
+        out[i] = c;
+    }
+    Py_END_ALLOW_THREADS
+done:
+    PyBuffer_Release(&db);
+    PyBuffer_Release(&sab);
+    PyBuffer_Release(&nab);
+    PyBuffer_Release(&sbb);
+    PyBuffer_Release(&nbb);
+    return res;
+}
+
 static PyObject *native_char_class(PyObject *self, PyObject *arg) {
     /* class of one code point as the kernels see it (for the tests) */
     unsigned long c = PyLong_AsUnsignedLong(arg);
@@ -448,6 +498,8 @@ static PyMethodDef methods[] = {
     {"shingle_sets", native_shingle_sets, METH_VARARGS,
      "shingle_sets(hashes, offsets, k) -> (sets, set_offsets)"},
     {"oph", native_oph, METH_VARARGS, "oph(sets, set_offsets, salt, num_perm, probe) -> signatures"},
+    {"intersections", native_intersections, METH_VARARGS,
+     "intersections(data, start_a, size_a, start_b, size_b) -> int64 counts |A & B|"},
     {"char_class", native_char_class, METH_O, "char_class(code_point) -> 0 other, 1 word, 2 space"},
     {NULL, NULL, 0, NULL},
 };
