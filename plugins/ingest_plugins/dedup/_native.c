@@ -161,7 +161,9 @@ static PyObject *native_tokens(PyObject *self, PyObject *args) {
     int whitespace;
     if (!PyArg_ParseTuple(args, "OKKp", &texts, &base, &salt, &whitespace))
         return NULL;
-    PyObject *seq = PySequence_Fast(texts, "texts must be a sequence of str");
+    /* a tuple of the texts: references held even if a finaliser run by an
+       allocation below mutated the caller's list */
+    PyObject *seq = PySequence_Tuple(texts);
     if (!seq)
         return NULL;
     Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
