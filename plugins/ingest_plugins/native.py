@@ -1,10 +1,11 @@
 """Finding the optional compiled accelerators.
 
 Each ``*.c`` module under ``ingest_plugins`` (compiled at install time by
-``hatch_build.py``) has a pure-Python twin that gives the same results; the
-Python code asks :func:`native_module` for the compiled one and falls back to
-the twin when it is missing (no compiler at install time) or switched off
-with ``INGEST_NATIVE=0``.
+``hatch_build.py``) has a Python twin that gives the same results; the Python
+code asks :func:`load_native` for the compiled one and falls back to the twin
+when it is missing (no compiler at install time) or switched off with
+``INGEST_NATIVE=0`` (also ``false``, ``no``, ``off``), which worker processes
+started from that environment follow too. ``docs/native.md`` has the details.
 """
 
 from __future__ import annotations
@@ -13,17 +14,26 @@ import importlib
 import os
 from types import ModuleType
 
+#: INGEST_NATIVE values that ask for the Python twins
+OFF_VALUES = ("0", "false", "no", "off", "numpy", "python")
+
 
 def native_enabled() -> bool:
-    """False when ``INGEST_NATIVE=0`` asks for the pure-Python code."""
-    return os.environ.get("INGEST_NATIVE", "1") != "0"
+    """False when ``INGEST_NATIVE`` asks for the Python twins."""
+    return os.environ.get("INGEST_NATIVE", "").strip().lower() not in OFF_VALUES
+
+
+def load_native(name: str) -> tuple[ModuleType | None, str]:
+    """The compiled module ``name`` (e.g. ``"ingest_plugins.dedup._native"``) and
+    "", or None and why not (``"INGEST_NATIVE=0"``, ``"extension not built (...)"``)."""
+    if not native_enabled():
+        return None, "INGEST_NATIVE=0"
+    try:
+        return importlib.import_module(name), ""
+    except ImportError as exc:
+        return None, f"extension not built ({exc})"
 
 
 def native_module(name: str) -> ModuleType | None:
-    """The compiled module ``name`` (e.g. ``"ingest_plugins.boilerplate._features"``), or None."""
-    if not native_enabled():
-        return None
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
+    """The compiled module ``name``, or None when the Python twin is to run."""
+    return load_native(name)[0]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import native
 from .shingles import mix64
 
 EMPTY_VALUE = np.uint32(0xFFFFFFFF)
@@ -52,7 +53,20 @@ class MinHasher:
             for d in range(n_docs):
                 out[d] = self._classic(sets[offsets[d] : offsets[d + 1]])
             return out
+        if native.lib is not None:
+            return self._oph_native(sets, offsets)
         return self._oph(sets, offsets)
+
+    def _oph_native(self, sets: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """:meth:`_oph` by the C kernel (the same values)."""
+        raw = native.lib.oph(
+            np.ascontiguousarray(sets, dtype=np.uint32),
+            np.ascontiguousarray(offsets, dtype=np.int64),
+            int(self._salt),
+            self.num_perm,
+            np.ascontiguousarray(self._probe, dtype=np.int64),
+        )
+        return np.frombuffer(raw, dtype=np.uint32).reshape(offsets.size - 1, self.num_perm)
 
     def _classic(self, x32: np.ndarray, chunk: int = 2048) -> np.ndarray:
         if x32.size == 0:

@@ -26,6 +26,8 @@ import hashlib
 
 import numpy as np
 
+from . import native
+
 _C1 = np.uint64(0xBF58476D1CE4E5B9)
 _C2 = np.uint64(0x94D049BB133111EB)
 _P = np.uint64(0x9E3779B97F4A7C15)
@@ -130,7 +132,21 @@ class ShingleHasher:
         return pw, ipw
 
     def tokens(self, texts: list[str]) -> Tokens:
-        """Token hashes of a batch of normalised texts.
+        """Token hashes and exact keys of a batch of normalised texts (the C
+        kernel when built, else numpy: the same values)."""
+        if native.lib is not None:
+            return self._tokens_native(texts)
+        return self._tokens_numpy(texts)
+
+    def _tokens_native(self, texts: list[str]) -> Tokens:
+        """:meth:`tokens` by the C kernel: it returns the exact-key input of
+        each document (collapsed, narrowest width); hashlib hashes it."""
+        h, off, raw = native.lib.tokens(texts, self._base, int(self._salt), self.whitespace)
+        keys = [hashlib.blake2b(r, digest_size=16).digest() for r in raw]
+        return Tokens(np.frombuffer(h, dtype=np.uint64), np.frombuffer(off, dtype=np.int64), keys)
+
+    def _tokens_numpy(self, texts: list[str]) -> Tokens:
+        """:meth:`tokens` in numpy (the reference).
 
         ASCII texts (the common case, and an O(1) check in CPython) go through
         a bytes fast path; the others through UTF-32 code points. The two
@@ -331,8 +347,20 @@ class ShingleHasher:
         return np.concatenate(out_h), np.concatenate(out_d)
 
     def shingle_sets(self, tok: Tokens, k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Concatenated sorted unique uint32 shingle sets and (n+1) offsets."""
+        """Concatenated sorted unique uint32 shingle sets and (n+1) offsets
+        (the C kernel when built, else numpy: the same values)."""
         k = k or self.k
+        if native.lib is not None:
+            sets, off = native.lib.shingle_sets(
+                np.ascontiguousarray(tok.hashes, dtype=np.uint64),
+                np.ascontiguousarray(tok.offsets, dtype=np.int64),
+                k,
+            )
+            return np.frombuffer(sets, dtype=np.uint32), np.frombuffer(off, dtype=np.int64)
+        return self._shingle_sets_numpy(tok, k)
+
+    def _shingle_sets_numpy(self, tok: Tokens, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`shingle_sets` in numpy (the reference)."""
         n_docs = tok.offsets.size - 1
         h, d = self.windows(tok, k)
         key = sorted_unique((d.astype(np.uint64) << _S32) | (h >> _S32))
@@ -469,6 +497,16 @@ def pair_similarities(
         return jac, con, small
     sa = store.size[pairs[:, 0]].astype(np.int64)
     sb = store.size[pairs[:, 1]].astype(np.int64)
+    if native.lib is not None:  # a merge per pair in C, no sort; the same counts and formulas
+        raw = native.lib.intersections(
+            store.data[: store.used],
+            np.ascontiguousarray(store.start[pairs[:, 0]]),
+            sa,
+            np.ascontiguousarray(store.start[pairs[:, 1]]),
+            sb,
+        )
+        _similarities(np.frombuffer(raw, dtype=np.int64), sa, sb, jac, con, small)
+        return jac, con, small
     cum = np.cumsum(sa + sb)
     start = 0
     while start < m:
@@ -492,11 +530,19 @@ def pair_similarities(
             blocks = np.minimum(np.cumsum(lens) - lens, key.size - 1)
             inter = np.add.reduceat(eq, blocks, dtype=np.int64)
             inter[lens == 0] = 0
-        union = a + b - inter
-        both_empty = union == 0
-        jac[start:stop] = np.where(both_empty, 1.0, inter / np.maximum(union, 1))
-        mn = np.minimum(a, b)
-        con[start:stop] = np.where(both_empty, 1.0, inter / np.maximum(mn, 1))
-        small[start:stop] = mn
+        _similarities(inter, a, b, jac[start:stop], con[start:stop], small[start:stop])
         start = stop
     return jac, con, small
+
+
+def _similarities(
+    inter: np.ndarray, a: np.ndarray, b: np.ndarray, jac: np.ndarray, con: np.ndarray, small: np.ndarray
+) -> None:
+    """Jaccard, containment and min size into ``jac``, ``con``, ``small``
+    from intersection counts and set sizes (two empty sets: 1.0, 1.0)."""
+    union = a + b - inter
+    both_empty = union == 0
+    jac[:] = np.where(both_empty, 1.0, inter / np.maximum(union, 1))
+    mn = np.minimum(a, b)
+    con[:] = np.where(both_empty, 1.0, inter / np.maximum(mn, 1))
+    small[:] = mn
