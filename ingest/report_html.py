@@ -423,7 +423,7 @@ class _Collector:
             # At most two samples per document and rule, for variety; which
             # ones by a hash of (document, line), so the page does not depend
             # on the order records arrive in (the sink's or the files').
-            for line in group[:2]:
+            for line in group[:2] if self.samples_per_rule > 0 else ():
                 if isinstance(line, dict):
                     number, text = line.get("line"), line.get("text", "")
                 else:  # a bare string: the line's text
@@ -439,7 +439,7 @@ class _Collector:
                 self._sample_seq += 1  # breaks ties (equal keys) without comparing samples
                 if full:
                     heapq.heapreplace(heap, (key, self._sample_seq, sample))
-                elif self.samples_per_rule > 0:
+                else:
                     heapq.heappush(heap, (key, self._sample_seq, sample))
 
     def resolve_clusters(self) -> dict[str, _Cluster]:

@@ -619,3 +619,15 @@ def test_samples_do_not_depend_on_record_order(run_output: Path) -> None:
     assert samples(forward) and samples(forward) == samples(backward)
     # Survivors are known to be kept whichever file comes first.
     assert forward.count(">kept<") == backward.count(">kept<") > 0
+
+
+def test_no_samples_asked_for_counts_every_line_and_shows_none(run_output: Path) -> None:
+    report, dropped, kept = load(run_output)
+    page_html = render_html(report, iter(dropped), iter(kept), samples_per_rule=0)
+    expected = removed_lines_by_rule(dropped) + removed_lines_by_rule(kept)
+    shown = {
+        chunk.split('"')[1]: int(chunk.split('class="num rule-lines">')[1].split("<")[0])
+        for chunk in page_html.split("<tr data-rule=")[1:]
+    }
+    assert shown == dict(expected)
+    assert all("<tr><td" not in c.split("</details>")[0] for c in page_html.split('<details class="rule-samples"')[1:])
