@@ -631,3 +631,47 @@ def test_no_samples_asked_for_counts_every_line_and_shows_none(run_output: Path)
     }
     assert shown == dict(expected)
     assert all("<tr><td" not in c.split("</details>")[0] for c in page_html.split('<details class="rule-samples"')[1:])
+
+
+@pytest.mark.parametrize("batch_bytes", [1, 1 << 20])
+def test_the_page_collected_in_a_helper_process_equals_the_page_from_the_files(
+    tmp_path: Path, seeds_dir: Path, ingest_cli: Any, monkeypatch: pytest.MonkeyPatch, batch_bytes: int
+) -> None:
+    """Large runs hand the records to a helper process (python -m ingest.report_feed);
+    forced here after 3 records, in batches of one line or of everything."""
+    from ingest import report_feed
+
+    monkeypatch.setattr(report_feed, "START_AFTER", 3)
+    monkeypatch.setattr(report_feed, "BATCH_BYTES", batch_bytes)
+    started: list[Any] = []
+    real_popen = report_feed.subprocess.Popen
+
+    def popen(*args: Any, **kwargs: Any) -> Any:
+        started.append(args[0])
+        return real_popen(*args, **kwargs)
+
+    monkeypatch.setattr(report_feed.subprocess, "Popen", popen)
+    out = build_run(tmp_path, seeds_dir, ingest_cli)
+    assert started and started[0][1:3] == ["-m", "ingest.report_feed"]
+    written = (out / "report.html").read_text(encoding="utf-8")
+    assert main([str(out), "-o", str(tmp_path / "rebuilt.html")]) == 0
+    assert written == (tmp_path / "rebuilt.html").read_text(encoding="utf-8")
+    assert "rule-samples" in written
+
+
+def test_a_failing_helper_process_leaves_the_page_to_the_files(
+    tmp_path: Path, seeds_dir: Path, ingest_cli: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest import report_feed
+
+    monkeypatch.setattr(report_feed, "START_AFTER", 3)
+    real_popen = report_feed.subprocess.Popen
+
+    def broken_helper(cmd: list[str], **kwargs: Any) -> Any:  # a helper that dies at once
+        return real_popen([cmd[0], "-c", "import sys; sys.exit(3)"], **kwargs)
+
+    monkeypatch.setattr(report_feed.subprocess, "Popen", broken_helper)
+    out = build_run(tmp_path, seeds_dir, ingest_cli)
+    written = (out / "report.html").read_text(encoding="utf-8")
+    assert main([str(out), "-o", str(tmp_path / "rebuilt.html")]) == 0
+    assert written == (tmp_path / "rebuilt.html").read_text(encoding="utf-8")

@@ -41,6 +41,7 @@ import attrs
 from ingest import Document, DropRecord, StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest.checkpoint import CheckpointError
 from ingest.jsonutil import document_record, drop_record, record_line
+from ingest.report_feed import ReportFeed
 from ingest.report_html import HTML_NAME, ReportBuilder, write_html_report
 from ingest_plugins import io_util
 from ingest_plugins.outputs import OutputFolder
@@ -285,7 +286,9 @@ class JsonlSink:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.outputs.folder / HTML_NAME)  # a page left by an earlier run would describe that run
         self.writers: dict[str, LineWriter] = {}
-        self._report_builder: ReportBuilder | None = ReportBuilder()
+        # report.html is collected from the records as they are written (in a helper
+        # process once the run is large), so the files need not be read back
+        self._report: ReportFeed | None = ReportFeed(ReportBuilder())
         try:
             for key in ("documents", "dropped"):
                 self.writers[key] = LineWriter(
@@ -297,24 +300,17 @@ class JsonlSink:
 
     def write(self, doc: Document) -> None:
         record = document_record(doc, history=self.options.include_history)
-        self.writers["documents"].write(record_line(record))
-        self._feed_report("add_kept", record)
+        line = record_line(record)
+        self.writers["documents"].write(line)
+        if self._report is not None:
+            self._report.add_kept(record, line)
 
     def write_dropped(self, record: DropRecord) -> None:
         out = drop_record(record, text=self.options.include_dropped_text, history=self.options.include_history)
-        self.writers["dropped"].write(record_line(out))
-        self._feed_report("add_dropped", out)
-
-    def _feed_report(self, method: str, record: dict[str, Any]) -> None:
-        """report.html is collected from the records as they are written, so
-        the files need not be read back at the end of the run."""
-        if self._report_builder is None:
-            return
-        try:
-            getattr(self._report_builder, method)(record)
-        except Exception as exc:  # noqa: BLE001 - the page is a view; the files are the output
-            log.debug("report.html will be read from the files: %s", exc)
-            self._report_builder = None
+        line = record_line(out)
+        self.writers["dropped"].write(line)
+        if self._report is not None:
+            self._report.add_dropped(out, line)
 
     def close(self, report: dict[str, Any]) -> None:
         try:
@@ -333,17 +329,25 @@ class JsonlSink:
         # report.html is a view of the files just committed, not an output:
         # failing to write it must not fail the run.
         try:
-            if self._report_builder is not None:
-                self._report_builder.write(self.outputs.folder / HTML_NAME, {**report, "outputs": outputs})
-            else:
+            feed, self._report = self._report, None
+            if feed is None or not feed.write(self.outputs.folder / HTML_NAME, {**report, "outputs": outputs}):
+                if feed is not None:
+                    log.debug("report.html is read from the files: %s", feed.failed)
                 write_html_report(self.outputs.folder, report={**report, "outputs": outputs})
         except Exception as exc:  # noqa: BLE001
             log.warning("%s not written: %s", HTML_NAME, exc)
 
     def abort(self) -> None:
+        self._close_report()
         for writer in self.writers.values():
             writer.abort()
         self.outputs.discard()
+
+    def _close_report(self) -> None:
+        """Stop collecting report.html (its helper process too, if one runs)."""
+        feed, self._report = getattr(self, "_report", None), None
+        if feed is not None:
+            feed.close()
 
     # -- checkpoints (see ingest.checkpoint) -----------------------------------
 
@@ -368,10 +372,11 @@ class JsonlSink:
         if state is not None:
             # Records written before the interruption were never seen here:
             # report.html reads the complete files at the end instead.
-            self._report_builder = None
+            self._close_report()
 
     def suspend(self) -> None:
         """The run stops without completing: close the files, keep them."""
+        self._close_report()
         for writer in self.writers.values():
             writer.suspend()
         self.outputs.suspend()

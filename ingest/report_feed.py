@@ -1,0 +1,230 @@
+"""report.html collected in a helper process from the lines a sink writes.
+
+Collecting the page's figures costs ~20 us per record (rules counted, samples
+kept), the largest part of a JSON-lines sink's per-record work; after a corpus
+stage the sink runs on one core while the others idle. :class:`ReportFeed`
+holds the first records; a run that ends before :data:`START_AFTER` of them
+feeds them to a :class:`~ingest.report_html.ReportBuilder` in-process (a small
+run never pays for a process). A larger one starts a helper (``python -m
+ingest.report_feed``) and hands it, in batches, every line written; the
+helper parses them, feeds its builder and, when the run ends, writes the page.
+(The builder itself is not handed over: it holds ``hash()`` values, which
+differ between processes.) The page is the one an in-process builder
+would make: the collector does not depend on record order, and JSON lines
+carry the values the files hold.
+
+If the helper cannot start, or fails, :meth:`ReportFeed.write` says so and the
+sink builds the page from the files instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from ingest.report_html import ReportBuilder
+
+log = logging.getLogger(__name__)
+
+#: records collected in-process before the helper starts (small runs never start it)
+START_AFTER = 2000
+#: bytes of lines sent to the helper at once
+BATCH_BYTES = 1 << 20
+
+_HEADER = struct.Struct("<cQ")  # message kind, payload length
+_KEPT, _DROPPED, _WRITE = b"K", b"D", b"W"
+
+
+class ReportFeed:
+    """Feeds report.html's collector, moving it to a helper process once the run is large."""
+
+    def __init__(self, builder: ReportBuilder, *, start_after: int | None = None, batch_bytes: int | None = None) -> None:
+        self.builder: ReportBuilder | None = builder
+        self.samples_per_rule = builder.samples_per_rule
+        self.start_after = START_AFTER if start_after is None else start_after
+        self.batch_bytes = BATCH_BYTES if batch_bytes is None else batch_bytes
+        self.failed = ""  # why the page cannot come from here ("" while it can)
+        self._held: list[tuple[bytes, dict[str, Any], bytes]] = []
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._batches: dict[bytes, list[bytes]] = {_KEPT: [], _DROPPED: []}
+        self._batched = 0
+
+    def add_kept(self, record: dict[str, Any], line: bytes) -> None:
+        """One record of ``documents.jsonl``: the dict and the line written for it."""
+        self._add(_KEPT, record, line)
+
+    def add_dropped(self, record: dict[str, Any], line: bytes) -> None:
+        """One record of ``dropped.jsonl``: the dict and the line written for it."""
+        self._add(_DROPPED, record, line)
+
+    def _add(self, kind: bytes, record: dict[str, Any], line: bytes) -> None:
+        if self.failed:
+            return
+        if self._proc is None and self.start_after >= 0:
+            self._held.append((kind, record, line))
+            if len(self._held) >= self.start_after:
+                self._start()
+            return
+        if self._proc is None:  # no helper could be started: collect here
+            self._collect(kind, record)
+            return
+        self._batches[kind].append(line)
+        self._batched += len(line)
+        if self._batched >= self.batch_bytes:
+            self._flush()
+
+    def _collect(self, kind: bytes, record: dict[str, Any]) -> None:
+        assert self.builder is not None
+        try:
+            (self.builder.add_kept if kind == _KEPT else self.builder.add_dropped)(record)
+        except Exception as exc:  # noqa: BLE001 - the page is a view; the files are the output
+            self._fail(f"collecting: {exc}")
+
+    def _collect_held(self) -> None:
+        held, self._held = self._held, []
+        for kind, record, _ in held:
+            if not self.failed:
+                self._collect(kind, record)
+
+    def _start(self) -> None:
+        """Start the helper and hand it the held lines (on failure: collect in-process)."""
+        self.start_after = -1  # one try
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "ingest.report_feed", str(self.samples_per_rule)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+        except OSError as exc:
+            log.debug("report.html is collected in-process: %s", exc)
+            self._collect_held()
+            return
+        self._proc = proc
+        self.builder = None
+        held, self._held = self._held, []
+        for kind, _, line in held:
+            self._batches[kind].append(line)
+            self._batched += len(line)
+        self._flush()
+
+    def _flush(self) -> None:
+        for kind, lines in self._batches.items():
+            if lines:
+                self._send(kind, b"".join(lines))
+                lines.clear()
+        self._batched = 0
+
+    def _send(self, kind: bytes, payload: bytes) -> bool:
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(_HEADER.pack(kind, len(payload)))
+            self._proc.stdin.write(payload)
+            return True
+        except OSError as exc:  # the helper died (it reported why on stderr)
+            self._fail(f"the helper stopped: {exc}")
+            return False
+
+    def _fail(self, why: str) -> None:
+        self.failed = why
+        self.builder = None
+        self.close()
+
+    def write(self, path: str | Path, report: dict[str, Any]) -> bool:
+        """Write the page to ``path``; False (with :attr:`failed` saying why) if it must
+        be built from the files instead."""
+        if self.failed:
+            return False
+        if self._proc is None:
+            self._collect_held()
+            if self.failed:
+                return False
+            assert self.builder is not None
+            self.builder.write(path, report)
+            return True
+        self._flush()
+        proc = self._proc
+        if self.failed or proc is None or not self._send(_WRITE, json.dumps([str(path), report], default=str).encode()):
+            return False
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.close()
+            out = proc.stdout.read()
+        except OSError as exc:
+            out = str(exc).encode()
+        code = proc.wait()
+        self._proc = None
+        if code == 0 and out == b"ok":
+            return True
+        self.failed = self.failed or f"the helper failed (exit {code}): {out.decode('utf-8', 'replace')[-500:]}"
+        return False
+
+    def close(self) -> None:
+        """Stop the helper, if any, without a page (an aborted run)."""
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        for stream in (proc.stdin, proc.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _read_exact(stream: IO[bytes], n: int) -> bytes:
+    data = stream.read(n)
+    if len(data) != n:
+        raise EOFError(f"the sink's pipe closed after {len(data)} of {n} bytes")
+    return data
+
+
+def serve(stdin: IO[bytes], stdout: IO[bytes], samples_per_rule: int) -> int:
+    """The helper: read the lines from ``stdin``, write the page when asked."""
+    try:
+        import orjson
+
+        loads: Any = orjson.loads
+    except ImportError:
+        loads = json.loads
+    try:
+        return _serve(stdin, stdout, loads, ReportBuilder(samples_per_rule=samples_per_rule))
+    except Exception as exc:  # noqa: BLE001 - the sink builds the page from the files instead
+        stdout.write(f"error: {type(exc).__name__}: {exc}".encode("utf-8", "replace"))
+        stdout.flush()
+        return 1
+
+
+def _serve(stdin: IO[bytes], stdout: IO[bytes], loads: Any, builder: ReportBuilder) -> int:
+    while True:
+        kind, size = _HEADER.unpack(_read_exact(stdin, _HEADER.size))
+        payload = _read_exact(stdin, size)
+        if kind == _WRITE:
+            path, report = json.loads(payload)
+            builder.write(path, report)
+            stdout.write(b"ok")
+            stdout.flush()
+            return 0
+        add = builder.add_kept if kind == _KEPT else builder.add_dropped
+        for line in payload.split(b"\n"):
+            if line:
+                add(loads(line))
+
+
+if __name__ == "__main__":  # python -m ingest.report_feed: started by ReportFeed
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    sys.exit(serve(sys.stdin.buffer, sys.stdout.buffer, int(sys.argv[1])))
