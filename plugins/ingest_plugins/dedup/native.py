@@ -13,6 +13,7 @@ at call time, so tests can switch paths by setting it.
 
 from __future__ import annotations
 
+import importlib
 import os
 from types import ModuleType
 
@@ -27,9 +28,11 @@ if os.environ.get("INGEST_NATIVE", "").strip().lower() in _OFF:
     reason = "INGEST_NATIVE=0"
 else:
     try:
-        from . import _native as lib  # type: ignore[no-redef]
-    except ImportError as exc:  # not built (no compiler when installed)
-        reason = f"extension not built ({exc})"
+        lib = importlib.import_module(f"{__package__}._native")
+    except ModuleNotFoundError:  # not built (no C compiler when the package was installed)
+        reason = "extension not built"
+    except ImportError as exc:  # built but not loadable (another Python's build, say)
+        reason = f"extension not loadable: {exc}"
 
 
 def active() -> str:
