@@ -25,13 +25,15 @@ def native_enabled() -> bool:
 
 def load_native(name: str) -> tuple[ModuleType | None, str]:
     """The compiled module ``name`` (e.g. ``"ingest_plugins.dedup._native"``) and
-    "", or None and why not (``"INGEST_NATIVE=0"``, ``"extension not built (...)"``)."""
+    "", or None and why not (``"INGEST_NATIVE=0"``, ``"extension not built"``, ...)."""
     if not native_enabled():
         return None, "INGEST_NATIVE=0"
     try:
         return importlib.import_module(name), ""
-    except ImportError as exc:
-        return None, f"extension not built ({exc})"
+    except ModuleNotFoundError:  # not built (no C compiler when the package was installed)
+        return None, "extension not built"
+    except ImportError as exc:  # built but not loadable (another Python's build, say)
+        return None, f"extension not loadable: {exc}"
 
 
 def native_module(name: str) -> ModuleType | None:

@@ -11,6 +11,9 @@ Pipeline (one module per job):
   UCS-2, UCS-4 only for texts with astral characters); ``\\w+`` tokens,
   seeded 64-bit token hashes, k-word shingle hashes and per-document sorted
   unique uint32 shingle sets, all in numpy; the 128-bit exact key per text.
+* ``native``: picks the optional C kernels (``_native.c``: the same values in
+  one pass per character, also the pair intersections of verification) or
+  the numpy code (no extension built, or ``INGEST_NATIVE=0``).
 * ``minhash``: signatures (``oph``: one-permutation hashing with optimal
   densification, O(shingles); ``classic``: k multiply-shift permutations).
 * ``lsh``: bands/rows from a target threshold (minimising weighted FP/FN

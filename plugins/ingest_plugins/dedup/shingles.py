@@ -13,6 +13,11 @@ to one UTF-32 code-point array and processed with array operations:
   only when its k tokens are in the same document; a text shorter than k
   tokens yields one shingle of all its tokens.
 
+When the C extension is built (:mod:`.native`), ``tokens``, ``shingle_sets``
+and ``pair_similarities`` call its kernels instead, which compute the same
+values in one pass per character; the numpy code here is the reference and
+the fallback (``INGEST_NATIVE=0``).
+
 The shingle *set* of a document is its sorted unique uint32 shingle hashes: the
 compact form used for exact Jaccard/containment verification (4 bytes per
 distinct shingle; two 500-shingle documents share a false hash with
