@@ -117,8 +117,8 @@ class DedupStage:
             annotations = _annotations(decision)
             if decision.keep or self.options.mode == "annotate":
                 if annotations:
-                    doc = attrs.evolve(doc, metadata={**doc.metadata, **annotations})
                     doc = doc.with_event(self.ctx.stage_id, "dedup", **annotations)
+                    doc.metadata = {**doc.metadata, **annotations}  # on the copy: the input is left as it was
                 yield doc
                 continue
             self.ctx.drop(
