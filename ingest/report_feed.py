@@ -117,13 +117,14 @@ class ReportFeed:
 
     def _flush(self) -> None:
         for kind, lines in self._batches.items():
-            if lines:
+            if lines and not self.failed:
                 self._send(kind, b"".join(lines))
-                lines.clear()
+            lines.clear()
         self._batched = 0
 
     def _send(self, kind: bytes, payload: bytes) -> bool:
-        assert self._proc is not None and self._proc.stdin is not None
+        if self._proc is None or self._proc.stdin is None:
+            return False
         try:
             self._proc.stdin.write(_HEADER.pack(kind, len(payload)))
             self._proc.stdin.write(payload)
@@ -202,8 +203,11 @@ def serve(stdin: IO[bytes], stdout: IO[bytes], samples_per_rule: int) -> int:
     try:
         return _serve(stdin, stdout, loads, ReportBuilder(samples_per_rule=samples_per_rule))
     except Exception as exc:  # noqa: BLE001 - the sink builds the page from the files instead
-        stdout.write(f"error: {type(exc).__name__}: {exc}".encode("utf-8", "replace"))
-        stdout.flush()
+        try:
+            stdout.write(f"error: {type(exc).__name__}: {exc}".encode("utf-8", "replace"))
+            stdout.flush()
+        except OSError:
+            pass  # the sink went away first (an aborted run)
         return 1
 
 
@@ -227,4 +231,5 @@ if __name__ == "__main__":  # python -m ingest.report_feed: started by ReportFee
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    sys.exit(serve(sys.stdin.buffer, sys.stdout.buffer, int(sys.argv[1])))
+    code = serve(sys.stdin.buffer, sys.stdout.buffer, int(sys.argv[1]))
+    os._exit(code)  # no flush of a pipe the sink may have closed already

@@ -675,3 +675,18 @@ def test_a_failing_helper_process_leaves_the_page_to_the_files(
     written = (out / "report.html").read_text(encoding="utf-8")
     assert main([str(out), "-o", str(tmp_path / "rebuilt.html")]) == 0
     assert written == (tmp_path / "rebuilt.html").read_text(encoding="utf-8")
+
+
+def test_an_aborted_run_stops_the_helper_process(tmp_path: Path) -> None:
+    from ingest.jsonutil import record_line
+    from ingest.report_feed import ReportFeed
+    from ingest.report_html import ReportBuilder
+
+    feed = ReportFeed(ReportBuilder(), start_after=1, batch_bytes=1)
+    record = {"id": "a", "text": "x", "history": [{"stage": "b", "action": "removed_lines", "lines": []}]}
+    feed.add_kept(record, record_line(record))
+    proc = feed._proc
+    assert proc is not None and proc.poll() is None
+    feed.close()
+    assert proc.poll() is not None and not feed.failed
+    assert not list(tmp_path.iterdir())
