@@ -253,6 +253,7 @@ def best_span(page: Page, classes: list[str]) -> tuple[int, int] | None:
         min(max(short, -(2**62)), 2**62),
     )
 
+
 def teaser_lists(page: Page, classes: list[str], transparent: list[bool], min_items: int) -> list[int]:
     """Units forming a list of other stories: isolated prose paragraphs, each after
     two or more title/byline/date lines, at least ``min_items`` times in a row,
