@@ -61,6 +61,15 @@ class RunOptions:
         validator=attrs.validators.ge(0),
         metadata={"help": "worker processes for per-document stages (0 = one per core, 1 = no workers)"},
     )
+    #: Documents a corpus-level stage's spool holds in memory before it spills to disk.
+    spool_memory_mb: int = attrs.field(
+        default=64,
+        validator=attrs.validators.ge(0),
+        metadata={
+            "help": "MB of documents a corpus-level stage (dedup) holds in memory before spooling them "
+            "to the workdir; 0 = always on disk"
+        },
+    )
     #: Keep every drop record in memory for ``Pipeline.ledger``.
     keep_drop_records: bool = attrs.field(default=True, metadata={"help": "keep drop records in memory for Pipeline.ledger"})
     #: Write a checkpoint every this many inputs, so a killed run resumes; 0 = never.

@@ -645,7 +645,7 @@ class Pipeline:
         workdir: str,
         spools: list[Spool],
     ) -> Iterator[Document]:
-        spool = Spool(workdir, name=ctx.stage_id)
+        spool = Spool(workdir, name=ctx.stage_id, memory_bytes=self.config.run.spool_memory_mb << 20)
         spools.append(spool)
         for doc in self._observed(stage, ctx, stats, docs):
             spool.write(doc)

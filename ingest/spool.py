@@ -2,7 +2,10 @@
 
 Documents are pickled one after another into a file; iterating the spool
 re-reads the file from the start, so memory stays flat however large the
-corpus is. Pickle (not JSON) because metadata holds typed values such as
+corpus is. A scratch spool given ``memory_bytes`` first holds its documents
+in memory and moves them to the file once their estimated size passes that
+budget: a small batch (a library call, a test) never pays for pickling it
+twice, a large corpus spills and stays flat. Pickle (not JSON) because metadata holds typed values such as
 dates that must come back as they went in; the file never leaves the run's
 scratch directory, or, for a run that can be resumed, its output folder.
 
@@ -25,8 +28,13 @@ from ingest.document import Document
 BUFFER_BYTES = 1 << 20
 
 
+#: estimated bytes a held document costs besides its text (object, id, metadata, history)
+_DOC_OVERHEAD = 512
+
+
 class Spool:
-    """A write-once, read-many sequence of documents on disk."""
+    """A write-once, read-many sequence of documents on disk (held in memory
+    while they fit ``memory_bytes``)."""
 
     def __init__(
         self,
@@ -35,12 +43,21 @@ class Spool:
         name: str = "spool",
         path: str | None = None,
         resume: tuple[int, int] | None = None,
+        memory_bytes: int = 0,
     ) -> None:
         self._file: IO[bytes]
+        # documents held in memory (a scratch spool under its budget); None once on disk
+        self._held: list[Document] | None = None
+        self._held_bytes = 0
+        self._memory_bytes = memory_bytes
+        self._directory, self._name = directory, name
         if path is None:
-            fd, self.path = tempfile.mkstemp(prefix=f"ingest-{name}-", suffix=".pickle", dir=directory)
-            self._file = os.fdopen(fd, "wb", buffering=BUFFER_BYTES)
             self.count = 0
+            if memory_bytes > 0:
+                self._held = []
+                self.path = ""  # no file yet: made when the documents spill
+                return
+            self._open_scratch()
             return
         self.path = path
         if resume is None:
@@ -55,11 +72,37 @@ class Spool:
         self._file.seek(offset)
         self.count = count
 
+    def _open_scratch(self) -> None:
+        fd, self.path = tempfile.mkstemp(prefix=f"ingest-{self._name}-", suffix=".pickle", dir=self._directory)
+        self._file = os.fdopen(fd, "wb", buffering=BUFFER_BYTES)
+
     def write(self, doc: Document) -> None:
+        held = self._held
+        if held is not None:
+            held.append(doc)
+            self.count += 1
+            # text dominates; non-ASCII text costs up to 4 bytes a character
+            self._held_bytes += len(doc.text) + _DOC_OVERHEAD
+            if self._held_bytes > self._memory_bytes:
+                self._spill()
+            return
         # One self-contained pickle per document: a shared pickler would
         # remember every object written, and memory would grow with the corpus.
         pickle.dump(doc, self._file, protocol=pickle.HIGHEST_PROTOCOL)
         self.count += 1
+
+    def _spill(self) -> None:
+        """Past the memory budget: the held documents go to the file, and so does the rest."""
+        held, self._held = self._held or [], None
+        self._open_scratch()
+        dump, file, proto = pickle.dump, self._file, pickle.HIGHEST_PROTOCOL
+        for doc in held:
+            dump(doc, file, protocol=proto)
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the documents are held in memory (no file)."""
+        return self._held is not None
 
     def write_all(self, docs: Iterable[Document]) -> None:
         for doc in docs:
@@ -68,7 +111,8 @@ class Spool:
 
     def finish(self) -> None:
         """Done writing: what was written can be read."""
-        self._file.close()
+        if self._held is None:
+            self._file.close()
 
     def sync(self) -> tuple[int, int]:
         """Make what was written durable; return ``(byte offset, count)``."""
@@ -88,6 +132,9 @@ class Spool:
         return spool
 
     def __iter__(self) -> Iterator[Document]:
+        if self._held is not None:
+            yield from self._held
+            return
         with open(self.path, "rb") as fh:  # (a large read buffer makes pickle.load slower)
             for _ in range(self.count):
                 yield pickle.load(fh)
@@ -96,6 +143,9 @@ class Spool:
         return self.count
 
     def close(self, *, delete: bool = True) -> None:
+        if self._held is not None:
+            self._held = []
+            return
         if not self._file.closed:
             self._file.close()
         if not delete:
