@@ -63,7 +63,7 @@ class RunOptions:
     )
     #: Documents a corpus-level stage's spool holds in memory before it spills to disk.
     spool_memory_mb: int = attrs.field(
-        default=64,
+        default=32,
         validator=attrs.validators.ge(0),
         metadata={
             "help": "MB of documents a corpus-level stage (dedup) holds in memory before spooling them "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import struct
 from pathlib import Path
@@ -51,7 +53,7 @@ def test_version_magic_and_parameter_checks(tmp_path: Path) -> None:
     raw = bytearray(path.read_bytes())
     struct.pack_into("<I", raw, 8, FORMAT_VERSION + 1)
     (tmp_path / "v.idx").write_bytes(bytes(raw))
-    with pytest.raises(IndexFormatError, match=f"version {FORMAT_VERSION + 1}.*reads version {FORMAT_VERSION}"):
+    with pytest.raises(IndexFormatError, match=f"version {FORMAT_VERSION + 1}.*reads versions 1 to {FORMAT_VERSION}"):
         DedupEngine.load(tmp_path / "v.idx")
     (tmp_path / "m.idx").write_bytes(b"PK\x03\x04" + bytes(raw[4:]))
     with pytest.raises(IndexFormatError, match="bad magic"):
@@ -63,6 +65,33 @@ def test_version_magic_and_parameter_checks(tmp_path: Path) -> None:
         DedupEngine.load(path, DedupOptions(shingle_size=4))
     with pytest.raises(IndexFormatError, match="story"):
         DedupEngine.load(path, DedupOptions(story_grouping=True))
+
+
+def test_a_version_1_index_with_its_blake2b_checksum_still_loads(tmp_path: Path) -> None:
+    """Version 2 changed only the checksum (CRC-32 instead of blake2b): older indexes load."""
+    eng = DedupEngine()
+    for doc_id, text in generated(40, seed=5).items():
+        eng.add(doc_id, text)
+    eng.resolve()
+    path = tmp_path / "v2.idx"
+    eng.save(path)
+    raw = path.read_bytes()
+    _, version, hlen = struct.unpack_from("<8sIQ", raw)
+    assert version == FORMAT_VERSION == 2
+    header = json.loads(raw[20 : 20 + hlen])
+    body = raw[20 + hlen :]
+    header["checksum"] = hashlib.blake2b(body, digest_size=16).hexdigest()
+    head = json.dumps(header).encode()
+    old = tmp_path / "v1.idx"
+    old.write_bytes(struct.pack("<8sIQ", b"INGDDUP\0", 1, len(head)) + head + body)
+    back = DedupEngine.load(old)
+    assert back.save(tmp_path / "again.idx") == len(raw)
+    assert (tmp_path / "again.idx").read_bytes() == raw  # rewritten as version 2, same content
+    corrupt = bytearray(old.read_bytes())
+    corrupt[-1] ^= 1
+    old.write_bytes(bytes(corrupt))
+    with pytest.raises(IndexFormatError, match="checksum mismatch"):
+        DedupEngine.load(old)
 
 
 @pytest.mark.parametrize("n_batches", [2, 3])

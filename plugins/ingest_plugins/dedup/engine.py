@@ -396,21 +396,33 @@ class DedupEngine:
         o = self.options
         # whitespace never changes word shingles; the exact key (computed per
         # batch) collapses it when normalize_whitespace is on
-        norm = normalize_text(text, case=o.normalize_case, unicode=o.normalize_unicode, whitespace=False)
+        if o.normalize_case and text.isascii():
+            norm = text.lower()  # what normalize_text does for ASCII text, without the call
+        else:
+            norm = normalize_text(text, case=o.normalize_case, unicode=o.normalize_unicode, whitespace=False)
         row = len(self._ids)
-        self._append(doc_id, b"", EMPTY_U32)
+        if row == self._nsh.size:
+            self._grow_rows()
+        self._rep[row] = row
+        self._ids.append(doc_id)
+        self._row[doc_id] = row
+        self._exact.append(b"")  # set when the batch is hashed
+        self._fps.append(EMPTY_U32)
         self._pending.append((row, norm))
         self._pending_chars += len(norm)
-        self._rank.append(
-            policy_rank(
-                o.survivor,
-                length=len(text),
-                metadata=metadata,
-                date_key=o.date_key,
-                outlet_key=o.outlet_key,
-                preferred_outlets=o.preferred_outlets,
+        if o.survivor == "longest":  # the default policy, inline
+            self._rank.append(-len(text))
+        else:
+            self._rank.append(
+                policy_rank(
+                    o.survivor,
+                    length=len(text),
+                    metadata=metadata,
+                    date_key=o.date_key,
+                    outlet_key=o.outlet_key,
+                    preferred_outlets=o.preferred_outlets,
+                )
             )
-        )
         self._seq.append(self._next_seq)
         self._next_seq += 1
         self._kept.append(True)
@@ -424,6 +436,7 @@ class DedupEngine:
             return
         rows = [r for r, _ in self._pending]
         texts = [t for _, t in self._pending]
+        self._uf.grow(len(self._ids))  # (add() leaves the union-find to the batch)
         self._pending = []
         self._pending_chars = 0
         self._batches += 1
@@ -520,12 +533,17 @@ class DedupEngine:
         self._n_slots = hi
         return slots
 
+    def _grow_rows(self) -> None:
+        """Double the per-row numpy columns."""
+        row = self._nsh.size
+        self._nsh = np.concatenate((self._nsh, np.zeros(row, dtype=np.int64)))
+        self._rep = np.concatenate((self._rep, np.zeros(row, dtype=np.int64)))
+        self._slot = np.concatenate((self._slot, np.zeros(row, dtype=np.int64)))
+
     def _append(self, doc_id: str, key: bytes, fps: np.ndarray) -> None:
         row = len(self._ids)
         if row == self._nsh.size:
-            self._nsh = np.concatenate((self._nsh, np.zeros(row, dtype=np.int64)))
-            self._rep = np.concatenate((self._rep, np.zeros(row, dtype=np.int64)))
-            self._slot = np.concatenate((self._slot, np.zeros(row, dtype=np.int64)))
+            self._grow_rows()
         self._rep[row] = row
         self._ids.append(doc_id)
         self._row[doc_id] = row
