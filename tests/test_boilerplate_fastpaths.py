@@ -140,3 +140,26 @@ def test_line_of_cjk_punctuation_does_not_crash() -> None:
     for options in (BoilerplateOptions(), BoilerplateOptions(link_phrases=["see"])):
         verdicts = clean("・・・・\n\nこんにちは世界、これは長い文章です。\n゠゠", options)
         assert [v.index for v in verdicts] == [0, 1, 2, 3]
+
+
+def test_decide_is_clean_without_the_scores():
+    """``Cleaner.decide`` (what the stage calls) gives clean()'s lines, keeps and rules, and
+    join_kept of its kept lines is kept_text of the verdicts: on every seed and a mixed page."""
+    from pathlib import Path
+
+    from ingest_plugins.boilerplate import Cleaner
+    from ingest_plugins.boilerplate.classify import join_kept
+
+    root = Path(__file__).resolve().parent.parent / "samples" / "seeds"
+    pages = [p.read_text(encoding="utf-8") for p in sorted(root.glob("*.txt"))]
+    pages.append("\n".join(LINES + [""] + LINES[::-1]))
+    cleaner = Cleaner()
+    removed_any = 0
+    for page in pages:
+        verdicts = cleaner.clean(page)
+        lines, keep, rules = cleaner.decide(page)
+        assert lines == [v.text for v in verdicts] == page.split("\n")
+        assert keep == [v.keep for v in verdicts] and rules == [v.rule for v in verdicts]
+        assert join_kept(line for line, k in zip(lines, keep) if k) == kept_text(verdicts)
+        removed_any += not all(keep)
+    assert removed_any >= 4  # most of these pages have furniture to remove

@@ -12,6 +12,7 @@ from .context import initial_classes, resolve
 from .lexicon import Lexicon, LexiconRule
 from .lines import (
     BAD,
+    LineFeatures,
     Page,
     build_units,
     compute_features,
@@ -173,6 +174,34 @@ class Cleaner:
 
     def clean(self, text: str, outlet: str | None = None) -> list[LineVerdict]:
         """Classify every line of ``text``; see :func:`clean`."""
+        lines, keep, rules, feats = self._classify(text, outlet)
+        # how article-like each line reads, 0..1 (see context.prose_score)
+        o = self.options
+        high = max(1, o.length_high)
+        dens_high = max(1e-9, o.stopwords_high)
+        scores = [
+            round(
+                (1.0 if (a := f.n_chars / high) > 1.0 else a)
+                * (1.0 if (b := f.stop_density / dens_high) > 1.0 else b)
+                * (1.0 if f.ends_sentence else 0.5),
+                3,
+            )
+            if f.n_words
+            else 0.0
+            for f in feats
+        ]
+        return list(map(_new_verdict, zip(range(len(lines)), lines, keep, rules, scores)))
+
+    def decide(self, text: str, outlet: str | None = None) -> tuple[list[str], list[bool], list[str | None]]:
+        """What :meth:`clean` decides, without the prose scores: ``(lines, keep, rules)``, one
+        entry per line of ``text.split("\n")`` (``rules[i]`` names the rule that removed line
+        ``i``, None when kept). The stage uses this: it never reads the scores."""
+        lines, keep, rules, _ = self._classify(text, outlet)
+        return lines, keep, rules
+
+    def _classify(
+        self, text: str, outlet: str | None
+    ) -> tuple[list[str], list[bool], list[str | None], list[LineFeatures]]:
         o = self.options
         lines = text.split("\n")
         feats = compute_features(lines, self.stopwords, text.lower().split("\n"), ALL_TRIGGERS)
@@ -299,21 +328,7 @@ class Cleaner:
         rules = [
             None if k else (get(i, _DENSITY)[0] if c else "blank") for i, k, c in zip(range(n), keep, nc)
         ]
-        # how article-like each line reads, 0..1 (see context.prose_score)
-        high = max(1, o.length_high)
-        dens_high = max(1e-9, o.stopwords_high)
-        scores = [
-            round(
-                (1.0 if (a := f.n_chars / high) > 1.0 else a)
-                * (1.0 if (b := f.stop_density / dens_high) > 1.0 else b)
-                * (1.0 if f.ends_sentence else 0.5),
-                3,
-            )
-            if f.n_words
-            else 0.0
-            for f in feats
-        ]
-        return list(map(_new_verdict, zip(range(n), lines, keep, rules, scores)))
+        return lines, keep, rules, feats
 
     @staticmethod
     def _keep_title(page: Page, keep: list[bool]) -> None:
@@ -356,6 +371,11 @@ def clean(
 
 def kept_text(verdicts: Iterable[LineVerdict]) -> str:
     """Join the kept lines with ``"\\n"``; runs of blank lines become one, none at the ends."""
+    return join_kept([v.text for v in verdicts if v.keep])
+
+
+def join_kept(kept_lines: Iterable[str]) -> str:
+    """:func:`kept_text` of the kept lines themselves."""
     # a blank kept line is "" once right-stripped: runs of them are runs of newlines
-    joined = "\n".join([v.text.rstrip() for v in verdicts if v.keep])
+    joined = "\n".join([line.rstrip() for line in kept_lines])
     return _BLANK_RUN_RE.sub("\n\n", joined).strip("\n")

@@ -20,6 +20,7 @@ Plugins add line rules through the ``ingest_boilerplate_rules`` hook.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -27,7 +28,7 @@ import attrs
 
 from ingest import Document, Drop, StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest.document_stage import error_text
-from ingest_plugins.boilerplate.classify import RULE_NAMES, Cleaner, kept_text
+from ingest_plugins.boilerplate.classify import RULE_NAMES, Cleaner, join_kept
 from ingest_plugins.boilerplate.lexicon import Lexicon
 from ingest_plugins.boilerplate.options import BoilerplateOptions
 
@@ -78,17 +79,17 @@ class _Cleaning:
 
     def __call__(self, doc: Document) -> Document | Drop:
         outlet = doc.metadata.get("outlet")
-        verdicts = self.cleaner(doc.text, outlet=outlet if isinstance(outlet, str) else None)
-        removed = [v for v in verdicts if not v.keep]
-        if not removed:
+        lines, keep, rules = self.cleaner.decide(doc.text, outlet=outlet if isinstance(outlet, str) else None)
+        if all(keep):
             return doc
-        text = kept_text(verdicts)
-        nonblank = [v for v in removed if v.text.strip()]
+        text = join_kept(itertools.compress(lines, keep))
+        removed = [i for i, k in enumerate(keep) if not k]
+        nonblank = [i for i in removed if lines[i].strip()]
         details: dict[str, Any] = {"removed": len(nonblank), "removed_blank": len(removed) - len(nonblank)}
         if self.options.drop_empty and not text.strip():
             return Drop("no_content", details={"removed": details["removed"]})
         if self.options.record_lines:
-            details["lines"] = [{"line": v.index + 1, "text": v.text, "rule": v.rule} for v in nonblank]
+            details["lines"] = [{"line": i + 1, "text": lines[i], "rule": rules[i]} for i in nonblank]
         cleaned = doc.with_event(self.ctx.stage_id, "removed_lines", **details)
         cleaned.text = text  # a copy of its own: the input document is left as it was
         return cleaned
