@@ -2,12 +2,14 @@
 
 Documents are pickled one after another into a file; iterating the spool
 re-reads the file from the start, so memory stays flat however large the
-corpus is. A scratch spool given ``memory_bytes`` first holds its documents
-in memory and moves them to the file once their estimated size passes that
-budget: a small batch (a library call, a test) never pays for pickling it
-twice, a large corpus spills and stays flat. Pickle (not JSON) because metadata holds typed values such as
+corpus is. Pickle (not JSON) because metadata holds typed values such as
 dates that must come back as they went in; the file never leaves the run's
 scratch directory, or, for a run that can be resumed, its output folder.
+
+A scratch spool given ``memory_bytes`` first holds its documents in memory
+and moves them to the file once their estimated size passes that budget: a
+small batch (a library call, a test) never pays for pickling every document
+twice, a large corpus spills and stays flat.
 
 A spool at a fixed ``path`` can be synced (:meth:`Spool.sync`, giving the
 byte offset and count a checkpoint records) and reopened after a crash at
