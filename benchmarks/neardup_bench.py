@@ -13,8 +13,9 @@ times, one after another, and speeds are the best round's):
   the input file names), default options. ``docs/s`` is the whole pipeline;
   ``dedup/s`` the dedup stage alone (its time in the ledger: spooling and the
   stage glue included; no index saved, like datasketch's rows, whose index
-  stays in memory: one more, untimed run saves it for ``B/doc``); ``engine/s`` the DedupEngine alone (add + resolve) on
-  the same header + boilerplate output.
+  stays in memory: one more, untimed run saves it for ``B/doc``);
+  ``engine/s`` the DedupEngine alone (add + resolve) on the same header +
+  boilerplate output.
 * ``ingest-w2``: the same with ``[run] workers = 2`` (the per-document
   stages in two processes; the dedup stage and the engine hash on two cores).
 * ``ingest-dedup-raw``: the dedup stage alone on the raw input (no cleaning):
@@ -319,7 +320,9 @@ def main(argv: list[str] | None = None) -> int:
     for ours, theirs, what in pairs:
         if ours in rows and theirs in rows:
             # each round's ratio (the two measured minutes apart at most), then best vs best
-            stage = [r[ours]["dedup_per_s"] / r[theirs]["dedup_per_s"] for r in per_round if ours in r and theirs in r]
+            stage = [
+                r[ours]["dedup_per_s"] / r[theirs]["dedup_per_s"] for r in per_round if ours in r and theirs in r
+            ]
             print(
                 f"near-dup speed-up vs datasketch MinHashLSH {what}: "
                 f"engine {rows[ours]['engine_per_s'] / rows[theirs]['dedup_per_s']:.1f}x, "

@@ -396,33 +396,21 @@ class DedupEngine:
         o = self.options
         # whitespace never changes word shingles; the exact key (computed per
         # batch) collapses it when normalize_whitespace is on
-        if o.normalize_case and text.isascii():
-            norm = text.lower()  # what normalize_text does for ASCII text, without the call
-        else:
-            norm = normalize_text(text, case=o.normalize_case, unicode=o.normalize_unicode, whitespace=False)
+        norm = normalize_text(text, case=o.normalize_case, unicode=o.normalize_unicode, whitespace=False)
         row = len(self._ids)
-        if row == self._nsh.size:
-            self._grow_rows()
-        self._rep[row] = row
-        self._ids.append(doc_id)
-        self._row[doc_id] = row
-        self._exact.append(b"")  # set when the batch is hashed
-        self._fps.append(EMPTY_U32)
+        self._append(doc_id, b"", EMPTY_U32)  # the exact key is set when the batch is hashed
         self._pending.append((row, norm))
         self._pending_chars += len(norm)
-        if o.survivor == "longest":  # the default policy, inline
-            self._rank.append(-len(text))
-        else:
-            self._rank.append(
-                policy_rank(
-                    o.survivor,
-                    length=len(text),
-                    metadata=metadata,
-                    date_key=o.date_key,
-                    outlet_key=o.outlet_key,
-                    preferred_outlets=o.preferred_outlets,
-                )
+        self._rank.append(
+            policy_rank(
+                o.survivor,
+                length=len(text),
+                metadata=metadata,
+                date_key=o.date_key,
+                outlet_key=o.outlet_key,
+                preferred_outlets=o.preferred_outlets,
             )
+        )
         self._seq.append(self._next_seq)
         self._next_seq += 1
         self._kept.append(True)
@@ -436,7 +424,7 @@ class DedupEngine:
             return
         rows = [r for r, _ in self._pending]
         texts = [t for _, t in self._pending]
-        self._uf.grow(len(self._ids))  # (add() leaves the union-find to the batch)
+        self._uf.grow(len(self._ids))  # once a batch, not per row (_append leaves it)
         self._pending = []
         self._pending_chars = 0
         self._batches += 1
@@ -541,6 +529,8 @@ class DedupEngine:
         self._slot = np.concatenate((self._slot, np.zeros(row, dtype=np.int64)))
 
     def _append(self, doc_id: str, key: bytes, fps: np.ndarray) -> None:
+        """One new row. The union-find is not grown here: ``_flush`` grows it once a
+        batch, ``_load_into`` sets it whole."""
         row = len(self._ids)
         if row == self._nsh.size:
             self._grow_rows()
@@ -549,7 +539,6 @@ class DedupEngine:
         self._row[doc_id] = row
         self._exact.append(key)
         self._fps.append(fps)
-        self._uf.grow(row + 1)
 
     # -------------------------------------------------------------- resolve
     def resolve(self, texts: Callable[[], Iterable[tuple[str, str]]] | None = None) -> dict[str, Decision]:

@@ -108,8 +108,8 @@ def read_index(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, 
     _, version, hlen = _PREFIX.unpack_from(data)
     if version not in READABLE_VERSIONS:
         raise IndexFormatError(
-            f"{path}: dedup index format version {version}, this ingest reads versions {READABLE_VERSIONS[0]} to {READABLE_VERSIONS[-1]}; "
-            "rebuild the index with this version"
+            f"{path}: dedup index format version {version}, this ingest reads versions "
+            f"{READABLE_VERSIONS[0]} to {READABLE_VERSIONS[-1]}; rebuild the index with this version"
         )
     try:
         header = json.loads(data[_PREFIX.size : _PREFIX.size + hlen])

@@ -18,6 +18,8 @@ def normalize_text(text: str, *, case: bool = True, unicode: bool = True, whites
     ligatures); ``case``: ``str.casefold``; ``whitespace``: every whitespace
     run (``\\r\\n``, tabs, trailing spaces) becomes one space, ends stripped.
     """
+    if not whitespace and text.isascii():  # the common case (the dedup engine's): one call
+        return text.lower() if case else text
     if unicode and not text.isascii() and not unicodedata.is_normalized("NFKC", text):
         # the quick check is ~4x cheaper than normalising already-normal text
         text = unicodedata.normalize("NFKC", text)
