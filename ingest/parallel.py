@@ -27,6 +27,7 @@ import functools
 import itertools
 import multiprocessing
 import os
+import pickle
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -37,6 +38,7 @@ from ingest.document import Document
 from ingest.document_stage import apply_document_stage, error_text
 from ingest.errors import RunError
 from ingest.ledger import DropRecord, Ledger, RunWarning, StageStats
+from ingest.spool import PickledDocument
 
 #: Documents per batch sent to a worker: big enough to amortise the pickling
 #: round trip, small enough that results stream back promptly (64 against 32:
@@ -69,9 +71,10 @@ class SegmentStage:
 
 @attrs.frozen
 class DocOutcome:
-    """What happened to one document inside the segment."""
+    """What happened to one document inside the segment: ``kept`` is the
+    document, or its pickle when the batch was run with ``pickle_kept``."""
 
-    kept: Document | None
+    kept: Document | bytes | None
     drops: list[DropRecord]
     warnings: list[RunWarning]
 
@@ -103,7 +106,9 @@ class _WorkerState:
             stats = self.ledger.stage_stats(stage.stage_id, ctx.stage_name)
             self.stages.append((stage.factory(stage.options, ctx), ctx, stats))
 
-    def run_batch(self, docs: list[Document]) -> BatchResult:
+    def run_batch(self, docs: list[Document], pickle_kept: bool = False) -> BatchResult:
+        """The batch through the segment. With ``pickle_kept`` each kept document
+        comes back as its own pickle, which a spool downstream writes as it is."""
         outcomes = []
         for stats in self.ledger.stages.values():
             stats.documents_in = stats.documents_out = stats.warnings = 0
@@ -114,7 +119,10 @@ class _WorkerState:
                 current = apply_document_stage(fn, ctx, stats, current)
                 if current is None:
                     break
-            outcomes.append(DocOutcome(current, list(self.drops), list(self.ledger.warnings)))
+            kept: Document | bytes | None = current
+            if pickle_kept and current is not None:
+                kept = pickle.dumps(current, protocol=pickle.HIGHEST_PROTOCOL)
+            outcomes.append(DocOutcome(kept, list(self.drops), list(self.ledger.warnings)))
             self.drops.clear()
             self.ledger.warnings.clear()
         stats_out = {
@@ -132,16 +140,17 @@ def _init_worker(token: int) -> None:
         _WORKER_ERROR = error_text(exc)
 
 
-def _run_batch(docs: list[Document]) -> BatchResult:
+def _run_batch(docs: list[Document], pickle_kept: bool) -> BatchResult:
     if _WORKER is None:
         raise RuntimeError(f"the worker could not start its stages: {_WORKER_ERROR}")
-    return _WORKER.run_batch(docs)
+    return _WORKER.run_batch(docs, pickle_kept)
 
 
-def _replay(result: BatchResult, batch: _Batch, ledger: Ledger) -> Iterator[Document]:
+def _replay(result: BatchResult, batch: _Batch, ledger: Ledger) -> Iterator[Document | PickledDocument]:
     """Merge a batch's counts and replay, document by document in input
     order, what upstream stages recorded while the document was read, then
-    its warnings and drops, exactly as a single process records them."""
+    its warnings and drops, exactly as a single process records them. A kept
+    document that came back pickled is yielded with its pickle."""
     for stage_id, (n_in, n_out, seconds, _warnings) in result.stats.items():
         stats = ledger.stages[stage_id]
         stats.documents_in += n_in
@@ -153,8 +162,11 @@ def _replay(result: BatchResult, batch: _Batch, ledger: Ledger) -> Iterator[Docu
             ledger.record_warning(warning)  # counts the stage's warnings too
         for record in outcome.drops:
             ledger.record_drop(record)
-        if outcome.kept is not None:
-            yield outcome.kept
+        kept = outcome.kept
+        if type(kept) is bytes:
+            yield PickledDocument(pickle.loads(kept), kept)
+        elif kept is not None:
+            yield kept
 
 
 @attrs.define
@@ -205,10 +217,16 @@ def run_segment(
     workers: int,
     *,
     backend: BatchBackend | None = None,
-) -> Iterator[Document]:
+    pickle_kept: bool = False,
+) -> Iterator[Document | PickledDocument]:
     """Run a segment of per-document stages over ``workers`` processes (or
     over ``backend``, such as Ray tasks), yielding kept documents in input
     order and replaying the ledger.
+
+    With ``pickle_kept`` (the stream goes into a spool) the worker processes
+    send each kept document back as its own pickle, and it is yielded as a
+    :class:`~ingest.spool.PickledDocument`: the spool writes those bytes
+    instead of pickling the document a second time in this process.
 
     Input that fits in one batch is processed in this process: starting
     workers for a handful of documents costs more than it saves.
@@ -227,7 +245,7 @@ def run_segment(
         ledger.replay(trailer)
         return
     if backend is None:
-        backend = functools.partial(_fork_pool, segment, workers)
+        backend = functools.partial(_fork_pool, segment, workers, pickle_kept)
     with backend() as (submit, limit):
         pending: collections.deque[tuple[Callable[[], BatchResult], _Batch]] = collections.deque()
         queued = itertools.chain([first, second], batches)
@@ -245,7 +263,9 @@ def run_segment(
 
 
 @contextlib.contextmanager
-def _fork_pool(segment: Sequence[SegmentStage], workers: int) -> Iterator[tuple[SubmitBatch, int]]:
+def _fork_pool(
+    segment: Sequence[SegmentStage], workers: int, pickle_kept: bool = False
+) -> Iterator[tuple[SubmitBatch, int]]:
     """A pool of forked workers that build the segment's stages once each."""
     token = id(segment)
     _SEGMENTS[token] = segment
@@ -253,7 +273,7 @@ def _fork_pool(segment: Sequence[SegmentStage], workers: int) -> Iterator[tuple[
         pool = multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(token,))
 
         def submit(docs: list[Document]) -> Callable[[], BatchResult]:
-            waiting = pool.apply_async(_run_batch, (docs,))
+            waiting = pool.apply_async(_run_batch, (docs, pickle_kept))
 
             def wait() -> BatchResult:
                 try:

@@ -40,7 +40,7 @@ from ingest.executor import LocalExecutor, start_executor
 from ingest.ledger import SOURCE_STAGE, Ledger, StageStats
 from ingest.parallel import SegmentStage, resolve_workers, run_segment
 from ingest.plugin_manager import PluginHost
-from ingest.spool import Spool
+from ingest.spool import PickledDocument, Spool
 
 if TYPE_CHECKING:
     from ingest.ray_executor import PipelineRecipe
@@ -453,10 +453,13 @@ class Pipeline:
                 if (workers > 1 or distributed) and stage_cfg.per_document:
                     segment.append(stage_cfg)  # runs in the worker pool with its neighbours
                     continue
+                barrier = checkpoint is not None and stage_cfg.id == checkpoint.barrier
                 if segment:
-                    stream = self._segment(segment, stream, ledger, workdir, workers)
+                    # into a spool: the workers' pickles are written as they come
+                    spooled = barrier or bool(stage_cfg.needs_corpus)
+                    stream = self._segment(segment, stream, ledger, workdir, workers, pickle_kept=spooled)
                     segment = []
-                if checkpoint is not None and stage_cfg.id == checkpoint.barrier:
+                if barrier:
                     stream = self._barrier(stage_cfg, stream, ledger, workdir, checkpoint)
                 else:
                     stream = self._chain(stage_cfg, stream, ledger, workdir, spools)
@@ -508,8 +511,14 @@ class Pipeline:
         ledger: Ledger,
         workdir: str,
         workers: int,
+        *,
+        pickle_kept: bool = False,
     ) -> Iterator[Document]:
-        """Consecutive per-document stages, run over worker processes (or Ray tasks)."""
+        """Consecutive per-document stages, run over worker processes (or Ray tasks).
+
+        With ``pickle_kept`` (the next stage spools its input) kept documents may
+        come as :class:`~ingest.spool.PickledDocument`; only a spool and
+        :meth:`_observed` read such a stream."""
         for stage_cfg in stage_cfgs:
             ctx = self._context(stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, ledger, workdir)
             try:
@@ -525,7 +534,9 @@ class Pipeline:
         backend = None
         if not isinstance(self._executor, LocalExecutor):
             backend = functools.partial(self._executor.segment_backend, self.recipe(), stage_ids, workdir)
-        return run_segment(self.segment_stages(stage_ids, workdir), stream, ledger, workers, backend=backend)
+        return run_segment(  # type: ignore[return-value] # PickledDocument items only with pickle_kept
+            self.segment_stages(stage_ids, workdir), stream, ledger, workers, backend=backend, pickle_kept=pickle_kept
+        )
 
     def _chain(
         self,
@@ -658,7 +669,8 @@ class Pipeline:
         """``docs``, each shown to the stage's optional ``observe(doc)`` on its
         way into the spool, so that a corpus-level stage can do its per-document
         fit work (hashing) while the stream is spooled instead of reading the
-        whole spool back in ``fit``. The time goes to the stage."""
+        whole spool back in ``fit``. The time goes to the stage. (Items may be
+        :class:`PickledDocument`: the stage sees the document.)"""
         observe = getattr(stage, "observe", None)
         if observe is None:
             yield from docs
@@ -667,7 +679,7 @@ class Pipeline:
         for doc in docs:
             start = clock()
             try:
-                observe(doc)
+                observe(doc.document if type(doc) is PickledDocument else doc)
             except Exception as exc:
                 raise RunError(
                     f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}) failed while "

@@ -22,7 +22,7 @@ import os
 import pickle
 import tempfile
 from collections.abc import Iterable, Iterator
-from typing import IO
+from typing import IO, NamedTuple
 
 from ingest.document import Document
 
@@ -45,6 +45,15 @@ def _estimated_bytes(doc: Document) -> int:
         if isinstance(lines, list):
             size += _LINE_ENTRY * len(lines)
     return size
+
+
+class PickledDocument(NamedTuple):
+    """A document and the pickle a worker process made of it (see
+    :func:`ingest.parallel.run_segment`): a spool on disk writes these bytes
+    instead of pickling the document again."""
+
+    document: Document
+    pickled: bytes
 
 
 class Spool:
@@ -91,7 +100,10 @@ class Spool:
         fd, self.path = tempfile.mkstemp(prefix=f"ingest-{self._name}-", suffix=".pickle", dir=self._directory)
         self._file = os.fdopen(fd, "wb", buffering=BUFFER_BYTES)
 
-    def write(self, doc: Document) -> None:
+    def write(self, doc: Document | PickledDocument) -> None:
+        pickled = None
+        if type(doc) is PickledDocument:
+            doc, pickled = doc
         held = self._held
         if held is not None:
             held.append(doc)
@@ -102,7 +114,10 @@ class Spool:
             return
         # One self-contained pickle per document: a shared pickler would
         # remember every object written, and memory would grow with the corpus.
-        pickle.dump(doc, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        if pickled is None:
+            pickle.dump(doc, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        else:
+            self._file.write(pickled)
         self.count += 1
 
     def _spill(self) -> None:

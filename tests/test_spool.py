@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from ingest import Document, Pipeline
-from ingest.spool import Spool
+import pickle
+
+from ingest.spool import PickledDocument, Spool
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -49,6 +51,24 @@ def test_budget_zero_is_always_on_disk(tmp_path):
     assert not spool.in_memory and os.path.getsize(spool.path) > 0
     assert [d.id for d in spool] == ["d0000", "d0001", "d0002"]
     spool.close()
+
+
+def test_a_document_pickled_by_a_worker_is_written_as_it_came(tmp_path):
+    docs = _docs(5)
+    on_disk = Spool(str(tmp_path), memory_bytes=0)
+    in_memory = Spool(str(tmp_path), memory_bytes=1 << 20)
+    for i, doc in enumerate(docs):
+        item = PickledDocument(doc, pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL)) if i % 2 else doc
+        on_disk.write(item)
+        in_memory.write(item)
+    on_disk.finish()
+    in_memory.finish()
+    expected = b"".join(pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL) for doc in docs)
+    assert Path(on_disk.path).read_bytes() == expected
+    assert list(on_disk) == docs == list(in_memory)
+    assert all(type(doc) is Document for doc in in_memory)
+    on_disk.close()
+    in_memory.close()
 
 
 def test_dedup_decides_the_same_with_the_spool_in_memory_or_on_disk(tmp_path):

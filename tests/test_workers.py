@@ -62,13 +62,15 @@ def test_workers_cli_flag_gives_identical_files(tmp_path, ingest_cli):
     for i, text in enumerate(generated_texts(150, seed=9)):
         (data / f"{i:04d}.txt").write_text(text)
     config = tmp_path / "config.toml"
-    config.write_text('[source]\npath = "in"\n[[pipeline]]\nstage = "header"\n')
+    # dedup spools what the workers send (their pickles written as they come)
+    config.write_text('[source]\npath = "in"\n[[pipeline]]\nstage = "header"\n[[pipeline]]\nstage = "dedup"\n')
     outputs = {}
     for workers in (1, 2):
         result = ingest_cli("run", "-c", str(config), "--workers", str(workers), "--output", str(tmp_path / f"w{workers}"))
         assert result.exit_code == 0, result.stderr
         outputs[workers] = [(tmp_path / f"w{workers}" / name).read_bytes() for name in ("documents.jsonl", "dropped.jsonl")]
     assert outputs[1] == outputs[2]
+    assert b'"exact_duplicate"' in outputs[2][1]
 
 
 def test_a_stage_that_cannot_start_fails_before_forking():
