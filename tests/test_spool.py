@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 
 import pytest
 
 from ingest import Document, Pipeline
-import pickle
-
 from ingest.spool import PickledDocument, Spool
 
 ROOT = Path(__file__).resolve().parent.parent
