@@ -118,27 +118,48 @@ def test_native_resolve_keeps_the_python_path_for_odd_arguments():
         native_context.resolve([L.SHORT], 3, [False, True], 0, None, (L.GOOD, L.NEARGOOD, L.SHORT, L.BAD))
 
 
-def test_native_word_cache_follows_the_word_lists():
+def test_native_word_table_follows_the_word_lists():
     lines = ["The cat and the dog", "cat dog bird"]
     lowered = [line.lower() for line in lines]
     first = native.columns(lines, lowered, frozenset({"the", "cat"}), frozenset({"dog"}))
     second = native.columns(lines, lowered, frozenset({"dog", "bird"}), frozenset({"cat"}))
-    assert first[4] == [3, 1] and first[7] == [frozenset({"dog"}), frozenset({"dog"})]
-    assert second[4] == [1, 2] and second[7] == [frozenset({"cat"}), frozenset({"cat"})]
+    _texts, firsts, lasts, _nc, nw, nstop, _ends, _nsent, hits = first
+    assert nstop == [3, 1] and hits == [frozenset({"dog"}), frozenset({"dog"})]
+    assert firsts == ["the", "cat"] and lasts == ["dog", "bird"] and nw == [5, 3]
+    assert second[5] == [1, 2] and second[8] == [frozenset({"cat"}), frozenset({"cat"})]
     # a mutable set may change between calls: its words are looked up every time
     mutable = {"cat"}
-    assert native.columns(lines, lowered, mutable)[4] == [1, 1]
+    assert native.columns(lines, lowered, mutable)[5] == [1, 1]
     mutable.add("dog")
-    assert native.columns(lines, lowered, mutable)[4] == [2, 2]
+    assert native.columns(lines, lowered, mutable)[5] == [2, 2]
     assert native.columns(lines, lowered, mutable) == L.columns_python(lines, lowered, frozenset(mutable))
 
 
-def test_native_word_cache_survives_many_distinct_words():
-    # more distinct words than the cache holds: it starts afresh and the counts stay right
+def test_native_columns_with_more_listed_words_than_the_table_holds():
+    # a stop list too long for the table: every token is looked up in the sets instead
     stop = frozenset(f"w{i}" for i in range(0, 100_000, 3))
     lines = [" ".join(f"w{i}" for i in range(start, start + 1000)) for start in range(0, 100_000, 1000)]
     lowered = list(lines)
-    assert native.columns(lines, lowered, stop, ALL_TRIGGERS) == L.columns_python(lines, lowered, stop, ALL_TRIGGERS)
+    got = native.columns(lines, lowered, stop, ALL_TRIGGERS)
+    assert got == L.columns_python(lines, lowered, stop, ALL_TRIGGERS)
+    assert sum(got[5]) == len(stop)
+    # and a short one after it fills the table again
+    assert native.columns(lines[:2], lowered[:2], ENGLISH, ALL_TRIGGERS) == L.columns_python(
+        lines[:2], lowered[:2], ENGLISH, ALL_TRIGGERS
+    )
+
+
+def test_words_are_made_on_first_use_and_equal_the_tokens():
+    feats = L.compute_features(["  Héllo, wörld_1 and 42  ", "", "The END."], ENGLISH, None, ALL_TRIGGERS)
+    assert [f._words for f in feats] == [None, None, None]  # not made by the feature pass
+    assert [f.words for f in feats] == [["héllo", "wörld_1", "and", "42"], [], ["the", "end"]]
+    assert [(f.first_word, f.last_word) for f in feats] == [("héllo", "42"), ("", ""), ("the", "end")]
+    joined = L.merge_features([feats[0], feats[2]])
+    assert joined.words == feats[0].words + feats[2].words
+    assert (joined.first_word, joined.last_word) == ("héllo", "end")
+    # a line built by hand (a plugin's test) gives its words, and its first and last come from them
+    made = L.LineFeatures(0, "a b", "a b", ["a", "b"], 3, 2, 0, 0.0, False, 0)
+    assert (made.first_word, made.last_word) == ("a", "b")
 
 
 RULES = st.sampled_from([None, "timestamp", "byline", "comment_meta", "end_marker", "promo", "density"])

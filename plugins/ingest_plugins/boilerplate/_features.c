@@ -6,10 +6,12 @@
  * equal exactly):
  *
  *   texts  - each line stripped as str.strip() strips (str.isspace characters)
- *   words  - the \w+ tokens of the lower-cased line, as re.findall(r"\w+") finds
+ *   firsts - the first of the line's words, "" when it has none; the words are
+ *            the \w+ tokens of the lower-cased line, as re.findall(r"\w+") finds
  *            them (a word character is str.isalnum() or "_")
+ *   lasts  - the last of its words, "" when it has none
  *   nc     - len(text)
- *   nw     - len(words)
+ *   nw     - how many words
  *   nstop  - how many of the words are in `stopwords` (None: 0 for every line)
  *   ends   - the text ends a sentence: its last character is one of . ! ? … : ;
  *            。 ！ ？, or it ends in closing quotes/brackets behind such a character
@@ -20,10 +22,11 @@
  *            as triggers.intersection(words) gives them (lines with none share
  *            one empty frozenset); without it, None for every line
  *
- * Word objects of ASCII words are cached across calls (with their stop/trigger
- * flags, for one pair of frozensets), so a word seen before costs no allocation
- * and no set lookup. The page-level adjustments for unspaced scripts stay in Python: only pages
- * that have them pay for them.
+ * The word lists themselves are not made: the rules ask for them on a few short
+ * lines only (LineFeatures.words makes them then), and making ~600 string objects
+ * a page was most of this pass. Tokens of ASCII lines are looked up by their bytes
+ * in a small table of the two sets' words. The page-level adjustments for
+ * unspaced scripts stay in Python: only pages that have them pay for them.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -66,104 +69,121 @@ static inline int is_closer(Py_UCS4 c) {
 /* ASCII word characters, for the byte loop of ASCII lines. */
 static char ascii_word[256];
 
-/* Word objects of ASCII words, shared across lines and pages: most tokens of a
- * corpus are words seen before, so a hit saves the allocation, the string hash
- * and both set lookups. The flags are valid for one (stopwords, triggers) pair
- * of frozensets (immutable); another pair empties the cache. Under the GIL. */
-#define CACHE_BITS 16
-#define CACHE_SIZE (1 << CACHE_BITS)
-#define CACHE_MAX_WORD 24 /* longer words are rare and not worth a slot */
+/* The ASCII words of one (stopwords, triggers) pair of frozensets in a small
+ * open-addressing table (376 words for English and the rules' triggers: 2,048
+ * slots, 32 KB, stays in the CPU's nearest caches): a token of an ASCII line is
+ * hashed from its bytes and looked up here, so no string object is made for it.
+ * A word that is in neither set usually ends its probe at the first slot.
+ * The entries borrow the sets' own word objects (the sets are held below);
+ * another pair rebuilds the table. Under the GIL. */
+#define FLAG_BITS 11
+#define FLAG_SIZE (1 << FLAG_BITS)
 typedef struct {
     uint64_t hash;
-    PyObject *word; /* NULL: empty slot */
+    PyObject *word; /* NULL: empty slot; borrowed from one of the sets */
     char stop, trigger;
-} CacheEntry;
-static CacheEntry cache[CACHE_SIZE];
-static Py_ssize_t cache_used = 0;
-static PyObject *cache_stopwords = NULL, *cache_triggers = NULL; /* borrowed identities, kept alive below */
+} FlagEntry;
+static FlagEntry flag_table[FLAG_SIZE];
+static Py_ssize_t flag_used = 0;
+static int flag_usable = 0; /* 0: too many words for the table, look every token up in the sets */
+static PyObject *flag_stopwords = NULL, *flag_triggers = NULL; /* held references: the entries' owners */
 
-static void cache_clear(void) {
-    for (Py_ssize_t i = 0; i < CACHE_SIZE; i++) {
-        Py_CLEAR(cache[i].word);
+static inline uint64_t word_hash(const Py_UCS1 *p, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (Py_ssize_t k = 0; k < n; k++) {
+        h = (h ^ p[k]) * 1099511628211ULL;
     }
-    cache_used = 0;
+    return h;
 }
 
-/* Makes the cache valid for this (stopwords, triggers) pair. */
-static void cache_select(PyObject *stopwords, PyObject *triggers) {
-    if (stopwords == cache_stopwords && triggers == cache_triggers) {
+static inline size_t slot_of(uint64_t h) { return (size_t)(h ^ (h >> 29)) & (FLAG_SIZE - 1); }
+
+/* The entry of the ASCII word [p, p + n), or NULL when it is in neither set. */
+static inline const FlagEntry *flag_find(const Py_UCS1 *p, Py_ssize_t n) {
+    uint64_t h = word_hash(p, n);
+    for (size_t i = slot_of(h);; i = (i + 1) & (FLAG_SIZE - 1)) {
+        const FlagEntry *e = &flag_table[i];
+        if (e->word == NULL) {
+            return NULL;
+        }
+        if (e->hash == h && PyUnicode_GET_LENGTH(e->word) == n && memcmp(PyUnicode_1BYTE_DATA(e->word), p, (size_t)n) == 0) {
+            return e;
+        }
+    }
+}
+
+/* Puts the set's ASCII words into the table; 0, or -1 when they do not fit. */
+static int flag_add_set(PyObject *set, int is_stop) {
+    if (set == Py_None) {
+        return 0;
+    }
+    PyObject *it = PyObject_GetIter(set);
+    if (it == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    PyObject *word;
+    while ((word = PyIter_Next(it)) != NULL) {
+        Py_DECREF(word); /* the set holds it, and this module holds the set */
+        if (!PyUnicode_Check(word) || !PyUnicode_IS_ASCII(word)) {
+            continue; /* never equal to a token of an ASCII line */
+        }
+        const Py_UCS1 *p = PyUnicode_1BYTE_DATA(word);
+        Py_ssize_t n = PyUnicode_GET_LENGTH(word);
+        uint64_t h = word_hash(p, n);
+        size_t i = slot_of(h);
+        for (;; i = (i + 1) & (FLAG_SIZE - 1)) {
+            FlagEntry *e = &flag_table[i];
+            if (e->word == NULL) {
+                if (flag_used >= FLAG_SIZE / 2) {
+                    Py_DECREF(it);
+                    return -1; /* keep probes short: such lists take the set lookups */
+                }
+                e->hash = h;
+                e->word = word;
+                e->stop = e->trigger = 0;
+                flag_used++;
+            } else if (!(e->hash == h && PyUnicode_GET_LENGTH(e->word) == n && memcmp(PyUnicode_1BYTE_DATA(e->word), p, (size_t)n) == 0)) {
+                continue;
+            }
+            if (is_stop) {
+                e->stop = 1;
+            } else {
+                e->trigger = 1;
+            }
+            break;
+        }
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        return -1;
+    }
+    return 0;
+}
+
+/* Makes the table hold this (stopwords, triggers) pair of frozensets. */
+static void flag_select(PyObject *stopwords, PyObject *triggers) {
+    if (stopwords == flag_stopwords && triggers == flag_triggers) {
         return;
     }
-    cache_clear();
-    Py_XINCREF(stopwords);
-    Py_XINCREF(triggers);
-    Py_XDECREF(cache_stopwords);
-    Py_XDECREF(cache_triggers);
-    cache_stopwords = stopwords;
-    cache_triggers = triggers;
+    memset(flag_table, 0, sizeof flag_table);
+    flag_used = 0;
+    Py_INCREF(stopwords);
+    Py_INCREF(triggers);
+    Py_XDECREF(flag_stopwords);
+    Py_XDECREF(flag_triggers);
+    flag_stopwords = stopwords;
+    flag_triggers = triggers;
+    flag_usable = flag_add_set(stopwords, 1) == 0 && flag_add_set(triggers, 0) == 0;
+    if (!flag_usable) {
+        memset(flag_table, 0, sizeof flag_table);
+        flag_used = 0;
+    }
 }
 
 static int set_has(PyObject *set, PyObject *word) {
     return set == Py_None ? 0 : PySet_Contains(set, word);
-}
-
-/* The word object for bytes [p, p + n) of an ASCII line, with its flags; a new
- * reference, or NULL on error. `use_cache` is false for sets that may change. */
-static PyObject *ascii_word_object(PyObject *line, Py_ssize_t start, const Py_UCS1 *p, Py_ssize_t n,
-                                   PyObject *stopwords, PyObject *triggers, int use_cache, int *stop, int *trigger) {
-    CacheEntry *slot = NULL;
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    if (use_cache && n <= CACHE_MAX_WORD) {
-        for (Py_ssize_t k = 0; k < n; k++) {
-            h = (h ^ p[k]) * 1099511628211ULL;
-        }
-        size_t i = (size_t)(h ^ (h >> 29)) & (CACHE_SIZE - 1);
-        for (;;) {
-            CacheEntry *e = &cache[i];
-            if (e->word == NULL) {
-                slot = e;
-                break;
-            }
-            if (e->hash == h && PyUnicode_GET_LENGTH(e->word) == n && memcmp(PyUnicode_1BYTE_DATA(e->word), p, (size_t)n) == 0) {
-                *stop = e->stop;
-                *trigger = e->trigger;
-                Py_INCREF(e->word);
-                return e->word;
-            }
-            i = (i + 1) & (CACHE_SIZE - 1);
-        }
-    }
-    PyObject *w = PyUnicode_Substring(line, start, start + n);
-    if (w == NULL) {
-        return NULL;
-    }
-    int s = set_has(stopwords, w), t = set_has(triggers, w);
-    if (s < 0 || t < 0) {
-        Py_DECREF(w);
-        return NULL;
-    }
-    *stop = s;
-    *trigger = t;
-    if (slot != NULL) {
-        if (cache_used >= CACHE_SIZE / 2) { /* keep probes short: start afresh */
-            cache_clear();
-            return w;
-        }
-        Py_INCREF(w);
-        slot->hash = h;
-        slot->word = w;
-        slot->stop = (char)s;
-        slot->trigger = (char)t;
-        cache_used++;
-    }
-    return w;
-}
-
-/* Appends `w` (a new reference, stolen) to `words`; -1 on error. */
-static int append_word(PyObject *words, PyObject *w) {
-    int rc = PyList_Append(words, w);
-    Py_DECREF(w);
-    return rc;
 }
 
 /* Adds `w` to the line's trigger set, created on first use; -1 on error. */
@@ -174,41 +194,65 @@ static int add_hit(PyObject **found, PyObject *w) {
     return PySet_Add(*found, w);
 }
 
-/* The \w+ tokens of `line` as a new list, counting stop words and collecting
- * trigger words; NULL on error. */
-static PyObject *words_of(PyObject *line, PyObject *stopwords, PyObject *triggers, int use_cache, Py_ssize_t *stops,
-                          PyObject **found) {
+/* What the line's words give: how many there are, how many are stop words,
+ * the trigger words among them, the first and the last word. */
+typedef struct {
+    Py_ssize_t count, stops;
+    PyObject *found; /* trigger words (a set), NULL when none */
+    PyObject *first, *last; /* new references, NULL when the line has no words */
+} LineWords;
+
+static void line_words_clear(LineWords *lw) {
+    Py_CLEAR(lw->found);
+    Py_CLEAR(lw->first);
+    Py_CLEAR(lw->last);
+}
+
+/* The \w+ tokens of an ASCII line, looked up in the table; -1 on error. */
+static int ascii_words(PyObject *line, LineWords *lw) {
+    const Py_UCS1 *data = PyUnicode_1BYTE_DATA(line);
     Py_ssize_t n = PyUnicode_GET_LENGTH(line);
-    PyObject *words = PyList_New(0);
-    if (words == NULL) {
-        return NULL;
-    }
-    *stops = 0;
-    int stop = 0, trigger = 0;
-    if (PyUnicode_IS_ASCII(line)) {
-        const Py_UCS1 *data = PyUnicode_1BYTE_DATA(line);
-        Py_ssize_t i = 0;
-        while (i < n) {
-            while (i < n && !ascii_word[data[i]]) {
-                i++;
-            }
-            if (i >= n) {
-                break;
-            }
-            Py_ssize_t start = i;
-            while (i < n && ascii_word[data[i]]) {
-                i++;
-            }
-            PyObject *w = ascii_word_object(line, start, data + start, i - start, stopwords, triggers, use_cache,
-                                            &stop, &trigger);
-            if (w == NULL || (trigger && add_hit(found, w) < 0) || append_word(words, w) < 0) {
-                Py_DECREF(words);
-                return NULL;
-            }
-            *stops += stop;
+    Py_ssize_t i = 0, last_start = -1, last_end = -1;
+    while (i < n) {
+        while (i < n && !ascii_word[data[i]]) {
+            i++;
         }
-        return words;
+        if (i >= n) {
+            break;
+        }
+        Py_ssize_t start = i;
+        while (i < n && ascii_word[data[i]]) {
+            i++;
+        }
+        const FlagEntry *e = flag_find(data + start, i - start);
+        if (e != NULL) {
+            lw->stops += e->stop;
+            if (e->trigger && add_hit(&lw->found, e->word) < 0) {
+                return -1;
+            }
+        }
+        if (lw->count == 0) {
+            lw->first = e != NULL ? (Py_INCREF(e->word), e->word) : PyUnicode_Substring(line, start, i);
+            if (lw->first == NULL) {
+                return -1;
+            }
+        }
+        lw->count++;
+        last_start = start;
+        last_end = i;
     }
+    if (lw->count > 0) {
+        lw->last = PyUnicode_Substring(line, last_start, last_end);
+        if (lw->last == NULL) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The \w+ tokens of any line, each looked up in the sets; -1 on error. */
+static int any_words(PyObject *line, PyObject *stopwords, PyObject *triggers, LineWords *lw) {
+    Py_ssize_t n = PyUnicode_GET_LENGTH(line);
     int kind = PyUnicode_KIND(line);
     const void *data = PyUnicode_DATA(line);
     Py_ssize_t i = 0;
@@ -225,18 +269,22 @@ static PyObject *words_of(PyObject *line, PyObject *stopwords, PyObject *trigger
         }
         PyObject *w = PyUnicode_Substring(line, start, i);
         if (w == NULL) {
-            Py_DECREF(words);
-            return NULL;
+            return -1;
         }
-        stop = set_has(stopwords, w);
-        trigger = set_has(triggers, w);
-        if (stop < 0 || trigger < 0 || (trigger && add_hit(found, w) < 0) || append_word(words, w) < 0) {
-            Py_DECREF(words);
-            return NULL;
+        int stop = set_has(stopwords, w), trigger = set_has(triggers, w);
+        if (stop < 0 || trigger < 0 || (trigger && add_hit(&lw->found, w) < 0)) {
+            Py_DECREF(w);
+            return -1;
         }
-        *stops += stop;
+        lw->stops += stop;
+        if (lw->count == 0) {
+            Py_INCREF(w);
+            lw->first = w;
+        }
+        Py_XSETREF(lw->last, w); /* the reference moves to last */
+        lw->count++;
     }
-    return words;
+    return 0;
 }
 
 /* Sentence boundaries inside a text: ". ", "? " and "! " (one pass). */
@@ -262,10 +310,11 @@ static PyObject *columns(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "triggers must be a frozenset or None");
         return NULL;
     }
-    /* a mutable stop-word set could change between calls: no cached flags for it */
-    int use_cache = stopwords == Py_None || PyFrozenSet_Check(stopwords);
-    if (use_cache) {
-        cache_select(stopwords, triggers);
+    /* a mutable stop-word set could change between calls: its words are looked up every time */
+    int use_table = stopwords == Py_None || PyFrozenSet_Check(stopwords);
+    if (use_table) {
+        flag_select(stopwords, triggers);
+        use_table = flag_usable;
     }
     Py_ssize_t n = PyList_GET_SIZE(lines);
     if (PyList_GET_SIZE(lowered) != n) {
@@ -276,11 +325,11 @@ static PyObject *columns(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "stopwords must be a set, a frozenset or None");
         return NULL;
     }
-    PyObject *texts = PyList_New(n), *words = PyList_New(n), *nc = PyList_New(n), *nw = PyList_New(n);
-    PyObject *nstop = PyList_New(n), *ends = PyList_New(n), *nsent = PyList_New(n), *hits = PyList_New(n);
-    PyObject *none_hit = PyFrozenSet_New(NULL);
+    PyObject *texts = PyList_New(n), *firsts = PyList_New(n), *lasts = PyList_New(n), *nc = PyList_New(n);
+    PyObject *nw = PyList_New(n), *nstop = PyList_New(n), *ends = PyList_New(n), *nsent = PyList_New(n);
+    PyObject *hits = PyList_New(n), *none_hit = PyFrozenSet_New(NULL), *empty = PyUnicode_New(0, 0);
     PyObject *result = NULL;
-    if (!texts || !words || !nc || !nw || !nstop || !ends || !nsent || !hits || !none_hit) {
+    if (!texts || !firsts || !lasts || !nc || !nw || !nstop || !ends || !nsent || !hits || !none_hit || !empty) {
         goto done;
     }
     for (Py_ssize_t li = 0; li < n; li++) {
@@ -340,29 +389,32 @@ static PyObject *columns(PyObject *self, PyObject *args) {
             goto done;
         }
         PyList_SET_ITEM(nc, li, ncv);
-        /* words of the lower-cased line, the stop words and trigger words among them */
-        Py_ssize_t stops = 0;
-        PyObject *found = NULL;
-        PyObject *ws = words_of(low, stopwords, triggers, use_cache, &stops, &found);
-        if (ws == NULL) {
-            Py_XDECREF(found);
-            goto done;
-        }
-        PyList_SET_ITEM(words, li, ws);
-        Py_ssize_t wn = PyList_GET_SIZE(ws);
-        PyObject *wnv = PyLong_FromSsize_t(wn), *stv = PyLong_FromSsize_t(stops);
+        /* words of the lower-cased line: counts, trigger words, first and last */
+        LineWords lw = {0, 0, NULL, NULL, NULL};
+        int rc = use_table && PyUnicode_IS_ASCII(low) ? ascii_words(low, &lw) : any_words(low, stopwords, triggers, &lw);
+        PyObject *wnv = rc < 0 ? NULL : PyLong_FromSsize_t(lw.count);
+        PyObject *stv = rc < 0 ? NULL : PyLong_FromSsize_t(lw.stops);
         if (wnv == NULL || stv == NULL) {
             Py_XDECREF(wnv);
             Py_XDECREF(stv);
-            Py_XDECREF(found);
+            line_words_clear(&lw);
             goto done;
         }
         PyList_SET_ITEM(nw, li, wnv);
         PyList_SET_ITEM(nstop, li, stv);
+        if (lw.first == NULL) {
+            Py_INCREF(empty);
+            lw.first = empty;
+            Py_INCREF(empty);
+            lw.last = empty;
+        }
+        PyList_SET_ITEM(firsts, li, lw.first);
+        PyList_SET_ITEM(lasts, li, lw.last);
+        lw.first = lw.last = NULL;
         PyObject *hv;
-        if (found != NULL) {
-            hv = PyFrozenSet_New(found);
-            Py_DECREF(found);
+        if (lw.found != NULL) {
+            hv = PyFrozenSet_New(lw.found);
+            Py_CLEAR(lw.found);
             if (hv == NULL) {
                 goto done;
             }
@@ -372,11 +424,12 @@ static PyObject *columns(PyObject *self, PyObject *args) {
         }
         PyList_SET_ITEM(hits, li, hv);
     }
-    result = PyTuple_Pack(8, texts, words, nc, nw, nstop, ends, nsent, hits);
+    result = PyTuple_Pack(9, texts, firsts, lasts, nc, nw, nstop, ends, nsent, hits);
 done:
     /* a list not yet filled holds NULL items, which list deallocation skips */
     Py_XDECREF(texts);
-    Py_XDECREF(words);
+    Py_XDECREF(firsts);
+    Py_XDECREF(lasts);
     Py_XDECREF(nc);
     Py_XDECREF(nw);
     Py_XDECREF(nstop);
@@ -384,12 +437,13 @@ done:
     Py_XDECREF(nsent);
     Py_XDECREF(hits);
     Py_XDECREF(none_hit);
+    Py_XDECREF(empty);
     return result;
 }
 
 static PyMethodDef methods[] = {
     {"columns", columns, METH_VARARGS,
-     "columns(lines, lowered, stopwords, triggers=None) -> (texts, words, nc, nw, nstop, ends, nsent, hits):\n"
+     "columns(lines, lowered, stopwords, triggers=None) -> (texts, firsts, lasts, nc, nw, nstop, ends, nsent, hits):\n"
      "per-line feature columns of a page (see lines.columns_python; stopwords and triggers may be None)."},
     {NULL, NULL, 0, NULL},
 };

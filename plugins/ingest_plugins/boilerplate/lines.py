@@ -41,7 +41,7 @@ class LineFeatures:
     index: int
     raw: str
     text: str  # stripped
-    words: list[str]  # lower-case \w+ tokens
+    _words: list[str] | None  # lower-case \w+ tokens (None: made on first use, see ``words``)
     n_chars: int
     n_words: int
     n_stop: int
@@ -51,6 +51,36 @@ class LineFeatures:
     _caps: float = -1.0  # computed on first use
     _date: int = -2  # words left once dates are taken out: -2 not computed yet, -1 no date
     _hits: "frozenset[str] | set[str] | None" = None  # trigger words of the line rules (cached)
+    _first: str | None = None  # first word, "" when none (None: taken from ``words``)
+    _last: str | None = None  # last word, likewise
+
+    @property
+    def words(self) -> list[str]:
+        """The lower-case ``\\w+`` tokens of the line (made on first use: the rules
+        need them on a few short lines, the counts come with the features)."""
+        words = self._words
+        if words is None:
+            low = self.raw.lower()
+            words = self._words = _ASCII_WORD_RE.findall(low) if low.isascii() else WORD_RE.findall(low)
+        return words
+
+    @property
+    def first_word(self) -> str:
+        """The first of :attr:`words`, "" when there are none."""
+        first = self._first
+        if first is None:
+            words = self.words
+            first = self._first = words[0] if words else ""
+        return first
+
+    @property
+    def last_word(self) -> str:
+        """The last of :attr:`words`, "" when there are none."""
+        last = self._last
+        if last is None:
+            words = self.words
+            last = self._last = words[-1] if words else ""
+        return last
 
     @property
     def blank(self) -> bool:
@@ -84,7 +114,7 @@ def compute_features(
     """
     if lowered is None or len(lowered) != len(lines):
         lowered = [line.lower() for line in lines]
-    texts, words, nc, nw, nstop, ends, nsent, hits = _columns(lines, lowered, stopwords or None, triggers)
+    texts, firsts, lasts, nc, nw, nstop, ends, nsent, hits = _columns(lines, lowered, stopwords or None, triggers)
     # ideographic full stops and unspaced scripts: only pages that have them pay
     page = "\n".join(texts) if len(texts) > 1 else (texts[0] if texts else "")
     if not page.isascii():
@@ -104,12 +134,37 @@ def compute_features(
     else:
         dens = [0.5 if (s and n >= 6) else 0.0 for s, n in zip(nsent, nw)]
     return list(
-        map(LineFeatures, range(len(lines)), lines, texts, words, nc, nw, nstop, dens, ends, nsent, _NO_CAPS, _NO_DATE, hits)
+        map(
+            LineFeatures,
+            range(len(lines)),
+            lines,
+            texts,
+            _WORDS_LATER,
+            nc,
+            nw,
+            nstop,
+            dens,
+            ends,
+            nsent,
+            _NO_CAPS,
+            _NO_DATE,
+            hits,
+            firsts,
+            lasts,
+        )
     )
 
 
 Columns = tuple[
-    list[str], list[list[str]], list[int], list[int], list[int], list[bool], list[int], "list[frozenset[str] | None]"
+    list[str],
+    list[str],
+    list[str],
+    list[int],
+    list[int],
+    list[int],
+    list[bool],
+    list[int],
+    "list[frozenset[str] | None]",
 ]
 _NO_HITS: frozenset[str] = frozenset()
 
@@ -117,12 +172,13 @@ _NO_HITS: frozenset[str] = frozenset()
 def columns_python(
     lines: list[str], lowered: list[str], stopwords: frozenset[str] | None, triggers: frozenset[str] | None = None
 ) -> Columns:
-    """Per-line feature columns ``(texts, words, nc, nw, nstop, ends, nsent, hits)`` of a page.
+    """Per-line feature columns ``(texts, firsts, lasts, nc, nw, nstop, ends, nsent, hits)`` of a page.
 
     The reference for the native ``_features.columns`` (same values, computed
-    column by column with C-level maps and regex calls); ``stopwords`` None
-    counts no stop words; ``hits`` are the words of each line in ``triggers``
-    (None for every line without ``triggers``).
+    column by column with C-level maps and regex calls); ``firsts``/``lasts``
+    are each line's first and last word ("" when it has none), ``nw`` its
+    number of words; ``stopwords`` None counts no stop words; ``hits`` are the
+    words of each line in ``triggers`` (None for every line without ``triggers``).
     """
     texts = list(map(str.strip, lines))
     # on ASCII lines ``\w`` is exactly ``[A-Za-z0-9_]``, which the regex engine scans faster
@@ -151,11 +207,14 @@ def columns_python(
     else:
         inter, disjoint = triggers.intersection, triggers.isdisjoint
         hits = [_NO_HITS if disjoint(w) else inter(w) for w in words]
-    return texts, words, nc, nw, nstop, ends, nsent, hits
+    firsts = [w[0] if w else "" for w in words]
+    lasts = [w[-1] if w else "" for w in words]
+    return texts, firsts, lasts, nc, nw, nstop, ends, nsent, hits
 
 
 _native = native_module("ingest_plugins.boilerplate._features")
-_NO_CAPS, _NO_DATE = itertools.repeat(-1.0), itertools.repeat(-2)  # LineFeatures' "not computed yet"
+# LineFeatures' "not computed yet"
+_NO_CAPS, _NO_DATE, _WORDS_LATER = itertools.repeat(-1.0), itertools.repeat(-2), itertools.repeat(None)
 _columns = _native.columns if _native is not None else columns_python
 #: True when the per-line features are computed by the compiled extension
 NATIVE = _columns is not columns_python
@@ -264,9 +323,10 @@ def merge_features(parts: list[LineFeatures]) -> LineFeatures:
     """Features of a paragraph made of several wrapped lines."""
     if len(parts) == 1:
         return parts[0]
-    words: list[str] = []
-    for p in parts:
-        words.extend(p.words)
+    # the words of the joined lines are theirs in order ("\n" is no word character):
+    # made from the joined text on first use, like a line's
+    firsts = [p.first_word for p in parts if p.first_word]
+    lasts = [p.last_word for p in parts if p.last_word]
     n = sum(p.n_words for p in parts)
     n_stop = sum(p.n_stop for p in parts)
     last = parts[-1]
@@ -275,13 +335,15 @@ def merge_features(parts: list[LineFeatures]) -> LineFeatures:
         parts[0].index,
         "\n".join(p.raw for p in parts),
         " ".join(p.text for p in parts),
-        words,
+        None,
         sum(p.n_chars for p in parts) + len(parts) - 1,
         n,
         n_stop,
         dens,
         last.ends_sentence,
         sum(p.n_sentences for p in parts),
+        first=firsts[0] if firsts else "",
+        last=lasts[-1] if lasts else "",
     )
 
 
@@ -313,7 +375,7 @@ def build_units(
             first = f.text[0]
             if first.islower():
                 join = True
-            elif prev.text.endswith(_CONT_END) or (prev.words and prev.words[-1] in stopwords and prev.n_words >= 4):
+            elif prev.text.endswith(_CONT_END) or (prev.last_word in stopwords and prev.n_words >= 4):
                 join = True
             if join and stands_alone is not None and stands_alone(prev.text):
                 join = False

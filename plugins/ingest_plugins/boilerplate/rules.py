@@ -326,7 +326,7 @@ def candidate_rules(f: LineFeatures, o: BoilerplateOptions) -> set[str]:
     cands: set[str] = set()
     for w in h:
         cands |= _WORD_RULES[w]
-    first = _FIRST_WORD_RULES.get(f.words[0]) if f.words else None
+    first = _FIRST_WORD_RULES.get(f.first_word)
     if first is not None:
         cands |= first
     t = f.text
@@ -368,8 +368,8 @@ def rule_candidates(lines: list[LineFeatures], o: BoilerplateOptions, names: Ite
             out[name] = [f for f, h in hl if not trig.isdisjoint(h)]
     # lines opening with a link/byline word
     get_first = _FIRST_WORD_RULES.get
-    # (a line of CJK punctuation has a word count but no words)
-    first = [(f, r) for f in lines if f.words and (r := get_first(f.words[0])) is not None]
+    # (a line of CJK punctuation has a word count but no words: its first word is "")
+    first = [(f, r) for f in lines if (r := get_first(f.first_word)) is not None]
     # lines with an unusual first or last character, or a copyright sign
     odd = [f for f in lines if not f.text[0].isalpha() or f.text[-1] in "]|" or "©" in f.text]
     # short lines (dates need a digit, alt text is lower-case words)
@@ -435,7 +435,7 @@ class LinkPhraseRule:
         if self.extra is not None and self.extra.match(t):
             return True
         tagged = t.endswith(("]", "]|", "] "))
-        if (not f.words or f.words[0] not in LINK_FIRST_WORDS) and not tagged:
+        if f.first_word not in LINK_FIRST_WORDS and not tagged:
             return False
         return bool(
             LINK_PHRASE_RE.match(t)
