@@ -1,4 +1,4 @@
-"""report.html collected in a helper process from the lines a sink writes.
+"""report.html collected in a helper process from the records a sink writes.
 
 Collecting the page's figures costs ~20 us per record (rules counted, samples
 kept), the largest part of a JSON-lines sink's per-record work; after a corpus
@@ -6,8 +6,10 @@ stage the sink runs on one core while the others idle. :class:`ReportFeed`
 holds the first records; a run that ends before :data:`START_AFTER` of them
 feeds them to a :class:`~ingest.report_html.ReportBuilder` in-process (a small
 run never pays for a process). A larger one starts a helper (``python -m
-ingest.report_feed``) and hands it, in batches, every line written; the
-helper parses them, feeds its builder and, when the run ends, writes the page.
+ingest.report_feed``) and hands it, in batches, every record as a JSON line of
+the fields the page reads (:data:`PAGE_FIELDS`: not the text, which is most of
+a record and which the helper would parse for nothing); the helper parses them,
+feeds its builder and, when the run ends, writes the page.
 The batches go down the pipe from a writer thread with a few batches of slack,
 so the sink never waits for the helper to start or to finish a batch (sending
 inline, it waited ~0.5 s per 10,000 records after a dedup stage).
@@ -33,6 +35,7 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
+from ingest.jsonutil import record_line
 from ingest.report_html import ReportBuilder
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,17 @@ QUEUED_BATCHES = 16
 _HEADER = struct.Struct("<cQ")  # message kind, payload length
 _KEPT, _DROPPED, _WRITE = b"K", b"D", b"W"
 
+#: the fields of a kept and of a dropped record that the page reads (``report_html._Collector``)
+PAGE_FIELDS = {
+    _KEPT: ("id", "history"),
+    _DROPPED: ("id", "stage", "reason", "duplicate_of", "details", "history"),
+}
+
+
+def _page_line(kind: bytes, record: dict[str, Any]) -> bytes:
+    """What the helper gets of a record: the fields the page reads, as a JSON line."""
+    return record_line({key: record[key] for key in PAGE_FIELDS[kind] if key in record})
+
 
 class ReportFeed:
     """Feeds report.html's collector, moving it to a helper process once the run is large."""
@@ -57,7 +71,7 @@ class ReportFeed:
         self.start_after = START_AFTER if start_after is None else start_after
         self.batch_bytes = BATCH_BYTES if batch_bytes is None else batch_bytes
         self.failed = ""  # why the page cannot come from here ("" while it can)
-        self._held: list[tuple[bytes, dict[str, Any], bytes]] = []
+        self._held: list[tuple[bytes, dict[str, Any]]] = []
         self._proc: subprocess.Popen[bytes] | None = None
         self._batches: dict[bytes, list[bytes]] = {_KEPT: [], _DROPPED: []}
         self._batched = 0
@@ -66,25 +80,26 @@ class ReportFeed:
         self._writer: threading.Thread | None = None
         self._writer_error = ""  # set by the writer thread when the pipe broke
 
-    def add_kept(self, record: dict[str, Any], line: bytes) -> None:
-        """One record of ``documents.jsonl``: the dict and the line written for it."""
-        self._add(_KEPT, record, line)
+    def add_kept(self, record: dict[str, Any]) -> None:
+        """One record of ``documents.jsonl`` (the dict the sink wrote)."""
+        self._add(_KEPT, record)
 
-    def add_dropped(self, record: dict[str, Any], line: bytes) -> None:
-        """One record of ``dropped.jsonl``: the dict and the line written for it."""
-        self._add(_DROPPED, record, line)
+    def add_dropped(self, record: dict[str, Any]) -> None:
+        """One record of ``dropped.jsonl`` (the dict the sink wrote)."""
+        self._add(_DROPPED, record)
 
-    def _add(self, kind: bytes, record: dict[str, Any], line: bytes) -> None:
+    def _add(self, kind: bytes, record: dict[str, Any]) -> None:
         if self.failed:
             return
         if self._proc is None and self.start_after >= 0:
-            self._held.append((kind, record, line))
+            self._held.append((kind, record))
             if len(self._held) >= self.start_after:
                 self._start()
             return
         if self._proc is None:  # no helper could be started: collect here
             self._collect(kind, record)
             return
+        line = _page_line(kind, record)
         self._batches[kind].append(line)
         self._batched += len(line)
         if self._batched >= self.batch_bytes:
@@ -99,12 +114,12 @@ class ReportFeed:
 
     def _collect_held(self) -> None:
         held, self._held = self._held, []
-        for kind, record, _ in held:
+        for kind, record in held:
             if not self.failed:
                 self._collect(kind, record)
 
     def _start(self) -> None:
-        """Start the helper and hand it the held lines (on failure: collect in-process)."""
+        """Start the helper and hand it the held records (on failure: collect in-process)."""
         self.start_after = -1  # one try
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         try:
@@ -123,7 +138,8 @@ class ReportFeed:
         self._writer = threading.Thread(target=self._write_queued, name="ingest-report-feed", daemon=True)
         self._writer.start()
         held, self._held = self._held, []
-        for kind, _, line in held:
+        for kind, record in held:
+            line = _page_line(kind, record)
             self._batches[kind].append(line)
             self._batched += len(line)
         self._flush()

@@ -677,14 +677,26 @@ def test_a_failing_helper_process_leaves_the_page_to_the_files(
     assert written == (tmp_path / "rebuilt.html").read_text(encoding="utf-8")
 
 
+def test_the_fields_sent_to_the_helper_are_all_the_page_reads(run_output: Path) -> None:
+    """The helper gets only ``PAGE_FIELDS`` of each record (not the text): the page from
+    records cut down to them equals the page from the whole records."""
+    from ingest.report_feed import PAGE_FIELDS
+
+    report, dropped, kept = load(run_output)
+    assert any("text" in record for record in kept + dropped)
+    kept_fields, dropped_fields = PAGE_FIELDS[b"K"], PAGE_FIELDS[b"D"]
+    cut_kept = [{k: v for k, v in record.items() if k in kept_fields} for record in kept]
+    cut_dropped = [{k: v for k, v in record.items() if k in dropped_fields} for record in dropped]
+    assert render_html(report, iter(cut_dropped), iter(cut_kept)) == render_html(report, iter(dropped), iter(kept))
+
+
 def test_an_aborted_run_stops_the_helper_process(tmp_path: Path) -> None:
-    from ingest.jsonutil import record_line
     from ingest.report_feed import ReportFeed
     from ingest.report_html import ReportBuilder
 
     feed = ReportFeed(ReportBuilder(), start_after=1, batch_bytes=1)
     record = {"id": "a", "text": "x", "history": [{"stage": "b", "action": "removed_lines", "lines": []}]}
-    feed.add_kept(record, record_line(record))
+    feed.add_kept(record)
     proc = feed._proc
     assert proc is not None and proc.poll() is None
     feed.close()

@@ -303,14 +303,14 @@ class JsonlSink:
         line = record_line(record)
         self.writers["documents"].write(line)
         if self._report is not None:
-            self._report.add_kept(record, line)
+            self._report.add_kept(record)
 
     def write_dropped(self, record: DropRecord) -> None:
         out = drop_record(record, text=self.options.include_dropped_text, history=self.options.include_history)
         line = record_line(out)
         self.writers["dropped"].write(line)
         if self._report is not None:
-            self._report.add_dropped(out, line)
+            self._report.add_dropped(out)
 
     def close(self, report: dict[str, Any]) -> None:
         try:
