@@ -35,8 +35,8 @@ import attrs
 
 from ingest.context import StageContext
 from ingest.document import Document
-from ingest.document_stage import apply_document_stage, error_text
-from ingest.errors import RunError
+from ingest.document_stage import apply_document_stage
+from ingest.fork_pool import ForkWorkers
 from ingest.ledger import DropRecord, Ledger, RunWarning, StageStats
 from ingest.spool import PickledDocument
 
@@ -85,14 +85,6 @@ class BatchResult:
     stats: dict[str, tuple[int, int, float, int]]  # stage id -> in, out, seconds, warnings
 
 
-# Segments by token, set in the parent before its pool forks and read by
-# the workers (inherited, never pickled). A token per segment because two
-# segments of one pipeline run at the same time.
-_SEGMENTS: dict[int, Sequence[SegmentStage]] = {}
-_WORKER: _WorkerState | None = None
-_WORKER_ERROR: str | None = None
-
-
 class _WorkerState:
     """The segment's stage functions, built once in each worker."""
 
@@ -129,21 +121,6 @@ class _WorkerState:
             sid: (s.documents_in, s.documents_out, s.seconds, s.warnings) for sid, s in self.ledger.stages.items()
         }
         return BatchResult(outcomes, stats_out)
-
-
-def _init_worker(token: int) -> None:
-    global _WORKER, _WORKER_ERROR
-    try:
-        _WORKER = _WorkerState(_SEGMENTS[token])
-    except Exception as exc:  # noqa: BLE001 - reported with the first batch
-        # Raising here would make the pool respawn workers forever.
-        _WORKER_ERROR = error_text(exc)
-
-
-def _run_batch(docs: list[Document], pickle_kept: bool) -> BatchResult:
-    if _WORKER is None:
-        raise RuntimeError(f"the worker could not start its stages: {_WORKER_ERROR}")
-    return _WORKER.run_batch(docs, pickle_kept)
 
 
 def _replay(result: BatchResult, batch: _Batch, ledger: Ledger) -> Iterator[Document | PickledDocument]:
@@ -266,28 +243,11 @@ def run_segment(
 def _fork_pool(
     segment: Sequence[SegmentStage], workers: int, pickle_kept: bool = False
 ) -> Iterator[tuple[SubmitBatch, int]]:
-    """A pool of forked workers that build the segment's stages once each."""
-    token = id(segment)
-    _SEGMENTS[token] = segment
-    try:
-        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_init_worker, initargs=(token,))
+    """Forked workers that build the segment's stages once each (see :mod:`ingest.fork_pool`)."""
+    with ForkWorkers(workers, functools.partial(_WorkerState, segment), _WorkerState.run_batch) as pool:
 
         def submit(docs: list[Document]) -> Callable[[], BatchResult]:
-            waiting = pool.apply_async(_run_batch, (docs, pickle_kept))
+            ticket = pool.submit(docs, pickle_kept)
+            return functools.partial(pool.result, ticket)
 
-            def wait() -> BatchResult:
-                try:
-                    return waiting.get()
-                except Exception as exc:
-                    raise RunError(f"a worker process failed: {error_text(exc)}") from exc
-
-            return wait
-
-        try:
-            yield submit, workers * IN_FLIGHT_PER_WORKER
-            pool.close()
-        finally:
-            pool.terminate()
-            pool.join()
-    finally:
-        _SEGMENTS.pop(token, None)
+        yield submit, workers * IN_FLIGHT_PER_WORKER
