@@ -29,7 +29,7 @@ import multiprocessing
 import os
 import pickle
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -69,18 +69,18 @@ class SegmentStage:
     make_context: Callable[[Ledger], StageContext]
 
 
-@attrs.frozen
-class DocOutcome:
+class DocOutcome(NamedTuple):
     """What happened to one document inside the segment: ``kept`` is the
-    document, or its pickle when the batch was run with ``pickle_kept``."""
+    document, or its pickle when the batch was run with ``pickle_kept``.
+    (Named tuples: they cross the pipe once per document, and pickle in half
+    the time of an attrs class.)"""
 
     kept: Document | bytes | None
     drops: list[DropRecord]
     warnings: list[RunWarning]
 
 
-@attrs.frozen
-class BatchResult:
+class BatchResult(NamedTuple):
     outcomes: list[DocOutcome]
     stats: dict[str, tuple[int, int, float, int]]  # stage id -> in, out, seconds, warnings
 
