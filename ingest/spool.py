@@ -18,6 +18,7 @@ such a point (``resume=(offset, count)``): writing goes on from there.
 
 from __future__ import annotations
 
+import array
 import os
 import pickle
 import tempfile
@@ -75,6 +76,10 @@ class Spool:
         self._held_bytes = 0
         self._memory_bytes = memory_bytes
         self._directory, self._name = directory, name
+        # where each document's pickle starts in the file, for read_at(); None when
+        # unknown (a spool resumed after a crash: the records before are not indexed)
+        self._offsets: array.array[int] | None = array.array("q")
+        self._end = 0  # bytes written
         if path is None:
             self.count = 0
             if memory_bytes > 0:
@@ -95,6 +100,8 @@ class Spool:
         self._file.truncate(offset)
         self._file.seek(offset)
         self.count = count
+        self._offsets = None if count else self._offsets
+        self._end = offset
 
     def _open_scratch(self) -> None:
         fd, self.path = tempfile.mkstemp(prefix=f"ingest-{self._name}-", suffix=".pickle", dir=self._directory)
@@ -112,21 +119,25 @@ class Spool:
             if self._held_bytes > self._memory_bytes:
                 self._spill()
             return
+        self._append(pickled if pickled is not None else pickle.dumps(doc, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def _append(self, pickled: bytes) -> None:
         # One self-contained pickle per document: a shared pickler would
         # remember every object written, and memory would grow with the corpus.
-        if pickled is None:
-            pickle.dump(doc, self._file, protocol=pickle.HIGHEST_PROTOCOL)
-        else:
-            self._file.write(pickled)
+        self._file.write(pickled)
+        if self._offsets is not None:
+            self._offsets.append(self._end)
+        self._end += len(pickled)
         self.count += 1
 
     def _spill(self) -> None:
         """Past the memory budget: the held documents go to the file, and so does the rest."""
         held, self._held = self._held or [], None
         self._open_scratch()
-        dump, file, proto = pickle.dump, self._file, pickle.HIGHEST_PROTOCOL
+        self.count = 0  # counted again as they are written
+        dumps, proto = pickle.dumps, pickle.HIGHEST_PROTOCOL
         for doc in held:
-            dump(doc, file, protocol=proto)
+            self._append(dumps(doc, protocol=proto))
 
     @property
     def in_memory(self) -> bool:
@@ -167,6 +178,30 @@ class Spool:
         with open(self.path, "rb") as fh:  # (a large read buffer makes pickle.load slower)
             for _ in range(self.count):
                 yield pickle.load(fh)
+
+    @property
+    def indexed(self) -> bool:
+        """Whether :meth:`read_at` can pick documents out (not after a resume)."""
+        return self._held is not None or self._offsets is not None
+
+    def read_at(self, positions: Iterable[int]) -> Iterator[Document]:
+        """The documents at ``positions`` (0-based, ascending), reading only
+        those records: a corpus stage that needs a few documents back (dedup's
+        LSH candidates) need not unpickle every one."""
+        if self._held is not None:
+            held = self._held
+            for i in positions:
+                yield held[i]
+            return
+        offsets = self._offsets
+        if offsets is None:
+            raise ValueError(f"{self.path}: the spool was resumed; its records are not indexed")
+        count, end = self.count, self._end
+        with open(self.path, "rb", buffering=0) as fh:
+            for i in positions:
+                start = offsets[i]
+                fh.seek(start)
+                yield pickle.loads(fh.read((offsets[i + 1] if i + 1 < count else end) - start))
 
     def __len__(self) -> int:
         return self.count

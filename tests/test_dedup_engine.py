@@ -226,6 +226,24 @@ def test_keep_shingles_off_rereads_texts() -> None:
     assert eng2.bytes_per_doc() < full.bytes_per_doc()  # only candidates' shingles were gathered
 
 
+def test_texts_at_reads_back_only_the_candidates() -> None:
+    docs = generated(60)
+    ref = run(docs)
+    items = list(docs.items())
+    asked: list[list[int]] = []
+
+    def texts_at(positions: list[int]):  # type: ignore[no-untyped-def]
+        asked.append(positions)
+        return (items[i] for i in positions)
+
+    lean = DedupEngine(DedupOptions(keep_shingles=False))
+    for k, v in items:
+        lean.add(k, v)
+    assert lean.resolve(lambda: iter(items), texts_at=texts_at) == ref
+    assert asked and all(p == sorted(p) for p in asked)
+    assert 0 < sum(map(len, asked)) < len(items)
+
+
 def test_shingle_memory_budget_drops_sets_and_rereads_candidates() -> None:
     docs = generated(60)
     ref = run(docs)

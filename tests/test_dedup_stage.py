@@ -86,6 +86,25 @@ def test_lean_memory_rereads_the_spool_and_decides_the_same(run_pipeline):
     assert lean.ledger.stages["dedup"].extra["dedup"]["bytes_per_doc"] < 1000
 
 
+def test_lean_memory_reads_back_only_the_candidates_from_a_disk_spool(run_pipeline, monkeypatch):
+    from ingest.spool import Spool
+
+    docs, _ = generated_corpus(seed=11)
+    baseline = decisions(run_pipeline(docs, ["dedup"]))
+    asked: list[int] = []
+    read_at = Spool.read_at
+
+    def counted(self: Spool, positions):  # type: ignore[no-untyped-def]
+        positions = list(positions)
+        asked.append(len(positions))
+        return read_at(self, positions)
+
+    monkeypatch.setattr(Spool, "read_at", counted)
+    lean = run_pipeline(docs, [{"stage": "dedup", "shingle_memory_mb": 0.01}], run={"spool_memory_mb": 0})
+    assert decisions(lean) == baseline
+    assert asked and 0 < sum(asked) < len(docs)  # the candidates, not the whole spool
+
+
 def test_incremental_run_against_a_saved_index_drops_what_a_combined_run_drops(run_pipeline, tmp_path):
     docs, _ = generated_corpus(seed=21)
     day1, day2 = docs[: len(docs) // 2], docs[len(docs) // 2 :]

@@ -70,6 +70,33 @@ def test_a_document_pickled_by_a_worker_is_written_as_it_came(tmp_path):
     in_memory.close()
 
 
+def test_read_at_picks_documents_out_on_disk_in_memory_and_after_a_spill(tmp_path):
+    docs = _docs(120, size=300)
+    for budget in (0, 1 << 20, 20_000):  # on disk, in memory, spilled part way
+        spool = Spool(str(tmp_path), memory_bytes=budget)
+        for i, doc in enumerate(docs):
+            spool.write(PickledDocument(doc, pickle.dumps(doc)) if i % 3 == 0 else doc)
+        spool.finish()
+        assert spool.indexed
+        assert [d.id for d in spool.read_at([0, 1, 57, 119])] == ["d0000", "d0001", "d0057", "d0119"]
+        assert list(spool.read_at([])) == []
+        assert [d.id for d in spool] == [d.id for d in docs]
+        spool.close()
+
+
+def test_a_resumed_spool_is_not_indexed(tmp_path):
+    path = str(tmp_path / "barrier.pickle")
+    spool = Spool(path=path)
+    for doc in _docs(3):
+        spool.write(doc)
+    offset, count = spool.sync()
+    spool.finish()
+    again = Spool.existing(path, offset, count)
+    assert not again.indexed and [d.id for d in again] == ["d0000", "d0001", "d0002"]
+    with pytest.raises(ValueError, match="not indexed"):
+        list(again.read_at([0]))
+
+
 def test_dedup_decides_the_same_with_the_spool_in_memory_or_on_disk(tmp_path):
     seeds = sorted((ROOT / "samples" / "seeds").glob("*.txt"))
     texts = [path.read_text(encoding="utf-8") for path in seeds]

@@ -230,6 +230,8 @@ class Decision:
 
 
 _BatchResult = tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray, "list[np.ndarray] | None"]
+#: ``texts_at(positions)``: ``(doc_id, text)`` of the documents at those positions (see ``resolve``).
+TextsAt = Callable[[list[int]], Iterable[tuple[str, str]]]
 #: ``candidate_pairs(sigs, bands, rows, min_new=0)``: as :func:`lsh.candidate_pairs`.
 CandidatePairs = Callable[..., np.ndarray]
 
@@ -364,6 +366,7 @@ class DedupEngine:
         self._rep = np.zeros(1024, dtype=np.int64)  # row of the exact representative
         self._slot = np.zeros(1024, dtype=np.int64)  # signature slot (the representative's)
         self._texts: Callable[[], Iterable[tuple[str, str]]] | None = None  # during resolve()
+        self._texts_at: TextsAt | None = None  # likewise
         self._store = ShingleStore()  # shingle sets held in memory (exact copies share a range)
         # sets are kept while they fit the budget; past it they are dropped and
         # re-derived for LSH candidates from the texts in resolve(texts=...)
@@ -541,18 +544,26 @@ class DedupEngine:
         self._fps.append(fps)
 
     # -------------------------------------------------------------- resolve
-    def resolve(self, texts: Callable[[], Iterable[tuple[str, str]]] | None = None) -> dict[str, Decision]:
+    def resolve(
+        self,
+        texts: Callable[[], Iterable[tuple[str, str]]] | None = None,
+        texts_at: TextsAt | None = None,
+    ) -> dict[str, Decision]:
         """Decide every document added since the last resolve (or load).
 
         ``texts`` re-yields ``(doc_id, text)``; it is only read when
         ``keep_shingles`` is False, to rebuild shingle sets of LSH candidates
         (and of all new documents when an index is to be saved).
+        ``texts_at(positions)``, when given, yields them for the documents at
+        ``positions`` only (ascending; 0 is the first document added since the
+        last resolve): then only the documents needed are read back.
         """
         o = self.options
         self._drain()
         n, n_old = len(self._ids), self._n_old
         uf = self._uf
         self._texts = texts
+        self._texts_at = texts_at
         # LSH candidates among one representative per exact group (their
         # signature slots, in row order: a view, no copy)
         reps = self._slot_rows[: self._n_slots]
@@ -612,7 +623,7 @@ class DedupEngine:
         if o.save_index:  # the index stores every representative's set: re-derive the missing ones
             self._gather_shingles(reps[n_old_reps:], texts)
             self.save(o.save_index)
-        self._texts = None
+        self._texts = self._texts_at = None
         return decisions
 
     def _gather_shingles(self, need: np.ndarray, texts: Callable[[], Iterable[tuple[str, str]]] | None) -> None:
@@ -637,7 +648,12 @@ class DedupEngine:
             )
         o = self.options
         batch: list[tuple[int, str]] = []
-        for doc_id, text in texts():
+        if self._texts_at is not None:  # only the rows needed, in row order
+            base = self._n_old
+            stream = self._texts_at(sorted(r - base for r in todo if r >= base))
+        else:
+            stream = texts()
+        for doc_id, text in stream:
             r = self._row.get(doc_id)
             if r is None or r not in todo:
                 continue

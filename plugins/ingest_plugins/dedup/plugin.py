@@ -72,8 +72,17 @@ class DedupStage:
             engine = self._new_engine()
             for doc in corpus:
                 engine.add(doc.id, doc.text, doc.metadata)
-        # The engine re-reads texts only for what it did not keep in memory.
-        self.decisions = engine.resolve(texts=lambda: ((doc.id, doc.text) for doc in corpus))
+        # The engine re-reads texts only for what it did not keep in memory; a spool
+        # that knows where each record starts (engine rows are its positions, in
+        # order) gives back just those documents.
+        texts_at = None
+        if getattr(corpus, "indexed", False):
+            read_at = corpus.read_at  # type: ignore[attr-defined]
+
+            def texts_at(positions: list[int]) -> Iterator[tuple[str, str]]:
+                return ((doc.id, doc.text) for doc in read_at(positions))
+
+        self.decisions = engine.resolve(texts=lambda: ((doc.id, doc.text) for doc in corpus), texts_at=texts_at)
         stats = self.ctx.ledger.stages.get(self.ctx.stage_id)
         if stats is not None:
             stats.extra["dedup"] = {
