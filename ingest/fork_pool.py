@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
+from ingest.document_stage import error_text
 from ingest.errors import RunError
 
 _LENGTH = struct.Struct("<Q")
@@ -78,7 +79,7 @@ def _serve(
     try:
         state = start()
     except Exception as exc:  # noqa: BLE001 - reported with every task
-        failed = f"the worker could not start its stages: {_error_text(exc)}"
+        failed = f"the worker could not start its stages: {error_text(exc)}"
     while True:
         header = _read_exact(task_fd, _LENGTH.size)
         if header is None:  # the parent is gone
@@ -87,20 +88,16 @@ def _serve(
         if size == 0:  # the parent's stop message (end of file alone is not enough: a process
             return  # forked later, such as a dedup hashing helper, holds the pipe open too)
         payload = _read_exact(task_fd, size)
+        if payload is None:  # the parent is gone
+            return
         try:
             if failed:
                 raise RuntimeError(failed)
-            reply: tuple[str, Any] = ("ok", run(state, *pickle.loads(payload or b"")))
+            reply: tuple[str, Any] = ("ok", run(state, *pickle.loads(payload)))
             data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as exc:  # noqa: BLE001 - the parent raises it as a RunError
-            data = pickle.dumps(("error", _error_text(exc)), protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps(("error", error_text(exc)), protocol=pickle.HIGHEST_PROTOCOL)
         _write_all(result_fd, _LENGTH.pack(len(data)) + data)
-
-
-def _error_text(exc: BaseException) -> str:
-    from ingest.document_stage import error_text
-
-    return error_text(exc)
 
 
 class _Worker:
@@ -134,6 +131,13 @@ class ForkWorkers:
                 )
                 process.start()
                 self._workers.append(_Worker(process, task_w, result_r))
+        except BaseException:  # a fork failed: nothing is left running or open
+            for worker in self._workers:
+                worker.process.terminate()
+                worker.process.join()
+            for fd in parent_ends:
+                os.close(fd)
+            raise
         finally:
             for (task_r, _), (_, result_w) in pipes:
                 os.close(task_r)
