@@ -11,9 +11,16 @@ and moves them to the file once their estimated size passes that budget: a
 small batch (a library call, a test) never pays for pickling every document
 twice, a large corpus spills and stays flat.
 
+Documents that come from worker processes already pickled
+(:class:`PickledDocument`) are written as those bytes. The spool notes where
+each record starts (8 bytes a document), so :meth:`Spool.read_at` can read a
+few documents back without unpickling the rest (the dedup stage's LSH
+candidates, once their shingle sets no longer fit in memory).
+
 A spool at a fixed ``path`` can be synced (:meth:`Spool.sync`, giving the
 byte offset and count a checkpoint records) and reopened after a crash at
-such a point (``resume=(offset, count)``): writing goes on from there.
+such a point (``resume=(offset, count)``): writing goes on from there (such a
+spool is read whole: where its earlier records start is not known).
 """
 
 from __future__ import annotations
