@@ -12,11 +12,12 @@ the parent reads ahead is held back and replayed in its place too, so every
 drop reaches the sink in input order whatever the worker count (a run can
 then be checkpointed and resumed at any document boundary).
 
-Workers are forked (not spawned) so in-process plugin objects and plugin
-files loaded at start-up are there without pickling (:mod:`ingest.fork_pool`
-runs them); where ``fork`` is not available, the runner stays in one process. :func:`run_segment` can send
-batches elsewhere through a ``backend`` (the Ray executor's tasks, see
-:mod:`ingest.ray_executor`); batching, ordering and replay stay here.
+Workers are forked (not spawned, :mod:`ingest.fork_pool`) so in-process
+plugin objects and plugin files loaded at start-up are there without
+pickling; where ``fork`` is not available, the runner stays in one process.
+:func:`run_segment` can send batches elsewhere through a ``backend`` (the Ray
+executor's tasks, see :mod:`ingest.ray_executor`); batching, ordering and
+replay stay here.
 """
 
 from __future__ import annotations

@@ -29,6 +29,12 @@ _DIGIT_RE = re.compile(r"\d")
 GOOD, NEARGOOD, SHORT, BAD = "good", "neargood", "short", "bad"
 
 
+def tokens(lowered: str) -> list[str]:
+    """The ``\\w+`` tokens of a lower-cased line."""
+    # on ASCII lines ``\w`` is exactly ``[A-Za-z0-9_]``, which the regex engine scans faster
+    return _ASCII_WORD_RE.findall(lowered) if lowered.isascii() else WORD_RE.findall(lowered)
+
+
 def normalise(line: str) -> str:
     """Key of a line for the lexicon: lower case, digits as 0, punctuation as spaces."""
     return _NORM_DROP_RE.sub(" ", _DIGIT_RE.sub("0", line.lower())).strip()
@@ -58,29 +64,27 @@ class LineFeatures:
     def words(self) -> list[str]:
         """The lower-case ``\\w+`` tokens of the line (made on first use: the rules
         need them on a few short lines, the counts come with the features)."""
-        words = self._words
-        if words is None:
-            low = self.raw.lower()
-            words = self._words = _ASCII_WORD_RE.findall(low) if low.isascii() else WORD_RE.findall(low)
-        return words
+        if self._words is None:
+            self._words = tokens(self.raw.lower())
+        return self._words
 
     @property
     def first_word(self) -> str:
         """The first of :attr:`words`, "" when there are none."""
-        first = self._first
-        if first is None:
-            words = self.words
-            first = self._first = words[0] if words else ""
-        return first
+        if self._first is None:
+            self._word_ends()
+        return self._first  # type: ignore[return-value]
 
     @property
     def last_word(self) -> str:
         """The last of :attr:`words`, "" when there are none."""
-        last = self._last
-        if last is None:
-            words = self.words
-            last = self._last = words[-1] if words else ""
-        return last
+        if self._last is None:
+            self._word_ends()
+        return self._last  # type: ignore[return-value]
+
+    def _word_ends(self) -> None:
+        words = self.words
+        self._first, self._last = (words[0], words[-1]) if words else ("", "")
 
     @property
     def blank(self) -> bool:
@@ -181,9 +185,7 @@ def columns_python(
     words of each line in ``triggers`` (None for every line without ``triggers``).
     """
     texts = list(map(str.strip, lines))
-    # on ASCII lines ``\w`` is exactly ``[A-Za-z0-9_]``, which the regex engine scans faster
-    find, find_ascii = WORD_RE.findall, _ASCII_WORD_RE.findall
-    words = [find_ascii(lw) if lw.isascii() else find(lw) for lw in lowered]
+    words = list(map(tokens, lowered))
     nw = list(map(len, words))
     nc = list(map(len, texts))
     enders = _ENDERS
