@@ -15,6 +15,9 @@ Rows (engines), each run as its own child process so its peak RSS is its own:
   N in ``--workers``.
 * ``ingest-perdoc-wN``: ``ingest run`` of the per-document stages only
   (``header``, ``boilerplate``, export), to see how they scale with workers.
+  These rows run in ``--perdoc-rounds`` interleaved rounds (w1, w2, w1, w2,
+  ...) and each shows its median round: on a shared VM one pair run one
+  after the other is easily 20% off.
 * ``ingest-dedup``: ``ingest run`` with the ``dedup`` stage alone, on the raw
   files (reading and export included).
 * ``datasketch``: MinHashLSH on the raw text: lower-cased ``\\w+`` tokens,
@@ -585,6 +588,55 @@ def print_table(rows: list[dict[str, Any]], n_docs: int, corpus_mb: float) -> li
     return lines
 
 
+def print_row(row: dict[str, Any]) -> None:
+    q = row.get("quality")
+    print(
+        f"  {row['docs']} docs in {row['seconds']:.1f} s = {row['docs_per_s']:,.0f} docs/s, "
+        f"peak tree RSS {row['peak_tree_mb']:,.0f} MB"
+        + (f", P {q['P']:.3f} R {q['R']:.3f}" if q else "")
+        + (f", {row['empty']} documents left empty" if row.get("empty") else "")
+        + (f", stages {row['stage_seconds']}" if "stage_seconds" in row else ""),
+        flush=True,
+    )
+
+
+def run_perdoc_rounds(
+    names: list[str], args: argparse.Namespace, scratch: Path, corpus_bytes: int
+) -> list[dict[str, Any]]:
+    """The ``ingest-perdoc-wN`` rows, run in ``--perdoc-rounds`` interleaved
+    rounds (w1, w2, w1, w2, ...). The machine's speed drifts from minute to
+    minute, so one pair run one after the other can be 20% off; each row is
+    its median round, and the ratio to the first row is given per round and
+    of the medians."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for round_no in range(1, args.perdoc_rounds + 1):
+        for name in names:
+            print(f"running {name} (round {round_no} of {args.perdoc_rounds}) ...", flush=True)
+            row = run_engine(name, args, scratch, corpus_bytes)
+            if row is None:
+                return []
+            row.pop("pred")
+            print_row(row)
+            runs[name].append(row)
+    base = runs[names[0]]
+    medians = []
+    for name in names:
+        ordered = sorted(runs[name], key=lambda r: r["seconds"])
+        median = dict(ordered[(len(ordered) - 1) // 2])  # the lower median: a real run, not an average
+        median["rounds_seconds"] = [round(r["seconds"], 2) for r in runs[name]]
+        medians.append(median)
+    for name, median in zip(names[1:], medians[1:]):
+        per_round = [b["seconds"] / r["seconds"] for b, r in zip(base, runs[name])]
+        print(
+            f"  {name} against {names[0]}: "
+            + ", ".join(f"{x:.2f}x" for x in per_round)
+            + f" by round; {medians[0]['seconds'] / median['seconds']:.2f}x of the medians "
+            f"({medians[0]['seconds']:.1f} s / {median['seconds']:.1f} s)",
+            flush=True,
+        )
+    return medians
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--corpus", type=Path, help="a folder written by generate_corpus.py")
@@ -598,6 +650,12 @@ def main(argv: list[str] | None = None) -> int:
         "--only", default="", help="comma-separated engines to run (prefixes: ingest, ingest-perdoc, ...)"
     )
     ap.add_argument("--no-perdoc", action="store_true", help="leave out the ingest-perdoc-wN rows")
+    ap.add_argument(
+        "--perdoc-rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds of the ingest-perdoc-wN rows; each row is its median round (default 3)",
+    )
     ap.add_argument("--slow-limit", type=int, default=0, help="datasketch rows: first N documents only")
     ap.add_argument(
         "--scratch", type=Path, default=None, help="folder for outputs (default: a temporary one)"
@@ -617,6 +675,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args._child:
         return child(args._child[0], json.loads(args._child[1]))
+    if args.perdoc_rounds < 1:
+        ap.error("--perdoc-rounds must be 1 or more")
     if args.corpus is None or not (args.corpus / "clusters.jsonl").exists():
         ap.error("--corpus must be a folder written by generate_corpus.py (with clusters.jsonl)")
 
@@ -663,7 +723,12 @@ def main(argv: list[str] | None = None) -> int:
     scratch.mkdir(parents=True, exist_ok=True)
     rows = []
     try:
+        perdoc = [e for e in engines if e.startswith("ingest-perdoc-w")]
         for name in engines:
+            if name in perdoc:
+                if name == perdoc[0]:  # all of them, in interleaved rounds
+                    rows += run_perdoc_rounds(perdoc, args, scratch, corpus_bytes)
+                continue
             print(f"running {name} ...", flush=True)
             row = run_engine(name, args, scratch, corpus_bytes)
             if row is None:
@@ -672,15 +737,7 @@ def main(argv: list[str] | None = None) -> int:
             if pred is not None:
                 ids = files[: row["docs"]]
                 row["quality"] = score(pred, labels, ids)
-            q = row.get("quality")
-            print(
-                f"  {row['docs']} docs in {row['seconds']:.1f} s = {row['docs_per_s']:,.0f} docs/s, "
-                f"peak tree RSS {row['peak_tree_mb']:,.0f} MB"
-                + (f", P {q['P']:.3f} R {q['R']:.3f}" if q else "")
-                + (f", {row['empty']} documents left empty" if row.get("empty") else "")
-                + (f", stages {row['stage_seconds']}" if "stage_seconds" in row else ""),
-                flush=True,
-            )
+            print_row(row)
             rows.append(row)
     finally:
         if scratch_ctx:

@@ -34,6 +34,7 @@ from typing import Any
 
 from ingest.document_stage import error_text
 from ingest.errors import RunError
+from ingest.gc_tuning import paused, tune_for_documents
 
 _LENGTH = struct.Struct("<Q")
 #: pipe buffer asked for (Linux): a batch of pages fits, so a write rarely waits
@@ -80,6 +81,7 @@ def _serve(
         state = start()
     except Exception as exc:  # noqa: BLE001 - reported with every task
         failed = f"the worker could not start its stages: {error_text(exc)}"
+    tune_for_documents()  # the worker is ours, and all it does from here is churn through documents
     while True:
         header = _read_exact(task_fd, _LENGTH.size)
         if header is None:  # the parent is gone
@@ -212,7 +214,8 @@ class ForkWorkers:
             end = _LENGTH.size + size
             if len(buffer) < end:
                 break
-            reply = pickle.loads(memoryview(buffer)[_LENGTH.size : end])
+            with paused():  # a batch of documents is thousands of new objects, none of them garbage
+                reply = pickle.loads(memoryview(buffer)[_LENGTH.size : end])
             del buffer[:end]
             self._results[worker.waiting.popleft()] = reply
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -22,30 +23,38 @@ def _run_bench(script: str, *args: str) -> str:
     return proc.stdout
 
 
-@pytest.mark.slow
-def test_scale_bench_runs_ingest_on_a_generated_corpus(tmp_path):
+def _scale_bench_on_generated(tmp_path: Path, docs: int, *args: str) -> tuple[str, dict[str, dict]]:
+    """Generate ``docs`` documents, run scale_bench.py on them with ``args``: its stdout and rows by engine."""
     corpus = tmp_path / "corpus"
-    _run_bench("generate_corpus.py", "--out", str(corpus), "--docs", "300")
+    _run_bench("generate_corpus.py", "--out", str(corpus), "--docs", str(docs))
     out = tmp_path / "results.json"
     stdout = _run_bench(
-        "scale_bench.py",
-        "--corpus",
-        str(corpus),
-        "--only",
-        "read,ingest-w1",
-        "--workers",
-        "1",
-        "--no-perdoc",
-        "--scratch",
-        str(tmp_path / "scratch"),
-        "--json",
-        str(out),
+        "scale_bench.py", "--corpus", str(corpus), "--scratch", str(tmp_path / "scratch"), "--json", str(out), *args
     )
+    return stdout, {row["engine"]: row for row in json.loads(out.read_text())["rows"]}
+
+
+@pytest.mark.slow
+def test_scale_bench_runs_ingest_on_a_generated_corpus(tmp_path):
+    stdout, rows = _scale_bench_on_generated(tmp_path, 300, "--only", "read,ingest-w1", "--workers", "1", "--no-perdoc")
     assert "| ingest-w1 | 300 |" in stdout
-    rows = {row["engine"]: row for row in json.loads(out.read_text())["rows"]}
     quality = rows["ingest-w1"]["quality"]
     assert rows["ingest-w1"]["docs"] == 300 and quality["P"] >= 0.95 and quality["R"] >= 0.9
     assert quality["hard_neg_merged"] == 0
+
+
+@pytest.mark.slow
+def test_scale_bench_runs_the_perdoc_rows_in_interleaved_rounds(tmp_path):
+    stdout, rows = _scale_bench_on_generated(
+        tmp_path, 200, "--only", "ingest-perdoc", "--workers", "1,2", "--perdoc-rounds", "2"
+    )
+    order = re.findall(r"running (ingest-perdoc-w\d) \(round (\d) of 2\)", stdout)
+    assert order == [("ingest-perdoc-w1", "1"), ("ingest-perdoc-w2", "1"), ("ingest-perdoc-w1", "2"), ("ingest-perdoc-w2", "2")]
+    assert "ingest-perdoc-w2 against ingest-perdoc-w1:" in stdout and "of the medians" in stdout
+    for name in ("ingest-perdoc-w1", "ingest-perdoc-w2"):
+        assert rows[name]["docs"] == 200
+        assert len(rows[name]["rounds_seconds"]) == 2
+        assert rows[name]["seconds"] == pytest.approx(min(rows[name]["rounds_seconds"]), abs=0.01)  # lower median of two
 
 
 @pytest.mark.slow
