@@ -72,13 +72,23 @@ class SegmentStage:
 
 class DocOutcome(NamedTuple):
     """What happened to one document inside the segment: ``kept`` is the
-    document, or its pickle when the batch was run with ``pickle_kept``.
+    document, its pickle when the batch was run with ``pickle_kept``, or what
+    the sink prepared of it.
     (Named tuples: they cross the pipe once per document, and pickle in half
     the time of an attrs class.)"""
 
-    kept: Document | bytes | None
+    kept: Document | bytes | PreparedDocument | None
     drops: list[DropRecord]
     warnings: list[RunWarning]
+
+
+class PreparedDocument(NamedTuple):
+    """A kept document as the sink's ``prepare`` encoded it in a worker process
+    (the last segment of :meth:`ingest.Pipeline.run`): the parent hands it to
+    the sink's ``write_prepared`` and never rebuilds the document."""
+
+    id: str
+    prepared: Any
 
 
 class BatchResult(NamedTuple):
@@ -89,7 +99,8 @@ class BatchResult(NamedTuple):
 class _WorkerState:
     """The segment's stage functions, built once in each worker."""
 
-    def __init__(self, segment: Sequence[SegmentStage]) -> None:
+    def __init__(self, segment: Sequence[SegmentStage], prepare: Callable[[Document], Any] | None = None) -> None:
+        self.prepare = prepare
         self.ledger = Ledger(keep_records=False)
         self.drops: list[DropRecord] = []
         self.ledger.listeners.append(self.drops.append)
@@ -112,9 +123,12 @@ class _WorkerState:
                 current = apply_document_stage(fn, ctx, stats, current)
                 if current is None:
                     break
-            kept: Document | bytes | None = current
-            if pickle_kept and current is not None:
-                kept = pickle.dumps(current, protocol=pickle.HIGHEST_PROTOCOL)
+            kept: Document | bytes | PreparedDocument | None = current
+            if current is not None:
+                if self.prepare is not None:
+                    kept = PreparedDocument(current.id, self.prepare(current))
+                elif pickle_kept:
+                    kept = pickle.dumps(current, protocol=pickle.HIGHEST_PROTOCOL)
             outcomes.append(DocOutcome(kept, list(self.drops), list(self.ledger.warnings)))
             self.drops.clear()
             self.ledger.warnings.clear()
@@ -124,7 +138,9 @@ class _WorkerState:
         return BatchResult(outcomes, stats_out)
 
 
-def _replay(result: BatchResult, batch: _Batch, ledger: Ledger) -> Iterator[Document | PickledDocument]:
+def _replay(
+    result: BatchResult, batch: _Batch, ledger: Ledger
+) -> Iterator[Document | PickledDocument | PreparedDocument]:
     """Merge a batch's counts and replay, document by document in input
     order, what upstream stages recorded while the document was read, then
     its warnings and drops, exactly as a single process records them. A kept
@@ -196,7 +212,8 @@ def run_segment(
     *,
     backend: BatchBackend | None = None,
     pickle_kept: bool = False,
-) -> Iterator[Document | PickledDocument]:
+    prepare: Callable[[Document], Any] | None = None,
+) -> Iterator[Document | PickledDocument | PreparedDocument]:
     """Run a segment of per-document stages over ``workers`` processes (or
     over ``backend``, such as Ray tasks), yielding kept documents in input
     order and replaying the ledger.
@@ -205,6 +222,13 @@ def run_segment(
     send each kept document back as its own pickle, and it is yielded as a
     :class:`~ingest.spool.PickledDocument`: the spool writes those bytes
     instead of pickling the document a second time in this process.
+
+    With ``prepare`` (the sink's, when the segment is the last before it) the
+    forked workers send each kept document back as ``prepare(document)``, a
+    :class:`PreparedDocument`: encoding it there, rather than unpickling it
+    here for the sink to encode, takes the work off the one process every
+    document passes through. Batches run in this process, or through a
+    ``backend``, yield documents as usual.
 
     Input that fits in one batch is processed in this process: starting
     workers for a handful of documents costs more than it saves.
@@ -223,7 +247,7 @@ def run_segment(
         ledger.replay(trailer)
         return
     if backend is None:
-        backend = functools.partial(_fork_pool, segment, workers, pickle_kept)
+        backend = functools.partial(_fork_pool, segment, workers, pickle_kept, prepare)
     with backend() as (submit, limit):
         pending: collections.deque[tuple[Callable[[], BatchResult], _Batch]] = collections.deque()
         queued = itertools.chain([first, second], batches)
@@ -242,10 +266,14 @@ def run_segment(
 
 @contextlib.contextmanager
 def _fork_pool(
-    segment: Sequence[SegmentStage], workers: int, pickle_kept: bool = False
+    segment: Sequence[SegmentStage],
+    workers: int,
+    pickle_kept: bool = False,
+    prepare: Callable[[Document], Any] | None = None,
 ) -> Iterator[tuple[SubmitBatch, int]]:
-    """Forked workers that build the segment's stages once each (see :mod:`ingest.fork_pool`)."""
-    with ForkWorkers(workers, functools.partial(_WorkerState, segment), _WorkerState.run_batch) as pool:
+    """Forked workers that build the segment's stages once each (see :mod:`ingest.fork_pool`);
+    ``prepare`` reaches them through the fork, so it need not pickle."""
+    with ForkWorkers(workers, functools.partial(_WorkerState, segment, prepare), _WorkerState.run_batch) as pool:
 
         def submit(docs: list[Document]) -> Callable[[], BatchResult]:
             ticket = pool.submit(docs, pickle_kept)

@@ -10,6 +10,10 @@ ingest.report_feed``) and hands it, in batches, every record as a JSON line of
 the fields the page reads (:data:`PAGE_FIELDS`: not the text, which is most of
 a record and which the helper would parse for nothing); the helper parses them,
 feeds its builder and, when the run ends, writes the page.
+A kept record may also come as that line already (:meth:`ReportFeed.add_kept_line`,
+made by :func:`kept_page_line`): the jsonl sink makes it in the worker
+processes along with the record's own line, so the one process every
+document passes through does not encode it.
 The batches go down the pipe from a writer thread with a few batches of slack,
 so the sink never waits for the helper to start or to finish a batch (sending
 inline, it waited ~0.5 s per 10,000 records after a dedup stage).
@@ -62,6 +66,12 @@ def _page_line(kind: bytes, record: dict[str, Any]) -> bytes:
     return record_line({key: record[key] for key in PAGE_FIELDS[kind] if key in record})
 
 
+def kept_page_line(record: dict[str, Any]) -> bytes:
+    """What :meth:`ReportFeed.add_kept_line` takes for a kept record: a sink that
+    encodes its records in the worker processes makes this line there too."""
+    return _page_line(_KEPT, record)
+
+
 class ReportFeed:
     """Feeds report.html's collector, moving it to a helper process once the run is large."""
 
@@ -71,7 +81,7 @@ class ReportFeed:
         self.start_after = START_AFTER if start_after is None else start_after
         self.batch_bytes = BATCH_BYTES if batch_bytes is None else batch_bytes
         self.failed = ""  # why the page cannot come from here ("" while it can)
-        self._held: list[tuple[bytes, dict[str, Any]]] = []
+        self._held: list[tuple[bytes, dict[str, Any] | bytes]] = []  # records or page lines
         self._proc: subprocess.Popen[bytes] | None = None
         self._batches: dict[bytes, list[bytes]] = {_KEPT: [], _DROPPED: []}
         self._batched = 0
@@ -84,11 +94,15 @@ class ReportFeed:
         """One record of ``documents.jsonl`` (the dict the sink wrote)."""
         self._add(_KEPT, record)
 
+    def add_kept_line(self, line: bytes) -> None:
+        """One record of ``documents.jsonl`` as :func:`kept_page_line` encoded it."""
+        self._add(_KEPT, line)
+
     def add_dropped(self, record: dict[str, Any]) -> None:
         """One record of ``dropped.jsonl`` (the dict the sink wrote)."""
         self._add(_DROPPED, record)
 
-    def _add(self, kind: bytes, record: dict[str, Any]) -> None:
+    def _add(self, kind: bytes, record: dict[str, Any] | bytes) -> None:
         if self.failed:
             return
         if self._proc is None and self.start_after >= 0:
@@ -99,15 +113,17 @@ class ReportFeed:
         if self._proc is None:  # no helper could be started: collect here
             self._collect(kind, record)
             return
-        line = _page_line(kind, record)
+        line = record if type(record) is bytes else _page_line(kind, record)  # type: ignore[arg-type]
         self._batches[kind].append(line)
         self._batched += len(line)
         if self._batched >= self.batch_bytes:
             self._flush()
 
-    def _collect(self, kind: bytes, record: dict[str, Any]) -> None:
+    def _collect(self, kind: bytes, record: dict[str, Any] | bytes) -> None:
         assert self.builder is not None
         try:
+            if type(record) is bytes:  # a page line: the helper would parse it just so
+                record = json.loads(record)
             (self.builder.add_kept if kind == _KEPT else self.builder.add_dropped)(record)
         except Exception as exc:  # noqa: BLE001 - the page is a view; the files are the output
             self._fail(f"collecting: {exc}")
@@ -139,7 +155,7 @@ class ReportFeed:
         self._writer.start()
         held, self._held = self._held, []
         for kind, record in held:
-            line = _page_line(kind, record)
+            line = record if type(record) is bytes else _page_line(kind, record)  # type: ignore[arg-type]
             self._batches[kind].append(line)
             self._batched += len(line)
         self._flush()

@@ -38,7 +38,7 @@ from ingest.document_stage import apply_document_stage, error_text
 from ingest.errors import ConfigError, IngestError, RunError
 from ingest.executor import LocalExecutor, start_executor
 from ingest.ledger import SOURCE_STAGE, Ledger, StageStats
-from ingest.parallel import SegmentStage, resolve_workers, run_segment
+from ingest.parallel import PreparedDocument, SegmentStage, resolve_workers, run_segment
 from ingest.plugin_manager import PluginHost
 from ingest.spool import PickledDocument, Spool
 
@@ -52,6 +52,11 @@ log = logging.getLogger("ingest")
 
 #: What a sink needs to take part in checkpoints.
 CHECKPOINT_METHODS = ("checkpoint", "resume", "suspend", "checkpoint_dir")
+
+
+def _prepares(sink: Any) -> bool:
+    """Whether the sink can encode kept documents ahead of writing them (see :class:`~ingest.specs.Sink`)."""
+    return callable(getattr(sink, "prepare", None)) and callable(getattr(sink, "write_prepared", None))
 
 
 class _UpstreamFailure(Exception):
@@ -267,7 +272,10 @@ class Pipeline:
             ledger.listeners.append(checkpoint.on_drop)  # after the sink's: the drop is written
         try:
             for doc in self._execute(iter(source), ledger, sink=sink, progress=progress, checkpoint=checkpoint):
-                sink.write(doc)
+                if type(doc) is PreparedDocument:  # encoded by the sink's prepare in a worker
+                    sink.write_prepared(doc.id, doc.prepared)
+                else:
+                    sink.write(doc)
                 if checkpoint is not None:
                     checkpoint.on_kept()
         except BaseException as exc:
@@ -464,7 +472,9 @@ class Pipeline:
                 else:
                     stream = self._chain(stage_cfg, stream, ledger, workdir, spools)
             if segment:
-                stream = self._segment(segment, stream, ledger, workdir, workers)
+                # the last segment: where the sink can, its workers encode what it writes
+                prepare = sink.prepare if sink is not None and _prepares(sink) else None
+                stream = self._segment(segment, stream, ledger, workdir, workers, prepare=prepare)
             for doc in stream:
                 ledger.kept_count += 1
                 if progress is not None:
@@ -513,12 +523,14 @@ class Pipeline:
         workers: int,
         *,
         pickle_kept: bool = False,
+        prepare: Callable[[Document], Any] | None = None,
     ) -> Iterator[Document]:
         """Consecutive per-document stages, run over worker processes (or Ray tasks).
 
         With ``pickle_kept`` (the next stage spools its input) kept documents may
         come as :class:`~ingest.spool.PickledDocument`; only a spool and
-        :meth:`_observed` read such a stream."""
+        :meth:`_observed` read such a stream. With ``prepare`` (the sink's) they
+        may come as :class:`~ingest.parallel.PreparedDocument`, for :meth:`run`."""
         for stage_cfg in stage_cfgs:
             ctx = self._context(stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, ledger, workdir)
             try:
@@ -535,7 +547,13 @@ class Pipeline:
         if not isinstance(self._executor, LocalExecutor):
             backend = functools.partial(self._executor.segment_backend, self.recipe(), stage_ids, workdir)
         return run_segment(  # type: ignore[return-value] # PickledDocument items only with pickle_kept
-            self.segment_stages(stage_ids, workdir), stream, ledger, workers, backend=backend, pickle_kept=pickle_kept
+            self.segment_stages(stage_ids, workdir),
+            stream,
+            ledger,
+            workers,
+            backend=backend,
+            pickle_kept=pickle_kept,
+            prepare=prepare,
         )
 
     def _chain(

@@ -72,6 +72,15 @@ class Sink(Protocol):
     A sink makes its output appear atomically: nothing looks complete until
     ``close`` has run. ``abort`` is called instead of ``close`` when the run
     fails, and must leave no complete-looking output behind.
+
+    A sink may also offer ``prepare(doc) -> Any`` and
+    ``write_prepared(doc_id, prepared)``: ``write(doc)`` must then do the same
+    as ``write_prepared(doc.id, prepare(doc))``. With worker processes, the
+    runner calls ``prepare`` in the workers, on the copy of the sink they were
+    forked with, for the documents of the per-document stages that run last,
+    and only ``write_prepared`` here. So ``prepare`` must read nothing but the
+    sink's options, and what it returns must pickle (bytes are best). The
+    ``jsonl`` sink encodes its lines this way.
     """
 
     def write(self, doc: Document) -> None: ...

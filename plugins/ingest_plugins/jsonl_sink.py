@@ -29,19 +29,18 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import re
 from pathlib import Path
 from typing import IO, Any
-
-import logging
 
 import attrs
 
 from ingest import Document, DropRecord, StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest.checkpoint import CheckpointError
 from ingest.jsonutil import document_record, drop_record, record_line
-from ingest.report_feed import ReportFeed
+from ingest.report_feed import ReportFeed, kept_page_line
 from ingest.report_html import HTML_NAME, ReportBuilder, write_html_report
 from ingest_plugins import io_util
 from ingest_plugins.outputs import OutputFolder
@@ -299,11 +298,19 @@ class JsonlSink:
             raise
 
     def write(self, doc: Document) -> None:
+        self.write_prepared(doc.id, self.prepare(doc))
+
+    def prepare(self, doc: Document) -> tuple[bytes, bytes]:
+        """The document's line and its report.html line. Reads only the options:
+        with worker processes it runs in them (see :class:`~ingest.specs.Sink`)."""
         record = document_record(doc, history=self.options.include_history)
-        line = record_line(record)
+        return record_line(record), kept_page_line(record)
+
+    def write_prepared(self, doc_id: str, prepared: tuple[bytes, bytes]) -> None:
+        line, page_line = prepared
         self.writers["documents"].write(line)
         if self._report is not None:
-            self._report.add_kept(record)
+            self._report.add_kept_line(page_line)
 
     def write_dropped(self, record: DropRecord) -> None:
         out = drop_record(record, text=self.options.include_dropped_text, history=self.options.include_history)
