@@ -606,8 +606,9 @@ def run_perdoc_rounds(
     """The ``ingest-perdoc-wN`` rows, run in ``--perdoc-rounds`` interleaved
     rounds (w1, w2, w1, w2, ...). The machine's speed drifts from minute to
     minute, so one pair run one after the other can be 20% off; each row is
-    its median round, and the ratio to the first row is given per round and
-    of the medians."""
+    its median round, and the ratio to the row with the fewest workers is
+    given per round and of the medians."""
+    names = sorted(names, key=lambda name: int(name.rsplit("w", 1)[1]))  # the fewest workers first: the base
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
     for round_no in range(1, args.perdoc_rounds + 1):
         for name in names:

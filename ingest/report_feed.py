@@ -66,6 +66,11 @@ def _page_line(kind: bytes, record: dict[str, Any]) -> bytes:
     return record_line({key: record[key] for key in PAGE_FIELDS[kind] if key in record})
 
 
+def _as_page_line(kind: bytes, item: dict[str, Any] | bytes) -> bytes:
+    """A record, or a page line made already (:func:`kept_page_line`), as a page line."""
+    return item if type(item) is bytes else _page_line(kind, item)  # type: ignore[arg-type]
+
+
 def kept_page_line(record: dict[str, Any]) -> bytes:
     """What :meth:`ReportFeed.add_kept_line` takes for a kept record: a sink that
     encodes its records in the worker processes makes this line there too."""
@@ -113,7 +118,7 @@ class ReportFeed:
         if self._proc is None:  # no helper could be started: collect here
             self._collect(kind, record)
             return
-        line = record if type(record) is bytes else _page_line(kind, record)  # type: ignore[arg-type]
+        line = _as_page_line(kind, record)
         self._batches[kind].append(line)
         self._batched += len(line)
         if self._batched >= self.batch_bytes:
@@ -155,7 +160,7 @@ class ReportFeed:
         self._writer.start()
         held, self._held = self._held, []
         for kind, record in held:
-            line = record if type(record) is bytes else _page_line(kind, record)  # type: ignore[arg-type]
+            line = _as_page_line(kind, record)
             self._batches[kind].append(line)
             self._batched += len(line)
         self._flush()
