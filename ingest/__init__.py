@@ -21,7 +21,7 @@ except PackageNotFoundError:  # running from a checkout without installing
 
 from ingest.context import StageContext
 from ingest.document import Document, Drop, Origin, StageEvent
-from ingest.errors import ConfigError, ExitCode, IngestError, RunError
+from ingest.errors import ConfigError, ExitCode, IngestError, RunError, UnwritableDocument
 from ingest.hookspecs import hookimpl
 from ingest.ledger import DropRecord, Ledger, RunWarning, StageStats
 from ingest.options import path_field
@@ -48,6 +48,7 @@ __all__ = [
     "StageSpec",
     "StageStats",
     "StreamStage",
+    "UnwritableDocument",
     "__version__",
     "hookimpl",
     "path_field",

@@ -47,6 +47,7 @@ import hashlib
 import json
 import os
 import re
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,19 @@ def stale_spools(folder: str | os.PathLike[str]) -> list[str]:
     return [str(folder / n) for n in os.listdir(folder) if n.startswith(".ingest-spool-") and n.endswith(".pickle")]
 
 
+def item_signature(item: Any) -> int:
+    """What a resume compares of a source item it skips with what the first
+    run read: a document's id, length and file modification time; a source
+    drop's id and reason. Cheap (no pass over the text), and an edited file
+    has a new modification time."""
+    if isinstance(item, DropRecord):
+        key = f"{item.id}\0drop\0{item.reason}"
+    else:
+        origin = item.origin
+        key = f"{item.id}\0{len(item.text)}\0{origin.mtime if origin is not None else ''}"
+    return zlib.crc32(key.encode("utf-8", "surrogatepass"))
+
+
 class Checkpointer:
     """Counts accounted source items and writes checkpoints for one run.
 
@@ -203,8 +217,10 @@ class Checkpointer:
         self.accounted = state["accounted"] if state else 0
         self.last_id: str | None = state.get("last_id") if state else None
         self.saved = state is not None
-        #: ids of source items read but not yet accounted, oldest first
-        self.inflight: collections.deque[str] = collections.deque()
+        #: source items read but not yet accounted, oldest first: (id, signature)
+        self.inflight: collections.deque[tuple[str, int]] = collections.deque()
+        #: CRC-32 of the signatures of the accounted items, in order (see :func:`item_signature`)
+        self.inputs_crc = 0
         self.spool: Spool | None = None
         self.spool_path = spool_path(self.folder, barrier) if barrier else None
         self.spool_complete: tuple[int, int] | None = None
@@ -214,12 +230,12 @@ class Checkpointer:
     def track(self, record: DropRecord) -> None:
         """Ledger tracker: a source drop is a source item, read now."""
         if record.stage == SOURCE_STAGE and self.phase == STREAM:
-            self.inflight.append(record.id)
+            self.inflight.append((record.id, item_signature(record)))
 
-    def pulled(self, doc_id: str) -> None:
+    def pulled(self, doc: Any) -> None:
         """The runner read a document from the source."""
         if self.phase == STREAM:
-            self.inflight.append(doc_id)
+            self.inflight.append((doc.id, item_signature(doc)))
 
     def on_drop(self, record: DropRecord) -> None:
         """Ledger listener (after the sink's): a drop is a terminal event."""
@@ -233,7 +249,8 @@ class Checkpointer:
 
     def accounted_one(self) -> None:
         if self.inflight:
-            self.last_id = self.inflight.popleft()
+            self.last_id, signature = self.inflight.popleft()
+            self.inputs_crc = zlib.crc32(signature.to_bytes(4, "little"), self.inputs_crc)
         self.accounted += 1
         if self.accounted % self.every == 0:
             self.save()
@@ -248,12 +265,22 @@ class Checkpointer:
             return
         self.ledger.restore(state["ledger"])
         expected = state.get("last_id")
+        expected_crc = state.get("inputs_crc")
 
-        def check(item_id: str) -> None:
-            if expected is not None and item_id != expected:
+        def check(item: Any) -> None:
+            self.inputs_crc = zlib.crc32(item_signature(item).to_bytes(4, "little"), self.inputs_crc)
+            if self.ledger.source_to_skip > 0:
+                return
+            if expected is not None and item.id != expected:
                 raise CheckpointError(
                     f"the input changed since the interrupted run: source item {state['accounted']} "
-                    f"was {expected!r}, now it is {item_id!r}"
+                    f"was {expected!r}, now it is {item.id!r}"
+                )
+            if expected_crc is not None and self.inputs_crc != expected_crc:
+                raise CheckpointError(
+                    f"the input changed since the interrupted run: of the {state['accounted']} inputs "
+                    "already read, at least one was edited, replaced or renamed (its size or "
+                    "modification time differs)"
                 )
 
         self.ledger.skip_source(state["accounted"], check)
@@ -329,6 +356,7 @@ class Checkpointer:
             "phase": phase,
             "accounted": self.accounted,
             "last_id": self.last_id,
+            "inputs_crc": self.inputs_crc,
             "sink": self.sink.checkpoint(),
             "spool": None,
             "ledger": self._ledger_state(),
@@ -352,10 +380,13 @@ class Checkpointer:
             self.spool.close(delete=False)
 
     def discard(self) -> None:
-        """The run stops and cannot be resumed: delete the checkpoint files."""
-        if self.spool is not None:
-            self.spool.close(delete=False)
-        remove(self.folder, [self.spool_path] if self.spool_path else [])
+        """The run stops and cannot be resumed: delete the checkpoint files
+        (also when closing the spool fails, as on a full disk)."""
+        try:
+            if self.spool is not None:
+                self.spool.close(delete=False)
+        finally:
+            remove(self.folder, [self.spool_path] if self.spool_path else [])
 
 
 def resume_message(state: dict[str, Any], folder: str | os.PathLike[str]) -> str:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from ingest.context import StageContext
 from ingest.document import Document, Drop
+from ingest.errors import RecordingFailed
 from ingest.ledger import StageStats
 
 DocumentFunction = Callable[[Document], "Document | Drop"]
@@ -32,6 +33,8 @@ def apply_document_stage(
     start = time.perf_counter()
     try:
         result = fn(doc)
+    except RecordingFailed:
+        raise  # the stage's own drop could not be written: not the stage's fault
     except Exception as exc:  # noqa: BLE001 - recorded, and the run goes on
         stats.seconds += time.perf_counter() - start
         ctx.drop_error(doc, error_text(exc))

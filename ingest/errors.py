@@ -40,3 +40,22 @@ class PluginLoadError(IngestError):
 
 class RunError(IngestError):
     """The run could not go on (a source or sink failed)."""
+
+
+class UnwritableDocument(IngestError):
+    """A sink cannot encode this one document (a lone surrogate in its text,
+    an integer too long for JSON, a value nested too deep). Sinks raise it
+    from ``write``, ``prepare`` or ``write_prepared`` before writing anything
+    of the document; the runner then records the document as dropped by the
+    sink (reason ``unwritable``, with this message) and the run goes on."""
+
+
+class RecordingFailed(RunError):
+    """A drop could not be recorded: a ledger listener (the sink writing
+    ``dropped.jsonl``, a plugin's ``ingest_document_dropped``) raised. The run
+    stops rather than lose the record; no stage catches this."""
+
+
+class OutputLocked(RunError):
+    """Another run is writing to the same output folder (see
+    :mod:`ingest.output_lock`)."""

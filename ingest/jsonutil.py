@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime
 import enum
 import json
+import re
 from pathlib import PurePath
 from typing import Any
 
@@ -58,6 +59,39 @@ def record_line(obj: Any) -> bytes:
         except (TypeError, _orjson.JSONEncodeError):
             pass  # something only the standard library encodes (see the module docstring)
     return (json.dumps(obj, default=to_jsonable, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+#: What encoding one record can raise because of its content (a lone
+#: surrogate, an integer past Python's 4,300-digit conversion limit, a value
+#: JSON cannot hold, nesting deeper than the interpreter's recursion limit).
+ENCODING_ERRORS = (UnicodeEncodeError, ValueError, TypeError, RecursionError, OverflowError)
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+#: Depth past which :func:`json_safe` stops descending.
+SAFE_DEPTH = 100
+
+
+def json_safe(value: Any, depth: int = 0) -> Any:
+    """``value`` with whatever :func:`record_line` cannot encode replaced:
+    lone surrogates by U+FFFD, integers too long for text by a note of their
+    size, other objects by their type's name, nesting past :data:`SAFE_DEPTH`
+    by a marker. For the records that must be written whatever they hold."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        return value
+    if isinstance(value, int):
+        return value if value.bit_length() < 10_000 else f"<integer of {value.bit_length()} bits>"
+    if depth >= SAFE_DEPTH:
+        return f"<nested deeper than {SAFE_DEPTH} levels>"
+    if isinstance(value, dict):
+        return {str(json_safe(k, depth + 1)): json_safe(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v, depth + 1) for v in value]
+    try:
+        return json_safe(to_jsonable(value), depth + 1)
+    except Exception:  # noqa: BLE001 - anything left is named, not encoded
+        return f"<{type(value).__name__}>"
 
 
 def document_record(doc: Document, *, history: bool = True) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from typing import Any
 
 import attrs
 
+from ingest.errors import RecordingFailed
+
 #: The stage name under which the source records files it could not read.
 SOURCE_STAGE = "source"
 
@@ -117,7 +119,7 @@ class Ledger:
     trackers: list[Callable[[DropRecord], None]] = attrs.field(factory=list)
     #: Source items still to skip when a run resumes (see :meth:`skip_source`).
     source_to_skip: int = 0
-    on_source_skipped: Callable[[str], None] | None = None
+    on_source_skipped: Callable[[Any], None] | None = None
     _held: list[list[tuple[str, Any]]] = attrs.field(factory=list)
 
     def stage_stats(self, stage_id: str, stage: str) -> StageStats:
@@ -127,7 +129,7 @@ class Ledger:
 
     def record_drop(self, record: DropRecord) -> None:
         if record.stage == SOURCE_STAGE and self.source_to_skip > 0:
-            self._skipped(record.id)
+            self._skipped(record)
             return
         for tracker in self.trackers:
             tracker(record)
@@ -149,7 +151,17 @@ class Ledger:
         if self.keep_records:
             self.records.append(record)
         for listener in self.listeners:
-            listener(record)
+            try:
+                listener(record)
+            except RecordingFailed:
+                raise
+            except Exception as exc:
+                # Caught by no stage: a drop that cannot be written must not
+                # pass for a stage error while the counts say it was recorded.
+                raise RecordingFailed(
+                    f"could not record that {record.id!r} was dropped ({record.stage}: {record.reason}): "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
 
     def record_warning(self, warning: RunWarning) -> None:
         if warning.stage == SOURCE_STAGE and self.source_to_skip > 0:
@@ -204,18 +216,20 @@ class Ledger:
     def skip_source(self, count: int, on_skipped: Callable[[str], None] | None = None) -> None:
         """Swallow the next ``count`` source items: documents the runner
         reads (it calls :meth:`source_skipped`) and inputs the source drops,
-        with the source's warnings about them. ``on_skipped(id)`` is called
-        with the id of the last one."""
+        with the source's warnings about them. ``on_skipped(item)`` is called
+        with each (the document or the source's drop record), so the caller
+        can check that they are the items it accounted for."""
         self.source_to_skip = count
         self.on_source_skipped = on_skipped
 
-    def source_skipped(self, item_id: str) -> None:
-        self._skipped(item_id)
+    def source_skipped(self, doc: Any) -> None:
+        """The runner skipped ``doc``, read again from the source."""
+        self._skipped(doc)
 
-    def _skipped(self, item_id: str) -> None:
+    def _skipped(self, item: Any) -> None:
         self.source_to_skip -= 1
-        if self.source_to_skip == 0 and self.on_source_skipped is not None:
-            self.on_source_skipped(item_id)
+        if self.on_source_skipped is not None:
+            self.on_source_skipped(item)
 
     def state(self) -> dict[str, Any]:
         """The counts, per-stage statistics and kept warnings as plain data

@@ -37,6 +37,7 @@ import attrs
 from ingest.context import StageContext
 from ingest.document import Document
 from ingest.document_stage import apply_document_stage
+from ingest.errors import UnwritableDocument
 from ingest.fork_pool import ForkWorkers
 from ingest.ledger import DropRecord, Ledger, RunWarning, StageStats
 from ingest.spool import PickledDocument
@@ -126,7 +127,10 @@ class _WorkerState:
             kept: Document | bytes | PreparedDocument | None = current
             if current is not None:
                 if self.prepare is not None:
-                    kept = PreparedDocument(current.id, self.prepare(current))
+                    try:
+                        kept = PreparedDocument(current.id, self.prepare(current))
+                    except UnwritableDocument:
+                        pass  # sent as it is: the parent's write raises again and records the drop
                 elif pickle_kept:
                     kept = pickle.dumps(current, protocol=pickle.HIGHEST_PROTOCOL)
             outcomes.append(DocOutcome(kept, list(self.drops), list(self.ledger.warnings)))

@@ -33,9 +33,10 @@ from ingest.config import (
     resolve,
 )
 from ingest.context import StageContext
+from ingest.disk_full import disk_full_message, is_disk_full
 from ingest.document import Document, Drop
 from ingest.document_stage import apply_document_stage, error_text
-from ingest.errors import ConfigError, IngestError, RunError
+from ingest.errors import ConfigError, IngestError, RecordingFailed, RunError, UnwritableDocument
 from ingest.executor import LocalExecutor, start_executor
 from ingest.ledger import SOURCE_STAGE, Ledger, StageStats
 from ingest.parallel import PreparedDocument, SegmentStage, resolve_workers, run_segment
@@ -57,6 +58,15 @@ CHECKPOINT_METHODS = ("checkpoint", "resume", "suspend", "checkpoint_dir")
 def _prepares(sink: Any) -> bool:
     """Whether the sink can encode kept documents ahead of writing them (see :class:`~ingest.specs.Sink`)."""
     return callable(getattr(sink, "prepare", None)) and callable(getattr(sink, "write_prepared", None))
+
+
+def _cleanup(step: Callable[[], None], what: str) -> None:
+    """One clean-up step after a failed run: its own error (a full disk
+    again) is logged, never allowed to hide the failure being reported."""
+    try:
+        step()
+    except Exception as exc:  # noqa: BLE001
+        log.warning("%s failed: %s", what, error_text(exc))
 
 
 class _UpstreamFailure(Exception):
@@ -272,31 +282,63 @@ class Pipeline:
             ledger.listeners.append(checkpoint.on_drop)  # after the sink's: the drop is written
         try:
             for doc in self._execute(iter(source), ledger, sink=sink, progress=progress, checkpoint=checkpoint):
-                if type(doc) is PreparedDocument:  # encoded by the sink's prepare in a worker
-                    sink.write_prepared(doc.id, doc.prepared)
-                else:
-                    sink.write(doc)
+                try:
+                    if type(doc) is PreparedDocument:  # encoded by the sink's prepare in a worker
+                        sink.write_prepared(doc.id, doc.prepared)
+                    else:
+                        sink.write(doc)
+                except UnwritableDocument as exc:
+                    # One document the sink cannot encode: recorded, and the run goes on.
+                    ledger.kept_count -= 1
+                    sink_ctx.drop(doc, "unwritable", error=str(exc))
+                    continue
                 if checkpoint is not None:
                     checkpoint.on_kept()
         except BaseException as exc:
-            if checkpoint is not None and checkpoint.saved and not isinstance(exc, CheckpointError):
+            full = disk_full_message(exc, self._output_places(sink)) if is_disk_full(exc) else None
+            if checkpoint is not None and checkpoint.saved and full is None and not isinstance(exc, CheckpointError):
                 # Nothing looks complete (the files keep their hidden names);
                 # the next run picks up from the last checkpoint.
                 sink.suspend()
                 checkpoint.suspend()
             else:
-                sink.abort()
+                # A full disk is not resumable as it stands: free what the run wrote.
+                _cleanup(sink.abort, "removing the partial output")
                 if checkpoint is not None:
-                    checkpoint.discard()
+                    _cleanup(checkpoint.discard, "removing the checkpoint")
+            if full is not None:
+                raise RunError(full) from exc
             if isinstance(exc, CheckpointError):
                 raise RunError(f"cannot resume: {exc}; the checkpoint is discarded, run again to start over") from exc
             if isinstance(exc, (IngestError, KeyboardInterrupt)):
                 raise
             raise RunError(f"the run failed: {error_text(exc)}") from exc
-        sink.close(self.report)
+        try:
+            sink.close(self.report)
+        except BaseException as exc:
+            full = disk_full_message(exc, self._output_places(sink)) if is_disk_full(exc) else None
+            _cleanup(sink.abort, "removing the partial output")  # close removed most; abort is idempotent
+            if checkpoint is not None:
+                _cleanup(checkpoint.discard, "removing the checkpoint")
+            if full is not None:
+                raise RunError(full) from exc
+            if isinstance(exc, (IngestError, KeyboardInterrupt)):
+                raise
+            raise RunError(f"the run failed while writing its output: {error_text(exc)}") from exc
         if checkpoint is not None:
             checkpoint.finish()
         return self.report
+
+    def _output_places(self, sink: Any) -> list[str]:
+        """Folders the run writes to: the sink's output and the scratch folder."""
+        places = []
+        folder = getattr(sink, "checkpoint_dir", None) or getattr(
+            self.config.sink.options if self.config.sink else None, "path", None
+        )
+        if folder:
+            places.append(str(folder))
+        places.append(self.config.run.workdir or tempfile.gettempdir())
+        return places
 
     def _checkpointer(
         self, sink: Any, ledger: Ledger, *, restart: bool, say: MessageCallback
@@ -504,12 +546,12 @@ class Pipeline:
         clock = _Clock(stats)
         for doc in clock.timed_output(docs):
             if ledger.source_to_skip > 0:
-                ledger.source_skipped(doc.id)  # accounted for before the checkpoint
+                ledger.source_skipped(doc)  # accounted for before the checkpoint
                 continue
             ledger.input_count += 1
             stats.documents_out += 1
             if checkpoint is not None:
-                checkpoint.pulled(doc.id)
+                checkpoint.pulled(doc)
             yield doc
         if checkpoint is not None:
             checkpoint.source_exhausted()
@@ -643,6 +685,8 @@ class Pipeline:
                         yield doc
                 except _UpstreamFailure as failure:
                     raise failure.original from None
+                except RecordingFailed:
+                    raise  # a drop the sink could not write: the run stops
                 except Exception as exc:  # noqa: BLE001 - recorded, and the run goes on
                     error = error_text(exc)
                     for doc in list(pending.values()):

@@ -218,7 +218,12 @@ class Spool:
             self._held = []
             return
         if not self._file.closed:
-            self._file.close()
+            try:
+                self._file.close()  # closes the file even when the flush fails
+            except OSError:
+                if not delete:
+                    raise
+                # being deleted: what could not be flushed (a full disk) does not matter
         if not delete:
             return
         try:

@@ -39,7 +39,9 @@ import attrs
 
 from ingest import Document, DropRecord, StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest.checkpoint import CheckpointError
-from ingest.jsonutil import document_record, drop_record, record_line
+from ingest.document_stage import error_text
+from ingest.errors import UnwritableDocument
+from ingest.jsonutil import ENCODING_ERRORS, document_record, drop_record, json_safe, record_line
 from ingest.report_feed import ReportFeed, kept_page_line
 from ingest.report_html import HTML_NAME, ReportBuilder, write_html_report
 from ingest_plugins import io_util
@@ -284,6 +286,7 @@ class JsonlSink:
         self.outputs = OutputFolder(options.path, options.report)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.outputs.folder / HTML_NAME)  # a page left by an earlier run would describe that run
+        self.outputs.remove_leftovers(HTML_NAME)
         self.writers: dict[str, LineWriter] = {}
         # report.html is collected from the records as they are written (in a helper
         # process once the run is large), so the files need not be read back
@@ -304,7 +307,10 @@ class JsonlSink:
         """The document's line and its report.html line. Reads only the options:
         with worker processes it runs in them (see :class:`~ingest.specs.Sink`)."""
         record = document_record(doc, history=self.options.include_history)
-        return record_line(record), kept_page_line(record)
+        try:
+            return record_line(record), kept_page_line(record)
+        except ENCODING_ERRORS as exc:
+            raise UnwritableDocument(f"not encodable as JSON: {error_text(exc)}") from exc
 
     def write_prepared(self, doc_id: str, prepared: tuple[bytes, bytes]) -> None:
         line, page_line = prepared
@@ -314,7 +320,14 @@ class JsonlSink:
 
     def write_dropped(self, record: DropRecord) -> None:
         out = drop_record(record, text=self.options.include_dropped_text, history=self.options.include_history)
-        line = record_line(out)
+        try:
+            line = record_line(out)
+        except ENCODING_ERRORS as exc:
+            # The record of a drop is always written: what JSON cannot hold is
+            # replaced, and the record says so.
+            out = json_safe(out)
+            out.setdefault("details", {})["record_altered"] = f"not encodable as JSON: {error_text(exc)}"
+            line = record_line(out)
         self.writers["dropped"].write(line)
         if self._report is not None:
             self._report.add_dropped(out)
@@ -343,6 +356,8 @@ class JsonlSink:
                 write_html_report(self.outputs.folder, report={**report, "outputs": outputs})
         except Exception as exc:  # noqa: BLE001
             log.warning("%s not written: %s", HTML_NAME, exc)
+        finally:
+            self.outputs.unlock()
 
     def abort(self) -> None:
         self._close_report()

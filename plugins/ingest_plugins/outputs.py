@@ -11,14 +11,20 @@ removed when the sink opens, so it can never vouch for half-replaced files.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+import attrs
+
 from ingest import Document, DropRecord
 from ingest.atomic import commit, temp_path_for
-from ingest.jsonutil import dumps
+from ingest.document_stage import error_text
+from ingest.errors import UnwritableDocument
+from ingest.jsonutil import ENCODING_ERRORS, dumps, json_safe
+from ingest.output_lock import OutputLock
 
 #: Columns of the documents table of tabular sinks, in order.
 DOCUMENT_COLUMNS: tuple[str, ...] = ("id", "text", "metadata", "path")
@@ -53,6 +59,44 @@ def dropped_row(record: DropRecord) -> dict[str, Any]:
     }
 
 
+def checked_document_row(doc: Document) -> dict[str, Any]:
+    """:func:`document_row`, or :class:`~ingest.errors.UnwritableDocument` if
+    a table cannot hold it (a lone surrogate, an integer too long for JSON)."""
+    try:
+        row = document_row(doc)
+        _check_encodable(row)
+    except ENCODING_ERRORS as exc:
+        raise UnwritableDocument(f"not encodable: {error_text(exc)}") from exc
+    return row
+
+
+def checked_dropped_row(record: DropRecord) -> dict[str, Any]:
+    """:func:`dropped_row`, with whatever a table cannot hold replaced (see
+    :func:`~ingest.jsonutil.json_safe`): the record of a drop is always written,
+    and says when it was altered."""
+    try:
+        row = dropped_row(record)
+        _check_encodable(row)
+    except ENCODING_ERRORS as exc:
+        safe = attrs.evolve(
+            record,
+            id=json_safe(record.id),
+            path=json_safe(record.path),
+            duplicate_of=json_safe(record.duplicate_of),
+            details={**json_safe(record.details), "record_altered": f"not encodable: {error_text(exc)}"},
+        )
+        row = dropped_row(safe)
+    return row
+
+
+def _check_encodable(row: Mapping[str, Any]) -> None:
+    """Raise ``UnicodeEncodeError`` if a text cell holds a lone surrogate
+    (which no table format can store), before any of the row is written."""
+    for value in row.values():
+        if type(value) is str and not value.isascii():
+            value.encode("utf-8")
+
+
 class OutputFolder:
     """A sink's output folder: temporary files renamed into place together.
 
@@ -64,12 +108,28 @@ class OutputFolder:
     def __init__(self, folder: str | os.PathLike[str], report_name: str = "report.json") -> None:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
+        # Before anything in the folder is touched: a second run refuses here.
+        self.lock = OutputLock(self.folder)
+        self.lock.acquire()
         self.report_target = self.folder / report_name
         self.pending: list[tuple[str, Path]] = []
         # A report left by an earlier run would vouch for files this run is
         # about to replace: remove it now, write the new one last.
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.report_target)
+        self.remove_leftovers(report_name)
+
+    def remove_leftovers(self, name: str) -> None:
+        """Delete temporary files of ``name`` left by a run that was killed
+        (``.NAME.*.partial``; never the fixed ``.NAME.partial`` a checkpoint
+        resumes). Safe under the folder's lock: no other run is writing."""
+        for leftover in self.folder.glob(f".{glob.escape(name)}.*.partial"):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
+    def unlock(self) -> None:
+        """Let another run use the folder (the sink calls this once it is done)."""
+        self.lock.release()
 
     def target(self, name: str) -> Path:
         return self.folder / name
@@ -80,6 +140,7 @@ class OutputFolder:
         always the same, ``.NAME.partial`` (so a resumed run finds it); the
         caller creates or reopens the file."""
         target = self.folder / name
+        self.remove_leftovers(name)
         tmp = str(self.fixed_partial(name)) if fixed else temp_path_for(target)
         self.pending.append((tmp, target))
         return tmp
@@ -98,6 +159,7 @@ class OutputFolder:
         """Stop without finishing and keep the temporary files (a resumed
         run reopens them)."""
         self.pending.clear()
+        self.unlock()
 
     def finish(
         self,
@@ -135,6 +197,7 @@ class OutputFolder:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
         self.pending.clear()
+        self.unlock()
 
 
 class TableWriter(Protocol):
@@ -168,10 +231,10 @@ class TableSink:
             raise
 
     def write(self, doc: Document) -> None:
-        self.tables["documents"].add(document_row(doc))
+        self.tables["documents"].add(checked_document_row(doc))
 
     def write_dropped(self, record: DropRecord) -> None:
-        self.tables["dropped"].add(dropped_row(record))
+        self.tables["dropped"].add(checked_dropped_row(record))
 
     def close(self, report: dict[str, Any]) -> None:
         try:
@@ -184,6 +247,7 @@ class TableSink:
             report,
             {key: str(self.outputs.target(getattr(self.options, key))) for key in ("documents", "dropped")},
         )
+        self.outputs.unlock()
 
     def abort(self) -> None:
         for table in self.tables.values():

@@ -32,7 +32,7 @@ import attrs
 
 from ingest import Document, DropRecord, StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest.jsonutil import dumps
-from ingest_plugins.outputs import OutputFolder, document_row, dropped_row
+from ingest_plugins.outputs import OutputFolder, checked_document_row, checked_dropped_row
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -133,7 +133,7 @@ class SqliteSink:
         return self.conn.execute(sql, params)
 
     def write(self, doc: Document) -> None:
-        row = {**document_row(doc), "run_id": self.run_id}
+        row = {**checked_document_row(doc), "run_id": self.run_id}
         if self._execute(UPSERT_DOCUMENT, row).rowcount == 0:
             self.ctx.warn(f"id {doc.id!r} was kept twice in this run; the database has the first", doc=doc)
             return
@@ -141,7 +141,7 @@ class SqliteSink:
         self._execute("DELETE FROM dropped WHERE id = ? AND run_id <> ?", (doc.id, self.run_id))
 
     def write_dropped(self, record: DropRecord) -> None:
-        row = {**dropped_row(record), "run_id": self.run_id}
+        row = {**checked_dropped_row(record), "run_id": self.run_id}
         if self._execute(UPSERT_DROPPED, row).rowcount == 0:
             self.ctx.warn(f"id {record.id!r} was dropped twice in this run; the database has the first")
             return
@@ -160,6 +160,7 @@ class SqliteSink:
             self.abort()
             raise
         self.outputs.finish(report, {"database": str(self.db_path)}, run_id=self.run_id)
+        self.outputs.unlock()
 
     def abort(self) -> None:
         conn, self.conn = self.conn, None
