@@ -60,6 +60,15 @@ def _prepares(sink: Any) -> bool:
     return callable(getattr(sink, "prepare", None)) and callable(getattr(sink, "write_prepared", None))
 
 
+def _located(where: str, table: str, message: str) -> str:
+    """``file: [table]: message``, without repeating what the message already says."""
+    if message.startswith(where):
+        return message
+    if message.startswith(table):
+        return f"{where}: {message}"
+    return f"{where}: {table}: {message}"
+
+
 def _cleanup(step: Callable[[], None], what: str) -> None:
     """One clean-up step after a failed run: its own error (a full disk
     again) is logged, never allowed to hide the failure being reported."""
@@ -210,7 +219,7 @@ class Pipeline:
             try:
                 stage_cfg.spec.factory(stage_cfg.options, ctx)
             except ConfigError as exc:
-                raise ConfigError(f"{where}: {table}: {exc}") from exc
+                raise ConfigError(_located(where, table, str(exc))) from exc
             except Exception as exc:
                 raise ConfigError(f"{where}: {table}: the stage cannot start: {error_text(exc)}") from exc
 
@@ -264,9 +273,14 @@ class Pipeline:
         source_cfg, sink_cfg = self.config.source, self.config.sink
         source_ctx = self._context(SOURCE_STAGE, source_cfg.name, source_cfg.registered.plugin.name, ledger)
         sink_ctx = self._context("sink", sink_cfg.name, sink_cfg.registered.plugin.name, ledger)
+        where = self.path or "<config>"
         try:
+            table = "[source]"
             source = source_cfg.spec.factory(source_cfg.options, source_ctx)
+            table = "[sink]"
             sink = sink_cfg.spec.factory(sink_cfg.options, sink_ctx)
+        except ConfigError as exc:
+            raise ConfigError(_located(where, table, str(exc))) from exc
         except IngestError:
             raise
         except Exception as exc:

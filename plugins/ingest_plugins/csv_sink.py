@@ -20,7 +20,7 @@ from typing import IO, Any
 import attrs
 
 from ingest import StageContext, StageKind, StageSpec, hookimpl, path_field
-from ingest_plugins.outputs import TableSink
+from ingest_plugins.outputs import TableSink, output_folder
 
 
 def _one_character(instance: object, attribute: attrs.Attribute, value: str) -> None:
@@ -32,7 +32,9 @@ def _one_character(instance: object, attribute: attrs.Attribute, value: str) -> 
 class CsvSinkOptions:
     """Options of the ``csv`` sink."""
 
-    path: str = path_field("out", metadata={"help": "output folder (created if missing)"})
+    path: str = path_field(
+        "out", validator=output_folder, metadata={"help": "output folder (created if missing)"}
+    )
     documents: str = attrs.field(default="documents.csv", metadata={"help": "file name for kept documents"})
     dropped: str = attrs.field(default="dropped.csv", metadata={"help": "file name for dropped documents"})
     report: str = attrs.field(default="report.json", metadata={"help": "file name for the run report"})

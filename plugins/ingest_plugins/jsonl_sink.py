@@ -45,7 +45,7 @@ from ingest.jsonutil import ENCODING_ERRORS, document_record, drop_record, json_
 from ingest.report_feed import ReportFeed, kept_page_line
 from ingest.report_html import HTML_NAME, ReportBuilder, write_html_report
 from ingest_plugins import io_util
-from ingest_plugins.outputs import OutputFolder
+from ingest_plugins.outputs import OutputFolder, output_folder
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,9 @@ WRITE_BUFFER_BYTES = 1 << 20
 class JsonlSinkOptions:
     """Options of the ``jsonl`` sink."""
 
-    path: str = path_field("out", metadata={"help": "output folder (created if missing)"})
+    path: str = path_field(
+        "out", validator=output_folder, metadata={"help": "output folder (created if missing)"}
+    )
     documents: str = attrs.field(default="documents.jsonl", metadata={"help": "file name for kept documents"})
     dropped: str = attrs.field(default="dropped.jsonl", metadata={"help": "file name for dropped documents"})
     report: str = attrs.field(default="report.json", metadata={"help": "file name for the run report"})

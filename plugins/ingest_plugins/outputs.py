@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -89,6 +90,17 @@ def checked_dropped_row(record: DropRecord) -> dict[str, Any]:
     return row
 
 
+def output_folder(_instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    """attrs validator of a sink's ``path``: a folder, or nothing yet (the
+    sink creates it); never an existing file, which would fail the run only
+    once it starts."""
+    if value and os.path.exists(value) and not os.path.isdir(value):
+        raise ValueError(
+            f"{attribute.name}: {value} is a file, and the sink writes a folder of files there; "
+            "choose another path"
+        )
+
+
 def _check_encodable(row: Mapping[str, Any]) -> None:
     """Raise ``UnicodeEncodeError`` if a text cell holds a lone surrogate
     (which no table format can store), before any of the row is written."""
@@ -114,10 +126,27 @@ class OutputFolder:
         self.report_target = self.folder / report_name
         self.pending: list[tuple[str, Path]] = []
         # A report left by an earlier run would vouch for files this run is
-        # about to replace: remove it now, write the new one last.
+        # about to replace: remove it now, write the new one last. What that
+        # run wrote and this one does not rewrite goes at finish().
+        self.earlier = self._earlier_outputs()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.report_target)
         self.remove_leftovers(report_name)
+
+    def _earlier_outputs(self) -> set[Path]:
+        """The files the report of an earlier run in this folder lists (only
+        those inside the folder), and the report.html page beside it."""
+        try:
+            with open(self.report_target, encoding="utf-8") as fh:
+                listed = json.load(fh).get("outputs") or {}
+        except (OSError, ValueError, AttributeError):
+            return set()
+        earlier = {self.folder / "report.html"}
+        for value in listed.values() if isinstance(listed, dict) else ():
+            for name in value if isinstance(value, list) else [value]:
+                if isinstance(name, str) and Path(name).parent.resolve() == self.folder.resolve():
+                    earlier.add(self.folder / Path(name).name)
+        return earlier
 
     def remove_leftovers(self, name: str) -> None:
         """Delete temporary files of ``name`` left by a run that was killed
@@ -174,6 +203,11 @@ class OutputFolder:
         ``stale`` files (left by an earlier run, not rewritten by this one)
         are deleted before the report appears."""
         report_tmp = temp_path_for(self.report_target)
+        written = {Path(p).name for v in outputs.values() for p in (v if isinstance(v, list) else [v])}
+        written |= {target.name for _tmp, target in self.pending}
+        # An earlier run's files that this one does not replace (another sink's
+        # tables, its report.html) would sit beside this run's report as if its own.
+        stale = [*stale, *(p for p in self.earlier if p.name not in written and p != self.report_target)]
         try:
             payload = {**report, **extra, "outputs": {**outputs, "report": str(self.report_target)}}
             with open(report_tmp, "w", encoding="utf-8", newline="\n") as fh:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import attrs
 
 from ingest import StageContext, StageKind, StageSpec, hookimpl, path_field
-from ingest_plugins.outputs import TableSink
+from ingest_plugins.outputs import TableSink, output_folder
 
 PYARROW_HINT = "the parquet sink needs pyarrow: pip install 'ingest[parquet]'"
 
@@ -32,7 +32,9 @@ PYARROW_HINT = "the parquet sink needs pyarrow: pip install 'ingest[parquet]'"
 class ParquetSinkOptions:
     """Options of the ``parquet`` sink."""
 
-    path: str = path_field("out", metadata={"help": "output folder (created if missing)"})
+    path: str = path_field(
+        "out", validator=output_folder, metadata={"help": "output folder (created if missing)"}
+    )
     documents: str = attrs.field(default="documents.parquet", metadata={"help": "file name for kept documents"})
     dropped: str = attrs.field(default="dropped.parquet", metadata={"help": "file name for dropped documents"})
     report: str = attrs.field(default="report.json", metadata={"help": "file name for the run report"})

@@ -32,7 +32,12 @@ import attrs
 
 from ingest import Document, DropRecord, StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest.jsonutil import dumps
-from ingest_plugins.outputs import OutputFolder, checked_document_row, checked_dropped_row
+from ingest_plugins.outputs import (
+    OutputFolder,
+    checked_document_row,
+    checked_dropped_row,
+    output_folder,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -80,7 +85,9 @@ WHERE dropped.run_id <> excluded.run_id
 class SqliteSinkOptions:
     """Options of the ``sqlite`` sink."""
 
-    path: str = path_field("out", metadata={"help": "folder of the database and report.json (created if missing)"})
+    path: str = path_field(
+        "out", validator=output_folder, metadata={"help": "folder of the database and report.json (created if missing)"}
+    )
     database: str = attrs.field(default="ingest.sqlite", metadata={"help": "database file name in path"})
     report: str = attrs.field(default="report.json", metadata={"help": "file name for the run report"})
     replace: bool = attrs.field(
