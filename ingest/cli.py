@@ -10,7 +10,8 @@
     ingest --version
 
 Exit codes are :class:`~ingest.errors.ExitCode`: 0 success, 1 the run
-failed, 2 bad usage or config, 130 interrupted.
+failed, 2 bad usage or config, 130 interrupted (Ctrl-C), 143 terminated
+(SIGTERM, handled like Ctrl-C).
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from __future__ import annotations
 import argparse
 import os
 import json
+import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -167,6 +170,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.done()
     _print_summary(pipeline, report, sys.stdout)
+    from ingest.document_stage import error_summaries
+
+    for line in error_summaries(report):  # a stage that raised: say so, not only in the ledger
+        print(f"ingest: warning: {line}", file=sys.stderr)
     return ExitCode.OK
 
 
@@ -189,6 +196,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"  sink    {cfg.sink.name}: {getattr(cfg.sink.options, 'path', '')}")
     if cfg.run.executor == "ray":
         print(f"  run     on Ray: {cfg.run.ray_address or 'a local Ray instance'}")
+    for off in pipeline.plugins.disabled:
+        print(f"  plugin  {off.name} not loaded: disabled by {off.by}")
     for failure in pipeline.plugins.failures:
         print(f"  warning: plugin {failure.name} ({failure.distribution}) failed to load: {failure.error}")
     for warning in pipeline.plugins.warnings:
@@ -198,7 +207,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _cmd_plugins(args: argparse.Namespace) -> int:
     if args.config:
-        host = Pipeline.from_toml(args.config).plugins
+        # only the config's [plugins]: the listing works even when its stages do not resolve
+        from pathlib import Path
+
+        from ingest.config import plugin_host
+
+        path = str(args.config)
+        host = plugin_host(read_toml(path), path=path, base_dir=str(Path(path).resolve().parent))
     else:
         host = PluginHost()
     described = host.describe()
@@ -214,8 +229,12 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         print(f"{plugin['name']}{version} ({plugin['origin']}{dist})")
         if plugin.get("error"):
             print(f"  FAILED TO LOAD: {plugin['error']}")
+        if plugin.get("disabled"):
+            print(f"  disabled by {plugin['disabled']}: not loaded")
         for stage in plugin["stages"]:
             print(f"  {stage['kind']:<11} {stage['name']}: {stage['summary']}")
+            for problem in stage.get("problems", []):
+                print(f"      PROBLEM: {problem}")
             for option in stage["options"]:
                 default = json.dumps(option["default"], default=str)
                 print(f"      {option['name']} = {default}  ({option['type']})  {option['help']}")
@@ -237,23 +256,38 @@ def _cmd_explain(args: argparse.Namespace) -> int:
             raise ConfigError(f"{args.config}: [sink] has no path; give --output")
     found = explain.find_document(output, args.doc_id)
     if found is None:
-        close = explain.similar_ids(output, args.doc_id)
+        close = [explain.terminal_safe(i, keep_newlines=False) for i in explain.similar_ids(output, args.doc_id)]
         hint = f"; similar ids: {', '.join(close)}" if close else ""
         print(f"ingest: no document {args.doc_id!r} in {output}{hint}", file=sys.stderr)
         return ExitCode.USAGE_ERROR
     status, record = found
     if args.overrides:
         preview = explain.preview(args.config, record, args.overrides)
-        if args.json:
-            print(dumps({"status": status, **record, "preview": preview}, indent=2))
+        if args.json:  # control characters escaped, here and below: the text is the document's
+            print(explain.json_text({"status": status, **record, "preview": preview}))
         else:
             explain.render_preview(record, preview, sys.stdout)
         return ExitCode.OK
     if args.json:
-        print(dumps({"status": status, **record}, indent=2))
+        print(explain.json_text({"status": status, **record}))
     else:
         explain.render(status, record, sys.stdout)
     return ExitCode.OK
+
+
+#: exit code after SIGTERM (the shell's 128 + signal number, as if the signal had ended the process)
+TERMINATED = ExitCode.TERMINATED  # 128 + SIGTERM, as a shell reports it
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises KeyboardInterrupt, so that a run stops the
+    same way (checkpoint suspended or output removed, workers stopped)."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # once: a repeated SIGTERM must not interrupt the cleanup the first one started
+    signal.signal(signal.SIGTERM, lambda *_: None)
+    raise _Terminated
 
 
 COMMANDS = {"run": _cmd_run, "check": _cmd_check, "plugins": _cmd_plugins, "explain": _cmd_explain}
@@ -273,6 +307,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return ExitCode.USAGE_ERROR
+    # signal handlers can only be set from the main thread (main() may be called from another)
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main_thread else None
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
@@ -281,6 +318,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IngestError as exc:
         print(f"ingest: {exc}", file=sys.stderr)
         return ExitCode.RUN_FAILED
+    except _Terminated:
+        print("ingest: terminated", file=sys.stderr)
+        return TERMINATED
     except KeyboardInterrupt:
         print("ingest: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    finally:
+        if on_main_thread:  # None: the handler was not set from Python
+            signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)

@@ -5,11 +5,12 @@ that should do anything::
 
     [source]            # where documents come from: type = "<source name>" + its options
     [sink]              # where kept documents go:  type = "<sink name>" + its options
-    [plugins]           # modules = ["pkg.mod"], paths = ["./my_plugin.py"]
+    [plugins]           # modules = ["pkg.mod"], paths = ["./my_plugin.py"], disable = ["name"]
     [run]               # run-wide settings (see RunOptions)
     [[pipeline]]        # one table per stage, in run order:
                         #   stage = "<stage name>", id = "<unique id>", enabled = true,
-                        #   and the stage's options
+                        #   and the stage's options; or pipeline = ["header", ...]
+                        #   (bare stage names) when no stage needs options
 
 Every problem is a :class:`~ingest.errors.ConfigError` that names the file,
 the table and the key, and says what is allowed.
@@ -25,10 +26,10 @@ from typing import Any
 
 import attrs
 
-from ingest.errors import ConfigError
+from ingest.errors import ConfigError, IngestError
 from ingest.executor import EXECUTORS
 from ingest.options import build_options, path_field, suggest
-from ingest.plugin_manager import PluginHost, RegisteredSpec
+from ingest.plugin_manager import DISABLE_ENV, PluginHost, RegisteredSpec
 from ingest.specs import StageKind
 
 if sys.version_info >= (3, 11):
@@ -95,6 +96,15 @@ class RunOptions:
             "empty = start a local Ray instance with [run] workers CPUs (0 = all)"
         },
     )
+    #: The share of a stage's input it may fail on (raise) before the run fails.
+    max_error_rate: float = attrs.field(
+        default=1.0,
+        validator=[attrs.validators.ge(0.0), attrs.validators.le(1.0)],
+        metadata={
+            "help": "fail the run (exit 1, no complete-looking output) when a stage raised on more than this "
+            "share of its input, 0 to 1 (0 = any error fails the run); 1 = never (errors are only recorded)"
+        },
+    )
 
 
 @attrs.define
@@ -103,6 +113,13 @@ class PluginSettings:
 
     modules: list[str] = attrs.field(factory=list, metadata={"help": "importable modules to register as plugins"})
     paths: list[str] = attrs.field(factory=list, metadata={"help": "Python files to register as plugins (relative to the config)"})
+    disable: list[str] = attrs.field(
+        factory=list,
+        metadata={
+            "help": "plugins not to load, by name as `ingest plugins` shows it (or an installed package's "
+            f"distribution name); {DISABLE_ENV}=a,b does the same from the environment"
+        },
+    )
 
 
 @attrs.frozen
@@ -192,6 +209,9 @@ def apply_overrides(raw: dict[str, Any], sets: Sequence[str], where: str = "--se
             raw.setdefault(table, {})[option] = parsed
             continue
         entries = raw.get("pipeline", [])
+        if isinstance(entries, list) and "pipeline" in raw:
+            # a bare stage name becomes its table, so it can take the option
+            entries = raw["pipeline"] = [{"stage": e} if isinstance(e, str) else e for e in entries]
         matches = [e for e in entries if isinstance(e, dict) and e.get("id", e.get("stage")) == table]
         if not matches:
             ids = [e.get("id", e.get("stage")) for e in entries if isinstance(e, dict)]
@@ -213,6 +233,36 @@ def plugin_settings(raw: Mapping[str, Any], *, path: str | None, base_dir: str) 
     return settings
 
 
+def plugin_host(
+    raw: Mapping[str, Any],
+    *,
+    path: str | None,
+    base_dir: str,
+    plugins: Sequence[Any] = (),
+    load_entry_points: bool | None = None,
+) -> PluginHost:
+    """The plugins a config asks for (its ``[plugins]`` table), loaded
+    without resolving its stages: what ``ingest plugins -c`` lists even when
+    the config could not run. A plugin problem is a :class:`ConfigError`."""
+    settings = plugin_settings(raw, path=path, base_dir=base_dir)
+    try:
+        return PluginHost(
+            modules=settings.modules,
+            paths=settings.paths,
+            plugins=plugins,
+            load_entry_points=load_entry_points,
+            disable=settings.disable,
+        )
+    except ConfigError:
+        raise
+    except IngestError as exc:
+        raise ConfigError(f"{path or '<config>'}: [plugins]: {exc}") from exc
+
+
+def _owner(registered: RegisteredSpec) -> str:
+    return f"stage {registered.spec.name!r} (plugin {registered.plugin.name!r})"
+
+
 def _resolve_io(
     raw: Mapping[str, Any],
     table: str,
@@ -232,6 +282,9 @@ def _resolve_io(
         raise ConfigError(f"{where}: expected a table")
     values = dict(values)
     name = values.pop("type", default)
+    clash = host.clash_message(str(name)) if name is not None else ""
+    if clash:
+        raise ConfigError(f"{where}: {clash}")
     registered = host.spec(str(name)) if name is not None else None
     if registered is None or registered.spec.kind is not kind:
         available = host.names(kind)
@@ -239,7 +292,13 @@ def _resolve_io(
             f"{where}: unknown {table} type {name!r}{suggest(str(name), available)}; "
             f"available: {', '.join(available) or '(none)'}{host.failure_hint()}"
         )
-    options = build_options(registered.spec.options, values, where=f"{where} (type {name!r})", base_dir=base_dir)
+    options = build_options(
+        registered.spec.options,
+        values,
+        where=f"{where} (type {name!r})",
+        base_dir=base_dir,
+        owner=_owner(registered),
+    )
     return StageConfig(id=table, name=str(name), registered=registered, options=options)
 
 
@@ -282,8 +341,12 @@ def resolve(
     seen_ids: dict[str, int] = {}
     for number, entry in enumerate(entries, start=1):
         where = f"{where_file}: [[pipeline]] #{number}"
+        if isinstance(entry, str):
+            entry = {"stage": entry}  # a bare stage name: the stage with its default options
         if not isinstance(entry, Mapping):
-            raise ConfigError(f"{where}: expected a table")
+            raise ConfigError(
+                f"{where}: expected a table or a stage name, got {type(entry).__name__} {entry!r}"
+            )
         values = dict(entry)
         name = values.pop("stage", None)
         if not isinstance(name, str) or not name:
@@ -303,6 +366,9 @@ def resolve(
         if stage_id in ("source", "sink", "run", "plugins"):
             raise ConfigError(f"{where}: id {stage_id!r} is reserved; choose another")
         seen_ids[stage_id] = number
+        clash = host.clash_message(name)
+        if clash:
+            raise ConfigError(f"{where}: {clash}")
         registered = host.spec(name)
         if registered is None or registered.spec.kind in (StageKind.SOURCE, StageKind.SINK):
             available = host.names(*stage_kinds)
@@ -310,7 +376,9 @@ def resolve(
                 f"{where}: unknown stage {name!r}{suggest(name, available)}; "
                 f"available stages: {', '.join(available) or '(none)'}{host.failure_hint()}"
             )
-        options = build_options(registered.spec.options, values, where=where, base_dir=base_dir)
+        options = build_options(
+            registered.spec.options, values, where=where, base_dir=base_dir, owner=_owner(registered)
+        )
         stages.append(
             StageConfig(id=stage_id, name=name, registered=registered, options=options, enabled=enabled)
         )

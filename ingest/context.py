@@ -52,11 +52,18 @@ class StageContext:
     executor: Executor = attrs.field(factory=LocalExecutor)
     workers: int = 1
 
-    def drop_error(self, doc: Document | str, exc_text: str) -> None:
+    def drop_error(self, doc: Document | str, exc_text: str, *, exc: BaseException | None = None) -> None:
         """Record a document on which the stage raised: the error, the stage,
         and the plugin with its distribution and version, so a broken plugin
-        points at itself."""
+        points at itself. With ``exc`` (as caught) the innermost frames of its
+        traceback go into ``details["traceback"]`` as ``"file:line in function"``."""
         details: dict[str, Any] = {"error": exc_text}
+        if exc is not None:
+            from ingest.document_stage import error_frames  # it imports this module
+
+            frames = error_frames(exc)
+            if frames:
+                details["traceback"] = frames
         if self.distribution:
             details["plugin_distribution"] = self.distribution
         if self.version:

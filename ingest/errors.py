@@ -11,15 +11,19 @@ class ExitCode(enum.IntEnum):
     * ``OK`` (0): the run finished (documents dropped or failed inside a
       stage are recorded in the ledger; they do not fail the run).
     * ``RUN_FAILED`` (1): the run started but could not finish (a source or
-      sink failed, a corpus-level stage crashed). No output looks complete.
+      sink failed, a corpus-level stage crashed, a stage failed on more of
+      its input than ``[run] max_error_rate`` allows). No output looks complete.
     * ``USAGE_ERROR`` (2): bad command line or bad config; no work was done.
     * ``INTERRUPTED`` (130): stopped by Ctrl-C.
+    * ``TERMINATED`` (143): stopped by SIGTERM, handled like Ctrl-C (the
+      checkpoint is kept, or the output removed; the workers are stopped).
     """
 
     OK = 0
     RUN_FAILED = 1
     USAGE_ERROR = 2
     INTERRUPTED = 130
+    TERMINATED = 143
 
 
 class IngestError(Exception):

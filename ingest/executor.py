@@ -16,6 +16,8 @@ import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from ingest.lifeline import pool_initializer
+
 T = TypeVar("T")
 
 #: Tasks in flight per unit of parallelism in :func:`ordered_map`: keeps
@@ -93,8 +95,11 @@ class LocalExecutor:
             # Forked where possible, like the runner's own workers, so
             # in-process plugin code is there without pickling.
             methods = multiprocessing.get_all_start_methods()
-            context = multiprocessing.get_context("fork") if "fork" in methods else None
-            self._pool = concurrent.futures.ProcessPoolExecutor(self.parallelism, mp_context=context)
+            context = multiprocessing.get_context("fork" if "fork" in methods else None)
+            # its processes end with this one (a killed run leaves none behind)
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                self.parallelism, mp_context=context, initializer=pool_initializer(context)
+            )
         return self._pool.submit(fn, *args)
 
     def map(

@@ -5,6 +5,14 @@ Reads a finished run's output folder (``documents.jsonl`` and
 run's ``report.json`` names them) and shows the document's fate, metadata,
 every stage's record (removed lines with the rule that removed them) and
 the final text.
+
+What it prints comes from the documents, which may hold control characters
+that a terminal acts on (an escape sequence retitles or clears it, a
+carriage return overwrites a line, a bidirectional override reverses what
+follows). They are printed as escapes instead (``\\x1b``, ``\\r``,
+``\\u202e``; see :func:`terminal_safe`); tabs stay, and a document's own line
+breaks start new lines of the listing. ``--json`` output escapes the same
+characters as JSON ``\\u`` escapes, so it parses to the same values.
 """
 
 from __future__ import annotations
@@ -14,7 +22,60 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from ingest.jsonutil import dumps
 from ingest.report_html import DOCUMENTS_NAME, DROPPED_NAME, REPORT_NAME, iter_jsonl, output_files
+
+
+def _escape(code: int) -> str:
+    if code == 0x0A:
+        return "\\n"
+    if code == 0x0D:
+        return "\\r"
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+#: What a terminal acts on instead of showing: C0 controls, DEL, C1 controls (U+0080-U+009F: some
+#: terminals take U+009B as the start of an escape sequence), the bidirectional marks, embeddings,
+#: overrides and isolates, and the Unicode line and paragraph separators.
+CONTROL_CHARACTERS = frozenset(
+    [*range(0x20), 0x7F, *range(0x80, 0xA0), 0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F)]
+    + [*range(0x2066, 0x206A), 0x2028, 0x2029]
+)
+_ONE_LINE = {code: _escape(code) for code in CONTROL_CHARACTERS if code != 0x09}
+_LINES = {code: escape for code, escape in _ONE_LINE.items() if code != 0x0A}
+# json.dumps escapes U+0000-U+001F itself
+_JSON = {code: f"\\u{code:04x}" for code in CONTROL_CHARACTERS if code >= 0x20}
+
+
+def terminal_safe(text: str, *, keep_newlines: bool = True) -> str:
+    """``text`` with every character of :data:`CONTROL_CHARACTERS` but the tab
+    written as a visible escape (``\\x1b``, ``\\r``, ``\\u202e``); newlines too
+    unless ``keep_newlines``. (A backslash is left as it is, so a text that
+    holds ``\\x1b`` literally looks the same: the point is that no control
+    reaches the terminal.)"""
+    return text.translate(_LINES if keep_newlines else _ONE_LINE)
+
+
+def json_text(payload: Any) -> str:
+    """``payload`` as indented JSON that is safe to print: the characters
+    :func:`terminal_safe` escapes are ``\\u`` escapes (the same JSON values)."""
+    return dumps(payload, indent=2).translate(_JSON)
+
+
+def _field(value: Any) -> str:
+    """One value on one line of the listing."""
+    return terminal_safe(str(value), keep_newlines=False)
+
+
+class _Escaping:
+    """A text stream that escapes control characters on their way to ``out`` (newlines kept:
+    the listing's own); fields are escaped one by one as well, their newlines included."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+
+    def write(self, text: str) -> int:
+        return self.out.write(terminal_safe(text))
 
 
 def _records(folder: Path, key: str) -> Iterator[dict[str, Any]]:
@@ -52,23 +113,25 @@ def similar_ids(output_dir: str | Path, doc_id: str, limit: int = 5) -> list[str
 
 
 def render(status: str, record: dict[str, Any], out: TextIO) -> None:
-    """Write a human-readable account of one document."""
-    out.write(f"{record['id']}: {status.upper()}")
+    """Write a human-readable account of one document (control characters escaped)."""
+    out = _Escaping(out)  # type: ignore[assignment]
+    f = _field
+    out.write(f"{f(record['id'])}: {status.upper()}")
     if status == "dropped":
         out.write(f" by stage {record.get('stage')!r}, reason {record.get('reason')!r}")
         if record.get("duplicate_of"):
             out.write(f", duplicate of {record['duplicate_of']!r}")
     out.write("\n")
     if record.get("path"):
-        out.write(f"  path: {record['path']}\n")
+        out.write(f"  path: {f(record['path'])}\n")
     if record.get("details"):
         for key, value in record["details"].items():
-            out.write(f"  {key}: {value}\n")
+            out.write(f"  {f(key)}: {f(value)}\n")
     metadata = record.get("metadata") or {}
     if metadata:
         out.write("metadata:\n")
         for key, value in metadata.items():
-            out.write(f"  {key}: {json.dumps(value, ensure_ascii=False)}\n")
+            out.write(f"  {f(key)}: {f(json.dumps(value, ensure_ascii=False))}\n")
     history = record.get("history") or []
     if history:
         out.write("history:\n")
@@ -76,29 +139,31 @@ def render(status: str, record: dict[str, Any], out: TextIO) -> None:
         details = {k: v for k, v in event.items() if k not in ("stage", "action")}
         lines = details.pop("lines", None)
         summary = ", ".join(f"{k}={v}" for k, v in details.items() if not isinstance(v, (list, dict)))
-        out.write(f"  [{event['stage']}] {event['action']}{': ' + summary if summary else ''}\n")
+        out.write(f"  [{f(event['stage'])}] {f(event['action'])}{': ' + f(summary) if summary else ''}\n")
         for line in lines or []:
             if isinstance(line, dict):
-                number = line.get("line", "?")
-                rule = line.get("rule", "")
-                out.write(f"    - {number:>4} {rule:<22} {line.get('text', '')}\n")
+                number = f(line.get("line", "?"))
+                rule = f(line.get("rule", ""))
+                out.write(f"    - {number:>4} {rule:<22} {f(line.get('text', ''))}\n")
             else:
-                out.write(f"    - {line}\n")
+                out.write(f"    - {f(line)}\n")
         for key, value in details.items():
             if isinstance(value, list) and value:
                 for item in value:
-                    out.write(f"    {key}: {item}\n")
+                    out.write(f"    {f(key)}: {f(item)}\n")
     text = record.get("text")
     if text is not None:
         out.write("text (kept):\n" if status == "kept" else "text (when dropped):\n")
-        for line in text.split("\n"):
-            out.write(f"    + {line}\n")
+        for line in str(text).split("\n"):  # the document's own lines: one listing line each
+            out.write(f"    + {f(line)}\n")
 
 
 def _removed_lines(history: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
     """``{(stage, line text): rule}`` for every removed line in a history."""
     removed = {}
     for event in history:
+        if event.get("action") != "removed_lines":
+            continue  # a "metadata" event lists the lines values were read from, not removed lines
         for line in event.get("lines") or []:
             if isinstance(line, dict):
                 removed[(event["stage"], line.get("text", ""))] = line.get("rule", "")
@@ -162,8 +227,10 @@ def preview(config: str, record: dict[str, Any], overrides: list[str]) -> dict[s
 
 
 def render_preview(record: dict[str, Any], result: dict[str, Any], out: TextIO) -> None:
-    """Write what the overrides would change for one document."""
-    out.write(f"{record['id']}: preview ({result['status']}")
+    """Write what the overrides would change for one document (control characters escaped)."""
+    out = _Escaping(out)  # type: ignore[assignment]
+    f = _field
+    out.write(f"{f(record['id'])}: preview ({result['status']}")
     if result["status"] == "dropped":
         out.write(f" by {result['stage']!r}, reason {result['reason']!r}")
     out.write(")\n")
@@ -171,7 +238,7 @@ def render_preview(record: dict[str, Any], result: dict[str, Any], out: TextIO) 
         out.write(f"  not re-run (they need the whole corpus): {', '.join(result['skipped_corpus_stages'])}\n")
     out.write(f"  newly removed lines: {len(result['newly_removed'])}\n")
     for line in result["newly_removed"]:
-        out.write(f"    - [{line['stage']}] {line['rule']:<20} {line['text']}\n")
+        out.write(f"    - [{f(line['stage'])}] {f(line['rule']):<20} {f(line['text'])}\n")
     out.write(f"  newly kept lines: {len(result['newly_kept'])}\n")
     for line in result["newly_kept"]:
-        out.write(f"    + [{line['stage']}] (was {line['rule']}) {line['text']}\n")
+        out.write(f"    + [{f(line['stage'])}] (was {f(line['rule'])}) {f(line['text'])}\n")

@@ -15,6 +15,11 @@ writing it a large task.
 Messages are length-prefixed pickles: ``(function arguments)`` down,
 ``("ok", result)`` or ``("error", "Type: message")`` up. A worker runs its
 tasks in the order it gets them, so its results come back in that order.
+
+A worker ends with the parent: it asks for SIGKILL when the parent dies
+(:func:`ingest.lifeline.bind_to_parent`), since neither a worker busy in a
+stage nor one whose task pipe a later child (a dedup hashing process) holds
+open would notice, and it holds the run's standard output.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ import multiprocessing
 import os
 import pickle
 import selectors
-import signal
 import struct
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -35,6 +39,7 @@ from typing import Any
 from ingest.document_stage import error_text
 from ingest.errors import RunError
 from ingest.gc_tuning import paused, tune_for_documents
+from ingest.lifeline import bind_to_parent
 
 _LENGTH = struct.Struct("<Q")
 #: pipe buffer asked for (Linux): a batch of pages fits, so a write rarely waits
@@ -69,10 +74,29 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def _serve(
-    start: Callable[[], Any], run: Callable[..., Any], task_fd: int, result_fd: int, foreign_fds: Sequence[int]
+    start: Callable[[], Any],
+    run: Callable[..., Any],
+    task_fd: int,
+    result_fd: int,
+    foreign_fds: Sequence[int],
+    parent_pid: int,
 ) -> None:
     """A worker's loop: ``state = start()`` once, then ``run(state, *args)`` per task."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's: it stops the workers
+    # Ctrl-C and SIGTERM are the parent's: it stops the workers (with SIGKILL)
+    bind_to_parent(parent_pid, ignore_sigterm=True)
+    try:
+        _serve_tasks(start, run, task_fd, result_fd, foreign_fds)
+    except (BrokenPipeError, EOFError):  # the parent is gone mid-message: nobody wants the rest
+        pass
+
+
+def _serve_tasks(
+    start: Callable[[], Any],
+    run: Callable[..., Any],
+    task_fd: int,
+    result_fd: int,
+    foreign_fds: Sequence[int],
+) -> None:
     for fd in foreign_fds:  # the parent's ends and the other workers' pipes
         os.close(fd)
     state: Any = None
@@ -122,6 +146,7 @@ class ForkWorkers:
         self._workers: list[_Worker] = []
         self._results: dict[int, tuple[str, Any]] = {}
         self._next_ticket = 0
+        parent_pid = os.getpid()
         pipes = [(os.pipe(), os.pipe()) for _ in range(workers)]
         parent_ends = [fd for (_, task_w), (result_r, _) in pipes for fd in (task_w, result_r)]
         try:
@@ -129,13 +154,16 @@ class ForkWorkers:
                 # the child keeps its own task read end and result write end only
                 foreign = parent_ends + [fd for j, ((tr, _), (_, rw)) in enumerate(pipes) if j != index for fd in (tr, rw)]
                 process = context.Process(
-                    target=_serve, args=(start, run, task_r, result_w, foreign), name=f"ingest-worker-{index}", daemon=True
+                    target=_serve,
+                    args=(start, run, task_r, result_w, foreign, parent_pid),
+                    name=f"ingest-worker-{index}",
+                    daemon=True,
                 )
                 process.start()
                 self._workers.append(_Worker(process, task_w, result_r))
         except BaseException:  # a fork failed: nothing is left running or open
             for worker in self._workers:
-                worker.process.terminate()
+                worker.process.kill()
                 worker.process.join()
             for fd in parent_ends:
                 os.close(fd)
@@ -229,7 +257,7 @@ class ForkWorkers:
 
     def close(self, *, wait: bool = True) -> None:
         """Stop the workers: let them finish (``wait``, when no result is
-        outstanding: a worker may be blocked writing one) or end them at once."""
+        outstanding: a worker may be blocked writing one) or end them at once (SIGKILL)."""
         wait = wait and not any(w.waiting for w in self._workers)
         self._selector.close()
         for worker in self._workers:
@@ -238,7 +266,7 @@ class ForkWorkers:
                     os.set_blocking(worker.task_fd, True)
                     _write_all(worker.task_fd, _LENGTH.pack(0))  # stop
             else:
-                worker.process.terminate()
+                worker.process.kill()  # it ignores SIGTERM (the parent's to handle), and has nothing to save
             with contextlib.suppress(OSError):
                 os.close(worker.task_fd)
         for worker in self._workers:

@@ -66,8 +66,13 @@ def ingest_stages() -> Iterable[StageSpec]:
     ``ingest plugins``), before any document is read.
 
     **Result:** collected from every plugin into one registry keyed by
-    ``StageSpec.name``. Two plugins providing the same name is a config
-    error naming both; nothing is renamed. Returning anything but
+    ``StageSpec.name``. A name two plugins provide is a config error naming
+    both, only for a config that uses it (``ingest plugins`` and other
+    configs keep working and show the clash); nothing is renamed, and
+    ``[plugins] disable`` or ``INGEST_DISABLE_PLUGINS`` turns one plugin off.
+    An option whose default does not match its declared type is a warning
+    when the plugin loads, and an error for a config that uses the stage
+    without setting the option. Returning anything but
     :class:`~ingest.specs.StageSpec` records, or raising, is a config error
     naming the plugin. Hook order does not matter: the stages run in the
     order ``config.toml`` lists them.
@@ -182,8 +187,10 @@ def ingest_run_finished(report: Mapping[str, Any]) -> None:
 
     **When:** once at the end of a successful run, after the ledger has
     been checked to balance; for ``Pipeline.run`` and ``ingest run`` before
-    the sink writes its files. Not called when the run fails, nor when the
-    iterator of ``Pipeline.process`` is not consumed to the end.
+    the sink writes its files. Not called when the run fails (a run that
+    fails because a stage raised on more than ``[run] max_error_rate`` of
+    its input fails at its end, after :func:`ingest_stage_finished`), nor
+    when the iterator of ``Pipeline.process`` is not consumed to the end.
 
     **Result:** an observer: every implementation is called, return values
     are ignored.

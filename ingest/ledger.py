@@ -148,6 +148,14 @@ class Ledger:
         if stats is None:
             stats = self.stage_stats(record.stage, record.stage)
         stats.dropped[record.reason] += 1
+        if record.reason == "error" and "first_error" not in stats.extra:
+            # for the report and the command line's summary of failing stages
+            frames = record.details.get("traceback") or []
+            stats.extra["first_error"] = {
+                "error": record.details.get("error"),
+                "at": frames[-1] if frames else None,
+                "id": record.id,
+            }
         if self.keep_records:
             self.records.append(record)
         for listener in self.listeners:

@@ -26,7 +26,15 @@ PATH_OPTION = "ingest_path"
 
 
 def path_field(default: str = "", **kwargs: Any) -> Any:
-    """An attrs field holding a path that is relative to the config file."""
+    """An attrs field holding a path that is relative to the config file.
+
+    Declare every option that is a file or folder with it
+    (``path: str = path_field("out", metadata={"help": ...})``): a relative
+    value in ``config.toml``, and a relative default, is then resolved against
+    the config file's folder (``base_dir`` for ``Pipeline.from_dict``), and
+    ``~`` is expanded. A plain ``str`` field reaches the stage as written, so
+    ``open`` would resolve it against the working directory instead.
+    """
     metadata = {**kwargs.pop("metadata", {}), PATH_OPTION: True}
     return attrs.field(default=default, metadata=metadata, **kwargs)
 
@@ -142,6 +150,46 @@ def check_type(value: Any, tp: Any, path: str) -> Any:
     raise fail()
 
 
+def _default_value(field: attrs.Attribute) -> Any:
+    """A field's default as an instance gets it (a factory is called), or
+    ``attrs.NOTHING`` when there is none or it depends on the instance."""
+    default = field.default
+    if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
+        if default.takes_self:
+            return attrs.NOTHING
+        try:
+            return default.factory()
+        except Exception:  # noqa: BLE001 - a factory that cannot run here is not ours to judge
+            return attrs.NOTHING
+    return default
+
+
+def default_problems(options_cls: type | None) -> list[str]:
+    """Options whose default is not of their declared type (``int`` with the
+    default ``"50"``): each one as a sentence naming the option, the default
+    and the type. A field with a converter is left alone (attrs converts the
+    default too)."""
+    if options_cls is None:
+        return []
+    try:
+        fields = option_fields(options_cls)
+    except Exception as exc:  # noqa: BLE001 - an annotation that does not resolve
+        return [f"the options class {options_cls.__name__} cannot be read: {type(exc).__name__}: {exc}"]
+    problems = []
+    for key, field in fields.items():
+        default = _default_value(field)
+        if default is attrs.NOTHING or field.converter is not None or field.type is None:
+            continue
+        try:
+            check_type(default, field.type, key)
+        except ValueError:
+            problems.append(
+                f"option {key!r} defaults to {default!r} ({type(default).__name__}), but is declared "
+                f"{describe_type(field.type)}"
+            )
+    return problems
+
+
 def suggest(key: str, allowed: list[str]) -> str:
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -153,11 +201,15 @@ def build_options(
     *,
     where: str,
     base_dir: str | None = None,
+    owner: str = "",
 ) -> Any:
     """Build an instance of ``options_cls`` from a config table.
 
     ``where`` prefixes every message (the file and the table). Relative
-    values of path options are resolved against ``base_dir``.
+    values of path options are resolved against ``base_dir``. An option the
+    table leaves out whose default does not match its declared type is an
+    error here, naming ``owner`` (``stage 'x' of plugin 'y'``): otherwise
+    every document would fail on it.
     """
     import os
 
@@ -189,6 +241,20 @@ def build_options(
                 default = field.default
                 if isinstance(default, str) and default and not os.path.isabs(default):
                     kwargs[field.name] = os.path.normpath(os.path.join(base_dir, default))
+    for key, field in fields.items():
+        if field.name in kwargs or field.converter is not None or field.type is None:
+            continue
+        default = _default_value(field)
+        if default is attrs.NOTHING:
+            continue
+        try:
+            check_type(default, field.type, key)
+        except ValueError:
+            raise ConfigError(
+                f"{where}: option {key!r} {('of ' + owner + ' ') if owner else ''}defaults to {default!r} "
+                f"({type(default).__name__}), but is declared {describe_type(field.type)}: the plugin's "
+                f"default is wrong; set {key} in the config (or fix the default in the plugin)"
+            ) from None
     try:
         return options_cls(**kwargs)
     except (ValueError, TypeError) as exc:
@@ -230,9 +296,9 @@ def describe_options(options_cls: type | None) -> list[dict[str, Any]]:
     comments = field_comments(options_cls)
     described = []
     for key, field in option_fields(options_cls).items():
-        default = field.default
-        if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
-            default = default.factory() if not default.takes_self else None
+        default = _default_value(field)
+        if default is attrs.NOTHING:
+            default = None
         described.append(
             {
                 "name": key,

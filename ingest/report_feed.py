@@ -145,7 +145,8 @@ class ReportFeed:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         try:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "ingest.report_feed", str(self.samples_per_rule)],
+                # with this pid, so that it ends with this process (see ingest.lifeline)
+                [sys.executable, "-m", "ingest.report_feed", str(self.samples_per_rule), str(os.getpid())],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
@@ -309,9 +310,11 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes], loads: Any, builder: ReportBuild
                 add(loads(line))
 
 
-if __name__ == "__main__":  # python -m ingest.report_feed: started by ReportFeed
-    import signal
+if __name__ == "__main__":  # python -m ingest.report_feed SAMPLES PARENT_PID: started by ReportFeed
+    from ingest.lifeline import bind_to_parent
 
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    # Ctrl-C and SIGTERM are the parent's to handle (it kills this process on an aborted run); and this
+    # process ends with it: its standard input may stay open in another child (a worker forked later)
+    bind_to_parent(int(sys.argv[2]), ignore_sigterm=True)
     code = serve(sys.stdin.buffer, sys.stdout.buffer, int(sys.argv[1]))
     os._exit(code)  # no flush of a pipe the sink may have closed already

@@ -35,7 +35,7 @@ from ingest.config import (
 from ingest.context import StageContext
 from ingest.disk_full import disk_full_message, is_disk_full
 from ingest.document import Document, Drop
-from ingest.document_stage import apply_document_stage, error_text
+from ingest.document_stage import ErrorRateExceeded, apply_document_stage, error_rate_failure, error_text
 from ingest.errors import ConfigError, IngestError, RecordingFailed, RunError, UnwritableDocument
 from ingest.executor import LocalExecutor, start_executor
 from ingest.ledger import SOURCE_STAGE, Ledger, StageStats
@@ -149,6 +149,7 @@ class Pipeline:
                 paths=settings.paths,
                 plugins=plugins,
                 load_entry_points=load_entry_points,
+                disable=settings.disable,
             )
             self.config: PipelineConfig = resolve(
                 raw, self.plugins, path=self.path, base_dir=self.base_dir, skip=skip
@@ -195,10 +196,18 @@ class Pipeline:
         plugins: Iterable[Any] = (),
         skip: Sequence[str] = (),
         load_entry_points: bool | None = None,
+        stages: Mapping[str, Callable[[Document], Document | Drop]] | None = None,
     ) -> Pipeline:
         """Build from a mapping shaped like ``config.toml`` (e.g.
-        ``{"pipeline": [{"stage": "header"}]}``). Relative paths are relative
-        to ``base_dir`` (default: the current directory)."""
+        ``{"pipeline": [{"stage": "header"}]}``, or bare stage names:
+        ``{"pipeline": ["header"]}``). Relative paths are relative to
+        ``base_dir`` (default: the current directory). ``stages`` adds
+        one-off per-document stages, ``{name: function}`` with each function
+        ``Document -> Document | Drop``, usable by name in ``pipeline``."""
+        if stages:
+            from ingest.plugin_manager import function_stages
+
+            plugins = [*plugins, *function_stages(stages)]
         return cls(mapping, base_dir=base_dir, plugins=plugins, skip=skip, load_entry_points=load_entry_points)
 
     def check(self) -> None:
@@ -310,7 +319,9 @@ class Pipeline:
                     checkpoint.on_kept()
         except BaseException as exc:
             full = disk_full_message(exc, self._output_places(sink)) if is_disk_full(exc) else None
-            if checkpoint is not None and checkpoint.saved and full is None and not isinstance(exc, CheckpointError):
+            if checkpoint is not None and checkpoint.saved and full is None and not isinstance(
+                exc, (CheckpointError, ErrorRateExceeded)  # resuming these would fail again
+            ):
                 # Nothing looks complete (the files keep their hidden names);
                 # the next run picks up from the last checkpoint.
                 sink.suspend()
@@ -549,6 +560,9 @@ class Pipeline:
         finished = datetime.datetime.now(datetime.timezone.utc)
         self.report = self._make_report(ledger, started, finished, time.perf_counter() - clock_start)
         ledger.check_balance()
+        failure = error_rate_failure(ledger, self.stage_ids, self.config.run.max_error_rate)
+        if failure is not None:
+            raise failure
         self.plugins.hook.ingest_run_finished(report=self.report)
 
     def _count_input(
@@ -704,7 +718,7 @@ class Pipeline:
                 except Exception as exc:  # noqa: BLE001 - recorded, and the run goes on
                     error = error_text(exc)
                     for doc in list(pending.values()):
-                        ctx.drop_error(doc, error)
+                        ctx.drop_error(doc, error, exc=exc)
                     pending.clear()
                     if exhausted:
                         break
@@ -712,7 +726,7 @@ class Pipeline:
                         # It fails before reading anything: it will never
                         # recover, so the rest of the stream is dropped with it.
                         for doc in shared_feed:
-                            ctx.drop_error(doc, error)
+                            ctx.drop_error(doc, error, exc=exc)
                         break
                     continue
                 break

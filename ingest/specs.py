@@ -59,8 +59,27 @@ class StreamStage(Protocol):
 
 @runtime_checkable
 class Source(Protocol):
-    """Yields input documents. Unreadable inputs go to ``ctx.drop`` with the
-    reason, so they are counted as input and recorded as dropped."""
+    """Yields input documents: what a ``StageKind.SOURCE`` spec's
+    ``factory(options, ctx)`` returns (any iterable will do; a generator
+    function's result too), chosen by ``[source] type``.
+
+    * Each :class:`~ingest.document.Document` needs an ``id`` unique within the
+      run (``ingest explain`` and the ledger use it) and should carry an
+      :class:`~ingest.document.Origin` (``Origin("my_source", path, line)``),
+      so drop records and warnings name the file.
+    * An input that cannot become a document (unreadable, empty, not text)
+      goes to ``ctx.drop(id, reason, path=..., error=...)`` and the iteration
+      goes on: the ledger counts it as input and as dropped by ``source``.
+      ``ctx.warn(message)`` records a warning that drops nothing.
+    * Raising from ``__iter__`` fails the run (exit 1, no output kept); a
+      problem found when the factory runs (a missing folder) should raise
+      there, so ``ingest check`` reports it before any work.
+    * Options that are paths must be declared with
+      :func:`~ingest.options.path_field`: then a relative path is relative to
+      the config file's folder, as for every path in ``config.toml``. A plain
+      ``str`` field is passed as written, and ``open`` resolves it against
+      the working directory.
+    """
 
     def __iter__(self) -> Iterator[Document]: ...
 
@@ -68,10 +87,31 @@ class Source(Protocol):
 @runtime_checkable
 class Sink(Protocol):
     """Receives kept documents and drop records; ``close`` gets the report.
+    What a ``StageKind.SINK`` spec's ``factory(options, ctx)`` returns, chosen
+    by ``[sink] type``. The runner calls, in the main process:
+
+    * ``write(doc)`` for each kept :class:`~ingest.document.Document`, in
+      input order. A document it cannot encode: raise
+      :class:`~ingest.errors.UnwritableDocument` before writing any of it, and
+      it is recorded as dropped by ``sink`` (reason ``unwritable``) while the
+      run goes on. Any other exception fails the run.
+    * ``write_dropped(record)`` for each :class:`~ingest.ledger.DropRecord`
+      as it happens (interleaved with ``write``). It must not fail: the run
+      stops rather than lose a record.
+    * ``close(report)`` once, at the end of a successful run, with the run
+      report (the data of ``report.json``; may hold dates: encode with
+      ``default=str`` or :mod:`ingest.jsonutil`).
+    * ``abort()`` instead of ``close`` when the run fails (a stage crashed,
+      Ctrl-C, ``[run] max_error_rate`` exceeded); it may be called after a
+      failed ``close`` too, so make it idempotent.
 
     A sink makes its output appear atomically: nothing looks complete until
-    ``close`` has run. ``abort`` is called instead of ``close`` when the run
-    fails, and must leave no complete-looking output behind.
+    ``close`` has run (write under temporary names and rename them in
+    ``close``, the file that says "complete" last), and ``abort`` must leave
+    no complete-looking output behind. Declare the output path with
+    :func:`~ingest.options.path_field` so a relative one is relative to the
+    config file (a plain ``str`` option is resolved against the working
+    directory by ``open``).
 
     A sink may also offer ``prepare(doc) -> Any`` and
     ``write_prepared(doc_id, prepared)``: ``write(doc)`` must then do the same

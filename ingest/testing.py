@@ -24,7 +24,9 @@ Fixtures:
   :func:`stage_plugin`). Without ``options`` ``func`` is the per-document
   function itself (``Document -> Document | Drop``); with ``options`` (an
   attrs class) or ``factory=True`` it is the stage's factory
-  ``func(options, ctx)``. Pass the result in ``plugins=[...]``.
+  ``func(options, ctx)``. Pass the result in ``plugins=[...]``. (Outside
+  tests, ``Pipeline.from_dict(..., stages={name: func})`` adds a
+  per-document function stage without this module.)
 * ``write_corpus(folder, {relative_name: text_or_bytes})`` writes input files
   for file-based runs and returns the folder (function: :func:`write_corpus`).
 * ``write_config(path, mapping)`` writes a ``config.toml`` from a dict shaped

@@ -400,17 +400,21 @@ def test_prefilter_skips_only_hopeless_candidates() -> None:
     assert DedupEngine().bands * DedupEngine().rows <= 128
 
 
-def test_star_clusters_follow_containment_down_not_up() -> None:
+def test_star_clusters_drop_only_verified_duplicates_of_their_survivor() -> None:
     # a copy A of the survivor S with a new paragraph X, and a piece m of A
-    # (its last paragraph of S plus X): m is contained in A, A in S, so m
-    # joins S's cluster even though only half of m is in S
+    # (its last paragraph of S plus X): m is contained in A, A in S, but only
+    # half of m is in S. m is not dropped as a copy of S (and X, which only A
+    # and m hold, is not lost with A)
     rng = random.Random(44)
     p = story(rng, paragraphs=8, words=40)
     x = story(rng, paragraphs=1, words=40)[0]
     docs = {"s": "\n".join(p[:7]), "a": "\n".join(p[:5] + [x]), "m": "\n".join([p[4], x])}
-    d = run(docs)
-    assert dropped(d) == {"a": "s", "m": "s"}
-    assert d["m"].containment < 0.7  # to the survivor: it joined through "a"
+    for survivor in ("longest", "first_seen"):
+        d = run(docs, survivor=survivor)
+        assert dropped(d) == {"a": "s"}
+        assert d["a"].containment >= 0.8 and d["m"].keep
+    # transitive clusters do chain: m goes with S through A
+    assert dropped(run(docs, clusters="transitive")) == {"a": "s", "m": "s"}
 
 
 def test_shingle_store_pair_similarities_match_python_sets() -> None:

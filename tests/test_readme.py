@@ -58,6 +58,20 @@ def test_python_api_example_runs(tmp_path, monkeypatch):
     assert (tmp_path / "out" / "documents.jsonl").exists()
 
 
+def test_python_api_one_off_stage_example_runs():
+    """The second example of the Python API section: bare stage names and a
+    function stage, printing what its comments say."""
+    section = README.split("## Python API", 1)[1].split("\n## ", 1)[0]
+    example = re.findall(r"```python\n(.*?)```", section, re.S)[1]
+    assert 'stages={"pii": pii}' in example and '["header", "pii"]' in example
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(example, "README.md", "exec"), {})
+    printed = out.getvalue().splitlines()
+    # what the example's comments promise, line by line
+    assert printed == re.findall(r"# (\[.*\])$", example, re.M)
+
+
 def test_option_tables_match_the_code():
     spec = importlib.util.spec_from_file_location("option_tables", ROOT / "docs" / "option_tables.py")
     module = importlib.util.module_from_spec(spec)

@@ -313,13 +313,29 @@ def test_failed_sqlite_rerun_keeps_the_previous_run(tmp_path, ingest_cli):
     assert sorted(p.name for p in out.iterdir()) == ["ingest.sqlite"]
 
 
+#: A stage that gives document "c" the id "a" (sources keep ids unique; a stage may not).
+RENAME_STAGE = """
+import attrs
+from ingest import StageKind, StageSpec, hookimpl
+
+def rename(options, ctx):
+    return lambda doc: attrs.evolve(doc, id="a") if doc.id == "c" else doc
+
+@hookimpl
+def ingest_stages():
+    return [StageSpec("rename_c", StageKind.TRANSFORM, rename, None, "c becomes a", per_document=True)]
+"""
+
+
 def test_sqlite_sink_warns_about_a_repeated_id_in_one_run(tmp_path, ingest_cli):
     source = tmp_path / "docs.jsonl"
-    source.write_text(
-        '{"id": "a", "text": "first a"}\n{"id": "a", "text": "second a"}\n{"id": "b", "text": "b"}\n'
-    )
+    source.write_text('{"id": "a", "text": "first a"}\n{"id": "c", "text": "second a"}\n{"id": "b", "text": "b"}\n')
+    (tmp_path / "rename_c.py").write_text(RENAME_STAGE)
     out = tmp_path / "out"
     config = write_config(tmp_path, {"type": "jsonl_files", "path": str(source)}, {"type": "sqlite", "path": str(out)})
+    config.write_text(
+        config.read_text().replace('"broken.py"]', '"broken.py", "rename_c.py"]') + '[[pipeline]]\nstage = "rename_c"\n'
+    )
     result = ingest_cli("run", "-c", str(config))
     assert result.exit_code == 0, result.stderr
     assert db_rows(out / "ingest.sqlite", "SELECT id, text FROM documents ORDER BY id") == [("a", "first a"), ("b", "b")]

@@ -10,6 +10,15 @@ with newlines and delimiters survive):
 
 Files appear atomically, report last. Readers using Python's ``csv`` module
 must raise ``csv.field_size_limit`` for texts over 128 KiB.
+
+Cells hold the values as they are. A spreadsheet that opens the file may
+take a cell starting with ``=``, ``+``, ``-`` or ``@`` (or a tab or carriage
+return) as a formula ("CSV injection"), and a crawled document can start with
+anything. ``neutralize_formulas = true`` prefixes such cells with ``'``, so the
+spreadsheet shows them as text; a cell that starts with ``'`` gets one more,
+so that removing one leading ``'`` from every cell that has one gives the
+values back exactly. It is off by default: the file then holds exactly what
+the other sinks write.
 """
 
 from __future__ import annotations
@@ -21,6 +30,15 @@ import attrs
 
 from ingest import StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest_plugins.outputs import TableSink, output_folder
+
+
+#: what a spreadsheet may read as the start of a formula (OWASP's list), and the quote itself
+FORMULA_STARTS = frozenset("=+-@\t\r'")
+
+
+def neutralize_formula(cell: str) -> str:
+    """``cell`` with a ``'`` in front if it starts with one of :data:`FORMULA_STARTS`."""
+    return "'" + cell if cell[:1] in FORMULA_STARTS else cell
 
 
 def _one_character(instance: object, attribute: attrs.Attribute, value: str) -> None:
@@ -41,19 +59,31 @@ class CsvSinkOptions:
     delimiter: str = attrs.field(
         default=",", validator=_one_character, metadata={"help": 'field separator (e.g. "\\t" or ";")'}
     )
+    neutralize_formulas: bool = attrs.field(
+        default=False,
+        metadata={
+            "help": "prefix cells starting with = + - @ (or tab, CR, ') with ' so a spreadsheet shows them "
+            "as text, not formulas; remove one leading ' to get a value back"
+        },
+    )
 
 
 class _CsvTable:
     """One CSV file with a header row."""
 
-    def __init__(self, tmp: str, columns: tuple[str, ...], delimiter: str) -> None:
+    def __init__(
+        self, tmp: str, columns: tuple[str, ...], delimiter: str, neutralize_formulas: bool = False
+    ) -> None:
         # newline="": the csv module writes its own line ends and quotes the
         # newlines inside texts.
         self.file: IO[str] = open(tmp, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in close/abort
         self.writer = csv.DictWriter(self.file, fieldnames=columns, delimiter=delimiter)
         self.writer.writeheader()
+        self.neutralize_formulas = neutralize_formulas
 
     def add(self, row: dict[str, Any]) -> None:
+        if self.neutralize_formulas:
+            row = {k: neutralize_formula(v) if isinstance(v, str) else v for k, v in row.items()}
         self.writer.writerow(row)
 
     def close(self) -> None:
@@ -68,7 +98,9 @@ class _CsvTable:
 
 def csv_sink(options: CsvSinkOptions, ctx: StageContext) -> TableSink:
     """Kept and dropped documents as CSV files, written atomically."""
-    return TableSink(options, lambda tmp, columns: _CsvTable(tmp, columns, options.delimiter))
+    return TableSink(
+        options, lambda tmp, columns: _CsvTable(tmp, columns, options.delimiter, options.neutralize_formulas)
+    )
 
 
 @hookimpl

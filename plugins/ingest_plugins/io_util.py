@@ -6,8 +6,13 @@
   'ingest[zstd]'``);
 * decoding: byte-order-mark sniffing, strict decoding with a declared list of
   fallback encodings, and error messages that name the line and byte;
+* limits: a per-document size limit (:data:`DEFAULT_MAX_BYTES`) that stops
+  reading, and so decompressing, at the limit (a decompression bomb never
+  inflates), for whole files and for single lines;
 * finding files: include/exclude globs that also match the compressed
-  variants of the names they match.
+  variants of the names they match, and what a folder walk could not read
+  (unlistable folders, dangling links, link loops);
+* file names as text: bytes that are not UTF-8 become ``\\xNN`` escapes.
 
 Everything here works on whole streams or single reads, never on repeated
 slicing, so a 50 MB one-line file costs one pass.
@@ -17,6 +22,8 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import contextlib
+import errno
 import fnmatch
 import gzip
 import importlib.util
@@ -24,6 +31,7 @@ import io
 import lzma
 import os
 import re
+import stat
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -45,8 +53,21 @@ class MissingDependencyError(RuntimeError):
     """An optional package that this input or output needs is not installed."""
 
 
+#: The default per-document size limit of the built-in sources (64 MiB):
+#: a larger file, or JSON Lines line, is dropped as ``too_large`` without
+#: being read past the limit.
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+#: Reads of a stream of unknown length grow up to this size.
+_MAX_CHUNK = 16 * 1024 * 1024
+
+
 class TooLargeError(ValueError):
     """A file (after decompression) is larger than the configured limit."""
+
+
+class TruncatedError(EOFError):
+    """Compressed data that ends before its end marker (a cut-off download)."""
 
 
 class DecodeFailure(ValueError):
@@ -126,9 +147,104 @@ def open_decompressed(raw: IO[bytes], compression: str | None) -> IO[bytes]:
             # zstandard: read concatenated frames too (like gzip members), and
             # buffer it so line iteration works.
             reader = module.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=False)
-            return io.BufferedReader(reader)  # type: ignore[arg-type]
+            return io.BufferedReader(_CheckedZstdReader(reader, raw), buffer_size=256 * 1024)
         return module.ZstdFile(raw, "rb")  # type: ignore[no-any-return]
     raise ValueError(f"unknown compression {compression!r}")
+
+
+class _CheckedZstdReader(io.RawIOBase):
+    """A ``zstandard`` stream reader that raises :class:`TruncatedError` at
+    the end of a cut-off file. The reader itself ends such a file silently,
+    as if it were complete (a truncated file read as ``empty``); at the end
+    of the data the frame structure of the file is checked (block headers
+    only, a few bytes per 128 KiB of text)."""
+
+    def __init__(self, reader: Any, raw: IO[bytes]) -> None:
+        super().__init__()
+        self._reader = reader
+        self._raw = raw
+        self._checked = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        count: int = self._reader.readinto(buffer)
+        if count == 0 and len(buffer) > 0 and not self._checked:
+            self._checked = True
+            problem = zstd_truncation(self._raw)
+            if problem is not None:
+                raise TruncatedError(problem)
+        return count
+
+    def close(self) -> None:
+        if not self.closed:
+            self._reader.close()
+        super().close()
+
+
+_ZSTD_MAGIC = 0xFD2FB528
+_ZSTD_DICT_ID_BYTES = (0, 1, 2, 4)
+
+
+def zstd_truncation(raw: IO[bytes]) -> str | None:
+    """Why the zstd data in ``raw`` (a seekable binary file) is cut off, or
+    None when every frame is complete (or ``raw`` cannot seek). Walks the
+    frame and block headers (RFC 8878) without decompressing; data that is
+    not zstd at all is left to the decompressor to reject."""
+    try:
+        if not raw.seekable():
+            return None
+        end = raw.seek(0, io.SEEK_END)
+    except (OSError, ValueError):
+        return None
+
+    def read_at(offset: int, count: int) -> bytes:
+        raw.seek(offset)
+        return raw.read(count)
+
+    pos = 0
+    try:
+        while pos < end:
+            head = read_at(pos, 5)
+            if len(head) < 4:
+                return f"truncated: {len(head)} stray bytes at byte {pos}"
+            magic = int.from_bytes(head[:4], "little")
+            if magic & 0xFFFFFFF0 == 0x184D2A50:  # a skippable frame: magic, 4-byte size, data
+                length = read_at(pos + 4, 4)
+                if len(length) < 4:
+                    return f"truncated: skippable frame at byte {pos} has no size"
+                pos += 8 + int.from_bytes(length, "little")
+                if pos > end:
+                    return f"truncated: skippable frame ends at byte {pos}, the file at byte {end}"
+                continue
+            if magic != _ZSTD_MAGIC:
+                return None
+            if len(head) < 5:
+                return f"truncated: frame at byte {pos} has no header"
+            descriptor = head[4]
+            single_segment = (descriptor >> 5) & 1
+            content_size_bytes = (single_segment, 2, 4, 8)[descriptor >> 6]
+            pos += 5 + (1 - single_segment) + _ZSTD_DICT_ID_BYTES[descriptor & 3] + content_size_bytes
+            while True:
+                block = read_at(pos, 3)
+                if len(block) < 3:
+                    return f"truncated: the data ends at byte {end} inside a frame (no end-of-frame block)"
+                fields = int.from_bytes(block, "little")
+                block_type, size = (fields >> 1) & 3, fields >> 3
+                pos += 3 + (1 if block_type == 1 else size)  # an RLE block holds one byte
+                if pos > end:
+                    return f"truncated: a block ends at byte {pos}, the file at byte {end}"
+                if fields & 1:  # the last block of the frame
+                    break
+            if (descriptor >> 2) & 1:  # a content checksum follows
+                pos += 4
+                if pos > end:
+                    return f"truncated: the frame's checksum is cut off at byte {end}"
+        return None
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            raw.seek(end)
 
 
 def open_compressed_writer(raw: IO[bytes], compression: str) -> IO[bytes]:
@@ -161,16 +277,86 @@ def check_compression_available(compression: str) -> None:
         raise ValueError(f"compression 'zstd': {ZSTD_HINT}")
 
 
-def read_all(stream: IO[bytes], max_bytes: int = 0) -> bytes:
-    """Read a whole stream in one call; with ``max_bytes > 0`` raise
-    :class:`TooLargeError` instead of reading past it (a decompression bomb
-    stops there)."""
+def size_text(count: int) -> str:
+    """``67108864`` -> ``"67,108,864 bytes (64 MiB)"``: exact, and readable."""
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if count >= factor:
+            return f"{count:,} bytes ({count / factor:.3g} {unit})"
+    return f"{count:,} bytes"
+
+
+def too_large_text(max_bytes: int) -> str:
+    return f"larger than max_bytes = {size_text(max_bytes)}; not read past the limit"
+
+
+def read_all(stream: IO[bytes], max_bytes: int = 0, *, size_hint: int | None = None) -> bytes:
+    """Read a whole stream; with ``max_bytes > 0`` raise :class:`TooLargeError`
+    instead of reading past it (a decompression bomb stops there, and never
+    holds more than the limit in memory).
+
+    ``size_hint`` (the size of an uncompressed file) makes it one read;
+    otherwise reads start small and grow, so a small document does not
+    reserve ``max_bytes`` of memory."""
     if max_bytes <= 0:
         return stream.read()
-    data = stream.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise TooLargeError(f"larger than max_bytes = {max_bytes}")
-    return data
+    if size_hint is not None and size_hint > max_bytes:
+        raise TooLargeError(too_large_text(max_bytes))
+    chunk = max(size_hint + 1 if size_hint is not None else 0, 64 * 1024)
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        data = stream.read(min(chunk, max_bytes + 1 - total))
+        if not data:
+            break
+        chunks.append(data)
+        total += len(data)
+        if total > max_bytes:
+            raise TooLargeError(too_large_text(max_bytes))
+        chunk = min(chunk * 2, _MAX_CHUNK)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+@attrs.frozen
+class LongLine:
+    """A line longer than the limit, in place of its bytes (see
+    :func:`read_lines`): ``length`` is its size, newline included, and
+    ``limit`` the ``max_bytes`` it exceeds."""
+
+    length: int
+    limit: int
+
+
+def long_line_text(line: LongLine) -> str:
+    """What a drop record says about a :class:`LongLine`."""
+    return (
+        f"the line is {size_text(line.length)}, larger than max_bytes = {size_text(line.limit)}; "
+        "read past, never held in memory"
+    )
+
+
+def read_lines(stream: IO[bytes], max_bytes: int = 0) -> Iterator[bytes | LongLine]:
+    """The lines of a binary stream; with ``max_bytes > 0`` a longer line is
+    read past in pieces and given as a :class:`LongLine`, so one giant line
+    (a decompression bomb without newlines) never sits in memory."""
+    if max_bytes <= 0:
+        yield from stream
+        return
+    readline = stream.readline
+    limit = max_bytes + 1
+    while True:
+        line = readline(limit)
+        if len(line) < limit or line.endswith(b"\n"):
+            if not line:
+                return
+            yield line
+            continue
+        length = len(line)
+        while True:  # skip the rest of the line without keeping it
+            piece = readline(_MAX_CHUNK)
+            length += len(piece)
+            if not piece or piece.endswith(b"\n"):
+                break
+        yield LongLine(length, max_bytes)
 
 
 # -- decoding --------------------------------------------------------------
@@ -340,25 +526,209 @@ def _segment_regex(segment: str) -> str:
     return "".join(out)
 
 
-def _walk_files(root: str) -> Iterator[str]:
-    """Relative POSIX paths of the regular files under ``root``. Like ``**``
-    in :meth:`Path.glob`, symbolic links to directories are not descended
-    into (so a link loop cannot make the walk endless); links to files count."""
+def text_path(path: str) -> str:
+    """``path`` as valid text, for ids, records and messages. A file name
+    that is not UTF-8 reaches Python with each bad byte as a lone surrogate
+    (``surrogateescape``), which no UTF-8 output can hold; each such byte
+    becomes a ``\\xNN`` escape (the bytes ``bad\\xff.txt`` give the text
+    ``bad\\xff.txt``, with a real backslash). Valid names are unchanged.
+    Open the file with the original string, not this one."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        pass
+    try:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that is not an escaped byte (a Windows name)
+        return path.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+@attrs.frozen
+class Skipped:
+    """Something a folder walk found and could not read as a file.
+
+    Attributes:
+        relative: relative POSIX path as the walk found it (a folder's ends
+            with ``/``, the root is ``./``); see :func:`text_path`.
+        reason: ``unreadable`` (a folder that cannot be listed, an entry that
+            cannot be examined, a named pipe or device), ``broken_link`` (a
+            symbolic link to nothing), ``link_loop`` (a symbolic link that
+            leads back to itself) or ``folder_link`` (a symbolic link to a
+            folder, not followed: see :func:`find_relative`).
+        message: what happened, without the path.
+        folder: the entry is a folder (its files are the ones not read).
+    """
+
+    relative: str
+    reason: str
+    message: str
+    folder: bool = False
+
+    @property
+    def warning(self) -> bool:
+        """True when nothing is lost for sure (a link to a folder whose files
+        may be read elsewhere): a warning rather than a dropped input."""
+        return self.reason == "folder_link"
+
+
+def _os_error(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _special_kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def _not_a_file(entry: os.DirEntry[str], rel: str) -> Skipped:
+    """Why an entry that is neither a folder nor a regular file is not read."""
+    try:
+        if entry.is_symlink():
+            try:
+                target = text_path(os.readlink(entry.path))
+            except OSError:
+                target = "?"
+            try:
+                mode = os.stat(entry.path).st_mode
+            except OSError as exc:
+                if exc.errno == errno.ENOENT:
+                    return Skipped(rel, "broken_link", f"symbolic link to {target!r}, which does not exist")
+                if exc.errno == errno.ELOOP:
+                    return Skipped(rel, "link_loop", f"symbolic link to {target!r} leads back to itself")
+                return Skipped(rel, "unreadable", f"symbolic link to {target!r}: {_os_error(exc)}")
+            if stat.S_ISDIR(mode):
+                return Skipped(
+                    rel + "/",
+                    "folder_link",
+                    f"symbolic link to the folder {target!r}: not followed, its files are not read here",
+                    folder=True,
+                )
+            return Skipped(rel, "unreadable", f"symbolic link to {target!r}: {_special_kind(mode)}")
+        mode = entry.stat(follow_symlinks=False).st_mode
+    except OSError as exc:
+        return Skipped(rel, "unreadable", _os_error(exc))
+    return Skipped(rel, "unreadable", _special_kind(mode))
+
+
+def _walk(root: str) -> Iterator[tuple[str, Skipped | None]]:
+    """``(relative POSIX path, None)`` for each regular file under ``root``,
+    and ``(relative path, Skipped)`` for what cannot be read. Like ``**``
+    in :meth:`Path.glob`, symbolic links to folders are not descended into
+    (so a link loop cannot make the walk endless); links to files count."""
     stack = [("", root)]
     while stack:
         prefix, folder = stack.pop()
         try:
             entries = list(os.scandir(folder))
-        except OSError:
+        except OSError as exc:
+            yield prefix, Skipped(
+                prefix or "./",
+                "unreadable",
+                f"cannot list the folder: {_os_error(exc)}; the files in it are not read",
+                folder=True,
+            )
             continue
         for entry in entries:
+            rel = prefix + entry.name
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append((f"{prefix}{entry.name}/", entry.path))
-                elif entry.is_file():
-                    yield prefix + entry.name
+                    stack.append((rel + "/", entry.path))
+                    continue
+                if entry.is_file():
+                    yield rel, None
+                    continue
             except OSError:
-                continue
+                pass  # a link loop, for one: _not_a_file says what
+            yield rel, _not_a_file(entry, rel)
+
+
+def _could_hold(folders: Sequence[str], segments: Sequence[str]) -> bool:
+    """Whether the glob pattern ``segments`` can match a file under the
+    folder path ``folders`` (both split at ``/``)."""
+    if not folders:
+        return bool(segments) and list(segments) != ["**"]  # "**" as the last segment matches no file
+    if not segments:
+        return False
+    head = segments[0]
+    if head == "**":
+        return _could_hold(folders, segments[1:]) or _could_hold(folders[1:], segments)
+    if len(segments) == 1:
+        return False  # the last segment names files, not folders
+    if re.fullmatch(_segment_regex(head), folders[0]) is None:
+        return False
+    return _could_hold(folders[1:], segments[1:])
+
+
+def _folder_wanted(relative: str, include: Sequence[str], exclude: Sequence[str]) -> bool:
+    """Whether files under the folder ``relative`` (ending with ``/``) could
+    be read: an include pattern can match below it, and no exclude pattern
+    matches the folder (``private/*`` matches ``private/``)."""
+    if any(fnmatch.fnmatchcase(relative, pattern) for pattern in exclude):
+        return False
+    folders = [part for part in relative.split("/") if part not in ("", ".")]
+    return any(
+        _could_hold(folders, [seg for seg in pattern.strip("/").split("/") if seg not in ("", ".")])
+        for pattern in include
+    )
+
+
+@attrs.frozen
+class Scan:
+    """What a folder walk found: the files that match (relative POSIX paths,
+    sorted) and what could not be read among the entries that match, or
+    the folders that could hold files that match (sorted by path)."""
+
+    files: list[str]
+    skipped: list[Skipped]
+
+
+def scan(
+    root: Path,
+    include: Sequence[str],
+    exclude: Sequence[str] = (),
+    *,
+    compressed: bool = True,
+) -> Scan:
+    """The files under ``root`` that match, and what could not be read
+    (see :func:`find_relative` for the matching and :class:`Skipped`).
+    ``root`` may be a single file."""
+    if root.is_file():
+        return Scan([root.name], [])
+    plain: list[re.Pattern[str]] = []
+    stripped: list[re.Pattern[str]] = []  # matched against the path without its compression suffix
+    for pattern in include:
+        rx = glob_regex(pattern)
+        plain.append(rx)
+        last = pattern.rstrip("/").rpartition("/")[2]
+        if compressed and not compression_of(pattern) and last != "**" and last:
+            stripped.append(rx)
+
+    def wanted(rel: str) -> bool:
+        if not any(rx.match(rel) for rx in plain):
+            if not (stripped and compression_of(rel)):
+                return False
+            bare = strip_compression(rel)
+            if not any(rx.match(bare) for rx in stripped):
+                return False
+        return not _matches(rel, exclude, compressed)
+
+    found: list[str] = []
+    skipped: list[Skipped] = []
+    for rel, problem in _walk(str(root)):
+        if problem is None:
+            if wanted(rel):
+                found.append(rel)
+        elif _folder_wanted(problem.relative, include, exclude) if problem.folder else wanted(rel):
+            skipped.append(problem)
+    found.sort()
+    skipped.sort(key=lambda item: item.relative)
+    return Scan(found, skipped)
 
 
 def find_relative(
@@ -378,27 +748,10 @@ def find_relative(
     ``compressed`` a pattern also matches ``NAME.gz``, ``.bz2``, ``.xz`` and
     ``.zst`` for every ``NAME`` it would match. ``exclude`` patterns are
     matched (``fnmatch``) against the relative path and, for a compressed
-    file, against it without the compression suffix.
+    file, against it without the compression suffix. What cannot be read is
+    left out; :func:`scan` lists it.
     """
-    if root.is_file():
-        return [root.name]
-    plain: list[re.Pattern[str]] = []
-    stripped: list[re.Pattern[str]] = []  # matched against the path without its compression suffix
-    for pattern in include:
-        rx = glob_regex(pattern)
-        plain.append(rx)
-        last = pattern.rstrip("/").rpartition("/")[2]
-        if compressed and not compression_of(pattern) and last != "**" and last:
-            stripped.append(rx)
-    found = []
-    for rel in _walk_files(str(root)):
-        if any(rx.match(rel) for rx in plain) or (
-            stripped and compression_of(rel) and any(rx.match(strip_compression(rel)) for rx in stripped)
-        ):
-            if not _matches(rel, exclude, compressed):
-                found.append(rel)
-    found.sort()
-    return found
+    return scan(root, include, exclude, compressed=compressed).files
 
 
 def iter_files(

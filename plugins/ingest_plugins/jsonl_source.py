@@ -9,7 +9,23 @@ Each non-blank line is a JSON object. ``id_field`` gives the document id
 ``metadata_fields`` which other fields become metadata (default: all).
 Files may be compressed (``.gz``, ``.bz2``, ``.xz``, ``.zst``). A line that is
 not JSON, not an object, not UTF-8 or without text is recorded in the ledger
-with file and line, and the run goes on.
+with file and line, and the run goes on. So is:
+
+* a line longer than ``max_bytes`` (64 MiB by default): ``too_large``; it is
+  read past in pieces, never held whole (a decompression bomb without
+  newlines costs time, not memory);
+* a record nested more than :data:`MAX_DEPTH` levels deep: ``too_deep``
+  (deeper structures cannot be copied to worker processes or written);
+* a record whose id an earlier record already has: ``duplicate_id``, under
+  the id ``<file>:<line>`` (the id itself is taken), with the id and where
+  the first record is in the details. The first record keeps the id, so ids
+  stay unique in every output. The check holds every id read in memory
+  (about 125 MB per million ids of 15 characters).
+
+Integers with more digits than Python converts (4300 by default, see
+:func:`sys.get_int_max_str_digits`) are kept as strings of digits, with a
+warning. Bytes of a file name that are not UTF-8 appear in ids and messages
+as ``\\xNN`` escapes.
 
 :class:`LineParser` is shared with the ``stdin`` source.
 """
@@ -20,6 +36,7 @@ import codecs
 import contextlib
 import fnmatch
 import json
+import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, NamedTuple, Protocol
@@ -27,8 +44,8 @@ from typing import IO, Any, NamedTuple, Protocol
 import attrs
 
 from ingest import Document, Origin, StageContext, StageKind, StageSpec, hookimpl, path_field
-from ingest.errors import ConfigError
 from ingest_plugins import io_util
+from ingest_plugins.text_files import check_root, report_skipped
 
 
 class FieldMapping(Protocol):
@@ -77,10 +94,46 @@ class JsonlFilesOptions:
     compressed: bool = attrs.field(
         default=True, metadata={"help": "also read the .gz, .bz2, .xz and .zst variants of matching files"}
     )
+    max_bytes: int = attrs.field(
+        default=io_util.DEFAULT_MAX_BYTES,
+        validator=attrs.validators.ge(0),
+        metadata={
+            "help": "drop lines longer than this many bytes (64 MiB by default) after decompression as "
+            "too_large, without holding them in memory; 0 = no limit"
+        },
+    )
     id_field: str = _MAPPING["id_field"]
     text_field: str = _MAPPING["text_field"]
     metadata_fields: list[str] = _MAPPING["metadata_fields"]
     metadata_field: str = _MAPPING["metadata_field"]
+
+
+#: Records nested deeper than this (objects and arrays) are dropped as ``too_deep``.
+MAX_DEPTH = 100
+
+#: Bits of a packed first-use location that hold the line (the rest: the input).
+_LINE_BITS = 40
+
+
+def _too_deep(obj: Any, limit: int) -> bool:
+    """Whether ``obj`` nests objects and arrays more than ``limit`` levels
+    deep (the record itself is level 1); iterative, so any depth is safe."""
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _int_or_digits(digits: str) -> int | str:
+    """``parse_int`` for a record with an integer too long to convert."""
+    try:
+        return int(digits)
+    except ValueError:
+        return digits
 
 
 class _Where(NamedTuple):
@@ -92,7 +145,10 @@ class _Where(NamedTuple):
 
 
 class LineParser:
-    """Turns JSONL lines into documents, recording bad lines in the ledger."""
+    """Turns JSONL lines into documents, recording bad lines in the ledger.
+
+    One parser sees all the lines of a source: it drops a record whose id an
+    earlier one has (``duplicate_id``), holding every id read meanwhile."""
 
     def __init__(self, mapping: FieldMapping, ctx: StageContext, source: str) -> None:
         self.mapping = mapping
@@ -103,6 +159,11 @@ class LineParser:
             reserved.add(mapping.metadata_field)
         self.reserved = reserved
         self.keep_all = "*" in mapping.metadata_fields
+        # id -> where it was first used, packed as (input number << _LINE_BITS) | line:
+        # one small int per id rather than a tuple and a string.
+        self._first_use: dict[str, int] = {}
+        self._labels: list[str] = []
+        self._label_numbers: dict[str, int] = {}
 
     def _keep_field(self, name: str) -> bool:
         if name in self.reserved:
@@ -111,15 +172,20 @@ class LineParser:
 
     def parse_lines(
         self,
-        lines: Iterable[bytes],
+        lines: Iterable[bytes | io_util.LongLine],
         *,
         label: str,
         path: str | None,
         first_line: int = 1,
     ) -> Iterator[Document]:
         """Documents from binary lines; ``label`` names the input in default
-        ids (``label:line``) and messages, ``path`` goes into the origin."""
+        ids (``label:line``) and messages, ``path`` goes into the origin. A
+        :class:`~ingest_plugins.io_util.LongLine` is dropped as ``too_large``."""
         for number, line in enumerate(lines, start=first_line):
+            if isinstance(line, io_util.LongLine):
+                message = io_util.long_line_text(line)
+                self._drop(f"{label}:{number}", "too_large", message, _Where(label, path, number))
+                continue
             if number == 1 and line.startswith(codecs.BOM_UTF8):
                 line = line[len(codecs.BOM_UTF8) :]
             if not line.strip():
@@ -128,9 +194,49 @@ class LineParser:
             if doc is not None:
                 yield doc
 
-    def _drop(self, doc_id: str, reason: str, message: str, where: _Where) -> None:
+    def _drop(self, doc_id: str, reason: str, message: str, where: _Where, **details: Any) -> None:
         label, path, line = where
-        self.ctx.drop(doc_id, reason, error=f"{label}:{line}: {message}", line=line, path=path)
+        self.ctx.drop(doc_id, reason, error=f"{label}:{line}: {message}", line=line, path=path, **details)
+
+    def _claim(self, doc_id: str, where: _Where) -> str | None:
+        """Note that ``doc_id`` is used at ``where``; None if it is new, else
+        where it was first used (``label:line``)."""
+        first = self._first_use.get(doc_id)
+        if first is not None:
+            return f"{self._labels[first >> _LINE_BITS]}:{first & ((1 << _LINE_BITS) - 1)}"
+        number = self._label_numbers.get(where.label)
+        if number is None:
+            number = self._label_numbers[where.label] = len(self._labels)
+            self._labels.append(where.label)
+        self._first_use[doc_id] = (number << _LINE_BITS) | where.line
+        return None
+
+    def _load(self, raw: bytes, text_line: str, where: _Where) -> tuple[Any, bool] | None:
+        """The JSON value of a line and whether over-long integers were kept
+        as strings; None after recording why it cannot be read."""
+        default_id = f"{where.label}:{where.line}"
+        digits_kept = False
+        try:
+            try:
+                obj = json.loads(text_line)
+            except json.JSONDecodeError:
+                raise
+            except ValueError:
+                # An integer longer than Python converts (sys.get_int_max_str_digits):
+                # read the line again, keeping such integers as their digits.
+                digits_kept = True
+                obj = json.loads(text_line, parse_int=_int_or_digits)
+        except json.JSONDecodeError as exc:
+            self._drop(default_id, "invalid_json", f"not JSON: {exc.msg} (column {exc.colno})", where)
+            return None
+        except RecursionError:  # deeper than the interpreter's stack allows
+            self._drop(default_id, "too_deep", f"nested more than {MAX_DEPTH} levels deep", where)
+            return None
+        # Counting brackets is cheap; only a line with many of them is walked.
+        if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _too_deep(obj, MAX_DEPTH):
+            self._drop(default_id, "too_deep", f"nested more than {MAX_DEPTH} levels deep", where)
+            return None
+        return obj, digits_kept
 
     def parse(self, raw: bytes, *, label: str, path: str | None, line: int) -> Document | None:
         """One line as a document, or None after recording why not."""
@@ -141,11 +247,10 @@ class LineParser:
         except UnicodeDecodeError as exc:
             self._drop(default_id, "undecodable", f"not valid utf-8 at byte {exc.start} of the line: {exc.reason}", where)
             return None
-        try:
-            obj = json.loads(text_line)
-        except json.JSONDecodeError as exc:
-            self._drop(default_id, "invalid_json", f"not JSON: {exc.msg} (column {exc.colno})", where)
+        loaded = self._load(raw, text_line, where)
+        if loaded is None:
             return None
+        obj, digits_kept = loaded
         if not isinstance(obj, dict):
             self._drop(default_id, "invalid_record", f"expected a JSON object, got {type(obj).__name__}", where)
             return None
@@ -161,6 +266,19 @@ class LineParser:
                 "invalid_record",
                 f"field {mapping.id_field!r} must be a string or an integer, got {type(raw_id).__name__}",
                 where,
+            )
+            return None
+        first = self._claim(doc_id, where)
+        if first is not None:
+            # The id is taken (by a document, or a record dropped under it), so
+            # this record is recorded under its place in the input.
+            self._drop(
+                default_id,
+                "duplicate_id",
+                f"id {doc_id!r} is already used by the record at {first}; ids must be unique",
+                where,
+                duplicate_id=doc_id,
+                first=first,
             )
             return None
         if mapping.text_field not in obj or obj[mapping.text_field] is None:
@@ -188,6 +306,12 @@ class LineParser:
                 doc=doc,
                 line=line,
             )
+        if digits_kept:
+            self.ctx.warn(
+                f"integers longer than {sys.get_int_max_str_digits()} digits kept as strings",
+                doc=doc,
+                line=line,
+            )
         return doc
 
 
@@ -198,19 +322,22 @@ class JsonlFilesSource:
         self.options = options
         self.ctx = ctx
         self.root = Path(options.path)
-        if not self.root.exists():
-            raise ConfigError(f"[source] path {str(self.root)!r} does not exist")
+        check_root(self.root)
         self.parser = LineParser(options, ctx, "jsonl_files")
 
     def __iter__(self) -> Iterator[Document]:
-        files = io_util.find_files(
-            self.root, self.options.include, self.options.exclude, compressed=self.options.compressed
-        )
-        for path, relative in files:
-            yield from self.read_file(path, relative)
+        if self.root.is_file():
+            yield from self.read_file(self.root, self.root.name)
+            return
+        options = self.options
+        scan = io_util.scan(self.root, options.include, options.exclude, compressed=options.compressed)
+        report_skipped(self.ctx, self.root, scan.skipped)
+        for relative in scan.files:
+            yield from self.read_file(self.root / relative, relative)
 
     def read_file(self, path: Path, relative: str) -> Iterator[Document]:
-        where = str(path)
+        where = io_util.text_path(str(path))
+        relative = io_util.text_path(relative)
         compression = io_util.compression_of(path.name) if self.options.compressed else None
         try:
             raw: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed below
@@ -221,7 +348,9 @@ class JsonlFilesSource:
         with contextlib.closing(raw):
             try:
                 with io_util.open_decompressed(raw, compression) as stream:
-                    yield from self.parser.parse_lines(lines.count(stream), label=relative, path=where)
+                    yield from self.parser.parse_lines(
+                        lines.count(stream, self.options.max_bytes), label=relative, path=where
+                    )
             except io_util.MissingDependencyError as exc:
                 self.ctx.drop(relative, "unsupported_compression", error=f"{where}: {exc}", path=where)
             except _ReadError as failure:
@@ -254,9 +383,9 @@ class _LineCounter:
     def __init__(self) -> None:
         self.read = 0
 
-    def count(self, stream: IO[bytes]) -> Iterator[bytes]:
+    def count(self, stream: IO[bytes], max_bytes: int = 0) -> Iterator[bytes | io_util.LongLine]:
         errors = io_util.decompression_errors()
-        it = iter(stream)
+        it = io_util.read_lines(stream, max_bytes)
         while True:
             try:
                 line = next(it)

@@ -5,7 +5,10 @@ documents exactly as by the ``jsonl_files`` source (ids default to
 ``stdin:<line>``). ``format = "text"``: the whole input is one document (id
 ``id``), or with ``split = "line"`` each non-blank line is one
 (``stdin:<line>``). Lines that cannot be read are recorded in the ledger with
-their line number, and the run goes on.
+their line number, and the run goes on. ``max_bytes`` (64 MiB by default)
+limits each line (the whole input for ``format = "text"`` without
+``split``): a longer one is dropped as ``too_large`` without being held in
+memory.
 
 Use it in shell pipelines::
 
@@ -59,6 +62,14 @@ class StdinOptions:
     normalize_newlines: bool = attrs.field(
         default=True, metadata={"help": 'for format = "text": turn CRLF and CR line ends into LF'}
     )
+    max_bytes: int = attrs.field(
+        default=io_util.DEFAULT_MAX_BYTES,
+        validator=attrs.validators.ge(0),
+        metadata={
+            "help": 'drop a line (with format = "text" and no split: the input) longer than this many '
+            "bytes (64 MiB by default) as too_large, without holding it in memory; 0 = no limit"
+        },
+    )
     # For format = "jsonl", as in the jsonl_files source.
     id_field: str = _MAPPING["id_field"]
     text_field: str = _MAPPING["text_field"]
@@ -90,7 +101,8 @@ class StdinSource:
         options = self.options
         if options.format == "jsonl":
             parser = LineParser(options, self.ctx, "stdin")
-            yield from parser.parse_lines(stream, label=options.id, path=STDIN_PATH)
+            lines = io_util.read_lines(stream, options.max_bytes)
+            yield from parser.parse_lines(lines, label=options.id, path=STDIN_PATH)
         elif options.split == "line":
             yield from self._lines(stream)
         else:
@@ -117,10 +129,14 @@ class StdinSource:
         return text
 
     def _lines(self, stream: IO[bytes]) -> Iterator[Document]:
-        for number, raw in enumerate(stream, start=1):
+        for number, raw in enumerate(io_util.read_lines(stream, self.options.max_bytes), start=1):
+            doc_id = f"{self.options.id}:{number}"
+            if isinstance(raw, io_util.LongLine):
+                error = f"{STDIN_PATH}:{number}: {io_util.long_line_text(raw)}"
+                self.ctx.drop(doc_id, "too_large", error=error, line=number, path=STDIN_PATH)
+                continue
             if not raw.strip():
                 continue  # blank lines are not documents
-            doc_id = f"{self.options.id}:{number}"
             text = self._text(raw.rstrip(b"\r\n"), doc_id, number)
             if text is not None:
                 if number == 1:
@@ -128,8 +144,12 @@ class StdinSource:
                 yield Document(id=doc_id, text=text, origin=Origin(source="stdin", path=STDIN_PATH, line=number))
 
     def _whole(self, stream: IO[bytes]) -> Document | None:
-        data = stream.read()
         doc_id = self.options.id
+        try:
+            data = io_util.read_all(stream, self.options.max_bytes)
+        except io_util.TooLargeError as exc:
+            self.ctx.drop(doc_id, "too_large", error=f"{STDIN_PATH}: the input is {exc}", path=STDIN_PATH)
+            return None
         if not data.strip():
             self.ctx.drop(doc_id, "empty", error=f"{STDIN_PATH}: the input is empty", path=STDIN_PATH)
             return None

@@ -2,16 +2,23 @@
 
 The id of each document is its path relative to the folder, with ``/``
 separators (``000_0641a12947d22cdf.txt``, ``2025/07/a.txt``,
-``2025/07/b.txt.gz``). Files are read in sorted order so runs are
-reproducible. Compressed files (``.gz``, ``.bz2``, ``.xz``, and ``.zst`` with
-the ``zstd`` extra) are decompressed; an include pattern matches the
-compressed variants of the names it matches.
+``2025/07/b.txt.gz``). Bytes of a file name that are not UTF-8 appear in the
+id as ``\\xNN`` escapes (the name ``bad<0xff>.txt`` gives the id
+``bad\\xff.txt``); the file is read all the same. Files are read in sorted
+order so runs are reproducible. Compressed files (``.gz``, ``.bz2``, ``.xz``,
+and ``.zst`` with the ``zstd`` extra) are decompressed; an include pattern
+matches the compressed variants of the names it matches.
 
 A file that cannot be read is recorded in the ledger (stage ``source``) with
 the reason, and the run goes on: ``undecodable`` (with line and byte offset),
-``binary`` (NUL bytes), ``empty``, ``unreadable`` (an OS error), ``corrupt``
-(damaged compressed data), ``unsupported_compression`` (a ``.zst`` file
-without ``zstandard``), ``too_large`` (over ``max_bytes``).
+``binary`` (NUL bytes), ``empty``, ``unreadable`` (an OS error, a named pipe,
+or a folder that cannot be listed: id ``<folder>/``), ``broken_link`` (a
+symbolic link to nothing), ``link_loop`` (a symbolic link that leads back to
+itself), ``corrupt`` (damaged or truncated compressed data),
+``unsupported_compression`` (a ``.zst`` file without ``zstandard``),
+``too_large`` (over ``max_bytes``, 64 MiB by default, after decompression:
+reading stops at the limit, so a decompression bomb never inflates). A
+symbolic link to a folder is not followed, with a warning.
 """
 
 from __future__ import annotations
@@ -63,9 +70,12 @@ class TextFilesOptions:
         default=True, metadata={"help": "turn CRLF and CR line ends into LF"}
     )
     max_bytes: int = attrs.field(
-        default=0,
+        default=io_util.DEFAULT_MAX_BYTES,
         validator=attrs.validators.ge(0),
-        metadata={"help": "drop files larger than this (after decompression) as too_large; 0 = no limit"},
+        metadata={
+            "help": "drop files larger than this many bytes (64 MiB by default) after decompression as "
+            "too_large, without reading past it; 0 = no limit"
+        },
     )
 
 
@@ -76,24 +86,32 @@ class TextFilesSource:
         self.options = options
         self.ctx = ctx
         self.root = Path(options.path)
-        if not self.root.exists():
-            raise ConfigError(f"[source] path {str(self.root)!r} does not exist")
+        check_root(self.root)
 
     def files(self) -> list[Path]:
         """The files to read, in the order they are read."""
-        return [path for path, _ in self._found()]
+        return [path for path, _ in self._found(self._scan())]
 
-    def _found(self) -> Iterator[tuple[Path, str]]:
-        # Relative path strings are held, and each Path made as it is read: a
-        # Path per file held for the whole run would cost ~0.5 KB each (half
-        # a GB for a million files).
-        return io_util.iter_files(
+    def _scan(self) -> io_util.Scan:
+        return io_util.scan(
             self.root, self.options.include, self.options.exclude, compressed=self.options.compressed
         )
 
+    def _found(self, scan: io_util.Scan) -> Iterator[tuple[Path, str]]:
+        # Relative path strings are held, and each Path made as it is read: a
+        # Path per file held for the whole run would cost ~0.5 KB each (half
+        # a GB for a million files).
+        if self.root.is_file():
+            yield self.root, self.root.name
+            return
+        for rel in scan.files:
+            yield self.root / rel, rel
+
     def __iter__(self) -> Iterator[Document]:
-        for path, doc_id in self._found():
-            doc = self.read(path, doc_id)
+        scan = self._scan()
+        report_skipped(self.ctx, self.root, scan.skipped)
+        for path, rel in self._found(scan):
+            doc = self.read(path, io_util.text_path(rel))
             if doc is not None:
                 yield doc
 
@@ -102,26 +120,28 @@ class TextFilesSource:
 
     def read_bytes(self, path: Path, doc_id: str) -> tuple[bytes, float] | None:
         """The file's (decompressed) bytes and mtime, or None after recording why not."""
-        where = str(path)
+        where = io_util.text_path(str(path))
         compression = io_util.compression_of(path.name) if self.options.compressed else None
         try:
-            raw = open(where, "rb")  # noqa: SIM115 - closed below
-            mtime = os.fstat(raw.fileno()).st_mtime  # the file opened, not a second lookup of its path
+            raw = open(path, "rb")  # noqa: SIM115 - closed below
+            status = os.fstat(raw.fileno())  # the file opened, not a second lookup of its path
         except OSError as exc:
             self._drop(doc_id, "unreadable", where, str(exc.strerror or exc))
             return None
+        mtime = status.st_mtime
+        max_bytes = self.options.max_bytes
         with contextlib.closing(raw):
             if compression is None:
                 try:
-                    return io_util.read_all(raw, self.options.max_bytes), mtime
+                    return io_util.read_all(raw, max_bytes, size_hint=status.st_size), mtime
                 except io_util.TooLargeError as exc:
-                    self._drop(doc_id, "too_large", where, str(exc))
+                    self._drop(doc_id, "too_large", where, f"{io_util.size_text(status.st_size)}, {exc}")
                 except OSError as exc:
                     self._drop(doc_id, "unreadable", where, str(exc.strerror or exc))
                 return None
             try:
                 with io_util.open_decompressed(raw, compression) as stream:
-                    return io_util.read_all(stream, self.options.max_bytes), mtime
+                    return io_util.read_all(stream, max_bytes), mtime
             except io_util.MissingDependencyError as exc:
                 self._drop(doc_id, "unsupported_compression", where, str(exc))
             except io_util.TooLargeError as exc:
@@ -132,7 +152,7 @@ class TextFilesSource:
 
     def read(self, path: Path, doc_id: str) -> Document | None:
         """One file as a document, or None after recording why it could not be read."""
-        where = str(path)
+        where = io_util.text_path(str(path))
         loaded = self.read_bytes(path, doc_id)
         if loaded is None:
             return None
@@ -165,6 +185,35 @@ class TextFilesSource:
             primary = "utf-8" if encoding == "auto" else encoding
             self.ctx.warn(f"not valid {primary}; decoded as {decoded.encoding}", doc=doc)
         return doc
+
+
+def check_root(root: Path) -> None:
+    """Raise :class:`ConfigError` when the configured path is missing or is
+    a folder that cannot be listed (nothing at all could be read)."""
+    if not root.exists():
+        raise ConfigError(f"[source] path {io_util.text_path(str(root))!r} does not exist")
+    if root.is_dir():
+        try:
+            with os.scandir(root):
+                pass
+        except OSError as exc:
+            raise ConfigError(
+                f"[source] path {io_util.text_path(str(root))!r} cannot be listed: {exc.strerror or exc}"
+            ) from None
+
+
+def report_skipped(ctx: StageContext, root: Path, skipped: list[io_util.Skipped]) -> None:
+    """Record what a folder walk could not read: a drop (stage ``source``,
+    id = the relative path) for each input lost, a warning for a link to a
+    folder, each naming the path."""
+    for item in skipped:
+        full = str(root) if item.relative == "./" else os.path.join(str(root), item.relative)
+        where = io_util.text_path(full)
+        if item.warning:
+            ctx.warn(f"{where}: {item.message}")
+        else:
+            doc_id = io_util.text_path(item.relative)
+            ctx.drop(doc_id, item.reason, error=f"{where}: {item.message}", path=where)
 
 
 @hookimpl

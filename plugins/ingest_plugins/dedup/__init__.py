@@ -21,9 +21,10 @@ Pipeline (one module per job):
 * ``engine``: candidates whose signatures show they cannot pass are skipped;
   the others verified with the real Jaccard / containment of the shingle sets
   (containment relaxed for short texts by an edit budget: length-aware);
-  union-find components, split into star clusters (every duplicate, or a
-  Jaccard-similar one, verified against its survivor: no chains through a
-  short text contained in unrelated pages); survivors by policy.
+  composite pages (a digest made of other documents, found with the help of
+  each document's few smallest shingle hashes) kept out of the others'
+  clusters; union-find components, split into star clusters (every duplicate
+  verified against the survivor it names: no chains); survivors by policy.
 * ``clusters`` (union-find), ``survivors`` (policies), ``story`` (winnowed
   long-shingle fingerprints for same-story ids), ``index`` (file format).
 

@@ -7,24 +7,31 @@ candidate pairs among one representative per exact group, candidates that
 cannot pass skipped on their signatures, the others verified with the real
 Jaccard / containment of the shingle sets (re-derived from
 ``resolve(texts=...)`` when not held; containment relaxed for short texts:
-``edit_budget``), union-find components, one survivor per cluster; with
-``clusters = "star"`` (default) a component is split so that every dropped document is itself a
-verified duplicate of its survivor.
+``edit_budget``), composite pages found (a digest made of other documents:
+see ``DedupOptions``) and kept out of the clusters of the others, union-find
+components, one survivor per cluster; with ``clusters = "star"`` (default) a
+component is split so that every dropped document is itself a verified
+duplicate of its survivor.
 
 Survivors. ``longest`` / ``earliest`` / ``preferred_outlets``: the best member
-of each transitive cluster of the run (ties: smallest id), so the result does
-not depend on input order. ``first_seen``: each document is judged against the
-documents added before it only (transitively through them); it is dropped as
-a duplicate of the first-seen member of what it connects to. A later document
-never changes an earlier decision: if it bridges two kept documents it is
-dropped as a duplicate of the earlier one, and the other stays kept.
+of each cluster of the run (ties: smallest id), so the result does not depend
+on input order. ``first_seen``: each document is judged against the documents
+added before it only; it is dropped as a duplicate of the first-seen kept
+document it is linked to (through documents before it) and is itself a
+verified duplicate of (``transitive``: of the first-seen member of what it
+is linked to). A later document never changes an earlier decision: if it
+bridges two kept documents it is dropped as a duplicate of the earlier one it
+resembles, and the other stays kept.
 
 Persistent index: ``save()`` stores every resolved document (kept and
 dropped) as signature + shingle hashes + cluster root (+ story fingerprints
 and label), no text. A later engine built with ``load()`` (or ``index_path``)
 dedups new documents against it. Documents in the index were exported by an
 earlier run, so they always win: a cluster that contains an indexed document
-keeps an indexed survivor and every new member is dropped. With
+keeps an indexed survivor and every new member that is a verified duplicate of
+it is dropped (``transitive``: every new member). The index also lists the
+composite pages (optional array ``composite``; none: absent, as earlier
+versions wrote it). With
 ``first_seen`` this is exactly what one combined run over old + new
 documents (old first) decides for the new documents; with the other policies
 a new document that would have beaten an old survivor is dropped instead (the
@@ -38,13 +45,17 @@ import array
 import collections
 import concurrent.futures
 import itertools
+import multiprocessing
 import os
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
 import numpy as np
+
+from ingest.lifeline import pool_initializer
 
 from . import native
 from .clusters import UnionFind
@@ -53,7 +64,7 @@ from .lsh import candidate_pairs as candidate_pairs_local
 from .lsh import optimal_params
 from .minhash import MinHasher
 from .normalize import normalize_text
-from .shingles import EMPTY_U32, ShingleHasher, ShingleStore, concat_ranges, pair_similarities
+from .shingles import EMPTY_U32, ShingleHasher, ShingleStore, concat_ranges, pair_similarities, sorted_unique
 from .story import story_edges, winnow_batch
 from .survivors import POLICIES, policy_rank
 
@@ -61,6 +72,18 @@ from .survivors import POLICIES, policy_rank
 # relative to config.toml); spelled out to avoid importing the core here.
 _PATH_OPTION = {"ingest_path": True}
 _BATCH_CHARS = 1 << 19
+_NO_EDGES = np.zeros((0, 2), dtype=np.int64)
+#: a page with more parts than this has its parts' relatedness from the verified LSH edges
+#: only, instead of measuring every pair of them
+_PARTS_MEASURED = 200
+#: parts of a page sharing at least this share of the smaller one's shingles are one piece
+_RELATED = 0.5
+#: first_seen: pairs inside connected groups up to this size are measured in one batch up front
+_GROUP_MEASURED = 32
+#: smallest shingle hashes kept per document: a document contained in a page has them in the page
+_BOTTOM = 4
+#: ... unless that hash is among the smallest of more documents than this (shared page furniture)
+_BOTTOM_MAX_DF = 64
 
 
 def _in(*allowed: str) -> Callable[[Any, attrs.Attribute, Any], None]:
@@ -117,16 +140,34 @@ class DedupOptions:
     ``edit_budget / (1 - containment_threshold)`` shingles (250 by default)
     the rule adds nothing.
 
-    Clusters (``clusters``): ``star`` (default) keeps a document in a cluster
-    when it is a verified duplicate of the cluster's survivor, or reaches one
-    through verified pairs that never step *up* from a contained text to a
-    larger one: Jaccard pairs (mostly the same text both ways) and steps down
-    from a text to one no larger than it are followed. The others (they
-    joined through a short text contained in several unrelated pages, such
-    as left-over site furniture: up from it to a second container) are split
-    off and clustered again among themselves, with the same rule.
-    ``transitive``: connected components. ``survivor = "first_seen"`` always
-    uses connected components (its incremental guarantee is defined on them).
+    Clusters (``clusters``): ``star`` (default) drops a document only as a
+    duplicate of a survivor it is itself a verified duplicate of (its
+    Jaccard or containment to that survivor passes the thresholds above).
+    The members of a connected group that are not are split off and
+    clustered again among themselves, with the same rule; so a short text
+    contained in two unrelated pages never chains them together, and a
+    document never goes as a copy of a page it only reaches through others.
+    With ``survivor = "first_seen"`` a document is dropped as a duplicate of
+    the first-seen kept document, among those added before it and connected
+    to it, that it is a verified duplicate of. ``transitive``: connected
+    components (each document verified against a neighbour, not
+    necessarily against its survivor).
+
+    Composite pages (``composite``): a page made of two or more documents
+    that are not duplicates of each other (a digest, an aggregator page).
+    Its parts are the documents verified as contained in it and smaller than
+    it (for ``first_seen``: added before it); parts that are duplicates of
+    each other count as one piece. It is composite when it has two or more
+    pieces, their shingles together contain the page by the containment
+    rule above (coverage: the share of the page's shingles found in a
+    part) and no single piece does (that would make the page a copy of that
+    piece with extras). Pages are judged smallest first, and a composite is
+    never a part of a larger page. A composite never joins a cluster of
+    non-composite documents, so each of its stories is clustered on its
+    own; it is dropped (reason ``composite``, naming its parts) or, with
+    ``composite = "keep"``, kept and flagged. A page from an index is not
+    judged again: documents that arrive after it was exported are clustered
+    with it as usual.
     """
 
     shingle_size: int = _opt(5, _positive, help="words per shingle (near-duplicate unit)")
@@ -157,8 +198,15 @@ class DedupOptions:
     clusters: str = _opt(
         "star",
         _in("star", "transitive"),
-        help="star: a duplicate (or a Jaccard-similar one) verified against its survivor, no chains through "
-        "contained texts; transitive: connected components",
+        help="star: every dropped document is a verified duplicate of the survivor it names (no chains); "
+        "transitive: connected components (a member may not resemble its survivor)",
+    )
+    composite: str = _opt(
+        "drop",
+        _in("drop", "keep"),
+        help="a page made of two or more documents that are not duplicates of each other (a digest): drop it "
+        "(reason composite, naming them) or keep it with metadata dedup_composite_of; its stories stay "
+        "either way",
     )
     normalize_case: bool = _opt(True, help="case-fold before comparing")
     normalize_unicode: bool = _opt(True, help="Unicode NFKC before comparing")
@@ -216,6 +264,11 @@ class Decision:
     containment to it. ``cluster_id`` is the survivor's id for every member of
     a cluster of size > 1. ``story_id`` (story grouping on) is the smallest id
     of the document's story group, its own id when alone.
+
+    A composite page (see :class:`DedupOptions`) has ``composite_of``: the
+    ids of the documents it contains, sorted, and ``coverage``: the share of
+    its shingles found in them. With ``composite = "drop"`` it has
+    ``method = "composite"`` and ``role = "composite"`` and no survivor.
     """
 
     doc_id: str
@@ -227,6 +280,8 @@ class Decision:
     role: str | None = None
     story_id: str | None = None
     containment: float | None = None
+    composite_of: tuple[str, ...] | None = None
+    coverage: float | None = None
 
 
 _BatchResult = tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray, "list[np.ndarray] | None"]
@@ -297,14 +352,30 @@ class _Edges:
         i = self._at.get(a * self.n + b)
         return None if i is None else (float(self.jac[i]), float(self.con[i]))
 
-    def neighbours(self, n: int) -> Callable[[int], list[int]]:
-        """Row -> its neighbours along edges (compressed adjacency lists)."""
-        ends = np.concatenate((self.pairs[:, 0], self.pairs[:, 1]))
-        nbr = np.concatenate((self.pairs[:, 1], self.pairs[:, 0]))
-        order = np.argsort(ends, kind="stable")
-        ends, nbr = ends[order], nbr[order]
-        start = np.searchsorted(ends, np.arange(n + 1)).tolist()
-        return lambda x: nbr[start[x] : start[x + 1]].tolist()
+
+
+def _bottom_k(sets: np.ndarray, offsets: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """The ``_BOTTOM`` smallest values of each set ``docs`` (sorted sets, concatenated
+    along ``offsets``), one row each; a smaller set repeats its largest value, an empty
+    one gives zeros (it is never looked up)."""
+    start = offsets[docs].astype(np.int64)
+    count = (offsets[docs + 1] - offsets[docs]).astype(np.int64)
+    if not sets.size:
+        return np.zeros((start.size, _BOTTOM), dtype=np.uint32)
+    at = start[:, None] + np.minimum(np.arange(_BOTTOM)[None, :], np.maximum(count - 1, 0)[:, None])
+    out = sets[np.minimum(at, sets.size - 1)].astype(np.uint32)
+    out[count == 0] = 0
+    return out
+
+
+def _adjacency(pairs: np.ndarray, n: int) -> Callable[[int], list[int]]:
+    """Row -> its neighbours along ``pairs`` (compressed adjacency lists)."""
+    ends = np.concatenate((pairs[:, 0], pairs[:, 1]))
+    nbr = np.concatenate((pairs[:, 1], pairs[:, 0]))
+    order = np.argsort(ends, kind="stable")
+    ends, nbr = ends[order], nbr[order]
+    start = np.searchsorted(ends, np.arange(n + 1)).tolist()
+    return lambda x: nbr[start[x] : start[x + 1]].tolist()
 
 
 class DedupEngine:
@@ -346,6 +417,7 @@ class DedupEngine:
         )
         self._sh, _ = _hashers(self._hash_params)  # shingling here; MinHash runs in _hash_batch
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._stop_pool: weakref.finalize | None = None  # shuts the pool down, once
         self._inflight: collections.deque[tuple[list[int], concurrent.futures.Future[_BatchResult]]] = (
             collections.deque()
         )
@@ -365,6 +437,9 @@ class DedupEngine:
         self._nsh = np.zeros(1024, dtype=np.int64)  # shingle-set size
         self._rep = np.zeros(1024, dtype=np.int64)  # row of the exact representative
         self._slot = np.zeros(1024, dtype=np.int64)  # signature slot (the representative's)
+        # the _BOTTOM smallest shingle hashes of each representative (sets are sorted): finds
+        # the documents a page contains, which LSH misses when the page is much larger
+        self._bottom = np.zeros((1024, _BOTTOM), dtype=np.uint32)
         self._texts: Callable[[], Iterable[tuple[str, str]]] | None = None  # during resolve()
         self._texts_at: TextsAt | None = None  # likewise
         self._store = ShingleStore()  # shingle sets held in memory (exact copies share a range)
@@ -383,6 +458,8 @@ class DedupEngine:
         self._story_has_fps = options.story_grouping
         self._edge_sim = _Edges(0, np.zeros((0, 2), dtype=np.int64), np.zeros(0), np.zeros(0))
         self._pair_sim: dict[tuple[int, int], tuple[float, float, bool]] = {}
+        self._links_now = _NO_EDGES  # during resolve(): the edges clusters follow
+        self._composite: set[int] = set()  # rows judged composite pages (and their exact copies)
         self.stats: dict[str, Any] = {}
         if options.index_path and Path(options.index_path).exists():
             self._load_into(options.index_path)
@@ -440,7 +517,15 @@ class DedupEngine:
         else:
             helpers = self.workers - 1  # this process is the other worker: it hashes when the helpers are busy
             if self._pool is None:
-                self._pool = concurrent.futures.ProcessPoolExecutor(max_workers=helpers)
+                context = multiprocessing.get_context()
+                # its processes end with this one (a killed run leaves none behind)
+                self._pool = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=helpers, mp_context=context, initializer=pool_initializer(context)
+                )
+                # stopped, and its processes waited for, when the engine goes too (an interrupted
+                # run never resolves): a pool left to the garbage collector stops from another
+                # thread, which races the interpreter's exit (an OSError printed at exit)
+                self._stop_pool = weakref.finalize(self, self._pool.shutdown, cancel_futures=True)
             if sum(not f.done() for _, f in self._inflight) >= helpers:
                 fut = concurrent.futures.Future()
                 fut.set_result(_hash_batch(self._hash_params, texts))
@@ -458,9 +543,7 @@ class DedupEngine:
         while self._inflight:
             rows, fut = self._inflight.popleft()
             self._apply(rows, fut.result())
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+        self._shutdown_pool()
 
     def close(self) -> None:
         """Stop the helper processes of an engine that will not be resolved
@@ -468,9 +551,14 @@ class DedupEngine:
         for _, fut in self._inflight:
             fut.cancel()
         self._inflight.clear()
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
+        self._shutdown_pool()
+
+    def _shutdown_pool(self) -> None:
+        """Stop the hashing processes (cancelling what has not started), and wait for them."""
+        if self._stop_pool is not None:
+            self._stop_pool()
+        self._stop_pool = None
+        self._pool = None
 
     def _apply(self, rows: list[int], result: _BatchResult) -> None:
         """Store one hashed batch; rows ascending, so the first occurrence of a
@@ -490,12 +578,16 @@ class DedupEngine:
         slots = self._new_slots(rep_rows)
         self._sigs[slots] = sigs[docs]
         self._nsh[rep_rows] = off[docs + 1] - off[docs]
+        self._bottom[rep_rows] = _bottom_k(sets, off, docs)
         if self._keeping:
             budget = int(self.options.shingle_memory_mb * (1 << 20))
             self._store.limit = budget // 4
             self._store.put(rep_rows, sets, off, docs)
             if budget and self._store.nbytes > budget:  # too big to hold: re-derive candidates' sets later
-                self._store.clear()
+                if self._n_old:  # an index's sets stay: there are no texts to re-derive them from
+                    self._store.drop(np.arange(self._n_old, len(self._store)))
+                else:
+                    self._store.clear()
                 self._keeping = False
         if fps is not None:
             for i in docs.tolist():
@@ -530,6 +622,7 @@ class DedupEngine:
         self._nsh = np.concatenate((self._nsh, np.zeros(row, dtype=np.int64)))
         self._rep = np.concatenate((self._rep, np.zeros(row, dtype=np.int64)))
         self._slot = np.concatenate((self._slot, np.zeros(row, dtype=np.int64)))
+        self._bottom = np.concatenate((self._bottom, np.zeros((row, _BOTTOM), dtype=np.uint32)))
 
     def _append(self, doc_id: str, key: bytes, fps: np.ndarray) -> None:
         """One new row. The union-find is not grown here: ``_flush`` grows it once a
@@ -572,13 +665,8 @@ class DedupEngine:
         pairs = reps[pairs] if pairs.size else pairs
         n_lsh = int(pairs.shape[0])
         pairs = self._prefilter(pairs)
-        # Sweep the new rows in the order they were added; row i is joined to
-        # its exact original or its verified near-duplicates among rows < i.
-        # Rows are in add order and a set's root is its smallest row, so right
-        # after its own edges find(i) is the first-seen member of everything
-        # i is connected to so far: that is the first_seen decision, and it
-        # never depends on later documents (which is what makes an incremental
-        # run decide exactly like a combined one).
+        # Edges sorted by their later row: the first_seen sweep below goes
+        # through the new rows in the order they were added.
         if pairs.size:
             pairs = pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]  # by later row, then earlier
         jac, con, small = self._measure(pairs)
@@ -586,25 +674,20 @@ class DedupEngine:
         edges = pairs[ok]
         self._edge_sim = _Edges(n, edges, jac[ok], con[ok])
         self._pair_sim = {}
-        later = edges[:, 1].tolist()
-        earlier = edges[:, 0].tolist()
-        prefix_root: dict[int, int] = {}
+        composites = self._find_composites(n_old, n, edges)
+        # the edges clusters follow: none between a composite page and a document that is not one
+        links = self._links(edges, n_old, n)
+        self._links_now = links
         rep = self._rep[:n].tolist()
+        first_seen: dict[int, int] | None = None
         if o.survivor == "first_seen":
-            p = 0
-            for i in range(n_old, n):
-                if rep[i] != i:
-                    uf.union(rep[i], i)
-                while p < len(later) and later[p] == i:
-                    uf.union(i, earlier[p])
-                    p += 1
-                prefix_root[i] = uf.find(i)
+            first_seen = self._first_seen(n_old, n, links, composites)
         else:  # only the final components matter: union order is irrelevant (roots are smallest rows)
             for i in np.flatnonzero(self._rep[n_old:n] != np.arange(n_old, n)).tolist():
                 uf.union(rep[i + n_old], i + n_old)
-            for a, b in zip(earlier, later):
+            for a, b in links.tolist():
                 uf.union(a, b)
-        decisions = self._decide(n_old, n, prefix_root)
+        decisions = self._decide(n_old, n, first_seen, composites)
         if o.story_grouping:
             self._assign_stories(decisions, reps, n_old, n)
         self.stats = {
@@ -616,6 +699,7 @@ class DedupEngine:
             "verified_candidates": int(pairs.shape[0]),
             "verified_pairs": int(edges.shape[0]),
             "dropped": sum(1 for d in decisions.values() if d.role == "duplicate"),
+            "composites": len(composites),
             "bytes_per_doc": self.bytes_per_doc(),
             "hashing": native.describe(),  # "native" (C kernels) or "numpy (why)": same results
         }
@@ -624,17 +708,23 @@ class DedupEngine:
             self._gather_shingles(reps[n_old_reps:], texts)
             self.save(o.save_index)
         self._texts = self._texts_at = None
+        self._links_now = _NO_EDGES
         return decisions
 
-    def _gather_shingles(self, need: np.ndarray, texts: Callable[[], Iterable[tuple[str, str]]] | None) -> None:
+    def _gather_shingles(
+        self, need: np.ndarray, texts: Callable[[], Iterable[tuple[str, str]]] | None
+    ) -> np.ndarray:
         """Re-derive (and keep) the shingle sets of rows ``need`` that are not
-        held, from the texts (the same normalisation and hashing as ``add``)."""
+        held, from the texts (the same normalisation and hashing as ``add``);
+        returns the rows it re-derived."""
         need = need[~self._store.held(need)]
         if not need.size:
-            return
+            return need
+        need = sorted_unique(need)
         for batch in self._reread(set(need.tolist()), texts):
             sets, off = self._sh.shingle_sets(self._sh.tokens([t for _, t in batch]))
             self._store.put(np.array([r for r, _ in batch], dtype=np.int64), sets, off, np.arange(len(batch)))
+        return need
 
     def _reread(
         self, todo: set[int], texts: Callable[[], Iterable[tuple[str, str]]] | None
@@ -788,24 +878,360 @@ class DedupEngine:
                 out[k] = self._pair_sim[(a, b)] = (x, y, bool(z))
         return out
 
+    # ----------------------------------------------------------- composites
+    def _find_composites(
+        self, n_old: int, n: int, edges: np.ndarray
+    ) -> dict[int, tuple[tuple[str, ...], float]]:
+        """Row -> (ids of its parts, coverage) of every new document that is a
+        composite page (see ``DedupOptions``), exact copies of one included.
+        They join ``self._composite``, and so do new exact copies of indexed
+        composites (they are never parts of a page either)."""
+        first_seen = self.options.survivor == "first_seen"
+        rep = self._rep
+        found: dict[int, tuple[list[int], float]] = {}
+        if edges.size:
+            nsh = self._nsh
+            a, b = edges[:, 0], edges[:, 1]
+            a_big = nsh[a] > nsh[b]
+            page, part = np.where(a_big, a, b), np.where(a_big, b, a)
+            sel = (nsh[a] != nsh[b]) & (page >= n_old)  # an indexed page is not judged again
+            if first_seen:
+                sel &= part < page
+            if self._composite:
+                sel &= ~np.isin(part, np.fromiter(self._composite, dtype=np.int64))
+            page, part = page[sel], part[sel]
+            jac, con = self._edge_sim.jac[sel], self._edge_sim.con[sel]
+            # a page that one part is a copy of is no composite: Jaccard-similar, or the part
+            # holds (nearly) all of it
+            copy = self._accept(jac, con * nsh[part] / np.maximum(nsh[page], 1), nsh[page])
+            keep = ~np.isin(page, page[copy])
+            page, part = page[keep], part[keep]
+            order = np.lexsort((part, page))
+            page, part = page[order], part[order]
+            starts = np.flatnonzero(np.concatenate(([True], page[1:] != page[:-1]))) if page.size else page
+            ends = np.append(starts[1:], page.size)
+            cand = {int(page[x]): part[x:y].tolist() for x, y in zip(starts.tolist(), ends.tolist())}
+            if cand:
+                self._search_parts(cand, first_seen)
+            cand = {c: parts for c, parts in cand.items() if len(parts) > 1}
+            if cand:
+                found = self._judge_pages(cand, edges, n, first_seen)
+        out: dict[int, tuple[tuple[str, ...], float]] = {}
+        if found:
+            reps = rep[:n]
+            all_parts = np.concatenate([np.asarray(p, dtype=np.int64) for p, _ in found.values()])
+            in_part = np.isin(reps, sorted_unique(all_parts))
+            rows_of: dict[int, list[int]] = {}
+            for r in np.flatnonzero(in_part).tolist():
+                rows_of.setdefault(int(reps[r]), []).append(r)
+            for c, (parts, cov) in found.items():
+                # with first_seen a page names only documents added before it
+                contained = [r for x in parts for r in rows_of[x] if not first_seen or r < c]
+                out[c] = (tuple(sorted(self._ids[r] for r in contained)), cov)
+            for r in (np.flatnonzero(np.isin(reps[n_old:], list(found))) + n_old).tolist():
+                out[r] = out[int(reps[r])]  # an exact copy of a composite page is one
+        self._composite.update(out)
+        if self._composite and n_old:
+            copies = np.arange(n_old, n)[rep[n_old:n] < n_old]
+            old = np.fromiter(self._composite, dtype=np.int64)
+            self._composite.update(copies[np.isin(rep[copies], old)].tolist())
+        return out
+
+    def _search_parts(self, cand: dict[int, list[int]], first_seen: bool) -> None:
+        """Add to ``cand`` (page -> its parts so far) the other documents each page
+        contains, and drop the pages one of them is a copy of.
+
+        LSH finds a part of a page with the probability of their Jaccard, the part's
+        share of the page: about 0.7 for one of four stories. A document contained in a
+        page has its smallest shingle hashes in the page's set (with containment c, each
+        one with probability c), so looking the page's shingles up among every
+        document's ``_BOTTOM`` smallest finds them; each one found is verified."""
+        o = self.options
+        nsh = self._nsh
+        reps = self._slot_rows[: self._n_slots]  # every representative, old and new
+        reps = reps[nsh[reps] >= max(o.containment_min_shingles, 1)]
+        if self._composite:
+            reps = reps[~np.isin(reps, np.fromiter(self._composite, dtype=np.int64))]
+        values = self._bottom[reps].ravel()
+        rows = np.repeat(reps, _BOTTOM)
+        order = np.argsort(values, kind="stable")
+        values, rows = values[order], rows[order]
+        first = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1]))) if values.size else rows
+        df = np.diff(np.append(first, values.size))  # documents each value is among the smallest of
+        common = np.repeat(df > _BOTTOM_MAX_DF, df)
+        values, rows = values[~common], rows[~common]
+        pages = np.array(sorted(cand), dtype=np.int64)
+        fetched = self._gather_shingles(pages, self._texts)
+        own, sizes = self._store.gather(pages)  # every page's shingles, looked up at once
+        lo = np.searchsorted(values, own, "left")
+        found = np.searchsorted(values, own, "right") - lo
+        part = rows[concat_ranges(lo, found)]
+        page = np.repeat(np.repeat(pages, sizes), found)
+        ok = (nsh[part] < nsh[page]) & (part < page if first_seen else True)
+        code = sorted_unique(page[ok] * len(self._ids) + part[ok])
+        known = np.array([c * len(self._ids) + x for c, parts in cand.items() for x in parts], dtype=np.int64)
+        code = code[~np.isin(code, known)]
+        pairs = list(zip((code % len(self._ids)).tolist(), (code // len(self._ids)).tolist()))
+        sims = self._sims(pairs)
+        if fetched.size:
+            self._store.drop(fetched)
+        for (x, c), sim in zip(pairs, sims):
+            if c not in cand or sim is None or not sim[2]:
+                continue
+            share = sim[1] * int(nsh[x]) / max(int(nsh[c]), 1)
+            if self._accept(np.array([sim[0]]), np.array([share]), np.array([int(nsh[c])]))[0]:
+                del cand[c]  # a copy of that document
+            else:
+                cand[c].append(x)
+        for parts in cand.values():
+            parts.sort()
+
+    def _judge_pages(
+        self, cand: dict[int, list[int]], edges: np.ndarray, n: int, first_seen: bool
+    ) -> dict[int, tuple[list[int], float]]:
+        """Composite pages among ``cand`` (page -> its candidate parts, all
+        representatives): page -> (its parts, coverage)."""
+        nsh = self._nsh
+        # Parts are related (one piece) when they share at least half of the smaller one's
+        # shingles: two edited copies of one story that are not quite duplicates of each
+        # other still cover the same region of a page. Measured for every pair of a page's
+        # parts (an LSH miss must not split one story into two pieces); a page with very
+        # many parts uses the verified edges only.
+        pairs = sorted(
+            {
+                pq
+                for parts in cand.values()
+                if len(parts) <= _PARTS_MEASURED
+                for pq in itertools.combinations(parts, 2)
+            }
+        )
+        related = {pq for pq, sim in zip(pairs, self._sims(pairs)) if sim is not None and sim[1] >= _RELATED}
+        adj = _adjacency(edges, n) if any(len(p) > _PARTS_MEASURED for p in cand.values()) else None
+
+        def pieces(parts: list[int]) -> list[list[int]]:
+            parent = {x: x for x in parts}
+
+            def find(x: int) -> int:
+                while parent[x] != x:
+                    x = parent[x]
+                return x
+
+            if len(parts) <= _PARTS_MEASURED:
+                linked: Iterable[tuple[int, int]] = (
+                    pq for pq in itertools.combinations(parts, 2) if pq in related
+                )
+            else:
+                linked = ((x, y) for x in parts for y in adj(x) if y in parent)  # type: ignore[misc]
+            for x, y in linked:
+                rx, ry = find(x), find(y)
+                if rx != ry:
+                    parent[max(rx, ry)] = min(rx, ry)
+            groups: dict[int, list[int]] = {}
+            for x in parts:
+                groups.setdefault(find(x), []).append(x)
+            return list(groups.values())
+
+        # Only pages whose parts make two pieces, or have a part that may itself be a
+        # composite (left out, it can split a piece), can be composite. The sets of the
+        # first kind are re-read at once when they are not in memory, the others (rare)
+        # when they turn out to be needed.
+        split = {c: pieces(parts) for c, parts in cand.items()}
+        maybe = [c for c, parts in cand.items() if len(split[c]) > 1 or any(x in cand for x in parts)]
+        need = np.array([r for c in maybe if len(split[c]) > 1 for r in [c, *cand[c]]], dtype=np.int64)
+        fetched = [self._gather_shingles(need, self._texts)]
+        found: dict[int, tuple[list[int], float]] = {}
+        # smallest first (first_seen: in add order): a page's parts are judged before it
+        for c in sorted(maybe) if first_seen else sorted(maybe, key=lambda r: (int(nsh[r]), r)):
+            parts = [x for x in cand[c] if x not in found]
+            if len(parts) < 2:
+                continue
+            groups = split[c] if len(parts) == len(cand[c]) else pieces(parts)
+            if len(groups) < 2:
+                continue
+            fetched.append(self._gather_shingles(np.array([c, *parts], dtype=np.int64), self._texts))
+            cov, jac_each, cov_each = self._coverage(c, groups)
+            size = np.full(len(groups) + 1, int(nsh[c]), dtype=np.int64)
+            ok = self._accept(np.array([0.0, *jac_each]), np.array([cov, *cov_each]), size)
+            # together the pieces contain the page, and the page is no copy of any one of them
+            if ok[0] and not ok[1:].any():
+                found[c] = (parts, cov)
+        gone = np.concatenate(fetched)
+        if gone.size:
+            self._store.drop(gone)
+        return found
+
+    def _coverage(self, page: int, groups: list[list[int]]) -> tuple[float, list[float], list[float]]:
+        """(share of the page's shingles found in some part; for each group of
+        parts, the Jaccard of the page and their union, and the share of the
+        page's shingles found in them)."""
+        store = self._store
+        own = store.get(page)
+        size = max(own.size, 1)
+        covered = np.zeros(own.size, dtype=bool)
+        jac, cov = [], []
+        for g in groups:
+            values = sorted_unique(store.gather(np.asarray(g, dtype=np.int64))[0])
+            hit = np.isin(own, values, assume_unique=True)
+            covered |= hit
+            inter = int(np.count_nonzero(hit))
+            jac.append(inter / max(own.size + values.size - inter, 1))
+            cov.append(inter / size)
+        return int(np.count_nonzero(covered)) / size, jac, cov
+
+    def _links(self, edges: np.ndarray, n_old: int, n: int) -> np.ndarray:
+        """The verified edges clusters follow: never one between a composite
+        page and a document that is not one; with ``composite = "drop"`` none
+        of a composite (they are all dropped), with ``"keep"`` none of a
+        composite an earlier run dropped."""
+        if not self._composite or not edges.size:
+            return edges
+        comp = np.zeros(n, dtype=bool)
+        comp[np.fromiter(self._composite, dtype=np.int64)] = True
+        ca, cb = comp[edges[:, 0]], comp[edges[:, 1]]
+        if self.options.composite == "keep":
+            gone = comp & (np.frombuffer(self._kept, dtype=np.int8)[:n] == 0)
+            gone[n_old:] = False
+            ok = (ca == cb) & ~gone[edges[:, 0]] & ~gone[edges[:, 1]]
+        else:
+            ok = ~ca & ~cb
+        return edges[ok]
+
+    # ------------------------------------------------------------- clusters
+    def _first_seen(
+        self, n_old: int, n: int, links: np.ndarray, composites: dict[int, Any]
+    ) -> dict[int, int]:
+        """Row -> survivor of every new duplicate with ``survivor = "first_seen"``.
+
+        The new rows are swept in the order they were added, each joined to
+        its exact original and its verified neighbours among the rows before
+        it, so no decision depends on a later document (an incremental run
+        decides exactly like a combined one). ``transitive``: a row is a
+        duplicate of the first-seen member of what it is connected to (the
+        root: a set's root is its smallest row). ``star``: of the first-seen
+        kept document it is connected to and is itself a verified duplicate
+        of (an exact copy: of its original, when that was kept); with none,
+        it is kept.
+        """
+        uf = self._uf
+        rep = self._rep[:n].tolist()
+        later, earlier = links[:, 1].tolist(), links[:, 0].tolist()
+        gone = set(composites) if self.options.composite == "drop" else set()
+        dup_of: dict[int, int] = {}
+        p = 0
+        if self.options.clusters == "transitive":
+            for i in range(n_old, n):
+                if rep[i] != i:
+                    uf.union(rep[i], i)
+                while p < len(later) and later[p] == i:
+                    uf.union(i, earlier[p])
+                    p += 1
+                r = uf.find(i)
+                if r != i and i not in gone:
+                    dup_of[i] = r
+            return dup_of
+        self._measure_groups(n_old, n, links)
+        seq, ids, kept = self._seq, self._ids, self._kept
+
+        def key(r: int) -> tuple[int, str]:
+            return seq[r], ids[r]
+
+        old_roots = uf.roots(n_old)
+        by_root = np.argsort(old_roots, kind="stable")
+        sorted_roots = old_roots[by_root]
+        kept_of: dict[int, list[int]] = {}  # root -> kept rows of its group, first seen first
+
+        def members(r: int) -> list[int]:
+            got = kept_of.get(r)
+            if got is None:
+                got = []
+                if r < n_old:  # an indexed group: its kept documents
+                    lo, hi = np.searchsorted(sorted_roots, [r, r + 1]).tolist()
+                    got = sorted((x for x in by_root[lo:hi].tolist() if kept[x]), key=key)
+                kept_of[r] = got
+            return got
+
+        def join(x: int, y: int) -> None:
+            rx, ry = uf.find(x), uf.find(y)
+            if rx != ry:
+                merged = sorted(members(rx) + members(ry), key=key)
+                del kept_of[rx], kept_of[ry]
+                uf.union(rx, ry)
+                kept_of[uf.find(rx)] = merged
+
+        def is_kept(x: int) -> bool:
+            return bool(kept[x]) if x < n_old else x not in dup_of and x not in gone
+
+        for i in range(n_old, n):
+            if rep[i] != i:
+                join(rep[i], i)
+            while p < len(later) and later[p] == i:
+                join(i, earlier[p])
+                p += 1
+            if i in gone:
+                continue
+            r0 = rep[i]
+            if r0 != i and (is_kept(r0) or r0 in self._composite):
+                dup_of[i] = r0  # an exact copy of a kept document (or of a composite an earlier run dropped)
+                continue
+            group = members(uf.find(i))
+            t = self._first_verified(i, group)
+            if t is None:
+                group.append(i)  # the latest seen: the list stays in order
+            else:
+                dup_of[i] = t
+        return dup_of
+
+    def _first_verified(self, row: int, targets: list[int]) -> int | None:
+        """The first of ``targets`` that ``row`` is a verified duplicate of
+        (measured a few at a time: usually the first one is)."""
+        for lo in range(0, len(targets), 16):
+            chunk = targets[lo : lo + 16]
+            for t, sim in zip(chunk, self._sims([(row, t) for t in chunk])):
+                if sim is not None and sim[2]:
+                    return t
+        return None
+
+    def _measure_groups(self, n_old: int, n: int, links: np.ndarray) -> None:
+        """Measure, in one batch, every pair of a new row and an earlier row of
+        its connected group, for groups of up to ``_GROUP_MEASURED`` rows: the
+        first_seen sweep then finds them measured (one pass over the texts
+        when the sets are not in memory, instead of one per row)."""
+        if not links.size:
+            return
+        groups = UnionFind()
+        groups.parent = array.array("q", self._uf.parent)
+        rep = self._rep[:n]
+        for i in np.flatnonzero(rep[n_old:] != np.arange(n_old, n)).tolist():
+            groups.union(int(rep[i + n_old]), i + n_old)
+        for a, b in links.tolist():
+            groups.union(a, b)
+        roots = groups.roots(n)
+        touched = sorted_unique(roots[n_old:])
+        sizes = np.bincount(roots, minlength=n)
+        small = touched[(sizes[touched] > 1) & (sizes[touched] <= _GROUP_MEASURED)]
+        rows = np.flatnonzero(np.isin(roots, small))
+        order = np.argsort(roots[rows], kind="stable")
+        rows, r = rows[order], roots[rows][order]
+        starts = np.flatnonzero(np.concatenate(([True], r[1:] != r[:-1]))) if r.size else r
+        pairs: list[tuple[int, int]] = []
+        for lo, hi in zip(starts.tolist(), np.append(starts[1:], r.size).tolist()):
+            members = rows[lo:hi].tolist()  # ascending
+            pairs.extend((x, i) for k, i in enumerate(members) if i >= n_old for x in members[:k])
+        self._sims(pairs)
+
     def _star(
         self,
         group: list[int],
         n_old: int,
         dup_of: dict[int, int],
         adj: Callable[[int], list[int]],
-        close: UnionFind,
     ) -> None:
         """Star clusters inside one connected group (see ``DedupOptions``).
 
-        Units are documents linked by exact copies and Jaccard edges (texts
-        that are mostly the same, both ways: chaining them is safe). A unit
-        joins the survivor when one of its members is a verified duplicate of
-        the survivor, or is reached by a verified edge from a joined text to a
-        text no larger than it (the closure: independent of order); the new
-        members of the other units (with the old kept rows, which may survive
-        again) are split into connected components of verified edges and
-        handled the same way."""
+        The survivor's verified duplicates are dropped as its duplicates;
+        the new members that are not (with the old kept rows, which may
+        survive again) are split into connected components of verified edges
+        and handled the same way."""
         first, exact = self._exact_first, self._exact
         todo = [group]
         while todo:
@@ -814,28 +1240,9 @@ class DedupEngine:
                 continue
             s = self._survivor(rows, n_old)
             others = [m for m in rows if m != s]
-            sims = self._sims([(m, s) for m in others])
-            joined = {close.find(s)}
-            for m, sim in zip(others, sims):
-                if sim is None or sim[2]:  # None: no shingles in memory, keep the transitive decision
-                    joined.add(close.find(m))
-            # ... and what those contain: follow verified edges from a joined
-            # text down to a text no larger than it (never up from a
-            # contained text to another container: that is the hub chain)
-            unit_reps: dict[int, list[int]] = {}
-            for r in {first[exact[m]] for m in rows}:
-                unit_reps.setdefault(close.find(r), []).append(r)
-            frontier = [r for u in joined for r in unit_reps.get(u, ())]
-            while frontier:
-                x = frontier.pop()
-                for q in adj(x):
-                    u = close.find(q)
-                    if u in unit_reps and u not in joined and self._nsh[q] <= self._nsh[x]:
-                        joined.add(u)
-                        frontier.extend(unit_reps[u])
             rest = []
-            for m in others:
-                if close.find(m) in joined:
+            for m, sim in zip(others, self._sims([(m, s) for m in others])):
+                if sim is not None and sim[2]:
                     if m >= n_old:
                         dup_of[m] = s
                 elif m >= n_old or self._kept[m]:
@@ -889,15 +1296,9 @@ class DedupEngine:
         ``first_seen``): star or transitive clusters of the verified edges."""
         dup_of: dict[int, int] = {}
         members = self._groups(n_old, n)
-        edges = self._edge_sim
-        adj = edges.neighbours(n)
-        close = UnionFind(n)  # units of star clusters: exact copies and Jaccard edges
-        if self.options.clusters == "star":
-            for a, b in edges.pairs[edges.jac >= self.options.jaccard_threshold].tolist():
-                close.union(a, b)
-            rep = self._rep[:n]
-            for i in np.flatnonzero(rep != np.arange(n)).tolist():
-                close.union(i, int(rep[i]))
+        star = self.options.clusters == "star"
+        if star:
+            adj = _adjacency(self._links_now, n)
             # measure every (member, survivor) pair in one batch
             pre: list[tuple[int, int]] = []
             for group in members.values():
@@ -907,19 +1308,30 @@ class DedupEngine:
             self._sims(pre)
         for group in members.values():
             if len(group) > 1:
-                if self.options.clusters == "star":
-                    self._star(group, n_old, dup_of, adj, close)
+                if star:
+                    self._star(group, n_old, dup_of, adj)
                     continue
                 s = self._survivor(group, n_old)
                 dup_of.update((i, s) for i in group if i >= n_old and i != s)
         return dup_of
 
-    def _decide(self, n_old: int, n: int, prefix_root: dict[int, int]) -> dict[str, Decision]:
-        """Survivor and duplicates of every cluster that has new rows."""
-        if self.options.survivor == "first_seen":
-            dup_of = {i: r for i, r in prefix_root.items() if r != i}
+    def _decide(
+        self,
+        n_old: int,
+        n: int,
+        first_seen: dict[int, int] | None,
+        composites: dict[int, tuple[tuple[str, ...], float]],
+    ) -> dict[str, Decision]:
+        """Survivor and duplicates of every cluster that has new rows, and the
+        composite pages (``first_seen``: the sweep's duplicates)."""
+        if first_seen is not None:
+            dup_of = first_seen
         else:  # a method of its own: its working state is freed before the decisions are built
             dup_of = self._duplicates(n_old, n)
+        drop_composites = self.options.composite == "drop"
+        if drop_composites:
+            for i in composites:
+                dup_of.pop(i, None)  # clustered only with other composites: all of them go anyway
         has_dups = set(dup_of.values())
         # similarity of each near duplicate to its survivor (representatives' sets)
         first = self._exact_first
@@ -945,10 +1357,20 @@ class DedupEngine:
         annotate = self.options.mode == "annotate"
         for i in range(n_old, n):
             doc_id = self._ids[i]
+            composite = composites.get(i) if composites else None
+            if composite is not None and drop_composites:
+                self._kept[i] = False
+                out[doc_id] = Decision(
+                    doc_id, annotate, method="composite", role="composite", composite_of=composite[0],
+                    coverage=composite[1],
+                )
+                continue
             t = dup_of.get(i)
             if t is None:
                 role = "survivor" if i in has_dups else None
                 out[doc_id] = Decision(doc_id, True, cluster_id=doc_id if role else None, role=role)
+                if composite is not None:  # kept and flagged
+                    out[doc_id] = attrs.evolve(out[doc_id], composite_of=composite[0], coverage=composite[1])
                 continue
             self._kept[i] = False
             sid = self._ids[t]
@@ -967,6 +1389,8 @@ class DedupEngine:
                 role="duplicate",
                 containment=cn,
             )
+            if composite is not None:  # annotated or a duplicate of another composite page
+                out[doc_id] = attrs.evolve(out[doc_id], composite_of=composite[0], coverage=composite[1])
         if all(x < y for x, y in zip(out, itertools.islice(out, 1, None))):  # added in id order: sorted already
             return out
         return {k: out[k] for k in sorted(out)}
@@ -981,7 +1405,11 @@ class DedupEngine:
         for i in range(n):  # near-duplicates are the same story
             story.union(self._uf.find(i), i)
         edges = story_edges([self._fps[r] for r in reps.tolist()], o.story_min_shared, o.story_max_df)
-        for a, b in reps[edges].tolist() if edges.size else []:
+        linked = reps[edges] if edges.size else _NO_EDGES
+        if self._composite and linked.size:  # a composite page holds several stories: it links none of them
+            comp = np.fromiter(self._composite, dtype=np.int64)
+            linked = linked[~(np.isin(linked[:, 0], comp) | np.isin(linked[:, 1], comp))]
+        for a, b in linked.tolist():
             story.union(a, b)
         label: dict[int, str] = {}
         for i in range(n_old):  # rows ascending: the earliest resolved row's label
@@ -1009,8 +1437,8 @@ class DedupEngine:
         fps = {id(a): a.nbytes for a in self._fps} if self._story_has_fps else {}
         # signature, exact key, rank, seq, kept, set size, representative,
         # union-find parent, shingle-store range (start + size)
-        # signature slot, union-find parent, shingle-store range (start + size)
-        per_row = 16 + 8 + 8 + 1 + 8 + 8 + 8 + 8 + 12
+        # signature slot, union-find parent, shingle-store range (start + size), smallest hashes
+        per_row = 16 + 8 + 8 + 1 + 8 + 8 + 8 + 8 + 12 + 4 * _BOTTOM
         sigs = self._n_slots * (self.options.num_perm * self._sigs.itemsize + 8)
         total = n * per_row + sigs + self._store.nbytes + sum(fps.values())
         total += len("".join(self._ids).encode("utf-8", "surrogatepass"))  # UTF-8 lengths add up
@@ -1060,6 +1488,8 @@ class DedupEngine:
             "kept": np.array(self._kept[:n], dtype=np.uint8),
             "root": self._uf.roots(n),  # find() of every row, vectorised
         }
+        if self._composite:  # rows judged composite pages (absent: none; older versions ignore it)
+            arrays["composite"] = np.array(sorted(self._composite), dtype=np.int64)
         if self._story_has_fps:
             arrays["fps"], arrays["fps_offsets"] = ragged(self._fps[:n])
             # story label as the row index of the document whose id it is
@@ -1119,6 +1549,7 @@ class DedupEngine:
         self._sigs[slots] = arr["sigs"][reps]
         self._slot[copies] = self._slot[self._rep[copies]]
         self._nsh[reps] = sho[reps + 1] - sho[reps]
+        self._bottom[reps] = _bottom_k(sh, sho, reps)
         self._nsh[copies] = self._nsh[self._rep[copies]]
         self._store.put(reps, sh, sho, reps)
         self._store.share(copies, self._rep[copies])
@@ -1128,5 +1559,7 @@ class DedupEngine:
             self._story = [self._ids[int(r)] for r in arr["story"]]
         self._rank = array.array("q", bytes(8 * n))
         self._uf.parent = array.array("q", arr["root"].astype(np.int64).tobytes())
+        if "composite" in arr:
+            self._composite = set(arr["composite"].tolist())
         self._n_old = n
         self._next_seq = int(header["next_seq"])

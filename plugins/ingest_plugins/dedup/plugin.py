@@ -7,11 +7,17 @@ it did not observe them all: a resumed run's spool), then
 the stream passes again and each duplicate is dropped with ``duplicate_of``
 (the survivor's id), the similarity and the method (``exact`` or ``near``),
 or, with ``mode = "annotate"``, kept with its cluster id and role in
-metadata. With ``story_grouping`` every document gets a ``story_id``.
+metadata. A composite page (a digest holding two or more documents that are
+not duplicates of each other) is dropped with reason ``composite`` and the
+ids of those documents in ``details.contains``, or kept and flagged with
+``composite = "keep"``. With ``story_grouping`` every document gets a
+``story_id``.
 
 Metadata written on kept documents (when there is something to say):
-``dedup_cluster`` (the survivor's id), ``dedup_role`` (``survivor`` or
-``duplicate``), ``dedup_similarity``, ``dedup_method``, ``story_id``.
+``dedup_cluster`` (the survivor's id), ``dedup_role`` (``survivor``,
+``duplicate`` or, annotating, ``composite``), ``dedup_similarity``,
+``dedup_method``, ``dedup_composite_of`` (a composite page: the ids of the
+documents it holds) with ``dedup_coverage``, ``story_id``.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import attrs
 from ingest import Document, StageContext, StageKind, StageSpec, hookimpl
 from ingest_plugins.dedup.engine import Decision, DedupEngine, DedupOptions
 
-REASONS = {"exact": "exact_duplicate", "near": "near_duplicate"}
+REASONS = {"exact": "exact_duplicate", "near": "near_duplicate", "composite": "composite"}
 
 
 def _annotations(decision: Decision) -> dict[str, Any]:
@@ -33,6 +39,11 @@ def _annotations(decision: Decision) -> dict[str, Any]:
     if decision.cluster_id is not None:
         metadata["dedup_cluster"] = decision.cluster_id
         metadata["dedup_role"] = decision.role
+    elif decision.role == "composite":
+        metadata["dedup_role"] = decision.role
+    if decision.composite_of is not None:
+        metadata["dedup_composite_of"] = list(decision.composite_of)
+        metadata["dedup_coverage"] = decision.coverage
     if decision.duplicate_of is not None:
         metadata["dedup_duplicate_of"] = decision.duplicate_of
         metadata["dedup_similarity"] = decision.similarity
@@ -130,6 +141,17 @@ class DedupStage:
                     doc.metadata = {**doc.metadata, **annotations}  # on the copy: the input is left as it was
                 yield doc
                 continue
+            story = {"story_id": decision.story_id} if decision.story_id else {}
+            if decision.method == "composite":
+                self.ctx.drop(
+                    doc,
+                    REASONS["composite"],
+                    contains=list(decision.composite_of or ()),
+                    coverage=decision.coverage,
+                    method=decision.method,
+                    **story,
+                )
+                continue
             self.ctx.drop(
                 doc,
                 REASONS.get(decision.method or "", "duplicate"),
@@ -137,7 +159,7 @@ class DedupStage:
                 similarity=decision.similarity,
                 containment=decision.containment,
                 method=decision.method,
-                **({"story_id": decision.story_id} if decision.story_id else {}),
+                **story,
             )
         if self.options.save_index and os.path.exists(_pending_path(self.options.save_index)):
             os.replace(_pending_path(self.options.save_index), self.options.save_index)
@@ -165,7 +187,8 @@ def ingest_stages() -> list[StageSpec]:
             kind=StageKind.DEDUP,
             factory=DedupStage,
             options=DedupOptions,
-            summary="Drop exact and near-duplicate documents (MinHash LSH, verified), with duplicate_of and similarity.",
+            summary="Drop exact and near-duplicate documents (MinHash LSH, verified), with duplicate_of and "
+            "similarity, and digest pages made of other documents.",
             needs_corpus=True,
         )
     ]

@@ -227,8 +227,13 @@ class ShingleHasher:
                 hi[:-1] = sep
                 lo[1:] = sep + 1
             else:
+                # kept characters per document (with its separator); not reduceat,
+                # which fails when the last document is empty (it starts past the end)
+                running = np.zeros(keep.size + 1, dtype=np.int64)
+                np.cumsum(keep, out=running[1:])
+                per_doc = running[np.minimum(bounds[1:], keep.size)] - running[np.minimum(bounds[:-1], keep.size)]
                 cut = np.zeros(lens.size + 1, dtype=np.int64)
-                np.cumsum(np.add.reduceat(keep, bounds[:-1], dtype=np.int64), out=cut[1:])
+                np.cumsum(per_doc, out=cut[1:])
                 lo, hi = cut[:-1].copy(), cut[1:].copy()
                 hi[:-1] -= 1  # the "\0" separator after each document but the last
             hi = np.maximum(hi, lo)

@@ -4,8 +4,11 @@ Wraps :func:`ingest_plugins.header.parse_document` as a per-document stage.
 Header formats are tried in this order, first match wins: ``patterns`` from
 ``config.toml``, then plugins implementing the ``ingest_parse_header_line``
 hook, then the built-in formats. Every removed header line is recorded in the
-document's history (action ``removed_lines``, rule ``header:<format>``); a
-malformed header line is a warning naming the file and line, never a drop.
+document's history (action ``removed_lines``, rule ``header:<format>``; a line
+a plugin recognised has the format ``plugin:<plugin name>``); a malformed
+header line is a warning naming the file and line, never a drop. The option
+``disabled_plugins`` turns a plugin's header format off for one use of the
+stage, as ``disabled_rules`` does for boilerplate rules.
 """
 
 from __future__ import annotations
@@ -20,35 +23,66 @@ from ingest import Document, StageContext, StageKind, StageSpec, hookimpl
 from ingest_plugins.header.model import HeaderOptions
 from ingest_plugins.header.parse import compile_options, parse_document
 
+HOOK = "ingest_parse_header_line"
+
 
 @attrs.define
 class HeaderStageOptions(HeaderOptions):
     """The ``header`` stage's options: those of :class:`HeaderOptions`,
-    validated (patterns compiled) when the config is read."""
+    validated (patterns compiled) when the config is read, and the plugins
+    whose header formats this use of the stage leaves out."""
+
+    disabled_plugins: list[str] = attrs.field(
+        factory=list,
+        metadata={
+            "help": f"plugins whose {HOOK} hook this stage does not ask, by the name `ingest plugins` "
+            "shows (their lines are recorded with rule header:plugin:<name>)"
+        },
+    )
 
     def __attrs_post_init__(self) -> None:
         compile_options(self)  # raises ValueError naming the option
 
 
-def _hook_parser(ctx: StageContext) -> Any:
-    """The ``ingest_parse_header_line`` hook as a parser, or None when no
-    plugin implements it (so documents don't pay for an empty hook call)."""
-    if ctx.plugins is None or not ctx.plugins.hook.ingest_parse_header_line.get_hookimpls():
-        return None
-    hook = ctx.plugins.hook.ingest_parse_header_line
+def _hook_parsers(ctx: StageContext, disabled: list[str]) -> tuple[Any, ...]:
+    """One parser per plugin implementing the hook, in the hook's call order
+    (first result wins, as for the hook), each named after its plugin so the
+    format it recognised is recorded as ``plugin:<plugin name>``. Empty when
+    no plugin implements it (so documents don't pay for an empty hook call).
 
-    def parse_line(line: str, line_number: int) -> Mapping[str, Any] | None:
-        return hook(line=line, line_number=line_number)
+    Raises ValueError for a name in ``disabled`` that implements no such hook.
+    """
+    caller = getattr(ctx.plugins.hook, HOOK) if ctx.plugins is not None else None
+    impls = caller.get_hookimpls() if caller is not None else []
+    plain = [impl for impl in reversed(impls) if not (impl.hookwrapper or impl.wrapper)]  # call order
+    names = [impl.plugin_name for impl in plain]
+    unknown = [name for name in disabled if name not in names]
+    if unknown:
+        raise ValueError(
+            f"disabled_plugins: no plugin named {', '.join(map(repr, unknown))} implements the {HOOK} hook; "
+            f"plugins that do: {', '.join(names) or '(none)'}"
+        )
+    parsers = []
+    for impl in plain:
+        if impl.plugin_name in disabled:
+            continue
+        # The hook limited to this plugin (and any wrappers): pluggy still
+        # makes the call, so INGEST_TRACE_HOOKS shows it.
+        others = [other.plugin for other in plain if other is not impl]
+        hook = ctx.plugins.manager.subset_hook_caller(HOOK, others)  # type: ignore[union-attr]
 
-    parse_line.__name__ = "hook"
-    return parse_line
+        def parse_line(line: str, line_number: int, hook: Any = hook) -> Mapping[str, Any] | None:
+            return hook(line=line, line_number=line_number)
+
+        parse_line.__name__ = impl.plugin_name
+        parsers.append(parse_line)
+    return tuple(parsers)
 
 
 def header_stage(options: HeaderStageOptions, ctx: StageContext) -> Any:
     """Build the per-document function of the ``header`` stage."""
     compiled = compile_options(options)
-    hook_parser = _hook_parser(ctx)
-    plugin_parsers = (hook_parser,) if hook_parser else ()
+    plugin_parsers = _hook_parsers(ctx, options.disabled_plugins)
 
     def process(doc: Document) -> Document:
         mtime = None
