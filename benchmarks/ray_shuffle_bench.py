@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     from ingest_plugins.dedup.lsh import candidate_pairs
     from ingest_plugins.dedup.ray_lsh import RayCandidatePairs
 
-    from ingest.ray_executor import RayExecutor
+    from ingest.executors.ray import RayExecutor
 
     docs = args.pairs // args.bands
     sigs = signatures(docs, max(128, args.bands * args.rows), args.seed)

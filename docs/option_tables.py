@@ -20,8 +20,8 @@ BLOCK = re.compile(r"(<!-- options:(?P<stage>[\w-]+) -->\n)(?P<body>.*?)(<!-- /o
 
 def option_table(stage: str) -> str:
     """A markdown table of one registered stage's options."""
-    from ingest.options import describe_options
-    from ingest.plugin_manager import PluginHost
+    from ingest.contract.options import describe_options
+    from ingest.host.plugin_manager import PluginHost
 
     registered = PluginHost(load_entry_points=False).spec(stage)
     if registered is None:

@@ -12,21 +12,15 @@ The public API for ETL jobs and plugin authors::
 
 from __future__ import annotations
 
-try:
-    from importlib.metadata import PackageNotFoundError, version
-
-    __version__ = version("ingest")
-except PackageNotFoundError:  # running from a checkout without installing
-    __version__ = "0.0.0+unknown"
-
-from ingest.context import StageContext
-from ingest.document import Document, Drop, Origin, StageEvent
-from ingest.errors import ConfigError, ExitCode, IngestError, RunError, UnwritableDocument
-from ingest.hookspecs import hookimpl
-from ingest.ledger import DropRecord, Ledger, RunWarning, StageStats
-from ingest.options import path_field
+from ingest.contract.context import StageContext
+from ingest.contract.document import Document, Drop, Origin, StageEvent
+from ingest.contract.errors import ConfigError, ExitCode, IngestError, RunError, UnwritableDocument
+from ingest.contract.hookspecs import hookimpl
+from ingest.contract.ledger import DropRecord, Ledger, RunWarning, StageStats
+from ingest.contract.options import path_field
+from ingest.contract.specs import Sink, Source, StageKind, StageSpec, StreamStage
+from ingest.contract.version import __version__
 from ingest.runner import Pipeline
-from ingest.specs import Sink, Source, StageKind, StageSpec, StreamStage
 
 __all__ = [
     "ConfigError",

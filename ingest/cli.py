@@ -9,7 +9,7 @@
     ingest explain DOC_ID [-c config.toml | --output DIR] [--json]
     ingest --version
 
-Exit codes are :class:`~ingest.errors.ExitCode`: 0 success, 1 the run
+Exit codes are :class:`~ingest.contract.errors.ExitCode`: 0 success, 1 the run
 failed, 2 bad usage or config, 130 interrupted (Ctrl-C), 143 terminated
 (SIGTERM, handled like Ctrl-C).
 """
@@ -17,8 +17,8 @@ failed, 2 bad usage or config, 130 interrupted (Ctrl-C), 143 terminated
 from __future__ import annotations
 
 import argparse
-import os
 import json
+import os
 import signal
 import sys
 import threading
@@ -26,12 +26,12 @@ import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from ingest import __version__
-from ingest.config import read_toml
-from ingest.errors import ConfigError, ExitCode, IngestError
-from ingest.jsonutil import dumps
-from ingest.ledger import Ledger
-from ingest.plugin_manager import PluginHost
+from ingest.contract.errors import ConfigError, ExitCode, IngestError
+from ingest.contract.ledger import Ledger
+from ingest.contract.version import __version__
+from ingest.engine.jsonutil import dumps
+from ingest.host.config import read_toml
+from ingest.host.plugin_manager import PluginHost
 from ingest.runner import Pipeline
 
 
@@ -170,7 +170,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.done()
     _print_summary(pipeline, report, sys.stdout)
-    from ingest.document_stage import error_summaries
+    from ingest.engine.document_stage import error_summaries
 
     for line in error_summaries(report):  # a stage that raised: say so, not only in the ledger
         print(f"ingest: warning: {line}", file=sys.stderr)
@@ -210,7 +210,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
         # only the config's [plugins]: the listing works even when its stages do not resolve
         from pathlib import Path
 
-        from ingest.config import plugin_host
+        from ingest.host.config import plugin_host
 
         path = str(args.config)
         host = plugin_host(read_toml(path), path=path, base_dir=str(Path(path).resolve().parent))
@@ -246,7 +246,7 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
-    from ingest import explain
+    from ingest.report import explain
 
     output = args.output
     if output is None:

@@ -6,7 +6,7 @@ spooled to disk: first ``fit(spool)``, then the spool again through the
 stage. Every document ends up either kept or in the :class:`Ledger`.
 
 :meth:`Pipeline.run` writes checkpoints when the sink supports them, and
-resumes a killed run from the last one (see :mod:`ingest.checkpoint`).
+resumes a killed run from the last one (see :mod:`ingest.engine.checkpoint`).
 """
 
 from __future__ import annotations
@@ -20,11 +20,27 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from ingest import checkpoint as checkpoints
-from ingest.checkpoint import Checkpointer, CheckpointError
-from ingest.config import (
+import attrs
+
+from ingest.contract.context import StageContext
+from ingest.contract.document import Document, Drop
+from ingest.contract.errors import ConfigError, IngestError, RecordingFailed, RunError, UnwritableDocument
+from ingest.contract.ledger import SOURCE_STAGE, Ledger, StageStats
+from ingest.engine import checkpoint as checkpoints
+from ingest.engine.checkpoint import Checkpointer, CheckpointError
+from ingest.engine.disk_full import disk_full_message, is_disk_full
+from ingest.engine.document_stage import (
+    ErrorRateExceeded,
+    apply_document_stage,
+    error_rate_failure,
+    error_text,
+)
+from ingest.engine.parallel import PreparedDocument, SegmentStage, resolve_workers, run_segment
+from ingest.engine.spool import PickledDocument, Spool
+from ingest.executors.local import LocalExecutor, start_executor
+from ingest.host.config import (
     PipelineConfig,
     StageConfig,
     apply_overrides,
@@ -32,19 +48,7 @@ from ingest.config import (
     read_toml,
     resolve,
 )
-from ingest.context import StageContext
-from ingest.disk_full import disk_full_message, is_disk_full
-from ingest.document import Document, Drop
-from ingest.document_stage import ErrorRateExceeded, apply_document_stage, error_rate_failure, error_text
-from ingest.errors import ConfigError, IngestError, RecordingFailed, RunError, UnwritableDocument
-from ingest.executor import LocalExecutor, start_executor
-from ingest.ledger import SOURCE_STAGE, Ledger, StageStats
-from ingest.parallel import PreparedDocument, SegmentStage, resolve_workers, run_segment
-from ingest.plugin_manager import PluginHost
-from ingest.spool import PickledDocument, Spool
-
-if TYPE_CHECKING:
-    from ingest.ray_executor import PipelineRecipe
+from ingest.host.plugin_manager import PluginHost
 
 ProgressCallback = Callable[[Ledger], None]
 MessageCallback = Callable[[str], None]
@@ -56,7 +60,7 @@ CHECKPOINT_METHODS = ("checkpoint", "resume", "suspend", "checkpoint_dir")
 
 
 def _prepares(sink: Any) -> bool:
-    """Whether the sink can encode kept documents ahead of writing them (see :class:`~ingest.specs.Sink`)."""
+    """Whether the sink can encode kept documents ahead of writing them (see :class:`~ingest.contract.specs.Sink`)."""
     return callable(getattr(sink, "prepare", None)) and callable(getattr(sink, "write_prepared", None))
 
 
@@ -111,6 +115,30 @@ class _Clock:
     def timed_output(self, docs: Iterable[Document]) -> Iterator[Document]:
         """The stage's output: everything spent producing it is counted."""
         return self._timed(docs, +1)
+
+
+@attrs.frozen
+class PipelineRecipe:
+    """What a Ray worker needs to build the same pipeline as the driver:
+    the config as read (overrides applied) and how it was loaded. Plugin
+    objects registered in-process travel with it (by cloudpickle)."""
+
+    raw: Mapping[str, Any]
+    path: str | None
+    base_dir: str
+    plugins: tuple[Any, ...] = ()
+    skip: tuple[str, ...] = ()
+    load_entry_points: bool | None = None
+
+    def build(self) -> Pipeline:
+        return Pipeline(
+            self.raw,
+            path=self.path,
+            base_dir=self.base_dir,
+            plugins=self.plugins,
+            skip=self.skip,
+            load_entry_points=self.load_entry_points,
+        )
 
 
 class Pipeline:
@@ -205,7 +233,7 @@ class Pipeline:
         one-off per-document stages, ``{name: function}`` with each function
         ``Document -> Document | Drop``, usable by name in ``pipeline``."""
         if stages:
-            from ingest.plugin_manager import function_stages
+            from ingest.host.plugin_manager import function_stages
 
             plugins = [*plugins, *function_stages(stages)]
         return cls(mapping, base_dir=base_dir, plugins=plugins, skip=skip, load_entry_points=load_entry_points)
@@ -436,9 +464,7 @@ class Pipeline:
 
     def recipe(self) -> PipelineRecipe:
         """What a Ray worker needs to build this pipeline again (see
-        :mod:`ingest.ray_executor`)."""
-        from ingest.ray_executor import PipelineRecipe
-
+        :mod:`ingest.executors.ray`)."""
         return PipelineRecipe(
             raw=self._raw,
             path=self.path,
@@ -598,9 +624,9 @@ class Pipeline:
         """Consecutive per-document stages, run over worker processes (or Ray tasks).
 
         With ``pickle_kept`` (the next stage spools its input) kept documents may
-        come as :class:`~ingest.spool.PickledDocument`; only a spool and
+        come as :class:`~ingest.engine.spool.PickledDocument`; only a spool and
         :meth:`_observed` read such a stream. With ``prepare`` (the sink's) they
-        may come as :class:`~ingest.parallel.PreparedDocument`, for :meth:`run`."""
+        may come as :class:`~ingest.engine.parallel.PreparedDocument`, for :meth:`run`."""
         for stage_cfg in stage_cfgs:
             ctx = self._context(stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, ledger, workdir)
             try:
@@ -857,7 +883,7 @@ class Pipeline:
         finished: datetime.datetime,
         seconds: float,
     ) -> dict[str, Any]:
-        from ingest import __version__
+        from ingest.contract.version import __version__
 
         return {
             "ingest_version": __version__,

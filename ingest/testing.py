@@ -57,7 +57,7 @@ Assertions on results (:class:`PipelineResult` and :class:`RunResult`):
 
 For example::
 
-    from ingest import Drop
+    from ingest.contract.document import Drop
 
     def test_drops_short(run_pipeline, stage_plugin):
         short = stage_plugin(lambda doc: Drop("short") if len(doc.text) < 5 else doc, "short")
@@ -82,11 +82,11 @@ from typing import Any
 import attrs
 import pytest
 
-from ingest.document import Document
-from ingest.hookspecs import hookimpl
-from ingest.ledger import DropRecord, Ledger
+from ingest.contract.document import Document
+from ingest.contract.hookspecs import hookimpl
+from ingest.contract.ledger import DropRecord, Ledger
+from ingest.contract.specs import StageKind, StageSpec
 from ingest.runner import Pipeline
-from ingest.specs import StageKind, StageSpec
 
 # "Not given" for assertion arguments where None is a value worth checking
 # (``duplicate_of=None`` asserts the record names no duplicate).

@@ -87,7 +87,7 @@ def test_lean_memory_rereads_the_spool_and_decides_the_same(run_pipeline):
 
 
 def test_lean_memory_reads_back_only_the_candidates_from_a_disk_spool(run_pipeline, monkeypatch):
-    from ingest.spool import Spool
+    from ingest.engine.spool import Spool
 
     docs, _ = generated_corpus(seed=11)
     baseline = decisions(run_pipeline(docs, ["dedup"]))

@@ -11,7 +11,7 @@ import attrs
 import pytest
 
 from ingest import Document
-from ingest.document import Origin, StageEvent
+from ingest.contract.document import Origin, StageEvent
 
 
 def _document() -> Document:

@@ -20,7 +20,7 @@ from test_resume import make_corpus, read_checkpoint
 from test_resume import write_config as write_resume_config
 
 from ingest import ExitCode
-from ingest.output_lock import LOCK_NAME
+from ingest.engine.output_lock import LOCK_NAME
 
 STORY_WORDS = (
     "council harbour budget river festival crowd town hall debate minister election weather storm market "

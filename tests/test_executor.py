@@ -9,7 +9,7 @@ from ingest_plugins.dedup import DedupEngine, DedupOptions
 from ingest_plugins.dedup.lsh import candidate_pairs
 
 from ingest import Pipeline
-from ingest.executor import Executor, LocalExecutor
+from ingest.executors.local import Executor, LocalExecutor
 from ingest.testing import stage_plugin
 
 STAGES = [{"stage": "header"}, {"stage": "dedup"}]
@@ -156,7 +156,7 @@ def test_run_flags_reach_the_executor(monkeypatch, tmp_path, write_config, write
         return LocalExecutor(1)
 
     monkeypatch.setattr(ingest.runner, "start_executor", fake_start)
-    monkeypatch.setattr("ingest.config.check_ray", lambda where: None)  # Ray need not be installed here
+    monkeypatch.setattr("ingest.host.config.check_ray", lambda where: None)  # Ray need not be installed here
     config = write_config(
         tmp_path / "config.toml",
         {

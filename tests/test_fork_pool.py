@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from ingest.errors import RunError
-from ingest.fork_pool import PIPE_BYTES, ForkWorkers
-from ingest.parallel import fork_available
+from ingest.contract.errors import RunError
+from ingest.engine.fork_pool import PIPE_BYTES, ForkWorkers
+from ingest.engine.parallel import fork_available
 
 pytestmark = pytest.mark.skipif(not fork_available(), reason="needs fork")
 

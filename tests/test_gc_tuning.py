@@ -6,9 +6,9 @@ import gc
 
 import pytest
 
-from ingest import gc_tuning
-from ingest.fork_pool import ForkWorkers
-from ingest.parallel import fork_available
+from ingest.engine import gc_tuning
+from ingest.engine.fork_pool import ForkWorkers
+from ingest.engine.parallel import fork_available
 
 
 def _collector_state(state: None) -> tuple[tuple[int, ...], int, bool]:

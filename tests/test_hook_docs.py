@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from ingest import hookspecs
+from ingest.contract import hookspecs
 
 TESTS_DIR = Path(__file__).resolve().parent
 DOCS_PAGE = TESTS_DIR.parent / "docs" / "hooks.md"
@@ -139,7 +139,7 @@ def test_docs_page_states_each_hooks_kind():
 
 
 def doctored_hookspecs(strip_docstring_of: str) -> types.ModuleType:
-    """A copy of ingest.hookspecs with one hook's docstring removed."""
+    """A copy of ingest.contract.hookspecs with one hook's docstring removed."""
     tree = ast.parse(inspect.getsource(hookspecs))
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == strip_docstring_of:
@@ -159,7 +159,7 @@ def test_removing_a_docstring_fails_the_docstring_check(hook):
 def test_incomplete_docstrings_fail_the_docstring_check():
     module = types.ModuleType("thin")
     exec(  # noqa: S102
-        "from ingest.hookspecs import hookspec\n"
+        "from ingest.contract.hookspecs import hookspec\n"
         "@hookspec\n"
         "def ingest_thing(doc, stage) -> int:\n"
         '    """**When:** sometimes.\n\n    :param doc: a document.\n    """\n',

@@ -1,4 +1,4 @@
-"""Each hook in ``ingest.hookspecs`` behaves as its docstring and docs/hooks.md
+"""Each hook in ``ingest.contract.hookspecs`` behaves as its docstring and docs/hooks.md
 say: when it is called, with what, and how results from several plugins
 combine. ``tests/test_hook_docs.py`` checks that every hook has a test named
 ``test_hook_<hook name>...``; they live here."""
@@ -11,7 +11,7 @@ import pytest
 from example_stages import ExamplePlugin
 
 from ingest import ConfigError, Pipeline, StageKind, StageSpec, hookimpl
-from ingest.plugin_manager import PluginHost
+from ingest.host.plugin_manager import PluginHost
 from ingest.testing import stage_plugin, write_config, write_corpus
 
 

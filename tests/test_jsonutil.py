@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest import jsonutil
-from ingest.jsonutil import record_line
+from ingest.engine import jsonutil
+from ingest.engine.jsonutil import record_line
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -228,7 +228,7 @@ def test_killed_run_leaves_no_process_and_resumes(tmp_path, corpus, scenario, si
             children = [cmdline(pid) for pid in alive(seen)]
             if scenario == "dedup-pool":  # two workers and the hashing pool's process, all forked
                 return len(children) >= 3
-            return len(children) >= 3 and any("ingest.report_feed" in c for c in children)
+            return len(children) >= 3 and any("ingest.report.report_feed" in c for c in children)
 
         wait_for(mid_run, proc, f"two workers and the {scenario} process")
         seen.update(descendants(proc.pid))
@@ -268,7 +268,7 @@ def test_killed_run_leaves_no_process_and_resumes(tmp_path, corpus, scenario, si
 CHILD_OF_DEAD_PARENT = textwrap.dedent(
     """
     import os, sys, time
-    from ingest import lifeline
+    from ingest.engine import lifeline
 
     if {no_kernel}:
         lifeline._kernel_watch = lambda: False  # as where prctl does not exist
@@ -307,7 +307,7 @@ def test_a_bound_child_ends_with_its_parent(no_kernel):
 
 def test_a_child_whose_parent_already_died_exits_at_once():
     """The gap between the fork and the kernel's watch: the parent pid handed over is not the parent."""
-    code = "from ingest.lifeline import bind_to_parent; bind_to_parent(1); print('still here')"
+    code = "from ingest.engine.lifeline import bind_to_parent; bind_to_parent(1); print('still here')"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=DEADLINE, check=False)
     assert done.stdout == b""
     assert done.returncode != 0

@@ -19,7 +19,7 @@ from ingest_plugins.dedup.lsh import candidate_pairs
 from ingest_plugins.dedup.ray_lsh import RayCandidatePairs
 
 from ingest import Document, Drop, Pipeline, RunError
-from ingest.ray_executor import RayExecutor
+from ingest.executors.ray import RayExecutor
 from ingest.testing import stage_plugin
 
 pytestmark = pytest.mark.slow

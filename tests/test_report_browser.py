@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from test_report_html import build_run, parse
 
-from ingest.report_html import write_html_report
+from ingest.report.report_html import write_html_report
 
 pytestmark = pytest.mark.slow
 

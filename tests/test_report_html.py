@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ingest.report_html import iter_jsonl, main, render_html, write_html_report
+from ingest.report.report_html import iter_jsonl, main, render_html, write_html_report
 
 # A local plugin: a stage that removes lines (recording them with their
 # rules, next to another kind of history event), a filter, and a duplicate
@@ -535,7 +535,7 @@ def test_command_line(run_output: Path, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     (run_output / "report.html").unlink()
     done = subprocess.run(
-        [sys.executable, "-m", "ingest.report_html", str(run_output)],
+        [sys.executable, "-m", "ingest.report.report_html", str(run_output)],
         capture_output=True,
         text=True,
         env=env,
@@ -544,7 +544,7 @@ def test_command_line(run_output: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == str(run_output / "report.html") and (run_output / "report.html").exists()
     missing = subprocess.run(
-        [sys.executable, "-m", "ingest.report_html", str(tmp_path / "nope")],
+        [sys.executable, "-m", "ingest.report.report_html", str(tmp_path / "nope")],
         capture_output=True,
         text=True,
         env=env,
@@ -637,9 +637,9 @@ def test_no_samples_asked_for_counts_every_line_and_shows_none(run_output: Path)
 def test_the_page_collected_in_a_helper_process_equals_the_page_from_the_files(
     tmp_path: Path, seeds_dir: Path, ingest_cli: Any, monkeypatch: pytest.MonkeyPatch, batch_bytes: int
 ) -> None:
-    """Large runs hand the records to a helper process (python -m ingest.report_feed);
+    """Large runs hand the records to a helper process (python -m ingest.report.report_feed);
     forced here after 3 records, in batches of one line or of everything."""
-    from ingest import report_feed
+    from ingest.report import report_feed
 
     monkeypatch.setattr(report_feed, "START_AFTER", 3)
     monkeypatch.setattr(report_feed, "BATCH_BYTES", batch_bytes)
@@ -652,7 +652,7 @@ def test_the_page_collected_in_a_helper_process_equals_the_page_from_the_files(
 
     monkeypatch.setattr(report_feed.subprocess, "Popen", popen)
     out = build_run(tmp_path, seeds_dir, ingest_cli)
-    assert started and started[0][1:3] == ["-m", "ingest.report_feed"]
+    assert started and started[0][1:3] == ["-m", "ingest.report.report_feed"]
     written = (out / "report.html").read_text(encoding="utf-8")
     assert main([str(out), "-o", str(tmp_path / "rebuilt.html")]) == 0
     assert written == (tmp_path / "rebuilt.html").read_text(encoding="utf-8")
@@ -662,7 +662,7 @@ def test_the_page_collected_in_a_helper_process_equals_the_page_from_the_files(
 def test_a_failing_helper_process_leaves_the_page_to_the_files(
     tmp_path: Path, seeds_dir: Path, ingest_cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ingest import report_feed
+    from ingest.report import report_feed
 
     monkeypatch.setattr(report_feed, "START_AFTER", 3)
     real_popen = report_feed.subprocess.Popen
@@ -680,7 +680,7 @@ def test_a_failing_helper_process_leaves_the_page_to_the_files(
 def test_the_fields_sent_to_the_helper_are_all_the_page_reads(run_output: Path) -> None:
     """The helper gets only ``PAGE_FIELDS`` of each record (not the text): the page from
     records cut down to them equals the page from the whole records."""
-    from ingest.report_feed import PAGE_FIELDS
+    from ingest.report.report_feed import PAGE_FIELDS
 
     report, dropped, kept = load(run_output)
     assert any("text" in record for record in kept + dropped)
@@ -691,8 +691,8 @@ def test_the_fields_sent_to_the_helper_are_all_the_page_reads(run_output: Path) 
 
 
 def test_an_aborted_run_stops_the_helper_process(tmp_path: Path) -> None:
-    from ingest.report_feed import ReportFeed
-    from ingest.report_html import ReportBuilder
+    from ingest.report.report_feed import ReportFeed
+    from ingest.report.report_html import ReportBuilder
 
     feed = ReportFeed(ReportBuilder(), start_after=1, batch_bytes=1)
     record = {"id": "a", "text": "x", "history": [{"stage": "b", "action": "removed_lines", "lines": []}]}

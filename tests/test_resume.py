@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from ingest import ExitCode
-from ingest.checkpoint import CHECKPOINT_NAME
-from ingest.report_html import main as rebuild_page
+from ingest.engine.checkpoint import CHECKPOINT_NAME
+from ingest.report.report_html import main as rebuild_page
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 

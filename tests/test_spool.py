@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ingest import Document, Pipeline
-from ingest.spool import PickledDocument, Spool
+from ingest.engine.spool import PickledDocument, Spool
 
 ROOT = Path(__file__).resolve().parent.parent
 

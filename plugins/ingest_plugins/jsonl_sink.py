@@ -19,7 +19,7 @@ Each file is written under a hidden ``.*.partial`` name and renamed into
 place only when the run completes, report last, so a crash never leaves a
 file that looks complete.
 
-The sink takes part in checkpoints (:mod:`ingest.checkpoint`): in a
+The sink takes part in checkpoints (:mod:`ingest.engine.checkpoint`): in a
 checkpointed run its partial files have fixed names (``.documents.jsonl.partial``),
 :meth:`JsonlSink.checkpoint` syncs them (ending the compressed member) and
 records their offsets, and :meth:`JsonlSink.resume` reopens them there.
@@ -38,12 +38,11 @@ from typing import IO, Any
 import attrs
 
 from ingest import Document, DropRecord, StageContext, StageKind, StageSpec, hookimpl, path_field
-from ingest.checkpoint import CheckpointError
-from ingest.document_stage import error_text
-from ingest.errors import UnwritableDocument
-from ingest.jsonutil import ENCODING_ERRORS, document_record, drop_record, json_safe, record_line
-from ingest.report_feed import ReportFeed, kept_page_line
-from ingest.report_html import HTML_NAME, ReportBuilder, write_html_report
+from ingest.contract.errors import UnwritableDocument, error_text
+from ingest.engine.checkpoint import CheckpointError
+from ingest.engine.jsonutil import ENCODING_ERRORS, document_record, drop_record, json_safe, record_line
+from ingest.report.report_feed import ReportFeed, kept_page_line
+from ingest.report.report_html import HTML_NAME, ReportBuilder, write_html_report
 from ingest_plugins import io_util
 from ingest_plugins.outputs import OutputFolder, output_folder
 
@@ -307,7 +306,7 @@ class JsonlSink:
 
     def prepare(self, doc: Document) -> tuple[bytes, bytes]:
         """The document's line and its report.html line. Reads only the options:
-        with worker processes it runs in them (see :class:`~ingest.specs.Sink`)."""
+        with worker processes it runs in them (see :class:`~ingest.contract.specs.Sink`)."""
         record = document_record(doc, history=self.options.include_history)
         try:
             return record_line(record), kept_page_line(record)
@@ -373,7 +372,7 @@ class JsonlSink:
         if feed is not None:
             feed.close()
 
-    # -- checkpoints (see ingest.checkpoint) -----------------------------------
+    # -- checkpoints (see ingest.engine.checkpoint) -----------------------------------
 
     @property
     def checkpoint_dir(self) -> Path:

@@ -2,7 +2,7 @@
 and the flat rows that tabular sinks (parquet, csv, sqlite) write.
 
 Every sink writes its files under hidden ``.NAME.*.partial`` names
-(:func:`ingest.atomic.temp_path_for`) and renames them into place in
+(:func:`ingest.engine.atomic.temp_path_for`) and renames them into place in
 :meth:`OutputFolder.finish`, ``report.json`` last: the report's presence
 says the other files are complete. A report left by an earlier run is
 removed when the sink opens, so it can never vouch for half-replaced files.
@@ -21,11 +21,10 @@ from typing import Any, Protocol
 import attrs
 
 from ingest import Document, DropRecord
-from ingest.atomic import commit, temp_path_for
-from ingest.document_stage import error_text
-from ingest.errors import UnwritableDocument
-from ingest.jsonutil import ENCODING_ERRORS, dumps, json_safe
-from ingest.output_lock import OutputLock
+from ingest.contract.errors import UnwritableDocument, error_text
+from ingest.engine.atomic import commit, temp_path_for
+from ingest.engine.jsonutil import ENCODING_ERRORS, dumps, json_safe
+from ingest.engine.output_lock import OutputLock
 
 #: Columns of the documents table of tabular sinks, in order.
 DOCUMENT_COLUMNS: tuple[str, ...] = ("id", "text", "metadata", "path")
@@ -61,7 +60,7 @@ def dropped_row(record: DropRecord) -> dict[str, Any]:
 
 
 def checked_document_row(doc: Document) -> dict[str, Any]:
-    """:func:`document_row`, or :class:`~ingest.errors.UnwritableDocument` if
+    """:func:`document_row`, or :class:`~ingest.contract.errors.UnwritableDocument` if
     a table cannot hold it (a lone surrogate, an integer too long for JSON)."""
     try:
         row = document_row(doc)
@@ -73,7 +72,7 @@ def checked_document_row(doc: Document) -> dict[str, Any]:
 
 def checked_dropped_row(record: DropRecord) -> dict[str, Any]:
     """:func:`dropped_row`, with whatever a table cannot hold replaced (see
-    :func:`~ingest.jsonutil.json_safe`): the record of a drop is always written,
+    :func:`~ingest.engine.jsonutil.json_safe`): the record of a drop is always written,
     and says when it was altered."""
     try:
         row = dropped_row(record)

@@ -31,7 +31,7 @@ from typing import Any
 import attrs
 
 from ingest import Document, DropRecord, StageContext, StageKind, StageSpec, hookimpl, path_field
-from ingest.jsonutil import dumps
+from ingest.engine.jsonutil import dumps
 from ingest_plugins.outputs import (
     OutputFolder,
     checked_document_row,

@@ -31,7 +31,7 @@ from pathlib import Path
 import attrs
 
 from ingest import Document, Origin, StageContext, StageKind, StageSpec, hookimpl, path_field
-from ingest.errors import ConfigError
+from ingest.contract.errors import ConfigError
 from ingest_plugins import io_util
 
 #: How far into a file to look for NUL bytes before calling it binary.

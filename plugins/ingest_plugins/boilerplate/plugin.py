@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 
 from ingest import Document, Drop, StageContext, StageKind, StageSpec, hookimpl, path_field
-from ingest.document_stage import error_text
+from ingest.contract.errors import error_text
 from ingest_plugins.boilerplate.classify import RULE_NAMES, Cleaner, join_kept
 from ingest_plugins.boilerplate.lexicon import Lexicon
 from ingest_plugins.boilerplate.options import BoilerplateOptions

@@ -55,7 +55,7 @@ from typing import Any, Protocol
 import attrs
 import numpy as np
 
-from ingest.lifeline import pool_initializer
+from ingest.engine.lifeline import pool_initializer
 
 from . import native
 from .clusters import UnionFind

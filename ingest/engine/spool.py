@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import IO, NamedTuple
 
-from ingest.document import Document
+from ingest.contract.document import Document
 
 #: write buffer: one system call per ~200 documents instead of one per document
 BUFFER_BYTES = 1 << 20
@@ -57,7 +57,7 @@ def _estimated_bytes(doc: Document) -> int:
 
 class PickledDocument(NamedTuple):
     """A document and the pickle a worker process made of it (see
-    :func:`ingest.parallel.run_segment`): a spool on disk writes these bytes
+    :func:`ingest.engine.parallel.run_segment`): a spool on disk writes these bytes
     instead of pickling the document again."""
 
     document: Document

@@ -12,11 +12,11 @@ the parent reads ahead is held back and replayed in its place too, so every
 drop reaches the sink in input order whatever the worker count (a run can
 then be checkpointed and resumed at any document boundary).
 
-Workers are forked (not spawned, :mod:`ingest.fork_pool`) so in-process
+Workers are forked (not spawned, :mod:`ingest.engine.fork_pool`) so in-process
 plugin objects and plugin files loaded at start-up are there without
 pickling; where ``fork`` is not available, the runner stays in one process.
 :func:`run_segment` can send batches elsewhere through a ``backend`` (the Ray
-executor's tasks, see :mod:`ingest.ray_executor`); batching, ordering and
+executor's tasks, see :mod:`ingest.executors.ray`); batching, ordering and
 replay stay here.
 """
 
@@ -34,13 +34,13 @@ from typing import Any, NamedTuple
 
 import attrs
 
-from ingest.context import StageContext
-from ingest.document import Document
-from ingest.document_stage import apply_document_stage
-from ingest.errors import UnwritableDocument
-from ingest.fork_pool import ForkWorkers
-from ingest.ledger import DropRecord, Ledger, RunWarning, StageStats
-from ingest.spool import PickledDocument
+from ingest.contract.context import StageContext
+from ingest.contract.document import Document
+from ingest.contract.errors import UnwritableDocument
+from ingest.contract.ledger import DropRecord, Ledger, RunWarning, StageStats
+from ingest.engine.document_stage import apply_document_stage
+from ingest.engine.fork_pool import ForkWorkers
+from ingest.engine.spool import PickledDocument
 
 #: Documents per batch sent to a worker: big enough to amortise the pickling
 #: round trip, small enough that results stream back promptly (64 against 32:
@@ -224,7 +224,7 @@ def run_segment(
 
     With ``pickle_kept`` (the stream goes into a spool) the worker processes
     send each kept document back as its own pickle, and it is yielded as a
-    :class:`~ingest.spool.PickledDocument`: the spool writes those bytes
+    :class:`~ingest.engine.spool.PickledDocument`: the spool writes those bytes
     instead of pickling the document a second time in this process.
 
     With ``prepare`` (the sink's, when the segment is the last before it) the
@@ -275,7 +275,7 @@ def _fork_pool(
     pickle_kept: bool = False,
     prepare: Callable[[Document], Any] | None = None,
 ) -> Iterator[tuple[SubmitBatch, int]]:
-    """Forked workers that build the segment's stages once each (see :mod:`ingest.fork_pool`);
+    """Forked workers that build the segment's stages once each (see :mod:`ingest.engine.fork_pool`);
     ``prepare`` reaches them through the fork, so it need not pickle."""
     with ForkWorkers(workers, functools.partial(_WorkerState, segment, prepare), _WorkerState.run_batch) as pool:
 

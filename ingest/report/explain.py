@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from ingest.jsonutil import dumps
-from ingest.report_html import DOCUMENTS_NAME, DROPPED_NAME, REPORT_NAME, iter_jsonl, output_files
+from ingest.engine.jsonutil import dumps
+from ingest.report.report_html import DOCUMENTS_NAME, DROPPED_NAME, REPORT_NAME, iter_jsonl, output_files
 
 
 def _escape(code: int) -> str:
@@ -180,9 +180,9 @@ def preview(config: str, record: dict[str, Any], overrides: list[str]) -> dict[s
     """
     import attrs
 
-    from ingest.context import StageContext
-    from ingest.errors import ConfigError
-    from ingest.ledger import Ledger
+    from ingest.contract.context import StageContext
+    from ingest.contract.errors import ConfigError
+    from ingest.contract.ledger import Ledger
     from ingest.runner import Pipeline
 
     path = record.get("path")

@@ -26,8 +26,8 @@ try:  # optional: the ``fast`` extra
 except ImportError:  # pragma: no cover - exercised by monkeypatching in tests
     _orjson = None
 
-from ingest.document import Document
-from ingest.ledger import DropRecord
+from ingest.contract.document import Document
+from ingest.contract.ledger import DropRecord
 
 
 def to_jsonable(value: Any) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from ingest.errors import ConfigError
+from ingest.contract.errors import ConfigError
 
 #: attrs field metadata key: the option is a filesystem path, resolved
 #: relative to the config file's directory.

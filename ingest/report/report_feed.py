@@ -4,9 +4,9 @@ Collecting the page's figures costs ~20 us per record (rules counted, samples
 kept), the largest part of a JSON-lines sink's per-record work; after a corpus
 stage the sink runs on one core while the others idle. :class:`ReportFeed`
 holds the first records; a run that ends before :data:`START_AFTER` of them
-feeds them to a :class:`~ingest.report_html.ReportBuilder` in-process (a small
+feeds them to a :class:`~ingest.report.report_html.ReportBuilder` in-process (a small
 run never pays for a process). A larger one starts a helper (``python -m
-ingest.report_feed``) and hands it, in batches, every record as a JSON line of
+ingest.report.report_feed``) and hands it, in batches, every record as a JSON line of
 the fields the page reads (:data:`PAGE_FIELDS`: not the text, which is most of
 a record and which the helper would parse for nothing); the helper parses them,
 feeds its builder and, when the run ends, writes the page.
@@ -39,8 +39,8 @@ import threading
 from pathlib import Path
 from typing import IO, Any
 
-from ingest.jsonutil import record_line
-from ingest.report_html import ReportBuilder
+from ingest.engine.jsonutil import record_line
+from ingest.report.report_html import ReportBuilder
 
 log = logging.getLogger(__name__)
 
@@ -145,8 +145,8 @@ class ReportFeed:
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         try:
             proc = subprocess.Popen(
-                # with this pid, so that it ends with this process (see ingest.lifeline)
-                [sys.executable, "-m", "ingest.report_feed", str(self.samples_per_rule), str(os.getpid())],
+                # with this pid, so that it ends with this process (see ingest.engine.lifeline)
+                [sys.executable, "-m", "ingest.report.report_feed", str(self.samples_per_rule), str(os.getpid())],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
@@ -310,8 +310,8 @@ def _serve(stdin: IO[bytes], stdout: IO[bytes], loads: Any, builder: ReportBuild
                 add(loads(line))
 
 
-if __name__ == "__main__":  # python -m ingest.report_feed SAMPLES PARENT_PID: started by ReportFeed
-    from ingest.lifeline import bind_to_parent
+if __name__ == "__main__":  # python -m ingest.report.report_feed SAMPLES PARENT_PID: started by ReportFeed
+    from ingest.engine.lifeline import bind_to_parent
 
     # Ctrl-C and SIGTERM are the parent's to handle (it kills this process on an aborted run); and this
     # process ends with it: its standard input may stay open in another child (a worker forked later)

@@ -7,7 +7,7 @@ default collector still runs a young-generation pass every 700
 allocations and, now and then, a full pass over every live object,
 plugin modules and compiled regexes included.
 
-The forked workers (:mod:`ingest.fork_pool`) are processes ``ingest`` owns,
+The forked workers (:mod:`ingest.engine.fork_pool`) are processes ``ingest`` owns,
 so they run with :func:`tune_for_documents`. The process that runs the
 pipeline may be someone else's (an ETL job embedding the runner) and keeps
 its settings; there the runner only pauses the collector while it

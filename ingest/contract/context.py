@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import attrs
 
-from ingest.document import Document
-from ingest.executor import Executor, LocalExecutor
-from ingest.ledger import DropRecord, Ledger, RunWarning
+from ingest.contract.document import Document
+from ingest.contract.errors import error_frames
+from ingest.contract.executor import Executor, InProcessExecutor
+from ingest.contract.ledger import DropRecord, Ledger, RunWarning
 
-if TYPE_CHECKING:
-    from ingest.plugin_manager import PluginHost
+
+class Plugins(Protocol):
+    """What a stage may use of the pipeline's plugin host
+    (:class:`ingest.host.plugin_manager.PluginHost`): its hooks."""
+
+    @property
+    def hook(self) -> Any:
+        """pluggy's hook relay: ``hook.<name>(**kwargs)`` calls every implementation."""
+        ...
+
+    @property
+    def manager(self) -> Any:
+        """The ``pluggy.PluginManager`` behind it (``subset_hook_caller`` and the like)."""
+        ...
 
 
 @attrs.define
@@ -22,12 +35,12 @@ class StageContext:
         stage_id: the id this use of the stage has in the config.
         stage_name: the stage's registered name.
         plugin: the name of the plugin that provides it.
-        plugins: the pipeline's :class:`~ingest.plugin_manager.PluginHost`,
+        plugins: the pipeline's :class:`~ingest.host.plugin_manager.PluginHost`,
             for stages that call hooks (``ctx.plugins.hook.<name>(...)``).
         base_dir: the directory relative paths in the config are relative to.
         workdir: a scratch directory for this run (spools, state).
         executor: where the run's parallel work goes (an
-            :class:`~ingest.executor.Executor`: ``submit(fn, *args)`` returns a
+            :class:`~ingest.contract.executor.Executor`: ``submit(fn, *args)`` returns a
             ``concurrent.futures.Future``, ``map(fn, items)`` yields results in
             order). ``[run] executor = "local"``: this process, or a pool of
             ``[run] workers`` processes; ``"ray"``: Ray tasks. A corpus-level
@@ -44,12 +57,12 @@ class StageContext:
     stage_name: str
     plugin: str | None
     ledger: Ledger
-    plugins: PluginHost | None = None
+    plugins: Plugins | None = None
     base_dir: str = "."
     workdir: str | None = None
     distribution: str | None = None
     version: str | None = None
-    executor: Executor = attrs.field(factory=LocalExecutor)
+    executor: Executor = attrs.field(factory=InProcessExecutor)
     workers: int = 1
 
     def drop_error(self, doc: Document | str, exc_text: str, *, exc: BaseException | None = None) -> None:
@@ -59,8 +72,6 @@ class StageContext:
         traceback go into ``details["traceback"]`` as ``"file:line in function"``."""
         details: dict[str, Any] = {"error": exc_text}
         if exc is not None:
-            from ingest.document_stage import error_frames  # it imports this module
-
             frames = error_frames(exc)
             if frames:
                 details["traceback"] = frames

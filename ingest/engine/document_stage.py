@@ -15,38 +15,20 @@ from __future__ import annotations
 
 import os
 import time
-import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ingest.context import StageContext
-from ingest.document import Document, Drop
-from ingest.errors import RecordingFailed, RunError
-from ingest.ledger import Ledger, StageStats
+from ingest.contract.context import StageContext
+from ingest.contract.document import Document, Drop
+from ingest.contract.errors import RecordingFailed, RunError, error_text
+from ingest.contract.ledger import Ledger, StageStats
 
 DocumentFunction = Callable[[Document], "Document | Drop"]
-
-#: How many of the innermost traceback frames a drop record keeps.
-TRACEBACK_FRAMES = 3
-
 
 class ErrorRateExceeded(RunError):
     """A stage raised on more of its input than ``[run] max_error_rate``
     allows. The run fails at its end: its output is removed, not kept for a
     resume (resuming would fail the same way)."""
-
-
-def error_text(exc: BaseException) -> str:
-    """``Type: message`` of an exception, as recorded in the ledger."""
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
-
-
-def error_frames(exc: BaseException, limit: int = TRACEBACK_FRAMES) -> list[str]:
-    """The innermost ``limit`` frames of ``exc``'s traceback as
-    ``"path/to/file.py:12 in function"``, innermost last. The first frame,
-    the code that caught the exception (the runner's), is left out."""
-    frames = traceback.extract_tb(exc.__traceback__)[1:]
-    return [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in frames[-limit:]]
 
 
 def short_frame(frame: str) -> str:

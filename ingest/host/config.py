@@ -12,7 +12,7 @@ that should do anything::
                         #   and the stage's options; or pipeline = ["header", ...]
                         #   (bare stage names) when no stage needs options
 
-Every problem is a :class:`~ingest.errors.ConfigError` that names the file,
+Every problem is a :class:`~ingest.contract.errors.ConfigError` that names the file,
 the table and the key, and says what is allowed.
 """
 
@@ -26,11 +26,10 @@ from typing import Any
 
 import attrs
 
-from ingest.errors import ConfigError, IngestError
-from ingest.executor import EXECUTORS
-from ingest.options import build_options, path_field, suggest
-from ingest.plugin_manager import DISABLE_ENV, PluginHost, RegisteredSpec
-from ingest.specs import StageKind
+from ingest.contract.errors import ConfigError, IngestError
+from ingest.contract.options import build_options, path_field, suggest
+from ingest.contract.specs import StageKind
+from ingest.host.plugin_manager import DISABLE_ENV, PluginHost, RegisteredSpec
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,6 +39,9 @@ else:  # pragma: no cover - exercised on older Pythons only
 TOP_LEVEL_KEYS = ("source", "sink", "plugins", "run", "pipeline")
 DEFAULT_SOURCE = "text_files"
 DEFAULT_SINK = "jsonl"
+
+#: The names ``[run] executor`` accepts (see :mod:`ingest.executors`).
+EXECUTORS = ("local", "ray")
 
 
 def _one_of(allowed: Sequence[str]) -> Any:

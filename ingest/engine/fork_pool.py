@@ -1,6 +1,6 @@
 """Forked worker processes fed through pipes by the calling thread alone.
 
-:func:`ingest.parallel.run_segment` keeps a few batches per worker in flight
+:func:`ingest.engine.parallel.run_segment` keeps a few batches per worker in flight
 and takes their results back in order. ``multiprocessing.Pool`` does that
 with three helper threads in the parent (one pickles and sends tasks, one
 receives and unpickles results, one watches the workers), which compete for
@@ -17,7 +17,7 @@ Messages are length-prefixed pickles: ``(function arguments)`` down,
 tasks in the order it gets them, so its results come back in that order.
 
 A worker ends with the parent: it asks for SIGKILL when the parent dies
-(:func:`ingest.lifeline.bind_to_parent`), since neither a worker busy in a
+(:func:`ingest.engine.lifeline.bind_to_parent`), since neither a worker busy in a
 stage nor one whose task pipe a later child (a dedup hashing process) holds
 open would notice, and it holds the run's standard output.
 """
@@ -36,10 +36,9 @@ from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Any
 
-from ingest.document_stage import error_text
-from ingest.errors import RunError
-from ingest.gc_tuning import paused, tune_for_documents
-from ingest.lifeline import bind_to_parent
+from ingest.contract.errors import RunError, error_text
+from ingest.engine.gc_tuning import paused, tune_for_documents
+from ingest.engine.lifeline import bind_to_parent
 
 _LENGTH = struct.Struct("<Q")
 #: pipe buffer asked for (Linux): a batch of pages fits, so a write rarely waits

@@ -47,8 +47,8 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from ingest.ledger import DropRecord, StageStats
-    from ingest.specs import StageSpec
+    from ingest.contract.ledger import DropRecord, StageStats
+    from ingest.contract.specs import StageSpec
 
 PROJECT_NAME = "ingest"
 
@@ -73,7 +73,7 @@ def ingest_stages() -> Iterable[StageSpec]:
     An option whose default does not match its declared type is a warning
     when the plugin loads, and an error for a config that uses the stage
     without setting the option. Returning anything but
-    :class:`~ingest.specs.StageSpec` records, or raising, is a config error
+    :class:`~ingest.contract.specs.StageSpec` records, or raising, is a config error
     naming the plugin. Hook order does not matter: the stages run in the
     order ``config.toml`` lists them.
 
@@ -82,7 +82,7 @@ def ingest_stages() -> Iterable[StageSpec]:
     processes are built again in each worker), and by ``ingest check`` to
     validate; pluggy is not involved per document.
 
-    :return: an iterable (a list, say) of :class:`~ingest.specs.StageSpec`;
+    :return: an iterable (a list, say) of :class:`~ingest.contract.specs.StageSpec`;
         an empty one or ``None`` for none.
     """
 
@@ -157,7 +157,7 @@ def ingest_document_dropped(record: DropRecord) -> None:
     **Result:** an observer: every implementation is called, return values
     are ignored. Do not raise: an exception here can fail the run.
 
-    :param record: the :class:`~ingest.ledger.DropRecord`, with ``id``,
+    :param record: the :class:`~ingest.contract.ledger.DropRecord`, with ``id``,
         ``stage``, ``reason``, ``plugin``, ``duplicate_of``, ``details`` and,
         for documents, ``text``, ``metadata`` and ``history``.
     """
@@ -176,7 +176,7 @@ def ingest_stage_finished(stage_id: str, stats: StageStats) -> None:
     are ignored.
 
     :param stage_id: the stage's id from the config.
-    :param stats: its :class:`~ingest.ledger.StageStats`: documents in and
+    :param stats: its :class:`~ingest.contract.ledger.StageStats`: documents in and
         out, drops by reason, warnings, seconds.
     """
 

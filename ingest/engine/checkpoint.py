@@ -54,9 +54,9 @@ from typing import Any
 
 import attrs
 
-from ingest.atomic import atomic_write
-from ingest.ledger import SOURCE_STAGE, DropRecord, Ledger
-from ingest.spool import Spool
+from ingest.contract.ledger import SOURCE_STAGE, DropRecord, Ledger
+from ingest.engine.atomic import atomic_write
+from ingest.engine.spool import Spool
 
 CHECKPOINT_NAME = ".ingest-checkpoint.json"
 #: Bump when the checkpoint's layout changes; an older one is not resumed.
@@ -94,7 +94,7 @@ def describe_config(config: Any, plugins: Any) -> dict[str, Any]:
     output. ``[run] workers``, ``executor``, ``ray_address``, ``workdir`` and
     ``keep_drop_records`` are left out (the output is the same for any
     worker count, locally or on Ray)."""
-    from ingest import __version__
+    from ingest.contract.version import __version__
 
     def stage(cfg: Any) -> dict[str, Any] | None:
         if cfg is None:

@@ -31,11 +31,11 @@ from typing import Any
 import attrs
 import pluggy
 
-from ingest import hookspecs
-from ingest.errors import ConfigError, PluginLoadError
-from ingest.hookspecs import hookimpl
-from ingest.options import default_problems
-from ingest.specs import StageKind, StageSpec
+from ingest.contract import hookspecs
+from ingest.contract.errors import ConfigError, PluginLoadError
+from ingest.contract.hookspecs import hookimpl
+from ingest.contract.options import default_problems
+from ingest.contract.specs import StageKind, StageSpec
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def _env_flag(name: str) -> bool:
 
 
 def _ingest_version() -> str:
-    from ingest import __version__
+    from ingest.contract.version import __version__
 
     return __version__
 
@@ -466,7 +466,7 @@ class PluginHost:
         stage's ``problems`` say what stops a config from using it (another
         plugin providing the same name, an option default of the wrong type).
         Disabled plugins are listed with ``disabled`` saying by what."""
-        from ingest.options import describe_options
+        from ingest.contract.options import describe_options
 
         self.registry()
         by_plugin: dict[str, list[dict[str, Any]]] = {name: [] for name in self.infos}

@@ -26,7 +26,7 @@ The ``jsonl`` sink does not read its files back: it feeds each record to a
 Use it from Python (:func:`write_html_report`, :func:`render_html`) or from
 the command line::
 
-    python -m ingest.report_html OUTPUT_DIR [-o report.html]
+    python -m ingest.report.report_html OUTPUT_DIR [-o report.html]
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ from typing import IO, Any
 
 import attrs
 
-from ingest.atomic import atomic_write
+from ingest.engine.atomic import atomic_write
 
 #: File names the ``jsonl`` sink uses by default.
 REPORT_NAME = "report.json"
@@ -1159,7 +1159,7 @@ def _render_page(
         f"<title>{esc(title)}</title><style>{_CSS}</style></head>\n"
         f'<body data-ready="0"><header><h1>{esc(title)}</h1><nav>{nav}</nav></header><main>'
         f"{_headline(report, collector)}{extra}{body}</main>"
-        f"<footer>Written by ingest.report_html from report.json, dropped.jsonl and documents.jsonl.</footer>"
+        f"<footer>Written by ingest.report.report_html from report.json, dropped.jsonl and documents.jsonl.</footer>"
         f"<script>{_JS}</script></body></html>\n"
     )
 
@@ -1223,9 +1223,9 @@ def write_html_report(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ingest.report_html OUTPUT_DIR [-o FILE]``."""
+    """``python -m ingest.report.report_html OUTPUT_DIR [-o FILE]``."""
     parser = argparse.ArgumentParser(
-        prog="python -m ingest.report_html",
+        prog="python -m ingest.report.report_html",
         description="Write report.html for a finished run's output folder "
         "(report.json, dropped.jsonl, documents.jsonl).",
     )
@@ -1238,19 +1238,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             report = json.loads(folder.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            print(f"ingest.report_html: cannot read {folder}: {exc}", file=sys.stderr)
+            print(f"ingest.report.report_html: cannot read {folder}: {exc}", file=sys.stderr)
             return 2
         folder = folder.parent
     elif not (folder / REPORT_NAME).is_file():
         print(
-            f"ingest.report_html: no {REPORT_NAME} in {folder} (is it a finished run's output folder?)",
+            f"ingest.report.report_html: no {REPORT_NAME} in {folder} (is it a finished run's output folder?)",
             file=sys.stderr,
         )
         return 2
     try:
         written = write_html_report(folder, report=report, path=args.output)
     except (OSError, ValueError) as exc:
-        print(f"ingest.report_html: {exc}", file=sys.stderr)
+        print(f"ingest.report.report_html: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ValueError) else 1
     print(written)
     return 0

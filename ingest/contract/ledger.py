@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from ingest.errors import RecordingFailed
+from ingest.contract.errors import RecordingFailed
 
 #: The stage name under which the source records files it could not read.
 SOURCE_STAGE = "source"

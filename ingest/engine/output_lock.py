@@ -19,7 +19,7 @@ import socket
 from pathlib import Path
 from typing import IO, Any
 
-from ingest.errors import OutputLocked
+from ingest.contract.errors import OutputLocked
 
 try:
     import fcntl
@@ -80,7 +80,7 @@ class OutputLock:
         return self._fh is not None
 
     def acquire(self) -> None:
-        """Take the lock or raise :class:`~ingest.errors.OutputLocked` naming its holder."""
+        """Take the lock or raise :class:`~ingest.contract.errors.OutputLocked` naming its holder."""
         if self._fh is not None:
             return
         for _attempt in range(10):

@@ -1,8 +1,8 @@
 """Child processes that end when the process that started them dies.
 
-A run's worker processes (:mod:`ingest.fork_pool`), the dedup stage's hashing
+A run's worker processes (:mod:`ingest.engine.fork_pool`), the dedup stage's hashing
 pool, the local executor's pool and the process that collects report.html
-(:mod:`ingest.report_feed`) all inherit the run's standard output and error.
+(:mod:`ingest.report.report_feed`) all inherit the run's standard output and error.
 Were they to outlive a killed run, a script reading ``ingest run``'s output
 through a pipe would wait for them for good; and a worker that is busy in a
 stage, or whose task pipe another child still holds open, never sees the end

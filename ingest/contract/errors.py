@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import traceback
 
 
 class ExitCode(enum.IntEnum):
@@ -62,4 +63,21 @@ class RecordingFailed(RunError):
 
 class OutputLocked(RunError):
     """Another run is writing to the same output folder (see
-    :mod:`ingest.output_lock`)."""
+    :mod:`ingest.engine.output_lock`)."""
+
+
+#: How many of the innermost traceback frames a drop record keeps.
+TRACEBACK_FRAMES = 3
+
+
+def error_text(exc: BaseException) -> str:
+    """``Type: message`` of an exception, as recorded in the ledger."""
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def error_frames(exc: BaseException, limit: int = TRACEBACK_FRAMES) -> list[str]:
+    """The innermost ``limit`` frames of ``exc``'s traceback as
+    ``"path/to/file.py:12 in function"``, innermost last. The first frame,
+    the code that caught the exception (the runner's), is left out."""
+    frames = traceback.extract_tb(exc.__traceback__)[1:]
+    return [f"{frame.filename}:{frame.lineno} in {frame.name}" for frame in frames[-limit:]]

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import attrs
 
 if TYPE_CHECKING:
-    from ingest.context import StageContext
-    from ingest.document import Document, Drop
-    from ingest.ledger import DropRecord
+    from ingest.contract.context import StageContext
+    from ingest.contract.document import Document, Drop
+    from ingest.contract.ledger import DropRecord
 
 
 class StageKind(str, enum.Enum):
@@ -35,7 +35,7 @@ class StageKind(str, enum.Enum):
 
 
 #: A per-document stage: given one document, return it (possibly changed)
-#: or a :class:`~ingest.document.Drop`.
+#: or a :class:`~ingest.contract.document.Drop`.
 DocumentFunction = Callable[["Document"], "Document | Drop"]
 
 
@@ -63,9 +63,9 @@ class Source(Protocol):
     ``factory(options, ctx)`` returns (any iterable will do; a generator
     function's result too), chosen by ``[source] type``.
 
-    * Each :class:`~ingest.document.Document` needs an ``id`` unique within the
+    * Each :class:`~ingest.contract.document.Document` needs an ``id`` unique within the
       run (``ingest explain`` and the ledger use it) and should carry an
-      :class:`~ingest.document.Origin` (``Origin("my_source", path, line)``),
+      :class:`~ingest.contract.document.Origin` (``Origin("my_source", path, line)``),
       so drop records and warnings name the file.
     * An input that cannot become a document (unreadable, empty, not text)
       goes to ``ctx.drop(id, reason, path=..., error=...)`` and the iteration
@@ -75,7 +75,7 @@ class Source(Protocol):
       problem found when the factory runs (a missing folder) should raise
       there, so ``ingest check`` reports it before any work.
     * Options that are paths must be declared with
-      :func:`~ingest.options.path_field`: then a relative path is relative to
+      :func:`~ingest.contract.options.path_field`: then a relative path is relative to
       the config file's folder, as for every path in ``config.toml``. A plain
       ``str`` field is passed as written, and ``open`` resolves it against
       the working directory.
@@ -90,17 +90,17 @@ class Sink(Protocol):
     What a ``StageKind.SINK`` spec's ``factory(options, ctx)`` returns, chosen
     by ``[sink] type``. The runner calls, in the main process:
 
-    * ``write(doc)`` for each kept :class:`~ingest.document.Document`, in
+    * ``write(doc)`` for each kept :class:`~ingest.contract.document.Document`, in
       input order. A document it cannot encode: raise
-      :class:`~ingest.errors.UnwritableDocument` before writing any of it, and
+      :class:`~ingest.contract.errors.UnwritableDocument` before writing any of it, and
       it is recorded as dropped by ``sink`` (reason ``unwritable``) while the
       run goes on. Any other exception fails the run.
-    * ``write_dropped(record)`` for each :class:`~ingest.ledger.DropRecord`
+    * ``write_dropped(record)`` for each :class:`~ingest.contract.ledger.DropRecord`
       as it happens (interleaved with ``write``). It must not fail: the run
       stops rather than lose a record.
     * ``close(report)`` once, at the end of a successful run, with the run
       report (the data of ``report.json``; may hold dates: encode with
-      ``default=str`` or :mod:`ingest.jsonutil`).
+      ``default=str`` or :mod:`ingest.engine.jsonutil`).
     * ``abort()`` instead of ``close`` when the run fails (a stage crashed,
       Ctrl-C, ``[run] max_error_rate`` exceeded); it may be called after a
       failed ``close`` too, so make it idempotent.
@@ -109,7 +109,7 @@ class Sink(Protocol):
     ``close`` has run (write under temporary names and rename them in
     ``close``, the file that says "complete" last), and ``abort`` must leave
     no complete-looking output behind. Declare the output path with
-    :func:`~ingest.options.path_field` so a relative one is relative to the
+    :func:`~ingest.contract.options.path_field` so a relative one is relative to the
     config file (a plain ``str`` option is resolved against the working
     directory by ``open``).
 
@@ -142,7 +142,7 @@ class StageSpec:
         kind: a :class:`StageKind`.
         factory: called once per configured use as ``factory(options, ctx)``
             with an instance of ``options`` and a
-            :class:`~ingest.context.StageContext`. For a per-document stage it
+            :class:`~ingest.contract.context.StageContext`. For a per-document stage it
             returns a function ``Document -> Document | Drop``; for a stream
             stage a :class:`StreamStage`; for a source an iterable of
             documents; for a sink a :class:`Sink`.

@@ -32,49 +32,27 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
 
-import attrs
 import ray
 
-from ingest.document import Document
-from ingest.document_stage import error_text
-from ingest.errors import RunError
-from ingest.executor import IN_FLIGHT_PER_WORKER, ordered_map
-from ingest.parallel import IN_FLIGHT_PER_WORKER as BATCHES_PER_WORKER
-from ingest.parallel import BatchResult, SubmitBatch, _WorkerState
-
-if TYPE_CHECKING:
-    from ingest.runner import Pipeline
+from ingest.contract.document import Document
+from ingest.contract.errors import RunError, error_text
+from ingest.contract.executor import IN_FLIGHT_PER_WORKER, ordered_map
+from ingest.engine.parallel import IN_FLIGHT_PER_WORKER as BATCHES_PER_WORKER
+from ingest.engine.parallel import BatchResult, SubmitBatch, _WorkerState
 
 T = TypeVar("T")
 
 
-@attrs.frozen
-class PipelineRecipe:
-    """What a Ray worker needs to build the same pipeline as the driver:
-    the config as read (overrides applied) and how it was loaded. Plugin
-    objects registered in-process travel with it (by cloudpickle)."""
+class Recipe(Protocol):
+    """What a Ray task rebuilds the driver's pipeline from
+    (:class:`ingest.runner.PipelineRecipe`): picklable, and ``build()``
+    gives an object whose ``segment_stages(stage_ids, workdir)`` are the
+    per-document stages as a worker runs them."""
 
-    raw: Mapping[str, Any]
-    path: str | None
-    base_dir: str
-    plugins: tuple[Any, ...] = ()
-    skip: tuple[str, ...] = ()
-    load_entry_points: bool | None = None
-
-    def build(self) -> Pipeline:
-        from ingest.runner import Pipeline
-
-        return Pipeline(
-            self.raw,
-            path=self.path,
-            base_dir=self.base_dir,
-            plugins=self.plugins,
-            skip=self.skip,
-            load_entry_points=self.load_entry_points,
-        )
+    def build(self) -> Any: ...
 
 
 # Segments built in this Ray worker process, by (run token, stage ids): a
@@ -191,9 +169,9 @@ class RayExecutor:
 
     @contextlib.contextmanager
     def segment_backend(
-        self, recipe: PipelineRecipe, stage_ids: Sequence[str], workdir: str
+        self, recipe: Recipe, stage_ids: Sequence[str], workdir: str
     ) -> Iterator[tuple[SubmitBatch, int]]:
-        """Where :func:`ingest.parallel.run_segment` sends batches: Ray tasks
+        """Where :func:`ingest.engine.parallel.run_segment` sends batches: Ray tasks
         that build the stages ``stage_ids`` of ``recipe``'s pipeline."""
         token = uuid.uuid4().hex
         recipe_box = [ray.put(recipe)]

@@ -1,0 +1,67 @@
+"""Where a run's parallel work goes: the executor a stage reaches as ``ctx.executor``.
+
+Two executors exist. ``local`` (the default) runs work in this process, or
+in a pool of forked processes when ``[run] workers`` is above 1. ``ray``
+(:mod:`ingest.executors.ray`, ``[run] executor = "ray"``) runs it as Ray
+tasks. Both satisfy :class:`Executor`, so a corpus-level stage written
+against ``ctx.executor.submit`` / ``ctx.executor.map`` runs on either
+without knowing which.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ingest.contract.executor import Executor, InProcessExecutor, ordered_map
+from ingest.engine.lifeline import pool_initializer
+
+__all__ = ["Executor", "LocalExecutor", "ordered_map", "start_executor"]
+
+T = TypeVar("T")
+
+
+class LocalExecutor(InProcessExecutor):
+    """The default executor: calls run in this process when ``workers`` is 1,
+    else in a pool of that many forked processes (started on first use,
+    shut down by :meth:`shutdown`)."""
+
+    kind = "local"
+
+    def __init__(self, workers: int = 1) -> None:
+        self.parallelism = max(1, workers)
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+    def submit(self, fn: Callable[..., T], /, *args: Any) -> concurrent.futures.Future[T]:
+        if self.parallelism == 1:
+            return super().submit(fn, *args)
+        if self._pool is None:
+            # Forked where possible, like the runner's own workers, so
+            # in-process plugin code is there without pickling.
+            methods = multiprocessing.get_all_start_methods()
+            context = multiprocessing.get_context("fork" if "fork" in methods else None)
+            # its processes end with this one (a killed run leaves none behind)
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                self.parallelism, mp_context=context, initializer=pool_initializer(context)
+            )
+        return self._pool.submit(fn, *args)
+
+    def shutdown(self) -> None:
+        """Stop the process pool, if one was started."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+def start_executor(kind: str, *, workers: int, address: str = "", where: str = "[run]") -> Any:
+    """The executor ``[run] executor`` names, started: a :class:`LocalExecutor`
+    of ``workers`` processes, or a :class:`~ingest.executors.ray.RayExecutor`
+    (connected to ``address``, or a local Ray instance of ``workers`` CPUs).
+    Call its ``shutdown()`` when the run is over."""
+    if kind == "ray":
+        from ingest.executors.ray import RayExecutor  # imports ray: only when asked for
+
+        return RayExecutor.connect(address, num_cpus=workers, where=where)
+    return LocalExecutor(workers)
