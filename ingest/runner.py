@@ -561,6 +561,7 @@ class Pipeline:
                     stream = self._segment(segment, stream, ledger, workdir, workers, pickle_kept=spooled)
                     segment = []
                 if barrier:
+                    assert checkpoint is not None  # a barrier is the checkpoint's
                     stream = self._barrier(stage_cfg, stream, ledger, workdir, checkpoint)
                 else:
                     stream = self._chain(stage_cfg, stream, ledger, workdir, spools)

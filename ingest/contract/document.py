@@ -118,7 +118,7 @@ def _reduce(obj: Any, cls: type, fields: tuple[Any, ...]) -> Any:
     default.
     """
     if type(obj) is not cls:
-        return copyreg.__newobj__, (type(obj),), obj.__getstate__()
+        return copyreg.__newobj__, (type(obj),), obj.__getstate__()  # type: ignore[attr-defined]
     return cls, fields
 
 

@@ -58,7 +58,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
 
 
 @hookspec
-def ingest_stages() -> Iterable[StageSpec]:
+def ingest_stages() -> Iterable[StageSpec]:  # type: ignore[empty-body]
     """Return the stages, sources and sinks this plugin provides.
 
     **When:** once per pipeline, while it is built (``Pipeline.from_toml``,
@@ -88,7 +88,7 @@ def ingest_stages() -> Iterable[StageSpec]:
 
 
 @hookspec
-def ingest_boilerplate_rules() -> Iterable[Any]:
+def ingest_boilerplate_rules() -> Iterable[Any]:  # type: ignore[empty-body]
     """Return extra line rules for the ``boilerplate`` stage.
 
     **When:** each time a ``boilerplate`` stage is built (at the start of a

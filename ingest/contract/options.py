@@ -153,7 +153,7 @@ def check_type(value: Any, tp: Any, path: str) -> Any:
 def _default_value(field: attrs.Attribute) -> Any:
     """A field's default as an instance gets it (a factory is called), or
     ``attrs.NOTHING`` when there is none or it depends on the instance."""
-    default = field.default
+    default: Any = field.default
     if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
         if default.takes_self:
             return attrs.NOTHING

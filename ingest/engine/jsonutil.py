@@ -24,7 +24,7 @@ import attrs
 try:  # optional: the ``fast`` extra
     import orjson as _orjson
 except ImportError:  # pragma: no cover - exercised by monkeypatching in tests
-    _orjson = None
+    _orjson = None  # type: ignore[assignment]
 
 from ingest.contract.document import Document
 from ingest.contract.ledger import DropRecord

@@ -121,7 +121,7 @@ class _WorkerState:
         for doc in docs:
             current: Document | None = doc
             for fn, ctx, stats in self.stages:
-                current = apply_document_stage(fn, ctx, stats, current)
+                current = apply_document_stage(fn, ctx, stats, current)  # type: ignore[arg-type] # not None: the loop breaks on None
                 if current is None:
                     break
             kept: Document | bytes | PreparedDocument | None = current
@@ -161,7 +161,7 @@ def _replay(
         for record in outcome.drops:
             ledger.record_drop(record)
         kept = outcome.kept
-        if type(kept) is bytes:
+        if isinstance(kept, bytes):
             yield PickledDocument(pickle.loads(kept), kept)
         elif kept is not None:
             yield kept

@@ -118,6 +118,7 @@ class Spool:
         pickled = None
         if type(doc) is PickledDocument:
             doc, pickled = doc
+        assert isinstance(doc, Document)  # for the type checker: unpacked above
         held = self._held
         if held is not None:
             held.append(doc)

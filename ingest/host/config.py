@@ -216,7 +216,7 @@ def apply_overrides(raw: dict[str, Any], sets: Sequence[str], where: str = "--se
             entries = raw["pipeline"] = [{"stage": e} if isinstance(e, str) else e for e in entries]
         matches = [e for e in entries if isinstance(e, dict) and e.get("id", e.get("stage")) == table]
         if not matches:
-            ids = [e.get("id", e.get("stage")) for e in entries if isinstance(e, dict)]
+            ids = [str(e.get("id", e.get("stage"))) for e in entries if isinstance(e, dict)]
             raise ConfigError(
                 f"{where} {item!r}: no stage with id {table!r}{suggest(table, ids)}; "
                 f"stage ids: {', '.join(map(str, ids)) or '(none)'}; also source, sink, run"

@@ -26,7 +26,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import pluggy
@@ -375,7 +375,7 @@ class PluginHost:
             for impl in self.manager.hook.ingest_stages.get_hookimpls():
                 info = self.infos.get(impl.plugin_name) or PluginInfo(impl.plugin_name, "unknown")
                 try:
-                    specs = list(impl.function() or ())
+                    specs = list(cast(Iterable[Any], impl.function() or ()))
                 except Exception as exc:
                     raise PluginLoadError(
                         f"plugin {info.name!r} raised in ingest_stages: {type(exc).__name__}: {exc}"

@@ -127,9 +127,8 @@ class ReportFeed:
     def _collect(self, kind: bytes, record: dict[str, Any] | bytes) -> None:
         assert self.builder is not None
         try:
-            if type(record) is bytes:  # a page line: the helper would parse it just so
-                record = json.loads(record)
-            (self.builder.add_kept if kind == _KEPT else self.builder.add_dropped)(record)
+            parsed: dict[str, Any] = json.loads(record) if type(record) is bytes else record  # type: ignore[assignment]
+            (self.builder.add_kept if kind == _KEPT else self.builder.add_dropped)(parsed)
         except Exception as exc:  # noqa: BLE001 - the page is a view; the files are the output
             self._fail(f"collecting: {exc}")
 

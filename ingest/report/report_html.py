@@ -343,7 +343,8 @@ class _Collector:
         if target is None or target == "":
             return
         target = _clean(target)
-        details = record.get("details") if isinstance(record.get("details"), dict) else {}
+        given = record.get("details")
+        details: dict[str, Any] = given if isinstance(given, dict) else {}
         similarity = details.get("similarity")
         self.parent[doc_id] = target
         self.direct_count[target] += 1
@@ -591,7 +592,8 @@ def _flow_chart(report: dict[str, Any]) -> str:
             y_top = y_bottom - t
             x_end = x_col + 28  # the ribbon's inner edge when it arrives below
             k = 0.55  # cubic approximation of a quarter circle
-            by_reason = stats.get("dropped") if isinstance(stats.get("dropped"), dict) else {}
+            reason_counts = stats.get("dropped")
+            by_reason: dict[str, Any] = reason_counts if isinstance(reason_counts, dict) else {}
             reasons = ", ".join(f"{r} {c}" for r, c in by_reason.items())
             # Outer edge: from the band's slice down to the right end of
             # the bucket; inner edge back up to the band.
@@ -1181,7 +1183,8 @@ def output_files(
     works); else the sink's default name.
     """
     if given is None:
-        outputs = report.get("outputs") if isinstance(report.get("outputs"), dict) else {}
+        listed = report.get("outputs")
+        outputs: dict[str, Any] = listed if isinstance(listed, dict) else {}
         given = outputs.get(key) or default
     names = [given] if isinstance(given, (str, Path)) else list(given)
     return [folder / Path(str(name)).name for name in names]
