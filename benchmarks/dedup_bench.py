@@ -127,7 +127,9 @@ from metrics import score  # noqa: E402 - benchmarks/ is on sys.path when run as
 from peers import datasketch_dedup  # noqa: E402
 
 
-def run_ours(texts: dict[str, str], opts: dict[str, Any], workers: int = 1, repeat: int = 1) -> dict[str, Any]:
+def run_ours(
+    texts: dict[str, str], opts: dict[str, Any], workers: int = 1, repeat: int = 1
+) -> dict[str, Any]:
     from ingest_plugins.dedup import DedupEngine, DedupOptions
 
     warm = DedupEngine(DedupOptions(**opts))  # one-time costs (tables, numpy) outside the timing
@@ -155,7 +157,9 @@ def run_ours(texts: dict[str, str], opts: dict[str, Any], workers: int = 1, repe
     }
 
 
-def run_datasketch(texts: dict[str, str], opts: dict[str, Any], workers: int = 1, repeat: int = 1) -> dict[str, Any]:
+def run_datasketch(
+    texts: dict[str, str], opts: dict[str, Any], workers: int = 1, repeat: int = 1
+) -> dict[str, Any]:
     import numpy as np
     from datasketch import MinHash
     from ingest_plugins.dedup.normalize import normalize_text, tokenize
@@ -183,7 +187,9 @@ def child(engine: str, spec: dict[str, Any]) -> dict[str, Any]:
         texts, labels = synthetic(spec["n"])
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     runner = run_datasketch if engine == "datasketch" else run_ours
-    res = runner(texts, spec.get("opts", {}), workers=2 if engine == "ours-w2" else 1, repeat=spec.get("repeat", 1))
+    res = runner(
+        texts, spec.get("opts", {}), workers=2 if engine == "ours-w2" else 1, repeat=spec.get("repeat", 1)
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     out = score(res.pop("dup_of"), labels)
     out.update(
@@ -242,7 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--neardup-dir", type=Path, help="corpus/dev/neardup")
     ap.add_argument("--text", choices=("gold", "input", "both"), default="both")
     ap.add_argument("--synthetic", type=int, default=0, help="also run a synthetic corpus of N docs")
-    ap.add_argument("--threshold", type=float, default=None, help="our LSH threshold (default: option default)")
+    ap.add_argument(
+        "--threshold", type=float, default=None, help="our LSH threshold (default: option default)"
+    )
     ap.add_argument("--repeat", type=int, default=3, help="time each engine N times, report the best")
     ap.add_argument("--_child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -254,7 +262,13 @@ def main(argv: list[str] | None = None) -> int:
         for which in ("gold", "input") if args.text == "both" else (args.text,):
             report(
                 f"neardup {which}/",
-                {"corpus": "neardup", "dir": str(args.neardup_dir), "text": which, "opts": opts, "repeat": args.repeat},
+                {
+                    "corpus": "neardup",
+                    "dir": str(args.neardup_dir),
+                    "text": which,
+                    "opts": opts,
+                    "repeat": args.repeat,
+                },
             )
     if args.synthetic:
         report(

@@ -11,7 +11,9 @@ from collections import Counter, defaultdict
 from typing import Any
 
 
-def score(dup_of: dict[str, str | None], labels: dict[str, dict[str, Any]], ids: list[str] | None = None) -> dict[str, Any]:
+def score(
+    dup_of: dict[str, str | None], labels: dict[str, dict[str, Any]], ids: list[str] | None = None
+) -> dict[str, Any]:
     """Pairwise P/R/F1 over ``ids`` (default: every id in ``dup_of``); a
     missing id is its own cluster."""
     if ids is None:

@@ -134,7 +134,7 @@ def ingest_clean(texts: dict[str, str]) -> dict[str, str]:
 
 
 # ---------------------------------------------------------------- engines
-from peers import datasketch_dedup  # noqa: E402,F401 - shared with dedup_bench
+from peers import datasketch_dedup  # noqa: E402 - shared with dedup_bench
 
 
 def _time_engine(texts: dict[str, str], repeat: int, workers: int = 1) -> float:
@@ -255,7 +255,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--neardup-dir", type=Path, help="corpus/dev/neardup (required)")
     ap.add_argument("--limit", type=int, default=0, help="only the first N documents (by name): a quick run")
-    ap.add_argument("--repeat", type=int, default=3, help="time each engine N times per round, report the best")
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="time each engine N times per round, report the best"
+    )
     ap.add_argument(
         "--rounds",
         type=int,
@@ -321,7 +323,9 @@ def main(argv: list[str] | None = None) -> int:
         if ours in rows and theirs in rows:
             # each round's ratio (the two measured minutes apart at most), then best vs best
             stage = [
-                r[ours]["dedup_per_s"] / r[theirs]["dedup_per_s"] for r in per_round if ours in r and theirs in r
+                r[ours]["dedup_per_s"] / r[theirs]["dedup_per_s"]
+                for r in per_round
+                if ours in r and theirs in r
             ]
             print(
                 f"near-dup speed-up vs datasketch MinHashLSH {what}: "

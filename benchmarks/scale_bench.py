@@ -69,7 +69,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from metrics import score  # noqa: E402 - the benchmarks folder holds the shared metrics
+from metrics import score
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ("datasketch", "justext+datasketch", "datatrove")

@@ -56,7 +56,9 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override an option: STAGE_ID.OPTION=VALUE, source.OPTION=..., sink.OPTION=..., run.OPTION=...",
     )
-    parser.add_argument("--skip", action="append", default=[], metavar="STAGE_ID", help="do not run this stage")
+    parser.add_argument(
+        "--skip", action="append", default=[], metavar="STAGE_ID", help="do not run this stage"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,9 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_args(run)
     run.add_argument("--input", help="read documents from this path instead of [source] path")
     run.add_argument("--output", help="write results into this folder instead of [sink] path")
-    run.add_argument("--workers", type=int, help="worker processes for per-document stages (0 = one per core)")
     run.add_argument(
-        "--executor", choices=("local", "ray"), help="run on this machine's processes or as Ray tasks ([run] executor)"
+        "--workers", type=int, help="worker processes for per-document stages (0 = one per core)"
+    )
+    run.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        help="run on this machine's processes or as Ray tasks ([run] executor)",
     )
     run.add_argument(
         "--ray-address",
@@ -88,7 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     explain = commands.add_parser("explain", help="show what a run did to one document, line by line")
     explain.add_argument("doc_id", help="the document id (e.g. 000_0641a12947d22cdf.txt)")
-    explain.add_argument("-c", "--config", default="config.toml", help="config whose [sink] path holds the run")
+    explain.add_argument(
+        "-c", "--config", default="config.toml", help="config whose [sink] path holds the run"
+    )
     explain.add_argument("--output", help="the run's output folder (default: the config's [sink] path)")
     explain.add_argument("--json", action="store_true", help="print the stored record as JSON")
     explain.add_argument(
@@ -102,7 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     plugins = commands.add_parser("plugins", help="list plugins, their stages and options")
     plugins.add_argument("--json", action="store_true", help="print JSON")
-    plugins.add_argument("--hooks", action="store_true", help="show which plugins implement each hook, in call order")
+    plugins.add_argument(
+        "--hooks", action="store_true", help="show which plugins implement each hook, in call order"
+    )
     plugins.add_argument("-c", "--config", default=None, help="also load the plugins this config names")
     return parser
 
@@ -157,14 +167,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.executor is not None:
         overrides.append(f"run.executor={json.dumps(args.executor)}")
     if args.ray_address is not None:
-        overrides.append(f"run.ray_address={json.dumps(args.ray_address)}")  # quoted: a TOML string whatever it holds
+        overrides.append(
+            f"run.ray_address={json.dumps(args.ray_address)}"
+        )  # quoted: a TOML string whatever it holds
     pipeline = Pipeline.from_toml(
         args.config, overrides=overrides, input=args.input, output=args.output, skip=args.skip
     )
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
     try:
         report = pipeline.run(
-            progress=progress, restart=args.restart, on_message=lambda text: print(f"ingest: {text}", file=sys.stderr)
+            progress=progress,
+            restart=args.restart,
+            on_message=lambda text: print(f"ingest: {text}", file=sys.stderr),
         )
     finally:
         if progress is not None:
@@ -256,7 +270,9 @@ def _cmd_explain(args: argparse.Namespace) -> int:
             raise ConfigError(f"{args.config}: [sink] has no path; give --output")
     found = explain.find_document(output, args.doc_id)
     if found is None:
-        close = [explain.terminal_safe(i, keep_newlines=False) for i in explain.similar_ids(output, args.doc_id)]
+        close = [
+            explain.terminal_safe(i, keep_newlines=False) for i in explain.similar_ids(output, args.doc_id)
+        ]
         hint = f"; similar ids: {', '.join(close)}" if close else ""
         print(f"ingest: no document {args.doc_id!r} in {output}{hint}", file=sys.stderr)
         return ExitCode.USAGE_ERROR

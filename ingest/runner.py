@@ -199,7 +199,7 @@ class Pipeline:
         path: str | os.PathLike[str],
         *,
         overrides: Sequence[str] = (),
-        input: str | os.PathLike[str] | None = None,  # noqa: A002 - mirrors --input
+        input: str | os.PathLike[str] | None = None,
         output: str | os.PathLike[str] | None = None,
         skip: Sequence[str] = (),
         plugins: Iterable[Any] = (),
@@ -236,7 +236,9 @@ class Pipeline:
             from ingest.host.plugin_manager import function_stages
 
             plugins = [*plugins, *function_stages(stages)]
-        return cls(mapping, base_dir=base_dir, plugins=plugins, skip=skip, load_entry_points=load_entry_points)
+        return cls(
+            mapping, base_dir=base_dir, plugins=plugins, skip=skip, load_entry_points=load_entry_points
+        )
 
     def check(self) -> None:
         """Build every enabled stage (and the source) once without running
@@ -252,7 +254,9 @@ class Pipeline:
             checks.insert(0, self.config.source)
         for stage_cfg in checks:
             ctx = self._context(stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, ledger)
-            table = f"[{stage_cfg.id}]" if stage_cfg.id == SOURCE_STAGE else f"[[pipeline]] (id {stage_cfg.id!r})"
+            table = (
+                f"[{stage_cfg.id}]" if stage_cfg.id == SOURCE_STAGE else f"[[pipeline]] (id {stage_cfg.id!r})"
+            )
             try:
                 stage_cfg.spec.factory(stage_cfg.options, ctx)
             except ConfigError as exc:
@@ -332,7 +336,9 @@ class Pipeline:
             ledger.trackers.append(checkpoint.track)
             ledger.listeners.append(checkpoint.on_drop)  # after the sink's: the drop is written
         try:
-            for doc in self._execute(iter(source), ledger, sink=sink, progress=progress, checkpoint=checkpoint):
+            for doc in self._execute(
+                iter(source), ledger, sink=sink, progress=progress, checkpoint=checkpoint
+            ):
                 try:
                     if type(doc) is PreparedDocument:  # encoded by the sink's prepare in a worker
                         sink.write_prepared(doc.id, doc.prepared)
@@ -347,8 +353,14 @@ class Pipeline:
                     checkpoint.on_kept()
         except BaseException as exc:
             full = disk_full_message(exc, self._output_places(sink)) if is_disk_full(exc) else None
-            if checkpoint is not None and checkpoint.saved and full is None and not isinstance(
-                exc, (CheckpointError, ErrorRateExceeded)  # resuming these would fail again
+            if (
+                checkpoint is not None
+                and checkpoint.saved
+                and full is None
+                and not isinstance(
+                    exc,
+                    (CheckpointError, ErrorRateExceeded),  # resuming these would fail again
+                )
             ):
                 # Nothing looks complete (the files keep their hidden names);
                 # the next run picks up from the last checkpoint.
@@ -362,7 +374,9 @@ class Pipeline:
             if full is not None:
                 raise RunError(full) from exc
             if isinstance(exc, CheckpointError):
-                raise RunError(f"cannot resume: {exc}; the checkpoint is discarded, run again to start over") from exc
+                raise RunError(
+                    f"cannot resume: {exc}; the checkpoint is discarded, run again to start over"
+                ) from exc
             if isinstance(exc, (IngestError, KeyboardInterrupt)):
                 raise
             raise RunError(f"the run failed: {error_text(exc)}") from exc
@@ -405,7 +419,9 @@ class Pipeline:
         folder = Path(sink.checkpoint_dir)
         if every <= 0:
             if checkpoints.load(folder) is not None:
-                say(f"checkpoints are off ([run] checkpoint_every = 0): discarding the interrupted run in {folder}")
+                say(
+                    f"checkpoints are off ([run] checkpoint_every = 0): discarding the interrupted run in {folder}"
+                )
                 checkpoints.remove(folder, checkpoints.stale_spools(folder))
                 sink.resume(None)  # and its partial files
             return None
@@ -487,7 +503,9 @@ class Pipeline:
                     stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, worker_ledger, workdir
                 )
 
-            segment.append(SegmentStage(stage_cfg.id, stage_cfg.spec.factory, stage_cfg.options, make_context))
+            segment.append(
+                SegmentStage(stage_cfg.id, stage_cfg.spec.factory, stage_cfg.options, make_context)
+            )
         return segment
 
     def _context(
@@ -629,7 +647,9 @@ class Pipeline:
         :meth:`_observed` read such a stream. With ``prepare`` (the sink's) they
         may come as :class:`~ingest.engine.parallel.PreparedDocument`, for :meth:`run`."""
         for stage_cfg in stage_cfgs:
-            ctx = self._context(stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, ledger, workdir)
+            ctx = self._context(
+                stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, ledger, workdir
+            )
             try:
                 # Built once here so a stage that cannot start fails the run
                 # before any worker is started, with the same message.
@@ -782,7 +802,9 @@ class Pipeline:
         yield from self._stream(stage, ctx, stats, iter(spool))
 
     @staticmethod
-    def _observed(stage: Any, ctx: StageContext, stats: StageStats, docs: Iterable[Document]) -> Iterator[Document]:
+    def _observed(
+        stage: Any, ctx: StageContext, stats: StageStats, docs: Iterable[Document]
+    ) -> Iterator[Document]:
         """``docs``, each shown to the stage's optional ``observe(doc)`` on its
         way into the spool, so that a corpus-level stage can do its per-document
         fit work (hashing) while the stream is spooled instead of reading the
@@ -893,7 +915,9 @@ class Pipeline:
             "finished": finished.isoformat(timespec="seconds"),
             "seconds": round(seconds, 6),
             **ledger.summary(),
-            "stages": {stage_id: self._stage_report(stage_id, stats) for stage_id, stats in ledger.stages.items()},
+            "stages": {
+                stage_id: self._stage_report(stage_id, stats) for stage_id, stats in ledger.stages.items()
+            },
             "warning_samples": [str(w) for w in ledger.warnings[:100]],
             **({"resumed": self._resumed} if self._resumed else {}),
             "plugin_load_failures": [

@@ -107,9 +107,22 @@ class ExamplePlugin:
     @hookimpl
     def ingest_stages(self) -> list[StageSpec]:
         return [
-            StageSpec("min_length", StageKind.FILTER, min_length, MinLengthOptions, "drop short docs", per_document=True),
-            StageSpec("suffix", StageKind.TRANSFORM, suffix, SuffixOptions, "append a suffix", per_document=True),
-            StageSpec("explode", StageKind.TRANSFORM, explode, ExplodeOptions, "raise on a word", per_document=True),
+            StageSpec(
+                "min_length",
+                StageKind.FILTER,
+                min_length,
+                MinLengthOptions,
+                "drop short docs",
+                per_document=True,
+            ),
+            StageSpec(
+                "suffix", StageKind.TRANSFORM, suffix, SuffixOptions, "append a suffix", per_document=True
+            ),
+            StageSpec(
+                "explode", StageKind.TRANSFORM, explode, ExplodeOptions, "raise on a word", per_document=True
+            ),
             StageSpec("stream_filter", StageKind.FILTER, StreamFilter, StreamFilterOptions, "stream stage"),
-            StageSpec("exact_test", StageKind.DEDUP, ExactDuplicates, None, "corpus stage", needs_corpus=True),
+            StageSpec(
+                "exact_test", StageKind.DEDUP, ExactDuplicates, None, "corpus stage", needs_corpus=True
+            ),
         ]

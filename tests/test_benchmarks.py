@@ -17,7 +17,10 @@ NEARDUP = ROOT.parent / "shared" / "corpus" / "dev" / "neardup"
 def _run_bench(script: str, *args: str) -> str:
     """Run ``benchmarks/<script>`` with ``args``; its stdout (fails with its output when it fails)."""
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), *args], capture_output=True, text=True, check=False
+        [sys.executable, str(ROOT / "benchmarks" / script), *args],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return proc.stdout
@@ -29,14 +32,23 @@ def _scale_bench_on_generated(tmp_path: Path, docs: int, *args: str) -> tuple[st
     _run_bench("generate_corpus.py", "--out", str(corpus), "--docs", str(docs))
     out = tmp_path / "results.json"
     stdout = _run_bench(
-        "scale_bench.py", "--corpus", str(corpus), "--scratch", str(tmp_path / "scratch"), "--json", str(out), *args
+        "scale_bench.py",
+        "--corpus",
+        str(corpus),
+        "--scratch",
+        str(tmp_path / "scratch"),
+        "--json",
+        str(out),
+        *args,
     )
     return stdout, {row["engine"]: row for row in json.loads(out.read_text())["rows"]}
 
 
 @pytest.mark.slow
 def test_scale_bench_runs_ingest_on_a_generated_corpus(tmp_path):
-    stdout, rows = _scale_bench_on_generated(tmp_path, 300, "--only", "read,ingest-w1", "--workers", "1", "--no-perdoc")
+    stdout, rows = _scale_bench_on_generated(
+        tmp_path, 300, "--only", "read,ingest-w1", "--workers", "1", "--no-perdoc"
+    )
     assert "| ingest-w1 | 300 |" in stdout
     quality = rows["ingest-w1"]["quality"]
     assert rows["ingest-w1"]["docs"] == 300 and quality["P"] >= 0.95 and quality["R"] >= 0.9
@@ -49,20 +61,38 @@ def test_scale_bench_runs_the_perdoc_rows_in_interleaved_rounds(tmp_path):
         tmp_path, 200, "--only", "ingest-perdoc", "--workers", "1,2", "--perdoc-rounds", "2"
     )
     order = re.findall(r"running (ingest-perdoc-w\d) \(round (\d) of 2\)", stdout)
-    assert order == [("ingest-perdoc-w1", "1"), ("ingest-perdoc-w2", "1"), ("ingest-perdoc-w1", "2"), ("ingest-perdoc-w2", "2")]
+    assert order == [
+        ("ingest-perdoc-w1", "1"),
+        ("ingest-perdoc-w2", "1"),
+        ("ingest-perdoc-w1", "2"),
+        ("ingest-perdoc-w2", "2"),
+    ]
     assert "ingest-perdoc-w2 against ingest-perdoc-w1:" in stdout and "of the medians" in stdout
     for name in ("ingest-perdoc-w1", "ingest-perdoc-w2"):
         assert rows[name]["docs"] == 200
         assert len(rows[name]["rounds_seconds"]) == 2
-        assert rows[name]["seconds"] == pytest.approx(min(rows[name]["rounds_seconds"]), abs=0.01)  # lower median of two
+        assert rows[name]["seconds"] == pytest.approx(
+            min(rows[name]["rounds_seconds"]), abs=0.01
+        )  # lower median of two
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not (NEARDUP / "clusters.jsonl").exists(), reason="the neardup dev set is not beside the checkout")
+@pytest.mark.skipif(
+    not (NEARDUP / "clusters.jsonl").exists(), reason="the neardup dev set is not beside the checkout"
+)
 def test_neardup_bench_runs_the_pipeline_rounds():
     stdout = _run_bench(
-        "neardup_bench.py", "--neardup-dir", str(NEARDUP), "--limit", "40", "--engines", "ingest", "--rounds", "2",
-        "--repeat", "1",
+        "neardup_bench.py",
+        "--neardup-dir",
+        str(NEARDUP),
+        "--limit",
+        "40",
+        "--engines",
+        "ingest",
+        "--rounds",
+        "2",
+        "--repeat",
+        "1",
     )
     assert "round 2/2 done" in stdout
     assert any(line.startswith("ingest ") and " 40 " in line for line in stdout.splitlines())

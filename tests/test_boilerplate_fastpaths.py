@@ -112,8 +112,10 @@ def test_features_match_the_per_line_definitions() -> None:
 
 
 def test_verdicts_are_named_tuples_and_kept_text_collapses_blank_runs() -> None:
-    text = "\n\nFirst kept paragraph of the article, long enough to be prose for sure.  \n\n\n\n" \
+    text = (
+        "\n\nFirst kept paragraph of the article, long enough to be prose for sure.  \n\n\n\n"
         "Second kept paragraph of the article, which is also long enough to count.\n\n"
+    )
     verdicts = clean(text)
     assert all(isinstance(v, LineVerdict) and isinstance(v, tuple) for v in verdicts)
     v = verdicts[2]

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from ingest_plugins.boilerplate import BoilerplateOptions, Lexicon, clean, kept_text, normalise
 
 FOOTER = ["Newsroom tips welcome", "Our partner sites", "Weekly digest from the editors"]

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from ingest_plugins.boilerplate import BoilerplateOptions, clean
 from ingest_plugins.boilerplate import context as C
 from ingest_plugins.boilerplate import lines as L
@@ -38,7 +37,9 @@ def _both(
     lines: list[str], stopwords: frozenset[str] | None, triggers: frozenset[str] | None = ALL_TRIGGERS
 ) -> tuple[L.Columns, L.Columns]:
     lowered = [line.lower() for line in lines]
-    return native.columns(lines, lowered, stopwords, triggers), L.columns_python(lines, lowered, stopwords, triggers)
+    return native.columns(lines, lowered, stopwords, triggers), L.columns_python(
+        lines, lowered, stopwords, triggers
+    )
 
 
 def test_native_columns_equal_python_on_the_sample_pages():
@@ -179,7 +180,10 @@ def test_native_best_span_equals_python(units, line_pen, word_pen, dated, bridge
         span_line_penalty=line_pen, span_word_penalty=word_pen, span_dated_factor=dated, length_low=short
     )
     options.span_bridge_lines = bridge  # beyond what a config would give: the wrapper's clamping
-    feats = [L.LineFeatures(2 * u, "x", "x", [], nc, nw, 0, 0.0, False, 0) for u, (_, nw, nc, _) in enumerate(units)]
+    feats = [
+        L.LineFeatures(2 * u, "x", "x", [], nc, nw, 0, 0.0, False, 0)
+        for u, (_, nw, nc, _) in enumerate(units)
+    ]
     page = L.Page(feats, options, frozenset())
     page.unit_features = feats
     page.units = [[2 * u, 2 * u + 1] for u in range(len(units))]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from ingest_plugins.boilerplate import BoilerplateOptions, Lexicon, clean, kept_text
 
 _pieces = st.sampled_from(

@@ -37,7 +37,15 @@ def _article(*extra_middle: str) -> list[str]:
 
 def test_rule_names_are_unique_and_documented() -> None:
     assert len(RULE_NAMES) == len(set(RULE_NAMES))
-    for name in ("lexicon", "link_phrase", "end_marker", "before_article", "after_article", "density", "blank"):
+    for name in (
+        "lexicon",
+        "link_phrase",
+        "end_marker",
+        "before_article",
+        "after_article",
+        "density",
+        "blank",
+    ):
         assert name in RULE_NAMES
 
 
@@ -182,7 +190,9 @@ def test_other_language_with_own_stopwords() -> None:
         "Die Preise bleiben mindestens ein Jahr lang gleich, und Schüler und ältere Menschen fahren weiter zu einem "
         "ermäßigten Preis auf allen Linien.",
     ]
-    opts = BoilerplateOptions(language="de", stopwords={"de": ["der", "die", "das", "und", "in", "zu", "ein", "den"]})
+    opts = BoilerplateOptions(
+        language="de", stopwords={"de": ["der", "die", "das", "und", "in", "zu", "ein", "den"]}
+    )
     verdicts = clean("\n".join(menu + body), opts)
     assert [v.keep for v in verdicts] == [False] * len(menu) + [True] * len(body)
 
@@ -256,7 +266,14 @@ def test_run_of_furniture_still_separates_other_prose() -> None:
         "A different story about the weather in the mountains, where snow fell overnight and several roads "
         "were closed for hours."
     )
-    furniture = ["Newsletter", "Sign up for our newsletter", "Privacy policy", "Terms of use", "Contact us", "Careers"]
+    furniture = [
+        "Newsletter",
+        "Sign up for our newsletter",
+        "Privacy policy",
+        "Terms of use",
+        "Contact us",
+        "Careers",
+    ]
     lines = [*_article(), *furniture, other]
     verdicts = clean("\n".join(lines))
     assert all(v.keep for v in verdicts[:4])

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from ingest_plugins.boilerplate import LineVerdict, clean, kept_text
 
 SEEDS = Path(__file__).parent.parent / "samples" / "seeds"

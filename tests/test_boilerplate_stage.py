@@ -61,11 +61,21 @@ def test_two_pass_lexicon_learns_recurring_lines_and_saves_them(tmp_path, run_pi
         f"The council met on Tuesday and voted on item {i}, which drew a large crowd of residents to the hall."
         for i in range(6)
     ]
-    items = [{"id": f"d{i}", "text": "\n".join([body, *footer]), "metadata": {"outlet": "Gazette"}} for i, body in enumerate(bodies)]
+    items = [
+        {"id": f"d{i}", "text": "\n".join([body, *footer]), "metadata": {"outlet": "Gazette"}}
+        for i, body in enumerate(bodies)
+    ]
     lexicon_file = tmp_path / "lexicon.jsonl"
     result = run_pipeline(
         items,
-        [{"stage": "boilerplate", "learn_lexicon": True, "save_lexicon": str(lexicon_file), "disabled_rules": ["promo", "link_phrase", "ui_chrome"]}],
+        [
+            {
+                "stage": "boilerplate",
+                "learn_lexicon": True,
+                "save_lexicon": str(lexicon_file),
+                "disabled_rules": ["promo", "link_phrase", "ui_chrome"],
+            }
+        ],
     )
     for doc in result.kept:
         assert "Sign up for our newsletter today" not in doc.text
@@ -76,7 +86,13 @@ def test_two_pass_lexicon_learns_recurring_lines_and_saves_them(tmp_path, run_pi
     # A later run applies the saved file without a first pass.
     later = run_pipeline(
         [{"id": "new", "text": "\n".join([bodies[0], *footer])}],
-        [{"stage": "boilerplate", "lexicon_path": str(lexicon_file), "disabled_rules": ["promo", "link_phrase", "ui_chrome"]}],
+        [
+            {
+                "stage": "boilerplate",
+                "lexicon_path": str(lexicon_file),
+                "disabled_rules": ["promo", "link_phrase", "ui_chrome"],
+            }
+        ],
     )
     rules = {entry["text"]: entry["rule"] for entry in later.kept[0].history[-1].details["lines"]}
     assert rules["Sign up for our newsletter today"] == "lexicon"
@@ -105,12 +121,16 @@ def test_plugin_rule_through_the_hook(run_pipeline):
     result = run_pipeline([text], ["boilerplate"], plugins=[NoTickers()])
     doc = result.kept[0]
     assert "$AAPL" not in doc.text
-    assert {"line": 2, "text": "$AAPL +1.2% $MSFT -0.4%", "rule": "ticker"} in doc.history[-1].details["lines"]
+    assert {"line": 2, "text": "$AAPL +1.2% $MSFT -0.4%", "rule": "ticker"} in doc.history[-1].details[
+        "lines"
+    ]
     assert "Bond yields fell" in doc.text
 
 
 def test_all_furniture_document_is_dropped_with_a_reason(run_pipeline):
-    result = run_pipeline(["\n  \n\t\n", "A line of real article text that stays where it is."], ["boilerplate"])
+    result = run_pipeline(
+        ["\n  \n\t\n", "A line of real article text that stays where it is."], ["boilerplate"]
+    )
     assert result.why_dropped() == {"doc-0": "boilerplate:no_content"}
     kept = run_pipeline(["\n  \n\t\n"], [{"stage": "boilerplate", "drop_empty": False}])
     assert kept.kept_ids == ["doc-0"] and kept.kept[0].text == ""
@@ -118,7 +138,9 @@ def test_all_furniture_document_is_dropped_with_a_reason(run_pipeline):
 
 def test_unknown_rule_name_stops_check(tmp_path, ingest_cli):
     config = tmp_path / "config.toml"
-    config.write_text('[source]\npath = "."\n[[pipeline]]\nstage = "boilerplate"\ndisabled_rules = ["lexicom"]\n')
+    config.write_text(
+        '[source]\npath = "."\n[[pipeline]]\nstage = "boilerplate"\ndisabled_rules = ["lexicom"]\n'
+    )
     result = ingest_cli("check", "-c", str(config))
     assert result.exit_code == ExitCode.USAGE_ERROR
     assert "(id 'boilerplate')" in result.stderr and "unknown rule(s) 'lexicom'" in result.stderr
@@ -127,7 +149,12 @@ def test_unknown_rule_name_stops_check(tmp_path, ingest_cli):
 def test_explain_previews_an_option_change_on_one_document(tmp_path, ingest_cli, repo_root):
     run_sample(tmp_path, ingest_cli, repo_root)
     result = ingest_cli(
-        "explain", SEED_004, "-c", str(tmp_path / "config.toml"), "--set", 'boilerplate.disabled_rules=["link_phrase"]'
+        "explain",
+        SEED_004,
+        "-c",
+        str(tmp_path / "config.toml"),
+        "--set",
+        'boilerplate.disabled_rules=["link_phrase"]',
     )
     assert result.exit_code == 0, result.stderr
     assert "newly kept lines: 2" in result.stdout

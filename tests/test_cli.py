@@ -14,7 +14,7 @@ import pytest
 from ingest import ExitCode, __version__
 from ingest.testing import write_corpus
 
-GOOD_PLUGIN = '''
+GOOD_PLUGIN = """
 import attrs
 from ingest import Drop, StageKind, StageSpec, hookimpl
 
@@ -32,7 +32,7 @@ def factory(options, ctx):
 @hookimpl
 def ingest_stages():
     return [StageSpec("min_words", StageKind.FILTER, factory, Options, "drop short docs", per_document=True)]
-'''
+"""
 
 
 def write_config(tmp_path: Path, body: str, *, plugin: bool = True) -> Path:
@@ -42,8 +42,6 @@ def write_config(tmp_path: Path, body: str, *, plugin: bool = True) -> Path:
     config = tmp_path / "config.toml"
     config.write_text(body)
     return config
-
-
 
 
 def test_version(ingest_cli):
@@ -59,16 +57,51 @@ def test_no_command_is_usage_error(ingest_cli):
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ('[[pipeline]]\nstage = "min_wordz"\n', ["[[pipeline]] #1", "unknown stage 'min_wordz'", "did you mean 'min_words'", "available stages: ", "min_words\n"]),
-        ('[[pipeline]]\nstage = "min_words"\nmin_wrods = 2\n', ["[[pipeline]] #1 (id 'min_words')", "unknown option 'min_wrods'", "did you mean 'min_words'", "allowed: min_words"]),
-        ('[[pipeline]]\nstage = "min_words"\nmin_words = "three"\n', ["[[pipeline]] #1 (id 'min_words')", "min_words: expected integer, got str 'three'"]),
+        (
+            '[[pipeline]]\nstage = "min_wordz"\n',
+            [
+                "[[pipeline]] #1",
+                "unknown stage 'min_wordz'",
+                "did you mean 'min_words'",
+                "available stages: ",
+                "min_words\n",
+            ],
+        ),
+        (
+            '[[pipeline]]\nstage = "min_words"\nmin_wrods = 2\n',
+            [
+                "[[pipeline]] #1 (id 'min_words')",
+                "unknown option 'min_wrods'",
+                "did you mean 'min_words'",
+                "allowed: min_words",
+            ],
+        ),
+        (
+            '[[pipeline]]\nstage = "min_words"\nmin_words = "three"\n',
+            ["[[pipeline]] #1 (id 'min_words')", "min_words: expected integer, got str 'three'"],
+        ),
         ('[[pipeline]\nstage = "min_words"\n', ["TOML syntax error", "line 3"]),
-        ('[source]\ntype = "text_filez"\n', ["[source]", "unknown source type 'text_filez'", "available: jsonl_files, stdin, text_files"]),
-        ('[sink]\npath = 3\n', ["[sink]", "path: expected string, got int 3"]),
-        ('[pipelines]\n', ["unknown table or key 'pipelines'", "did you mean 'pipeline'"]),
-        ('[[pipeline]]\nstage = "min_words"\n[[pipeline]]\nstage = "min_words"\n', ["id 'min_words' is already used by [[pipeline]] #1"]),
+        (
+            '[source]\ntype = "text_filez"\n',
+            ["[source]", "unknown source type 'text_filez'", "available: jsonl_files, stdin, text_files"],
+        ),
+        ("[sink]\npath = 3\n", ["[sink]", "path: expected string, got int 3"]),
+        ("[pipelines]\n", ["unknown table or key 'pipelines'", "did you mean 'pipeline'"]),
+        (
+            '[[pipeline]]\nstage = "min_words"\n[[pipeline]]\nstage = "min_words"\n',
+            ["id 'min_words' is already used by [[pipeline]] #1"],
+        ),
     ],
-    ids=["unknown-stage", "misspelt-option", "wrong-type", "toml-syntax", "unknown-source", "sink-type", "unknown-table", "duplicate-id"],
+    ids=[
+        "unknown-stage",
+        "misspelt-option",
+        "wrong-type",
+        "toml-syntax",
+        "unknown-source",
+        "sink-type",
+        "unknown-table",
+        "duplicate-id",
+    ],
 )
 def test_check_gives_pointed_messages(tmp_path, ingest_cli, body, expected):
     config = write_config(tmp_path, body)
@@ -138,10 +171,14 @@ def test_run_input_output_set_and_skip(tmp_path, ingest_cli, monkeypatch):
     write_corpus(tmp_path / "other", {"a.txt": "one two", "b.txt": "one two three"})
     config = write_config(tmp_path, '[source]\npath = "missing"\n[[pipeline]]\nstage = "min_words"\n')
     monkeypatch.chdir(tmp_path)
-    result = ingest_cli("run", "-c", str(config), "--input", "other", "--output", "res", "--set", "min_words.min_words=2")
+    result = ingest_cli(
+        "run", "-c", str(config), "--input", "other", "--output", "res", "--set", "min_words.min_words=2"
+    )
     assert result.exit_code == 0, result.stderr
     assert len((tmp_path / "res" / "documents.jsonl").read_text().splitlines()) == 2
-    result = ingest_cli("run", "-c", str(config), "--input", "other", "--output", "res2", "--skip", "min_words")
+    result = ingest_cli(
+        "run", "-c", str(config), "--input", "other", "--output", "res2", "--skip", "min_words"
+    )
     assert json.loads((tmp_path / "res2" / "report.json").read_text())["stages"].keys() == {"source"}
     result = ingest_cli("run", "-c", str(config), "--input", "other", "--set", "nope.x=1")
     assert result.exit_code == ExitCode.USAGE_ERROR and "no stage with id 'nope'" in result.stderr
@@ -150,7 +187,9 @@ def test_run_input_output_set_and_skip(tmp_path, ingest_cli, monkeypatch):
 
 
 def test_failed_run_leaves_no_complete_looking_output(tmp_path, ingest_cli):
-    plugin = GOOD_PLUGIN + '''
+    plugin = (
+        GOOD_PLUGIN
+        + """
 class Broken:
     def __init__(self, options, ctx):
         pass
@@ -162,8 +201,15 @@ class Broken:
 @hookimpl
 def ingest_stages():
     return [StageSpec("broken_source", StageKind.SOURCE, Broken, None, "fails mid-way")]
-'''
-    (tmp_path / "broken.py").write_text(plugin.replace("def ingest_stages():\n    return [StageSpec(\"min_words\"", "def _unused():\n    return [StageSpec(\"min_words\"", 1))
+"""
+    )
+    (tmp_path / "broken.py").write_text(
+        plugin.replace(
+            'def ingest_stages():\n    return [StageSpec("min_words"',
+            'def _unused():\n    return [StageSpec("min_words"',
+            1,
+        )
+    )
     config = tmp_path / "config.toml"
     config.write_text('[plugins]\npaths = ["broken.py"]\n[source]\ntype = "broken_source"\n')
     result = ingest_cli("run", "-c", str(config))
@@ -176,7 +222,7 @@ def test_plugins_lists_builtins_with_options(ingest_cli):
     result = ingest_cli("plugins")
     assert result.exit_code == 0
     assert "ingest_plugins.text_files" in result.stdout and "(builtin from ingest)" in result.stdout
-    assert "include = [\"**/*.txt\"]" in result.stdout
+    assert 'include = ["**/*.txt"]' in result.stdout
     result = ingest_cli("plugins", "--json", "--hooks")
     payload = json.loads(result.stdout)
     names = {p["name"] for p in payload["plugins"]}
@@ -191,5 +237,7 @@ def test_python_dash_m_and_console_script(tmp_path, repo_root):
     assert result.returncode == 0 and "ingest" in result.stdout
     script = shutil.which("ingest", path=os.path.dirname(sys.executable))
     assert script, "the ingest console script is installed next to the interpreter"
-    result = subprocess.run([script, "check", "-c", str(repo_root / "config.toml")], capture_output=True, text=True)
+    result = subprocess.run(
+        [script, "check", "-c", str(repo_root / "config.toml")], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr

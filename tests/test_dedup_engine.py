@@ -7,7 +7,6 @@ import random
 
 import attrs
 import pytest
-
 from ingest_plugins.dedup import Decision, DedupEngine, DedupOptions
 
 VOCAB = [f"{a}{b}{c}" for a in "bcdfgklmnprst" for b in "aeiou" for c in ("", "n", "r", "s", "l", "x")]
@@ -419,7 +418,6 @@ def test_star_clusters_drop_only_verified_duplicates_of_their_survivor() -> None
 
 def test_shingle_store_pair_similarities_match_python_sets() -> None:
     import numpy as np
-
     from ingest_plugins.dedup.shingles import ShingleStore, pair_similarities
 
     rng = np.random.default_rng(3)

@@ -9,7 +9,6 @@ import struct
 from pathlib import Path
 
 import pytest
-
 from ingest_plugins.dedup import FORMAT_VERSION, DedupEngine, DedupOptions, IndexFormatError
 from test_dedup_engine import generated, story
 
@@ -53,7 +52,9 @@ def test_version_magic_and_parameter_checks(tmp_path: Path) -> None:
     raw = bytearray(path.read_bytes())
     struct.pack_into("<I", raw, 8, FORMAT_VERSION + 1)
     (tmp_path / "v.idx").write_bytes(bytes(raw))
-    with pytest.raises(IndexFormatError, match=f"version {FORMAT_VERSION + 1}.*reads versions 1 to {FORMAT_VERSION}"):
+    with pytest.raises(
+        IndexFormatError, match=f"version {FORMAT_VERSION + 1}.*reads versions 1 to {FORMAT_VERSION}"
+    ):
         DedupEngine.load(tmp_path / "v.idx")
     (tmp_path / "m.idx").write_bytes(b"PK\x03\x04" + bytes(raw[4:]))
     with pytest.raises(IndexFormatError, match="bad magic"):

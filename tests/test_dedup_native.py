@@ -21,7 +21,6 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from ingest_plugins.dedup import DedupEngine, DedupOptions, native
 from ingest_plugins.dedup.engine import _hash_batch
 from ingest_plugins.dedup.minhash import MinHasher
@@ -184,7 +183,11 @@ def test_native_matches_python_definitions() -> None:
         assert got.size == len(want)
         c = " ".join(text.split())
         top = max(map(ord, c), default=0)
-        raw = c.encode("ascii") if top < 128 else c.encode("utf-16-le" if top < 0x10000 else "utf-32-le", "surrogatepass")
+        raw = (
+            c.encode("ascii")
+            if top < 128
+            else c.encode("utf-16-le" if top < 0x10000 else "utf-32-le", "surrogatepass")
+        )
         assert tok.keys[d] == hashlib.blake2b(raw, digest_size=16).digest()
 
 
@@ -249,7 +252,11 @@ def test_env_var_forces_numpy(tmp_path: Path) -> None:
 
     code = "from ingest_plugins.dedup import native; print(native.active(), native.reason)"
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env={**_env(), "INGEST_NATIVE": "0"}
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**_env(), "INGEST_NATIVE": "0"},
     ).stdout
     assert out.split()[0] == "numpy" and "INGEST_NATIVE=0" in out
 
@@ -262,7 +269,9 @@ def _env() -> dict[str, str]:
 
 # ---------------------------------------------------------------- engine
 def _generated(n: int, seed: int) -> dict[str, str]:
-    spec = importlib.util.spec_from_file_location("generate_corpus", ROOT / "benchmarks" / "generate_corpus.py")
+    spec = importlib.util.spec_from_file_location(
+        "generate_corpus", ROOT / "benchmarks" / "generate_corpus.py"
+    )
     gen = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
     spec.loader.exec_module(gen)
@@ -314,7 +323,7 @@ def test_index_written_by_one_path_read_by_the_other(tmp_path: Path) -> None:
 
 
 @needs_native
-def test_stage_same_output_both_paths(run_pipeline) -> None:  # noqa: ANN001 - ingest.testing fixture
+def test_stage_same_output_both_paths(run_pipeline) -> None:
     from ingest import Document
 
     docs = [Document(id=k, text=v) for k, v in _generated(200, seed=2).items()]
@@ -326,7 +335,9 @@ def test_stage_same_output_both_paths(run_pipeline) -> None:  # noqa: ANN001 - i
         stats = dict(result.ledger.stages["dedup"].extra["dedup"])
         assert stats.pop("hashing") == shown
         assert shown == "native" if lib else shown.startswith("numpy (")
-        outs.append(([d.id for d in result.kept], [(r.id, r.duplicate_of, r.reason) for r in result.dropped], stats))
+        outs.append(
+            ([d.id for d in result.kept], [(r.id, r.duplicate_of, r.reason) for r in result.dropped], stats)
+        )
     assert outs[0] == outs[1]
     assert outs[0][1]  # duplicates were found
 
@@ -341,7 +352,9 @@ def test_pair_similarities_native_matches_numpy() -> None:
     sets = []
     for i in range(n):  # overlapping sets of many sizes, some empty, some equal
         base = rng.integers(0, 400 if i % 3 else 2**32, size=int(rng.integers(0, 300)), dtype=np.uint64)
-        sets.append(np.unique(base).astype(np.uint32) if i % 7 else (sets[-1] if sets else np.zeros(0, np.uint32)))
+        sets.append(
+            np.unique(base).astype(np.uint32) if i % 7 else (sets[-1] if sets else np.zeros(0, np.uint32))
+        )
     offsets = np.zeros(n + 1, dtype=np.int64)
     np.cumsum([s.size for s in sets], out=offsets[1:])
     store.put(np.arange(n), np.concatenate(sets), offsets, np.arange(n))
@@ -355,4 +368,10 @@ def test_pair_similarities_native_matches_numpy() -> None:
     for x, y in zip(got, want):
         assert x.dtype == y.dtype and np.array_equal(x, y)
     with pytest.raises(ValueError):
-        LIB.intersections(store.data[: store.used], np.array([store.used], dtype=np.int64), np.array([1]), np.zeros(1, np.int64), np.zeros(1, np.int64))
+        LIB.intersections(
+            store.data[: store.used],
+            np.array([store.used], dtype=np.int64),
+            np.array([1]),
+            np.zeros(1, np.int64),
+            np.zeros(1, np.int64),
+        )

@@ -9,7 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from ingest_plugins.dedup import DedupEngine, DedupOptions
 
 SEEDS = Path(__file__).resolve().parent.parent / "samples" / "seeds"

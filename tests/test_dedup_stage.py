@@ -122,12 +122,18 @@ def test_survivor_policies_and_annotate_mode(run_pipeline):
     base = article(random.Random(3))
     docs = [
         Document("a", base, metadata={"outlet": "Small Paper", "date": "2025-07-09"}),
-        Document("b", base + " An extra closing sentence about the river and the bridge.", metadata={"outlet": "Wire", "date": "2025-07-08"}),
+        Document(
+            "b",
+            base + " An extra closing sentence about the river and the bridge.",
+            metadata={"outlet": "Wire", "date": "2025-07-08"},
+        ),
         Document("c", base, metadata={"outlet": "Big Paper", "date": "2025-07-10"}),
     ]
     longest = run_pipeline(docs, ["dedup"])
     assert longest.kept_ids == ["b"]
-    preferred = run_pipeline(docs, [{"stage": "dedup", "survivor": "preferred_outlets", "preferred_outlets": ["Big Paper"]}])
+    preferred = run_pipeline(
+        docs, [{"stage": "dedup", "survivor": "preferred_outlets", "preferred_outlets": ["Big Paper"]}]
+    )
     assert preferred.kept_ids == ["c"] and {r.duplicate_of for r in preferred.dropped} == {"c"}
     earliest = run_pipeline(docs, [{"stage": "dedup", "survivor": "earliest"}])
     assert earliest.kept_ids == ["b"]
@@ -143,9 +149,16 @@ def test_saved_index_appears_only_once_every_document_has_passed(tmp_path):
     from ingest import Pipeline
 
     index = tmp_path / "dedup.index"
-    story = "The harbour council approved the new budget after a long debate in the town hall on Tuesday. " * 3
-    docs = [{"id": f"d{i}", "text": f"Story {i}. {story}" if i % 2 else f"Other story number {i} about rivers." * 4}
-            for i in range(12)]
+    story = (
+        "The harbour council approved the new budget after a long debate in the town hall on Tuesday. " * 3
+    )
+    docs = [
+        {
+            "id": f"d{i}",
+            "text": f"Story {i}. {story}" if i % 2 else f"Other story number {i} about rivers." * 4,
+        }
+        for i in range(12)
+    ]
     pipeline = Pipeline.from_dict(
         {"pipeline": [{"stage": "dedup", "save_index": str(index)}]}, load_entry_points=False
     )
@@ -158,7 +171,9 @@ def test_saved_index_appears_only_once_every_document_has_passed(tmp_path):
     assert len(rest) + 1 + pipeline.report["dropped"] == 12 and pipeline.report["dropped"] > 0
 
     # The saved index is the usual one: a later batch dedups against it.
-    again = Pipeline.from_dict({"pipeline": [{"stage": "dedup", "index_path": str(index)}]}, load_entry_points=False)
+    again = Pipeline.from_dict(
+        {"pipeline": [{"stage": "dedup", "index_path": str(index)}]}, load_entry_points=False
+    )
     assert list(again.process([{"id": "late", "text": docs[1]["text"]}])) == []
 
 
@@ -166,7 +181,9 @@ def _dedup_stage(workers: int = 1):
     """A DedupStage outside a pipeline, with a context of its own."""
     from ingest import Pipeline
 
-    pipeline = Pipeline.from_dict({"run": {"workers": workers}, "pipeline": [{"stage": "dedup"}]}, load_entry_points=False)
+    pipeline = Pipeline.from_dict(
+        {"run": {"workers": workers}, "pipeline": [{"stage": "dedup"}]}, load_entry_points=False
+    )
     stage_cfg = pipeline.config.stages[0]
     ledger = pipeline._new_ledger()
     ctx = pipeline._context(stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, ledger, None)

@@ -22,7 +22,9 @@ def _document() -> Document:
         origin=Origin(source="text_files", path="/in/news/a.txt", line=None, mtime=1.5),
         history=[
             StageEvent("header", "parsed_header", {"line": 1}),
-            StageEvent("boilerplate", "removed_lines", {"lines": [{"line": 3, "rule": "promo", "text": "Buy"}]}),
+            StageEvent(
+                "boilerplate", "removed_lines", {"lines": [{"line": 3, "rule": "promo", "text": "Buy"}]}
+            ),
         ],
     )
 
@@ -58,4 +60,3 @@ def test_copies_are_equal_and_independent() -> None:
     deep.metadata["header_values"].append("x")
     assert doc.metadata["header_values"] == ["403"]
     assert copy.copy(doc) == doc
-

@@ -61,7 +61,7 @@ def write_jsonl_input(folder: Path, records: list[dict]) -> Path:
 def config_for(tmp_path: Path, source: str, stages: list[str], *, workers: int = 1, sink: str = "") -> Path:
     config = tmp_path / "config.toml"
     config.write_text(
-        f"{source}\n[sink]\npath = \"out\"\n{sink}\n[run]\nworkers = {workers}\n"
+        f'{source}\n[sink]\npath = "out"\n{sink}\n[run]\nworkers = {workers}\n'
         + "".join(f'[[pipeline]]\nstage = "{stage}"\n' for stage in stages)
     )
     return config
@@ -74,7 +74,10 @@ def config_for(tmp_path: Path, source: str, stages: list[str], *, workers: int =
 def test_a_lone_surrogate_never_loses_a_record(tmp_path, ingest_cli, surrogate_in):
     base = story(1)
     records = [
-        {"id": "original", "text": base + (" \ud800" if surrogate_in in ("kept", "both") else "") + " More text."},
+        {
+            "id": "original",
+            "text": base + (" \ud800" if surrogate_in in ("kept", "both") else "") + " More text.",
+        },
         # a near copy of it, shorter: dedup drops it
         {"id": "copy", "text": base + (" \ud801" if surrogate_in in ("dropped", "both") else "")},
         {"id": "other", "text": story(2)},
@@ -120,7 +123,9 @@ def ingest_stages():
 
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("sink", ["jsonl", "csv", "sqlite", "parquet"])
-def test_unwritable_documents_are_dropped_by_the_sink_with_any_worker_count(tmp_path, ingest_cli, workers, sink):
+def test_unwritable_documents_are_dropped_by_the_sink_with_any_worker_count(
+    tmp_path, ingest_cli, workers, sink
+):
     records = [{"id": f"d{i:03d}", "text": story(i, 40)} for i in range(60)]
     records[7]["text"] += " \udcff"  # a lone surrogate
     records[44]["text"] = "\ud83d" + records[44]["text"]
@@ -159,7 +164,9 @@ def test_a_sink_that_cannot_record_a_drop_fails_the_run_instead_of_losing_it(tmp
     config.write_text('[plugins]\npaths = ["failing_observer.py"]\n' + config.read_text())
     result = ingest_cli("run", "-c", str(config))
     assert result.exit_code == ExitCode.RUN_FAILED
-    assert "could not record that 'b' was dropped" in result.stderr and "the drop log is gone" in result.stderr
+    assert (
+        "could not record that 'b' was dropped" in result.stderr and "the drop log is gone" in result.stderr
+    )
     assert not (tmp_path / "out" / "report.json").exists()
     assert not (tmp_path / "out" / "documents.jsonl").exists()
 
@@ -273,7 +280,11 @@ def test_temporary_files_left_by_a_kill_during_the_final_renames_are_removed(tmp
     out = tmp_path / "out"
     out.mkdir()
     # what a kill between the renames leaves: the report's and a file's temporary copies
-    leftovers = [".report.json.k3x9a1b2.partial", ".documents.jsonl.q8w7e6r5.partial", ".report.html.a1b2c3d4.partial"]
+    leftovers = [
+        ".report.json.k3x9a1b2.partial",
+        ".documents.jsonl.q8w7e6r5.partial",
+        ".report.html.a1b2c3d4.partial",
+    ]
     for name in leftovers:
         (out / name).write_text("{half")
     (out / "notes.partial").write_text("the user's own file")

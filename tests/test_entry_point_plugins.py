@@ -77,7 +77,9 @@ def test_installed_plugin_package_is_discovered_and_runs(tmp_path, repo_root):
     bindir = env_dir / ("Scripts" if os.name == "nt" else "bin")
     python = str(bindir / "python")
     good = make_package(tmp_path, "ingest-no-shouting", "ingest_no_shouting", PLUGIN_MODULE)
-    broken = make_package(tmp_path, "ingest-broken", "ingest_broken", "raise ImportError('missing dependency xyz')\n")
+    broken = make_package(
+        tmp_path, "ingest-broken", "ingest_broken", "raise ImportError('missing dependency xyz')\n"
+    )
     result = run([python, "-m", "pip", "install", "--quiet", str(repo_root), str(good), str(broken)])
     assert result.returncode == 0, result.stderr
 

@@ -179,7 +179,9 @@ def test_a_ray_address_where_nothing_listens_fails_in_seconds(tmp_path, write_co
     with socket.socket() as probe:  # a port that was just free: nothing listens there
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    config = write_config(tmp_path / "config.toml", {"sink": {"path": str(tmp_path / "out")}, "pipeline": STAGES})
+    config = write_config(
+        tmp_path / "config.toml", {"sink": {"path": str(tmp_path / "out")}, "pipeline": STAGES}
+    )
     result = ingest_cli("run", "-c", config, "--executor", "ray", "--ray-address", f"127.0.0.1:{port}")
     assert result.exit_code != 0
     assert f"cannot start or reach ray_address '127.0.0.1:{port}'" in result.stderr

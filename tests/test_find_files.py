@@ -8,17 +8,44 @@ import os
 from pathlib import Path
 
 import pytest
-
 from ingest_plugins import io_util
 
 NAMES = [
-    "a.txt", "b.md", ".hidden.txt", "a1.txt", "ab.txt", "[x].txt", "c.txt.gz", "d.md.bz2", "e.txt.zst",
-    "sub/a.txt", "sub/b.txt.xz", "sub/.dot/c.txt", "sub/deeper/d.txt", "sub/deeper/e.md",
-    "other/x.txt", "other/y.TXT", "space dir/z z.txt", "ünï/ö.txt",
+    "a.txt",
+    "b.md",
+    ".hidden.txt",
+    "a1.txt",
+    "ab.txt",
+    "[x].txt",
+    "c.txt.gz",
+    "d.md.bz2",
+    "e.txt.zst",
+    "sub/a.txt",
+    "sub/b.txt.xz",
+    "sub/.dot/c.txt",
+    "sub/deeper/d.txt",
+    "sub/deeper/e.md",
+    "other/x.txt",
+    "other/y.TXT",
+    "space dir/z z.txt",
+    "ünï/ö.txt",
 ]
 PATTERNS = [
-    "**/*.txt", "*.txt", "sub/*.txt", "**/a?.txt", "[ab]*.txt", "**/*", "sub/**/*.md", "*.txt.gz",
-    "**/[!a]*.txt", "**", "sub/**", "other/*.TXT", "**/deeper/*", "space dir/*.txt", "*.md*",
+    "**/*.txt",
+    "*.txt",
+    "sub/*.txt",
+    "**/a?.txt",
+    "[ab]*.txt",
+    "**/*",
+    "sub/**/*.md",
+    "*.txt.gz",
+    "**/[!a]*.txt",
+    "**",
+    "sub/**",
+    "other/*.TXT",
+    "**/deeper/*",
+    "space dir/*.txt",
+    "*.md*",
 ]
 
 
@@ -85,5 +112,7 @@ def test_relative_paths_only_and_a_single_file(tree: Path) -> None:
     rels = io_util.find_relative(tree, ["**/*.txt"])
     assert rels == sorted(rels) and "sub/a.txt" in rels and "sub/.dot/c.txt" in rels
     assert "broken.txt" not in rels  # a dangling link is not a file
-    assert not any(rel.startswith(("link-to-sub/", "loop/")) for rel in rels)  # like "**": links to folders not followed
+    assert not any(
+        rel.startswith(("link-to-sub/", "loop/")) for rel in rels
+    )  # like "**": links to folders not followed
     assert io_util.find_relative(tree / "a.txt", ["*.md"]) == ["a.txt"]

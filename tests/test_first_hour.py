@@ -32,7 +32,12 @@ def test_a_run_with_another_sink_replaces_what_the_earlier_run_wrote(tmp_path, i
     write_inputs(tmp_path / "in")
     out = tmp_path / "out"
     assert ingest_cli("run", "-c", str(write_config(tmp_path, "jsonl"))).exit_code == 0
-    assert {p.name for p in out.iterdir()} == {"documents.jsonl", "dropped.jsonl", "report.json", "report.html"}
+    assert {p.name for p in out.iterdir()} == {
+        "documents.jsonl",
+        "dropped.jsonl",
+        "report.json",
+        "report.html",
+    }
 
     result = ingest_cli("run", "-c", str(write_config(tmp_path, "csv")))
     assert result.exit_code == 0, result.stderr

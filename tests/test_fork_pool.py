@@ -60,7 +60,10 @@ def _die(state: None, code: int) -> None:
 
 
 def test_a_worker_that_dies_is_a_run_error_with_its_exit_code():
-    with pytest.raises(RunError, match=r"it exited \(exit code 7\)"), ForkWorkers(1, lambda: None, _die) as pool:
+    with (
+        pytest.raises(RunError, match=r"it exited \(exit code 7\)"),
+        ForkWorkers(1, lambda: None, _die) as pool,
+    ):
         pool.result(pool.submit(7))
 
 

@@ -87,7 +87,10 @@ def test_labels_match_files_and_clusters(corpus):
         elif rec["role"] == "exact_copy":
             assert text[rec["id"]] == text[original[rec["cluster"]]["id"]]
         elif rec["role"] == "whitespace_copy":
-            squash = lambda b: re.sub(rb"\s+", b" ", b).strip()
+
+            def squash(b: bytes) -> bytes:
+                return re.sub(rb"\s+", b" ", b).strip()
+
             assert squash(text[rec["id"]]) == squash(text[original[rec["cluster"]]["id"]])
             assert text[rec["id"]] != text[original[rec["cluster"]]["id"]]
         elif rec["role"] == "variant":

@@ -1,11 +1,11 @@
 """Property tests: never raises; every non-header line survives, in order."""
+
 from __future__ import annotations
 
 import datetime
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from ingest_plugins.header import HeaderOptions, parse_document
 
 dates = st.builds(
@@ -15,10 +15,22 @@ dates = st.builds(
     st.integers(0, 39),
 )
 words = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\n"), max_size=12)
-any_line = st.text(st.characters(blacklist_characters="\n"), max_size=60)  # includes controls, U+FFFD, surrogates
-date_line = st.builds(lambda ws, d, rest: f"{ws}date {d} {' '.join(rest)}", st.sampled_from(["", " ", "\t"]), dates, st.lists(words, max_size=3))
+any_line = st.text(
+    st.characters(blacklist_characters="\n"), max_size=60
+)  # includes controls, U+FFFD, surrogates
+date_line = st.builds(
+    lambda ws, d, rest: f"{ws}date {d} {' '.join(rest)}",
+    st.sampled_from(["", " ", "\t"]),
+    dates,
+    st.lists(words, max_size=3),
+)
 keys = st.sampled_from(["date", "title", "tags", "Title", "foo", "Brussels", "x1", "published", "id", "url"])
-kv_line = st.builds(lambda k, sep, v: f"{k}{sep}{v}", keys, st.sampled_from([": ", ":", " : ", ":\t"]), st.one_of(dates, words))
+kv_line = st.builds(
+    lambda k, sep, v: f"{k}{sep}{v}",
+    keys,
+    st.sampled_from([": ", ":", " : ", ":\t"]),
+    st.one_of(dates, words),
+)
 fence = st.sampled_from(["---", " --- ", "---\r"])
 item_line = st.builds(lambda v: f"  - {v}", words)
 prose = st.sampled_from(
@@ -91,12 +103,19 @@ def test_with_plugin_and_pattern(text: str) -> None:
             raise ValueError("plugin bug")
         return None
 
-    opts = HeaderOptions(patterns=[{"regex": r"(?P<k>[a-z]+)=(?P<v>\d+)", "types": {"v": "int"}}, {"regex": r"date (?P<d>\S+)", "types": {"d": "date"}}])
+    opts = HeaderOptions(
+        patterns=[
+            {"regex": r"(?P<k>[a-z]+)=(?P<v>\d+)", "types": {"v": "int"}},
+            {"regex": r"date (?P<d>\S+)", "types": {"d": "date"}},
+        ]
+    )
     check(text, parse_document(text, opts, plugin_parsers=[plugin]))
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(kv_line, date_line, item_line), min_size=1, max_size=8), st.lists(prose, max_size=5))
+@given(
+    st.lists(st.one_of(kv_line, date_line, item_line), min_size=1, max_size=8), st.lists(prose, max_size=5)
+)
 def test_front_matter_blocks(inner: list[str], body: list[str]) -> None:
     text = "\n".join(["---", *inner, "---", *body])
     r = parse_document(text)

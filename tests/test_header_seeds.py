@@ -1,11 +1,11 @@
 """The five seed documents (see /work/shared/corpus/SEEDS.md)."""
+
 from __future__ import annotations
 
 import datetime
 from pathlib import Path
 
 import pytest
-
 from ingest_plugins.header import HeaderOptions, parse_document
 
 SEEDS = Path(__file__).parent.parent / "samples" / "seeds"

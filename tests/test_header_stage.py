@@ -17,8 +17,7 @@ def test_seed_metadata_in_the_jsonl_output(tmp_path, ingest_cli, repo_root):
     result = ingest_cli("run", "-c", str(config))
     assert result.exit_code == 0, result.stderr
     docs = {
-        d["id"]: d
-        for d in map(json.loads, (tmp_path / "out" / "documents.jsonl").read_text().splitlines())
+        d["id"]: d for d in map(json.loads, (tmp_path / "out" / "documents.jsonl").read_text().splitlines())
     }
     d000 = docs["000_0641a12947d22cdf.txt"]
     assert d000["metadata"]["date"] == "2025-07-07"
@@ -76,7 +75,12 @@ def test_header_format_added_by_a_plugin_hook(run_pipeline):
 def test_header_format_added_by_config(run_pipeline):
     stage = {
         "stage": "header",
-        "patterns": [{"regex": r"crawled (?P<crawled>\d{4}-\d\d-\d\d) status=(?P<status>\d+)", "types": {"crawled": "date", "status": "int"}}],
+        "patterns": [
+            {
+                "regex": r"crawled (?P<crawled>\d{4}-\d\d-\d\d) status=(?P<status>\d+)",
+                "types": {"crawled": "date", "status": "int"},
+            }
+        ],
     }
     result = run_pipeline(["crawled 2024-01-02 status=200\nTitle\nBody."], [stage])
     assert result.kept[0].metadata["crawled"] == datetime.date(2024, 1, 2)

@@ -146,7 +146,7 @@ def doctored_hookspecs(strip_docstring_of: str) -> types.ModuleType:
             assert isinstance(node.body[0], ast.Expr), "the hook had no docstring to remove"
             node.body[0] = ast.Expr(ast.Constant(...))
     module = types.ModuleType("doctored_hookspecs")
-    exec(compile(ast.fix_missing_locations(tree), "<doctored hookspecs>", "exec"), module.__dict__)  # noqa: S102
+    exec(compile(ast.fix_missing_locations(tree), "<doctored hookspecs>", "exec"), module.__dict__)
     return module
 
 
@@ -158,7 +158,7 @@ def test_removing_a_docstring_fails_the_docstring_check(hook):
 
 def test_incomplete_docstrings_fail_the_docstring_check():
     module = types.ModuleType("thin")
-    exec(  # noqa: S102
+    exec(
         "from ingest.contract.hookspecs import hookspec\n"
         "@hookspec\n"
         "def ingest_thing(doc, stage) -> int:\n"

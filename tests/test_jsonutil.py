@@ -21,7 +21,12 @@ class Colour(enum.Enum):
 
 
 VALUES = [
-    {"id": "a", "text": "Zürich – “quoted” \t tab\nnewline \x01 control \u2028 separator", "n": 3, "ok": True},
+    {
+        "id": "a",
+        "text": "Zürich – “quoted” \t tab\nnewline \x01 control \u2028 separator",
+        "n": 3,
+        "ok": True,
+    },
     {"metadata": {"date": datetime.date(2025, 7, 7), "when": datetime.datetime(2025, 7, 7, 4, 3, 2, 1)}},
     {"aware": datetime.datetime(2025, 7, 7, 4, 3, tzinfo=datetime.timezone.utc), "t": datetime.time(4, 3)},
     {"similarity": 0.8732, "containment": 1.0, "zero": 0.0, "neg": -2.5, "none": None},

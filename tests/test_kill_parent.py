@@ -37,7 +37,7 @@ GONE_WITHIN = 10.0
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
-GATE_PLUGIN = '''
+GATE_PLUGIN = """
 import os
 import time
 
@@ -69,7 +69,7 @@ def gate(options, ctx):
 def ingest_stages():
     summary = "holds a document while a file exists"
     return [StageSpec("gate", StageKind.FILTER, gate, GateOptions, summary, per_document=True)]
-'''
+"""
 
 #: where the gate sits: before dedup (the dedup hashing pool runs beside the workers),
 #: or with no corpus stage (the sink's report.html collector runs beside them)

@@ -19,7 +19,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the executors", ("ingest.executors",)),
     ("the pipeline", ("ingest.runner",)),
     ("report and explain", ("ingest.report",)),
-    ("command line, plugin kit and public API", ("ingest.cli", "ingest.testing", "ingest.__main__", "ingest")),
+    (
+        "command line, plugin kit and public API",
+        ("ingest.cli", "ingest.testing", "ingest.__main__", "ingest"),
+    ),
 ]
 
 
@@ -45,8 +48,12 @@ def imports_of(name: str, path: Path, known: set[str]) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
-            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else [])
+                )
+            targets = [
+                f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names
+            ]
         else:
             continue
         for target in targets:
@@ -67,9 +74,9 @@ def layer_of(module: str) -> int:
     best = None
     for index, (_title, prefixes) in enumerate(LAYERS):
         for prefix in prefixes:
-            if module == prefix or module.startswith(prefix + "."):
-                if best is None or len(prefix) > best[1]:
-                    best = (index, len(prefix))
+            inside = module == prefix or module.startswith(prefix + ".")
+            if inside and (best is None or len(prefix) > best[1]):
+                best = (index, len(prefix))
     assert best is not None, f"{module} is in no layer: add it to LAYERS"
     return best[0]
 

@@ -12,7 +12,11 @@ from ingest import ConfigError, Document, Pipeline, hookimpl
 
 def test_process_strings_dicts_and_documents(run_pipeline):
     result = run_pipeline(
-        ["short", {"id": "b", "text": "a long enough text", "metadata": {"k": 1}}, Document("c", "another long text")],
+        [
+            "short",
+            {"id": "b", "text": "a long enough text", "metadata": {"k": 1}},
+            Document("c", "another long text"),
+        ],
         [{"stage": "min_length", "min_chars": 10}],
         plugins=[ExamplePlugin()],
     )
@@ -25,7 +29,9 @@ def test_process_strings_dicts_and_documents(run_pipeline):
 
 def test_process_is_lazy_and_report_complete_after_exhaustion():
     # One process: with workers, process() reads a few batches ahead.
-    pipeline = Pipeline.from_dict({"pipeline": [{"stage": "suffix"}], "run": {"workers": 1}}, plugins=[ExamplePlugin()])
+    pipeline = Pipeline.from_dict(
+        {"pipeline": [{"stage": "suffix"}], "run": {"workers": 1}}, plugins=[ExamplePlugin()]
+    )
     seen = []
 
     def items():
@@ -59,9 +65,11 @@ def test_stages_run_in_config_order_and_same_stage_twice(run_pipeline):
 def test_disabled_stage_and_skip(run_pipeline):
     result = run_pipeline(["x"], [{"stage": "suffix", "enabled": False}], plugins=[ExamplePlugin()])
     assert result.kept[0].text == "x"
-    pipeline = Pipeline.from_dict({"pipeline": [{"stage": "suffix"}]}, plugins=[ExamplePlugin()], skip=["suffix"])
+    pipeline = Pipeline.from_dict(
+        {"pipeline": [{"stage": "suffix"}]}, plugins=[ExamplePlugin()], skip=["suffix"]
+    )
     assert [d.text for d in pipeline.process(["y"])] == ["y"]
-    with pytest.raises(ConfigError, match="--skip 'sufix'.*did you mean 'suffix'"):
+    with pytest.raises(ConfigError, match=r"--skip 'sufix'.*did you mean 'suffix'"):
         Pipeline.from_dict({"pipeline": [{"stage": "suffix"}]}, plugins=[ExamplePlugin()], skip=["sufix"])
 
 
@@ -133,7 +141,10 @@ def test_corpus_stage_observes_each_document_as_it_is_spooled_then_fits(run_pipe
     result = run_pipeline(items, ["observing"], plugins=[plugin], run={"workers": workers})
     assert result.kept_ids == ["d3", "d1", "d2"]
     assert _ObservingStage.last.events == [
-        ("observe", "d3"), ("observe", "d1"), ("observe", "d2"), ("fit", ["d3", "d1", "d2"])
+        ("observe", "d3"),
+        ("observe", "d1"),
+        ("observe", "d2"),
+        ("fit", ["d3", "d1", "d2"]),
     ]
 
 
@@ -208,7 +219,7 @@ def test_duplicate_stage_name_names_both_plugins():
         __name__ = "again"
 
     # The stage the config uses names both; the other clashing names are not its concern.
-    with pytest.raises(ConfigError, match="'suffix' is provided by two plugins: 'example-stages'.*'again'"):
+    with pytest.raises(ConfigError, match=r"'suffix' is provided by two plugins: 'example-stages'.*'again'"):
         Pipeline.from_dict({"pipeline": [{"stage": "suffix"}]}, plugins=[ExamplePlugin(), Again()])
 
 

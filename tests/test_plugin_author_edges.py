@@ -462,7 +462,9 @@ def test_the_guides_source_and_sink_work_and_resolve_paths_against_the_config(
 
 
 def guide_plugin_module(tmp_path: Path) -> Path:
-    body = re.search(r'```python title="src/ingest_keywords/__init__.py"\n(.*?)```', GUIDE, re.DOTALL).group(1)
+    body = re.search(r'```python title="src/ingest_keywords/__init__.py"\n(.*?)```', GUIDE, re.DOTALL).group(
+        1
+    )
     path = tmp_path / "keywords_plugin.py"
     path.write_text(body, encoding="utf-8")
     return path

@@ -221,7 +221,10 @@ def test_misspelt_hook_is_a_named_warning_and_bad_arguments_a_clean_error(tmp_pa
     config.write_text('[source]\npath = "."\n[plugins]\npaths = ["typo.py"]\n')
     result = ingest_cli("check", "-c", str(config))
     assert result.exit_code == 0
-    assert "'ingest_run_finishd', which is not an ingest hook (did you mean 'ingest_run_finished'?)" in result.stdout
+    assert (
+        "'ingest_run_finishd', which is not an ingest hook (did you mean 'ingest_run_finished'?)"
+        in result.stdout
+    )
 
     (tmp_path / "badargs.py").write_text(
         "from ingest import hookimpl\n\n@hookimpl\ndef ingest_run_finished(report, extra):\n    pass\n"

@@ -11,7 +11,6 @@ block may be (the test builds the same virtualenv once and shares it).
 from __future__ import annotations
 
 import json
-
 import os
 import re
 import subprocess

@@ -597,7 +597,9 @@ def test_compressed_and_sharded_outputs(run_output: Path, suffix: str) -> None:
     assert "dropped records were read but the report says 9 dropped" in page_html
 
 
-def test_the_page_the_sink_writes_equals_the_page_rebuilt_from_the_files(run_output: Path, tmp_path: Path) -> None:
+def test_the_page_the_sink_writes_equals_the_page_rebuilt_from_the_files(
+    run_output: Path, tmp_path: Path
+) -> None:
     """The jsonl sink collects the page from the records as it writes them
     (no second read of its files); rebuilding it from the files gives the
     same bytes, duplicate clusters and samples included."""
@@ -614,7 +616,9 @@ def test_samples_do_not_depend_on_record_order(run_output: Path) -> None:
     backward = render_html(report, iter(dropped[::-1]), iter(kept[::-1]), samples_per_rule=3)
 
     def samples(page_html: str) -> list[str]:
-        return [chunk.split("</details>")[0] for chunk in page_html.split('<details class="rule-samples"')[1:]]
+        return [
+            chunk.split("</details>")[0] for chunk in page_html.split('<details class="rule-samples"')[1:]
+        ]
 
     assert samples(forward) and samples(forward) == samples(backward)
     # Survivors are known to be kept whichever file comes first.
@@ -630,7 +634,10 @@ def test_no_samples_asked_for_counts_every_line_and_shows_none(run_output: Path)
         for chunk in page_html.split("<tr data-rule=")[1:]
     }
     assert shown == dict(expected)
-    assert all("<tr><td" not in c.split("</details>")[0] for c in page_html.split('<details class="rule-samples"')[1:])
+    assert all(
+        "<tr><td" not in c.split("</details>")[0]
+        for c in page_html.split('<details class="rule-samples"')[1:]
+    )
 
 
 @pytest.mark.parametrize("batch_bytes", [1, 1 << 20])
@@ -687,7 +694,9 @@ def test_the_fields_sent_to_the_helper_are_all_the_page_reads(run_output: Path) 
     kept_fields, dropped_fields = PAGE_FIELDS[b"K"], PAGE_FIELDS[b"D"]
     cut_kept = [{k: v for k, v in record.items() if k in kept_fields} for record in kept]
     cut_dropped = [{k: v for k, v in record.items() if k in dropped_fields} for record in dropped]
-    assert render_html(report, iter(cut_dropped), iter(cut_kept)) == render_html(report, iter(dropped), iter(kept))
+    assert render_html(report, iter(cut_dropped), iter(cut_kept)) == render_html(
+        report, iter(dropped), iter(kept)
+    )
 
 
 def test_an_aborted_run_stops_the_helper_process(tmp_path: Path) -> None:

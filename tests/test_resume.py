@@ -76,10 +76,42 @@ def ingest_stages():
 '''
 
 WORDS = [
-    "council", "harbour", "budget", "river", "festival", "crowd", "town", "hall", "debate",
-    "minister", "election", "weather", "storm", "market", "prices", "school", "teachers", "hospital",
-    "doctors", "police", "station", "bridge", "railway", "airport", "museum", "library", "garden",
-    "farmers", "harvest", "football", "match", "season", "coach", "players", "island", "ferry",
+    "council",
+    "harbour",
+    "budget",
+    "river",
+    "festival",
+    "crowd",
+    "town",
+    "hall",
+    "debate",
+    "minister",
+    "election",
+    "weather",
+    "storm",
+    "market",
+    "prices",
+    "school",
+    "teachers",
+    "hospital",
+    "doctors",
+    "police",
+    "station",
+    "bridge",
+    "railway",
+    "airport",
+    "museum",
+    "library",
+    "garden",
+    "farmers",
+    "harvest",
+    "football",
+    "match",
+    "season",
+    "coach",
+    "players",
+    "island",
+    "ferry",
     "tourists",
 ]
 
@@ -132,7 +164,13 @@ PIPELINES = {
 
 
 def write_config(
-    folder: Path, corpus: Path, pipeline: str, *, compression: str = "none", shard_bytes: int = 0, every: int = 100
+    folder: Path,
+    corpus: Path,
+    pipeline: str,
+    *,
+    compression: str = "none",
+    shard_bytes: int = 0,
+    every: int = 100,
 ) -> Path:
     (folder / "resume_helpers.py").write_text(HELPERS)
     stages = "".join(f'[[pipeline]]\nstage = "{stage}"\n' for stage in PIPELINES[pipeline])
@@ -397,7 +435,9 @@ def test_checkpoints_off_discards_an_interrupted_run(tmp_path, ingest_cli, monke
         ("none", "reading", "stream-stage"),
     ],
 )
-def test_interrupted_and_resumed_in_process(tmp_path, ingest_cli, monkeypatch, compression, interrupt, pipeline):
+def test_interrupted_and_resumed_in_process(
+    tmp_path, ingest_cli, monkeypatch, compression, interrupt, pipeline
+):
     if compression == "zstd":
         pytest.importorskip("zstandard")
     small = tmp_path / "small"

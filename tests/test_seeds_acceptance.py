@@ -25,8 +25,10 @@ def sample_run(tmp_path, ingest_cli, repo_root):
     """`ingest run -c config.toml` exactly as the README's quick start, output in tmp."""
     result = ingest_cli("run", "-c", str(repo_root / "config.toml"), "--output", str(tmp_path))
     assert result.exit_code == 0, result.stderr
-    return read_jsonl(tmp_path / "documents.jsonl"), read_jsonl(tmp_path / "dropped.jsonl"), json.loads(
-        (tmp_path / "report.json").read_text()
+    return (
+        read_jsonl(tmp_path / "documents.jsonl"),
+        read_jsonl(tmp_path / "dropped.jsonl"),
+        json.loads((tmp_path / "report.json").read_text()),
     )
 
 
@@ -65,7 +67,10 @@ def test_header_metadata(sample_run):
     assert docs[SEEDS["003"]]["metadata"]["title"] == "NATO talk becoming toxic"
     assert docs[SEEDS["003"]]["metadata"]["outlet"] == "Russia Today"
     assert docs[SEEDS["003"]]["metadata"]["relative_date"] == "2 days ago"
-    assert docs[SEEDS["004"]]["metadata"]["title"] == "Ukraine’s Push for NATO Membership Hits a Diplomatic Roadblock"
+    assert (
+        docs[SEEDS["004"]]["metadata"]["title"]
+        == "Ukraine’s Push for NATO Membership Hits a Diplomatic Roadblock"
+    )
     assert "title" not in docs[SEEDS["001"]]["metadata"]
 
 
@@ -96,7 +101,9 @@ def test_article_lines_kept_and_furniture_removed(sample_run, seeds_dir):
 
 
 def test_story_grouping_links_the_rewrites(run_pipeline, seeds_dir):
-    items = [{"id": key, "text": (seeds_dir / name).read_text(encoding="utf-8")} for key, name in SEEDS.items()]
+    items = [
+        {"id": key, "text": (seeds_dir / name).read_text(encoding="utf-8")} for key, name in SEEDS.items()
+    ]
     result = run_pipeline(
         items, ["header", "boilerplate", {"stage": "dedup", "story_grouping": True, "mode": "annotate"}]
     )

@@ -21,7 +21,7 @@ from ingest import ExitCode
 
 SEEDS = Path(__file__).parent.parent / "samples" / "seeds"
 
-DROP_IDS_PLUGIN = '''
+DROP_IDS_PLUGIN = """
 import attrs
 from ingest import Drop, StageKind, StageSpec, hookimpl
 
@@ -37,9 +37,9 @@ def factory(options, ctx):
 @hookimpl
 def ingest_stages():
     return [StageSpec("drop_ids", StageKind.FILTER, factory, Options, "drop listed ids", per_document=True)]
-'''
+"""
 
-BROKEN_SOURCE_PLUGIN = '''
+BROKEN_SOURCE_PLUGIN = """
 from ingest import Document, StageKind, StageSpec, hookimpl
 
 class Broken:
@@ -54,7 +54,7 @@ class Broken:
 @hookimpl
 def ingest_stages():
     return [StageSpec("broken_source", StageKind.SOURCE, Broken, None, "fails mid-way")]
-'''
+"""
 
 
 def toml_table(name: str, values: dict[str, Any]) -> str:
@@ -104,6 +104,7 @@ def no_partials(out: Path) -> None:
 
 
 # -- jsonl -----------------------------------------------------------------
+
 
 def zstd_decompress(data: bytes) -> bytes:
     zstandard = pytest.importorskip("zstandard")
@@ -180,7 +181,12 @@ def test_parquet_sink_round_trips_seeds(tmp_path, ingest_cli):
     dropped = pq.read_table(out / "dropped.parquet").to_pylist()
     assert len(dropped) == 1
     record = dropped[0]
-    assert (record["id"], record["stage"], record["reason"], record["duplicate_of"]) == (dropped_id, "drop_ids", "unwanted", None)
+    assert (record["id"], record["stage"], record["reason"], record["duplicate_of"]) == (
+        dropped_id,
+        "drop_ids",
+        "unwanted",
+        None,
+    )
     assert json.loads(record["details"])["why"] == "listed"
     assert read_report(out)["dropped"] == 1
 
@@ -189,7 +195,9 @@ def test_parquet_sink_without_pyarrow_is_a_config_error(tmp_path, ingest_cli, mo
     import importlib.util
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a)
+    )
     config = write_config(tmp_path, {"path": str(SEEDS)}, {"type": "parquet", "path": str(tmp_path / "out")})
     result = ingest_cli("run", "-c", str(config))
     assert result.exit_code == ExitCode.USAGE_ERROR
@@ -217,7 +225,9 @@ def test_csv_sink_round_trips_seeds(tmp_path, ingest_cli, delimiter):
     assert {r["id"]: r["text"] for r in rows} == expected  # newlines, quotes and commas survive
     assert list(rows[0]) == ["id", "text", "metadata", "path"]
     dropped = read_csv(out / "dropped.csv", delimiter)
-    assert [(r["id"], r["stage"], r["reason"]) for r in dropped] == [("000_0641a12947d22cdf.txt", "drop_ids", "unwanted")]
+    assert [(r["id"], r["stage"], r["reason"]) for r in dropped] == [
+        ("000_0641a12947d22cdf.txt", "drop_ids", "unwanted")
+    ]
     assert list(dropped[0]) == ["id", "stage", "reason", "duplicate_of", "details", "path"]
     details = json.loads(dropped[0]["details"])
     assert details["why"] == "listed" and "drop_ids" in details["plugin"]  # the plugin is kept too
@@ -253,9 +263,13 @@ def test_sqlite_sink_round_trips_and_upserts(tmp_path, ingest_cli):
     assert second_run != first_run
     docs = dict(db_rows(db, "SELECT id, text FROM documents"))
     assert docs == {k: v for k, v in expected.items() if k != moved}  # no duplicates, one moved out
-    assert db_rows(db, "SELECT id, stage, reason, run_id FROM dropped") == [(moved, "drop_ids", "unwanted", second_run)]
+    assert db_rows(db, "SELECT id, stage, reason, run_id FROM dropped") == [
+        (moved, "drop_ids", "unwanted", second_run)
+    ]
     assert db_rows(db, "SELECT DISTINCT run_id FROM documents") == [(second_run,)]
-    assert [r[0] for r in db_rows(db, "SELECT run_id FROM runs ORDER BY run_id")] == sorted([first_run, second_run])
+    assert [r[0] for r in db_rows(db, "SELECT run_id FROM runs ORDER BY run_id")] == sorted(
+        [first_run, second_run]
+    )
     stored = json.loads(db_rows(db, f"SELECT report FROM runs WHERE run_id = '{second_run}'")[0][0])
     assert stored["dropped"] == 1 and stored["kept"] == len(expected) - 1
 
@@ -272,7 +286,11 @@ def test_sqlite_sink_replace_empties_tables(tmp_path, ingest_cli):
     other.mkdir()
     (other / "only.txt").write_text("the only document")
     out = tmp_path / "out"
-    config = write_config(tmp_path, {"path": str(other)}, {"type": "sqlite", "path": str(out), "database": "x.db", "replace": True})
+    config = write_config(
+        tmp_path,
+        {"path": str(other)},
+        {"type": "sqlite", "path": str(out), "database": "x.db", "replace": True},
+    )
     assert ingest_cli("run", "-c", str(config)).exit_code == 0
     assert db_rows(out / "x.db", "SELECT id FROM documents") == [("only.txt",)]
 
@@ -329,15 +347,23 @@ def ingest_stages():
 
 def test_sqlite_sink_warns_about_a_repeated_id_in_one_run(tmp_path, ingest_cli):
     source = tmp_path / "docs.jsonl"
-    source.write_text('{"id": "a", "text": "first a"}\n{"id": "c", "text": "second a"}\n{"id": "b", "text": "b"}\n')
+    source.write_text(
+        '{"id": "a", "text": "first a"}\n{"id": "c", "text": "second a"}\n{"id": "b", "text": "b"}\n'
+    )
     (tmp_path / "rename_c.py").write_text(RENAME_STAGE)
     out = tmp_path / "out"
-    config = write_config(tmp_path, {"type": "jsonl_files", "path": str(source)}, {"type": "sqlite", "path": str(out)})
+    config = write_config(
+        tmp_path, {"type": "jsonl_files", "path": str(source)}, {"type": "sqlite", "path": str(out)}
+    )
     config.write_text(
-        config.read_text().replace('"broken.py"]', '"broken.py", "rename_c.py"]') + '[[pipeline]]\nstage = "rename_c"\n'
+        config.read_text().replace('"broken.py"]', '"broken.py", "rename_c.py"]')
+        + '[[pipeline]]\nstage = "rename_c"\n'
     )
     result = ingest_cli("run", "-c", str(config))
     assert result.exit_code == 0, result.stderr
-    assert db_rows(out / "ingest.sqlite", "SELECT id, text FROM documents ORDER BY id") == [("a", "first a"), ("b", "b")]
+    assert db_rows(out / "ingest.sqlite", "SELECT id, text FROM documents ORDER BY id") == [
+        ("a", "first a"),
+        ("b", "b"),
+    ]
     report = read_report(out)
     assert report["warnings"] == 1 and "'a' was kept twice" in report["warning_samples"][0]

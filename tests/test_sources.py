@@ -106,9 +106,12 @@ def test_text_files_encodings(tmp_path, ingest_cli):
     (folder / "cp1252.txt").write_bytes(text.encode("cp1252"))
     (folder / "broken16.txt").write_bytes(codecs.BOM_UTF16_LE + b"a\x00\x00\xd8")  # lone surrogate
 
-    result = run(tmp_path, ingest_cli, {"path": str(folder), "encoding": "auto", "fallback_encodings": ["cp1252"]})
+    result = run(
+        tmp_path, ingest_cli, {"path": str(folder), "encoding": "auto", "fallback_encodings": ["cp1252"]}
+    )
     assert {k: v["text"] for k, v in result["kept"].items()} == {
-        name: text for name in ["utf8.txt", "utf8bom.txt", "utf16le.txt", "utf16be.txt.gz", "utf32le.txt", "cp1252.txt"]
+        name: text
+        for name in ["utf8.txt", "utf8bom.txt", "utf16le.txt", "utf16be.txt.gz", "utf32le.txt", "cp1252.txt"]
     }
     assert {k: v["reason"] for k, v in result["dropped"].items()} == {"broken16.txt": "undecodable"}
     assert result["report"]["warnings"] == 1
@@ -191,7 +194,10 @@ def test_nasty_folder_nothing_is_lost(tmp_path, ingest_cli):
     assert len(result["kept"]["big_one_line.txt"]["text"]) == big // 1_000_000 * 1_000_000
     for record in result["dropped"].values():
         assert record["stage"] == "source" and record["path"] and record["details"]["error"]
-    assert "undecodable.txt:2: not valid utf-8 at byte 16" in result["dropped"]["undecodable.txt"]["details"]["error"]
+    assert (
+        "undecodable.txt:2: not valid utf-8 at byte 16"
+        in result["dropped"]["undecodable.txt"]["details"]["error"]
+    )
 
 
 # -- jsonl_files -------------------------------------------------------------
@@ -205,7 +211,13 @@ def test_jsonl_files_field_mapping(tmp_path, ingest_cli):
     ]
     path = tmp_path / "docs.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines) + "\n")  # a trailing blank line
-    source = {"type": "jsonl_files", "path": str(path), "id_field": "doc_id", "text_field": "body", "metadata_field": "meta"}
+    source = {
+        "type": "jsonl_files",
+        "path": str(path),
+        "id_field": "doc_id",
+        "text_field": "body",
+        "metadata_field": "meta",
+    }
     result = run(tmp_path, ingest_cli, source)
     kept = result["kept"]
     assert list(kept) == ["a", "docs.jsonl:2", "7"]
@@ -279,9 +291,15 @@ def test_jsonl_files_compressed_and_corrupt(tmp_path, ingest_cli):
 def run_stdin(tmp_path: Path, source: dict[str, Any], data: bytes) -> dict[str, Any]:
     out = tmp_path / "out"
     config = tmp_path / "config.toml"
-    config.write_text(toml_table("source", {"type": "stdin", **source}) + toml_table("sink", {"path": str(out)}))
+    config.write_text(
+        toml_table("source", {"type": "stdin", **source}) + toml_table("sink", {"path": str(out)})
+    )
     proc = subprocess.run(
-        [sys.executable, "-m", "ingest", "run", "-c", str(config)], input=data, capture_output=True, timeout=60, check=False
+        [sys.executable, "-m", "ingest", "run", "-c", str(config)],
+        input=data,
+        capture_output=True,
+        timeout=60,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr.decode()
     return read_out(out)
@@ -303,11 +321,17 @@ def test_stdin_text_whole_and_by_line(tmp_path, monkeypatch):
     # In-process too: the source reads sys.stdin when the run starts.
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"line one\n\nline three\nbad \xff\n")))
     pipeline = Pipeline.from_dict(
-        {"source": {"type": "stdin", "format": "text", "split": "line"}, "sink": {"path": str(tmp_path / "o2")}}
+        {
+            "source": {"type": "stdin", "format": "text", "split": "line"},
+            "sink": {"path": str(tmp_path / "o2")},
+        }
     )
     report = pipeline.run()
     result = read_out(tmp_path / "o2")
-    assert {k: v["text"] for k, v in result["kept"].items()} == {"stdin:1": "line one", "stdin:3": "line three"}
+    assert {k: v["text"] for k, v in result["kept"].items()} == {
+        "stdin:1": "line one",
+        "stdin:3": "line three",
+    }
     assert result["dropped"]["stdin:4"]["reason"] == "undecodable"
     assert "<stdin>:4: not valid utf-8" in result["dropped"]["stdin:4"]["details"]["error"]
     assert report["input"] == 3

@@ -182,5 +182,5 @@ def test_the_example_in_the_module_docstring_works():
 
     example = textwrap.dedent(ingest.testing.__doc__.split("For example::\n")[1])
     namespace: dict = {}
-    exec(example, namespace)  # noqa: S102 - our own docstring
+    exec(example, namespace)
     namespace["test_drops_short"](ingest.testing.run_pipeline_once, ingest.testing.stage_plugin)

@@ -38,10 +38,19 @@ def outcome(workers: int, texts: list[str]) -> tuple:
     pipeline = Pipeline.from_dict(
         {"pipeline": STAGES, "run": {"workers": workers}}, plugins=[ExamplePlugin()], load_entry_points=False
     )
-    kept = [(d.id, d.text, sorted(d.metadata.items(), key=str), [e.stage for e in d.history]) for d in pipeline.process(texts)]
-    drops = [(r.id, r.stage, r.reason, r.duplicate_of, json.dumps(r.details, sort_keys=True, default=str)) for r in pipeline.ledger.records]
+    kept = [
+        (d.id, d.text, sorted(d.metadata.items(), key=str), [e.stage for e in d.history])
+        for d in pipeline.process(texts)
+    ]
+    drops = [
+        (r.id, r.stage, r.reason, r.duplicate_of, json.dumps(r.details, sort_keys=True, default=str))
+        for r in pipeline.ledger.records
+    ]
     warnings = [str(w) for w in pipeline.ledger.warnings]
-    counts = {k: (v["documents_in"], v["documents_out"], v["dropped"], v["warnings"]) for k, v in pipeline.report["stages"].items()}
+    counts = {
+        k: (v["documents_in"], v["documents_out"], v["dropped"], v["warnings"])
+        for k, v in pipeline.report["stages"].items()
+    }
     return kept, drops, warnings, counts, pipeline.report["input"], pipeline.report["kept"]
 
 
@@ -50,7 +59,7 @@ def test_one_and_two_workers_give_identical_results():
     single = outcome(1, texts)
     double = outcome(2, texts)
     assert single == double
-    kept, drops, warnings, counts, n_input, n_kept = single
+    _kept, drops, warnings, _counts, n_input, n_kept = single
     assert n_input == len(texts) and n_kept + len(drops) == n_input
     reasons = {d[2] for d in drops}
     assert {"too_short", "error", "spam", "lost", "exact_duplicate"} <= reasons
@@ -64,12 +73,18 @@ def test_workers_cli_flag_gives_identical_files(tmp_path, ingest_cli):
         (data / f"{i:04d}.txt").write_text(text)
     config = tmp_path / "config.toml"
     # dedup spools what the workers send (their pickles written as they come)
-    config.write_text('[source]\npath = "in"\n[[pipeline]]\nstage = "header"\n[[pipeline]]\nstage = "dedup"\n')
+    config.write_text(
+        '[source]\npath = "in"\n[[pipeline]]\nstage = "header"\n[[pipeline]]\nstage = "dedup"\n'
+    )
     outputs = {}
     for workers in (1, 2):
-        result = ingest_cli("run", "-c", str(config), "--workers", str(workers), "--output", str(tmp_path / f"w{workers}"))
+        result = ingest_cli(
+            "run", "-c", str(config), "--workers", str(workers), "--output", str(tmp_path / f"w{workers}")
+        )
         assert result.exit_code == 0, result.stderr
-        outputs[workers] = [(tmp_path / f"w{workers}" / name).read_bytes() for name in ("documents.jsonl", "dropped.jsonl")]
+        outputs[workers] = [
+            (tmp_path / f"w{workers}" / name).read_bytes() for name in ("documents.jsonl", "dropped.jsonl")
+        ]
     assert outputs[1] == outputs[2]
     assert b'"exact_duplicate"' in outputs[2][1]
 
@@ -87,7 +102,9 @@ def test_a_stage_that_cannot_start_fails_before_forking():
 
             return [StageSpec("broken", StageKind.FILTER, factory, None, "", per_document=True)]
 
-    pipeline = Pipeline.from_dict({"pipeline": [{"stage": "broken"}], "run": {"workers": 2}}, plugins=[Broken()])
+    pipeline = Pipeline.from_dict(
+        {"pipeline": [{"stage": "broken"}], "run": {"workers": 2}}, plugins=[Broken()]
+    )
     from ingest import RunError
 
     with pytest.raises(RunError, match="could not start: RuntimeError: model file missing"):
@@ -100,9 +117,13 @@ def test_cli_run_of_per_document_stages_only_gives_identical_files(tmp_path, ing
     data = tmp_path / "in"
     data.mkdir()
     for i, text in enumerate(generated_texts(300, seed=5)):
-        (data / f"{i:04d}.txt").write_text(f"Home\nNews\nSport\n{text}\nRead more: another story\n© 2025 Example Times")
+        (data / f"{i:04d}.txt").write_text(
+            f"Home\nNews\nSport\n{text}\nRead more: another story\n© 2025 Example Times"
+        )
     config = tmp_path / "config.toml"
-    config.write_text('[source]\npath = "in"\n[[pipeline]]\nstage = "header"\n[[pipeline]]\nstage = "boilerplate"\n')
+    config.write_text(
+        '[source]\npath = "in"\n[[pipeline]]\nstage = "header"\n[[pipeline]]\nstage = "boilerplate"\n'
+    )
     outputs, rule_rows = {}, {}
     for workers in (1, 2):
         out = tmp_path / f"w{workers}"
@@ -186,7 +207,9 @@ def test_a_sink_with_prepare_has_the_last_segment_encoded_in_the_workers(tmp_pat
     assert {how for how, _, _ in single} == {"write"} and {pid for _, _, pid in single} == {os.getpid()}
     assert {how for how, _, _ in double} == {"write_prepared"}
     assert os.getpid() not in {pid for _, _, pid in double} and len({pid for _, _, pid in double}) == 2
-    assert [doc_id for _, doc_id, _ in double] == [doc_id for _, doc_id, _ in single]  # same documents, same order
+    assert [doc_id for _, doc_id, _ in double] == [
+        doc_id for _, doc_id, _ in single
+    ]  # same documents, same order
 
 
 def test_documents_a_corpus_stage_sends_to_the_sink_are_written_here(tmp_path):

@@ -84,9 +84,7 @@ def check_type(value: Any, tp: Any, path: str) -> Any:
     args = typing.get_args(tp)
 
     def fail() -> ValueError:
-        return ValueError(
-            f"{path}: expected {describe_type(tp)}, got {type(value).__name__} {value!r}"
-        )
+        return ValueError(f"{path}: expected {describe_type(tp)}, got {type(value).__name__} {value!r}")
 
     if tp is Any or tp is object:
         return value
@@ -236,7 +234,7 @@ def build_options(
         kwargs[field.name] = checked
     if base_dir:
         # Relative defaults of path options are relative to the config too.
-        for key, field in fields.items():
+        for field in fields.values():
             if field.metadata.get(PATH_OPTION) and field.name not in kwargs:
                 default = field.default
                 if isinstance(default, str) and default and not os.path.isabs(default):

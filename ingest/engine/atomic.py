@@ -38,7 +38,9 @@ def _default_permissions(path: str | os.PathLike[str]) -> None:
 
 
 @contextlib.contextmanager
-def atomic_write(target: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+def atomic_write(
+    target: str | os.PathLike[str], mode: str = "w", encoding: str | None = "utf-8"
+) -> Iterator[IO]:
     """Open a temporary file for writing; on success rename it to ``target``,
     on error delete it, so ``target`` is either complete or untouched."""
     tmp = temp_path_for(target)

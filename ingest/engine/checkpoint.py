@@ -168,7 +168,11 @@ def stale_spools(folder: str | os.PathLike[str]) -> list[str]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    return [str(folder / n) for n in os.listdir(folder) if n.startswith(".ingest-spool-") and n.endswith(".pickle")]
+    return [
+        str(folder / n)
+        for n in os.listdir(folder)
+        if n.startswith(".ingest-spool-") and n.endswith(".pickle")
+    ]
 
 
 def item_signature(item: Any) -> int:
@@ -396,8 +400,7 @@ def resume_message(state: dict[str, Any], folder: str | os.PathLike[str]) -> str
             f"running the corpus-level stages again from the spool (--restart starts over)"
         )
     return (
-        f"resuming the interrupted run in {folder} after {state['accounted']} inputs "
-        f"(--restart starts over)"
+        f"resuming the interrupted run in {folder} after {state['accounted']} inputs (--restart starts over)"
     )
 
 

@@ -48,9 +48,7 @@ def disk_full_message(exc: BaseException, places: Sequence[str]) -> str:
     """``no space left on <path> ...``: the file the error names, else the
     one of ``places`` (the output folder, the scratch folder) with the least
     room left, measured now, before the run's files are removed."""
-    named = next(
-        (link.filename for link in _chain(exc) if isinstance(link, OSError) and link.filename), None
-    )
+    named = next((link.filename for link in _chain(exc) if isinstance(link, OSError) and link.filename), None)
     if named is not None:
         where = os.fsdecode(named)
     else:

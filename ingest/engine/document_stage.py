@@ -25,6 +25,7 @@ from ingest.contract.ledger import Ledger, StageStats
 
 DocumentFunction = Callable[[Document], "Document | Drop"]
 
+
 class ErrorRateExceeded(RunError):
     """A stage raised on more of its input than ``[run] max_error_rate``
     allows. The run fails at its end: its output is removed, not kept for a

@@ -151,7 +151,9 @@ class ForkWorkers:
         try:
             for index, ((task_r, task_w), (result_r, result_w)) in enumerate(pipes):
                 # the child keeps its own task read end and result write end only
-                foreign = parent_ends + [fd for j, ((tr, _), (_, rw)) in enumerate(pipes) if j != index for fd in (tr, rw)]
+                foreign = parent_ends + [
+                    fd for j, ((tr, _), (_, rw)) in enumerate(pipes) if j != index for fd in (tr, rw)
+                ]
                 process = context.Process(
                     target=_serve,
                     args=(start, run, task_r, result_w, foreign, parent_pid),
@@ -276,8 +278,10 @@ class ForkWorkers:
             with contextlib.suppress(OSError):
                 os.close(worker.result_fd)
 
-    def __enter__(self) -> ForkWorkers:  # noqa: PYI034 - not meant to be subclassed
+    def __enter__(self) -> ForkWorkers:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.close(wait=exc_type is None)

@@ -58,7 +58,9 @@ def record_line(obj: Any) -> bytes:
             return _orjson.dumps(obj, default=to_jsonable, option=_orjson.OPT_APPEND_NEWLINE)
         except (TypeError, _orjson.JSONEncodeError):
             pass  # something only the standard library encodes (see the module docstring)
-    return (json.dumps(obj, default=to_jsonable, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    return (json.dumps(obj, default=to_jsonable, ensure_ascii=False, separators=(",", ":")) + "\n").encode(
+        "utf-8"
+    )
 
 
 #: What encoding one record can raise because of its content (a lone

@@ -100,7 +100,9 @@ class BatchResult(NamedTuple):
 class _WorkerState:
     """The segment's stage functions, built once in each worker."""
 
-    def __init__(self, segment: Sequence[SegmentStage], prepare: Callable[[Document], Any] | None = None) -> None:
+    def __init__(
+        self, segment: Sequence[SegmentStage], prepare: Callable[[Document], Any] | None = None
+    ) -> None:
         self.prepare = prepare
         self.ledger = Ledger(keep_records=False)
         self.drops: list[DropRecord] = []
@@ -137,7 +139,8 @@ class _WorkerState:
             self.drops.clear()
             self.ledger.warnings.clear()
         stats_out = {
-            sid: (s.documents_in, s.documents_out, s.seconds, s.warnings) for sid, s in self.ledger.stages.items()
+            sid: (s.documents_in, s.documents_out, s.seconds, s.warnings)
+            for sid, s in self.ledger.stages.items()
         }
         return BatchResult(outcomes, stats_out)
 
@@ -277,7 +280,9 @@ def _fork_pool(
 ) -> Iterator[tuple[SubmitBatch, int]]:
     """Forked workers that build the segment's stages once each (see :mod:`ingest.engine.fork_pool`);
     ``prepare`` reaches them through the fork, so it need not pickle."""
-    with ForkWorkers(workers, functools.partial(_WorkerState, segment, prepare), _WorkerState.run_batch) as pool:
+    with ForkWorkers(
+        workers, functools.partial(_WorkerState, segment, prepare), _WorkerState.run_batch
+    ) as pool:
 
         def submit(docs: list[Document]) -> Callable[[], BatchResult]:
             ticket = pool.submit(docs, pickle_kept)

@@ -111,7 +111,9 @@ class Spool:
         self._end = offset
 
     def _open_scratch(self) -> None:
-        fd, self.path = tempfile.mkstemp(prefix=f"ingest-{self._name}-", suffix=".pickle", dir=self._directory)
+        fd, self.path = tempfile.mkstemp(
+            prefix=f"ingest-{self._name}-", suffix=".pickle", dir=self._directory
+        )
         self._file = os.fdopen(fd, "wb", buffering=BUFFER_BYTES)
 
     def write(self, doc: Document | PickledDocument) -> None:

@@ -74,7 +74,9 @@ class RunOptions:
         },
     )
     #: Keep every drop record in memory for ``Pipeline.ledger``.
-    keep_drop_records: bool = attrs.field(default=True, metadata={"help": "keep drop records in memory for Pipeline.ledger"})
+    keep_drop_records: bool = attrs.field(
+        default=True, metadata={"help": "keep drop records in memory for Pipeline.ledger"}
+    )
     #: Write a checkpoint every this many inputs, so a killed run resumes; 0 = never.
     checkpoint_every: int = attrs.field(
         default=1000,
@@ -113,8 +115,12 @@ class RunOptions:
 class PluginSettings:
     """The ``[plugins]`` table."""
 
-    modules: list[str] = attrs.field(factory=list, metadata={"help": "importable modules to register as plugins"})
-    paths: list[str] = attrs.field(factory=list, metadata={"help": "Python files to register as plugins (relative to the config)"})
+    modules: list[str] = attrs.field(
+        factory=list, metadata={"help": "importable modules to register as plugins"}
+    )
+    paths: list[str] = attrs.field(
+        factory=list, metadata={"help": "Python files to register as plugins (relative to the config)"}
+    )
     disable: list[str] = attrs.field(
         factory=list,
         metadata={
@@ -135,7 +141,7 @@ class StageConfig:
     enabled: bool = True
 
     @property
-    def spec(self):  # noqa: ANN201 - StageSpec, kept short for readers
+    def spec(self):
         return self.registered.spec
 
     @property
@@ -352,7 +358,9 @@ def resolve(
         values = dict(entry)
         name = values.pop("stage", None)
         if not isinstance(name, str) or not name:
-            raise ConfigError(f"{where}: missing key 'stage' (the stage to run); available: {', '.join(host.names(*stage_kinds))}")
+            raise ConfigError(
+                f"{where}: missing key 'stage' (the stage to run); available: {', '.join(host.names(*stage_kinds))}"
+            )
         stage_id = values.pop("id", name)
         if not isinstance(stage_id, str) or not stage_id or "." in stage_id:
             raise ConfigError(f"{where}: 'id' must be a non-empty string without dots, got {stage_id!r}")
@@ -392,8 +400,12 @@ def resolve(
             )
     stages = [attrs.evolve(s, enabled=s.enabled and s.id not in skip) for s in stages]
 
-    source = _resolve_io(raw, "source", StageKind.SOURCE, DEFAULT_SOURCE if default_io else None, host, path, base_dir)
-    sink = _resolve_io(raw, "sink", StageKind.SINK, DEFAULT_SINK if default_io else None, host, path, base_dir)
+    source = _resolve_io(
+        raw, "source", StageKind.SOURCE, DEFAULT_SOURCE if default_io else None, host, path, base_dir
+    )
+    sink = _resolve_io(
+        raw, "sink", StageKind.SINK, DEFAULT_SINK if default_io else None, host, path, base_dir
+    )
     return PipelineConfig(
         path=path, base_dir=base_dir, source=source, sink=sink, stages=tuple(stages), run=run
     )

@@ -187,7 +187,9 @@ class PluginHost:
                     f"plugin module {module_name!r} named in [plugins] modules could not be "
                     f"imported: {type(exc).__name__}: {exc}"
                 ) from exc
-            self._register(module, PluginInfo(module_name, "config module", location=getattr(module, "__file__", None)))
+            self._register(
+                module, PluginInfo(module_name, "config module", location=getattr(module, "__file__", None))
+            )
         for path in paths:
             if self._skipped(_local_module_name(Path(path)), "config file"):
                 continue
@@ -431,9 +433,7 @@ class PluginHost:
         """Registered names, optionally only of the given kinds (a name
         several plugins provide is listed too: choosing it explains the clash)."""
         self.registry()
-        return sorted(
-            {reg.spec.name for reg in self._provided if not kinds or reg.spec.kind in kinds}
-        )
+        return sorted({reg.spec.name for reg in self._provided if not kinds or reg.spec.kind in kinds})
 
     def spec(self, name: str) -> RegisteredSpec | None:
         """The registration of ``name``, or None when no plugin provides it.

@@ -194,7 +194,9 @@ def preview(config: str, record: dict[str, Any], overrides: list[str]) -> dict[s
     source = pipeline.config.source
     if source is None or not hasattr(source.options, "path"):
         raise ConfigError("preview needs a [source] that reads files")
-    ctx = StageContext(stage_id="source", stage_name=source.name, plugin=None, ledger=Ledger(keep_records=False))
+    ctx = StageContext(
+        stage_id="source", stage_name=source.name, plugin=None, ledger=Ledger(keep_records=False)
+    )
     reader = source.spec.factory(attrs.evolve(source.options, path=path), ctx)
     docs = [attrs.evolve(doc, id=record["id"]) for doc in reader]
     if not docs:
@@ -217,10 +219,14 @@ def preview(config: str, record: dict[str, Any], overrides: list[str]) -> dict[s
     before = _removed_lines(record.get("history") or [])
     after = _removed_lines(new_record["history"])
     new_record["newly_removed"] = [
-        {"stage": stage, "text": text, "rule": rule} for (stage, text), rule in after.items() if (stage, text) not in before
+        {"stage": stage, "text": text, "rule": rule}
+        for (stage, text), rule in after.items()
+        if (stage, text) not in before
     ]
     new_record["newly_kept"] = [
-        {"stage": stage, "text": text, "rule": rule} for (stage, text), rule in before.items() if (stage, text) not in after
+        {"stage": stage, "text": text, "rule": rule}
+        for (stage, text), rule in before.items()
+        if (stage, text) not in after
     ]
     new_record["skipped_corpus_stages"] = corpus_stages
     return new_record
@@ -235,7 +241,9 @@ def render_preview(record: dict[str, Any], result: dict[str, Any], out: TextIO) 
         out.write(f" by {result['stage']!r}, reason {result['reason']!r}")
     out.write(")\n")
     if result["skipped_corpus_stages"]:
-        out.write(f"  not re-run (they need the whole corpus): {', '.join(result['skipped_corpus_stages'])}\n")
+        out.write(
+            f"  not re-run (they need the whole corpus): {', '.join(result['skipped_corpus_stages'])}\n"
+        )
     out.write(f"  newly removed lines: {len(result['newly_removed'])}\n")
     for line in result["newly_removed"]:
         out.write(f"    - [{f(line['stage'])}] {f(line['rule']):<20} {f(line['text'])}\n")

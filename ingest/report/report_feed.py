@@ -80,7 +80,9 @@ def kept_page_line(record: dict[str, Any]) -> bytes:
 class ReportFeed:
     """Feeds report.html's collector, moving it to a helper process once the run is large."""
 
-    def __init__(self, builder: ReportBuilder, *, start_after: int | None = None, batch_bytes: int | None = None) -> None:
+    def __init__(
+        self, builder: ReportBuilder, *, start_after: int | None = None, batch_bytes: int | None = None
+    ) -> None:
         self.builder: ReportBuilder | None = builder
         self.samples_per_rule = builder.samples_per_rule
         self.start_after = START_AFTER if start_after is None else start_after
@@ -145,7 +147,13 @@ class ReportFeed:
         try:
             proc = subprocess.Popen(
                 # with this pid, so that it ends with this process (see ingest.engine.lifeline)
-                [sys.executable, "-m", "ingest.report.report_feed", str(self.samples_per_rule), str(os.getpid())],
+                [
+                    sys.executable,
+                    "-m",
+                    "ingest.report.report_feed",
+                    str(self.samples_per_rule),
+                    str(os.getpid()),
+                ],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
@@ -240,7 +248,9 @@ class ReportFeed:
         self._proc = None
         if code == 0 and out == b"ok":
             return True
-        self.failed = self.failed or f"the helper failed (exit {code}): {out.decode('utf-8', 'replace')[-500:]}"
+        self.failed = (
+            self.failed or f"the helper failed (exit {code}): {out.decode('utf-8', 'replace')[-500:]}"
+        )
         return False
 
     def close(self) -> None:

@@ -235,7 +235,7 @@ def iter_jsonl(
         number = 0
         try:
             with _open_text(path) as fh:
-                for number, line in enumerate(fh, start=1):  # noqa: B007 - used after the loop
+                for number, line in enumerate(fh, start=1):
                     if not line.strip():
                         continue
                     try:
@@ -873,7 +873,7 @@ def _clusters_section(collector: _Collector, max_clusters: int) -> str:
         rows = "".join(
             f'<tr><td class="id">{esc(m.id)}</td><td>{esc(m.stage)}</td><td>{esc(m.reason)}</td>'
             f'<td class="num">{_similarity(m.similarity)}</td>'
-            f'<td>{esc(m.method if m.method is not None else "")}</td>'
+            f"<td>{esc(m.method if m.method is not None else '')}</td>"
             f'<td class="id">{esc(m.duplicate_of) if m.duplicate_of != cluster.survivor else ""}</td></tr>'
             for m in cluster.members
         )
@@ -886,7 +886,7 @@ def _clusters_section(collector: _Collector, max_clusters: int) -> str:
             f'<summary><span class="id">{esc(cluster.survivor)}</span> {status} '
             f'<span class="muted">{cluster.size} duplicate{"s" if cluster.size != 1 else ""}{sims}</span>'
             "</summary>"
-            '<table><thead><tr><th>duplicate</th><th>stage</th><th>reason</th><th>similarity</th><th>method</th>'
+            "<table><thead><tr><th>duplicate</th><th>stage</th><th>reason</th><th>similarity</th><th>method</th>"
             f"<th>via</th></tr></thead><tbody>{rows}</tbody></table>{more}</details>"
         )
     if len(ranked) > max_clusters:
@@ -1104,7 +1104,11 @@ class ReportBuilder:
         self._collector.add_dropped(record)
 
     def render(
-        self, report: dict[str, Any], *, max_clusters: int = MAX_CLUSTERS, problems: ReadProblems | None = None
+        self,
+        report: dict[str, Any],
+        *,
+        max_clusters: int = MAX_CLUSTERS,
+        problems: ReadProblems | None = None,
     ) -> str:
         """The page for ``report`` (the run report) and the records added."""
         collector = self._collector

@@ -31,7 +31,6 @@ import attrs
 from ingest import StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest_plugins.outputs import TableSink, output_folder
 
-
 #: what a spreadsheet may read as the start of a formula (OWASP's list), and the quote itself
 FORMULA_STARTS = frozenset("=+-@\t\r'")
 
@@ -42,7 +41,7 @@ def neutralize_formula(cell: str) -> str:
 
 
 def _one_character(instance: object, attribute: attrs.Attribute, value: str) -> None:
-    if len(value) != 1 or value in "\r\n\"":
+    if len(value) != 1 or value in '\r\n"':
         raise ValueError(f"{attribute.name}: expected one character (not a quote or line end), got {value!r}")
 
 

@@ -627,11 +627,14 @@ def _walk(root: str) -> Iterator[tuple[str, Skipped | None]]:
         try:
             entries = list(os.scandir(folder))
         except OSError as exc:
-            yield prefix, Skipped(
-                prefix or "./",
-                "unreadable",
-                f"cannot list the folder: {_os_error(exc)}; the files in it are not read",
-                folder=True,
+            yield (
+                prefix,
+                Skipped(
+                    prefix or "./",
+                    "unreadable",
+                    f"cannot list the folder: {_os_error(exc)}; the files in it are not read",
+                    folder=True,
+                ),
             )
             continue
         for entry in entries:

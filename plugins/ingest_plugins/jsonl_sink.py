@@ -62,11 +62,17 @@ class JsonlSinkOptions:
     documents: str = attrs.field(default="documents.jsonl", metadata={"help": "file name for kept documents"})
     dropped: str = attrs.field(default="dropped.jsonl", metadata={"help": "file name for dropped documents"})
     report: str = attrs.field(default="report.json", metadata={"help": "file name for the run report"})
-    include_history: bool = attrs.field(default=True, metadata={"help": "write each document's stage history"})
-    include_dropped_text: bool = attrs.field(default=True, metadata={"help": "write the text of dropped documents"})
+    include_history: bool = attrs.field(
+        default=True, metadata={"help": "write each document's stage history"}
+    )
+    include_dropped_text: bool = attrs.field(
+        default=True, metadata={"help": "write the text of dropped documents"}
+    )
     compression: io_util.Compression = attrs.field(
         default="none",
-        metadata={"help": 'compress the JSONL files: "none", "gzip", "bz2", "xz" or "zstd" (adds .gz/.bz2/.xz/.zst)'},
+        metadata={
+            "help": 'compress the JSONL files: "none", "gzip", "bz2", "xz" or "zstd" (adds .gz/.bz2/.xz/.zst)'
+        },
     )
     shard_bytes: int = attrs.field(
         default=0,
@@ -208,7 +214,9 @@ class LineWriter:
         if state is not None:
             names = list(state["names"])
             if not names or names[0] != self._name(0):
-                raise CheckpointError(f"the checkpoint names other files ({names[:1]}) than {self._name(0)!r}")
+                raise CheckpointError(
+                    f"the checkpoint names other files ({names[:1]}) than {self._name(0)!r}"
+                )
             for name in names:
                 if not self.outputs.fixed_partial(name).is_file():
                     raise CheckpointError(f"{self.outputs.fixed_partial(name)} is missing")
@@ -286,7 +294,9 @@ class JsonlSink:
         self.options = options
         self.outputs = OutputFolder(options.path, options.report)
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.outputs.folder / HTML_NAME)  # a page left by an earlier run would describe that run
+            os.unlink(
+                self.outputs.folder / HTML_NAME
+            )  # a page left by an earlier run would describe that run
         self.outputs.remove_leftovers(HTML_NAME)
         self.writers: dict[str, LineWriter] = {}
         # report.html is collected from the records as they are written (in a helper
@@ -320,7 +330,9 @@ class JsonlSink:
             self._report.add_kept_line(page_line)
 
     def write_dropped(self, record: DropRecord) -> None:
-        out = drop_record(record, text=self.options.include_dropped_text, history=self.options.include_history)
+        out = drop_record(
+            record, text=self.options.include_dropped_text, history=self.options.include_history
+        )
         try:
             line = record_line(out)
         except ENCODING_ERRORS as exc:
@@ -351,7 +363,9 @@ class JsonlSink:
         # failing to write it must not fail the run.
         try:
             feed, self._report = self._report, None
-            if feed is None or not feed.write(self.outputs.folder / HTML_NAME, {**report, "outputs": outputs}):
+            if feed is None or not feed.write(
+                self.outputs.folder / HTML_NAME, {**report, "outputs": outputs}
+            ):
                 if feed is not None:
                     log.debug("report.html is read from the files: %s", feed.failed)
                 write_html_report(self.outputs.folder, report={**report, "outputs": outputs})

@@ -245,14 +245,21 @@ class LineParser:
         try:
             text_line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            self._drop(default_id, "undecodable", f"not valid utf-8 at byte {exc.start} of the line: {exc.reason}", where)
+            self._drop(
+                default_id,
+                "undecodable",
+                f"not valid utf-8 at byte {exc.start} of the line: {exc.reason}",
+                where,
+            )
             return None
         loaded = self._load(raw, text_line, where)
         if loaded is None:
             return None
         obj, digits_kept = loaded
         if not isinstance(obj, dict):
-            self._drop(default_id, "invalid_record", f"expected a JSON object, got {type(obj).__name__}", where)
+            self._drop(
+                default_id, "invalid_record", f"expected a JSON object, got {type(obj).__name__}", where
+            )
             return None
         mapping = self.mapping
         raw_id = obj.get(mapping.id_field)
@@ -286,7 +293,12 @@ class LineParser:
             return None
         text = obj[mapping.text_field]
         if not isinstance(text, str):
-            self._drop(doc_id, "missing_text", f"field {mapping.text_field!r} is {type(text).__name__}, not a string", where)
+            self._drop(
+                doc_id,
+                "missing_text",
+                f"field {mapping.text_field!r} is {type(text).__name__}, not a string",
+                where,
+            )
             return None
         if not text:
             self._drop(doc_id, "empty", f"field {mapping.text_field!r} is empty", where)

@@ -35,8 +35,12 @@ class ParquetSinkOptions:
     path: str = path_field(
         "out", validator=output_folder, metadata={"help": "output folder (created if missing)"}
     )
-    documents: str = attrs.field(default="documents.parquet", metadata={"help": "file name for kept documents"})
-    dropped: str = attrs.field(default="dropped.parquet", metadata={"help": "file name for dropped documents"})
+    documents: str = attrs.field(
+        default="documents.parquet", metadata={"help": "file name for kept documents"}
+    )
+    dropped: str = attrs.field(
+        default="dropped.parquet", metadata={"help": "file name for dropped documents"}
+    )
     report: str = attrs.field(default="report.json", metadata={"help": "file name for the run report"})
     compression: Literal["zstd", "snappy", "gzip", "brotli", "lz4", "none"] = attrs.field(
         default="zstd", metadata={"help": "Parquet column compression"}

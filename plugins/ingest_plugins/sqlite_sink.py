@@ -86,7 +86,9 @@ class SqliteSinkOptions:
     """Options of the ``sqlite`` sink."""
 
     path: str = path_field(
-        "out", validator=output_folder, metadata={"help": "folder of the database and report.json (created if missing)"}
+        "out",
+        validator=output_folder,
+        metadata={"help": "folder of the database and report.json (created if missing)"},
     )
     database: str = attrs.field(default="ingest.sqlite", metadata={"help": "database file name in path"})
     report: str = attrs.field(default="report.json", metadata={"help": "file name for the run report"})
@@ -156,9 +158,7 @@ class SqliteSink:
 
     def close(self, report: dict[str, Any]) -> None:
         try:
-            self._execute(
-                "INSERT INTO runs (run_id, report) VALUES (?, ?)", (self.run_id, dumps(report))
-            )
+            self._execute("INSERT INTO runs (run_id, report) VALUES (?, ?)", (self.run_id, dumps(report)))
             assert self.conn is not None
             self.conn.execute("COMMIT")
             self.conn.close()

@@ -52,7 +52,9 @@ class StdinOptions:
     encoding: str = attrs.field(
         default="utf-8",
         validator=io_util.validate_encodings,
-        metadata={"help": 'for format = "text": encoding of the input, or "auto" (byte-order mark, else UTF-8)'},
+        metadata={
+            "help": 'for format = "text": encoding of the input, or "auto" (byte-order mark, else UTF-8)'
+        },
     )
     fallback_encodings: list[str] = attrs.field(
         factory=list,
@@ -141,7 +143,9 @@ class StdinSource:
             if text is not None:
                 if number == 1:
                     text = text.lstrip("\ufeff")
-                yield Document(id=doc_id, text=text, origin=Origin(source="stdin", path=STDIN_PATH, line=number))
+                yield Document(
+                    id=doc_id, text=text, origin=Origin(source="stdin", path=STDIN_PATH, line=number)
+                )
 
     def _whole(self, stream: IO[bytes]) -> Document | None:
         doc_id = self.options.id
@@ -167,6 +171,6 @@ def ingest_stages() -> list[StageSpec]:
             kind=StageKind.SOURCE,
             factory=StdinSource,
             options=StdinOptions,
-            summary='Read documents from standard input: JSON Lines, or plain text (whole or one per line).',
+            summary="Read documents from standard input: JSON Lines, or plain text (whole or one per line).",
         )
     ]

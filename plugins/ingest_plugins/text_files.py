@@ -64,7 +64,9 @@ class TextFilesOptions:
     fallback_encodings: list[str] = attrs.field(
         factory=list,
         validator=io_util.validate_encodings,
-        metadata={"help": 'encodings to try, in order, when a file is not valid in `encoding` (e.g. ["cp1252"])'},
+        metadata={
+            "help": 'encodings to try, in order, when a file is not valid in `encoding` (e.g. ["cp1252"])'
+        },
     )
     normalize_newlines: bool = attrs.field(
         default=True, metadata={"help": "turn CRLF and CR line ends into LF"}
@@ -147,7 +149,9 @@ class TextFilesSource:
             except io_util.TooLargeError as exc:
                 self._drop(doc_id, "too_large", where, f"decompressed, {exc}")
             except io_util.decompression_errors() as exc:
-                self._drop(doc_id, "corrupt", where, f"damaged {compression} data: {type(exc).__name__}: {exc}")
+                self._drop(
+                    doc_id, "corrupt", where, f"damaged {compression} data: {type(exc).__name__}: {exc}"
+                )
         return None
 
     def read(self, path: Path, doc_id: str) -> Document | None:

@@ -110,7 +110,9 @@ def _non_negative(_inst: Any, attr: attrs.Attribute, value: int) -> None:
 
 
 def _opt(default: Any, *validators: Any, help: str, metadata: dict[str, Any] | None = None) -> Any:
-    return attrs.field(default=default, validator=list(validators) or None, metadata={**(metadata or {}), "help": help})
+    return attrs.field(
+        default=default, validator=list(validators) or None, metadata={**(metadata or {}), "help": help}
+    )
 
 
 @attrs.define
@@ -172,7 +174,9 @@ class DedupOptions:
 
     shingle_size: int = _opt(5, _positive, help="words per shingle (near-duplicate unit)")
     num_perm: int = _opt(128, _positive, help="MinHash signature length")
-    threshold: float = _opt(0.2, _unit, help="LSH target Jaccard; bands/rows derived from it (candidates only)")
+    threshold: float = _opt(
+        0.2, _unit, help="LSH target Jaccard; bands/rows derived from it (candidates only)"
+    )
     bands: int = _opt(0, _non_negative, help="LSH bands; 0 = derive from threshold (set with rows)")
     rows: int = _opt(0, _non_negative, help="LSH rows per band; 0 = derive from threshold")
     jaccard_threshold: float = _opt(0.7, _unit, help="verified 5-shingle Jaccard that makes a near duplicate")
@@ -211,22 +215,35 @@ class DedupOptions:
     normalize_case: bool = _opt(True, help="case-fold before comparing")
     normalize_unicode: bool = _opt(True, help="Unicode NFKC before comparing")
     normalize_whitespace: bool = _opt(True, help="collapse whitespace for exact duplicates")
-    survivor: str = _opt("longest", _in(*POLICIES), help="longest | earliest | preferred_outlets | first_seen")
+    survivor: str = _opt(
+        "longest", _in(*POLICIES), help="longest | earliest | preferred_outlets | first_seen"
+    )
     preferred_outlets: list[str] = attrs.field(
-        factory=list, metadata={"help": "for survivor=preferred_outlets: best first (metadata key outlet_key)"}
+        factory=list,
+        metadata={"help": "for survivor=preferred_outlets: best first (metadata key outlet_key)"},
     )
     date_key: str = _opt("date", help="metadata key with a date / ISO string (survivor=earliest)")
     outlet_key: str = _opt("outlet", help="metadata key with the outlet (survivor=preferred_outlets)")
-    mode: str = _opt("drop", _in("drop", "annotate"), help="drop duplicates, or keep all and annotate cluster/role")
-    story_grouping: bool = _opt(False, help="annotate a story id shared by texts with long verbatim runs in common")
+    mode: str = _opt(
+        "drop", _in("drop", "annotate"), help="drop duplicates, or keep all and annotate cluster/role"
+    )
+    story_grouping: bool = _opt(
+        False, help="annotate a story id shared by texts with long verbatim runs in common"
+    )
     story_shingle_size: int = _opt(8, _positive, help="words per story fingerprint shingle")
-    story_window: int = _opt(4, _positive, help="winnowing window: runs >= shingle+window-1 words always match")
+    story_window: int = _opt(
+        4, _positive, help="winnowing window: runs >= shingle+window-1 words always match"
+    )
     story_min_shared: int = _opt(
         5, _positive, help="shared fingerprints needed for the same story (~one 20-word verbatim run)"
     )
     story_max_df: int = _opt(50, _positive, help="fingerprints in more documents are stock phrases, ignored")
-    minhash: str = _opt("oph", _in("oph", "classic"), help="oph (one-permutation, fast) or classic (k permutations)")
-    keep_shingles: bool = _opt(True, help="keep shingle hashes in memory; false = re-read texts of LSH candidates")
+    minhash: str = _opt(
+        "oph", _in("oph", "classic"), help="oph (one-permutation, fast) or classic (k permutations)"
+    )
+    keep_shingles: bool = _opt(
+        True, help="keep shingle hashes in memory; false = re-read texts of LSH candidates"
+    )
     shingle_memory_mb: float = _opt(
         256.0,
         _non_negative,
@@ -295,6 +312,8 @@ class Submitter(Protocol):
     """Runs ``fn(*args)`` somewhere (a process pool, Ray tasks: ``ctx.executor``)."""
 
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> concurrent.futures.Future[Any]: ...
+
+
 _HASHERS: dict[tuple, tuple[ShingleHasher, MinHasher]] = {}
 
 
@@ -351,7 +370,6 @@ class _Edges:
         """(Jaccard, containment) of the edge a < b, or None."""
         i = self._at.get(a * self.n + b)
         return None if i is None else (float(self.jac[i]), float(self.con[i]))
-
 
 
 def _bottom_k(sets: np.ndarray, offsets: np.ndarray, docs: np.ndarray) -> np.ndarray:
@@ -515,7 +533,9 @@ class DedupEngine:
         if self._executor is not None:
             fut = self._executor.submit(_hash_batch, self._hash_params, texts)
         else:
-            helpers = self.workers - 1  # this process is the other worker: it hashes when the helpers are busy
+            helpers = (
+                self.workers - 1
+            )  # this process is the other worker: it hashes when the helpers are busy
             if self._pool is None:
                 context = multiprocessing.get_context()
                 # its processes end with this one (a killed run leaves none behind)
@@ -609,7 +629,9 @@ class DedupEngine:
             grown = np.empty((cap, self._sigs.shape[1]), dtype=np.uint32)
             grown[:lo] = self._sigs[:lo]
             self._sigs = grown
-            self._slot_rows = np.concatenate((self._slot_rows, np.zeros(cap - self._slot_rows.size, dtype=np.int64)))
+            self._slot_rows = np.concatenate(
+                (self._slot_rows, np.zeros(cap - self._slot_rows.size, dtype=np.int64))
+            )
         slots = np.arange(lo, hi, dtype=np.int64)
         self._slot_rows[slots] = rep_rows
         self._slot[rep_rows] = slots
@@ -749,7 +771,12 @@ class DedupEngine:
                 continue
             todo.discard(r)
             batch.append(
-                (r, normalize_text(text, case=o.normalize_case, unicode=o.normalize_unicode, whitespace=False))
+                (
+                    r,
+                    normalize_text(
+                        text, case=o.normalize_case, unicode=o.normalize_unicode, whitespace=False
+                    ),
+                )
             )
             if len(batch) >= o.batch_size:
                 yield batch
@@ -838,7 +865,9 @@ class DedupEngine:
         sa, sb = self._nsh[a], self._nsh[b]
         s, g = np.minimum(sa, sb).astype(float), np.maximum(sa, sb).astype(float)
         f = min(o.containment_threshold, o.containment_floor) if o.edit_budget else o.containment_threshold
-        need_con = np.where(s >= max(o.containment_min_shingles, 1), f * s / np.maximum(s + g - f * s, 1.0), 1.0)
+        need_con = np.where(
+            s >= max(o.containment_min_shingles, 1), f * s / np.maximum(s + g - f * s, 1.0), 1.0
+        )
         need = np.minimum(need_con, o.jaccard_threshold)
         return pairs[est >= need - o.prefilter_margin]
 
@@ -1287,9 +1316,7 @@ class DedupEngine:
         r, rows = r[order], sel[order].tolist()
         starts = np.flatnonzero(np.concatenate(([True], r[1:] != r[:-1]))) if r.size else r
         ends = np.append(starts[1:], r.size)
-        return {
-            int(r[a]): rows[a:b] for a, b in zip(starts.tolist(), ends.tolist()) if b - a > 1
-        }
+        return {int(r[a]): rows[a:b] for a, b in zip(starts.tolist(), ends.tolist()) if b - a > 1}
 
     def _duplicates(self, n_old: int, n: int) -> dict[int, int]:
         """Row -> its survivor for every new duplicate (policies other than
@@ -1361,7 +1388,11 @@ class DedupEngine:
             if composite is not None and drop_composites:
                 self._kept[i] = False
                 out[doc_id] = Decision(
-                    doc_id, annotate, method="composite", role="composite", composite_of=composite[0],
+                    doc_id,
+                    annotate,
+                    method="composite",
+                    role="composite",
+                    composite_of=composite[0],
                     coverage=composite[1],
                 )
                 continue
@@ -1391,7 +1422,9 @@ class DedupEngine:
             )
             if composite is not None:  # annotated or a duplicate of another composite page
                 out[doc_id] = attrs.evolve(out[doc_id], composite_of=composite[0], coverage=composite[1])
-        if all(x < y for x, y in zip(out, itertools.islice(out, 1, None))):  # added in id order: sorted already
+        if all(
+            x < y for x, y in zip(out, itertools.islice(out, 1, None))
+        ):  # added in id order: sorted already
             return out
         return {k: out[k] for k in sorted(out)}
 
@@ -1454,7 +1487,9 @@ class DedupEngine:
         is_rep = first_arr == np.arange(n)
         reps = np.flatnonzero(is_rep)
         if not self._store.held(reps).all():
-            raise ValueError("cannot save an index without shingle sets (not in memory and no texts to re-read)")
+            raise ValueError(
+                "cannot save an index without shingle sets (not in memory and no texts to re-read)"
+            )
         first = first_arr.tolist()
         ids = [s.encode("utf-8", "surrogatepass") for s in self._ids[:n]]
 
@@ -1476,7 +1511,9 @@ class DedupEngine:
         if reps.size and (starts[1:] == starts[:-1] + sizes[reps][:-1]).all():
             sh = [self._store.data[starts[0] : starts[0] + sh_off[-1]]]
         else:
-            sh = [self._store.gather(reps[i : i + 65536])[0] for i in range(0, reps.size, 65536)] or [EMPTY_U32]
+            sh = [self._store.gather(reps[i : i + 65536])[0] for i in range(0, reps.size, 65536)] or [
+                EMPTY_U32
+            ]
         arrays = {
             "id_blob": np.frombuffer(b"".join(ids), dtype=np.uint8),
             "id_offsets": np.cumsum([0] + [len(b) for b in ids], dtype=np.int64),
@@ -1520,14 +1557,20 @@ class DedupEngine:
         o = self.options
         for k, v in header["params"].items():
             if getattr(o, k) != v:
-                raise IndexFormatError(f"{path}: index was built with {k}={v!r}, options say {getattr(o, k)!r}")
+                raise IndexFormatError(
+                    f"{path}: index was built with {k}={v!r}, options say {getattr(o, k)!r}"
+                )
         if o.story_grouping:
             sp = header.get("story_params")
             if sp is None:
-                raise IndexFormatError(f"{path}: index has no story fingerprints; rebuild it with story_grouping on")
+                raise IndexFormatError(
+                    f"{path}: index has no story fingerprints; rebuild it with story_grouping on"
+                )
             for k, v in sp.items():
                 if getattr(o, k) != v:
-                    raise IndexFormatError(f"{path}: index was built with {k}={v!r}, options say {getattr(o, k)!r}")
+                    raise IndexFormatError(
+                        f"{path}: index was built with {k}={v!r}, options say {getattr(o, k)!r}"
+                    )
         n = header["documents"]
         blob, ido = arr["id_blob"].tobytes(), arr["id_offsets"]
         sh, sho = arr["shingles"], arr["shingle_offsets"]

@@ -10,7 +10,9 @@ from .shingles import mix64
 
 
 @functools.lru_cache(maxsize=64)
-def optimal_params(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
+def optimal_params(
+    threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5
+) -> tuple[int, int]:
     """(bands, rows) with bands*rows <= num_perm minimising the weighted areas
     of false positives (below ``threshold``) and false negatives (above), as in
     datasketch / text-dedup. Deterministic (fixed-grid Simpson integration)."""

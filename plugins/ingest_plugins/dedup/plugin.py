@@ -93,7 +93,9 @@ class DedupStage:
             def texts_at(positions: list[int]) -> Iterator[tuple[str, str]]:
                 return ((doc.id, doc.text) for doc in read_at(positions))
 
-        self.decisions = engine.resolve(texts=lambda: ((doc.id, doc.text) for doc in corpus), texts_at=texts_at)
+        self.decisions = engine.resolve(
+            texts=lambda: ((doc.id, doc.text) for doc in corpus), texts_at=texts_at
+        )
         stats = self.ctx.ledger.stages.get(self.ctx.stage_id)
         if stats is not None:
             stats.extra["dedup"] = {

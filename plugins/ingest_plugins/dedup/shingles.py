@@ -103,7 +103,7 @@ class Tokens:
     """Token hashes of a batch: ``hashes[offsets[d]:offsets[d+1]]`` are
     document d's tokens in order."""
 
-    __slots__ = ("hashes", "offsets", "keys")
+    __slots__ = ("hashes", "keys", "offsets")
 
     def __init__(self, hashes: np.ndarray, offsets: np.ndarray, keys: list[bytes]) -> None:
         self.hashes = hashes
@@ -231,7 +231,9 @@ class ShingleHasher:
                 # which fails when the last document is empty (it starts past the end)
                 running = np.zeros(keep.size + 1, dtype=np.int64)
                 np.cumsum(keep, out=running[1:])
-                per_doc = running[np.minimum(bounds[1:], keep.size)] - running[np.minimum(bounds[:-1], keep.size)]
+                per_doc = (
+                    running[np.minimum(bounds[1:], keep.size)] - running[np.minimum(bounds[:-1], keep.size)]
+                )
                 cut = np.zeros(lens.size + 1, dtype=np.int64)
                 np.cumsum(per_doc, out=cut[1:])
                 lo, hi = cut[:-1].copy(), cut[1:].copy()

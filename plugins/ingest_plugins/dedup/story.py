@@ -43,7 +43,9 @@ def winnow_batch(hasher: ShingleHasher, tok: Tokens, k: int, window: int) -> lis
         parts_d.append(doc[sel])
     if not parts_v:
         return [EMPTY_U32] * n_docs
-    key = sorted_unique((np.concatenate(parts_d).astype(np.uint64) << _S32) | np.concatenate(parts_v).astype(np.uint64))
+    key = sorted_unique(
+        (np.concatenate(parts_d).astype(np.uint64) << _S32) | np.concatenate(parts_v).astype(np.uint64)
+    )
     d = (key >> _S32).astype(np.int64)
     vals = (key & _LOW32).astype(np.uint32)
     off = np.zeros(n_docs + 1, dtype=np.int64)
