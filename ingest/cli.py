@@ -10,8 +10,8 @@
     ingest --version
 
 Exit codes are :class:`~ingest.contract.errors.ExitCode`: 0 success, 1 the run
-failed, 2 bad usage or config, 130 interrupted (Ctrl-C), 143 terminated
-(SIGTERM, handled like Ctrl-C).
+failed, 2 bad usage or config, 130 interrupted (Ctrl-C), 141 standard output
+closed early (``| head``), 143 terminated (SIGTERM, handled like Ctrl-C).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -27,10 +28,10 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 from ingest.contract.errors import ConfigError, ExitCode, IngestError
-from ingest.contract.ledger import Ledger
+from ingest.contract.ledger import SOURCE_STAGE, Ledger
 from ingest.contract.version import __version__
 from ingest.engine.jsonutil import dumps
-from ingest.host.config import read_toml
+from ingest.host.config import Override, read_toml
 from ingest.host.plugin_manager import PluginHost
 from ingest.runner import Pipeline
 
@@ -54,7 +55,8 @@ def _add_config_args(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override an option: STAGE_ID.OPTION=VALUE, source.OPTION=..., sink.OPTION=..., run.OPTION=...",
+        help="override an option: STAGE_ID.OPTION=VALUE, source.OPTION=..., sink.OPTION=..., run.OPTION=...; "
+        "source.type=TYPE / sink.type=TYPE switch the type (options it does not have are left out)",
     )
     parser.add_argument(
         "--skip", action="append", default=[], metavar="STAGE_ID", help="do not run this stage"
@@ -118,25 +120,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class _Progress:
-    """A one-line counter on stderr, redrawn at most a few times a second."""
+    """One line on stderr, redrawn at most a few times a second: the counts,
+    or what a long stage is doing (``dedup: hashing documents: 20000``)."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.last = 0.0
+        self.width = 0  # of the line drawn last, so a shorter one covers it
+        self.phase: tuple[str, str] | None = None
 
     def __call__(self, ledger: Ledger) -> None:
         now = time.monotonic()
         if now - self.last < 0.25:
             return
         self.last = now
-        self.stream.write(
-            f"\r{ledger.input_count} read, {ledger.kept_count} kept, {ledger.dropped_count} dropped"
-        )
+        self.phase = None
+        self._draw(f"{ledger.input_count} read, {ledger.kept_count} kept, {ledger.dropped_count} dropped")
+
+    def stage(self, stage_id: str, phase: str, done: int | None, total: int | None) -> None:
+        """A stage's progress (see :meth:`ingest.StageContext.progress`): a new
+        phase is drawn at once, the counts of one at most every quarter second."""
+        now = time.monotonic()
+        if (stage_id, phase) == self.phase and now - self.last < 0.25:
+            return
+        self.last, self.phase = now, (stage_id, phase)
+        count = "" if done is None else f": {done}" + ("" if total is None else f" of {total}")
+        self._draw(f"{stage_id}: {phase}{count}")
+
+    def _draw(self, text: str) -> None:
+        self.stream.write(f"\r{text}{' ' * max(0, self.width - len(text))}")
+        self.width = len(text)
         self.stream.flush()
 
     def done(self) -> None:
-        if self.last:
+        if self.phase is not None:  # a stage's last phase is over: clear it rather than leave it
+            self.stream.write(f"\r{' ' * self.width}\r")
+        elif self.last:
             self.stream.write("\n")
+        self.stream.flush()
 
 
 def _print_summary(pipeline: Pipeline, report: dict[str, Any], out: TextIO) -> None:
@@ -155,45 +176,59 @@ def _print_summary(pipeline: Pipeline, report: dict[str, Any], out: TextIO) -> N
         out.write(f"output: {outputs.path}\n")
 
 
+def _say(text: str) -> None:
+    print(f"ingest: {text}", file=sys.stderr)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    overrides = list(args.overrides)
+    overrides: list[str | Override] = list(args.overrides)
     raw_run = read_toml(args.config).get("run", {}) if os.path.exists(args.config) else {}
     if isinstance(raw_run, dict) and "keep_drop_records" not in raw_run:
         # The sink writes every drop record; holding them all in memory too
         # only costs RAM on large runs (Pipeline.ledger keeps the counts).
         overrides.insert(0, "run.keep_drop_records=false")
-    if args.workers is not None:
-        overrides.append(f"run.workers={args.workers}")
-    if args.executor is not None:
-        overrides.append(f"run.executor={json.dumps(args.executor)}")
-    if args.ray_address is not None:
-        overrides.append(
-            f"run.ray_address={json.dumps(args.ray_address)}"
-        )  # quoted: a TOML string whatever it holds
+    # the options that set a [run] key: an error in the value names the option
+    for flag, option in (
+        ("--workers", "workers"),
+        ("--executor", "executor"),
+        ("--ray-address", "ray_address"),
+    ):
+        value = getattr(args, option)
+        if value is not None:
+            overrides.append(Override(f"{flag} {shlex.quote(str(value))}", "run", option, value))
     pipeline = Pipeline.from_toml(
         args.config, overrides=overrides, input=args.input, output=args.output, skip=args.skip
     )
+    for note in pipeline.config.notes:
+        _say(f"note: {note}")
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
     try:
         report = pipeline.run(
             progress=progress,
             restart=args.restart,
-            on_message=lambda text: print(f"ingest: {text}", file=sys.stderr),
+            on_message=_say,
+            stage_progress=progress.stage if progress is not None else None,
         )
     finally:
         if progress is not None:
             progress.done()
+    if report["input"] == 0:
+        # nothing read: say why on stderr too, where a script's user looks (the summary says it on stdout)
+        said = [w.message for w in pipeline.ledger.warnings if w.stage == SOURCE_STAGE]
+        source = pipeline.config.source.name if pipeline.config.source else "source"
+        for message in said or [f"the source ({source}) gave no documents; nothing to do"]:
+            _say(f"warning: {message}")
     _print_summary(pipeline, report, sys.stdout)
     from ingest.engine.document_stage import error_summaries
 
     for line in error_summaries(report):  # a stage that raised: say so, not only in the ledger
-        print(f"ingest: warning: {line}", file=sys.stderr)
+        _say(f"warning: {line}")
     return ExitCode.OK
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
     pipeline = Pipeline.from_toml(args.config, overrides=args.overrides, skip=args.skip)
-    pipeline.check()
+    warnings = pipeline.check()
     cfg = pipeline.config
     print(f"{args.config}: OK")
     if cfg.source:
@@ -215,6 +250,10 @@ def _cmd_check(args: argparse.Namespace) -> int:
     for failure in pipeline.plugins.failures:
         print(f"  warning: plugin {failure.name} ({failure.distribution}) failed to load: {failure.error}")
     for warning in pipeline.plugins.warnings:
+        print(f"  warning: {warning}")
+    for note in cfg.notes:
+        print(f"  note: {note}")
+    for warning in warnings:
         print(f"  warning: {warning}")
     return ExitCode.OK
 
@@ -306,11 +345,34 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise _Terminated
 
 
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so that what is still buffered for a
+    closed pipe cannot raise again when Python flushes it at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # not a real file (captured output): nothing will flush to the pipe
+        pass
+
+
 COMMANDS = {"run": _cmd_run, "check": _cmd_check, "plugins": _cmd_plugins, "explain": _cmd_explain}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code instead of exiting."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # here, not at exit: a reader that went away is caught below
+        return code
+    except BrokenPipeError:
+        # `ingest ... | head -1`: the reader has what it wanted; stop quietly, as
+        # command-line tools do (the shell reports 141, as for a tool SIGPIPE ended)
+        _discard_stdout()
+        return ExitCode.BROKEN_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 
-from ingest.contract.context import StageContext
+from ingest.contract.context import StageContext, StageProgress
 from ingest.contract.document import Document, Drop
 from ingest.contract.errors import ConfigError, IngestError, RecordingFailed, RunError, UnwritableDocument
 from ingest.contract.ledger import SOURCE_STAGE, Ledger, StageStats
@@ -41,9 +41,10 @@ from ingest.engine.parallel import PreparedDocument, SegmentStage, resolve_worke
 from ingest.engine.spool import PickledDocument, Spool
 from ingest.executors.local import LocalExecutor, start_executor
 from ingest.host.config import (
+    Override,
     PipelineConfig,
     StageConfig,
-    apply_overrides,
+    override_config,
     plugin_settings,
     read_toml,
     resolve,
@@ -120,8 +121,9 @@ class _Clock:
 @attrs.frozen
 class PipelineRecipe:
     """What a Ray worker needs to build the same pipeline as the driver:
-    the config as read (overrides applied) and how it was loaded. Plugin
-    objects registered in-process travel with it (by cloudpickle)."""
+    the config as read, the command line's overrides of it, and how it was
+    loaded. Plugin objects registered in-process travel with it (by
+    cloudpickle)."""
 
     raw: Mapping[str, Any]
     path: str | None
@@ -129,6 +131,7 @@ class PipelineRecipe:
     plugins: tuple[Any, ...] = ()
     skip: tuple[str, ...] = ()
     load_entry_points: bool | None = None
+    overrides: tuple[Override, ...] = ()
 
     def build(self) -> Pipeline:
         return Pipeline(
@@ -138,6 +141,7 @@ class PipelineRecipe:
             plugins=self.plugins,
             skip=self.skip,
             load_entry_points=self.load_entry_points,
+            overrides=self.overrides,
         )
 
 
@@ -161,11 +165,15 @@ class Pipeline:
         plugins: Iterable[Any] = (),
         skip: Sequence[str] = (),
         load_entry_points: bool | None = None,
+        overrides: Sequence[str | Override] = (),
     ) -> None:
         self.path = str(path) if path is not None else None
         plugins = tuple(plugins)
         # How this pipeline was made, so a Ray worker can make it again.
         self._raw, self._plugin_objects = raw, plugins
+        # --set and the like: applied here, so that an error in a value they set names them
+        raw, applied = override_config(raw, overrides) if overrides else (raw, [])
+        self._overrides = tuple(applied)
         self._skip, self._load_entry_points = tuple(skip), load_entry_points
         if base_dir is None:
             base_dir = Path(self.path).resolve().parent if self.path else Path.cwd()
@@ -180,7 +188,7 @@ class Pipeline:
                 disable=settings.disable,
             )
             self.config: PipelineConfig = resolve(
-                raw, self.plugins, path=self.path, base_dir=self.base_dir, skip=skip
+                raw, self.plugins, path=self.path, base_dir=self.base_dir, skip=skip, overrides=applied
             )
         except ConfigError:
             raise
@@ -190,6 +198,7 @@ class Pipeline:
         self.report: dict[str, Any] = {}
         self._resumed: dict[str, Any] | None = None
         self._executor: Any = None  # the run's executor, while a run is going
+        self._stage_progress: StageProgress | None = None  # run()'s, while a run is going
 
     # -- constructors ------------------------------------------------------
 
@@ -198,7 +207,7 @@ class Pipeline:
         cls,
         path: str | os.PathLike[str],
         *,
-        overrides: Sequence[str] = (),
+        overrides: Sequence[str | Override] = (),
         input: str | os.PathLike[str] | None = None,
         output: str | os.PathLike[str] | None = None,
         skip: Sequence[str] = (),
@@ -206,14 +215,28 @@ class Pipeline:
         load_entry_points: bool | None = None,
     ) -> Pipeline:
         """Load ``config.toml``. ``overrides`` are ``KEY=VALUE`` strings as for
-        ``--set``; ``input``/``output`` replace the source's and sink's
-        ``path`` (relative to the current directory, like on the command line)."""
-        raw = apply_overrides(read_toml(path), overrides)
+        ``--set`` (or :class:`~ingest.host.config.Override` objects);
+        ``input``/``output`` replace the source's and sink's ``path`` (relative
+        to the current directory, like on the command line). An error in a
+        value they set names them (``--set dedup.treshold=0.5: ...``), not
+        the file."""
+        import shlex
+
+        changes: list[str | Override] = list(overrides)
         if input is not None:
-            raw.setdefault("source", {})["path"] = os.path.abspath(input)
+            origin = f"--input {shlex.quote(os.fspath(input))}"
+            changes.append(Override(origin, "source", "path", os.path.abspath(input)))
         if output is not None:
-            raw.setdefault("sink", {})["path"] = os.path.abspath(output)
-        return cls(raw, path=path, skip=skip, plugins=plugins, load_entry_points=load_entry_points)
+            origin = f"--output {shlex.quote(os.fspath(output))}"
+            changes.append(Override(origin, "sink", "path", os.path.abspath(output)))
+        return cls(
+            read_toml(path),
+            path=path,
+            skip=skip,
+            plugins=plugins,
+            load_entry_points=load_entry_points,
+            overrides=changes,
+        )
 
     @classmethod
     def from_dict(
@@ -240,12 +263,15 @@ class Pipeline:
             mapping, base_dir=base_dir, plugins=plugins, skip=skip, load_entry_points=load_entry_points
         )
 
-    def check(self) -> None:
+    def check(self) -> list[str]:
         """Build every enabled stage (and the source) once without running
         anything, so problems only a stage can see (an unknown rule name, a
         missing lexicon file, a missing input folder) stop ``ingest check``.
+        A source with a ``check()`` method is asked to look at its input too
+        (the file sources walk their folder, reading no file).
 
-        Raises :class:`ConfigError` naming the stage.
+        Raises :class:`ConfigError` naming the stage. Returns the warnings
+        recorded meanwhile (``no file in ... matches include ...``).
         """
         ledger = Ledger(keep_records=False)
         where = self.path or "<config>"
@@ -258,11 +284,20 @@ class Pipeline:
                 f"[{stage_cfg.id}]" if stage_cfg.id == SOURCE_STAGE else f"[[pipeline]] (id {stage_cfg.id!r})"
             )
             try:
-                stage_cfg.spec.factory(stage_cfg.options, ctx)
+                built = stage_cfg.spec.factory(stage_cfg.options, ctx)
+                if stage_cfg.id == SOURCE_STAGE and callable(getattr(built, "check", None)):
+                    built.check()
             except ConfigError as exc:
-                raise ConfigError(_located(where, table, str(exc))) from exc
+                raise ConfigError(_located(self._set_by(where, stage_cfg.id), table, str(exc))) from exc
             except Exception as exc:
                 raise ConfigError(f"{where}: {table}: the stage cannot start: {error_text(exc)}") from exc
+        return [str(warning) for warning in ledger.warnings]
+
+    def _set_by(self, where: str, table: str) -> str:
+        """``where`` (the config file), naming the command-line options that
+        changed ``table`` too: a value they set may be the one at fault."""
+        origins = [o.origin for o in self._overrides if o.table == table]
+        return f"{where} with {', '.join(origins)}" if origins else where
 
     # -- running -----------------------------------------------------------
 
@@ -297,6 +332,7 @@ class Pipeline:
         progress: ProgressCallback | None = None,
         restart: bool = False,
         on_message: MessageCallback | None = None,
+        stage_progress: StageProgress | None = None,
     ) -> dict[str, Any]:
         """Read the configured source, run the stages, write the configured
         sink; return the report (also in :attr:`report`).
@@ -306,11 +342,30 @@ class Pipeline:
         finds one left by an interrupted run of the same config resumes it;
         ``restart=True`` discards it instead. A checkpoint of another config
         is a :class:`ConfigError`. ``on_message`` gets notes such as
-        "resuming ..." (default: the ``ingest`` logger).
+        "resuming ..." (default: the ``ingest`` logger). ``stage_progress``
+        gets what long-running stages report of their phases
+        (``("dedup", "hashing documents", 20000, None)``, see
+        :meth:`StageContext.progress`); ``progress`` gets the ledger as
+        documents reach the sink.
         """
         if self.config.source is None or self.config.sink is None:
             raise ConfigError("run() needs a [source] and a [sink]; use process() for in-memory documents")
         ledger = self._new_ledger()
+        self._stage_progress = stage_progress
+        try:
+            return self._run(ledger, progress=progress, restart=restart, on_message=on_message)
+        finally:
+            self._stage_progress = None
+
+    def _run(
+        self,
+        ledger: Ledger,
+        *,
+        progress: ProgressCallback | None,
+        restart: bool,
+        on_message: MessageCallback | None,
+    ) -> dict[str, Any]:
+        assert self.config.source is not None and self.config.sink is not None  # checked by run()
         source_cfg, sink_cfg = self.config.source, self.config.sink
         source_ctx = self._context(SOURCE_STAGE, source_cfg.name, source_cfg.registered.plugin.name, ledger)
         sink_ctx = self._context("sink", sink_cfg.name, sink_cfg.registered.plugin.name, ledger)
@@ -321,7 +376,7 @@ class Pipeline:
             table = "[sink]"
             sink = sink_cfg.spec.factory(sink_cfg.options, sink_ctx)
         except ConfigError as exc:
-            raise ConfigError(_located(where, table, str(exc))) from exc
+            raise ConfigError(_located(self._set_by(where, table.strip("[]")), table, str(exc))) from exc
         except IngestError:
             raise
         except Exception as exc:
@@ -488,6 +543,7 @@ class Pipeline:
             plugins=self._plugin_objects,
             skip=self._skip,
             load_entry_points=self._load_entry_points,
+            overrides=self._overrides,
         )
 
     def segment_stages(self, stage_ids: Sequence[str], workdir: str | None) -> list[SegmentStage]:
@@ -499,9 +555,11 @@ class Pipeline:
             stage_cfg = by_id[stage_id]
 
             def make_context(worker_ledger: Ledger, stage_cfg: StageConfig = stage_cfg) -> StageContext:
-                return self._context(
+                ctx = self._context(
                     stage_cfg.id, stage_cfg.name, stage_cfg.registered.plugin.name, worker_ledger, workdir
                 )
+                ctx.on_progress = None  # a worker process does not draw on the terminal
+                return ctx
 
             segment.append(
                 SegmentStage(stage_cfg.id, stage_cfg.spec.factory, stage_cfg.options, make_context)
@@ -532,6 +590,7 @@ class Pipeline:
             version=info.version if info else None,
             **({"executor": executor} if executor is not None else {}),
             workers=resolve_workers(self.config.run.workers),
+            on_progress=self._stage_progress,
         )
 
     def _execute(

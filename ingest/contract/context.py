@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any, Optional, Protocol
 
 import attrs
 
@@ -25,6 +26,11 @@ class Plugins(Protocol):
     def manager(self) -> Any:
         """The ``pluggy.PluginManager`` behind it (``subset_hook_caller`` and the like)."""
         ...
+
+
+#: ``(stage_id, phase, done, total)``: what a stage reports with
+#: :meth:`StageContext.progress`; ``done`` and ``total`` may be None.
+StageProgress = Callable[[str, str, Optional[int], Optional[int]], None]
 
 
 @attrs.define
@@ -51,6 +57,8 @@ class StageContext:
             number of cores). Per-document stages are spread over that many
             processes by the runner; a corpus-level stage may use it to size
             its own parallel work (the dedup stage hashes on that many cores).
+        on_progress: where :meth:`progress` reports go (``ingest run`` draws
+            them on a terminal); None: nowhere.
     """
 
     stage_id: str
@@ -64,6 +72,16 @@ class StageContext:
     version: str | None = None
     executor: Executor = attrs.field(factory=InProcessExecutor)
     workers: int = 1
+    on_progress: StageProgress | None = None
+
+    def progress(self, phase: str, done: int | None = None, total: int | None = None) -> None:
+        """Say what a long-running stage is doing, for the user to watch:
+        ``ctx.progress("hashing documents", 20000)``, ``ctx.progress("verifying
+        candidate pairs", 1500, 40000)``. Call it when a phase starts and
+        every few thousand items, never per document: ``ingest run`` draws it
+        on the terminal (nothing when stderr is not one, or outside a run)."""
+        if self.on_progress is not None:
+            self.on_progress(self.stage_id, phase, done, total)
 
     def drop_error(self, doc: Document | str, exc_text: str, *, exc: BaseException | None = None) -> None:
         """Record a document on which the stage raised: the error, the stage,

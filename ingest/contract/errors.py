@@ -16,6 +16,10 @@ class ExitCode(enum.IntEnum):
       its input than ``[run] max_error_rate`` allows). No output looks complete.
     * ``USAGE_ERROR`` (2): bad command line or bad config; no work was done.
     * ``INTERRUPTED`` (130): stopped by Ctrl-C.
+    * ``BROKEN_PIPE`` (141): standard output was closed before everything was
+      printed (``ingest ... | head -1``); nothing else went wrong (a run had
+      finished and written its output). 128 + SIGPIPE, as the shell reports
+      a tool that signal ended.
     * ``TERMINATED`` (143): stopped by SIGTERM, handled like Ctrl-C (the
       checkpoint is kept, or the output removed; the workers are stopped).
     """
@@ -24,6 +28,7 @@ class ExitCode(enum.IntEnum):
     RUN_FAILED = 1
     USAGE_ERROR = 2
     INTERRUPTED = 130
+    BROKEN_PIPE = 141
     TERMINATED = 143
 
 

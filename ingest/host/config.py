@@ -27,7 +27,7 @@ from typing import Any
 import attrs
 
 from ingest.contract.errors import ConfigError, IngestError
-from ingest.contract.options import build_options, path_field, suggest
+from ingest.contract.options import build_options, check_type, option_fields, path_field, suggest
 from ingest.contract.specs import StageKind
 from ingest.host.plugin_manager import DISABLE_ENV, PluginHost, RegisteredSpec
 
@@ -163,6 +163,9 @@ class PipelineConfig:
     sink: StageConfig | None
     stages: tuple[StageConfig, ...]
     run: RunOptions
+    #: What the reader should know about how the config was read: the
+    #: options a command-line type switch left out.
+    notes: tuple[str, ...] = ()
 
 
 def check_ray(where: str) -> None:
@@ -197,6 +200,86 @@ def parse_value(text: str) -> Any:
         return text
 
 
+class _Absent:
+    """The value of :attr:`Override.previous` for a key the config did not have."""
+
+    def __repr__(self) -> str:
+        return "ABSENT"
+
+    def __reduce__(self) -> str:
+        return "ABSENT"  # unpickled (in a Ray worker) as the same object
+
+
+#: :attr:`Override.previous` of a key the config did not have.
+ABSENT: Any = _Absent()
+
+
+@attrs.frozen
+class Override:
+    """One command-line change to the config: ``--set KEY=VALUE``, or an
+    option such as ``--input`` that sets a key.
+
+    ``origin`` is what the user typed (``--set dedup.treshold=0.5``): errors
+    about the value name it rather than the config file. ``table`` is
+    ``source``, ``sink``, ``run``, ``plugins`` or a stage id; ``previous`` is
+    the value the key had before (:data:`ABSENT` when none), filled in by
+    :func:`override_config`.
+    """
+
+    origin: str
+    table: str
+    option: str
+    value: Any
+    previous: Any = ABSENT
+
+
+def parse_override(item: str, where: str = "--set") -> Override:
+    """Read one ``KEY=VALUE`` (``where`` names the option it came with)."""
+    import shlex
+
+    key, sep, value = item.partition("=")
+    if not sep or "." not in key:
+        raise ConfigError(f"{where} {item!r}: expected KEY=VALUE with KEY like 'dedup.threshold'")
+    table, _, option = key.strip().partition(".")
+    return Override(f"{where} {shlex.quote(item)}", table, option.strip(), parse_value(value.strip()))
+
+
+def override_config(
+    raw: Mapping[str, Any], overrides: Sequence[str | Override]
+) -> tuple[dict[str, Any], list[Override]]:
+    """Apply overrides (``KEY=VALUE`` strings as for ``--set``, or
+    :class:`Override`s) to a copy of a raw config mapping; return the copy
+    and the overrides, each with the value it replaced. A stage id that is
+    not in the config is a :class:`ConfigError` naming the override."""
+    import copy
+
+    changed: dict[str, Any] = copy.deepcopy(dict(raw))
+    applied = []
+    for item in overrides:
+        override = parse_override(item) if isinstance(item, str) else item
+        table, option = override.table, override.option
+        if table in ("source", "sink", "run", "plugins"):
+            target = changed.setdefault(table, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"{override.origin}: [{table}] in the config is not a table")
+        else:
+            entries = changed.get("pipeline", [])
+            if isinstance(entries, list) and "pipeline" in changed:
+                # a bare stage name becomes its table, so it can take the option
+                entries = changed["pipeline"] = [{"stage": e} if isinstance(e, str) else e for e in entries]
+            matches = [e for e in entries if isinstance(e, dict) and e.get("id", e.get("stage")) == table]
+            if not matches:
+                ids = [str(e.get("id", e.get("stage"))) for e in entries if isinstance(e, dict)]
+                raise ConfigError(
+                    f"{override.origin}: no stage with id {table!r}{suggest(table, ids)}; "
+                    f"stage ids: {', '.join(map(str, ids)) or '(none)'}; also source, sink, run"
+                )
+            target = matches[0]
+        applied.append(attrs.evolve(override, previous=target.get(option, ABSENT)))
+        target[option] = override.value
+    return changed, applied
+
+
 def apply_overrides(raw: dict[str, Any], sets: Sequence[str], where: str = "--set") -> dict[str, Any]:
     """Apply ``KEY=VALUE`` overrides to a raw config mapping (a copy).
 
@@ -204,31 +287,53 @@ def apply_overrides(raw: dict[str, Any], sets: Sequence[str], where: str = "--se
     or ``run.<option>``. ``VALUE`` is read as TOML (``0.7``, ``true``,
     ``["a", "b"]``), or as a plain string when it is not valid TOML.
     """
-    import copy
+    return override_config(raw, [parse_override(item, where) for item in sets])[0]
 
-    raw = copy.deepcopy(raw)
-    for item in sets:
-        key, sep, value = item.partition("=")
-        if not sep or "." not in key:
-            raise ConfigError(f"{where} {item!r}: expected KEY=VALUE with KEY like 'dedup.threshold'")
-        table, _, option = key.strip().partition(".")
-        parsed = parse_value(value.strip())
-        if table in ("source", "sink", "run", "plugins"):
-            raw.setdefault(table, {})[option] = parsed
-            continue
-        entries = raw.get("pipeline", [])
-        if isinstance(entries, list) and "pipeline" in raw:
-            # a bare stage name becomes its table, so it can take the option
-            entries = raw["pipeline"] = [{"stage": e} if isinstance(e, str) else e for e in entries]
-        matches = [e for e in entries if isinstance(e, dict) and e.get("id", e.get("stage")) == table]
-        if not matches:
-            ids = [str(e.get("id", e.get("stage"))) for e in entries if isinstance(e, dict)]
+
+def _build(
+    options_cls: type | None,
+    values: Mapping[str, Any],
+    *,
+    where: str,
+    base_dir: str,
+    owner: str,
+    what: str,
+    overrides: Sequence[Override],
+) -> Any:
+    """:func:`build_options`, where a bad value that came from the command
+    line is reported as the override's (``--set dedup.treshold=0.5: unknown
+    option 'treshold' of stage 'dedup'``), not as the config file's."""
+    mine = {o.option: o for o in overrides if o.option in values}  # the last one of a key holds the value
+    if not mine:
+        return build_options(options_cls, values, where=where, base_dir=base_dir, owner=owner)
+    fields = option_fields(options_cls) if options_cls is not None else {}
+    for key, override in mine.items():
+        field = fields.get(key)
+        if field is None:
+            allowed = sorted(fields)
             raise ConfigError(
-                f"{where} {item!r}: no stage with id {table!r}{suggest(table, ids)}; "
-                f"stage ids: {', '.join(map(str, ids)) or '(none)'}; also source, sink, run"
+                f"{override.origin}: unknown option {key!r} of {what}{suggest(key, allowed)}; "
+                f"allowed: {', '.join(allowed) or '(none)'}"
             )
-        matches[0][option] = parsed
-    return raw
+        try:
+            check_type(values[key], field.type, key)
+        except ValueError as exc:
+            raise ConfigError(f"{override.origin}: {exc}") from None
+    try:
+        return build_options(options_cls, values, where=where, base_dir=base_dir, owner=owner)
+    except ConfigError as exc:
+        failure = exc
+    # A validator refused: blame the override that fails on the file's other values.
+    rest = {k: v for k, v in values.items() if k not in mine}
+    try:
+        build_options(options_cls, rest, where=where, base_dir=base_dir, owner=owner)
+    except ConfigError:
+        raise failure from None  # the file's own values fail already
+    for key, override in mine.items():
+        build_options(options_cls, {**rest, key: values[key]}, where=override.origin, base_dir=base_dir)
+    origins = ", ".join(o.origin for o in mine.values())
+    build_options(options_cls, values, where=f"{where} with {origins}", base_dir=base_dir, owner=owner)
+    raise failure  # not reached: the same values failed above
 
 
 def plugin_settings(raw: Mapping[str, Any], *, path: str | None, base_dir: str) -> PluginSettings:
@@ -279,6 +384,8 @@ def _resolve_io(
     host: PluginHost,
     path: str | None,
     base_dir: str,
+    overrides: Sequence[Override] = (),
+    notes: list[str] | None = None,
 ) -> StageConfig | None:
     where = f"{path or '<config>'}: [{table}]"
     values = raw.get(table)
@@ -290,22 +397,43 @@ def _resolve_io(
         raise ConfigError(f"{where}: expected a table")
     values = dict(values)
     name = values.pop("type", default)
+    mine = [o for o in overrides if o.table == table]
+    typed = [o for o in mine if o.option == "type"]
+    # an unknown type that came from the command line is the command line's
+    where_type = typed[-1].origin if typed else where
     clash = host.clash_message(str(name)) if name is not None else ""
     if clash:
-        raise ConfigError(f"{where}: {clash}")
+        raise ConfigError(f"{where_type}: {clash}")
     registered = host.spec(str(name)) if name is not None else None
     if registered is None or registered.spec.kind is not kind:
         available = host.names(kind)
         raise ConfigError(
-            f"{where}: unknown {table} type {name!r}{suggest(str(name), available)}; "
+            f"{where_type}: unknown {table} type {name!r}{suggest(str(name), available)}; "
             f"available: {', '.join(available) or '(none)'}{host.failure_hint()}"
         )
-    options = build_options(
+    if typed:
+        before = typed[0].previous
+        if str(name) != str(default if before is ABSENT else before):
+            # --set source.type=X switches the type: the file's options the new type
+            # has are kept, the others left out (one also set on the command line is an error)
+            fields = option_fields(registered.spec.options) if registered.spec.options is not None else {}
+            set_keys = {o.option for o in mine}
+            left_out = sorted(key for key in values if key not in fields and key not in set_keys)
+            for key in left_out:
+                del values[key]
+            if left_out and notes is not None:
+                notes.append(
+                    f"{typed[-1].origin}: left out the [{table}] options that {table} type {name!r} does "
+                    f"not have: {', '.join(left_out)}"
+                )
+    options = _build(
         registered.spec.options,
         values,
         where=f"{where} (type {name!r})",
         base_dir=base_dir,
         owner=_owner(registered),
+        what=f"{table} type {name!r}",
+        overrides=mine,
     )
     return StageConfig(id=table, name=str(name), registered=registered, options=options)
 
@@ -318,13 +446,20 @@ def resolve(
     base_dir: str | None = None,
     skip: Sequence[str] = (),
     default_io: bool = True,
+    overrides: Sequence[Override] = (),
 ) -> PipelineConfig:
     """Check a raw config mapping against ``host``'s registry and build options.
 
     ``skip`` lists stage ids to disable (``--skip``); an id that is not in
     the config is an error. With ``default_io`` a missing ``[source]`` or
-    ``[sink]`` means the text-file source and JSONL sink.
+    ``[sink]`` means the text-file source and JSONL sink. ``overrides`` are
+    the command-line changes already applied to ``raw`` (see
+    :func:`override_config`): an error in a value one of them set names it,
+    and one that sets ``source.type`` or ``sink.type`` to another type
+    switches the type, leaving out the options the new type does not have
+    (said in :attr:`PipelineConfig.notes`).
     """
+    notes: list[str] = []
     where_file = path or "<config>"
     base_dir = base_dir or (str(Path(path).resolve().parent) if path else os.getcwd())
     unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
@@ -337,7 +472,15 @@ def resolve(
     run_table = raw.get("run", {})
     if not isinstance(run_table, Mapping):
         raise ConfigError(f"{where_file}: [run]: expected a table")
-    run = build_options(RunOptions, run_table, where=f"{where_file}: [run]", base_dir=base_dir)
+    run = _build(
+        RunOptions,
+        run_table,
+        where=f"{where_file}: [run]",
+        base_dir=base_dir,
+        owner="",
+        what="[run]",
+        overrides=[o for o in overrides if o.table == "run"],
+    )
     if run.executor == "ray":
         check_ray(f"{where_file}: [run] executor")
 
@@ -386,8 +529,14 @@ def resolve(
                 f"{where}: unknown stage {name!r}{suggest(name, available)}; "
                 f"available stages: {', '.join(available) or '(none)'}{host.failure_hint()}"
             )
-        options = build_options(
-            registered.spec.options, values, where=where, base_dir=base_dir, owner=_owner(registered)
+        options = _build(
+            registered.spec.options,
+            values,
+            where=where,
+            base_dir=base_dir,
+            owner=_owner(registered),
+            what=f"stage {stage_id!r}" if stage_id == name else f"stage {stage_id!r} ({name})",
+            overrides=[o for o in overrides if o.table == stage_id],
         )
         stages.append(
             StageConfig(id=stage_id, name=name, registered=registered, options=options, enabled=enabled)
@@ -401,11 +550,33 @@ def resolve(
     stages = [attrs.evolve(s, enabled=s.enabled and s.id not in skip) for s in stages]
 
     source = _resolve_io(
-        raw, "source", StageKind.SOURCE, DEFAULT_SOURCE if default_io else None, host, path, base_dir
+        raw,
+        "source",
+        StageKind.SOURCE,
+        DEFAULT_SOURCE if default_io else None,
+        host,
+        path,
+        base_dir,
+        overrides,
+        notes,
     )
     sink = _resolve_io(
-        raw, "sink", StageKind.SINK, DEFAULT_SINK if default_io else None, host, path, base_dir
+        raw,
+        "sink",
+        StageKind.SINK,
+        DEFAULT_SINK if default_io else None,
+        host,
+        path,
+        base_dir,
+        overrides,
+        notes,
     )
     return PipelineConfig(
-        path=path, base_dir=base_dir, source=source, sink=sink, stages=tuple(stages), run=run
+        path=path,
+        base_dir=base_dir,
+        source=source,
+        sink=sink,
+        stages=tuple(stages),
+        run=run,
+        notes=tuple(notes),
     )

@@ -4,7 +4,9 @@ Reads a finished run's output folder (``documents.jsonl`` and
 ``dropped.jsonl`` of the ``jsonl`` sink, compressed or in shards as the
 run's ``report.json`` names them) and shows the document's fate, metadata,
 every stage's record (removed lines with the rule that removed them) and
-the final text.
+the final text. Removed lines are numbered as in the document the source
+read (the input file's lines), whatever earlier stages removed: see
+:func:`input_line_numbers`.
 
 What it prints comes from the documents, which may hold control characters
 that a terminal acts on (an escape sequence retitles or clears it, a
@@ -17,8 +19,9 @@ characters as JSON ``\\u`` escapes, so it parses to the same values.
 
 from __future__ import annotations
 
+import bisect
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -135,27 +138,86 @@ def render(status: str, record: dict[str, Any], out: TextIO) -> None:
     history = record.get("history") or []
     if history:
         out.write("history:\n")
-    for event in history:
+    numbers = input_line_numbers(history)
+    relative = False  # a line shown with the number it had in its stage's input (~N)
+    for event, event_numbers in zip(history, numbers):
         details = {k: v for k, v in event.items() if k not in ("stage", "action")}
         lines = details.pop("lines", None)
         summary = ", ".join(f"{k}={v}" for k, v in details.items() if not isinstance(v, (list, dict)))
         out.write(f"  [{f(event['stage'])}] {f(event['action'])}{': ' + f(summary) if summary else ''}\n")
-        for line in lines or []:
+        for line, number in zip(lines if isinstance(lines, list) else [], event_numbers):
             if isinstance(line, dict):
-                number = f(line.get("line", "?"))
+                if number is None and line.get("line") is not None:
+                    relative = True
+                shown = f(number if number is not None else f"~{line.get('line')}" if "line" in line else "?")
                 rule = f(line.get("rule", ""))
-                out.write(f"    - {number:>4} {rule:<22} {f(line.get('text', ''))}\n")
+                out.write(f"    - {shown:>4} {rule:<22} {f(line.get('text', ''))}\n")
             else:
                 out.write(f"    - {f(line)}\n")
         for key, value in details.items():
             if isinstance(value, list) and value:
                 for item in value:
                     out.write(f"    {f(key)}: {f(item)}\n")
+    if relative:
+        out.write(
+            "  (~N: line N of the text that stage received; an earlier stage removed lines it did not list,\n"
+            "   so the input file's line is not known)\n"
+        )
     text = record.get("text")
     if text is not None:
         out.write("text (kept):\n" if status == "kept" else "text (when dropped):\n")
         for line in str(text).split("\n"):  # the document's own lines: one listing line each
             out.write(f"    + {f(line)}\n")
+
+
+def input_line_numbers(history: Sequence[Mapping[str, Any]]) -> list[list[int | None]]:
+    """For each event of a document's history, the numbers of the lines it
+    lists (its ``lines`` entries) in the document as the source read it:
+    the input file's line numbers.
+
+    Each stage numbers lines in the text it received, so after the header
+    stage removed lines 1 and 2 the boilerplate stage's line 1 is the file's
+    line 3; the lines that earlier ``removed_lines`` events list are counted
+    back in. A number is None when that is not known: the entry has none, or
+    an earlier stage removed lines it did not list (the boilerplate stage
+    counts removed blank lines, ``removed_blank``, without listing them; with
+    ``record_lines = false`` it lists none). A stage that changes the text in
+    another way (rewrites or adds lines) without saying so cannot be seen here.
+    """
+    removed: list[int] = []  # input lines removed so far, ascending
+    known = True
+    numbers: list[list[int | None]] = []
+    for event in history:
+        lines = event.get("lines")
+        listed = lines if isinstance(lines, list) else []
+        mapped: list[int | None] = []
+        for line in listed:
+            number = line.get("line") if isinstance(line, dict) else None
+            if known and type(number) is int and number >= 1:
+                for gone in removed:  # the n-th line still there: count the removed ones before it
+                    if gone > number:
+                        break
+                    number += 1
+                mapped.append(number)
+            else:
+                mapped.append(None)
+        numbers.append(mapped)
+        if event.get("action") != "removed_lines" or not known:
+            continue
+        if None in mapped or _unlisted(event, len(listed)):
+            known = False  # later stages' numbers cannot be traced back
+        for number in mapped:
+            if number is not None:
+                bisect.insort(removed, number)
+    return numbers
+
+
+def _unlisted(event: Mapping[str, Any], listed: int) -> bool:
+    """Whether a ``removed_lines`` event removed more lines than it lists."""
+    count = event.get("removed")
+    blank = event.get("removed_blank")
+    total = (count if type(count) is int else listed) + (blank if type(blank) is int else 0)
+    return total > listed
 
 
 def _removed_lines(history: list[dict[str, Any]]) -> dict[tuple[str, str], str]:

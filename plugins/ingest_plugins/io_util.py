@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bz2
 import codecs
+import collections
 import contextlib
 import errno
 import fnmatch
@@ -685,10 +686,28 @@ def _folder_wanted(relative: str, include: Sequence[str], exclude: Sequence[str]
 class Scan:
     """What a folder walk found: the files that match (relative POSIX paths,
     sorted) and what could not be read among the entries that match, or
-    the folders that could hold files that match (sorted by path)."""
+    the folders that could hold files that match (sorted by path).
+    ``others`` counts the files it did not take by kind (``.html``,
+    ``.txt.gz``, ``no extension``), ``excluded`` those of them that match
+    an include pattern and an exclude pattern: what to tell a user whose
+    patterns matched nothing."""
 
     files: list[str]
     skipped: list[Skipped]
+    others: dict[str, int] = attrs.field(factory=dict)
+    excluded: int = 0
+
+
+def file_kind(name: str) -> str:
+    """What a file name says the file is, for counts: its extension with a
+    compression suffix kept (``.html``, ``.txt.gz``), or ``no extension``."""
+    name = name.rpartition("/")[2].lower()
+    bare = strip_compression(name) if compression_of(name) else name
+    stem, ext = os.path.splitext(bare)
+    suffix = name[len(bare) :]  # the compression suffix, or ""
+    if stem and ext:
+        return ext + suffix
+    return suffix or "no extension"
 
 
 def scan(
@@ -712,26 +731,36 @@ def scan(
         if compressed and not compression_of(pattern) and last != "**" and last:
             stripped.append(rx)
 
-    def wanted(rel: str) -> bool:
+    def included(rel: str) -> bool:
         if not any(rx.match(rel) for rx in plain):
             if not (stripped and compression_of(rel)):
                 return False
             bare = strip_compression(rel)
             if not any(rx.match(bare) for rx in stripped):
                 return False
-        return not _matches(rel, exclude, compressed)
+        return True
+
+    def wanted(rel: str) -> bool:
+        return included(rel) and not _matches(rel, exclude, compressed)
 
     found: list[str] = []
     skipped: list[Skipped] = []
+    others: collections.Counter[str] = collections.Counter()
+    excluded = 0
     for rel, problem in _walk(str(root)):
         if problem is None:
-            if wanted(rel):
+            if not included(rel):
+                others[file_kind(rel)] += 1
+            elif _matches(rel, exclude, compressed):
+                others[file_kind(rel)] += 1
+                excluded += 1
+            else:
                 found.append(rel)
         elif _folder_wanted(problem.relative, include, exclude) if problem.folder else wanted(rel):
             skipped.append(problem)
     found.sort()
     skipped.sort(key=lambda item: item.relative)
-    return Scan(found, skipped)
+    return Scan(found, skipped, dict(others), excluded)
 
 
 def find_relative(

@@ -45,7 +45,7 @@ import attrs
 
 from ingest import Document, Origin, StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest_plugins import io_util
-from ingest_plugins.text_files import check_root, report_skipped
+from ingest_plugins.text_files import check_root, report_skipped, warn_if_nothing_matches
 
 
 class FieldMapping(Protocol):
@@ -337,13 +337,23 @@ class JsonlFilesSource:
         check_root(self.root)
         self.parser = LineParser(options, ctx, "jsonl_files")
 
+    def _scan(self) -> io_util.Scan:
+        options = self.options
+        return io_util.scan(self.root, options.include, options.exclude, compressed=options.compressed)
+
+    def check(self) -> None:
+        """For ``ingest check``: walk the folder (reading no file) and warn
+        when no file matches, saying what is there."""
+        if not self.root.is_file():
+            warn_if_nothing_matches(self.ctx, self.root, self.options, self._scan())
+
     def __iter__(self) -> Iterator[Document]:
         if self.root.is_file():
             yield from self.read_file(self.root, self.root.name)
             return
-        options = self.options
-        scan = io_util.scan(self.root, options.include, options.exclude, compressed=options.compressed)
+        scan = self._scan()
         report_skipped(self.ctx, self.root, scan.skipped)
+        warn_if_nothing_matches(self.ctx, self.root, self.options, scan)
         for relative in scan.files:
             yield from self.read_file(self.root / relative, relative)
 

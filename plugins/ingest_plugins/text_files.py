@@ -18,7 +18,10 @@ itself), ``corrupt`` (damaged or truncated compressed data),
 ``unsupported_compression`` (a ``.zst`` file without ``zstandard``),
 ``too_large`` (over ``max_bytes``, 64 MiB by default, after decompression:
 reading stops at the limit, so a decompression bomb never inflates). A
-symbolic link to a folder is not followed, with a warning.
+symbolic link to a folder is not followed, with a warning. A folder in which
+no file matches ``include`` is a warning that says what is there instead
+(``no file in /x matches include ['**/*.txt'] (found 12 files: 12 .html);
+nothing to do``), in the run's report and from ``ingest check``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import attrs
 
@@ -36,6 +40,9 @@ from ingest_plugins import io_util
 
 #: How far into a file to look for NUL bytes before calling it binary.
 BINARY_SNIFF_BYTES = 8192
+
+#: How many kinds of file (extensions) a "no file matches" warning lists.
+MAX_KINDS_SHOWN = 5
 
 
 @attrs.define
@@ -109,9 +116,15 @@ class TextFilesSource:
         for rel in scan.files:
             yield self.root / rel, rel
 
+    def check(self) -> None:
+        """For ``ingest check``: walk the folder (reading no file) and warn
+        when no file matches, saying what is there."""
+        warn_if_nothing_matches(self.ctx, self.root, self.options, self._scan())
+
     def __iter__(self) -> Iterator[Document]:
         scan = self._scan()
         report_skipped(self.ctx, self.root, scan.skipped)
+        warn_if_nothing_matches(self.ctx, self.root, self.options, scan)
         for path, rel in self._found(scan):
             doc = self.read(path, io_util.text_path(rel))
             if doc is not None:
@@ -204,6 +217,46 @@ def check_root(root: Path) -> None:
             raise ConfigError(
                 f"[source] path {io_util.text_path(str(root))!r} cannot be listed: {exc.strerror or exc}"
             ) from None
+
+
+class FileSelection(Protocol):
+    """The options of a source that reads the matching files of a folder."""
+
+    include: list[str]
+    exclude: list[str]
+
+
+def nothing_matches(root: Path, options: FileSelection, scan: io_util.Scan) -> str | None:
+    """When a folder holds no file to read (and nothing was lost reading
+    it), what was looked for and what is there: ``no file in /x matches
+    include ['**/*.txt'] (found 12 files: 12 .html); nothing to do``.
+    None when there is something to read, or a single file was named."""
+    if scan.files or root.is_file() or any(not item.warning for item in scan.skipped):
+        return None
+    where = io_util.text_path(str(root))
+    total = sum(scan.others.values())
+    if not total:
+        found = "the folder holds no files"
+    else:
+        kinds = sorted(scan.others.items(), key=lambda item: (-item[1], item[0]))
+        shown = ", ".join(f"{count} {kind}" for kind, count in kinds[:MAX_KINDS_SHOWN])
+        more = f" and {len(kinds) - MAX_KINDS_SHOWN} more kinds" if len(kinds) > MAX_KINDS_SHOWN else ""
+        found = f"found {total} file{'s' if total != 1 else ''}: {shown}{more}"
+        if scan.excluded:
+            found += f"; {scan.excluded} of them match include but also exclude {list(options.exclude)!r}"
+    links = sum(1 for item in scan.skipped if item.warning)
+    if links:
+        found += f"; {links} link{'s' if links != 1 else ''} to folders not followed"
+    return f"no file in {where} matches include {list(options.include)!r} ({found}); nothing to do"
+
+
+def warn_if_nothing_matches(
+    ctx: StageContext, root: Path, options: FileSelection, scan: io_util.Scan
+) -> None:
+    """Record :func:`nothing_matches`'s message as a warning of the source, if any."""
+    message = nothing_matches(root, options, scan)
+    if message is not None:
+        ctx.warn(message)
 
 
 def report_skipped(ctx: StageContext, root: Path, skipped: list[io_util.Skipped]) -> None:

@@ -50,7 +50,7 @@ import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Optional, Protocol
 
 import attrs
 import numpy as np
@@ -84,6 +84,10 @@ _GROUP_MEASURED = 32
 _BOTTOM = 4
 #: ... unless that hash is among the smallest of more documents than this (shared page furniture)
 _BOTTOM_MAX_DF = 64
+
+#: ``(phase, done, total)``: what :meth:`DedupEngine.resolve` is doing, for a
+#: progress display (``done``/``total`` may be None).
+Progress = Callable[[str, Optional[int], Optional[int]], None]
 
 
 def _in(*allowed: str) -> Callable[[Any, attrs.Attribute, Any], None]:
@@ -411,14 +415,17 @@ class DedupEngine:
         workers: int = 1,
         executor: Submitter | None = None,
         candidate_pairs: CandidatePairs | None = None,
+        progress: Progress | None = None,
     ) -> None:
         """``workers`` > 1 hashes batches on that many cores: ``workers - 1``
         helper processes, and this process whenever they are all busy
         (results never depend on it). ``executor`` (e.g. Ray tasks) hashes
         every batch instead, up to ``2 * workers`` batches in flight. ``candidate_pairs`` replaces
         :func:`lsh.candidate_pairs` (same arguments, same result), e.g. with
-        a distributed one."""
+        a distributed one. ``progress`` is told each phase of :meth:`resolve`
+        as it starts (and how far a long one is, per batch)."""
         self.options = options = options or DedupOptions()
+        self._progress = progress
         self.workers = max(1, int(workers))
         self._executor = executor
         self._candidate_pairs = candidate_pairs or candidate_pairs_local
@@ -674,6 +681,7 @@ class DedupEngine:
         last resolve): then only the documents needed are read back.
         """
         o = self.options
+        self._say("hashing the last documents")
         self._drain()
         n, n_old = len(self._ids), self._n_old
         uf = self._uf
@@ -683,6 +691,7 @@ class DedupEngine:
         # signature slots, in row order: a view, no copy)
         reps = self._slot_rows[: self._n_slots]
         n_old_reps = int(np.searchsorted(reps, n_old))
+        self._say("finding candidate pairs")
         pairs = self._candidate_pairs(self._sigs[: self._n_slots], self.bands, self.rows, min_new=n_old_reps)
         pairs = reps[pairs] if pairs.size else pairs
         n_lsh = int(pairs.shape[0])
@@ -691,16 +700,19 @@ class DedupEngine:
         # through the new rows in the order they were added.
         if pairs.size:
             pairs = pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]  # by later row, then earlier
+        self._say("verifying candidate pairs")
         jac, con, small = self._measure(pairs)
         ok = self._accept(jac, con, small)
         edges = pairs[ok]
         self._edge_sim = _Edges(n, edges, jac[ok], con[ok])
         self._pair_sim = {}
+        self._say("finding composite pages")
         composites = self._find_composites(n_old, n, edges)
         # the edges clusters follow: none between a composite page and a document that is not one
         links = self._links(edges, n_old, n)
         self._links_now = links
         rep = self._rep[:n].tolist()
+        self._say("clustering")
         first_seen: dict[int, int] | None = None
         if o.survivor == "first_seen":
             first_seen = self._first_seen(n_old, n, links, composites)
@@ -709,8 +721,10 @@ class DedupEngine:
                 uf.union(rep[i + n_old], i + n_old)
             for a, b in links.tolist():
                 uf.union(a, b)
+        self._say("choosing survivors")
         decisions = self._decide(n_old, n, first_seen, composites)
         if o.story_grouping:
+            self._say("grouping stories")
             self._assign_stories(decisions, reps, n_old, n)
         self.stats = {
             "documents": n - n_old,
@@ -727,11 +741,16 @@ class DedupEngine:
         }
         self._n_old = n  # everything is resolved now; a later add()+resolve() is incremental
         if o.save_index:  # the index stores every representative's set: re-derive the missing ones
+            self._say("saving the index")
             self._gather_shingles(reps[n_old_reps:], texts)
             self.save(o.save_index)
         self._texts = self._texts_at = None
         self._links_now = _NO_EDGES
         return decisions
+
+    def _say(self, phase: str, done: int | None = None, total: int | None = None) -> None:
+        if self._progress is not None:
+            self._progress(phase, done, total)
 
     def _gather_shingles(
         self, need: np.ndarray, texts: Callable[[], Iterable[tuple[str, str]]] | None
@@ -838,8 +857,12 @@ class DedupEngine:
             store.drop(free)
             fetched[free] = False
 
+        total, done_rows = len(todo), 0
+        self._say("re-reading candidate documents", 0, total)
         for batch in self._reread(todo, self._texts):
             hash_batch(batch)
+            done_rows += len(batch)
+            self._say("re-reading candidate documents", done_rows, total)
         store.drop(np.flatnonzero(fetched))
         return jac, con, small
 

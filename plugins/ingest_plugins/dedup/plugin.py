@@ -33,6 +33,10 @@ from ingest_plugins.dedup.engine import Decision, DedupEngine, DedupOptions
 
 REASONS = {"exact": "exact_duplicate", "near": "near_duplicate", "composite": "composite"}
 
+#: Documents hashed between two progress reports (``ctx.progress``): a report per
+#: phase and per this many documents, never per document.
+PROGRESS_EVERY = 10_000
+
 
 def _annotations(decision: Decision) -> dict[str, Any]:
     metadata: dict[str, Any] = {}
@@ -70,6 +74,8 @@ class DedupStage:
             self._engine = self._new_engine()
         self._engine.add(doc.id, doc.text, doc.metadata)
         self._observed += 1
+        if self._observed % PROGRESS_EVERY == 0 or self._observed == 1:
+            self.ctx.progress("hashing documents", self._observed)
 
     def fit(self, corpus: Iterable[Document]) -> None:
         # The engine fed by observe() is used only when it saw every document
@@ -81,7 +87,10 @@ class DedupStage:
             if engine is not None:
                 engine.close()
             engine = self._new_engine()
-            for doc in corpus:
+            total = _length(corpus)
+            for done, doc in enumerate(corpus):
+                if done % PROGRESS_EVERY == 0:
+                    self.ctx.progress("hashing documents", done, total)
                 engine.add(doc.id, doc.text, doc.metadata)
         # The engine re-reads texts only for what it did not keep in memory; a spool
         # that knows where each record starts (engine rows are its positions, in
@@ -112,7 +121,9 @@ class DedupStage:
             # that a failed or interrupted run did not export (a resumed run
             # would load it and drop them as already seen).
             options = attrs.evolve(options, save_index=_pending_path(options.save_index))
-        return DedupEngine(options, **{"workers": self.ctx.workers, **self._distributed()})
+        return DedupEngine(
+            options, progress=self.ctx.progress, **{"workers": self.ctx.workers, **self._distributed()}
+        )
 
     def _distributed(self) -> dict[str, Any]:
         """On Ray (``ctx.executor.kind == "ray"``): hashing in Ray tasks and
