@@ -16,17 +16,26 @@ first fitted on all inputs (two-pass mode).  ``--worst N`` lists the N worst
 documents of ``ingest``.  The ``ingest`` docs/s is the best of ``--repeat``
 timed passes after a warm-up pass (one process, one core).
 
+Beside F1, ``<half`` is the share of documents whose output keeps less than
+half of the gold text (token recall below 0.5: an article thrown away).
+
 Then the whole sample pipeline (``text_files`` source, ``header``,
 ``boilerplate``, ``dedup``, ``jsonl`` sink; one worker) runs over the same
 input folder, and each stage's docs/s comes from the run's own report, so
 the boilerplate stage is seen next to the stages it shares the pipeline
-with (``--no-pipeline`` skips it).
+with (``--no-pipeline`` skips it). When the directory has ``titles.jsonl``
+(``{"id": ..., "refs": [headlines]}`` per page), the run's ``metadata.title``
+of the kept documents is scored against it: a title is right when its
+bag-of-words F1 with one of the page's headlines is at least 0.6; precision
+counts the titles given, recall every page with headlines
+(``--show-titles N`` lists N wrong ones).
 """
 
 from __future__ import annotations
 
 import argparse
 import html
+import json
 import re
 import sys
 import tempfile
@@ -62,6 +71,37 @@ def prf(pred: str, gold: str) -> tuple[float, float, float]:
     return prec, rec, 2 * prec * rec / (prec + rec)
 
 
+def title_f1(a: str, b: str) -> float:
+    """Bag-of-words F1 of two titles."""
+    return prf(a, b)[2]
+
+
+def score_titles(
+    titles: dict[str, str | None], refs_path: Path
+) -> tuple[int, int, int, list[tuple[str, str, str]]]:
+    """``(pages with headlines, titles given, titles right, [(id, wrong title, headline)])``:
+    a title is right when its F1 with one of the page's headlines is at least 0.6."""
+    pages = given = right = 0
+    wrong: list[tuple[str, str, str]] = []
+    for line in refs_path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        headlines = [h for h in row.get("refs") or [] if h]
+        if not headlines:
+            continue
+        pages += 1
+        title = titles.get(Path(row["id"]).stem)
+        if not title:
+            continue
+        given += 1
+        if max(title_f1(title, h) for h in headlines) >= 0.6:
+            right += 1
+        else:
+            wrong.append((row["id"], title, headlines[0]))
+    return pages, given, right, wrong
+
+
 def load_set(gold_dir: Path, limit: int | None) -> list[tuple[str, str, str]]:
     names = sorted(p.name for p in (gold_dir / "input").glob("*.txt"))
     if limit:
@@ -79,7 +119,7 @@ def load_set(gold_dir: Path, limit: int | None) -> list[tuple[str, str, str]]:
 def justext_extractor() -> Callable[[str], str] | None:
     try:
         import justext  # type: ignore[import-untyped]
-    except Exception:  # not installed or its lxml extra is missing
+    except Exception:  # noqa: BLE001 - not installed, or its lxml extra is missing
         return None
     stoplist = justext.get_stoplist("English")
 
@@ -111,19 +151,24 @@ def evaluate(
         "p": sum(s[1] for s in scores) / n,
         "r": sum(s[2] for s in scores) / n,
         "f1": sum(s[3] for s in scores) / n,
+        "under_half": sum(1 for s in scores if s[2] < 0.5) / n,
         "dps": len(docs) / elapsed if elapsed > 0 else float("inf"),
         "scores": scores,
     }
 
 
-def pipeline_stage_rates(input_dir: Path, repeat: int) -> tuple[list[tuple[str, int, float]], float]:
+def pipeline_stage_rates(
+    input_dir: Path, repeat: int
+) -> tuple[list[tuple[str, int, float]], float, dict[str, str | None]]:
     """Run the sample pipeline over ``input_dir`` with one worker; return
     ``[(stage, documents in, seconds)]`` (best of ``repeat`` runs by total
-    time) and the total seconds. The sink's share is what the total leaves
-    after the source and the stages."""
+    time), the total seconds and ``{file stem: metadata.title}`` of the kept
+    documents. The sink's share is what the total leaves after the source and
+    the stages."""
     from ingest import Pipeline
 
     best: tuple[list[tuple[str, int, float]], float] | None = None
+    titles: dict[str, str | None] = {}
     for _ in range(max(1, repeat)):
         with tempfile.TemporaryDirectory(prefix="ingest-bench-") as out:
             pipeline = Pipeline.from_dict(
@@ -138,13 +183,20 @@ def pipeline_stage_rates(input_dir: Path, repeat: int) -> tuple[list[tuple[str, 
             t0 = time.perf_counter()
             report = pipeline.run()
             total = time.perf_counter() - t0
+            if not titles:
+                for line in (Path(out) / "documents.jsonl").read_text(encoding="utf-8").splitlines():
+                    record = json.loads(line)
+                    titles[Path(record["id"]).stem] = (record.get("metadata") or {}).get("title")
         stages = report["stages"]
-        rows = [(sid, int(st["documents_in"] or st["documents_out"]), float(st["seconds"])) for sid, st in stages.items()]
+        rows = [
+            (sid, int(st["documents_in"] or st["documents_out"]), float(st["seconds"]))
+            for sid, st in stages.items()
+        ]
         rows.append(("sink+runner", int(report["input"]), max(0.0, total - sum(r[2] for r in rows))))
         if best is None or total < best[1]:
             best = (rows, total)
     assert best is not None
-    return best
+    return best[0], best[1], titles
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,8 +206,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-justext", action="store_true", help="skip the jusText row")
     ap.add_argument("--lexicon", action="store_true", help="add a two-pass row with a fitted corpus lexicon")
     ap.add_argument("--worst", type=int, default=0, help="list the N worst documents for ingest")
-    ap.add_argument("--repeat", type=int, default=3, help="time ingest N times after a warm-up pass; docs/s is the best")
-    ap.add_argument("--no-pipeline", action="store_true", help="skip the per-stage rates of the whole pipeline")
+    ap.add_argument(
+        "--repeat", type=int, default=3, help="time ingest N times after a warm-up pass; docs/s is the best"
+    )
+    ap.add_argument(
+        "--no-pipeline", action="store_true", help="skip the whole pipeline (per-stage rates, titles)"
+    )
+    ap.add_argument("--show-titles", type=int, default=0, help="list N wrong titles of the pipeline run")
     args = ap.parse_args(argv)
 
     docs = load_set(args.gold_dir, args.limit)
@@ -181,16 +238,17 @@ def main(argv: list[str] | None = None) -> int:
 
     kb = sum(len(t.encode("utf-8")) for _, t, _ in docs) / len(docs) / 1024
     print(f"{len(docs)} documents from {args.gold_dir} (mean {kb:.1f} KB)")
-    print(f"{'extractor':<16} {'precision':>9} {'recall':>9} {'F1':>9} {'docs/s':>9}")
+    print(f"{'extractor':<16} {'precision':>9} {'recall':>9} {'F1':>9} {'<half':>7} {'docs/s':>9}")
     for r in rows:
-        print(f"{r['name']:<16} {r['p']:>9.3f} {r['r']:>9.3f} {r['f1']:>9.3f} {r['dps']:>9.0f}")
+        scores = f"{r['p']:>9.3f} {r['r']:>9.3f} {r['f1']:>9.3f} {r['under_half']:>7.1%}"
+        print(f"{r['name']:<16} {scores} {r['dps']:>9.0f}")
     if args.worst:
         ing = next(r for r in rows if r["name"] == "ingest")
         print(f"\nworst {args.worst} documents (ingest): id precision recall F1")
         for doc_id, p, r, f in sorted(ing["scores"], key=lambda s: s[3])[: args.worst]:  # type: ignore[union-attr]
             print(f"  {doc_id} {p:.3f} {r:.3f} {f:.3f}")
     if not args.no_pipeline and not args.limit:
-        rows_p, total = pipeline_stage_rates(args.gold_dir / "input", args.repeat)
+        rows_p, total, titles = pipeline_stage_rates(args.gold_dir / "input", args.repeat)
         print(f"\nwhole pipeline, one worker: {rows_p[0][1] / total:.0f} docs/s ({total:.2f} s); per stage:")
         print(f"{'stage':<16} {'docs in':>9} {'seconds':>9} {'docs/s':>9} {'share':>7}")
         for sid, n, sec in rows_p:
@@ -203,6 +261,16 @@ def main(argv: list[str] | None = None) -> int:
                 f"boilerplate takes {bp / max(others):.1f}x the time of the next slowest part "
                 f"and {bp / total:.0%} of the run"
             )
+        refs = args.gold_dir / "titles.jsonl"
+        if refs.exists():
+            pages, given, right, wrong = score_titles(titles, refs)
+            print(
+                "\ntitles (metadata.title of the kept documents, right when F1 >= 0.6 with a headline of the "
+                f"page): {given} given for {pages} pages, {right} right: "
+                f"precision {right / max(1, given):.3f}, recall {right / max(1, pages):.3f}"
+            )
+            for doc_id, title, headline in wrong[: args.show_titles]:
+                print(f"  {doc_id}: {title!r}; the page says {headline!r}")
     return 0
 
 

@@ -1,11 +1,16 @@
 """Bad headers: the document goes on, raw line kept, warning with line number."""
+
 from __future__ import annotations
 
 import datetime
 
 from ingest_plugins.header import parse_document
 
-BODY = "Strained Talks Hit Stalemate\n(AGENCY) Tensions are rising in the ongoing discussions today.\nSecond line.\n"
+BODY = (
+    "Strained Talks Hit Stalemate\n"
+    "(AGENCY) The strained talks hit a stalemate today as tensions rose in the ongoing discussions.\n"
+    "Second line.\n"
+)
 
 
 def test_impossible_date() -> None:
@@ -29,7 +34,12 @@ def test_impossible_date_in_key_value() -> None:
 
 
 def test_stray_bytes_in_header_line() -> None:
-    for bad in ("date 2025-07-07\x00 403", "date 2025-07-07 4\ufffd03", " date\x1b 2025-07-07 403", "date 2025-07-07 403\udc9f"):
+    for bad in (
+        "date 2025-07-07\x00 403",
+        "date 2025-07-07 4\ufffd03",
+        " date\x1b 2025-07-07 403",
+        "date 2025-07-07 403\udc9f",
+    ):
         text = bad + "\n" + BODY
         r = parse_document(text)
         assert r.header_lines == (1,), repr(bad)

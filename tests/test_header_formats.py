@@ -1,12 +1,15 @@
 """Header formats: key/value, front matter, config patterns, plugin parsers, order."""
+
 from __future__ import annotations
 
 import datetime
 import re
 
 import pytest
-
 from ingest_plugins.header import HeaderOptions, compile_options, compile_patterns, parse_document
+
+# A title is read from the text only above an article that it is about.
+ARTICLE = "The harbour bridge reopens to traffic this morning after two years of repairs, the city said.\n"
 
 
 def test_key_value_block_typed() -> None:
@@ -57,12 +60,12 @@ def test_long_value_is_prose_not_header() -> None:
 
 
 def test_date_line_then_key_values() -> None:
-    text = " date 2025-07-07 403 abc\nauthor: Jane Doe\nHeadline here\n"
+    text = " date 2025-07-07 403 abc\nauthor: Jane Doe\nHarbour Bridge Reopens\n" + ARTICLE
     r = parse_document(text)
     assert r.header_lines == (1, 2)
     assert r.metadata["header_values"] == ["403", "abc"]
     assert r.metadata["author"] == "Jane Doe"
-    assert r.metadata["title"] == "Headline here"
+    assert r.metadata["title"] == "Harbour Bridge Reopens"
 
 
 def test_date_line_with_time() -> None:
@@ -72,18 +75,18 @@ def test_date_line_with_time() -> None:
 
 
 def test_header_after_leading_blank_lines_and_crlf() -> None:
-    text = "\r\n\r\ndate 2025-07-07 9\r\nTitle line\r\nBody.\r\n"
+    text = "\r\n\r\ndate 2025-07-07 9\r\nHarbour Bridge Reopens\r\n" + ARTICLE.replace("\n", "\r\n")
     r = parse_document(text)
     assert r.header_lines == (3,)
-    assert r.text == "\r\n\r\nTitle line\r\nBody.\r\n"
+    assert r.text == "\r\n\r\nHarbour Bridge Reopens\r\n" + ARTICLE.replace("\n", "\r\n")
     assert r.metadata["header_values"] == ["9"]
-    assert r.metadata["title"] == "Title line"
+    assert r.metadata["title"] == "Harbour Bridge Reopens"
 
 
 def test_front_matter_typed() -> None:
     text = (
         "---\n"
-        "title: \"Quoted title\"\n"
+        'title: "Quoted title"\n'
         "date: 2025-07-07\n"
         "tags: [a, b]\n"
         "# a comment\n"
@@ -139,7 +142,11 @@ def test_config_pattern_typed() -> None:
     opts = HeaderOptions(
         patterns=[
             AT_PATTERN,
-            {"regex": r"#(?P<published>\S+) (?P<score>[\d.]+) (?P<labels>.*)", "types": {"published": "date", "score": "float", "labels": "list"}, "name": "hash"},
+            {
+                "regex": r"#(?P<published>\S+) (?P<score>[\d.]+) (?P<labels>.*)",
+                "types": {"published": "date", "score": "float", "labels": "list"},
+                "name": "hash",
+            },
         ]
     )
     r = parse_document("@@ source=foo id=12\n#2025-01-02 0.5 a, b\nTitle\n", opts)
@@ -186,7 +193,9 @@ def test_order_config_over_plugin_over_builtin() -> None:
     assert "date" not in r.metadata and "header_values" not in r.metadata
 
     # And a config pattern wins over both.
-    opts = HeaderOptions(patterns=[{"regex": r"date (?P<when>\S+) (?P<code>\d+)", "types": {"when": "date", "code": "int"}}])
+    opts = HeaderOptions(
+        patterns=[{"regex": r"date (?P<when>\S+) (?P<code>\d+)", "types": {"when": "date", "code": "int"}}]
+    )
     r = parse_document(" date 2025-07-07 403\nBody\n", opts, plugin_parsers=[date_plugin])
     assert r.metadata["when"] == datetime.date(2025, 7, 7) and r.metadata["code"] == 403
     assert "plugin_saw" not in r.metadata

@@ -528,7 +528,13 @@ STORY = "The council approved the new budget for the harbour on Tuesday after a 
 
 
 def removed_rules(doc) -> list[str]:
-    return [line["rule"] for event in doc.history for line in event.details.get("lines", [])]
+    """Rules of the removed lines (not of the ``metadata`` events, which list where values came from)."""
+    return [
+        line["rule"]
+        for event in doc.history
+        if event.action == "removed_lines"
+        for line in event.details.get("lines", [])
+    ]
 
 
 def test_a_plugins_header_format_is_recorded_by_the_plugins_name(run_pipeline):

@@ -177,17 +177,28 @@ def input_line_numbers(history: Sequence[Mapping[str, Any]]) -> list[list[int | 
 
     Each stage numbers lines in the text it received, so after the header
     stage removed lines 1 and 2 the boilerplate stage's line 1 is the file's
-    line 3; the lines that earlier ``removed_lines`` events list are counted
+    line 3; the lines that earlier stages' ``removed_lines`` events list are counted
     back in. A number is None when that is not known: the entry has none, or
     an earlier stage removed lines it did not list (the boilerplate stage
     counts removed blank lines, ``removed_blank``, without listing them; with
     ``record_lines = false`` it lists none). A stage that changes the text in
     another way (rewrites or adds lines) without saying so cannot be seen here.
     """
-    removed: list[int] = []  # input lines removed so far, ascending
+    removed: list[int] = []  # input lines removed by earlier stages, ascending
     known = True
     numbers: list[list[int | None]] = []
+    # A stage's events all number the text it received: its own removals count
+    # only for the stages after it.
+    stage: Any = object()
+    pending: list[int] = []
+    pending_unknown = False
     for event in history:
+        if event.get("stage") != stage:
+            stage = event.get("stage")
+            for gone_here in pending:
+                bisect.insort(removed, gone_here)
+            known = known and not pending_unknown
+            pending, pending_unknown = [], False
         lines = event.get("lines")
         listed = lines if isinstance(lines, list) else []
         mapped: list[int | None] = []
@@ -205,10 +216,8 @@ def input_line_numbers(history: Sequence[Mapping[str, Any]]) -> list[list[int | 
         if event.get("action") != "removed_lines" or not known:
             continue
         if None in mapped or _unlisted(event, len(listed)):
-            known = False  # later stages' numbers cannot be traced back
-        for number in mapped:
-            if number is not None:
-                bisect.insort(removed, number)
+            pending_unknown = True  # later stages' numbers cannot be traced back
+        pending.extend(number for number in mapped if number is not None)
     return numbers
 
 

@@ -39,16 +39,16 @@ from .rules import LineRule
 from .stopwords import ENGLISH as ENGLISH_STOPWORDS
 
 __all__ = [
+    "ENGLISH_STOPWORDS",
+    "RULE_NAMES",
     "BoilerplateOptions",
     "Cleaner",
-    "ENGLISH_STOPWORDS",
     "Lexicon",
     "LexiconEntry",
     "LineFeatures",
     "LineRule",
     "LineVerdict",
     "Page",
-    "RULE_NAMES",
     "clean",
     "kept_text",
     "normalise",

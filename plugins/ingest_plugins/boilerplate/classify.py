@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-
 import re
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import NamedTuple
 
@@ -235,7 +234,9 @@ class Cleaner:
         # 2. paragraphs, their own classes, then the end-of-article cut
         units = build_units(feats, removed, stopwords, self.end_marker.is_marker if self.end_marker else None)
         page.units = units
-        page.unit_features = [feats[u[0]] if len(u) == 1 else merge_features([feats[i] for i in u]) for u in units]
+        page.unit_features = [
+            feats[u[0]] if len(u) == 1 else merge_features([feats[i] for i in u]) for u in units
+        ]
         page.initial = initial_classes(page)
         if self.end_marker is not None:
             for i, score in self.end_marker(page):
@@ -255,7 +256,9 @@ class Cleaner:
             for u, f in enumerate(page.unit_features)
         ]
         sentence = [f.ends_sentence and f.text[-1:] not in ":;" for f in page.unit_features]
-        classes = resolve(page.initial, o.neargood_run or 10**9, transparent, o.context_max_distance, sentence)
+        classes = resolve(
+            page.initial, o.neargood_run or 10**9, transparent, o.context_max_distance, sentence
+        )
         if "teaser_list" not in self.disabled:
             for u in teaser_lists(page, classes, transparent, o.teaser_min_items):
                 classes[u] = BAD

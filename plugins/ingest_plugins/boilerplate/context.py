@@ -21,8 +21,11 @@ def initial_class(f: LineFeatures, page: Page) -> str:
     if f.n_chars < o.length_low:
         # a short but complete sentence with function words reads like prose
         if (
-            o.short_sentence_words and f.n_words >= o.short_sentence_words and f.ends_sentence
-            and f.text[-1:] not in ":;" and f.stop_density >= o.stopwords_low
+            o.short_sentence_words
+            and f.n_words >= o.short_sentence_words
+            and f.ends_sentence
+            and f.text[-1:] not in ":;"
+            and f.stop_density >= o.stopwords_low
         ):
             return NEARGOOD
         return SHORT
@@ -35,8 +38,7 @@ def initial_class(f: LineFeatures, page: Page) -> str:
     # sentences dense in names and numbers (wire copy, listings) have few stop words:
     # near-good, so that only a run of them (or a good neighbour) makes them prose
     if f.stop_density >= o.weak_prose_factor * o.stopwords_low and (
-        (f.n_chars >= 2 * o.length_high and f.n_sentences >= 2)
-        or (f.n_words >= 8 and f.text[-1:] in ".!?")
+        (f.n_chars >= 2 * o.length_high and f.n_sentences >= 2) or (f.n_words >= 8 and f.text[-1:] in ".!?")
     ):
         return NEARGOOD
     return BAD
@@ -60,8 +62,11 @@ def initial_classes(page: Page) -> list[str]:
         dens = f.stop_density
         if f.n_chars < length_low:
             if (
-                short_words and f.n_words >= short_words and f.ends_sentence
-                and f.text[-1:] not in ":;" and dens >= sw_low
+                short_words
+                and f.n_words >= short_words
+                and f.ends_sentence
+                and f.text[-1:] not in ":;"
+                and dens >= sw_low
             ):
                 out[u] = NEARGOOD
             else:
@@ -70,7 +75,10 @@ def initial_classes(page: Page) -> list[str]:
             out[u] = GOOD if (f.n_chars > length_high or f.n_sentences >= 2) else NEARGOOD
         elif dens >= sw_low or (
             dens >= weak
-            and ((f.n_chars >= 2 * length_high and f.n_sentences >= 2) or (f.n_words >= 8 and f.text[-1:] in ".!?"))
+            and (
+                (f.n_chars >= 2 * length_high and f.n_sentences >= 2)
+                or (f.n_words >= 8 and f.text[-1:] in ".!?")
+            )
         ):
             out[u] = NEARGOOD
     return out

@@ -66,7 +66,7 @@ class Lexicon:
         self._outlets: dict[str, Counter[str]] = {}
 
     @classmethod
-    def from_options(cls, options: "BoilerplateOptions") -> "Lexicon":
+    def from_options(cls, options: BoilerplateOptions) -> Lexicon:
         """An empty lexicon with the thresholds of ``options`` (``min_documents``,
         ``min_fraction``, ``lexicon_max_words``), for the two-pass mode."""
         return cls(options.min_documents, options.min_fraction, options.lexicon_max_words)
@@ -87,7 +87,7 @@ class Lexicon:
             if outlet is not None:
                 self._outlets.setdefault(key, Counter())[outlet] += 1
 
-    def fit(self, texts: "list[str] | list[tuple[str, str | None]]") -> "Lexicon":
+    def fit(self, texts: list[str] | list[tuple[str, str | None]]) -> Lexicon:
         """Add many documents (plain texts or ``(text, outlet)`` pairs); returns ``self``."""
         for item in texts:
             if isinstance(item, tuple):
@@ -96,7 +96,7 @@ class Lexicon:
                 self.add_document(item)
         return self
 
-    def finalize(self) -> "Lexicon":
+    def finalize(self) -> Lexicon:
         """Drop entries that can never pass the thresholds (smaller file, faster lookups)."""
         floor = max(1, self.min_documents)
         self._counts = Counter({k: v for k, v in self._counts.items() if v >= floor})
@@ -170,7 +170,11 @@ class Lexicon:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(json.dumps(header, ensure_ascii=False) + "\n")
                 for e in self.entries():
-                    rec = {"line": e.line, "documents": e.documents, "outlets": dict(sorted(e.outlets.items()))}
+                    rec = {
+                        "line": e.line,
+                        "documents": e.documents,
+                        "outlets": dict(sorted(e.outlets.items())),
+                    }
                     fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
             os.replace(tmp, path)
         except BaseException:
@@ -181,7 +185,7 @@ class Lexicon:
             raise
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "Lexicon":
+    def load(cls, path: str | os.PathLike[str]) -> Lexicon:
         """Read a file written by :meth:`save` (a reviewer may have deleted entries)."""
         with open(path, encoding="utf-8") as fh:
             first = fh.readline()
@@ -194,7 +198,9 @@ class Lexicon:
                 max_words=int(header.get("max_words", 30)),
             )
             lex.documents = int(header.get("documents", 0))
-            lex.outlet_documents = Counter({str(k): int(v) for k, v in header.get("outlet_documents", {}).items()})
+            lex.outlet_documents = Counter(
+                {str(k): int(v) for k, v in header.get("outlet_documents", {}).items()}
+            )
             for n, raw in enumerate(fh, start=2):
                 if not raw.strip():
                     continue

@@ -56,7 +56,7 @@ class LineFeatures:
     n_sentences: int  # sentence boundaries inside + final one
     _caps: float = -1.0  # computed on first use
     _date: int = -2  # words left once dates are taken out: -2 not computed yet, -1 no date
-    _hits: "frozenset[str] | set[str] | None" = None  # trigger words of the line rules (cached)
+    _hits: frozenset[str] | set[str] | None = None  # trigger words of the line rules (cached)
     _first: str | None = None  # first word, "" when none (None: taken from ``words``)
     _last: str | None = None  # last word, likewise
 
@@ -118,7 +118,9 @@ def compute_features(
     """
     if lowered is None or len(lowered) != len(lines):
         lowered = [line.lower() for line in lines]
-    texts, firsts, lasts, nc, nw, nstop, ends, nsent, hits = _columns(lines, lowered, stopwords or None, triggers)
+    texts, firsts, lasts, nc, nw, nstop, ends, nsent, hits = _columns(
+        lines, lowered, stopwords or None, triggers
+    )
     # ideographic full stops and unspaced scripts: only pages that have them pay
     page = "\n".join(texts) if len(texts) > 1 else (texts[0] if texts else "")
     if not page.isascii():
@@ -174,7 +176,10 @@ _NO_HITS: frozenset[str] = frozenset()
 
 
 def columns_python(
-    lines: list[str], lowered: list[str], stopwords: frozenset[str] | None, triggers: frozenset[str] | None = None
+    lines: list[str],
+    lowered: list[str],
+    stopwords: frozenset[str] | None,
+    triggers: frozenset[str] | None = None,
 ) -> Columns:
     """Per-line feature columns ``(texts, firsts, lasts, nc, nw, nstop, ends, nsent, hits)`` of a page.
 
@@ -195,7 +200,11 @@ def columns_python(
         for t in texts
     ]
     nsent = [
-        (t.count(". ") + (t.count("? ") if "? " in t else 0) + (t.count("! ") if "! " in t else 0) if " " in t else 0)
+        (
+            t.count(". ") + (t.count("? ") if "? " in t else 0) + (t.count("! ") if "! " in t else 0)
+            if " " in t
+            else 0
+        )
         + e
         for t, e in zip(texts, ends)
     ]
@@ -236,10 +245,10 @@ class Page:
     """
 
     features: list[LineFeatures]
-    options: "BoilerplateOptions"
+    options: BoilerplateOptions
     stopwords: frozenset[str]
     outlet: str | None = None
-    lexicon: "Lexicon | None" = None
+    lexicon: Lexicon | None = None
     removed: dict[int, tuple[str, float]] = attrs.Factory(dict)
     #: scratch space shared by rules for per-line results (e.g. parsed dates)
     cache: dict[object, object] = attrs.Factory(dict)
@@ -356,7 +365,7 @@ def build_units(
     features: list[LineFeatures],
     removed: dict[int, tuple[str, float]],
     stopwords: frozenset[str],
-    stands_alone: "Callable[[str], bool] | None" = None,
+    stands_alone: Callable[[str], bool] | None = None,
 ) -> list[list[int]]:
     """Group non-blank lines into paragraphs: hard-wrapped lines join their continuation.
 
@@ -372,12 +381,20 @@ def build_units(
         if not f.n_chars:
             continue
         join = False
-        if prev is not None and f.index not in removed and prev.index not in removed and not prev.ends_sentence \
-                and prev.n_words >= 2 and f.n_words >= 1:
+        if (
+            prev is not None
+            and f.index not in removed
+            and prev.index not in removed
+            and not prev.ends_sentence
+            and prev.n_words >= 2
+            and f.n_words >= 1
+        ):
             first = f.text[0]
-            if first.islower():
-                join = True
-            elif prev.text.endswith(_CONT_END) or (prev.last_word in stopwords and prev.n_words >= 4):
+            if (
+                first.islower()
+                or prev.text.endswith(_CONT_END)
+                or (prev.last_word in stopwords and prev.n_words >= 4)
+            ):
                 join = True
             if join and stands_alone is not None and stands_alone(prev.text):
                 join = False

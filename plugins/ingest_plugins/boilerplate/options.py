@@ -90,7 +90,7 @@ class BoilerplateOptions:
     #: Span selection: a gap of at most this many short non-prose lines between prose
     #: paragraphs does not split the article (0 switches this off).
     span_bridge_lines: int = 2
-    #: Keep the title-like line just above the article (the dev gold leaves titles out).
+    #: Keep the title-like line just above the article in the text (it is metadata.title already).
     keep_title: bool = False
 
     # --- corpus lexicon ---

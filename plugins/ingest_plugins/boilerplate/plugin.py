@@ -16,6 +16,16 @@ Two ways to use recurring-line learning (the ``lexicon`` rule):
   the stage stays per-document (and runs in worker processes).
 
 Plugins add line rules through the ``ingest_boilerplate_rules`` hook.
+
+Titles (``titles = true``): the stage picks the page's headline from the lines
+above the article it keeps and sets ``metadata.title`` (with ``title_line``,
+the line of the input), and reviews the title, outlet, author, dateline and
+relative date an earlier stage read from the text: one on a furniture line or
+outside the article is withdrawn, a title that differs from the headline is
+replaced (see :mod:`ingest_plugins.boilerplate.titles`). Each value it sets or
+withdraws is in the history (action ``metadata``, with the line and the rule;
+as for removed lines, the line numbers are those of the text the stage
+received).
 """
 
 from __future__ import annotations
@@ -31,27 +41,55 @@ from ingest.contract.errors import error_text
 from ingest_plugins.boilerplate.classify import RULE_NAMES, Cleaner, join_kept
 from ingest_plugins.boilerplate.lexicon import Lexicon
 from ingest_plugins.boilerplate.options import BoilerplateOptions
+from ingest_plugins.boilerplate.titles import find_headline, review, title_is_settled
 
 
 @attrs.define
 class BoilerplateStageOptions(BoilerplateOptions):
     """The options of :class:`BoilerplateOptions`, plus how the stage runs."""
 
-    lexicon_path: str = path_field(metadata={"help": "a lexicon saved by an earlier run (save_lexicon) to apply"})
+    lexicon_path: str = path_field(
+        metadata={"help": "a lexicon saved by an earlier run (save_lexicon) to apply"}
+    )
     learn_lexicon: bool = attrs.field(
         default=False, metadata={"help": "first pass over the corpus to learn recurring lines (two-pass run)"}
     )
-    save_lexicon: str = path_field(metadata={"help": "with learn_lexicon: write the learned lexicon here (JSON lines)"})
+    save_lexicon: str = path_field(
+        metadata={"help": "with learn_lexicon: write the learned lexicon here (JSON lines)"}
+    )
     drop_empty: bool = attrs.field(
         default=True, metadata={"help": "drop a document with no article text left (reason no_content)"}
     )
     record_lines: bool = attrs.field(
         default=True, metadata={"help": "record every removed line with its rule in the document history"}
     )
+    titles: bool = attrs.field(
+        default=True,
+        metadata={
+            "help": "set metadata.title from the headline above the kept article (none when unsure), and "
+            "withdraw a title, outlet, author or dateline read from a furniture line or from outside the "
+            "article"
+        },
+    )
+    title_window: int = attrs.field(
+        default=40,
+        metadata={"help": "the headline is looked for in this many non-blank lines above the article"},
+    )
+    title_min_overlap: float = attrs.field(
+        default=0.5,
+        metadata={
+            "help": "share of a headline's words (not stop words) that the article's first paragraphs "
+            "must hold"
+        },
+    )
 
     def __attrs_post_init__(self) -> None:
         if self.save_lexicon and not self.learn_lexicon:
             raise ValueError("save_lexicon: needs learn_lexicon = true (it saves what the first pass learns)")
+        if self.title_window < 1:
+            raise ValueError(f"title_window: must be at least 1, got {self.title_window!r}")
+        if not 0.0 <= self.title_min_overlap <= 1.0:
+            raise ValueError(f"title_min_overlap: must be between 0 and 1, got {self.title_min_overlap!r}")
 
 
 def _plugin_rules(ctx: StageContext) -> list[Any]:
@@ -92,7 +130,36 @@ class _Cleaning:
             details["lines"] = [{"line": i + 1, "text": lines[i], "rule": rules[i]} for i in nonblank]
         cleaned = doc.with_event(self.ctx.stage_id, "removed_lines", **details)
         cleaned.text = text  # a copy of its own: the input document is left as it was
+        if self.options.titles:
+            cleaned = self._titles(doc, cleaned, lines, keep, rules)
         return cleaned
+
+    def _titles(
+        self, doc: Document, cleaned: Document, lines: list[str], keep: list[bool], rules: list[str | None]
+    ) -> Document:
+        """``cleaned`` with the headline and the review of the text metadata of ``doc``, the
+        document the stage received (see :mod:`~ingest_plugins.boilerplate.titles`)."""
+        o = self.options
+        headline = None
+        if not title_is_settled(doc.metadata, doc.history):
+            headline = find_headline(
+                doc.text,
+                lines,
+                keep,
+                rules,
+                self.cleaner.stopwords,
+                window=o.title_window,
+                min_overlap=o.title_min_overlap,
+                first_is_title=o.keep_title,
+            )
+        change = review(doc.metadata, doc.history, lines, keep, rules, headline, window=o.title_window)
+        if change is None:
+            return cleaned
+        reviewed = cleaned.with_event(self.ctx.stage_id, "metadata", lines=change.entries)
+        metadata = {k: v for k, v in doc.metadata.items() if k not in change.remove}
+        metadata.update(change.set)
+        reviewed.metadata = metadata  # a new dict: the input document's is left as it was
+        return reviewed
 
 
 def _cleaner(options: BoilerplateStageOptions, ctx: StageContext, lexicon: Lexicon | None = None) -> Cleaner:

@@ -70,8 +70,7 @@ LINK_PHRASE_RE = re.compile(
     r"|more\s+(?:on|from|about|news|stories|coverage)|related(?:\s+(?:story|stories|article|articles|content|coverage|reading|video|videos|news|links?|posts?))?"
     r"|see\s+also|also\s+see|must\s+read|don'?t\s+miss|recommended|suggested|trending|watch(?:\s+(?:now|video|live))?|listen(?:\s+now)?"
     r"|next\s+(?:story|article|post|up)|previous\s+(?:story|article|post)|up\s+next|sponsored|promoted|advertisement|ad"
-    r"|more|top\s+stories|video|photos?|gallery|podcast)"
-    + _SEP,
+    r"|more|top\s+stories|video|photos?|gallery|podcast)" + _SEP,
     re.IGNORECASE,
 )
 # a title followed by a bracketed section tag: "Story title [VIDEO]"
@@ -114,8 +113,21 @@ def _top_level_alternatives(pattern: str) -> list[str]:
 
 
 #: the word each alternative of LEGAL_RE needs (in pattern order; None: "©", never ASCII)
-_LEGAL_PART_WORDS = (None, "c", "copyright", "rights", "privacy", "terms", "cookie", "published", "required", "save",
-                     "notify", "submitting", "revoke")
+_LEGAL_PART_WORDS = (
+    None,
+    "c",
+    "copyright",
+    "rights",
+    "privacy",
+    "terms",
+    "cookie",
+    "published",
+    "required",
+    "save",
+    "notify",
+    "submitting",
+    "revoke",
+)
 #: case-sensitive searches of lower-cased ASCII text, by the word they need
 _LEGAL_PARTS = {
     w: re.compile(p).search
@@ -150,7 +162,9 @@ ALT_TEXT_RE = re.compile(r"^[a-z][a-z\-_ ]{0,40}$")
 
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 #: first three letters of the month names: a date with a month has a word starting so
-MONTH_PREFIXES = frozenset("jan feb mar apr may jun jul aug sep oct nov dec".split())
+MONTH_PREFIXES = frozenset(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+)
 _NUMERIC_DATE = (
     r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b\d{4}[/-]\d{1,2}[/-]\d{1,2}\b"
     r"|\b\d{1,2}[:.]\d{2}(?::\d{2})?\s*(?:[ap]\.?m\.?)?(?![\d])"
@@ -158,8 +172,7 @@ _NUMERIC_DATE = (
 # the forms of DATE_RE that need neither a month name nor "ago" (a cheap pre-check)
 NUMERIC_DATE_RE = re.compile(_NUMERIC_DATE, re.IGNORECASE)
 DATE_RE = re.compile(
-    _NUMERIC_DATE
-    + r"|\b" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?\b(?:,?\s+\d{4})?"
+    _NUMERIC_DATE + r"|\b" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?\b(?:,?\s+\d{4})?"
     r"|\b\d{1,2}(?:st|nd|rd|th)?\s+" + _MONTH + r"(?:,?\s+\d{4})?"
     r"|\b" + _MONTH + r",?\s+(?:19|20)\d\d\b"
     # relative times, also when glued to an icon label ("time2 hours ago")
@@ -184,11 +197,91 @@ _promo_search = ci_search(PROMO_RE)
 _caption_search = ci_search(CAPTION_RE)
 # words that may sit next to a date on a dateline/byline
 DATE_WORDS = frozenset(
-    """updated update published posted last modified on at by and am pm a p m et est edt gmt utc bst cet cest
-    pst pdt cst cdt ist mst mdt aest time date today yesterday ago
-    monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat sun
-    january february march april may june july august september october november december
-    jan feb mar apr jun jul aug sep sept oct nov dec min mins minute minutes read reading""".split()
+    [
+        "updated",
+        "update",
+        "published",
+        "posted",
+        "last",
+        "modified",
+        "on",
+        "at",
+        "by",
+        "and",
+        "am",
+        "pm",
+        "a",
+        "p",
+        "m",
+        "et",
+        "est",
+        "edt",
+        "gmt",
+        "utc",
+        "bst",
+        "cet",
+        "cest",
+        "pst",
+        "pdt",
+        "cst",
+        "cdt",
+        "ist",
+        "mst",
+        "mdt",
+        "aest",
+        "time",
+        "date",
+        "today",
+        "yesterday",
+        "ago",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "mon",
+        "tue",
+        "tues",
+        "wed",
+        "thu",
+        "thur",
+        "thurs",
+        "fri",
+        "sat",
+        "sun",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "min",
+        "mins",
+        "minute",
+        "minutes",
+        "read",
+        "reading",
+    ]
 )
 BYLINE_RE = re.compile(
     r"^\W{0,3}(?:by|written\s+by|posted\s+by|reported\s+by|words\s+by|text\s+by|story\s+by|author|reporter|editor|contributor|staff\s+writer)\b[:\s]+\S",
@@ -199,47 +292,420 @@ BULLET_SOURCE_RE = re.compile(r"^\s*[-–—•·|]\s*[A-Z][\w.&'’-]*(?:\s+[A-
 LIST_SPLIT_RE = re.compile(r"\s*[,|•·»›;]\s*")
 
 UI_WORDS = frozenset(
-    """share shares sharing shared tweet tweets twitter facebook linkedin pinterest reddit whatsapp messenger telegram
-    email mail e print printer copy link links url comment comments commenting reply replies subscribe subscribed
-    subscription subscriptions newsletter newsletters sign signin signup log login logout in up out register account
-    my menu search home close open next previous prev back top to skip content main navigation nav more less show hide
-    view all see load read advertisement advertisements advertising advertise ad ads sponsored cookie cookies accept
-    settings privacy policy terms of use service conditions contact us about careers jobs help faq sitemap rss feed
-    feeds follow like likes flipboard youtube instagram snapchat tiktok pocket whatsapp save saved bookmark bookmarks
-    reprints reprint permissions gift article story video videos photo photos image images gallery play watch listen
-    audio podcast podcasts download app apps store google apple android ios get the our a an now today free trial
-    premium edition english select choose toggle and or here click tap report send submit cancel ok thanks loading
-    continue reading full screen fullscreen expand collapse new latest news breaking live updates page pages this
-    your you me follow followers following on via with for from by at min mins site sites web section sections
-    newsroom press contributors authors author staff team store shop deals subscribe donate support partners
-    advertiser opinion opinions sports sport weather tech technology business entertainment lifestyle politics
-    world local national health science travel food culture arts books music movies tv style""".split()
+    [
+        "share",
+        "shares",
+        "sharing",
+        "shared",
+        "tweet",
+        "tweets",
+        "twitter",
+        "facebook",
+        "linkedin",
+        "pinterest",
+        "reddit",
+        "whatsapp",
+        "messenger",
+        "telegram",
+        "email",
+        "mail",
+        "e",
+        "print",
+        "printer",
+        "copy",
+        "link",
+        "links",
+        "url",
+        "comment",
+        "comments",
+        "commenting",
+        "reply",
+        "replies",
+        "subscribe",
+        "subscribed",
+        "subscription",
+        "subscriptions",
+        "newsletter",
+        "newsletters",
+        "sign",
+        "signin",
+        "signup",
+        "log",
+        "login",
+        "logout",
+        "in",
+        "up",
+        "out",
+        "register",
+        "account",
+        "my",
+        "menu",
+        "search",
+        "home",
+        "close",
+        "open",
+        "next",
+        "previous",
+        "prev",
+        "back",
+        "top",
+        "to",
+        "skip",
+        "content",
+        "main",
+        "navigation",
+        "nav",
+        "more",
+        "less",
+        "show",
+        "hide",
+        "view",
+        "all",
+        "see",
+        "load",
+        "read",
+        "advertisement",
+        "advertisements",
+        "advertising",
+        "advertise",
+        "ad",
+        "ads",
+        "sponsored",
+        "cookie",
+        "cookies",
+        "accept",
+        "settings",
+        "privacy",
+        "policy",
+        "terms",
+        "of",
+        "use",
+        "service",
+        "conditions",
+        "contact",
+        "us",
+        "about",
+        "careers",
+        "jobs",
+        "help",
+        "faq",
+        "sitemap",
+        "rss",
+        "feed",
+        "feeds",
+        "follow",
+        "like",
+        "likes",
+        "flipboard",
+        "youtube",
+        "instagram",
+        "snapchat",
+        "tiktok",
+        "pocket",
+        "whatsapp",
+        "save",
+        "saved",
+        "bookmark",
+        "bookmarks",
+        "reprints",
+        "reprint",
+        "permissions",
+        "gift",
+        "article",
+        "story",
+        "video",
+        "videos",
+        "photo",
+        "photos",
+        "image",
+        "images",
+        "gallery",
+        "play",
+        "watch",
+        "listen",
+        "audio",
+        "podcast",
+        "podcasts",
+        "download",
+        "app",
+        "apps",
+        "store",
+        "google",
+        "apple",
+        "android",
+        "ios",
+        "get",
+        "the",
+        "our",
+        "a",
+        "an",
+        "now",
+        "today",
+        "free",
+        "trial",
+        "premium",
+        "edition",
+        "english",
+        "select",
+        "choose",
+        "toggle",
+        "and",
+        "or",
+        "here",
+        "click",
+        "tap",
+        "report",
+        "send",
+        "submit",
+        "cancel",
+        "ok",
+        "thanks",
+        "loading",
+        "continue",
+        "reading",
+        "full",
+        "screen",
+        "fullscreen",
+        "expand",
+        "collapse",
+        "new",
+        "latest",
+        "news",
+        "breaking",
+        "live",
+        "updates",
+        "page",
+        "pages",
+        "this",
+        "your",
+        "you",
+        "me",
+        "follow",
+        "followers",
+        "following",
+        "on",
+        "via",
+        "with",
+        "for",
+        "from",
+        "by",
+        "at",
+        "min",
+        "mins",
+        "site",
+        "sites",
+        "web",
+        "section",
+        "sections",
+        "newsroom",
+        "press",
+        "contributors",
+        "authors",
+        "author",
+        "staff",
+        "team",
+        "store",
+        "shop",
+        "deals",
+        "subscribe",
+        "donate",
+        "support",
+        "partners",
+        "advertiser",
+        "opinion",
+        "opinions",
+        "sports",
+        "sport",
+        "weather",
+        "tech",
+        "technology",
+        "business",
+        "entertainment",
+        "lifestyle",
+        "politics",
+        "world",
+        "local",
+        "national",
+        "health",
+        "science",
+        "travel",
+        "food",
+        "culture",
+        "arts",
+        "books",
+        "music",
+        "movies",
+        "tv",
+        "style",
+    ]
 )
 # at least one of these makes a short UI-word line furniture
 UI_STRONG = frozenset(
-    """share shares sharing tweet twitter facebook linkedin pinterest reddit whatsapp messenger telegram email print
-    comment comments subscribe subscription newsletter newsletters signin signup login logout register menu search
-    skip advertisement advertisements advertising advertise ad ads sponsored cookie cookies privacy sitemap rss
-    flipboard youtube instagram snapchat tiktok pocket bookmark reprints permissions gift download app apps toggle
-    report loading fullscreen expand collapse donate""".split()
+    [
+        "share",
+        "shares",
+        "sharing",
+        "tweet",
+        "twitter",
+        "facebook",
+        "linkedin",
+        "pinterest",
+        "reddit",
+        "whatsapp",
+        "messenger",
+        "telegram",
+        "email",
+        "print",
+        "comment",
+        "comments",
+        "subscribe",
+        "subscription",
+        "newsletter",
+        "newsletters",
+        "signin",
+        "signup",
+        "login",
+        "logout",
+        "register",
+        "menu",
+        "search",
+        "skip",
+        "advertisement",
+        "advertisements",
+        "advertising",
+        "advertise",
+        "ad",
+        "ads",
+        "sponsored",
+        "cookie",
+        "cookies",
+        "privacy",
+        "sitemap",
+        "rss",
+        "flipboard",
+        "youtube",
+        "instagram",
+        "snapchat",
+        "tiktok",
+        "pocket",
+        "bookmark",
+        "reprints",
+        "permissions",
+        "gift",
+        "download",
+        "app",
+        "apps",
+        "toggle",
+        "report",
+        "loading",
+        "fullscreen",
+        "expand",
+        "collapse",
+        "donate",
+    ]
 )
 
 
 # cheap word prefilters: a regex runs only on lines holding one of its trigger words
 LEGAL_TRIGGERS = frozenset(
-    "copyright rights privacy terms cookie cookies c reserved published required save notify submitting revoke".split()
+    [
+        "copyright",
+        "rights",
+        "privacy",
+        "terms",
+        "cookie",
+        "cookies",
+        "c",
+        "reserved",
+        "published",
+        "required",
+        "save",
+        "notify",
+        "submitting",
+        "revoke",
+    ]
 )
 PROMO_TRIGGERS = frozenset(
-    """app apps appstore store play download sign subscribe register newsletter newsletters inbox javascript ad
-    adblock blocker adblocker browser trial subscriber subscribers unlimited""".split()
+    [
+        "app",
+        "apps",
+        "appstore",
+        "store",
+        "play",
+        "download",
+        "sign",
+        "subscribe",
+        "register",
+        "newsletter",
+        "newsletters",
+        "inbox",
+        "javascript",
+        "ad",
+        "adblock",
+        "blocker",
+        "adblocker",
+        "browser",
+        "trial",
+        "subscriber",
+        "subscribers",
+        "unlimited",
+    ]
 )
 CAPTION_TRIGGERS = frozenset(
-    """photo photos image images picture pic illustration graphic credit caption video source gallery getty
-    shutterstock istock istockphoto ap afp reuters epa efe courtesy""".split()
+    [
+        "photo",
+        "photos",
+        "image",
+        "images",
+        "picture",
+        "pic",
+        "illustration",
+        "graphic",
+        "credit",
+        "caption",
+        "video",
+        "source",
+        "gallery",
+        "getty",
+        "shutterstock",
+        "istock",
+        "istockphoto",
+        "ap",
+        "afp",
+        "reuters",
+        "epa",
+        "efe",
+        "courtesy",
+    ]
 )
 COMMENT_TRIGGERS = frozenset(
-    """says said wrote writes replied commented comments reply report flag like dislike upvote downvote permalink
-    edit delete quote points point likes replies upvotes votes vote""".split()
+    [
+        "says",
+        "said",
+        "wrote",
+        "writes",
+        "replied",
+        "commented",
+        "comments",
+        "reply",
+        "report",
+        "flag",
+        "like",
+        "dislike",
+        "upvote",
+        "downvote",
+        "permalink",
+        "edit",
+        "delete",
+        "quote",
+        "points",
+        "point",
+        "likes",
+        "replies",
+        "upvotes",
+        "votes",
+        "vote",
+    ]
 )
 
 
@@ -257,9 +723,51 @@ def _hits(f: LineFeatures) -> frozenset[str] | set[str]:
 
 # first words that can open a link phrase or an action line (cheap prefilter)
 LINK_FIRST_WORDS = frozenset(
-    """also read more related see must don recommended suggested trending watch listen next previous up sponsored
-    promoted advertisement ad top video photo photos gallery podcast click tap press view show load find learn
-    continue skip jump go back sign log subscribe follow share""".split()
+    [
+        "also",
+        "read",
+        "more",
+        "related",
+        "see",
+        "must",
+        "don",
+        "recommended",
+        "suggested",
+        "trending",
+        "watch",
+        "listen",
+        "next",
+        "previous",
+        "up",
+        "sponsored",
+        "promoted",
+        "advertisement",
+        "ad",
+        "top",
+        "video",
+        "photo",
+        "photos",
+        "gallery",
+        "podcast",
+        "click",
+        "tap",
+        "press",
+        "view",
+        "show",
+        "load",
+        "find",
+        "learn",
+        "continue",
+        "skip",
+        "jump",
+        "go",
+        "back",
+        "sign",
+        "log",
+        "subscribe",
+        "follow",
+        "share",
+    ]
 )
 
 
@@ -288,7 +796,22 @@ class PerLineRule(Protocol):
 
 
 #: first words of a byline ("By ...", "Written by ...", "Reporter: ...")
-BYLINE_FIRST_WORDS = frozenset("by written posted reported words text story author reporter editor contributor staff".split())
+BYLINE_FIRST_WORDS = frozenset(
+    [
+        "by",
+        "written",
+        "posted",
+        "reported",
+        "words",
+        "text",
+        "story",
+        "author",
+        "reporter",
+        "editor",
+        "contributor",
+        "staff",
+    ]
+)
 _CLAIM_FIRST_WORDS = LINK_FIRST_WORDS | BYLINE_FIRST_WORDS
 _BULLETS = "-–—•·|"
 
@@ -353,7 +876,9 @@ def candidate_rules(f: LineFeatures, o: BoilerplateOptions) -> set[str]:
     return cands
 
 
-def rule_candidates(lines: list[LineFeatures], o: BoilerplateOptions, names: Iterable[str]) -> dict[str, list[LineFeatures]]:
+def rule_candidates(
+    lines: list[LineFeatures], o: BoilerplateOptions, names: Iterable[str]
+) -> dict[str, list[LineFeatures]]:
     """For each built-in per-line rule in ``names``, the lines (of ``lines``, all with
     words) that it may claim: the same necessary conditions as :func:`candidate_rules`,
     computed rule by rule over the page.  A line may be listed twice; any other line
@@ -392,7 +917,9 @@ def rule_candidates(lines: list[LineFeatures], o: BoilerplateOptions, names: Ite
         if "timestamp" in names:
             out["timestamp"] = dated
         if "byline" in names:
-            out["byline"] = dated + [f for f, r in first if "byline" in r] + [f for f in odd if f.text[0] in _BULLETS]
+            out["byline"] = (
+                dated + [f for f, r in first if "byline" in r] + [f for f in odd if f.text[0] in _BULLETS]
+            )
     if "keyword_list" in names:
         kmi = o.keyword_min_items
         out["keyword_list"] = [f for f in lines if f.n_words >= kmi and f.stop_density <= 0.2]
@@ -460,7 +987,7 @@ class UiChromeRule:
         words = f.words
         if UI_STRONG.isdisjoint(words):
             return False
-        for w in words:
+        for w in words:  # noqa: SIM110 - a plain loop on the per-line path
             if w not in UI_WORDS and w not in UI_STRONG and not w.isdigit():
                 return False
         return True
@@ -507,7 +1034,10 @@ class PromoRule:
 
     def match(self, f: LineFeatures, page: Page) -> bool:
         return bool(
-            f.n_words and f.n_words <= 30 and not PROMO_TRIGGERS.isdisjoint(_hits(f)) and _promo_search(f.text)
+            f.n_words
+            and f.n_words <= 30
+            and not PROMO_TRIGGERS.isdisjoint(_hits(f))
+            and _promo_search(f.text)
         )
 
     __call__ = _per_line_call
@@ -528,7 +1058,12 @@ class CaptionRule:
         t = f.text
         if n <= 3 and not f.ends_sentence and ALT_TEXT_RE.match(t):
             return True
-        if n <= 15 and f.n_sentences <= 1 and not CAPTION_TRIGGERS.isdisjoint(_hits(f)) and _caption_search(t):
+        if (
+            n <= 15
+            and f.n_sentences <= 1
+            and not CAPTION_TRIGGERS.isdisjoint(_hits(f))
+            and _caption_search(t)
+        ):
             return True
         return t[0].isdigit() and GALLERY_RE.match(t) is not None
 
@@ -645,9 +1180,13 @@ class KeywordListRule:
         # a real enumeration in a sentence has function words and ends with a period
         if t.endswith(".") and f.stop_density > 0.08:
             return False
-        if t.count(",") + t.count("|") + t.count(";") + (
-            0 if t.isascii() else t.count("•") + t.count("·") + t.count("»") + t.count("›")
-        ) < min_items - 1:
+        if (
+            t.count(",")
+            + t.count("|")
+            + t.count(";")
+            + (0 if t.isascii() else t.count("•") + t.count("·") + t.count("»") + t.count("›"))
+            < min_items - 1
+        ):
             return False
         items = [x for x in LIST_SPLIT_RE.split(t.rstrip(".")) if x]
         if len(items) < min_items:
@@ -703,7 +1242,10 @@ class CommentMetaRule:
 
     def match(self, f: LineFeatures, page: Page) -> bool:
         return bool(
-            f.n_words and f.n_words <= 14 and f.n_sentences <= 1 and not COMMENT_TRIGGERS.isdisjoint(_hits(f))
+            f.n_words
+            and f.n_words <= 14
+            and f.n_sentences <= 1
+            and not COMMENT_TRIGGERS.isdisjoint(_hits(f))
             and _comment_meta_search(f.text)
         )
 

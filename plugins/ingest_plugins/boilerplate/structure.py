@@ -77,7 +77,9 @@ class EndMarkerRule:
 
     def is_marker(self, text: str) -> bool:
         """True when ``text`` (a stripped line) is an end-of-article marker."""
-        return _end_marker_match(text) is not None or (self.extra is not None and self.extra.match(text) is not None)
+        return _end_marker_match(text) is not None or (
+            self.extra is not None and self.extra.match(text) is not None
+        )
 
     def __call__(self, page: Page) -> Iterator[tuple[int, float]]:
         feats = page.unit_features
@@ -85,7 +87,7 @@ class EndMarkerRule:
         n = len(feats)
         before = 0
         seen_prose = False
-        prose = [c == GOOD or c == NEARGOOD for c in classes]
+        prose = [c in (GOOD, NEARGOOD) for c in classes]
         total = sum([f.n_words for f, p in zip(feats, prose) if p])
         max_words = 16
         is_marker = self.is_marker
@@ -104,7 +106,9 @@ class EndMarkerRule:
                 # densest prose span (markers in the page header are not an end)
                 pre = best_span(page, [GOOD if p else c for c, p in zip(classes, prose)])
                 first = pre[0] if pre else 0
-                pre_words = sum([feats[v].n_words for v in range(pre[0], pre[1] + 1) if prose[v]]) if pre else 0
+                pre_words = (
+                    sum([feats[v].n_words for v in range(pre[0], pre[1] + 1) if prose[v]]) if pre else 0
+                )
                 min_before = max(page.options.marker_min_words, pre_words // 2)
             if u < first and before < min_before:
                 continue
@@ -303,9 +307,7 @@ def teaser_lists(page: Page, classes: list[str], transparent: list[bool], min_it
     out: list[int] = []
     # only a list that closes the page's prose: a list in mid-page is the article's own
     # structure (a round-up of deals, a gallery) more often than other stories
-    lists = [
-        items for items in lists if not any(c == GOOD for c in classes[items[-1][1] + 1 :])
-    ]
+    lists = [items for items in lists if not any(c == GOOD for c in classes[items[-1][1] + 1 :])]
     for items in lists:
         sizes = sorted(feats[p].n_words for _, p in items)
         median = sizes[len(sizes) // 2]

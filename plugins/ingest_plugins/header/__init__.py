@@ -13,6 +13,7 @@ key), ``patterns`` (header-line formats, order, key grammar), ``frontmatter``,
 ``extract`` (title/outlet/dateline rules), ``dates`` (relative dates),
 ``convert`` (value types), ``parse`` (entry point and processing order).
 """
+
 from .model import (
     DEFAULT_KNOWN_KEYS,
     VALUE_TYPES,

@@ -3,6 +3,7 @@
 Conversions raise ``ValueError`` with a short message; callers turn that into
 a ``HeaderWarning`` (never into an exception leaving ``parse_document``).
 """
+
 from __future__ import annotations
 
 import datetime

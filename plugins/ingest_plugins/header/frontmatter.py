@@ -13,6 +13,7 @@ in between is one of:
 Anything else between the fences means it is not front matter (e.g. two
 Markdown horizontal rules around a paragraph): nothing is consumed.
 """
+
 from __future__ import annotations
 
 from typing import Callable

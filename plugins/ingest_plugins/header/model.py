@@ -14,19 +14,27 @@ config-file types so they map 1:1 onto ``config.toml``)
     separated); groups without a type are ``"str"``.  Validated by
     ``compile_patterns`` (``ValueError`` naming the pattern index).
 ``key_value`` (bool, True)
-    Recognise a contiguous ``key: value`` block at the top of the document.
+    Recognise a contiguous ``key: value`` block at the top of the document:
+    two or more header lines, or a lone first line whose value has the shape
+    of its key's type (a bad date such as ``2025-02-30`` still counts and
+    warns; ``Updated: New York,`` does not count) and is not a sentence of
+    prose.  A line that is not a header line stays in the text, silently.
 ``front_matter`` (bool, True)
     Recognise a ``---`` ... ``---`` block of ``key: value`` lines at the top.
 ``builtin_date_line`` (bool, True)
     Recognise the seed form ``date YYYY-MM-DD [value ...]`` (leading
     whitespace allowed, ``date`` case-insensitive, optional ``THH:MM[:SS]``).
 ``title`` (bool, True)
-    Extract a title from the first non-blank line(s) of the text.
+    Extract a title from the first non-blank line(s) of the text, when a
+    prose paragraph that shares its words follows within 4 lines (see
+    ``extract``); a site name after a last `` | ``/`` - `` is split off.
 ``outlet`` (bool, True)
     Extract outlet/byline: agency tags ``(MENAFN)``, ``Outlet2 days ago``
     byline lines, ``By Name`` author lines.
 ``dateline`` (bool, True)
-    Extract a dateline (``Brussels: ...``, ``LONDON (Reuters) - ...``).
+    Extract a dateline (``Brussels: ...``, ``LONDON (Reuters) - ...``) opening
+    one of the first three prose paragraphs (12+ words, sentence punctuation
+    at the end: a headline with a colon is not one).
 ``relative_dates`` (bool, True)
     Extract a relative date from a byline (``2 days ago``, ``an hour ago``,
     ``yesterday``) and resolve it when a reference date is known.
@@ -88,6 +96,8 @@ From the text (extraction only *adds* metadata; it never removes lines, and
 it never overwrites a key the header already set):
 
 ``title`` (str), ``title_line`` (int, 1-based input line)
+    The title (site name split off) and the line it was read from; the
+    ``boilerplate`` stage may replace or withdraw a title read from the text.
 ``title_repeated`` (bool)
     True when the title is repeated on the next non-blank line (or after one
     junk line); the title is still reported once.
@@ -105,10 +115,16 @@ it never overwrites a key the header already set):
     else ``reference_date`` option, else the mtime if ``use_mtime``.
 ``relative_date_reference`` (str)
     ``"header"``, ``"option"`` or ``"mtime"``: which reference was used.
+
+Where each value of ``SOURCED_KEYS`` came from is in ``HeaderResult.sources``
+(``ValueSource``: key, 1-based line, rule, the line's text); the ``header``
+stage records them in the document's history (action ``metadata``).
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Mapping
+from typing import Any, Callable
 
 import attrs
 
@@ -166,18 +182,36 @@ HeaderLineParser = Callable[[str, int], "Mapping[str, Any] | None"]
 class HeaderOptions:
     """User options of the header parser (see the module docstring)."""
 
+    #: Extra header-line formats, tried first: [{regex = "...", types = {group = "date"}, name = "..."}];
+    #: every named group that matches becomes a metadata key.
     patterns: list[dict] = attrs.field(factory=list)
+    #: Read a `key: value` block at the top: two or more lines, or one line whose value has the
+    #: shape of its key's type and is not a sentence ("Updated: New York," stays article text).
     key_value: bool = True
+    #: Read a `---` ... `---` front-matter block at the top.
     front_matter: bool = True
+    #: Read the line `date YYYY-MM-DD [values...]` (the values go to header_values).
     builtin_date_line: bool = True
+    #: Read a title from the first line when a prose paragraph about it follows within 4 lines
+    #: (a site name after " | " or " - " is split off); the boilerplate stage reviews it.
     title: bool = True
+    #: Read the outlet and author from a byline under the title ("Outlet 2 days ago", "By Name")
+    #: or an agency tag opening a paragraph ("(Reuters) ...").
     outlet: bool = True
+    #: Read a dateline opening one of the first prose paragraphs ("Brussels: ...", "LONDON (Reuters) - ...").
     dateline: bool = True
+    #: Read a relative date from a byline ("2 days ago") and resolve it when a reference date is known.
     relative_dates: bool = True
+    #: ISO date (or datetime) that relative dates are resolved against when the header has no date.
     reference_date: str = ""
+    #: With no header date and no reference_date: resolve relative dates against the file's mtime.
     use_mtime: bool = False
+    #: Only this many lines at the top are tried as header lines (leading blank lines count).
     max_header_lines: int = 20
+    #: Keys a `key: value` block may start with, "name" or "name:type" (date, datetime, int, float,
+    #: str, list); matched case-insensitively.
     known_keys: list[str] = attrs.field(factory=lambda: list(DEFAULT_KNOWN_KEYS))
+    #: A `key: value` line with a longer value is prose, not a header line.
     max_value_length: int = 300
 
 
@@ -194,6 +228,18 @@ class HeaderWarning:
 
 
 @attrs.frozen
+class ValueSource:
+    """Where one metadata value came from: its 1-based input line and the rule
+    that read it (``header:<format>`` for a header line, an extractor rule such
+    as ``title:first_line`` for a line of the text)."""
+
+    key: str
+    line: int
+    rule: str
+    text: str = ""  #: the line, stripped
+
+
+@attrs.frozen
 class HeaderResult:
     """Outcome of ``parse_document``.
 
@@ -204,6 +250,7 @@ class HeaderResult:
     ``warnings``: problems found in header lines.
     ``header_text``: the raw consumed lines, aligned with ``header_lines``
     (so a caller can record what was removed without re-splitting the text).
+    ``sources``: where the values of ``SOURCED_KEYS`` came from, in line order.
     """
 
     text: str
@@ -211,7 +258,26 @@ class HeaderResult:
     header_lines: tuple[int, ...] = ()
     warnings: tuple[HeaderWarning, ...] = ()
     header_text: tuple[str, ...] = ()
+    sources: tuple[ValueSource, ...] = ()
 
+
+#: Keys whose source line and rule ``HeaderResult.sources`` gives (the values a
+#: reader filters, groups or displays by).
+SOURCED_KEYS: frozenset[str] = frozenset(
+    {
+        "title",
+        "subtitle",
+        "outlet",
+        "author",
+        "authors",
+        "byline",
+        "dateline",
+        "relative_date",
+        "source",
+        "publisher",
+        "site",
+    }
+)
 
 
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {

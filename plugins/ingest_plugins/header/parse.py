@@ -14,20 +14,27 @@ Processing of one document:
    the text, but its raw text goes to ``metadata["header_raw"]`` and a
    ``HeaderWarning`` (1-based line, message, raw) is returned.  Only options
    errors raise (``ValueError`` from ``compile_options``); text never does.
+   A ``key: value`` line is a header line only in a header block: a block
+   of two or more header lines, or a lone first line that reads as one (its
+   value has the shape of the key's type, so ``Updated: New York,`` is
+   article text and raises no warning, and it is not a sentence of prose).
 3. Extractors (title, outlet/byline, dateline, relative date) read the first
-   non-blank lines of what is left and only *add* metadata.
+   non-blank lines of what is left and only *add* metadata.  Where each value
+   of ``SOURCED_KEYS`` came from (line, rule) is in ``HeaderResult.sources``.
 4. A relative date is resolved against the header's date, else the
    ``reference_date`` option, else ``mtime`` when ``use_mtime`` is set.
 
 See ``model`` for every option and metadata key.
 """
+
 from __future__ import annotations
 
 import copy
 import datetime
 import operator
-from collections.abc import Mapping
-from typing import Any, Sequence
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import attrs
 
@@ -35,8 +42,16 @@ from . import dates
 from .convert import convert, to_datetime
 from .extract import WINDOW, extract
 from .frontmatter import is_fence, parse_front_matter
-from .model import HeaderLineParser, HeaderOptions, HeaderResult, HeaderWarning
-from .patterns import CONTINUATION_KEY, DATE_LINE, KEY_VALUE, STRAY, CompiledPattern, compile_known_keys, compile_patterns
+from .model import SOURCED_KEYS, HeaderLineParser, HeaderOptions, HeaderResult, HeaderWarning, ValueSource
+from .patterns import (
+    CONTINUATION_KEY,
+    DATE_LINE,
+    KEY_VALUE,
+    STRAY,
+    CompiledPattern,
+    compile_known_keys,
+    compile_patterns,
+)
 
 # At most this many lines after the header are scanned for the extractors'
 # WINDOW non-blank lines; the rest of the document is never split.
@@ -44,6 +59,16 @@ _EXTRA_SPLIT = 4 * WINDOW
 
 #: Lines longer than this are never header lines (also bounds regex work).
 MAX_HEADER_LINE_CHARS = 2000
+
+# What a value of a typed key looks like even when it is not a valid one
+# ("2025-02-30" is a bad date; "New York," is not a date at all).
+_TYPE_SHAPES = {
+    "date": re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b.*"),
+    "datetime": re.compile(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}\b.*"),
+    "int": re.compile(r"[-+]?[\d_.,]+"),
+    "float": re.compile(r"[-+]?[\d_.,eE+-]+"),
+}
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)]*$")
 
 
 @attrs.frozen
@@ -105,13 +130,14 @@ def _compiled_for(options: HeaderOptions | None) -> CompiledOptions:
 
 
 _DEFAULT_OPTIONS = HeaderOptions()
+_LINE_OF = operator.attrgetter("line")
 _FIELDS = operator.attrgetter(*(f.name for f in attrs.fields(HeaderOptions)))
 
 
 class _Acc:
     """Collects header metadata, consumed lines and warnings for one document."""
 
-    __slots__ = ("md", "lines", "warnings", "raw_lines", "formats")
+    __slots__ = ("fmt", "formats", "lines", "md", "raw_lines", "sources", "warnings")
 
     def __init__(self) -> None:
         self.md: dict[str, Any] = {}
@@ -119,9 +145,12 @@ class _Acc:
         self.warnings: list[HeaderWarning] = []
         self.raw_lines: dict[int, str] = {}
         self.formats: list[str] = []
+        self.fmt = ""  # format of the line being read
+        self.sources: list[ValueSource] = []
 
     def consume(self, lineno: int, fmt: str) -> None:
         self.lines.append(lineno)
+        self.fmt = fmt
         if fmt not in self.formats:
             self.formats.append(fmt)
 
@@ -134,12 +163,17 @@ class _Acc:
 
     def set(self, key: Any, value: Any, lineno: int, raw: str) -> None:
         if not isinstance(key, str) or not key:
-            self.warn(lineno, f"header metadata key must be a non-empty string, got {key!r}; value ignored", raw)
+            self.warn(
+                lineno, f"header metadata key must be a non-empty string, got {key!r}; value ignored", raw
+            )
             return
         if key in self.md:
             self.warn(lineno, f"duplicate header key {key!r}; first value kept", raw)
             return
         self.md[key] = value
+        if key in SOURCED_KEYS:
+            source = ValueSource(key=key, line=lineno, rule="header:" + self.fmt, text=raw.strip())
+            self.sources.append(source)
 
 
 def _typed(acc: _Acc, key: str, value: str | list[str], type_name: str, lineno: int, raw: str) -> None:
@@ -174,7 +208,34 @@ def _date_line(acc: _Acc, m: Any, lineno: int, raw: str) -> None:
         acc.md.setdefault("header_values", []).extend(rest)
 
 
-def _header(lines: _Lines, limit: int, co: CompiledOptions, plugin_parsers: Sequence[HeaderLineParser], acc: _Acc) -> None:
+def _is_key_line(line: str | None, key_types: dict[str, str]) -> bool:
+    """``line`` is a ``key: value`` line that may continue a header block."""
+    m = KEY_VALUE.fullmatch(line.strip()) if line is not None and len(line) <= MAX_HEADER_LINE_CHARS else None
+    if m is None or not m.group("value"):
+        return False
+    key = m.group("key")
+    return key.lower() in key_types or CONTINUATION_KEY.fullmatch(key) is not None
+
+
+def _lone_header_line(value: str, type_name: str) -> bool:
+    """A ``key: value`` line that no other header line follows is a header line
+    when its value has the shape of its type and is not a sentence of prose."""
+    shape = _TYPE_SHAPES.get(type_name)
+    if shape is not None:
+        try:
+            convert(value, type_name)
+        except ValueError:
+            if not shape.fullmatch(value.strip()):
+                return False  # "Updated: New York," is text, not a bad date
+    words = value.split()
+    if value.rstrip().endswith(","):
+        return False  # the sentence goes on
+    return len(words) < 8 and not (len(words) >= 4 and _SENTENCE_END.search(value.rstrip()))
+
+
+def _header(
+    lines: _Lines, limit: int, co: CompiledOptions, plugin_parsers: Sequence[HeaderLineParser], acc: _Acc
+) -> None:
     opts = co.options
     key_types = co.key_types
     get = lines.get
@@ -221,13 +282,23 @@ def _header(lines: _Lines, limit: int, co: CompiledOptions, plugin_parsers: Sequ
                 name = getattr(plugin, "__name__", type(plugin).__name__)
                 try:
                     res = plugin(clean, lineno)
-                except Exception as exc:  # plugin bugs must not stop the document
-                    acc.warn(lineno, f"plugin parser {name!r} raised {type(exc).__name__}: {exc}", raw, keep_raw=False)
+                except Exception as exc:  # noqa: BLE001 - plugin bugs must not stop the document
+                    acc.warn(
+                        lineno,
+                        f"plugin parser {name!r} raised {type(exc).__name__}: {exc}",
+                        raw,
+                        keep_raw=False,
+                    )
                     continue
                 if res is None:
                     continue
                 if not isinstance(res, Mapping):
-                    acc.warn(lineno, f"plugin parser {name!r} returned {type(res).__name__}, not a mapping; ignored", raw, keep_raw=False)
+                    acc.warn(
+                        lineno,
+                        f"plugin parser {name!r} returned {type(res).__name__}, not a mapping; ignored",
+                        raw,
+                        keep_raw=False,
+                    )
                     continue
                 acc.consume(lineno, f"plugin:{name}")
                 for k, v in res.items():
@@ -268,6 +339,13 @@ def _header(lines: _Lines, limit: int, co: CompiledOptions, plugin_parsers: Sequ
             if m and value and len(value) <= opts.max_value_length:
                 key = m.group("key")
                 kl = key.lower()
+                if (
+                    kl in key_types
+                    and not started
+                    and not _is_key_line(get(i + 1), key_types)
+                    and not _lone_header_line(value, key_types[kl])
+                ):
+                    break  # a lone first line of article text ("Updated: New York, ..."), not a header block
                 if kl in key_types:
                     acc.consume(lineno, "key_value")
                     _typed(acc, kl, value, key_types[kl], lineno, raw)
@@ -333,12 +411,18 @@ def parse_document(
         text = "" if text is None else str(text)
     try:
         return _parse(text, co, plugin_parsers, mtime)
-    except Exception as exc:  # last-resort guard; tests assert it never fires
+    except Exception as exc:  # noqa: BLE001 - last-resort guard; tests assert it never fires
         return HeaderResult(
             text=text,
             metadata={},
             header_lines=(),
-            warnings=(HeaderWarning(line=0, message=f"internal error, document left unchanged: {type(exc).__name__}: {exc}", raw=""),),
+            warnings=(
+                HeaderWarning(
+                    line=0,
+                    message=f"internal error, document left unchanged: {type(exc).__name__}: {exc}",
+                    raw="",
+                ),
+            ),
         )
 
 
@@ -349,7 +433,7 @@ class _Lines:
     ``split("\n", n)`` would also copy the whole remainder of a large text.
     """
 
-    __slots__ = ("text", "lines", "pos")
+    __slots__ = ("lines", "pos", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -373,7 +457,9 @@ class _Lines:
         return lines[i]
 
 
-def _parse(text: str, co: CompiledOptions, plugin_parsers: Sequence[HeaderLineParser], mtime: Any) -> HeaderResult:
+def _parse(
+    text: str, co: CompiledOptions, plugin_parsers: Sequence[HeaderLineParser], mtime: Any
+) -> HeaderResult:
     opts = co.options
     lines = _Lines(text)
     acc = _Acc()
@@ -397,17 +483,28 @@ def _parse(text: str, co: CompiledOptions, plugin_parsers: Sequence[HeaderLinePa
     if opts.title or opts.outlet or opts.dateline or opts.relative_dates:
         items: list[tuple[int, str]] = []
         start = max(consumed) if consumed else 0
-        get = lines.get
-        for idx in range(start, start + _EXTRA_SPLIT):
-            p = get(idx)
-            if p is None:
-                break
-            s = p.strip()
+        stop = start + _EXTRA_SPLIT
+        split = lines.lines
+        for idx in range(start, min(stop, len(split))):  # lines the header already split
+            s = split[idx].strip()
             if s and idx + 1 not in consumed:
                 items.append((idx + 1, s))
                 if len(items) >= WINDOW:
                     break
-        found, rel = extract(
+        else:
+            # Split the rest here, in one loop (no call per line): this runs for every document.
+            idx, pos, find = len(split), lines.pos, text.find
+            while pos >= 0 and idx < stop and len(items) < WINDOW:
+                j = find("\n", pos)
+                p = text[pos:] if j < 0 else text[pos:j]
+                split.append(p)
+                pos = -1 if j < 0 else j + 1
+                idx += 1
+                s = p.strip()
+                if s:
+                    items.append((idx, s))
+            lines.pos = pos
+        found, rel, found_src = extract(
             items,
             title=opts.title,
             outlet=opts.outlet,
@@ -417,6 +514,10 @@ def _parse(text: str, co: CompiledOptions, plugin_parsers: Sequence[HeaderLinePa
         )
         for k, v in found.items():
             md.setdefault(k, v)
+        if found_src:
+            texts = dict(items)
+            for k, (ln, rule) in found_src.items():
+                acc.sources.append(ValueSource(key=k, line=ln, rule=rule, text=texts.get(ln, "")))
         if rel is not None and "relative_date" not in md:
             md["relative_date"] = rel.text
             ref, source = _reference(md, co, mtime)
@@ -438,4 +539,5 @@ def _parse(text: str, co: CompiledOptions, plugin_parsers: Sequence[HeaderLinePa
         header_lines=header_lines,
         warnings=tuple(acc.warnings),
         header_text=tuple(lines.lines[n - 1] for n in header_lines),
+        sources=tuple(sorted(acc.sources, key=_LINE_OF)) if acc.sources else (),
     )

@@ -17,6 +17,7 @@ Built-in ``key: value`` grammar (conservative, to keep prose such as
   identifier (``[a-z][a-z0-9_.-]{0,31}``) with a short non-empty value;
 * a blank line or any other line ends the header.
 """
+
 from __future__ import annotations
 
 import re
@@ -90,7 +91,9 @@ def compile_patterns(options: HeaderOptions) -> list[CompiledPattern]:
     for i, spec in enumerate(options.patterns):
         where = f"patterns[{i}]"
         if not isinstance(spec, dict):
-            raise ValueError(f"{where}: expected a table/dict with 'regex' and 'types', got {type(spec).__name__}")
+            raise ValueError(
+                f"{where}: expected a table/dict with 'regex' and 'types', got {type(spec).__name__}"
+            )
         unknown = set(spec) - {"regex", "types", "name"}
         if unknown:
             raise ValueError(f"{where}: unknown field(s) {sorted(unknown)}; allowed: regex, types, name")
@@ -113,7 +116,9 @@ def compile_patterns(options: HeaderOptions) -> list[CompiledPattern]:
                     f"(groups: {sorted(rx.groupindex)})"
                 )
             if type_name not in VALUE_TYPES:
-                raise ValueError(f"{where}: group {group!r} has unknown type {type_name!r}; allowed: {', '.join(VALUE_TYPES)}")
+                raise ValueError(
+                    f"{where}: group {group!r} has unknown type {type_name!r}; allowed: {', '.join(VALUE_TYPES)}"
+                )
         name = spec.get("name", str(i))
         if not isinstance(name, str) or not name:
             raise ValueError(f"{where}: 'name' must be a non-empty string")
@@ -136,6 +141,8 @@ def compile_known_keys(options: HeaderOptions) -> dict[str, str]:
         if not re.fullmatch(r"[a-z][a-z0-9_.-]{0,31}", name):
             raise ValueError(f"known_keys[{i}]: bad key name {name!r} (letters, digits, _ . -; max 32)")
         if type_name not in VALUE_TYPES:
-            raise ValueError(f"known_keys[{i}]: unknown type {type_name!r}; allowed: {', '.join(VALUE_TYPES)}")
+            raise ValueError(
+                f"known_keys[{i}]: unknown type {type_name!r}; allowed: {', '.join(VALUE_TYPES)}"
+            )
         out[name] = type_name
     return out

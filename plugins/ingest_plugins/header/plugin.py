@@ -88,7 +88,9 @@ def header_stage(options: HeaderStageOptions, ctx: StageContext) -> Any:
         mtime = None
         if options.use_mtime and doc.origin is not None and doc.origin.mtime is not None:
             mtime = datetime.datetime.fromtimestamp(doc.origin.mtime)
-        result = parse_document(doc.text, options, plugin_parsers=plugin_parsers, mtime=mtime, compiled=compiled)
+        result = parse_document(
+            doc.text, options, plugin_parsers=plugin_parsers, mtime=mtime, compiled=compiled
+        )
         for warning in result.warnings:
             ctx.warn(f"{warning.message}: {warning.raw!r}", doc=doc, line=warning.line)
         if not result.header_lines and not result.metadata:
@@ -103,6 +105,15 @@ def header_stage(options: HeaderStageOptions, ctx: StageContext) -> Any:
         evolved = attrs.evolve(doc, text=result.text, metadata=metadata)
         if removed:
             evolved = evolved.with_event(ctx.stage_id, "removed_lines", lines=removed)
+        if result.sources:
+            # Where each value came from; as for removed lines, numbered as the text this stage received.
+            sourced = [
+                {"line": v.line, "rule": v.rule, "text": v.text, "key": v.key}
+                for v in result.sources
+                if v.key not in doc.metadata
+            ]
+            if sourced:
+                evolved = evolved.with_event(ctx.stage_id, "metadata", lines=sourced)
         return evolved
 
     return process
