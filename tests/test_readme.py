@@ -77,3 +77,42 @@ def test_option_tables_match_the_code():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.render(README) == README, "README option tables are stale: run python docs/option_tables.py"
+
+
+def test_every_option_in_the_readme_says_what_it_does():
+    """An option table row with an empty meaning column is an option without help text."""
+    rows = [line for line in README.splitlines() if line.startswith("| `") and line.count(" | ") >= 2]
+    assert rows
+    empty = [row.split(" | ")[0] for row in rows if not row.rstrip(" |").split(" | ")[-1].strip()]
+    assert empty == []
+
+
+def test_the_readme_names_every_output_file_of_a_run(tmp_path, ingest_cli):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.txt").write_text("A short story about the harbour and its ferries.\n")
+    config = tmp_path / "config.toml"
+    config.write_text('[source]\npath = "in"\n[sink]\npath = "out"\n')
+    assert ingest_cli("run", "-c", str(config)).exit_code == 0
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    quick_start = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    assert f"writes {len(written)} files" in quick_start.replace("four", "4")
+    for name in written:
+        assert f"`{name}`" in quick_start
+
+
+def test_the_performance_section_says_when_where_and_how_it_was_measured():
+    section = README.split("## Performance", 1)[1].split("\n## ", 1)[0]
+    assert re.search(r"\b20\d\d-\d\d-\d\d\b", section), "a date"
+    assert re.search(r"commit `[0-9a-f]{7,}`", section), "a commit"
+    assert "python benchmarks/" in section, "the command"
+    assert "vCPU" in section or "cores" in section, "the machine"
+
+
+def test_the_docs_speak_to_users():
+    """The README and docs name dates and commits, not how the work was organised."""
+    texts = {
+        "README.md": README,
+        **{p.name: p.read_text(encoding="utf-8") for p in (ROOT / "docs").glob("*.md")},
+    }
+    for name, text in texts.items():
+        assert not re.search(r"\bsessions?\b", text, re.IGNORECASE), name
