@@ -335,3 +335,28 @@ def test_a_resume_with_unchanged_inputs_still_resumes(tmp_path, ingest_cli, monk
     assert "resuming the interrupted run" in result.stderr
     kept, dropped = accounted_ids(tmp_path / "out")
     assert len(kept) + len(dropped) == 120
+
+
+def test_without_flock_the_lock_file_alone_decides(tmp_path, monkeypatch):
+    """On a filesystem that refuses flock (some network mounts) a live holder
+    on this host still refuses a second run, and a dead one's lock is taken over."""
+    import errno
+
+    from ingest.contract.errors import OutputLocked
+    from ingest.engine import output_lock
+
+    def no_flock(fd, operation):
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(output_lock.fcntl, "flock", no_flock)
+    holder = {"pid": os.getpid(), "host": socket.gethostname(), "started": "2026-12-06T12:00:00+00:00"}
+    (tmp_path / LOCK_NAME).write_text(json.dumps(holder) + "\n")
+    with pytest.raises(OutputLocked, match=f"pid {os.getpid()} on {socket.gethostname()}"):
+        output_lock.OutputLock(tmp_path).acquire()
+
+    (tmp_path / LOCK_NAME).write_text(json.dumps({**holder, "pid": 999_999_999}) + "\n")
+    lock = output_lock.OutputLock(tmp_path)
+    lock.acquire()
+    assert json.loads((tmp_path / LOCK_NAME).read_text())["pid"] == os.getpid()
+    lock.release()
+    assert not (tmp_path / LOCK_NAME).exists()

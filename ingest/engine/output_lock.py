@@ -5,8 +5,9 @@ opens it until the run finishes, fails or is suspended. The file names the
 holder (pid, host, start time) and carries an exclusive ``flock``, which the
 kernel releases when the holder's processes are gone, however they ended:
 a lock file left by a killed run is taken over, a live one refuses the
-second run with a message naming the first. Without ``fcntl`` (Windows) the
-file alone decides: a lock left by a dead process on this host is stale.
+second run with a message naming the first. Without ``fcntl`` (Windows), or
+on a filesystem that refuses ``flock``, the file alone decides: a lock left by
+a dead process on this host is stale, one from another host is respected.
 """
 
 from __future__ import annotations
@@ -86,11 +87,16 @@ class OutputLock:
         for _attempt in range(10):
             fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release()
             try:
+                locked = False
                 if fcntl is not None:
                     try:
                         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        locked = True
                     except BlockingIOError:
                         raise _refusal(self.folder, _read_holder(fh)) from None
+                    except OSError:  # a filesystem without flock (some network mounts)
+                        pass
+                if locked:
                     # A holder that was releasing may have unlinked the file we
                     # opened: then lock the new one instead.
                     try:
@@ -100,7 +106,7 @@ class OutputLock:
                     if not same:
                         fh.close()
                         continue
-                else:
+                else:  # the file alone decides: a holder alive on this host (or elsewhere) refuses
                     holder = _read_holder(fh)
                     if holder and _alive_here(holder):
                         raise _refusal(self.folder, holder)
