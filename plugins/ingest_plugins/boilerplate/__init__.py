@@ -9,7 +9,10 @@ The signals are:
   timestamps, bylines, keyword lists, captions, menu runs;
 * jusText-style line classes resolved by their neighbours (``context.py``);
 * page structure (``structure.py``): end-of-article markers followed by
-  furniture, and the densest prose span of the page;
+  furniture, and the densest prose span of the page, with a recall floor: when
+  that span holds only a small share of the page's prose, the other prose blocks
+  and a numbered list next to the article are kept
+  (:meth:`Cleaner.decide_with_confidence` reports such pages);
 * a corpus :class:`Lexicon` of lines recurring across documents (``lexicon.py``).
 
 Rule names (``RULE_NAMES``, usable in ``BoilerplateOptions.disabled_rules``):
@@ -31,7 +34,7 @@ Example::
     removed = [(v.index, v.rule) for v in verdicts if not v.keep]
 """
 
-from .classify import RULE_NAMES, Cleaner, LineVerdict, clean, kept_text, unknown_rule_names
+from .classify import RULE_NAMES, Cleaner, LineVerdict, LowConfidence, clean, kept_text, unknown_rule_names
 from .lexicon import Lexicon, LexiconEntry
 from .lines import LineFeatures, Page, normalise
 from .options import BoilerplateOptions
@@ -48,6 +51,7 @@ __all__ = [
     "LineFeatures",
     "LineRule",
     "LineVerdict",
+    "LowConfidence",
     "Page",
     "clean",
     "kept_text",

@@ -7,10 +7,13 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from typing import NamedTuple
 
+import attrs
+
 from .context import initial_classes, resolve
 from .lexicon import Lexicon, LexiconRule
 from .lines import (
     BAD,
+    GOOD,
     LineFeatures,
     Page,
     build_units,
@@ -24,7 +27,7 @@ from .lines import (
 from .options import BoilerplateOptions
 from .rules import ALL_TRIGGERS, LineRule, PerLineRule, pattern_rules, rule_candidates
 from .stopwords import stopwords_for
-from .structure import EndMarkerRule, best_span, teaser_lists
+from .structure import DATED_RULES, EndMarkerRule, best_span, teaser_lists
 
 #: furniture that sits inside articles (ads, share bars, credits): looked through by the context
 _INLINE_RULES = frozenset({"ui_chrome", "link_phrase", "caption", "promo", "lexicon"})
@@ -54,6 +57,28 @@ class LineVerdict(NamedTuple):
     score: float  #: prose score 0..1 of the line (how article-like it reads)
 
 
+@attrs.frozen
+class LowConfidence:
+    """A page whose article span holds only a small share of its prose (the recall floor).
+
+    The span may be the wrong block (a long comment, a listing, one part of a
+    multi-part page), so the other prose blocks that no strong signal removed
+    were kept as well.
+    """
+
+    #: prose words (paragraphs classed as prose, not removed by a line rule) in the article span
+    span_words: int
+    #: prose words of the whole page, counted the same way
+    page_words: int
+    #: 0-based indices of the lines the floor kept (outside the span)
+    restored: tuple[int, ...]
+
+    @property
+    def span_share(self) -> float:
+        """Share of the page's prose words inside the article span."""
+        return self.span_words / self.page_words if self.page_words else 0.0
+
+
 #: builds a :class:`LineVerdict` from a 5-tuple without a Python-level ``__new__``
 _new_verdict = partial(tuple.__new__, LineVerdict)
 
@@ -65,7 +90,17 @@ def unknown_rule_names(options: BoilerplateOptions, extra_rules: Sequence[LineRu
 
 
 _DENSITY = ("density", 0.0)
+#: a numbered list item: "1)", "2.", "3:", "4]" or an ordinal such as "1a", "2º", "3rd" before a word
+_ITEM_RE = re.compile(r"^\W{0,2}(\d{1,3})(?:[.):\]]|(?:[a-zºª°]{1,2})(?=\s))")
+#: the verdicts of the span choice alone
+_OUTSIDE_SPAN = frozenset({"before_article", "after_article"})
+#: line rules that may take a list item for a menu or a keyword list: a numbered list overrules them
+_LIST_LIKE_RULES = frozenset({"menu_run", "keyword_list"})
+#: what the recall floor may take back next to a prose block it keeps
+_OUTSIDE_OR_LIST = _OUTSIDE_SPAN | _LIST_LIKE_RULES
 _BLANK_RUN_RE = re.compile(r"\n\n\n+")
+#: a paragraph cut short: "... […]", "...", "…" at its end
+_EXCERPT_RE = re.compile(r"(?:\.\.\.|…|\[(?:…|\.\.\.)\])\W{0,2}$")
 _BUILTIN_PER_LINE = frozenset(type(r) for r in pattern_rules() if hasattr(r, "match"))
 
 
@@ -173,7 +208,7 @@ class Cleaner:
 
     def clean(self, text: str, outlet: str | None = None) -> list[LineVerdict]:
         """Classify every line of ``text``; see :func:`clean`."""
-        lines, keep, rules, feats = self._classify(text, outlet)
+        lines, keep, rules, feats, _ = self._classify(text, outlet)
         # how article-like each line reads, 0..1 (see context.prose_score)
         o = self.options
         high = max(1, o.length_high)
@@ -195,12 +230,20 @@ class Cleaner:
         """What :meth:`clean` decides, without the prose scores: ``(lines, keep, rules)``, one
         entry per line of ``text.split("\n")`` (``rules[i]`` names the rule that removed line
         ``i``, None when kept). The stage uses this: it never reads the scores."""
-        lines, keep, rules, _ = self._classify(text, outlet)
+        lines, keep, rules, _, _ = self._classify(text, outlet)
         return lines, keep, rules
+
+    def decide_with_confidence(
+        self, text: str, outlet: str | None = None
+    ) -> tuple[list[str], list[bool], list[str | None], LowConfidence | None]:
+        """:meth:`decide`, plus a :class:`LowConfidence` record when the recall floor
+        found the article span weak (None otherwise)."""
+        lines, keep, rules, _, low = self._classify(text, outlet)
+        return lines, keep, rules, low
 
     def _classify(
         self, text: str, outlet: str | None
-    ) -> tuple[list[str], list[bool], list[str | None], list[LineFeatures]]:
+    ) -> tuple[list[str], list[bool], list[str | None], list[LineFeatures], LowConfidence | None]:
         o = self.options
         lines = text.split("\n")
         feats = compute_features(lines, self.stopwords, text.lower().split("\n"), ALL_TRIGGERS)
@@ -292,6 +335,11 @@ class Cleaner:
                     keep[i] = True
                 else:
                     removed[i] = (verdict, 0.0)
+        low = None
+        if span is not None and o.recall_floor > 0 and (use_before or use_after):
+            low = self._recall_floor(page, classes, rule_removed, lo, hi, keep)
+        if span is not None and o.keep_numbered_lists:
+            self._numbered_lists(page, rule_removed, lo, hi, keep)
 
         # 4. the structure stage (span, density) never empties a page by itself: when
         # nothing is kept, keep the most prose-like unit that no line rule removed.  A
@@ -331,7 +379,154 @@ class Cleaner:
         rules = [
             None if k else (get(i, _DENSITY)[0] if c else "blank") for i, k, c in zip(range(n), keep, nc)
         ]
-        return lines, keep, rules, feats
+        return lines, keep, rules, feats, low
+
+    @staticmethod
+    def _recall_floor(
+        page: Page,
+        classes: list[str],
+        rule_removed: dict[int, tuple[str, float]],
+        lo: int,
+        hi: int,
+        keep: list[bool],
+    ) -> LowConfidence | None:
+        """Keep the prose blocks outside the span ``[lo, hi]`` when the span holds less than
+        ``recall_floor`` of the page's prose words (see :class:`LowConfidence`).
+
+        Only the span choice is overruled: a line that a line rule, an end marker, the
+        lexicon or a teaser list removed stays removed, and so does a block of less than
+        ``recall_floor_min_words`` words (a lone teaser, a caption).
+        """
+        o = page.options
+        units = page.units
+        feats = page.unit_features
+        removed = page.removed
+        nu = len(units)
+        # prose: a paragraph classed as prose that no line rule removed (teaser-list items are BAD)
+        # and that is not cut short with an ellipsis (the excerpt of another post)
+        prose = [
+            classes[u] == GOOD and units[u][0] not in rule_removed and not _EXCERPT_RE.search(feats[u].text)
+            for u in range(nu)
+        ]
+        page_words = sum([feats[u].n_words for u in range(nu) if prose[u]])
+        span_words = sum([feats[u].n_words for u in range(lo, min(hi, nu - 1) + 1) if prose[u]])
+        if not page_words or span_words >= o.recall_floor * page_words:
+            return None
+        bridge = max(0, o.span_bridge_lines)
+
+        def breaks(u: int) -> bool:
+            # a byline/date/comment header or a cut marker opens another item: the block ends
+            r = rule_removed.get(units[u][0])
+            return r is not None and (r[0] in DATED_RULES or r[0] == "end_marker")
+
+        def outside_span(u: int) -> bool:
+            return all([removed.get(i, ("",))[0] in _OUTSIDE_SPAN for i in units[u]])
+
+        def outside_only(u: int) -> bool:
+            return all([removed.get(i, ("",))[0] in _OUTSIDE_OR_LIST for i in units[u]])
+
+        def restorable(i: int) -> bool:
+            r = rule_removed.get(i)
+            return (r is None or r[0] in _LIST_LIKE_RULES) and i in removed and page.features[i].n_chars > 0
+
+        restored: list[int] = []
+        for first, last in ((0, lo - 1), (hi + 1, nu - 1)):
+            block: list[int] = []  # prose units of the current block, with the gaps inside it
+            words = 0
+            gap: list[int] = []
+            # a comment header ("... says:", "Reply") since the last block: the next block is a
+            # reader's comment, not the article
+            commented = in_comment = False
+            for u in range(first, last + 2):
+                if u <= last and prose[u]:
+                    if not block:
+                        in_comment, commented = commented, False
+                    if block and gap:
+                        block.extend(gap)
+                    gap = []
+                    block.append(u)
+                    words += feats[u].n_words
+                    continue
+                if u <= last and block and not breaks(u) and len(gap) < bridge:
+                    gap.append(u)
+                    continue
+                if block and not in_comment and words >= o.recall_floor_min_words:
+                    # the lines next to the block that only the span choice (or a menu or
+                    # keyword-list rule) removed -- a list, a subheading -- go with it
+                    a, b = block[0], block[-1]
+                    while a > first and outside_only(a - 1):
+                        a -= 1
+                    while b < last and outside_only(b + 1):
+                        b += 1
+                    # ... but menu lines at the edge of what comes back are the page's menus
+                    while a < block[0] and not outside_span(a):
+                        a += 1
+                    while b > block[-1] and not outside_span(b):
+                        b -= 1
+                    for v in range(a, b + 1):
+                        for i in units[v]:
+                            if restorable(i):
+                                keep[i] = True
+                                del removed[i]
+                                restored.append(i)
+                block, words, gap = [], 0, []
+                if u <= last and rule_removed.get(units[u][0], ("",))[0] == "comment_meta":
+                    commented = True
+        return LowConfidence(span_words, page_words, tuple(sorted(restored)))
+
+    @staticmethod
+    def _numbered_lists(
+        page: Page, rule_removed: dict[int, tuple[str, float]], lo: int, hi: int, keep: list[bool]
+    ) -> None:
+        """Keep a numbered list (1, 2, 3 ... in order, at least three items) that adjoins the
+        article span ``[lo, hi]``: the items of a listing or a schedule are short lines that the
+        span leaves out, but related-story lists are rarely numbered from one."""
+        units = page.units
+        feats = page.features
+        removed = page.removed
+        nu = len(units)
+        for step, start in ((1, hi + 1), (-1, lo - 1)):
+            items: list[int] = []  # units of the list, items and the lines between them
+            count = 0
+            expected = -1
+            extra = 0
+            last_item = -1
+            u = start
+            while 0 <= u < nu:
+                i = units[u][0]
+                r = rule_removed.get(i)
+                if r is not None and r[0] not in _LIST_LIKE_RULES:
+                    break
+                m = _ITEM_RE.match(feats[i].text.lstrip())
+                n = int(m.group(1)) if m else -1
+                if m and (expected < 0 or n in (expected, expected + step)):
+                    count += 1
+                    expected = n + step
+                    items.append(u)
+                    last_item = u
+                    extra = 0
+                elif count and extra < 2:
+                    extra += 1  # a line that belongs to an item (a link, a price, a note)
+                    items.append(u)
+                elif not count and extra < 1:
+                    extra += 1  # a short lead line between the span and the list
+                    items.append(u)
+                else:
+                    break
+                u += step
+            # a list starts at one (or two): read upwards, it ends there
+            lowest = expected - count if step == 1 else expected - step
+            if count < 3 or lowest > 2:
+                continue
+            # at most one line past the last item belongs to it (a link, a price)
+            while len(items) > 1 and items[-2] != last_item and items[-1] != last_item:
+                items.pop()
+            for v in items:
+                for i in units[v]:
+                    r = rule_removed.get(i)
+                    if (r is None or r[0] in _LIST_LIKE_RULES) and feats[i].n_chars and not keep[i]:
+                        keep[i] = True
+                        removed.pop(i, None)
 
     @staticmethod
     def _keep_title(page: Page, keep: list[bool]) -> None:

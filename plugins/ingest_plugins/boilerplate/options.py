@@ -92,6 +92,18 @@ class BoilerplateOptions:
     span_bridge_lines: int = 2
     #: Keep the title-like line just above the article in the text (it is metadata.title already).
     keep_title: bool = False
+    #: Recall floor: when the article span holds less than this share of the page's prose words,
+    #: the other prose blocks are kept too (with the list lines next to them), unless a strong signal
+    #: removed them (a line rule, an end marker, the lexicon, a teaser list, a comment header
+    #: above them, an excerpt cut short with "..."), and the page is reported as low-confidence
+    #: (0 switches this off).
+    recall_floor: float = 0.7
+    #: Recall floor: a prose block outside the span is kept only from this many words of prose.
+    recall_floor_min_words: int = 60
+    #: A numbered list (items "1)", "2.", "3a" ... in order, three or more) that adjoins the article
+    #: span is the article's own (a listing, a schedule) and is kept, unless a line rule other than
+    #: the menu and keyword-list rules removed its lines.
+    keep_numbered_lists: bool = True
 
     # --- corpus lexicon ---
     #: Path of a saved lexicon (JSON lines) to load when no ``lexicon`` is passed.

@@ -17,6 +17,12 @@ Two ways to use recurring-line learning (the ``lexicon`` rule):
 
 Plugins add line rules through the ``ingest_boilerplate_rules`` hook.
 
+Recall floor (``recall_floor``): when the article span the stage picks holds
+only a small share of the page's prose, the other prose blocks that no strong
+signal (a line rule, an end marker, the lexicon, a teaser list) removed are
+kept too, and the page gets a ``low_confidence`` event in its history (the
+span's share of the prose and the lines kept outside the span).
+
 Titles (``titles = true``): the stage picks the page's headline from the lines
 above the article it keeps and sets ``metadata.title`` (with ``title_line``,
 the line of the input), and reviews the title, outlet, author, dateline and
@@ -38,7 +44,7 @@ import attrs
 
 from ingest import Document, Drop, StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest.contract.errors import error_text
-from ingest_plugins.boilerplate.classify import RULE_NAMES, Cleaner, join_kept
+from ingest_plugins.boilerplate.classify import RULE_NAMES, Cleaner, LowConfidence, join_kept
 from ingest_plugins.boilerplate.lexicon import Lexicon
 from ingest_plugins.boilerplate.options import BoilerplateOptions
 from ingest_plugins.boilerplate.titles import find_headline, review, title_is_settled
@@ -117,9 +123,11 @@ class _Cleaning:
 
     def __call__(self, doc: Document) -> Document | Drop:
         outlet = doc.metadata.get("outlet")
-        lines, keep, rules = self.cleaner.decide(doc.text, outlet=outlet if isinstance(outlet, str) else None)
+        lines, keep, rules, low = self.cleaner.decide_with_confidence(
+            doc.text, outlet=outlet if isinstance(outlet, str) else None
+        )
         if all(keep):
-            return doc
+            return doc if low is None else self._low_confidence(doc, low)
         text = join_kept(itertools.compress(lines, keep))
         removed = [i for i, k in enumerate(keep) if not k]
         nonblank = [i for i in removed if lines[i].strip()]
@@ -130,9 +138,24 @@ class _Cleaning:
             details["lines"] = [{"line": i + 1, "text": lines[i], "rule": rules[i]} for i in nonblank]
         cleaned = doc.with_event(self.ctx.stage_id, "removed_lines", **details)
         cleaned.text = text  # a copy of its own: the input document is left as it was
+        if low is not None:
+            cleaned = self._low_confidence(cleaned, low)
         if self.options.titles:
             cleaned = self._titles(doc, cleaned, lines, keep, rules)
         return cleaned
+
+    def _low_confidence(self, doc: Document, low: LowConfidence) -> Document:
+        """``doc`` with the recall floor's record (action ``low_confidence``): the article span
+        held only ``span_share`` of the page's prose, and the listed lines (1-based, of the text
+        the stage received) were kept outside it."""
+        return doc.with_event(
+            self.ctx.stage_id,
+            "low_confidence",
+            span_share=round(low.span_share, 3),
+            span_words=low.span_words,
+            page_words=low.page_words,
+            kept_outside_span=[i + 1 for i in low.restored],
+        )
 
     def _titles(
         self, doc: Document, cleaned: Document, lines: list[str], keep: list[bool], rules: list[str | None]
