@@ -38,8 +38,33 @@ and writing output included (the ``read`` row is the floor for all). Before
 the first row the parent reads every file once, so that no row pays for a
 cold page cache (``--no-warmup`` to skip). Peak RSS
 is the sum of the RSS of the child's process tree, polled every 50 ms
-(``peak tree``; forked workers share pages, so this over-counts), and the
-largest single process (``max proc``, polled the same way).
+(``peak tree``; forked workers share pages, so this over-counts), the
+largest single process's peak (``max proc``: each process's VmHWM, the
+kernel's own high-water mark, polled the same way) and the sum of the
+processes' peaks (``sum of proc peaks``; the list per process is in the
+JSON and in the per-stage table, the child first).
+
+CPU per document: ``coordinator`` is the CPU (user + system, all threads) of
+the child process itself, i.e. ``ingest run`` with its start-up, reading,
+merging, corpus stages, sink and report; ``workers`` is that of its worker
+processes and ``other children`` that of its other child processes (the
+report.html builder); for rows other than ingest's every child process is a
+worker. The child's own and its children's CPU are read from
+``/proc/<pid>/stat`` once it has exited and before it is reaped, so they are
+final (clock ticks: 10 ms); ingest's workers are ``report.json``'s
+``workers_seconds``, the rest of the children's CPU is the other children's.
+For the ingest rows a second
+table gives each stage's seconds per document from ``report.json`` (summed
+over the workers: per-core cost) and the run's own ``cpu`` split from
+``report.json`` (start of the run to its report: no start-up, no output
+close).
+
+``--corpus`` may also be any folder of ``.txt`` files without
+``clusters.jsonl`` (then nothing is scored); a folder holding ``input/``, like
+the dev pages (``corpus/dev/boilerplate``), means its ``input/``.
+``--repeat N`` runs such a corpus N times over (copies in ``--scratch``), for
+a run long enough to measure; the copies are exact duplicates, so the dedup
+stage drops all but one of each.
 
 Duplicate quality, from ``clusters.jsonl``: predicted clusters are the
 ``duplicate_of`` chains (datatrove: its cluster ids); pairwise precision and
@@ -330,8 +355,12 @@ def child(engine: str, spec: dict[str, Any]) -> int:
 
 
 # ---------------------------------------------------------------- measuring (in the parent)
-def _tree_rss(pid: int) -> tuple[int, int]:
-    """Sum and max of VmRSS (bytes) over ``pid`` and its descendants."""
+def _tree_rss(
+    pid: int, hwm: dict[int, int] | None = None, argv: dict[int, list[str]] | None = None
+) -> tuple[int, int]:
+    """Sum and max of VmRSS (bytes) over ``pid`` and its descendants; each
+    process's own peak (VmHWM, bytes) goes into ``hwm`` and its command line
+    into ``argv``, by pid."""
     total = largest = 0
     stack = [pid]
     seen = set()
@@ -341,10 +370,22 @@ def _tree_rss(pid: int) -> tuple[int, int]:
             continue
         seen.add(p)
         try:
-            with open(f"/proc/{p}/statm") as f:
-                rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            if argv is not None:
+                with open(f"/proc/{p}/cmdline", "rb") as f:
+                    command = f.read().decode(errors="replace").split("\0")
+                if command != [""] and argv.get(p) != command:  # a zombie's is empty: keep its peak
+                    # new, or it ran exec: a forked copy's pages before exec are not its peak
+                    argv[p] = command
+                    if hwm is not None:
+                        hwm[p] = 0
+            with open(f"/proc/{p}/status") as f:
+                fields = dict(line.split(":", 1) for line in f if line.startswith(("VmRSS", "VmHWM")))
+            rss = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024  # a zombie has neither
             total += rss
             largest = max(largest, rss)
+            if hwm is not None and "VmHWM" in fields:
+                # the kernel's own high-water mark: no peak between two polls is missed
+                hwm[p] = max(hwm.get(p, 0), int(fields["VmHWM"].split()[0]) * 1024)
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     stack += [int(c) for c in f.read().split()]
@@ -353,38 +394,87 @@ def _tree_rss(pid: int) -> tuple[int, int]:
     return total, largest
 
 
+def _cpu_split(pid: int) -> tuple[float, float] | None:
+    """CPU seconds (user + system) of ``pid`` itself (all its threads) and of
+    the child processes it waited for, from ``/proc/<pid>/stat``; read from
+    the zombie, after the exit, they are final."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # the name, in parentheses, may hold spaces
+    except OSError:
+        return None
+    utime, stime, cutime, cstime = (int(x) for x in fields[11:15])  # fields 14-17 of proc(5)
+    tick = os.sysconf("SC_CLK_TCK")
+    return (utime + stime) / tick, (cutime + cstime) / tick
+
+
+def _process_name(argv: list[str], root: list[str]) -> str:
+    """A short name for a process of the measured tree: ``fork`` for a forked
+    copy of the measured process, else the module it runs or its program."""
+    if argv == root:
+        return "fork"
+    if "-m" in argv[:-1]:
+        return argv[argv.index("-m") + 1].rsplit(".", 1)[-1]
+    return os.path.basename(argv[0]) if argv and argv[0] else "?"
+
+
 def measure(
     cmd: list[str], *, cwd: str | None = None, env: dict[str, str] | None = None, log: Path | None = None
 ) -> dict[str, Any]:
-    """Run ``cmd``; wall seconds, peak tree RSS (polled), max single-process RSS, output."""
+    """Run ``cmd``; wall seconds, peak tree RSS (polled), each process's peak
+    RSS, the CPU of the process itself and of its child processes, output."""
     out_f = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=out_f, text=True)
     peak = peak_proc = 0
+    hwm: dict[int, int] = {}
+    argv: dict[int, list[str]] = {}
     stop = threading.Event()
 
     def poll() -> None:
         nonlocal peak, peak_proc
         while not stop.is_set():
-            total, largest = _tree_rss(proc.pid)
+            total, largest = _tree_rss(proc.pid, hwm, argv)
             peak, peak_proc = max(peak, total), max(peak_proc, largest)
             stop.wait(0.05)
 
     thread = threading.Thread(target=poll, daemon=True)
     thread.start()
     stdout = proc.stdout.read() if proc.stdout else ""
-    _, status, _usage = os.wait4(proc.pid, 0)
+    split = None
+    try:
+        # exited but not yet reaped: its /proc entry still holds its final CPU times
+        os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT)
+        split = _cpu_split(proc.pid)
+    except (AttributeError, ChildProcessError):  # no waitid on this platform
+        pass
+    # ru_* of the child and every descendant it waited for (a cross-check of the split)
+    _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     stop.set()
     thread.join()
     if log:
         out_f.close()
+    tree_cpu = usage.ru_utime + usage.ru_stime
+    # the child first, then its descendants in the order they were first seen
+    pids = [p for p in hwm if p == proc.pid] + [p for p in hwm if p != proc.pid]
+    peaks = [hwm[p] / 2**20 for p in pids]
+    root = argv.get(proc.pid, [])
+    names = ["run" if p == proc.pid else _process_name(argv.get(p, []), root) for p in pids]
     return {
         "seconds": seconds,
         "peak_tree_mb": peak / 2**20,
-        # polled too: wait4's ru_maxrss would count this (large) process, forked before exec
-        "max_proc_mb": peak_proc / 2**20,
+        # VmHWM per process, polled: wait4's ru_maxrss would count this (large)
+        # process, forked before exec
+        "max_proc_mb": max(peaks + [peak_proc / 2**20]),
+        "sum_proc_peaks_mb": sum(peaks),
+        "proc_peaks_mb": [round(p, 1) for p in peaks],
+        "proc_names": names,
+        # in clock ticks (10 ms here): the sum is up to two ticks short of tree_cpu_s
+        "coordinator_cpu_s": None if split is None else split[0],
+        "children_cpu_s": None if split is None else split[1],
+        "tree_cpu_s": tree_cpu,
         "returncode": proc.returncode,
         "stdout": stdout,
     }
@@ -468,7 +558,9 @@ def run_engine(
             return None
         report = json.loads((out / "report.json").read_text())
         row["docs"] = report["input"]
-        row["stage_seconds"] = {k: round(v.get("seconds", 0.0), 2) for k, v in report["stages"].items()}
+        row["stage_seconds"] = {k: round(v.get("seconds", 0.0), 4) for k, v in report["stages"].items()}
+        if "cpu" in report:  # the run's own split, from start to report (no start-up, no output close)
+            row["report_cpu"] = report["cpu"]
         pred = ingest_predictions(out) if "dedup" in stages else None
         if not args.keep_output:
             shutil.rmtree(out, ignore_errors=True)
@@ -506,12 +598,42 @@ def run_engine(
             pred = datatrove_predictions(work / "dt")
             if not args.keep_output:
                 shutil.rmtree(work / "dt", ignore_errors=True)
-    row.update(seconds=m["seconds"], peak_tree_mb=m["peak_tree_mb"], max_proc_mb=m["max_proc_mb"])
+    for key in (
+        "seconds",
+        "peak_tree_mb",
+        "max_proc_mb",
+        "sum_proc_peaks_mb",
+        "proc_peaks_mb",
+        "proc_names",
+        "coordinator_cpu_s",
+        "children_cpu_s",
+        "tree_cpu_s",
+    ):
+        row[key] = m[key]
     row["docs_per_s"] = row["docs"] / m["seconds"]
+    cpu_columns(row)
     # MB/s over the bytes of the documents this engine read
     row["mb_per_s"] = corpus_bytes * row["docs"] / max(1, args._n_docs) / 1e6 / m["seconds"]
     row["pred"] = pred
     return row
+
+
+def cpu_columns(row: dict[str, Any]) -> None:
+    """Split the child processes' CPU into the workers' and the rest's, and
+    give each per document. For an ingest row the workers are the run's
+    worker processes (``report.json``'s ``workers_seconds``: the pools, waited
+    for before the report), the rest its other children (the report.html
+    builder, waited for after it); for any other row every child is a worker."""
+    children = row.get("children_cpu_s")
+    workers, other = children, None
+    run_workers = (row.get("report_cpu") or {}).get("workers_seconds")
+    if children is not None and run_workers is not None:
+        workers = min(children, run_workers)  # ticks against microseconds: never below zero
+        other = children - workers
+    row["workers_cpu_s"], row["other_cpu_s"] = workers, other
+    for who in ("coordinator", "workers", "other"):
+        cpu = row[f"{who}_cpu_s"]
+        row[f"{who}_us_per_doc"] = None if cpu is None else cpu / max(1, row["docs"]) * 1e6
 
 
 # ---------------------------------------------------------------- report
@@ -556,7 +678,9 @@ def print_table(rows: list[dict[str, Any]], n_docs: int, corpus_mb: float) -> li
     limit = by.get("read")
     peers = [p for p in PEERS if p in by]
     head = (
-        "| engine | docs | seconds | docs/s | MB/s | peak tree RSS | max proc RSS | P | R | F1 "
+        "| engine | docs | seconds | docs/s | MB/s | coordinator CPU µs/doc | workers CPU µs/doc "
+        "| other children CPU µs/doc "
+        "| peak tree RSS | max proc RSS | sum of proc peaks | P | R | F1 "
         "| hard neg merged | kept / expected | x limit |" + "".join(f" x {p} |" for p in peers)
     )
     lines.append(head)
@@ -579,10 +703,44 @@ def print_table(rows: list[dict[str, Any]], n_docs: int, corpus_mb: float) -> li
         xp = "".join(
             " - |" if p == r["engine"] else f" {r['docs_per_s'] / by[p]['docs_per_s']:.1f} |" for p in peers
         )
+        cpu = " | ".join(_us(r.get(f"{who}_us_per_doc")) for who in ("coordinator", "workers", "other"))
         lines.append(
             f"| {r['engine']} | {r['docs']} | {r['seconds']:.1f} | {r['docs_per_s']:,.0f} | {r['mb_per_s']:.1f} "
-            f"| {r['peak_tree_mb']:,.0f} MB | {r['max_proc_mb']:,.0f} MB | {qcols} | {xl} |{xp}"
+            f"| {cpu} | {r['peak_tree_mb']:,.0f} MB | {r['max_proc_mb']:,.0f} MB "
+            f"| {r.get('sum_proc_peaks_mb', 0):,.0f} MB | {qcols} | {xl} |{xp}"
         )
+    for line in lines:
+        print(line)
+    return lines
+
+
+def _us(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def print_stage_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Per-stage µs per document of the ingest rows (stage seconds from
+    report.json, summed over the workers: per-core cost), and the run's own
+    CPU split from report.json (start to report: no start-up, no output close)."""
+    ingest_rows = [r for r in rows if "stage_seconds" in r]
+    if not ingest_rows:
+        return []
+    stages = list(dict.fromkeys(s for r in ingest_rows for s in r["stage_seconds"]))
+    head = (
+        "| row | "
+        + " | ".join(f"{s} µs/doc" for s in stages)
+        + " | run coordinator CPU µs/doc | run workers CPU µs/doc | per-process peak RSS |"
+    )
+    lines = [head, "|" + " --- |" * (head.count("|") - 1)]
+    for r in ingest_rows:
+        per_doc = 1e6 / max(1, r["docs"])
+        cells = [_us(r["stage_seconds"][s] * per_doc) if s in r["stage_seconds"] else "-" for s in stages]
+        cpu = r.get("report_cpu") or {}
+        for key in ("coordinator_seconds", "workers_seconds"):
+            cells.append("-" if cpu.get(key) is None else _us(cpu[key] * per_doc))
+        peaks = zip(r.get("proc_names") or [""] * len(r.get("proc_peaks_mb", [])), r.get("proc_peaks_mb", []))
+        cells.append(", ".join(f"{name} {mb:,.0f}".strip() for name, mb in peaks) + " MB")
+        lines.append(f"| {r['engine']} | " + " | ".join(cells) + " |")
     for line in lines:
         print(line)
     return lines
@@ -593,6 +751,23 @@ def print_row(row: dict[str, Any]) -> None:
     print(
         f"  {row['docs']} docs in {row['seconds']:.1f} s = {row['docs_per_s']:,.0f} docs/s, "
         f"peak tree RSS {row['peak_tree_mb']:,.0f} MB"
+        + (
+            f", CPU {row['coordinator_cpu_s']:.2f} s in the process + {row['workers_cpu_s']:.2f} s in its workers"
+            + (
+                f" + {row['other_cpu_s']:.2f} s in other children"
+                if row.get("other_cpu_s") is not None
+                else ""
+            )
+            if row.get("coordinator_cpu_s") is not None
+            else ""
+        )
+        + (
+            ", peak RSS per process "
+            + ", ".join(f"{n} {mb:,.0f}" for n, mb in zip(row.get("proc_names", []), row["proc_peaks_mb"]))
+            + " MB"
+            if row.get("proc_peaks_mb")
+            else ""
+        )
         + (f", P {q['P']:.3f} R {q['R']:.3f}" if q else "")
         + (f", {row['empty']} documents left empty" if row.get("empty") else "")
         + (f", stages {row['stage_seconds']}" if "stage_seconds" in row else ""),
@@ -640,7 +815,19 @@ def run_perdoc_rounds(
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--corpus", type=Path, help="a folder written by generate_corpus.py")
+    ap.add_argument(
+        "--corpus",
+        type=Path,
+        help="a folder written by generate_corpus.py, or any folder of .txt files (not scored), "
+        "e.g. the dev pages (a folder with an input/ folder and no clusters.jsonl: its input/)",
+    )
+    ap.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="unlabelled corpus: run on N copies of it (in --scratch), for a run long enough to "
+        "measure; the copies are exact duplicates, so dedup drops all but one",
+    )
     ap.add_argument(
         "--workers", default="1,2", help="worker counts for ingest's pipeline rows (comma-separated)"
     )
@@ -678,8 +865,13 @@ def main(argv: list[str] | None = None) -> int:
         return child(args._child[0], json.loads(args._child[1]))
     if args.perdoc_rounds < 1:
         ap.error("--perdoc-rounds must be 1 or more")
-    if args.corpus is None or not (args.corpus / "clusters.jsonl").exists():
-        ap.error("--corpus must be a folder written by generate_corpus.py (with clusters.jsonl)")
+    if args.corpus is None or not args.corpus.is_dir():
+        ap.error("--corpus must be a folder written by generate_corpus.py or a folder of .txt files")
+    labelled = (args.corpus / "clusters.jsonl").exists()
+    if not labelled and (args.corpus / "input").is_dir():
+        args.corpus = args.corpus / "input"  # the dev pages' layout: input/ beside gold/
+    if args.repeat < 1 or (args.repeat > 1 and labelled):
+        ap.error("--repeat takes 1 or more, and more than 1 only for a corpus without clusters.jsonl")
 
     workers = [int(w) for w in args.workers.split(",") if w.strip()]
     engines = ["read"] + [f"ingest-w{w}" for w in workers]
@@ -691,9 +883,32 @@ def main(argv: list[str] | None = None) -> int:
         engines = [e for e in engines if e == "read" or any(e == w or e.startswith(w + "-") for w in wanted)]
     engines = [e for e in engines if e not in args.skip]
 
+    scratch_ctx = tempfile.TemporaryDirectory(prefix="scale-bench-") if args.scratch is None else None
+    scratch = Path(scratch_ctx.name) if scratch_ctx else args.scratch
+    scratch.mkdir(parents=True, exist_ok=True)
+    try:
+        return _bench(args, engines, scratch, labelled)
+    finally:
+        if scratch_ctx:
+            scratch_ctx.cleanup()
+
+
+def _bench(args: argparse.Namespace, engines: list[str], scratch: Path, labelled: bool) -> int:
     corpus = args.corpus.resolve()
-    labels = load_labels(corpus)
+    if args.repeat > 1:
+        copies = scratch / f"corpus-x{args.repeat}"
+        shutil.rmtree(copies, ignore_errors=True)
+        for k in range(args.repeat):
+            for rel in corpus_files(corpus):
+                target = copies / f"{k:04d}" / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(corpus / rel, target)
+        print(f"{args.repeat} copies of {corpus} in {copies}")
+        corpus = args.corpus = copies
+    labels = load_labels(corpus) if labelled else {}
     files = corpus_files(corpus)
+    if not files:
+        raise SystemExit(f"no .txt file under {corpus}")
     args._n_docs = len(files)
     corpus_bytes = sum(os.path.getsize(corpus / f) for f in files)
     info = {
@@ -715,36 +930,33 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"warm-up: read every file once ({time.perf_counter() - t0:.1f} s), so no row pays for a cold page cache"
         )
+    if not labelled:
+        print("no clusters.jsonl: duplicate quality is not scored")
     missing = set(files) - set(labels)
-    if missing:
+    if labelled and missing:
         print(f"warning: {len(missing)} files have no label")
 
-    scratch_ctx = tempfile.TemporaryDirectory(prefix="scale-bench-") if args.scratch is None else None
-    scratch = Path(scratch_ctx.name) if scratch_ctx else args.scratch
-    scratch.mkdir(parents=True, exist_ok=True)
     rows = []
-    try:
-        perdoc = [e for e in engines if e.startswith("ingest-perdoc-w")]
-        for name in engines:
-            if name in perdoc:
-                if name == perdoc[0]:  # all of them, in interleaved rounds
-                    rows += run_perdoc_rounds(perdoc, args, scratch, corpus_bytes)
-                continue
-            print(f"running {name} ...", flush=True)
-            row = run_engine(name, args, scratch, corpus_bytes)
-            if row is None:
-                continue
-            pred = row.pop("pred")
-            if pred is not None:
-                ids = files[: row["docs"]]
-                row["quality"] = score(pred, labels, ids)
-            print_row(row)
-            rows.append(row)
-    finally:
-        if scratch_ctx:
-            scratch_ctx.cleanup()
+    perdoc = [e for e in engines if e.startswith("ingest-perdoc-w")]
+    for name in engines:
+        if name in perdoc:
+            if name == perdoc[0]:  # all of them, in interleaved rounds
+                rows += run_perdoc_rounds(perdoc, args, scratch, corpus_bytes)
+            continue
+        print(f"running {name} ...", flush=True)
+        row = run_engine(name, args, scratch, corpus_bytes)
+        if row is None:
+            continue
+        pred = row.pop("pred")
+        if pred is not None and labelled:
+            ids = files[: row["docs"]]
+            row["quality"] = score(pred, labels, ids)
+        print_row(row)
+        rows.append(row)
     print()
     table = print_table(rows, len(files), corpus_bytes / 1e6)
+    print()
+    table += [""] + print_stage_table(rows)
     if args.json:
         args.json.write_text(json.dumps({**info, "rows": rows, "table": table}, indent=1))
     return 0

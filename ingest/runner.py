@@ -16,6 +16,7 @@ import functools
 import logging
 import os
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -72,6 +73,19 @@ def _located(where: str, table: str, message: str) -> str:
     if message.startswith(table):
         return f"{where}: {message}"
     return f"{where}: {table}: {message}"
+
+
+def _cpu_seconds() -> tuple[float, float | None]:
+    """CPU seconds (user + system) used so far by this process, all its
+    threads included, and by its child processes that have ended and been
+    waited for (``None`` where the platform does not say)."""
+    if sys.platform == "win32":
+        return time.process_time(), None
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
 
 def _cleanup(step: Callable[[], None], what: str) -> None:
@@ -604,6 +618,7 @@ class Pipeline:
     ) -> Iterator[Document]:
         started = datetime.datetime.now(datetime.timezone.utc)
         clock_start = time.perf_counter()
+        cpu_start = _cpu_seconds()
         workdir = self.config.run.workdir or None
         own_workdir = None
         if workdir is None:
@@ -662,7 +677,9 @@ class Pipeline:
         for stage_id in self.stage_ids:
             self.plugins.hook.ingest_stage_finished(stage_id=stage_id, stats=ledger.stages[stage_id])
         finished = datetime.datetime.now(datetime.timezone.utc)
-        self.report = self._make_report(ledger, started, finished, time.perf_counter() - clock_start)
+        self.report = self._make_report(
+            ledger, started, finished, time.perf_counter() - clock_start, cpu_start=cpu_start
+        )
         ledger.check_balance()
         failure = error_rate_failure(ledger, self.stage_ids, self.config.run.max_error_rate)
         if failure is not None:
@@ -964,8 +981,19 @@ class Pipeline:
         started: datetime.datetime,
         finished: datetime.datetime,
         seconds: float,
+        *,
+        cpu_start: tuple[float, float | None],
     ) -> dict[str, Any]:
         from ingest.contract.version import __version__
+
+        # The worker processes have been waited for by now (the executor is
+        # shut down), so the children's usage holds all of theirs. Ray's
+        # workers are not this process's children: not counted.
+        own_now, children_now = _cpu_seconds()
+        own_start, children_start = cpu_start
+        workers_cpu = (
+            None if children_now is None or children_start is None else children_now - children_start
+        )
 
         return {
             "ingest_version": __version__,
@@ -973,6 +1001,10 @@ class Pipeline:
             "started": started.isoformat(timespec="seconds"),
             "finished": finished.isoformat(timespec="seconds"),
             "seconds": round(seconds, 6),
+            "cpu": {
+                "coordinator_seconds": round(own_now - own_start, 6),
+                "workers_seconds": None if workers_cpu is None else round(workers_cpu, 6),
+            },
             **ledger.summary(),
             "stages": {
                 stage_id: self._stage_report(stage_id, stats) for stage_id, stats in ledger.stages.items()

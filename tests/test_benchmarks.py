@@ -77,6 +77,45 @@ def test_scale_bench_runs_the_perdoc_rows_in_interleaved_rounds(tmp_path):
 
 
 @pytest.mark.slow
+def test_scale_bench_gives_cpu_and_per_process_peaks_on_a_folder_of_pages(tmp_path):
+    # The dev pages' layout: input/ (the pages) beside gold/, no clusters.jsonl.
+    # 180 documents: more than one batch, so the run starts its workers.
+    pages = tmp_path / "pages"
+    for folder in ("input", "gold"):
+        (pages / folder).mkdir(parents=True)
+    for i in range(60):
+        body = "\n".join(
+            f"Paragraph {p} of page {i} says what the council decided about the harbour." for p in range(5)
+        )
+        (pages / "input" / f"p{i:02d}.txt").write_text(f"Home | News | Contact\n{body}\nCopyright 2026\n")
+        (pages / "gold" / f"p{i:02d}.txt").write_text(body + "\n")
+    out = tmp_path / "results.json"
+    stdout = _run_bench(
+        "scale_bench.py",
+        "--corpus",
+        str(pages),
+        "--repeat",
+        "3",
+        "--only",
+        "ingest-w2",
+        "--workers",
+        "2",
+        "--no-perdoc",
+        "--scratch",
+        str(tmp_path / "scratch"),
+        "--json",
+        str(out),
+    )
+    assert "coordinator CPU µs/doc | workers CPU µs/doc" in stdout and "boilerplate µs/doc" in stdout
+    row = {r["engine"]: r for r in json.loads(out.read_text())["rows"]}["ingest-w2"]
+    assert row["docs"] == 180 and "quality" not in row  # input/ only, 3 times; nothing to score
+    assert row["coordinator_cpu_s"] > 0 and row["workers_cpu_s"] > 0 and row["other_cpu_s"] >= 0
+    assert len(row["proc_peaks_mb"]) >= 3  # the run's process and its two workers
+    assert row["max_proc_mb"] == pytest.approx(max(row["proc_peaks_mb"]), abs=0.1)
+    assert row["report_cpu"]["workers_seconds"] > 0
+
+
+@pytest.mark.slow
 @pytest.mark.skipif(
     not (NEARDUP / "clusters.jsonl").exists(), reason="the neardup dev set is not beside the checkout"
 )

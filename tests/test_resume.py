@@ -232,7 +232,7 @@ def outputs(out: Path) -> dict[str, bytes]:
 def report_counts(out: Path) -> dict[str, Any]:
     """The report without what differs between any two runs (times, paths)."""
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))
-    for key in ("started", "finished", "seconds", "resumed", "outputs", "config"):
+    for key in ("started", "finished", "seconds", "cpu", "resumed", "outputs", "config"):
         report.pop(key, None)
     # what the ledger counts; stage-specific extras (dedup's engine figures)
     # are computed again in the corpus phase and are not the ledger's
