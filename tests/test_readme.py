@@ -113,6 +113,7 @@ def test_the_docs_speak_to_users():
     texts = {
         "README.md": README,
         **{p.name: p.read_text(encoding="utf-8") for p in (ROOT / "docs").glob("*.md")},
+        "benchmarks/README.md": (ROOT / "benchmarks" / "README.md").read_text(encoding="utf-8"),
     }
     for name, text in texts.items():
         assert not re.search(r"\bsessions?\b", text, re.IGNORECASE), name
