@@ -21,7 +21,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import attrs
 
@@ -420,50 +420,53 @@ class Pipeline:
                     continue
                 if checkpoint is not None:
                     checkpoint.on_kept()
-        except BaseException as exc:
-            full = disk_full_message(exc, self._output_places(sink)) if is_disk_full(exc) else None
-            if (
-                checkpoint is not None
-                and checkpoint.saved
-                and full is None
-                and not isinstance(
-                    exc,
-                    (CheckpointError, ErrorRateExceeded),  # resuming these would fail again
-                )
-            ):
-                # Nothing looks complete (the files keep their hidden names);
-                # the next run picks up from the last checkpoint.
-                sink.suspend()
-                checkpoint.suspend()
-            else:
-                # A full disk is not resumable as it stands: free what the run wrote.
-                _cleanup(sink.abort, "removing the partial output")
-                if checkpoint is not None:
-                    _cleanup(checkpoint.discard, "removing the checkpoint")
-            if full is not None:
-                raise RunError(full) from exc
-            if isinstance(exc, CheckpointError):
-                raise RunError(
-                    f"cannot resume: {exc}; the checkpoint is discarded, run again to start over"
-                ) from exc
-            if isinstance(exc, (IngestError, KeyboardInterrupt)):
-                raise
-            raise RunError(f"the run failed: {error_text(exc)}") from exc
+        except BaseException as exc:  # noqa: BLE001 - _fail cleans up and raises
+            self._fail(exc, sink, checkpoint, resumable=True, doing="")
         try:
             sink.close(self.report)
-        except BaseException as exc:
-            full = disk_full_message(exc, self._output_places(sink)) if is_disk_full(exc) else None
-            _cleanup(sink.abort, "removing the partial output")  # close removed most; abort is idempotent
-            if checkpoint is not None:
-                _cleanup(checkpoint.discard, "removing the checkpoint")
-            if full is not None:
-                raise RunError(full) from exc
-            if isinstance(exc, (IngestError, KeyboardInterrupt)):
-                raise
-            raise RunError(f"the run failed while writing its output: {error_text(exc)}") from exc
+        except BaseException as exc:  # noqa: BLE001 - _fail cleans up and raises
+            # close removed most of its files; abort (idempotent) and the checkpoint go too
+            self._fail(exc, sink, checkpoint, resumable=False, doing=" while writing its output")
         if checkpoint is not None:
             checkpoint.finish()
         return self.report
+
+    def _fail(
+        self, exc: BaseException, sink: Any, checkpoint: Checkpointer | None, *, resumable: bool, doing: str
+    ) -> NoReturn:
+        """Leave the output folder as a failed run should, and raise the error
+        that says why (``exc`` itself where it says so as it is).
+
+        With ``resumable`` and a checkpoint saved, the hidden partial files and
+        the checkpoint stay for the next run to resume. Else (no checkpoint, a
+        full disk, which is not resumable as it stands, or an error a resume
+        would meet again) the run's partial output and checkpoint are removed."""
+        full = disk_full_message(exc, self._output_places(sink)) if is_disk_full(exc) else None
+        if (
+            resumable
+            and checkpoint is not None
+            and checkpoint.saved
+            and full is None
+            and not isinstance(exc, (CheckpointError, ErrorRateExceeded))
+        ):
+            sink.suspend()
+            checkpoint.suspend()
+        else:
+            _cleanup(sink.abort, "removing the partial output")
+            if checkpoint is not None:
+                _cleanup(checkpoint.discard, "removing the checkpoint")
+        # Raised here, never held in a local of the caller: an error whose
+        # traceback reaches a frame that holds it is a cycle, and the worker
+        # pools in those frames would then close only when the collector runs.
+        if full is not None:
+            raise RunError(full) from exc
+        if isinstance(exc, CheckpointError):
+            raise RunError(
+                f"cannot resume: {exc}; the checkpoint is discarded, run again to start over"
+            ) from exc
+        if isinstance(exc, (IngestError, KeyboardInterrupt)):
+            raise exc
+        raise RunError(f"the run failed{doing}: {error_text(exc)}") from exc
 
     def _output_places(self, sink: Any) -> list[str]:
         """Folders the run writes to: the sink's output and the scratch folder."""
