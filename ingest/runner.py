@@ -29,6 +29,7 @@ from ingest.contract.context import StageContext, StageProgress
 from ingest.contract.document import Document, Drop
 from ingest.contract.errors import ConfigError, IngestError, RecordingFailed, RunError, UnwritableDocument
 from ingest.contract.ledger import SOURCE_STAGE, Ledger, StageStats
+from ingest.contract.options import is_url
 from ingest.engine import checkpoint as checkpoints
 from ingest.engine.checkpoint import Checkpointer, CheckpointError
 from ingest.engine.disk_full import disk_full_message, is_disk_full
@@ -64,6 +65,12 @@ CHECKPOINT_METHODS = ("checkpoint", "resume", "suspend", "checkpoint_dir")
 def _prepares(sink: Any) -> bool:
     """Whether the sink can encode kept documents ahead of writing them (see :class:`~ingest.contract.specs.Sink`)."""
     return callable(getattr(sink, "prepare", None)) and callable(getattr(sink, "write_prepared", None))
+
+
+def _command_line_path(value: str | os.PathLike[str]) -> str:
+    """``--input``/``--output``: a local path relative to the current directory, a URL as written."""
+    text = os.fspath(value)
+    return text if is_url(text) else os.path.abspath(text)
 
 
 def _located(where: str, table: str, message: str) -> str:
@@ -239,10 +246,10 @@ class Pipeline:
         changes: list[str | Override] = list(overrides)
         if input is not None:
             origin = f"--input {shlex.quote(os.fspath(input))}"
-            changes.append(Override(origin, "source", "path", os.path.abspath(input)))
+            changes.append(Override(origin, "source", "path", _command_line_path(input)))
         if output is not None:
             origin = f"--output {shlex.quote(os.fspath(output))}"
-            changes.append(Override(origin, "sink", "path", os.path.abspath(output)))
+            changes.append(Override(origin, "sink", "path", _command_line_path(output)))
         return cls(
             read_toml(path),
             path=path,

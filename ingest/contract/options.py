@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import difflib
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -24,6 +25,34 @@ from ingest.contract.errors import ConfigError
 #: relative to the config file's directory.
 PATH_OPTION = "ingest_path"
 
+# A scheme and "://" (s3://bucket/x, memory://x), or fsspec's chaining
+# ("simplecache::s3://bucket/x"). A scheme has no "/" and at least two
+# characters, so neither "data/a://b" nor a Windows drive ("C:\\x") matches.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+(://|::)")
+
+
+def is_url(path: str) -> bool:
+    """Whether a path option holds a URL (``s3://bucket/in``) rather than a
+    local path: such a value is used as written, never resolved against the
+    config file's folder, and sources and sinks that support it open it
+    through fsspec."""
+    return _URL.match(path) is not None
+
+
+def local_path(value: str) -> str:
+    """A ``file://`` URL naming a local absolute path as that path
+    (``file:///data/in`` -> ``/data/in``), so that it gets everything a
+    local folder has (atomic renames, the output lock, resume); any other
+    value unchanged."""
+    if value.startswith("file://") and "::" not in value:
+        from urllib.parse import urlsplit
+        from urllib.request import url2pathname
+
+        parts = urlsplit(value)
+        if parts.netloc in ("", "localhost") and parts.path.startswith("/"):
+            return url2pathname(parts.path)
+    return value
+
 
 def path_field(default: str = "", **kwargs: Any) -> Any:
     """An attrs field holding a path that is relative to the config file.
@@ -33,7 +62,9 @@ def path_field(default: str = "", **kwargs: Any) -> Any:
     value in ``config.toml``, and a relative default, is then resolved against
     the config file's folder (``base_dir`` for ``Pipeline.from_dict``), and
     ``~`` is expanded. A plain ``str`` field reaches the stage as written, so
-    ``open`` would resolve it against the working directory instead.
+    ``open`` would resolve it against the working directory instead. A URL
+    (``s3://bucket/out``, see :func:`is_url`) is kept as written; a
+    ``file://`` URL of a local path becomes that path.
     """
     metadata = {**kwargs.pop("metadata", {}), PATH_OPTION: True}
     return attrs.field(default=default, metadata=metadata, **kwargs)
@@ -229,8 +260,10 @@ def build_options(
             checked = check_type(value, field.type, key)
         except ValueError as exc:
             raise ConfigError(f"{where}: {exc}") from None
-        if field.metadata.get(PATH_OPTION) and isinstance(checked, str) and checked and base_dir:
-            checked = os.path.normpath(os.path.join(base_dir, os.path.expanduser(checked)))
+        if field.metadata.get(PATH_OPTION) and isinstance(checked, str) and checked:
+            checked = local_path(checked)
+            if base_dir and not is_url(checked):
+                checked = os.path.normpath(os.path.join(base_dir, os.path.expanduser(checked)))
         kwargs[field.name] = checked
     if base_dir:
         # Relative defaults of path options are relative to the config too.

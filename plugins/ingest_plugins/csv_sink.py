@@ -30,6 +30,7 @@ import attrs
 
 from ingest import StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest_plugins.outputs import TableSink, output_folder
+from ingest_plugins.text_files import STORAGE_OPTIONS_HELP
 
 #: what a spreadsheet may read as the start of a formula (OWASP's list), and the quote itself
 FORMULA_STARTS = frozenset("=+-@\t\r'")
@@ -50,7 +51,11 @@ class CsvSinkOptions:
     """Options of the ``csv`` sink."""
 
     path: str = path_field(
-        "out", validator=output_folder, metadata={"help": "output folder (created if missing)"}
+        "out",
+        validator=output_folder,
+        metadata={
+            "help": "output folder (created if missing); a URL (s3://bucket/out) is written through fsspec"
+        },
     )
     documents: str = attrs.field(default="documents.csv", metadata={"help": "file name for kept documents"})
     dropped: str = attrs.field(default="dropped.csv", metadata={"help": "file name for dropped documents"})
@@ -65,6 +70,7 @@ class CsvSinkOptions:
             "as text, not formulas; remove one leading ' to get a value back"
         },
     )
+    storage_options: dict[str, Any] = attrs.field(factory=dict, metadata={"help": STORAGE_OPTIONS_HELP})
 
 
 class _CsvTable:

@@ -722,6 +722,30 @@ def scan(
     ``root`` may be a single file."""
     if root.is_file():
         return Scan([root.name], [])
+    return _select(_walk(str(root)), include, exclude, compressed=compressed)
+
+
+def scan_names(
+    names: Iterable[str],
+    include: Sequence[str],
+    exclude: Sequence[str] = (),
+    *,
+    compressed: bool = True,
+) -> Scan:
+    """:func:`scan` over a listing of relative POSIX paths (the objects
+    under a URL prefix) instead of a folder walk: the same matching, the
+    same sorted order."""
+    return _select(((name, None) for name in names), include, exclude, compressed=compressed)
+
+
+def _select(
+    entries: Iterable[tuple[str, Skipped | None]],
+    include: Sequence[str],
+    exclude: Sequence[str],
+    *,
+    compressed: bool,
+) -> Scan:
+    """The :class:`Scan` of what a walk or listing found."""
     plain: list[re.Pattern[str]] = []
     stripped: list[re.Pattern[str]] = []  # matched against the path without its compression suffix
     for pattern in include:
@@ -747,7 +771,7 @@ def scan(
     skipped: list[Skipped] = []
     others: collections.Counter[str] = collections.Counter()
     excluded = 0
-    for rel, problem in _walk(str(root)):
+    for rel, problem in entries:
         if problem is None:
             if not included(rel):
                 others[file_kind(rel)] += 1

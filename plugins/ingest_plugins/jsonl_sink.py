@@ -23,6 +23,11 @@ The sink takes part in checkpoints (:mod:`ingest.engine.checkpoint`): in a
 checkpointed run its partial files have fixed names (``.documents.jsonl.partial``),
 :meth:`JsonlSink.checkpoint` syncs them (ending the compressed member) and
 records their offsets, and :meth:`JsonlSink.resume` reopens them there.
+
+``path`` may be a URL (``s3://bucket/out``): the files are written into a
+local staging folder and uploaded when the run completes, report last (see
+:class:`~ingest_plugins.outputs.RemoteOutputFolder`). Such a sink takes no
+part in checkpoints: an interrupted run starts over.
 """
 
 from __future__ import annotations
@@ -44,7 +49,8 @@ from ingest.engine.jsonutil import ENCODING_ERRORS, document_record, drop_record
 from ingest.report.report_feed import ReportFeed, kept_page_line
 from ingest.report.report_html import HTML_NAME, ReportBuilder, write_html_report
 from ingest_plugins import io_util
-from ingest_plugins.outputs import OutputFolder, output_folder
+from ingest_plugins.outputs import Outputs, RemoteOutputFolder, open_outputs, output_folder
+from ingest_plugins.text_files import STORAGE_OPTIONS_HELP
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +63,11 @@ class JsonlSinkOptions:
     """Options of the ``jsonl`` sink."""
 
     path: str = path_field(
-        "out", validator=output_folder, metadata={"help": "output folder (created if missing)"}
+        "out",
+        validator=output_folder,
+        metadata={
+            "help": "output folder (created if missing); a URL (s3://bucket/out) is written through fsspec"
+        },
     )
     documents: str = attrs.field(default="documents.jsonl", metadata={"help": "file name for kept documents"})
     dropped: str = attrs.field(default="dropped.jsonl", metadata={"help": "file name for dropped documents"})
@@ -82,6 +92,7 @@ class JsonlSinkOptions:
             "uncompressed bytes; 0 = one file"
         },
     )
+    storage_options: dict[str, Any] = attrs.field(factory=dict, metadata={"help": STORAGE_OPTIONS_HELP})
 
     def __attrs_post_init__(self) -> None:
         io_util.check_compression_available(self.compression)
@@ -116,7 +127,7 @@ class LineWriter:
     the recorded offset, exactly where an uninterrupted run starts one.
     """
 
-    def __init__(self, outputs: OutputFolder, name: str, compression: str, shard_bytes: int) -> None:
+    def __init__(self, outputs: Outputs, name: str, compression: str, shard_bytes: int) -> None:
         self.outputs = outputs
         self.compression = compression
         self.shard_bytes = shard_bytes
@@ -271,20 +282,16 @@ class LineWriter:
         )
 
     @property
-    def targets(self) -> list[Path]:
-        return [self.outputs.target(name) for name in self.names]
+    def targets(self) -> list[Path] | list[str]:
+        """Where the files end up (URLs for an output folder at a URL)."""
+        return [self.outputs.target(name) for name in self.names]  # type: ignore[return-value]
 
-    def stale_files(self) -> list[Path]:
+    def stale_files(self) -> list[Path] | list[str]:
         """Files of an earlier run in this family (other shards, the other
         layout, other compressions) that this run did not write."""
-        family = self._family()
         written = set(self.names)
-        folder = self.outputs.folder
-        return [
-            folder / name
-            for name in os.listdir(folder)
-            if family.fullmatch(name) and name not in written and (folder / name).is_file()
-        ]
+        found = self.outputs.find(self._family())
+        return [path for path in found if str(path).rpartition("/")[2] not in written]  # type: ignore[return-value]
 
 
 class JsonlSink:
@@ -292,11 +299,12 @@ class JsonlSink:
 
     def __init__(self, options: JsonlSinkOptions, ctx: StageContext) -> None:
         self.options = options
-        self.outputs = OutputFolder(options.path, options.report)
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(
-                self.outputs.folder / HTML_NAME
-            )  # a page left by an earlier run would describe that run
+        self.outputs = open_outputs(options.path, options.report, options.storage_options)
+        try:
+            self.outputs.remove(HTML_NAME)  # a page left by an earlier run would describe that run
+        except BaseException:
+            self.outputs.discard()
+            raise
         self.outputs.remove_leftovers(HTML_NAME)
         self.writers: dict[str, LineWriter] = {}
         # report.html is collected from the records as they are written (in a helper
@@ -369,6 +377,7 @@ class JsonlSink:
                 if feed is not None:
                     log.debug("report.html is read from the files: %s", feed.failed)
                 write_html_report(self.outputs.folder, report={**report, "outputs": outputs})
+            self.outputs.publish(HTML_NAME)  # uploaded, for an output folder at a URL
         except Exception as exc:  # noqa: BLE001
             log.warning("%s not written: %s", HTML_NAME, exc)
         finally:
@@ -391,6 +400,12 @@ class JsonlSink:
     @property
     def checkpoint_dir(self) -> Path:
         """Where the runner keeps the checkpoint and the spool: the output folder."""
+        if isinstance(self.outputs, RemoteOutputFolder):
+            # The runner checkpoints a sink that has this attribute; an output
+            # folder at a URL cannot be reopened by a later run (its files are
+            # staged in a temporary folder), so for it the attribute is absent
+            # and the run is not checkpointed, like the parquet and csv sinks.
+            raise AttributeError("checkpoint_dir: an output folder at a URL does not checkpoint")
         return self.outputs.folder
 
     def checkpoint(self) -> dict[str, Any]:

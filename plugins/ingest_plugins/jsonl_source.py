@@ -27,6 +27,9 @@ Integers with more digits than Python converts (4300 by default, see
 warning. Bytes of a file name that are not UTF-8 appear in ids and messages
 as ``\\xNN`` escapes.
 
+``path`` may be a URL (``s3://bucket/in``), read through fsspec with
+``storage_options`` exactly as by the ``text_files`` source.
+
 :class:`LineParser` is shared with the ``stdin`` source.
 """
 
@@ -45,7 +48,17 @@ import attrs
 
 from ingest import Document, Origin, StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest_plugins import io_util
-from ingest_plugins.text_files import check_root, report_skipped, warn_if_nothing_matches
+from ingest_plugins.text_files import (
+    STORAGE_OPTIONS_HELP,
+    check_root,
+    open_remote,
+    remote_found,
+    remote_scan,
+    report_skipped,
+    source_path,
+    warn_if_nothing_matches,
+    warn_if_nothing_matches_remote,
+)
 
 
 class FieldMapping(Protocol):
@@ -85,7 +98,11 @@ _MAPPING = mapping_options()
 class JsonlFilesOptions:
     """Options of the ``jsonl_files`` source."""
 
-    path: str = path_field(".", metadata={"help": "a JSONL file, or a folder to read"})
+    path: str = path_field(
+        ".",
+        validator=source_path,
+        metadata={"help": "a JSONL file, or a folder to read; a URL (s3://bucket/in) is read through fsspec"},
+    )
     include: list[str] = attrs.field(
         factory=lambda: ["**/*.jsonl"],
         metadata={"help": "glob patterns of files to read in a folder (compressed variants match too)"},
@@ -106,6 +123,7 @@ class JsonlFilesOptions:
     text_field: str = _MAPPING["text_field"]
     metadata_fields: list[str] = _MAPPING["metadata_fields"]
     metadata_field: str = _MAPPING["metadata_field"]
+    storage_options: dict[str, Any] = attrs.field(factory=dict, metadata={"help": STORAGE_OPTIONS_HELP})
 
 
 #: Records nested deeper than this (objects and arrays) are dropped as ``too_deep``.
@@ -334,20 +352,33 @@ class JsonlFilesSource:
         self.options = options
         self.ctx = ctx
         self.root = Path(options.path)
-        check_root(self.root)
+        #: the folder at a URL path, read through fsspec; None for a local path
+        self.remote = open_remote(options.path, options.storage_options)
+        if self.remote is None:
+            check_root(self.root)
         self.parser = LineParser(options, ctx, "jsonl_files")
 
     def _scan(self) -> io_util.Scan:
         options = self.options
+        if self.remote is not None:
+            return remote_scan(self.remote, options)
         return io_util.scan(self.root, options.include, options.exclude, compressed=options.compressed)
 
     def check(self) -> None:
         """For ``ingest check``: walk the folder (reading no file) and warn
         when no file matches, saying what is there."""
-        if not self.root.is_file():
+        if self.remote is not None:
+            warn_if_nothing_matches_remote(self.ctx, self.remote, self.options, self._scan())
+        elif not self.root.is_file():
             warn_if_nothing_matches(self.ctx, self.root, self.options, self._scan())
 
     def __iter__(self) -> Iterator[Document]:
+        if self.remote is not None:
+            scan = self._scan()
+            warn_if_nothing_matches_remote(self.ctx, self.remote, self.options, scan)
+            for url, relative in remote_found(self.remote, scan):
+                yield from self.read_file(url, relative)
+            return
         if self.root.is_file():
             yield from self.read_file(self.root, self.root.name)
             return
@@ -357,12 +388,16 @@ class JsonlFilesSource:
         for relative in scan.files:
             yield from self.read_file(self.root / relative, relative)
 
-    def read_file(self, path: Path, relative: str) -> Iterator[Document]:
+    def read_file(self, path: Path | str, relative: str) -> Iterator[Document]:
+        """The documents of one file (``path`` is a URL string when the source's path is a URL)."""
         where = io_util.text_path(str(path))
         relative = io_util.text_path(relative)
-        compression = io_util.compression_of(path.name) if self.options.compressed else None
+        compression = io_util.compression_of(str(path)) if self.options.compressed else None
         try:
-            raw: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed below
+            if self.remote is not None:
+                raw: IO[bytes] = self.remote.open_input(str(path))[0]
+            else:
+                raw = open(path, "rb")  # noqa: SIM115 - closed below
         except OSError as exc:
             self.ctx.drop(relative, "unreadable", error=f"{where}: {exc.strerror or exc}", path=where)
             return

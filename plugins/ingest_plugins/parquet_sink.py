@@ -24,6 +24,7 @@ import attrs
 
 from ingest import StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest_plugins.outputs import TableSink, output_folder
+from ingest_plugins.text_files import STORAGE_OPTIONS_HELP
 
 PYARROW_HINT = "the parquet sink needs pyarrow: pip install 'ingest[parquet]'"
 
@@ -33,7 +34,11 @@ class ParquetSinkOptions:
     """Options of the ``parquet`` sink."""
 
     path: str = path_field(
-        "out", validator=output_folder, metadata={"help": "output folder (created if missing)"}
+        "out",
+        validator=output_folder,
+        metadata={
+            "help": "output folder (created if missing); a URL (s3://bucket/out) is written through fsspec"
+        },
     )
     documents: str = attrs.field(
         default="documents.parquet", metadata={"help": "file name for kept documents"}
@@ -55,6 +60,7 @@ class ParquetSinkOptions:
         validator=[attrs.validators.ge(1), attrs.validators.le(1024 * 1024 * 1024)],
         metadata={"help": "write a row group once its buffered text reaches this many bytes (at most 1 GiB)"},
     )
+    storage_options: dict[str, Any] = attrs.field(factory=dict, metadata={"help": STORAGE_OPTIONS_HELP})
 
     def __attrs_post_init__(self) -> None:
         # Checked here so `ingest check` reports it, before any work.

@@ -22,6 +22,12 @@ symbolic link to a folder is not followed, with a warning. A folder in which
 no file matches ``include`` is a warning that says what is there instead
 (``no file in /x matches include ['**/*.txt'] (found 12 files: 12 .html);
 nothing to do``), in the run's report and from ``ingest check``.
+
+``path`` may be a URL (``s3://bucket/in``, ``gs://...``, ``memory://...``),
+read through fsspec with ``storage_options`` (see
+:mod:`ingest_plugins.storage`): every object under the prefix is listed, and
+matched, ordered, read and recorded as a local file would be, its URL as
+its path (an object store has no links or unlistable folders to report).
 """
 
 from __future__ import annotations
@@ -30,13 +36,13 @@ import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
 from ingest import Document, Origin, StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest.contract.errors import ConfigError
-from ingest_plugins import io_util
+from ingest_plugins import io_util, storage
 
 #: How far into a file to look for NUL bytes before calling it binary.
 BINARY_SNIFF_BYTES = 8192
@@ -44,12 +50,29 @@ BINARY_SNIFF_BYTES = 8192
 #: How many kinds of file (extensions) a "no file matches" warning lists.
 MAX_KINDS_SHOWN = 5
 
+STORAGE_OPTIONS_HELP = (
+    "for a URL path (s3://, gs://, memory://): options of its fsspec filesystem, e.g. "
+    '{endpoint_url = "http://127.0.0.1:9000"} for an S3-compatible server; credentials also come '
+    "from the usual environment (AWS_ACCESS_KEY_ID, AWS_ENDPOINT_URL, ...)"
+)
+
+
+def source_path(_instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    """attrs validator of a source's ``path``: a URL needs fsspec (and the
+    filesystem's package), said at config time with what to install."""
+    if storage.is_url(value):
+        storage.check_available(value, attribute.name)
+
 
 @attrs.define
 class TextFilesOptions:
     """Options of the ``text_files`` source."""
 
-    path: str = path_field(".", metadata={"help": "folder to read (or a single file)"})
+    path: str = path_field(
+        ".",
+        validator=source_path,
+        metadata={"help": "folder to read (or a single file); a URL (s3://bucket/in) is read through fsspec"},
+    )
     include: list[str] = attrs.field(
         factory=lambda: ["**/*.txt"],
         metadata={
@@ -86,6 +109,7 @@ class TextFilesOptions:
             "too_large, without reading past it; 0 = no limit"
         },
     )
+    storage_options: dict[str, Any] = attrs.field(factory=dict, metadata={"help": STORAGE_OPTIONS_HELP})
 
 
 class TextFilesSource:
@@ -95,13 +119,21 @@ class TextFilesSource:
         self.options = options
         self.ctx = ctx
         self.root = Path(options.path)
-        check_root(self.root)
+        #: the folder at a URL path, read through fsspec; None for a local path
+        self.remote = open_remote(options.path, options.storage_options)
+        if self.remote is None:
+            check_root(self.root)
 
-    def files(self) -> list[Path]:
-        """The files to read, in the order they are read."""
+    def files(self) -> list[Path] | list[str]:
+        """The files to read, in the order they are read (for a URL path:
+        their URLs)."""
+        if self.remote is not None:
+            return [url for url, _ in remote_found(self.remote, self._scan())]
         return [path for path, _ in self._found(self._scan())]
 
     def _scan(self) -> io_util.Scan:
+        if self.remote is not None:
+            return remote_scan(self.remote, self.options)
         return io_util.scan(
             self.root, self.options.include, self.options.exclude, compressed=self.options.compressed
         )
@@ -119,9 +151,20 @@ class TextFilesSource:
     def check(self) -> None:
         """For ``ingest check``: walk the folder (reading no file) and warn
         when no file matches, saying what is there."""
+        if self.remote is not None:
+            warn_if_nothing_matches_remote(self.ctx, self.remote, self.options, self._scan())
+            return
         warn_if_nothing_matches(self.ctx, self.root, self.options, self._scan())
 
     def __iter__(self) -> Iterator[Document]:
+        if self.remote is not None:
+            scan = self._scan()
+            warn_if_nothing_matches_remote(self.ctx, self.remote, self.options, scan)
+            for url, rel in remote_found(self.remote, scan):
+                doc = self.read(url, io_util.text_path(rel))
+                if doc is not None:
+                    yield doc
+            return
         scan = self._scan()
         report_skipped(self.ctx, self.root, scan.skipped)
         warn_if_nothing_matches(self.ctx, self.root, self.options, scan)
@@ -133,8 +176,12 @@ class TextFilesSource:
     def _drop(self, doc_id: str, reason: str, where: str, message: str) -> None:
         self.ctx.drop(doc_id, reason, error=f"{where}: {message}", path=where)
 
-    def read_bytes(self, path: Path, doc_id: str) -> tuple[bytes, float] | None:
-        """The file's (decompressed) bytes and mtime, or None after recording why not."""
+    def read_bytes(self, path: Path | str, doc_id: str) -> tuple[bytes, float | None] | None:
+        """The file's (decompressed) bytes and mtime, or None after recording why not.
+        ``path`` is a URL string when the source's path is a URL."""
+        if self.remote is not None:
+            return self._read_remote_bytes(str(path), doc_id)
+        assert isinstance(path, Path)
         where = io_util.text_path(str(path))
         compression = io_util.compression_of(path.name) if self.options.compressed else None
         try:
@@ -167,7 +214,42 @@ class TextFilesSource:
                 )
         return None
 
-    def read(self, path: Path, doc_id: str) -> Document | None:
+    def _read_remote_bytes(self, url: str, doc_id: str) -> tuple[bytes, float | None] | None:
+        """:meth:`read_bytes` for a file at a URL: the same reasons, the URL as the path."""
+        assert self.remote is not None
+        compression = io_util.compression_of(url) if self.options.compressed else None
+        try:
+            raw, size, mtime = self.remote.open_input(url)
+        except OSError as exc:
+            self._drop(doc_id, "unreadable", url, str(exc.strerror or exc))
+            return None
+        max_bytes = self.options.max_bytes
+        with contextlib.closing(raw):
+            try:
+                if compression is None:
+                    return io_util.read_all(raw, max_bytes, size_hint=size), mtime
+                with io_util.open_decompressed(raw, compression) as stream:
+                    return io_util.read_all(stream, max_bytes), mtime
+            except io_util.MissingDependencyError as exc:
+                self._drop(doc_id, "unsupported_compression", url, str(exc))
+            except io_util.TooLargeError as exc:
+                if compression:
+                    size_said = "decompressed"
+                else:
+                    size_said = io_util.size_text(size) if size is not None else "uncompressed"
+                self._drop(doc_id, "too_large", url, f"{size_said}, {exc}")
+            except io_util.decompression_errors() as exc:
+                if compression is None:  # an OSError of the read itself (the network, the store)
+                    self._drop(doc_id, "unreadable", url, str(getattr(exc, "strerror", None) or exc))
+                else:
+                    self._drop(
+                        doc_id, "corrupt", url, f"damaged {compression} data: {type(exc).__name__}: {exc}"
+                    )
+            except Exception as exc:  # noqa: BLE001 - a store's own error mid-read: this input is lost, not the run
+                self._drop(doc_id, "unreadable", url, f"{type(exc).__name__}: {exc}")
+        return None
+
+    def read(self, path: Path | str, doc_id: str) -> Document | None:
         """One file as a document, or None after recording why it could not be read."""
         where = io_util.text_path(str(path))
         loaded = self.read_bytes(path, doc_id)
@@ -204,6 +286,55 @@ class TextFilesSource:
         return doc
 
 
+def open_remote(path: str, storage_options: dict[str, Any]) -> storage.RemoteFolder | None:
+    """The folder or file at ``path`` when it is a URL (None for a local
+    path); :class:`ConfigError` when it does not exist or cannot be listed
+    (a wrong bucket, no credentials, an unreachable endpoint)."""
+    if not storage.is_url(path):
+        return None
+    try:
+        remote = storage.RemoteFolder(path, storage_options)
+        exists = remote.exists()
+    except ValueError as exc:  # a missing package, an unknown protocol, a bad storage option
+        raise ConfigError(f"[source] {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - filesystem libraries raise their own errors
+        raise ConfigError(f"[source] path {path!r} cannot be listed: {type(exc).__name__}: {exc}") from None
+    if not exists:
+        raise ConfigError(f"[source] path {path!r} does not exist (no object under that prefix)")
+    return remote
+
+
+def remote_scan(remote: storage.RemoteFolder, options: FileSelection) -> io_util.Scan:
+    """The objects under a URL prefix that match ``include`` and ``exclude``,
+    sorted like a local folder's files (a single file: just it)."""
+    if remote.is_file():
+        return io_util.Scan([""], [])
+    return io_util.scan_names(
+        remote.list_files(), options.include, options.exclude, compressed=options.compressed
+    )
+
+
+def remote_found(remote: storage.RemoteFolder, scan: io_util.Scan) -> Iterator[tuple[str, str]]:
+    """``(URL, relative path)`` of each file of a :func:`remote_scan`; a
+    single file's relative path is its name, as for a local file."""
+    for rel in scan.files:
+        if rel:
+            yield remote.url_of(rel), rel
+        else:
+            yield remote.url, remote.url.rpartition("/")[2]
+
+
+def warn_if_nothing_matches_remote(
+    ctx: StageContext, remote: storage.RemoteFolder, options: FileSelection, scan: io_util.Scan
+) -> None:
+    """:func:`warn_if_nothing_matches` for a URL prefix."""
+    if scan.files:
+        return
+    message = nothing_matches(Path(), options, scan, where=remote.url)
+    if message is not None:
+        ctx.warn(message)
+
+
 def check_root(root: Path) -> None:
     """Raise :class:`ConfigError` when the configured path is missing or is
     a folder that cannot be listed (nothing at all could be read)."""
@@ -224,16 +355,21 @@ class FileSelection(Protocol):
 
     include: list[str]
     exclude: list[str]
+    compressed: bool
 
 
-def nothing_matches(root: Path, options: FileSelection, scan: io_util.Scan) -> str | None:
+def nothing_matches(
+    root: Path, options: FileSelection, scan: io_util.Scan, *, where: str | None = None
+) -> str | None:
     """When a folder holds no file to read (and nothing was lost reading
     it), what was looked for and what is there: ``no file in /x matches
     include ['**/*.txt'] (found 12 files: 12 .html); nothing to do``.
-    None when there is something to read, or a single file was named."""
-    if scan.files or root.is_file() or any(not item.warning for item in scan.skipped):
+    None when there is something to read, or a single file was named.
+    ``where`` names a folder that is not ``root`` (a URL)."""
+    if scan.files or (where is None and root.is_file()) or any(not item.warning for item in scan.skipped):
         return None
-    where = io_util.text_path(str(root))
+    if where is None:
+        where = io_util.text_path(str(root))
     total = sum(scan.others.values())
     if not total:
         found = "the folder holds no files"
