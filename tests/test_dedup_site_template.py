@@ -62,11 +62,6 @@ def test_stories_sharing_a_template_paragraph_are_all_kept(tmp_path, ingest_cli,
     assert dropped == [] and len(kept) == 8
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a story of one sentence beside a 76-word bio is within edit_budget of its neighbours; telling "
-    "the bio apart as site furniture (issue 19, points 2 and 4) is not built yet",
-)
 def test_very_short_stories_sharing_a_template_paragraph_are_all_kept(tmp_path, ingest_cli):
     kept, dropped = run_site(tmp_path, ingest_cli, sentences=1)
     assert dropped == [] and len(kept) == 8

@@ -160,6 +160,14 @@ PIPELINES = {
     "stream": ["header", "throttle", "boilerplate"],
     # a plain stream stage is the barrier: its input is spooled like a corpus stage's
     "stream-stage": ["header", "throttle", "ends_in_3", "boilerplate"],
+    # the boilerplate stage learning its lexicon (its default) is the barrier, dedup after it
+    "two-pass": ["header", "throttle", "boilerplate-two-pass", "dedup", "gate"],
+}
+
+#: the stages as configured: boilerplate one document at a time, unless asked for two passes
+STAGE_TABLES = {
+    "boilerplate": 'stage = "boilerplate"\nlearn_lexicon = false\n',
+    "boilerplate-two-pass": 'stage = "boilerplate"\n',
 }
 
 
@@ -173,7 +181,9 @@ def write_config(
     every: int = 100,
 ) -> Path:
     (folder / "resume_helpers.py").write_text(HELPERS)
-    stages = "".join(f'[[pipeline]]\nstage = "{stage}"\n' for stage in PIPELINES[pipeline])
+    stages = "".join(
+        "[[pipeline]]\n" + STAGE_TABLES.get(stage, f'stage = "{stage}"\n') for stage in PIPELINES[pipeline]
+    )
     config = folder / "config.toml"
     config.write_text(
         '[plugins]\npaths = ["resume_helpers.py"]\n'
@@ -433,6 +443,8 @@ def test_checkpoints_off_discards_an_interrupted_run(tmp_path, ingest_cli, monke
     [
         *[(c, i, "dedup") for c in ("none", "gzip", "bz2", "xz", "zstd") for i in ("reading", "corpus")],
         ("none", "reading", "stream-stage"),
+        ("none", "reading", "two-pass"),
+        ("gzip", "corpus", "two-pass"),
     ],
 )
 def test_interrupted_and_resumed_in_process(
@@ -456,7 +468,7 @@ def test_interrupted_and_resumed_in_process(
             state = read_checkpoint(folder / "out")
             assert state is not None
             assert state["phase"] == ("stream" if interrupt == "reading" else "corpus")
-            barrier = "ends_in_3" if pipeline == "stream-stage" else "dedup"
+            barrier = {"stream-stage": "ends_in_3", "two-pass": "boilerplate"}.get(pipeline, "dedup")
             assert state["spool"]["path"] == f".ingest-spool-{barrier}.pickle" and state["spool"]["count"] > 0
             monkeypatch.delenv("RESUME_TEST_INTERRUPT_AT", raising=False)
             monkeypatch.delenv("RESUME_TEST_GATE_INTERRUPT", raising=False)

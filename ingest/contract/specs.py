@@ -157,6 +157,15 @@ class StageSpec:
             it decides (its object has a ``fit`` method): the runner spools
             the stream and makes a first pass. May be a function of the
             options.
+        replay: for a corpus-level stage, how ``ingest explain --set`` can
+            re-run it on one document without the corpus:
+            ``replay(options, events, scratch_dir)`` gets the stage's options,
+            the events it recorded on that document in the run (dicts, as in
+            ``documents.jsonl``) and a scratch folder, and returns options with
+            which the stage is per-document and reproduces what the corpus
+            taught it about this document (for the ``boilerplate`` stage: its
+            lexicon's lines, as a saved lexicon), or None when the events do
+            not tell enough. Without it the stage is left out of previews.
     """
 
     name: str
@@ -166,6 +175,7 @@ class StageSpec:
     summary: str = ""
     per_document: bool | Callable[[Any], bool] = False
     needs_corpus: bool | Callable[[Any], bool] = False
+    replay: Callable[[Any, list[dict[str, Any]], str], Any] | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.needs_corpus is True and self.per_document is True:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
@@ -245,23 +246,53 @@ def preview(config: str, record: dict[str, Any], overrides: list[str]) -> dict[s
     """Re-run the per-document stages on one stored document with ``overrides``.
 
     Reads only that document's file (``record["path"]``), not the corpus;
-    corpus-level stages (dedup, a two-pass lexicon) are left out because
-    they need every document. Returns the new outcome and the lines whose
-    fate changed.
+    corpus-level stages (dedup) are left out because they need every
+    document, unless their spec can ``replay`` what the corpus taught them
+    from the document's history (the boilerplate stage's lexicon). Returns
+    the new outcome and the lines whose fate changed.
     """
     import attrs
 
-    from ingest.contract.context import StageContext
     from ingest.contract.errors import ConfigError
-    from ingest.contract.ledger import Ledger
     from ingest.runner import Pipeline
 
     path = record.get("path")
     if not path or not Path(path).is_file():
         raise ConfigError(f"document {record['id']!r}: its file {path!r} is not there to re-read")
     pipeline = Pipeline.from_toml(config, overrides=overrides)
-    corpus_stages = [s.id for s in pipeline.config.stages if s.enabled and s.needs_corpus]
-    pipeline = Pipeline.from_toml(config, overrides=[*overrides, "run.workers=1"], skip=corpus_stages)
+    history = record.get("history") or []
+    with tempfile.TemporaryDirectory(prefix="ingest-preview-") as scratch:
+        replayed: dict[str, Any] = {}  # stage id -> per-document options that replay the run's decisions
+        for stage in pipeline.config.stages:
+            if stage.enabled and stage.needs_corpus and stage.spec.replay is not None:
+                events = [e for e in history if isinstance(e, dict) and e.get("stage") == stage.id]
+                options = stage.spec.replay(stage.options, events, scratch)
+                if options is not None and stage.spec.runs_per_document(options):
+                    replayed[stage.id] = options
+        corpus_stages = [
+            s.id for s in pipeline.config.stages if s.enabled and s.needs_corpus and s.id not in replayed
+        ]
+        pipeline = Pipeline.from_toml(config, overrides=[*overrides, "run.workers=1"], skip=corpus_stages)
+        pipeline.config = attrs.evolve(
+            pipeline.config,
+            stages=tuple(
+                attrs.evolve(s, options=replayed[s.id]) if s.id in replayed else s
+                for s in pipeline.config.stages
+            ),
+        )
+        return _preview_with(pipeline, record, path, corpus_stages, sorted(replayed))
+
+
+def _preview_with(
+    pipeline: Any, record: dict[str, Any], path: str, corpus_stages: list[str], replayed: list[str]
+) -> dict[str, Any]:
+    """:func:`preview`'s run of ``pipeline`` over the document's file, and the comparison."""
+    import attrs
+
+    from ingest.contract.context import StageContext
+    from ingest.contract.errors import ConfigError
+    from ingest.contract.ledger import Ledger
+
     source = pipeline.config.source
     if source is None or not hasattr(source.options, "path"):
         raise ConfigError("preview needs a [source] that reads files")
@@ -300,6 +331,7 @@ def preview(config: str, record: dict[str, Any], overrides: list[str]) -> dict[s
         if (stage, text) not in after
     ]
     new_record["skipped_corpus_stages"] = corpus_stages
+    new_record["replayed_corpus_stages"] = replayed
     return new_record
 
 
@@ -311,6 +343,11 @@ def render_preview(record: dict[str, Any], result: dict[str, Any], out: TextIO) 
     if result["status"] == "dropped":
         out.write(f" by {result['stage']!r}, reason {result['reason']!r}")
     out.write(")\n")
+    if result.get("replayed_corpus_stages"):
+        out.write(
+            "  re-run with what the corpus taught them in the run: "
+            f"{', '.join(result['replayed_corpus_stages'])}\n"
+        )
     if result["skipped_corpus_stages"]:
         out.write(
             f"  not re-run (they need the whole corpus): {', '.join(result['skipped_corpus_stages'])}\n"

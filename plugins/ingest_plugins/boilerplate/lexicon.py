@@ -1,20 +1,39 @@
-"""Corpus-level lexicon of recurring lines (site furniture learnt from many pages).
+"""Corpus-level lexicon of recurring lines: site furniture learnt from many pages.
 
 Lines that recur across many documents -- above all across documents of the
-same outlet -- are boilerplate: menus, footers, newsletter boxes.  The lexicon
-counts normalised lines (lower case, digits as ``0``, punctuation as spaces),
-each line once per document, overall and per outlet.  Long lines are not
-counted: syndicated article prose recurs across outlets too.
+same site -- are boilerplate: menus, footers, newsletter boxes, an author's
+bio in a blog's sidebar, a standard disclaimer. The lexicon counts normalised
+lines (lower case, digits as ``0``, punctuation as spaces), each line once per
+document, in two ways:
+
+* **short lines** (up to ``max_words`` words) over the whole corpus and per
+  site: a short line recurring within its site is furniture whatever it looks
+  like; one recurring across sites is furniture unless it reads like a
+  sentence (syndicated stories repeat their sentences across sites);
+* **long lines** (prose paragraphs) per site only, documents of no known site
+  pooled together: such a paragraph is furniture when it recurs in at least
+  ``long_min_documents`` documents of one site (``unknown_min_documents``
+  where the site is unknown: only very frequent blocks) *beside different
+  text*: the lines around it differ in at least ``min_contexts`` of its
+  copies. A story a site publishes again, or one syndicated across outlets,
+  brings its neighbouring paragraphs along, so its paragraphs never qualify.
+
+The site of a document is its ``outlet``, else the host of its URL, else the
+first folder of its path under the source (see :mod:`.sites`).
 
 Two-pass use::
 
     lex = Lexicon(min_documents=3)
-    for text, outlet in corpus:
-        lex.add_document(text, outlet)
+    for text, site in corpus:
+        lex.add_document(text, site)
     lex.save("lexicon.jsonl")          # human-readable, reviewable
-    clean(text, lexicon=lex, outlet=outlet)
+    clean(text, lexicon=lex, outlet=site)
 
 or later ``Lexicon.load("lexicon.jsonl")`` / ``BoilerplateOptions(lexicon_path=...)``.
+For a large corpus, :meth:`Lexicon.from_options` with ``expected_documents``
+counts a line exactly only from its second document on (a Bloom filter
+remembers first sightings), so memory grows with the recurring lines, not
+with all the text of the corpus.
 """
 
 from __future__ import annotations
@@ -22,8 +41,9 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -35,60 +55,250 @@ if TYPE_CHECKING:  # pragma: no cover
     from .options import BoilerplateOptions
 
 FORMAT = "ingest-boilerplate-lexicon"
-VERSION = 1
+VERSION = 2
+
+#: The site of documents whose site is unknown (they are pooled for long lines).
+UNKNOWN_SITE = ""
+
+#: A line with at least this many words is "text" when the neighbours of a long
+#: line are sought (menus and buttons around it do not tell copies apart).
+_CONTEXT_MIN_WORDS = 8
+
+#: ``before`` of a line with no text above it.
+_NOTHING_ABOVE = zlib.crc32(bytes(4), 0)
+
+#: Distinct contexts remembered per line and place (enough to pass any threshold).
+_CONTEXTS_KEPT = 8
+
+#: The thresholds of a lexicon (its constructor's arguments; the options' names, but for
+#: ``max_words``: ``lexicon_max_words``), saved with it.
+THRESHOLDS = (
+    "min_documents",
+    "min_fraction",
+    "max_words",
+    "long_min_documents",
+    "unknown_min_documents",
+    "min_contexts",
+    "corpus_min_fraction",
+    "long_min_fraction",
+)
+
+#: The place of the corpus-wide counts of short lines (no site key starts with "*").
+CORPUS = "*"
 
 
 @attrs.frozen
 class LexiconEntry:
-    """One recurring line: its normalised text, document count and per-outlet counts."""
+    """One recurring line: its normalised text, document count and per-site counts
+    (``outlets``: the site keys, for short lines; for long lines the sites where it
+    was counted, the corpus-wide ``documents`` being their sum)."""
 
     line: str
     documents: int
     outlets: dict[str, int]
+    long: bool = False
+
+
+@attrs.frozen
+class Fingerprint:
+    """What the lexicon counts of one document: its distinct short lines and its
+    distinct long lines, each with a checksum of the text around it (its
+    context). Made by :func:`fingerprint` (in a worker process, for a large
+    corpus)."""
+
+    short: list[str]
+    short_contexts: list[int]
+    long: list[str]
+    long_contexts: list[int]
+
+
+def fingerprint(text: str, max_words: int) -> Fingerprint:
+    """The :class:`Fingerprint` of ``text``: lines normalised, each once.
+
+    A line's context is a checksum of the two nearest lines of at least a few
+    words before it and the two after it, so that two copies of a paragraph or headline
+    with the same neighbours (a story published twice, or syndicated) share a
+    context, and a bio or a menu beside different stories does not."""
+    keys: list[str] = []
+    # checksums of the lines of enough words to tell two copies' surroundings apart (0: too
+    # short), of their own text (digits too: "story 1" and "story 2" are different text)
+    sums: list[int] = []
+    crc32 = zlib.crc32
+    for line in text.split("\n"):
+        key = normalise(line)
+        if key:
+            keys.append(key)
+            texty = key.count(" ") + 1 >= _CONTEXT_MIN_WORDS
+            sums.append(crc32(" ".join(line.lower().split()).encode()) or 1 if texty else 0)
+    n = len(keys)
+    # a line with no text around it (a page of menus) is beside this page's own lines:
+    # different on every page but an exact copy
+    alone = crc32("\n".join(keys).encode()) if n else 0
+    # checksum of the two nearest text lines above each line (0: none): two, so that a block
+    # of furniture next to another (a bio above a disclaimer) still reaches the article
+    before = [0] * n
+    last = last2 = 0
+    for i in range(n):
+        before[i] = crc32(last2.to_bytes(4, "little"), last)
+        if sums[i]:
+            last, last2 = sums[i], last
+    short: dict[str, int] = {}
+    long: dict[str, int] = {}
+    after = after2 = 0
+    for i in range(n - 1, -1, -1):  # backwards: the first copy of a line in the page is seen last
+        key = keys[i]
+        if after or before[i] != _NOTHING_ABOVE:
+            context = crc32(after.to_bytes(4, "little") + after2.to_bytes(4, "little"), before[i])
+        else:
+            context = alone
+        if key.count(" ") >= max_words:  # more than max_words words
+            long[key] = context
+        else:
+            short[key] = context
+        if sums[i]:
+            after, after2 = sums[i], after
+    return Fingerprint(list(short), list(short.values()), list(long), list(long.values()))
+
+
+class _SeenOnce:
+    """A Bloom filter of (site, line) pairs seen once: a line enters the exact
+    counts on its second sighting (false positives count a line once too often,
+    at the rate the filter is sized for, about 1%)."""
+
+    def __init__(self, expected: int) -> None:
+        self.bits = max(1 << 20, expected * 10)
+        self.array = bytearray((self.bits + 7) // 8)
+
+    def add(self, item: object) -> bool:
+        """Mark ``item`` seen; True when it was (probably) seen before."""
+        h = hash(item) & 0xFFFFFFFFFFFFFFFF
+        h1, h2 = h & 0xFFFFFFFF, (h >> 32) | 1
+        array, bits, seen = self.array, self.bits, True
+        for i in range(3):
+            pos = (h1 + i * h2) % bits
+            byte, bit = pos >> 3, 1 << (pos & 7)
+            if not array[byte] & bit:
+                seen = False
+                array[byte] |= bit
+        return seen
 
 
 class Lexicon:
     """Counts of normalised lines over a corpus, with boilerplate thresholds.
 
-    A line is boilerplate when it occurs in at least ``min_documents``
+    A short line is boilerplate when it occurs in at least ``min_documents``
     documents and in at least ``min_fraction`` of all documents, *or* when it
-    occurs in at least ``min_documents`` documents of the given outlet and in at
-    least ``min_fraction`` of that outlet's documents.
+    occurs in at least ``min_documents`` documents of the given site and in at
+    least ``min_fraction`` of that site's documents. A long line: see the
+    module docstring.
     """
 
-    def __init__(self, min_documents: int = 3, min_fraction: float = 0.0, max_words: int = 30) -> None:
+    def __init__(
+        self,
+        min_documents: int = 3,
+        min_fraction: float = 0.0,
+        max_words: int = 30,
+        *,
+        long_min_documents: int = 4,
+        unknown_min_documents: int = 6,
+        min_contexts: int = 3,
+        corpus_min_fraction: float = 0.0,
+        long_min_fraction: float = 0.0,
+        expected_documents: int | None = None,
+    ) -> None:
         self.min_documents = min_documents
         self.min_fraction = min_fraction
         self.max_words = max_words
+        self.long_min_documents = long_min_documents
+        self.unknown_min_documents = unknown_min_documents
+        self.min_contexts = min_contexts
+        self.corpus_min_fraction = corpus_min_fraction
+        self.long_min_fraction = long_min_fraction
         self.documents = 0
+        self.unknown_documents = 0  # of them, those of no known site
         self.outlet_documents: Counter[str] = Counter()
         self._counts: Counter[str] = Counter()
         self._outlets: dict[str, Counter[str]] = {}
+        # long lines: per site (UNKNOWN_SITE pooled), with the contexts they were seen in
+        self._long: dict[str, Counter[str]] = {}
+        # distinct contexts per (place, line): the place is a site, or CORPUS for short lines
+        self._contexts: dict[tuple[str, str], tuple[int, ...]] = {}
+        self._seen = _SeenOnce(expected_documents * 64) if expected_documents is not None else None
+        self._first_unseen = self._seen is not None
+        self._first_count = 2 if self._first_unseen else 1
+        self._settled = False
+        # lines that are furniture wherever they are (a replay of a run's decisions)
+        self._everywhere: set[str] = set()
+        # long lines kept but marked as recurring text, with the sites (UNKNOWN_SITE too) where
+        self._recurring: dict[str, set[str]] = {}
 
     @classmethod
-    def from_options(cls, options: BoilerplateOptions) -> Lexicon:
-        """An empty lexicon with the thresholds of ``options`` (``min_documents``,
-        ``min_fraction``, ``lexicon_max_words``), for the two-pass mode."""
-        return cls(options.min_documents, options.min_fraction, options.lexicon_max_words)
+    def from_options(cls, options: BoilerplateOptions, expected_documents: int | None = None) -> Lexicon:
+        """An empty lexicon with the thresholds of ``options``, for the two-pass mode;
+        ``expected_documents`` sizes the filter that keeps memory bounded (None: count
+        every line exactly)."""
+        names = {name: "lexicon_max_words" if name == "max_words" else name for name in THRESHOLDS}
+        return cls(
+            **{name: getattr(options, field) for name, field in names.items()},
+            expected_documents=expected_documents,
+        )
+
+    def thresholds(self) -> dict[str, int | float]:
+        """The thresholds the lexicon was made with (:data:`THRESHOLDS`), by name."""
+        return {name: getattr(self, name) for name in THRESHOLDS}
 
     # ------------------------------------------------------------ building
     def add_document(self, text: str, outlet: str | None = None) -> None:
-        """Count the distinct normalised lines of one document (once each)."""
-        keys = set()
-        for line in text.split("\n"):
-            key = normalise(line)
-            if key and len(key.split()) <= self.max_words:
-                keys.add(key)
-        self.documents += 1
-        if outlet is not None:
-            self.outlet_documents[outlet] += 1
-        for key in keys:
-            self._counts[key] += 1
-            if outlet is not None:
-                self._outlets.setdefault(key, Counter())[outlet] += 1
+        """Count the distinct normalised lines of one document (once each);
+        ``outlet`` is the document's site, if known."""
+        self.add_fingerprint(fingerprint(text, self.max_words), outlet)
 
-    def fit(self, texts: list[str] | list[tuple[str, str | None]]) -> Lexicon:
-        """Add many documents (plain texts or ``(text, outlet)`` pairs); returns ``self``."""
+    def add_fingerprint(self, print_: Fingerprint, site: str | None = None) -> None:
+        """Count one document from its :class:`Fingerprint` (see :func:`fingerprint`)."""
+        self.documents += 1
+        if site is not None:
+            self.outlet_documents[site] += 1
+        else:
+            self.unknown_documents += 1
+        counts, outlets = self._counts, self._outlets
+        for key, context in zip(print_.short, print_.short_contexts):
+            if key in counts:
+                counts[key] += 1
+                self._context((CORPUS, key), context)
+            elif self._first((CORPUS, key), context):
+                counts[key] = self._first_count
+            if site is not None:
+                per = outlets.get(key)
+                if per is not None and site in per:
+                    per[site] += 1
+                    self._context((site, key), context)
+                elif self._first((site, key), context):
+                    outlets.setdefault(key, Counter())[site] = self._first_count
+        place = UNKNOWN_SITE if site is None else site
+        for key, context in zip(print_.long, print_.long_contexts):
+            per = self._long.get(key)
+            if per is not None and place in per:
+                per[place] += 1
+                self._context((place, key), context)
+            elif self._first((place, key), context):
+                self._long.setdefault(key, Counter())[place] = self._first_count
+
+    def _first(self, where: tuple[str, str], context: int) -> bool:
+        """A line not counted yet at a place (site, or CORPUS): whether to count it now.
+        With the Bloom filter, a first sighting is only remembered there, and the line
+        is counted from its second (as 2, in the second one's context)."""
+        if self._seen is not None and not self._seen.add(where):
+            return False
+        self._contexts[where] = (context,)
+        return True
+
+    def _context(self, where: tuple[str, str], context: int) -> None:
+        seen = self._contexts.get(where, ())
+        if len(seen) < _CONTEXTS_KEPT and context not in seen:
+            self._contexts[where] = (*seen, context)
+
+    def fit(self, texts: Sequence[str] | Sequence[tuple[str, str | None]]) -> Lexicon:
+        """Add many documents (plain texts or ``(text, site)`` pairs); returns ``self``."""
         for item in texts:
             if isinstance(item, tuple):
                 self.add_document(item[0], item[1])
@@ -98,48 +308,166 @@ class Lexicon:
 
     def finalize(self) -> Lexicon:
         """Drop entries that can never pass the thresholds (smaller file, faster lookups)."""
-        floor = max(1, self.min_documents)
-        self._counts = Counter({k: v for k, v in self._counts.items() if v >= floor})
-        self._outlets = {k: c for k, c in self._outlets.items() if k in self._counts}
+        self._counts = Counter({k: n for k, n in self._counts.items() if self._passes(CORPUS, k, n)})
+        self._outlets = {
+            k: Counter({s: n for s, n in c.items() if self._passes(s, k, n)})
+            for k, c in self._outlets.items()
+        }
+        self._outlets = {k: c for k, c in self._outlets.items() if c}
+        # a paragraph beside different text on too few of its site's pages to be removed: kept,
+        # but marked for the dedup stage not to merge pages on it. Not where the site is
+        # unknown: there the copies of a syndicated story, edited here and there, look the same
+        self._recurring = {
+            k: {
+                s
+                for s, n in c.items()
+                if s != UNKNOWN_SITE and self._recurs(k, s, n) and not self._long_passes(k, s, n)
+            }
+            for k, c in self._long.items()
+        }
+        self._recurring = {k: sites for k, sites in self._recurring.items() if sites}
+        self._long = {
+            k: Counter({s: n for s, n in c.items() if self._long_passes(k, s, n)})
+            for k, c in self._long.items()
+        }
+        self._long = {k: c for k, c in self._long.items() if c}
+        # what is left passed the context test: the contexts are no longer needed
+        self._contexts = {}
+        self._settled = True
+        self._seen = None  # counting is over
         return self
 
     build = finalize
 
+    def _varied(self, place: str, key: str) -> bool:
+        """Whether line ``key`` was seen at ``place`` beside different text often enough."""
+        if self._settled:
+            return True  # finalized or loaded: every entry passed
+        # with the Bloom filter, the first copy's context is not known: one fewer is asked for
+        needed = self.min_contexts - 1 if self._first_unseen else self.min_contexts
+        return len(self._contexts.get((place, key), ())) >= needed
+
+    def _passes(self, place: str, key: str, n: int) -> bool:
+        """The short-line test at ``place`` (a site, or CORPUS) for a line in ``n`` documents."""
+        if place == CORPUS:
+            if not key.strip("0 "):
+                return False  # a number or a price: the same on many pages by chance, not furniture
+            total, fraction = self.documents, max(self.min_fraction, self.corpus_min_fraction)
+        else:
+            total, fraction = self.outlet_documents.get(place, 0), self.min_fraction
+        return n >= self.min_documents and total > 0 and n / total >= fraction and self._varied(place, key)
+
+    def _recurs(self, key: str, site: str, n: int) -> bool:
+        """A long line in at least ``long_min_documents`` documents of ``site`` (any share of
+        them, any site), beside different text."""
+        return n >= self.long_min_documents and self._varied(site, key)
+
+    def _long_passes(self, key: str, site: str, n: int) -> bool:
+        least = self.unknown_min_documents if site == UNKNOWN_SITE else self.long_min_documents
+        total = self.outlet_documents.get(site, 0) if site != UNKNOWN_SITE else self.unknown_documents
+        return n >= least and n >= self.long_min_fraction * total and self._varied(site, key)
+
     # ------------------------------------------------------------ queries
     def count(self, line: str) -> int:
-        """Number of documents containing ``line`` (normalised)."""
+        """Number of documents containing the short line ``line`` (normalised)."""
         return self._counts.get(normalise(line), 0)
 
     def lookup(self, line: str) -> LexiconEntry | None:
         """The entry of ``line`` (normalised), or None."""
         key = normalise(line)
         n = self._counts.get(key)
-        if not n:
-            return None
-        return LexiconEntry(key, n, dict(self._outlets.get(key, {})))
+        if n:
+            return LexiconEntry(key, n, dict(self._outlets.get(key, {})))
+        per = self._long.get(key)
+        if per:
+            return LexiconEntry(key, sum(per.values()), dict(per), long=True)
+        return None
 
     def is_boilerplate_key(self, key: str, outlet: str | None = None) -> bool:
-        """Threshold test on an already normalised line."""
+        """Threshold test on an already normalised short line."""
         return self.match_key(key, outlet) is not None
 
     def match_key(self, key: str, outlet: str | None = None) -> str | None:
-        """``"outlet"`` when the line recurs within ``outlet``, ``"corpus"`` when it recurs
-        across the corpus, else None."""
+        """For a normalised short line: ``"outlet"`` when it recurs within the site
+        ``outlet``, ``"corpus"`` when it recurs across the corpus, else None."""
+        if key in self._everywhere:
+            return "outlet"
         if outlet is not None:
             per = self._outlets.get(key)
             if per:
                 k = per.get(outlet, 0)
-                total = self.outlet_documents.get(outlet, 0)
-                if k >= self.min_documents and total and k / total >= self.min_fraction:
+                if k and self._passes(outlet, key, k):
                     return "outlet"
         n = self._counts.get(key, 0)
-        if n >= self.min_documents and self.documents and n / self.documents >= self.min_fraction:
+        if n and self._passes(CORPUS, key, n):
             return "corpus"
         return None
 
+    def match_long(self, key: str, site: str | None = None) -> bool:
+        """For a normalised long line: True when it is furniture of ``site`` (None:
+        of the documents whose site is unknown)."""
+        if key in self._everywhere:
+            return True
+        per = self._long.get(key)
+        if not per:
+            return False
+        place = UNKNOWN_SITE if site is None else site
+        n = per.get(place, 0)
+        return n > 0 and self._long_passes(key, place, n)
+
+    @classmethod
+    def of_lines(cls, lines: Sequence[str], max_words: int = 30) -> Lexicon:
+        """A lexicon in which each of ``lines`` is furniture wherever it appears, whatever the
+        thresholds: what ``ingest explain --set`` replays of a run's lexicon on one page."""
+        lex = cls(max_words=max_words)
+        lex._settled = True
+        lex._everywhere = {key for key in map(normalise, lines) if key}
+        return lex
+
+    def recurs(self, key: str, site: str | None = None) -> bool:
+        """For a normalised long line the lexicon keeps: True when it recurs beside different
+        text in documents of ``site`` (None: of no known site) without being furniture there
+        (too few of them): the dedup stage must not merge two pages on it."""
+        places = self._recurring.get(key)
+        return places is not None and (UNKNOWN_SITE if site is None else site) in places
+
+    @property
+    def has_recurring(self) -> bool:
+        """Whether any line is marked as recurring text (see :meth:`recurs`)."""
+        return bool(self._recurring)
+
+    def for_sites(self, sites: set[str | None]) -> Lexicon:
+        """A copy holding only what a document of one of ``sites`` can match: the
+        corpus-wide short lines and the entries of those sites (finalized lexicons
+        only: what a task of the second pass carries to its worker)."""
+        part = Lexicon(**self.thresholds())  # type: ignore[arg-type]
+        part._first_unseen = self._first_unseen
+        part._settled = self._settled
+        part._everywhere = self._everywhere
+        part.documents = self.documents
+        part.unknown_documents = self.unknown_documents
+        places = {UNKNOWN_SITE if site is None else site for site in sites}
+        part.outlet_documents = Counter({s: n for s, n in self.outlet_documents.items() if s in places})
+        part._counts = self._counts
+        for key, per in self._outlets.items():
+            mine = {s: n for s, n in per.items() if s in places}
+            if mine:
+                part._outlets[key] = Counter(mine)
+        for key, per in self._long.items():
+            mine = {s: n for s, n in per.items() if s in places}
+            if mine:
+                part._long[key] = Counter(mine)
+        for key, where in self._recurring.items():
+            if where & places:
+                part._recurring[key] = where & places
+        return part
+
     def contains(self, line: str, outlet: str | None = None) -> bool:
         """True when ``line`` is recurring boilerplate (see the class docstring)."""
-        return self.is_boilerplate_key(normalise(line), outlet)
+        key = normalise(line)
+        if key.count(" ") + 1 > self.max_words:
+            return self.match_long(key, outlet)
+        return self.is_boilerplate_key(key, outlet)
 
     __contains__ = contains
 
@@ -147,9 +475,12 @@ class Lexicon:
         """All counted lines, most frequent first (for review)."""
         for key, n in sorted(self._counts.items(), key=lambda kv: (-kv[1], kv[0])):
             yield LexiconEntry(key, n, dict(self._outlets.get(key, {})))
+        long = [(key, sum(per.values()), per) for key, per in self._long.items()]
+        for key, n, per in sorted(long, key=lambda kv: (-kv[1], kv[0])):
+            yield LexiconEntry(key, n, dict(per), long=True)
 
     def __len__(self) -> int:
-        return len(self._counts)
+        return len(self._counts) + len(self._long) + len(self._everywhere)
 
     # ------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike[str]) -> None:
@@ -160,21 +491,27 @@ class Lexicon:
             "format": FORMAT,
             "version": VERSION,
             "documents": self.documents,
+            "unknown_documents": self.unknown_documents,
             "outlet_documents": dict(sorted(self.outlet_documents.items())),
-            "min_documents": self.min_documents,
-            "min_fraction": self.min_fraction,
-            "max_words": self.max_words,
+            **self.thresholds(),
         }
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(json.dumps(header, ensure_ascii=False) + "\n")
+                for line, where in sorted(self._recurring.items()):
+                    rec = {"line": line, "recurring": sorted(where)}  # kept, marked for dedup
+                    fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                for line in sorted(self._everywhere):
+                    fh.write(json.dumps({"line": line, "everywhere": True}, ensure_ascii=False) + "\n")
                 for e in self.entries():
-                    rec = {
+                    rec: dict[str, object] = {
                         "line": e.line,
                         "documents": e.documents,
                         "outlets": dict(sorted(e.outlets.items())),
                     }
+                    if e.long:
+                        rec["long"] = True  # furniture of the listed sites only
                     fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
             os.replace(tmp, path)
         except BaseException:
@@ -186,20 +523,22 @@ class Lexicon:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Lexicon:
-        """Read a file written by :meth:`save` (a reviewer may have deleted entries)."""
+        """Read a file written by :meth:`save` (a reviewer may have deleted entries).
+        A long line listed there is furniture of its sites (it passed the thresholds
+        when it was saved)."""
         with open(path, encoding="utf-8") as fh:
             first = fh.readline()
             header = json.loads(first) if first.strip() else {}
             if header.get("format") != FORMAT:
                 raise ValueError(f"{path}: not an {FORMAT} file")
-            lex = cls(
-                min_documents=int(header.get("min_documents", 3)),
-                min_fraction=float(header.get("min_fraction", 0.0)),
-                max_words=int(header.get("max_words", 30)),
-            )
+            lex = cls(**{name: header[name] for name in THRESHOLDS if name in header})
             lex.documents = int(header.get("documents", 0))
+            lex.unknown_documents = int(header.get("unknown_documents", 0))
+            lex._settled = True  # contexts are not saved: every entry passed when it was written
+            # version 1 named outlets as written; sites are keyed "outlet:<name>" since
+            site_key = _v1_site if int(header.get("version", 1)) < 2 else str
             lex.outlet_documents = Counter(
-                {str(k): int(v) for k, v in header.get("outlet_documents", {}).items()}
+                {site_key(k): int(v) for k, v in header.get("outlet_documents", {}).items()}
             )
             for n, raw in enumerate(fh, start=2):
                 if not raw.strip():
@@ -207,20 +546,35 @@ class Lexicon:
                 try:
                     rec = json.loads(raw)
                     key = normalise(rec["line"])
+                    if rec.get("everywhere"):
+                        lex._everywhere.add(key)
+                        continue
+                    if rec.get("recurring"):
+                        lex._recurring[key] = {site_key(k) for k in rec["recurring"]}
+                        continue
+                    outlets = Counter({site_key(k): int(v) for k, v in (rec.get("outlets") or {}).items()})
+                    if rec.get("long"):
+                        lex._long[key] = outlets
+                        continue
                     lex._counts[key] = int(rec["documents"])
-                    if rec.get("outlets"):
-                        lex._outlets[key] = Counter({str(k): int(v) for k, v in rec["outlets"].items()})
-                except (ValueError, KeyError, TypeError) as exc:
+                    if outlets:
+                        lex._outlets[key] = outlets
+                except (ValueError, KeyError, TypeError, AttributeError) as exc:
                     raise ValueError(f"{path}:{n}: bad lexicon entry: {exc}") from exc
         return lex
+
+
+def _v1_site(outlet: object) -> str:
+    return "outlet:" + " ".join(str(outlet).casefold().split())
 
 
 class LexiconRule:
     """Removes lines found in the corpus lexicon (recurring site furniture).
 
-    A line that recurs only across outlets and reads like a sentence is left
-    alone: syndicated stories repeat their sentences across sites.  Lines that
-    recur within the page's own outlet are removed whatever they look like.
+    A short line that recurs only across sites and reads like a sentence is
+    left alone: syndicated stories repeat their sentences across sites. Short
+    lines that recur within the page's own site are removed whatever they look
+    like, and so are long lines that the lexicon holds as furniture of the site.
     """
 
     name = "lexicon"
@@ -231,9 +585,14 @@ class LexiconRule:
             return
         o = page.options
         for f in page.nonblank:
-            if not f.n_words or f.n_words > lex.max_words:
+            if not f.n_words:
                 continue
-            hit = lex.match_key(normalise(f.text), page.outlet)
+            key = normalise(f.text)
+            if key.count(" ") >= lex.max_words:  # more than max_words words
+                if lex.match_long(key, page.outlet):
+                    yield f.index, 1.0
+                continue
+            hit = lex.match_key(key, page.outlet)
             if hit is None:
                 continue
             if hit == "corpus" and f.ends_sentence and f.n_words >= 6 and f.stop_density >= o.stopwords_low:

@@ -110,7 +110,25 @@ class BoilerplateOptions:
     lexicon_path: str = ""
     #: A line is boilerplate when it occurs in at least this many documents ...
     min_documents: int = 3
-    #: ... and in at least this fraction of the documents (of the outlet, if known).
+    #: ... and in at least this fraction of the documents (of the site, if known) ...
     min_fraction: float = 0.0
-    #: Longer lines are never counted in the lexicon (syndicated prose recurs too).
+    #: ... and, for a line recurring across sites (or where the site is unknown), in at least
+    #: this fraction of all documents: only very frequent lines, not those that three pages of
+    #: different sites share by chance.
+    corpus_min_fraction: float = 0.02
+    #: A line counts only when it recurs beside different text (see ``min_contexts``), and a line
+    #: that is only a number or a price never counts across sites.
+    #: Longer lines (prose paragraphs) are counted per site only, never across sites
+    #: (syndicated prose recurs across sites too).
     lexicon_max_words: int = 30
+    #: A longer line is site furniture (a bio, a disclaimer) when it recurs in at least this
+    #: many documents of its site (outlet, URL host or folder) ...
+    long_min_documents: int = 4
+    #: ... or, among the documents whose site is unknown, in at least this many ...
+    unknown_min_documents: int = 6
+    #: ... and in at least this fraction of them (of the site's, or of those of no known site:
+    #: a story a site carries a few times among many pages is not its furniture) ...
+    long_min_fraction: float = 0.1
+    #: ... beside different text in at least this many of them: the nearest lines of text
+    #: around it differ (a story published twice brings its own neighbours along).
+    min_contexts: int = 3

@@ -6,14 +6,19 @@ recorded in the document's history (action ``removed_lines``) with its
 removed it, so ``ingest explain DOC_ID`` can show it. Blank lines removed
 between furniture are counted, not listed.
 
-Two ways to use recurring-line learning (the ``lexicon`` rule):
+Recurring lines and site furniture (the ``lexicon`` rule), two ways:
 
-* ``learn_lexicon = true``: a two-pass run. The stage first reads the whole
-  corpus (spooled to disk), learns the lines that recur across documents
-  (above all within one outlet), optionally writes them to ``save_lexicon``
-  for review, then cleans every document with them.
+* ``learn_lexicon = true`` (the default): a two-pass run. The stage first
+  reads the whole corpus (spooled to disk), learns the lines that recur across
+  documents and the blocks that recur within one site, short or long (a
+  blog's author bio, a newsletter pitch, a standard disclaimer; see
+  :mod:`ingest_plugins.boilerplate.lexicon` and, for what a site is,
+  :mod:`ingest_plugins.boilerplate.sites`), optionally writes them to
+  ``save_lexicon`` for review, then cleans every document with them. Both
+  passes run on the run's executor (its worker processes or Ray tasks).
 * ``lexicon_path = "lexicon.jsonl"``: use a lexicon saved by an earlier run;
-  the stage stays per-document (and runs in worker processes).
+  the stage stays per-document (and runs in worker processes). So does
+  ``learn_lexicon = false``, without the lexicon.
 
 Plugins add line rules through the ``ingest_boilerplate_rules`` hook.
 
@@ -36,17 +41,23 @@ received).
 
 from __future__ import annotations
 
+import collections
+import copy
 import itertools
-from collections.abc import Iterable, Iterator
-from typing import Any
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sized
+from typing import Any, Union
 
 import attrs
 
 from ingest import Document, Drop, StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest.contract.errors import error_text
 from ingest_plugins.boilerplate.classify import RULE_NAMES, Cleaner, LowConfidence, join_kept
-from ingest_plugins.boilerplate.lexicon import Lexicon
+from ingest_plugins.boilerplate.lexicon import Fingerprint, Lexicon, fingerprint
+from ingest_plugins.boilerplate.lines import normalise
 from ingest_plugins.boilerplate.options import BoilerplateOptions
+from ingest_plugins.boilerplate.sites import site_of
 from ingest_plugins.boilerplate.titles import find_headline, review, title_is_settled
 
 
@@ -58,7 +69,12 @@ class BoilerplateStageOptions(BoilerplateOptions):
         metadata={"help": "a lexicon saved by an earlier run (save_lexicon) to apply"}
     )
     learn_lexicon: bool = attrs.field(
-        default=False, metadata={"help": "first pass over the corpus to learn recurring lines (two-pass run)"}
+        default=True,
+        metadata={
+            "help": "first pass over the corpus to learn the lines that recur across its documents and "
+            "the site furniture (blocks recurring within one site), then clean with them (two-pass run); "
+            "false: one document at a time"
+        },
     )
     save_lexicon: str = path_field(
         metadata={"help": "with learn_lexicon: write the learned lexicon here (JSON lines)"}
@@ -89,9 +105,17 @@ class BoilerplateStageOptions(BoilerplateOptions):
         },
     )
 
+    @property
+    def two_pass(self) -> bool:
+        """Whether the stage learns its lexicon from the corpus (a saved one is applied instead)."""
+        return self.learn_lexicon and not self.lexicon_path
+
     def __attrs_post_init__(self) -> None:
-        if self.save_lexicon and not self.learn_lexicon:
-            raise ValueError("save_lexicon: needs learn_lexicon = true (it saves what the first pass learns)")
+        if self.save_lexicon and not self.two_pass:
+            raise ValueError(
+                "save_lexicon: needs learn_lexicon = true and no lexicon_path (it saves what the first pass "
+                "learns)"
+            )
         if self.title_window < 1:
             raise ValueError(f"title_window: must be at least 1, got {self.title_window!r}")
         if not 0.0 <= self.title_min_overlap <= 1.0:
@@ -114,18 +138,31 @@ def _check_rule_names(options: BoilerplateStageOptions, rules: list[Any]) -> Non
 
 
 class _Cleaning:
-    """Cleans one document with a :class:`Cleaner`; shared by both modes."""
+    """Cleans one document with a :class:`Cleaner`; shared by both modes (and picklable
+    with its cleaner, for the workers of the two-pass mode)."""
 
-    def __init__(self, options: BoilerplateStageOptions, ctx: StageContext, cleaner: Cleaner) -> None:
+    def __init__(self, options: BoilerplateStageOptions, stage_id: str, cleaner: Cleaner) -> None:
         self.options = options
-        self.ctx = ctx
+        self.stage_id = stage_id
         self.cleaner = cleaner
 
     def __call__(self, doc: Document) -> Document | Drop:
-        outlet = doc.metadata.get("outlet")
-        lines, keep, rules, low = self.cleaner.decide_with_confidence(
-            doc.text, outlet=outlet if isinstance(outlet, str) else None
-        )
+        site = site_of(doc)
+        lines, keep, rules, low = self.cleaner.decide_with_confidence(doc.text, outlet=site)
+        lexicon = self.cleaner.lexicon
+        if lexicon is not None and lexicon.has_recurring:
+            result = self._clean(doc, lines, keep, rules, low)
+            return result if isinstance(result, Drop) else self._recurring(result, lines, keep, site)
+        return self._clean(doc, lines, keep, rules, low)
+
+    def _clean(
+        self,
+        doc: Document,
+        lines: list[str],
+        keep: list[bool],
+        rules: list[str | None],
+        low: LowConfidence | None,
+    ) -> Document | Drop:
         if all(keep):
             return doc if low is None else self._low_confidence(doc, low)
         text = join_kept(itertools.compress(lines, keep))
@@ -136,7 +173,7 @@ class _Cleaning:
             return Drop("no_content", details={"removed": details["removed"]})
         if self.options.record_lines:
             details["lines"] = [{"line": i + 1, "text": lines[i], "rule": rules[i]} for i in nonblank]
-        cleaned = doc.with_event(self.ctx.stage_id, "removed_lines", **details)
+        cleaned = doc.with_event(self.stage_id, "removed_lines", **details)
         cleaned.text = text  # a copy of its own: the input document is left as it was
         if low is not None:
             cleaned = self._low_confidence(cleaned, low)
@@ -144,12 +181,27 @@ class _Cleaning:
             cleaned = self._titles(doc, cleaned, lines, keep, rules)
         return cleaned
 
+    def _recurring(self, doc: Document, lines: list[str], keep: list[bool], site: str | None) -> Document:
+        """``doc`` with the long lines it keeps that recur beside different text elsewhere
+        without being furniture (see :meth:`Lexicon.recurs`), as a ``recurring_text`` event:
+        the dedup stage leaves them out when it compares documents."""
+        lexicon = self.cleaner.lexicon
+        assert lexicon is not None
+        max_words = lexicon.max_words
+        found = []
+        for i, line in enumerate(lines):
+            if keep[i] and line.count(" ") >= max_words:
+                key = normalise(line)
+                if key.count(" ") >= max_words and lexicon.recurs(key, site):
+                    found.append({"line": i + 1, "text": line})
+        return doc.with_event(self.stage_id, "recurring_text", lines=found) if found else doc
+
     def _low_confidence(self, doc: Document, low: LowConfidence) -> Document:
         """``doc`` with the recall floor's record (action ``low_confidence``): the article span
         held only ``span_share`` of the page's prose, and the listed lines (1-based, of the text
         the stage received) were kept outside it."""
         return doc.with_event(
-            self.ctx.stage_id,
+            self.stage_id,
             "low_confidence",
             span_share=round(low.span_share, 3),
             span_words=low.span_words,
@@ -178,7 +230,7 @@ class _Cleaning:
         change = review(doc.metadata, doc.history, lines, keep, rules, headline, window=o.title_window)
         if change is None:
             return cleaned
-        reviewed = cleaned.with_event(self.ctx.stage_id, "metadata", lines=change.entries)
+        reviewed = cleaned.with_event(self.stage_id, "metadata", lines=change.entries)
         metadata = {k: v for k, v in doc.metadata.items() if k not in change.remove}
         metadata.update(change.set)
         reviewed.metadata = metadata  # a new dict: the input document's is left as it was
@@ -191,44 +243,141 @@ def _cleaner(options: BoilerplateStageOptions, ctx: StageContext, lexicon: Lexic
     return Cleaner(options, lexicon=lexicon, extra_rules=rules)
 
 
+#: Documents per task when the two-pass mode spreads its work over the run's executor.
+BATCH_DOCUMENTS = 64
+
+
+def _fingerprints(batch: tuple[int, list[tuple[str | None, str]]]) -> list[tuple[str | None, Fingerprint]]:
+    """Task of the first pass: the lexicon's fingerprint of each ``(site, text)``."""
+    max_words, docs = batch
+    return [(site, fingerprint(text, max_words)) for site, text in docs]
+
+
+_Outcome = Union[Document, Drop, tuple[str, str]]
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of ``size`` (the last one shorter)."""
+    it = iter(items)
+    while batch := list(itertools.islice(it, size)):
+        yield batch
+
+
+def _clean_batch(batch: tuple[_Cleaning, list[Document]]) -> list[_Outcome]:
+    """Task of the second pass: each document cleaned, dropped, or ``("error", text)``."""
+    clean, docs = batch
+    out: list[_Outcome] = []
+    for doc in docs:
+        try:
+            out.append(clean(doc))
+        except Exception as exc:  # noqa: BLE001 - sent back and recorded as the stage's error
+            out.append(("error", error_text(exc)))
+    return out
+
+
 class CorpusBoilerplate:
-    """Two-pass mode: learn the corpus lexicon, then clean every document."""
+    """Two-pass mode: learn the corpus lexicon (site furniture included), then clean
+    every document with it. Both passes go over the run's executor in batches of
+    :data:`BATCH_DOCUMENTS` (the run's worker processes, or Ray tasks); counting
+    the lines stays here, in memory that grows with the recurring lines only."""
 
     def __init__(self, options: BoilerplateStageOptions, ctx: StageContext) -> None:
         self.options = options
         self.ctx = ctx
-        _check_rule_names(options, _plugin_rules(ctx))
+        self.rules = _plugin_rules(ctx)
+        _check_rule_names(options, self.rules)
+        self.lexicon: Lexicon | None = None
         self.clean: _Cleaning | None = None
 
     def fit(self, corpus: Iterable[Document]) -> None:
-        lexicon = Lexicon.from_options(self.options)
-        for doc in corpus:
-            outlet = doc.metadata.get("outlet")
-            lexicon.add_document(doc.text, outlet=outlet if isinstance(outlet, str) else None)
+        expected = len(corpus) if isinstance(corpus, Sized) else None
+        lexicon = Lexicon.from_options(self.options, expected_documents=expected)
+        max_words = self.options.lexicon_max_words
+        batches = (
+            (max_words, [(site_of(doc), doc.text) for doc in batch])
+            for batch in _batches(corpus, BATCH_DOCUMENTS)
+        )
+        self.ctx.progress("learning site furniture", 0, expected)
+        done = 0
+        for prints in self.ctx.executor.map(_fingerprints, batches):
+            for site, print_ in prints:
+                lexicon.add_fingerprint(print_, site)
+            done += len(prints)
+            self.ctx.progress("learning site furniture", done, expected)
         lexicon.finalize()
         if self.options.save_lexicon:
             lexicon.save(self.options.save_lexicon)
-        self.clean = _Cleaning(self.options, self.ctx, _cleaner(self.options, self.ctx, lexicon))
+        self.lexicon = lexicon
+        cleaner = Cleaner(self.options, lexicon=lexicon, extra_rules=self.rules)
+        self.clean = _Cleaning(self.options, self.ctx.stage_id, cleaner)
 
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
         assert self.clean is not None, "fit() runs first"
-        for doc in docs:
-            try:
-                result = self.clean(doc)
-            except Exception as exc:  # noqa: BLE001 - recorded, and the run goes on
-                self.ctx.drop_error(doc, error_text(exc))
-                continue
-            if isinstance(result, Drop):
-                self.ctx.drop(doc, result.reason, **result.details)
-            else:
-                yield result
+        if self.ctx.executor.parallelism == 1 or self.rules:
+            # in this process: a plugin's rules need not be picklable
+            for doc in docs:
+                try:
+                    result: _Outcome = self.clean(doc)
+                except Exception as exc:  # noqa: BLE001 - recorded, and the run goes on
+                    result = ("error", error_text(exc))
+                yield from self._settle(doc, result)
+            return
+        sent: collections.deque[list[Document]] = collections.deque()
+
+        def batches() -> Iterator[tuple[_Cleaning, list[Document]]]:
+            for batch in _batches(docs, BATCH_DOCUMENTS):
+                sent.append(batch)
+                yield self._for_batch(sent[-1]), sent[-1]
+
+        for outcomes in self.ctx.executor.map(_clean_batch, batches()):
+            for doc, result in zip(sent.popleft(), outcomes):
+                yield from self._settle(doc, result)
+
+    def _for_batch(self, batch: list[Document]) -> _Cleaning:
+        """The cleaning for a batch, its lexicon cut down to the batch's sites (what a task
+        carries stays small however many sites the corpus has)."""
+        assert self.clean is not None and self.lexicon is not None
+        cleaner = copy.copy(self.clean.cleaner)
+        cleaner.lexicon = self.lexicon.for_sites({site_of(doc) for doc in batch})
+        return _Cleaning(self.options, self.ctx.stage_id, cleaner)
+
+    def _settle(self, doc: Document, result: _Outcome) -> Iterator[Document]:
+        if isinstance(result, tuple):
+            self.ctx.drop_error(doc, result[1])
+        elif isinstance(result, Drop):
+            self.ctx.drop(doc, result.reason, **result.details)
+        else:
+            yield result
 
 
 def boilerplate_stage(options: BoilerplateStageOptions, ctx: StageContext) -> Any:
-    """A per-document function, or with ``learn_lexicon`` a corpus-level stage."""
-    if options.learn_lexicon:
+    """A per-document function, or with ``learn_lexicon`` (the default) a corpus-level stage."""
+    if options.two_pass:
         return CorpusBoilerplate(options, ctx)
-    return _Cleaning(options, ctx, _cleaner(options, ctx))
+    return _Cleaning(options, ctx.stage_id, _cleaner(options, ctx))
+
+
+def replay_lexicon(
+    options: BoilerplateStageOptions, events: list[dict[str, Any]], scratch_dir: str
+) -> BoilerplateStageOptions | None:
+    """For ``ingest explain --set``: the stage per document, with the lines its lexicon
+    removed from this page in the run saved as a lexicon of their own, so they stay
+    removed (unless the overrides switch the rule off). None when the run did not
+    record the removed lines (``record_lines = false``)."""
+    lines: list[str] = []
+    for event in events:
+        if event.get("action") != "removed_lines":
+            continue
+        listed = event.get("lines")
+        if not isinstance(listed, list):
+            return None if event.get("removed") else options
+        lines += [
+            str(x.get("text", "")) for x in listed if isinstance(x, dict) and x.get("rule") == "lexicon"
+        ]
+    fd, path = tempfile.mkstemp(prefix="lexicon-", suffix=".jsonl", dir=scratch_dir)
+    os.close(fd)
+    Lexicon.of_lines(lines, options.lexicon_max_words).save(path)
+    return attrs.evolve(options, learn_lexicon=False, lexicon_path=path, save_lexicon="")
 
 
 @hookimpl
@@ -240,7 +389,8 @@ def ingest_stages() -> list[StageSpec]:
             factory=boilerplate_stage,
             options=BoilerplateStageOptions,
             summary="Remove page furniture (menus, promos, related stories, bylines) line by line, with the rule for each.",
-            per_document=lambda options: not options.learn_lexicon,
-            needs_corpus=lambda options: options.learn_lexicon,
+            per_document=lambda options: not options.two_pass,
+            needs_corpus=lambda options: options.two_pass,
+            replay=replay_lexicon,
         )
     ]

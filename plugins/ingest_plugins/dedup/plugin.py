@@ -57,6 +57,25 @@ def _annotations(decision: Decision) -> dict[str, Any]:
     return metadata
 
 
+#: The history action with which an earlier stage marks lines as text that recurs beside
+#: different text across the corpus (the boilerplate stage: a blog's bio, below the share of the
+#: site's pages that would make it furniture): two documents are never duplicates on those lines.
+RECURRING_TEXT = "recurring_text"
+
+
+def compared_text(doc: Document) -> str:
+    """The text the stage compares: ``doc.text`` without the lines a ``recurring_text``
+    event marks (the document keeps them)."""
+    marked = None
+    for event in doc.history:
+        if event.action == RECURRING_TEXT:
+            lines = event.details.get("lines") or ()
+            marked = (marked or set()) | {str(line.get("text", "")).strip() for line in lines}
+    if not marked:
+        return doc.text
+    return "\n".join(line for line in doc.text.split("\n") if line.strip() not in marked)
+
+
 class DedupStage:
     """Fits a :class:`DedupEngine` on the corpus, then drops or annotates."""
 
@@ -72,7 +91,7 @@ class DedupStage:
         :meth:`fit`), so that ``fit`` need not read the spool back."""
         if self._engine is None:
             self._engine = self._new_engine()
-        self._engine.add(doc.id, doc.text, doc.metadata)
+        self._engine.add(doc.id, compared_text(doc), doc.metadata)
         self._observed += 1
         if self._observed % PROGRESS_EVERY == 0 or self._observed == 1:
             self.ctx.progress("hashing documents", self._observed)
@@ -91,7 +110,7 @@ class DedupStage:
             for done, doc in enumerate(corpus):
                 if done % PROGRESS_EVERY == 0:
                     self.ctx.progress("hashing documents", done, total)
-                engine.add(doc.id, doc.text, doc.metadata)
+                engine.add(doc.id, compared_text(doc), doc.metadata)
         # The engine re-reads texts only for what it did not keep in memory; a spool
         # that knows where each record starts (engine rows are its positions, in
         # order) gives back just those documents.
@@ -100,10 +119,10 @@ class DedupStage:
             read_at = corpus.read_at  # type: ignore[attr-defined]
 
             def texts_at(positions: list[int]) -> Iterator[tuple[str, str]]:
-                return ((doc.id, doc.text) for doc in read_at(positions))
+                return ((doc.id, compared_text(doc)) for doc in read_at(positions))
 
         self.decisions = engine.resolve(
-            texts=lambda: ((doc.id, doc.text) for doc in corpus), texts_at=texts_at
+            texts=lambda: ((doc.id, compared_text(doc)) for doc in corpus), texts_at=texts_at
         )
         stats = self.ctx.ledger.stages.get(self.ctx.stage_id)
         if stats is not None:
