@@ -4,7 +4,8 @@ Usage::
 
     python benchmarks/generate_corpus.py --out /tmp/corpus-100k --docs 100000
     python benchmarks/scale_bench.py --corpus /tmp/corpus-100k [--workers 1,2] [--skip datatrove ...]
-        [--only read,ingest] [--slow-limit N] [--json results.json]
+        [--only read,ingest] [--peers datatrove] [--datatrove-python PY] [--slow-limit N]
+        [--json results.json]
 
 Rows (engines), each run as its own child process so its peak RSS is its own:
 
@@ -18,8 +19,9 @@ Rows (engines), each run as its own child process so its peak RSS is its own:
   These rows run in ``--perdoc-rounds`` interleaved rounds (w1, w2, w1, w2,
   ...) and each shows its median round: on a shared VM one pair run one
   after the other is easily 20% off.
-* ``ingest-dedup``: ``ingest run`` with the ``dedup`` stage alone, on the raw
-  files (reading and export included).
+* ``ingest-dedup-wN``: ``ingest run`` with the ``dedup`` stage alone, on the raw
+  files (reading and export included), ``--workers N``: the row to set beside
+  datatrove's, which does nothing else.
 * ``datasketch``: MinHashLSH on the raw text: lower-cased ``\\w+`` tokens,
   5-word shingles, 128 permutations, threshold 0.8, greedy in id order (query,
   then insert; a document with a hit is a duplicate of the smallest hit id).
@@ -27,11 +29,21 @@ Rows (engines), each run as its own child process so its peak RSS is its own:
   default settings) on every document, then the same datasketch pass over
   what jusText kept (a document where jusText keeps nothing is nobody's
   duplicate; their number is printed).
-* ``datatrove``: datatrove's four MinHash stages (signatures, buckets,
+* ``datatrove-wN``: datatrove's four MinHash stages (signatures, buckets,
   clusters, filter: default ``MinhashConfig``: 5-grams, 14 buckets x 8
-  hashes) with 2 tasks / 2 workers, reading the same files with a small
-  custom reader and writing kept and removed documents as JSON lines. Word
-  tokenizer: see ``--datatrove-tokenizer``.
+  hashes) with ``LocalPipelineExecutor(tasks=N, workers=N)`` for each N in
+  ``--workers`` (buckets: 14 tasks on N workers; clusters: 1 task), reading
+  the same files with a small custom reader and writing kept and removed
+  documents as JSON lines: ``datatrove_peer.py``, run by
+  ``--datatrove-python`` (default: this interpreter), so datatrove may live in
+  a virtualenv of its own. Word tokenizer: see ``--datatrove-tokenizer``.
+  Its ``x datatrove`` column sets each row against the datatrove row with the
+  same worker count.
+
+``--peers`` picks the peer engines (default all of ``datasketch``,
+``justext+datasketch``, ``datatrove``; ``none`` for ingest's rows alone). A
+peer that cannot run here (not installed) is skipped with a message naming
+what is missing; ingest's rows are printed all the same.
 
 Every time is the wall time of the child process, start-up, reading the files
 and writing output included (the ``read`` row is the floor for all). Before
@@ -58,6 +70,11 @@ table gives each stage's seconds per document from ``report.json`` (summed
 over the workers: per-core cost) and the run's own ``cpu`` split from
 ``report.json`` (start of the run to its report: no start-up, no output
 close).
+
+``CPU pressure``: the share of a row's wall time in which some task on the
+machine waited for a core (``/proc/pressure/cpu``): the row's own processes
+when they outnumber the cores, or other programs'; a high figure on a shared
+machine means every time in that row is inflated.
 
 ``--corpus`` may also be any folder of ``.txt`` files without
 ``clusters.jsonl`` (then nothing is scored); a folder holding ``input/``, like
@@ -98,6 +115,8 @@ from metrics import score
 
 ROOT = Path(__file__).resolve().parent.parent
 PEERS = ("datasketch", "justext+datasketch", "datatrove")
+# rows set against every other row in a column of their own (datatrove's rows: by worker count)
+SINGLE_PEERS = ("datasketch", "justext+datasketch")
 
 
 # ---------------------------------------------------------------- corpus
@@ -211,134 +230,6 @@ def engine_datasketch(spec: dict[str, Any], with_justext: bool = False) -> dict[
     return {"docs": len(files), "empty": ds.empty}
 
 
-def _datatrove_reader(corpus: Path, files: list[str]) -> Any:
-    from datatrove.data import Document
-    from datatrove.pipeline.base import PipelineStep
-
-    class TextFilesReader(PipelineStep):
-        """Each rank reads a contiguous slice of the sorted file list."""
-
-        name = "text files"
-        type = "📖 - READER"
-
-        def run(self, data: Any = None, rank: int = 0, world_size: int = 1) -> Any:
-            n = len(files)
-            lo, hi = n * rank // world_size, n * (rank + 1) // world_size
-            for rel in files[lo:hi]:
-                with open(corpus / rel, "rb") as f:
-                    text = f.read().decode("utf-8")
-                self.stat_update("documents")
-                yield Document(text=text, id=rel, metadata={})
-
-    return TextFilesReader()
-
-
-def _datatrove_tokenizer(which: str) -> Any:
-    """``default``: datatrove's own English word tokenizer (in datatrove 0.10
-    spaCy's blank ``en`` pipeline: ~19 ms per 500-word document here).
-    ``treebank`` (the default of this benchmark): NLTK's Treebank word
-    tokenizer, i.e. NLTK's ``word_tokenize`` (datatrove's English tokenizer
-    before spaCy) without its punkt sentence split, which needs a data
-    download; MinHash tokenizes ``simplify_text`` output, which has no
-    punctuation, so punkt would find no sentence boundary anyway."""
-    if which == "default":
-        from datatrove.utils.typeshelper import Languages
-
-        return Languages.english
-    from datatrove.utils.word_tokenizers import WordTokenizer
-    from nltk.tokenize import NLTKWordTokenizer
-
-    class TreebankTokenizer(WordTokenizer):
-        def __init__(self) -> None:
-            super().__init__("en")
-            self._tok = NLTKWordTokenizer()
-
-        def word_tokenize(self, text: str) -> list[str]:
-            return [t for t in (x.strip() for x in self._tok.tokenize(text)) if t]
-
-        def sent_tokenize(self, text: str) -> list[str]:
-            return [text]
-
-        def span_tokenize(self, text: str) -> list[tuple[int, int]]:
-            return [(0, len(text))]
-
-    return TreebankTokenizer()
-
-
-def engine_datatrove(spec: dict[str, Any]) -> dict[str, Any]:
-    from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.dedup.minhash import (
-        MinhashConfig,
-        MinhashDedupBuckets,
-        MinhashDedupCluster,
-        MinhashDedupFilter,
-        MinhashDedupSignature,
-    )
-    from datatrove.pipeline.writers import JsonlWriter
-
-    corpus = Path(spec["corpus"])
-    files = corpus_files(corpus)
-    work = Path(spec["workdir"])
-    workers = int(spec.get("workers", 2))
-    config = MinhashConfig()
-    common = {"workers": workers, "skip_completed": False}
-    s1 = LocalPipelineExecutor(
-        pipeline=[
-            _datatrove_reader(corpus, files),
-            MinhashDedupSignature(
-                output_folder=str(work / "sigs"),
-                config=config,
-                language=_datatrove_tokenizer(spec.get("tokenizer", "treebank")),
-            ),
-        ],
-        tasks=workers,
-        logging_dir=str(work / "logs/s1"),
-        **common,
-    )
-    s1.run()
-    s2 = LocalPipelineExecutor(
-        pipeline=[
-            MinhashDedupBuckets(
-                input_folder=str(work / "sigs"), output_folder=str(work / "buckets"), config=config
-            )
-        ],
-        tasks=config.num_buckets,
-        logging_dir=str(work / "logs/s2"),
-        **common,
-    )
-    s2.run()
-    s3 = LocalPipelineExecutor(
-        pipeline=[
-            MinhashDedupCluster(
-                input_folder=str(work / "buckets"),
-                output_folder=str(work / "remove"),
-                config=config,
-                save_cluster_id=True,
-            )
-        ],
-        tasks=1,
-        logging_dir=str(work / "logs/s3"),
-        **common,
-    )
-    s3.run()
-    s4 = LocalPipelineExecutor(
-        pipeline=[
-            _datatrove_reader(corpus, files),
-            MinhashDedupFilter(
-                input_folder=str(work / "remove"),
-                load_cluster_ids=True,
-                exclusion_writer=JsonlWriter(str(work / "removed"), compression=None),
-            ),
-            JsonlWriter(str(work / "kept"), compression=None),
-        ],
-        tasks=workers,
-        logging_dir=str(work / "logs/s4"),
-        **common,
-    )
-    s4.run()
-    return {"docs": len(files)}
-
-
 def child(engine: str, spec: dict[str, Any]) -> int:
     if engine == "read":
         out = engine_read(spec)
@@ -346,8 +237,6 @@ def child(engine: str, spec: dict[str, Any]) -> int:
         out = engine_datasketch(spec)
     elif engine == "justext+datasketch":
         out = engine_datasketch(spec, with_justext=True)
-    elif engine == "datatrove":
-        out = engine_datatrove(spec)
     else:
         raise SystemExit(f"unknown engine {engine!r}")
     print("RESULT " + json.dumps(out))
@@ -356,11 +245,14 @@ def child(engine: str, spec: dict[str, Any]) -> int:
 
 # ---------------------------------------------------------------- measuring (in the parent)
 def _tree_rss(
-    pid: int, hwm: dict[int, int] | None = None, argv: dict[int, list[str]] | None = None
+    pid: int,
+    hwm: dict[int, int] | None = None,
+    argv: dict[int, list[str]] | None = None,
+    parent: dict[int, int] | None = None,
 ) -> tuple[int, int]:
     """Sum and max of VmRSS (bytes) over ``pid`` and its descendants; each
-    process's own peak (VmHWM, bytes) goes into ``hwm`` and its command line
-    into ``argv``, by pid."""
+    process's own peak (VmHWM, bytes) goes into ``hwm``, its command line
+    into ``argv`` and its parent into ``parent``, by pid."""
     total = largest = 0
     stack = [pid]
     seen = set()
@@ -388,7 +280,10 @@ def _tree_rss(
                 hwm[p] = max(hwm.get(p, 0), int(fields["VmHWM"].split()[0]) * 1024)
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
-                    stack += [int(c) for c in f.read().split()]
+                    kids = [int(c) for c in f.read().split()]
+                stack += kids
+                if parent is not None:
+                    parent.update(dict.fromkeys(kids, p))
         except (OSError, ValueError):
             continue
     return total, largest
@@ -408,11 +303,28 @@ def _cpu_split(pid: int) -> tuple[float, float] | None:
     return (utime + stime) / tick, (cutime + cstime) / tick
 
 
-def _process_name(argv: list[str], root: list[str]) -> str:
+def _cpu_stall_us() -> int | None:
+    """Microseconds in which some task on this machine waited for a core
+    (``/proc/pressure/cpu``, ``some total``); None without PSI."""
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return int(f.readline().rsplit("total=", 1)[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _process_name(argv: list[str], root: list[str], parent_argv: list[str] | None = None) -> str:
     """A short name for a process of the measured tree: ``fork`` for a forked
-    copy of the measured process, else the module it runs or its program."""
-    if argv == root:
+    copy of the measured process or of its parent (a fork server's worker),
+    the helper's module for a multiprocessing helper (``forkserver``,
+    ``resource_tracker``: datatrove's pools), else the module it runs or its
+    program."""
+    if argv == root or (argv and argv == parent_argv):
         return "fork"
+    if "-c" in argv[:-1]:  # multiprocessing's helpers: "from multiprocess.forkserver import main; ..."
+        helper = re.search(r"from ([\w.]+) import main", argv[argv.index("-c") + 1])
+        if helper:
+            return helper.group(1).rsplit(".", 1)[-1]
     if "-m" in argv[:-1]:
         return argv[argv.index("-m") + 1].rsplit(".", 1)[-1]
     return os.path.basename(argv[0]) if argv and argv[0] else "?"
@@ -424,17 +336,19 @@ def measure(
     """Run ``cmd``; wall seconds, peak tree RSS (polled), each process's peak
     RSS, the CPU of the process itself and of its child processes, output."""
     out_f = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
+    stall0 = _cpu_stall_us()
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=out_f, text=True)
     peak = peak_proc = 0
     hwm: dict[int, int] = {}
     argv: dict[int, list[str]] = {}
+    parent: dict[int, int] = {}
     stop = threading.Event()
 
     def poll() -> None:
         nonlocal peak, peak_proc
         while not stop.is_set():
-            total, largest = _tree_rss(proc.pid, hwm, argv)
+            total, largest = _tree_rss(proc.pid, hwm, argv, parent)
             peak, peak_proc = max(peak, total), max(peak_proc, largest)
             stop.wait(0.05)
 
@@ -451,6 +365,7 @@ def measure(
     # ru_* of the child and every descendant it waited for (a cross-check of the split)
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - t0
+    stall1 = _cpu_stall_us()
     proc.returncode = os.waitstatus_to_exitcode(status)
     stop.set()
     thread.join()
@@ -461,7 +376,10 @@ def measure(
     pids = [p for p in hwm if p == proc.pid] + [p for p in hwm if p != proc.pid]
     peaks = [hwm[p] / 2**20 for p in pids]
     root = argv.get(proc.pid, [])
-    names = ["run" if p == proc.pid else _process_name(argv.get(p, []), root) for p in pids]
+    names = [
+        "run" if p == proc.pid else _process_name(argv.get(p, []), root, argv.get(parent.get(p, -1)))
+        for p in pids
+    ]
     return {
         "seconds": seconds,
         "peak_tree_mb": peak / 2**20,
@@ -475,6 +393,9 @@ def measure(
         "coordinator_cpu_s": None if split is None else split[0],
         "children_cpu_s": None if split is None else split[1],
         "tree_cpu_s": tree_cpu,
+        # share of the wall time in which some task (this row's own or another
+        # program's) waited for a core: a loaded machine slows every row
+        "cpu_pressure": None if stall0 is None or stall1 is None else (stall1 - stall0) / 1e6 / seconds,
         "returncode": proc.returncode,
         "stdout": stdout,
     }
@@ -502,6 +423,24 @@ def ingest_config(corpus: Path, out: Path, stages: list[str], workers: int, work
     return "\n".join(lines)
 
 
+def ingest_dedup_settings(info: dict[str, Any]) -> str:
+    """The dedup stage's defaults (the benchmark's configs set none) and the
+    LSH shape and hashing path its report names."""
+    try:
+        from ingest_plugins.dedup.engine import DedupOptions
+
+        o = DedupOptions()
+        text = (
+            f"{o.shingle_size}-word shingles, {o.num_perm} permutations, LSH for Jaccard >= {o.threshold} "
+            f"(candidates), verified: Jaccard >= {o.jaccard_threshold} or containment >= "
+            f"{o.containment_threshold}"
+        )
+    except ImportError:  # an ingest without this module: the report's figures alone
+        text = "defaults"
+    shape = ", ".join(f"{k} {info[k]}" for k in ("bands", "rows", "hashing") if k in info)
+    return f"{text}; {shape}" if shape else text
+
+
 def ingest_predictions(out: Path) -> dict[str, str | None]:
     dup_of: dict[str, str | None] = {}
     with open(out / "dropped.jsonl", encoding="utf-8") as f:
@@ -512,13 +451,17 @@ def ingest_predictions(out: Path) -> dict[str, str | None]:
     return dup_of
 
 
-def datatrove_predictions(work: Path) -> dict[str, str | None]:
+def datatrove_predictions(work: Path) -> tuple[dict[str, str | None], int]:
+    """Clusters from datatrove's ``minhash_cluster_id``s (each member a duplicate
+    of the smallest id), and how many documents its filter removed."""
     by_cluster: dict[int, list[str]] = defaultdict(list)
+    removed = 0
     for sub in ("kept", "removed"):
         for path in sorted((work / sub).glob("*.jsonl")):
             with open(path, encoding="utf-8") as f:
                 for line in f:
                     rec = json.loads(line)
+                    removed += sub == "removed"
                     cid = rec.get("metadata", {}).get("minhash_cluster_id", -1)
                     if cid is not None and cid >= 0:
                         by_cluster[cid].append(rec["id"])
@@ -527,7 +470,36 @@ def datatrove_predictions(work: Path) -> dict[str, str | None]:
         members.sort()
         for m in members[1:]:
             dup_of[m] = members[0]
-    return dup_of
+    return dup_of, removed
+
+
+def datatrove_version(python: str) -> str:
+    """``datatrove X`` if ``python`` can run ``datatrove_peer.py`` (datatrove;
+    tokenizers and xxhash, which its dedup steps import; orjson for its JSONL
+    writer; nltk for the Treebank tokenizer), else ``missing ...`` naming what
+    it lacks."""
+    code = (
+        "import importlib.util as u, importlib.metadata as m\n"
+        "need = ('datatrove', 'tokenizers', 'xxhash', 'orjson', 'nltk')\n"
+        "gone = [n for n in need if u.find_spec(n) is None]\n"
+        "print('missing ' + ', '.join(gone) if gone else 'datatrove ' + m.version('datatrove'))"
+    )
+    try:
+        out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"missing: cannot run it ({exc})"
+    return out.stdout.strip() or f"missing: exit {out.returncode}: {out.stderr.strip()[-200:]}"
+
+
+def _peer_failed(name: str, m: dict[str, Any], log: Path) -> None:
+    """Say why a peer's row is missing: a package not installed, or the error."""
+    err = log.read_text(errors="replace")
+    missing = re.search(r"No module named '([\w.]+)'|Please install `([\w.-]+)`", err)
+    if missing:
+        module = missing.group(1) or missing.group(2)
+        print(f"  {name}: skipped ({module} is not installed: pip install {module.split('.')[0]})")
+    else:
+        print(f"  {name}: failed (exit {m['returncode']}), see {log}:\n{err[-1500:]}")
 
 
 def run_engine(
@@ -543,8 +515,8 @@ def run_engine(
     if name.startswith("ingest"):
         if name.startswith("ingest-perdoc-w"):
             stages, workers = ["header", "boilerplate"], int(name.rsplit("w", 1)[1])
-        elif name == "ingest-dedup":
-            stages, workers = ["dedup"], 1
+        elif name.startswith("ingest-dedup-w"):
+            stages, workers = ["dedup"], int(name.rsplit("w", 1)[1])
         else:
             stages, workers = ["header", "boilerplate", "dedup"], int(name.rsplit("w", 1)[1])
         out = work / "out"
@@ -561,32 +533,49 @@ def run_engine(
         row["stage_seconds"] = {k: round(v.get("seconds", 0.0), 4) for k, v in report["stages"].items()}
         if "cpu" in report:  # the run's own split, from start to report (no start-up, no output close)
             row["report_cpu"] = report["cpu"]
+        if "dedup" in stages:
+            dedup = report["stages"]["dedup"]
+            row["duplicates_removed"] = dedup.get("dropped_total")
+            row["settings"] = ingest_dedup_settings(dedup.get("dedup") or {})
         pred = ingest_predictions(out) if "dedup" in stages else None
         if not args.keep_output:
             shutil.rmtree(out, ignore_errors=True)
+    elif name.startswith("datatrove-w"):
+        dt = work / "dt"
+        shutil.rmtree(dt, ignore_errors=True)
+        env["DATATROVE_COLORIZE_LOGS"] = "0"
+        cmd = [
+            args.datatrove_python,
+            str(Path(__file__).resolve().parent / "datatrove_peer.py"),
+            "--corpus",
+            str(corpus),
+            "--workdir",
+            str(dt),
+            "--workers",
+            name.rsplit("w", 1)[1],
+            "--tokenizer",
+            args.datatrove_tokenizer,
+        ]
+        m = measure(cmd, env=env, log=log)
+        if m["returncode"] != 0:
+            _peer_failed(name, m, log)
+            return None
+        result = json.loads(m["stdout"].split("RESULT ", 1)[1].splitlines()[0])
+        row["docs"] = result["docs"]
+        row["dt_stage_seconds"] = result["stage_seconds"]
+        row["settings"] = f"{result['config']}, tokenizer {result['tokenizer']}"
+        row["peer_versions"] = result["versions"]
+        pred, row["duplicates_removed"] = datatrove_predictions(dt)
+        if not args.keep_output:
+            shutil.rmtree(dt, ignore_errors=True)
     else:
-        spec = {
-            "corpus": str(corpus),
-            "pred": str(work / "pred.json"),
-            "workdir": str(work / "dt"),
-            "workers": 2,
-            "tokenizer": args.datatrove_tokenizer,
-        }
-        if name in ("datasketch", "justext+datasketch") and args.slow_limit:
+        spec = {"corpus": str(corpus), "pred": str(work / "pred.json")}
+        if name != "read" and args.slow_limit:
             spec["limit"] = args.slow_limit
-        if name == "datatrove":
-            shutil.rmtree(work / "dt", ignore_errors=True)
-            env["DATATROVE_COLORIZE_LOGS"] = "0"
         cmd = [sys.executable, __file__, "--_child", name, json.dumps(spec)]
         m = measure(cmd, env=env, log=log)
-        err = log.read_text(errors="replace")
         if m["returncode"] != 0:
-            missing = re.search(r"No module named '([\w.]+)'|Please install `([\w.-]+)`", err)
-            if missing:
-                module = missing.group(1) or missing.group(2)
-                print(f"  {name}: skipped ({module} is not installed: pip install {module.split('.')[0]})")
-            else:
-                print(f"  {name}: failed (exit {m['returncode']}), see {log}:\n{err[-1500:]}")
+            _peer_failed(name, m, log)
             return None
         result = json.loads(m["stdout"].split("RESULT ", 1)[1].splitlines()[0])
         row["docs"] = result["docs"]
@@ -594,10 +583,7 @@ def run_engine(
             row["empty"] = result["empty"]
         if name in ("datasketch", "justext+datasketch"):
             pred = json.loads(Path(spec["pred"]).read_text())["dup_of"]
-        elif name == "datatrove":
-            pred = datatrove_predictions(work / "dt")
-            if not args.keep_output:
-                shutil.rmtree(work / "dt", ignore_errors=True)
+            row["duplicates_removed"] = sum(1 for v in pred.values() if v is not None)
     for key in (
         "seconds",
         "peak_tree_mb",
@@ -608,6 +594,7 @@ def run_engine(
         "coordinator_cpu_s",
         "children_cpu_s",
         "tree_cpu_s",
+        "cpu_pressure",
     ):
         row[key] = m[key]
     row["docs_per_s"] = row["docs"] / m["seconds"]
@@ -672,16 +659,26 @@ def versions() -> dict[str, str]:
     return out
 
 
+def _workers_of(engine: str) -> str | None:
+    """``N`` of an ``...-wN`` row, else None."""
+    head, _, n = engine.rpartition("-w")
+    return n if head and n.isdigit() else None
+
+
 def print_table(rows: list[dict[str, Any]], n_docs: int, corpus_mb: float) -> list[str]:
     lines = []
     by = {r["engine"]: r for r in rows}
     limit = by.get("read")
-    peers = [p for p in PEERS if p in by]
+    peers = [p for p in SINGLE_PEERS if p in by]
+    with_datatrove = any(r["engine"].startswith("datatrove-w") for r in rows)
     head = (
         "| engine | docs | seconds | docs/s | MB/s | coordinator CPU µs/doc | workers CPU µs/doc "
         "| other children CPU µs/doc "
-        "| peak tree RSS | max proc RSS | sum of proc peaks | P | R | F1 "
-        "| hard neg merged | kept / expected | x limit |" + "".join(f" x {p} |" for p in peers)
+        "| peak tree RSS | max proc RSS | sum of proc peaks | removed as duplicates | P | R | F1 "
+        "| hard neg merged | kept / expected | x limit |"
+        + "".join(f" x {p} |" for p in peers)
+        + (" x datatrove (same workers) |" if with_datatrove else "")
+        + " CPU pressure |"
     )
     lines.append(head)
     lines.append("|" + " --- |" * (head.count("|") - 1))
@@ -703,15 +700,30 @@ def print_table(rows: list[dict[str, Any]], n_docs: int, corpus_mb: float) -> li
         xp = "".join(
             " - |" if p == r["engine"] else f" {r['docs_per_s'] / by[p]['docs_per_s']:.1f} |" for p in peers
         )
+        if with_datatrove:
+            # each row against datatrove with as many workers: ingest-w2 / datatrove-w2, ...
+            dt = by.get(f"datatrove-w{_workers_of(r['engine'])}")
+            xp += " - |" if dt is None or dt is r else f" {r['docs_per_s'] / dt['docs_per_s']:.2f} |"
         cpu = " | ".join(_us(r.get(f"{who}_us_per_doc")) for who in ("coordinator", "workers", "other"))
+        removed = r.get("duplicates_removed")
         lines.append(
             f"| {r['engine']} | {r['docs']} | {r['seconds']:.1f} | {r['docs_per_s']:,.0f} | {r['mb_per_s']:.1f} "
             f"| {cpu} | {r['peak_tree_mb']:,.0f} MB | {r['max_proc_mb']:,.0f} MB "
-            f"| {r.get('sum_proc_peaks_mb', 0):,.0f} MB | {qcols} | {xl} |{xp}"
+            f"| {r.get('sum_proc_peaks_mb', 0):,.0f} MB | {'-' if removed is None else removed} "
+            f"| {qcols} | {xl} |{xp} {_pct(r.get('cpu_pressure'))} |"
         )
+    seen: set[str] = set()
+    for r in rows:  # each distinct dedup setting once, after the table, named by its first row
+        if r.get("settings") and r["settings"] not in seen:
+            lines += ["", f"{r['engine']} dedup settings: {r['settings']}"]
+            seen.add(r["settings"])
     for line in lines:
         print(line)
     return lines
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
 
 
 def _us(value: float | None) -> str:
@@ -746,6 +758,27 @@ def print_stage_table(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def print_datatrove_table(rows: list[dict[str, Any]]) -> list[str]:
+    """datatrove's rows: each MinHash stage's wall time per document (the
+    whole stage, all its workers: not per-core like ingest's stage table) and
+    each process's peak RSS."""
+    dt_rows = [r for r in rows if "dt_stage_seconds" in r]
+    if not dt_rows:
+        return []
+    stages = list(dt_rows[0]["dt_stage_seconds"])
+    head = "| row | " + " | ".join(f"{s} wall µs/doc" for s in stages) + " | per-process peak RSS |"
+    lines = [head, "|" + " --- |" * (head.count("|") - 1)]
+    for r in dt_rows:
+        per_doc = 1e6 / max(1, r["docs"])
+        cells = [_us(r["dt_stage_seconds"].get(s, 0.0) * per_doc) for s in stages]
+        peaks = zip(r.get("proc_names", []), r.get("proc_peaks_mb", []))
+        cells.append(", ".join(f"{name} {mb:,.0f}" for name, mb in peaks) + " MB")
+        lines.append(f"| {r['engine']} | " + " | ".join(cells) + " |")
+    for line in lines:
+        print(line)
+    return lines
+
+
 def print_row(row: dict[str, Any]) -> None:
     q = row.get("quality")
     print(
@@ -768,9 +801,16 @@ def print_row(row: dict[str, Any]) -> None:
             if row.get("proc_peaks_mb")
             else ""
         )
+        + (f", CPU pressure {row['cpu_pressure']:.0%}" if row.get("cpu_pressure") is not None else "")
         + (f", P {q['P']:.3f} R {q['R']:.3f}" if q else "")
+        + (
+            f", {row['duplicates_removed']} removed as duplicates"
+            if row.get("duplicates_removed") is not None
+            else ""
+        )
         + (f", {row['empty']} documents left empty" if row.get("empty") else "")
-        + (f", stages {row['stage_seconds']}" if "stage_seconds" in row else ""),
+        + (f", stages {row['stage_seconds']}" if "stage_seconds" in row else "")
+        + (f", stages (wall) {row['dt_stage_seconds']}" if "dt_stage_seconds" in row else ""),
         flush=True,
     )
 
@@ -832,7 +872,10 @@ def main(argv: list[str] | None = None) -> int:
         "--workers", default="1,2", help="worker counts for ingest's pipeline rows (comma-separated)"
     )
     ap.add_argument(
-        "--skip", nargs="*", default=[], help="engines to leave out (e.g. datatrove justext+datasketch)"
+        "--skip",
+        nargs="*",
+        default=[],
+        help="engines to leave out, by name or prefix (e.g. datatrove justext+datasketch ingest-dedup)",
     )
     ap.add_argument(
         "--only", default="", help="comma-separated engines to run (prefixes: ingest, ingest-perdoc, ...)"
@@ -849,6 +892,18 @@ def main(argv: list[str] | None = None) -> int:
         "--scratch", type=Path, default=None, help="folder for outputs (default: a temporary one)"
     )
     ap.add_argument("--keep-output", action="store_true", help="keep each engine's output in --scratch")
+    ap.add_argument(
+        "--peers",
+        default="all",
+        help="comma-separated peer engines to run: datasketch, justext+datasketch, datatrove; "
+        "'all' (default) or 'none'",
+    )
+    ap.add_argument(
+        "--datatrove-python",
+        default=os.environ.get("DATATROVE_PYTHON", sys.executable),
+        help="the Python that runs datatrove_peer.py, e.g. a virtualenv's bin/python with "
+        "'datatrove[processing]' and orjson (default: $DATATROVE_PYTHON, else this interpreter)",
+    )
     ap.add_argument(
         "--datatrove-tokenizer",
         choices=("treebank", "default"),
@@ -877,11 +932,23 @@ def main(argv: list[str] | None = None) -> int:
     engines = ["read"] + [f"ingest-w{w}" for w in workers]
     if not args.no_perdoc:
         engines += [f"ingest-perdoc-w{w}" for w in workers]
-    engines += ["ingest-dedup", "datasketch", "justext+datasketch", "datatrove"]
+    engines += [f"ingest-dedup-w{w}" for w in workers]
+    peers = PEERS if args.peers == "all" else [p.strip() for p in args.peers.split(",") if p.strip()]
+    if peers == ["none"]:
+        peers = []
+    if set(peers) - set(PEERS):
+        ap.error(f"--peers takes {', '.join(PEERS)}, all or none")
+    engines += [p for p in PEERS if p in peers and p != "datatrove"]
+    if "datatrove" in peers:
+        engines += [f"datatrove-w{w}" for w in workers]
+
+    def named(engine: str, names: list[str]) -> bool:  # a name or its prefix: ingest-dedup means every -wN
+        return any(engine == n or engine.startswith(n + "-") for n in names)
+
     if args.only:
         wanted = [w.strip() for w in args.only.split(",") if w.strip()]
-        engines = [e for e in engines if e == "read" or any(e == w or e.startswith(w + "-") for w in wanted)]
-    engines = [e for e in engines if e not in args.skip]
+        engines = [e for e in engines if e == "read" or named(e, wanted)]
+    engines = [e for e in engines if not named(e, args.skip)]
 
     scratch_ctx = tempfile.TemporaryDirectory(prefix="scale-bench-") if args.scratch is None else None
     scratch = Path(scratch_ctx.name) if scratch_ctx else args.scratch
@@ -906,6 +973,16 @@ def _bench(args: argparse.Namespace, engines: list[str], scratch: Path, labelled
         print(f"{args.repeat} copies of {corpus} in {copies}")
         corpus = args.corpus = copies
     labels = load_labels(corpus) if labelled else {}
+    if any(e.startswith("datatrove-w") for e in engines):
+        found = datatrove_version(args.datatrove_python)
+        if found.startswith("missing"):
+            print(
+                f"datatrove: skipped, {args.datatrove_python} {found} (a separate virtualenv will do: "
+                "python3 -m venv VENV && VENV/bin/pip install 'datatrove[processing]' orjson, then "
+                "--datatrove-python VENV/bin/python)"
+            )
+            engines = [e for e in engines if not e.startswith("datatrove-w")]
+        args._datatrove_version = found
     files = corpus_files(corpus)
     if not files:
         raise SystemExit(f"no .txt file under {corpus}")
@@ -918,6 +995,8 @@ def _bench(args: argparse.Namespace, engines: list[str], scratch: Path, labelled
         "docs": len(files),
         "bytes": corpus_bytes,
     }
+    if getattr(args, "_datatrove_version", "").startswith("datatrove"):
+        info["versions"]["datatrove"] = f"{args._datatrove_version} ({args.datatrove_python})"
     print(
         f"corpus {corpus}: {len(files)} docs, {corpus_bytes / 1e6:.1f} MB; "
         f"{info['machine']['cpus']} CPUs ({info['machine']['cpu']}), {info['machine']['memory']}, "
@@ -957,6 +1036,9 @@ def _bench(args: argparse.Namespace, engines: list[str], scratch: Path, labelled
     table = print_table(rows, len(files), corpus_bytes / 1e6)
     print()
     table += [""] + print_stage_table(rows)
+    if any("dt_stage_seconds" in r for r in rows):
+        print()
+        table += [""] + print_datatrove_table(rows)
     if args.json:
         args.json.write_text(json.dumps({**info, "rows": rows, "table": table}, indent=1))
     return 0
