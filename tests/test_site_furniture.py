@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from ingest_plugins.boilerplate import BoilerplateOptions, Lexicon
+from ingest_plugins.boilerplate import lexicon as lexicon_module
 from ingest_plugins.boilerplate.sites import site_of
 
 from ingest import Document, Origin
@@ -208,16 +209,20 @@ def test_the_site_of_a_document() -> None:
 
 
 @pytest.mark.parametrize("seed", [1, 2])
-def test_counting_with_bounded_memory_finds_the_same_furniture(seed) -> None:
+@pytest.mark.parametrize("exact_singles", [0, 300])
+def test_counting_with_bounded_memory_finds_the_same_furniture(seed, exact_singles, monkeypatch) -> None:
+    # 0: a Bloom filter from the first page on; 300: exact counts, moved into the filter midway
     rng = random.Random(seed)
     corpus = []
     for s in range(5):
         files, _ = blog(rng, f"site{s}", 30, [BIO] if s % 2 else [DISCLAIMER, "Subscribe to our letters"])
         corpus += [(text, f"folder:site{s}") for text in files.values()]
     exact = Lexicon.from_options(BoilerplateOptions()).fit(corpus).finalize()
-    bounded = (
-        Lexicon.from_options(BoilerplateOptions(), expected_documents=len(corpus)).fit(corpus).finalize()
-    )
+    monkeypatch.setattr(lexicon_module, "EXACT_SINGLES", exact_singles)
+    bounded = Lexicon.from_options(BoilerplateOptions(), expected_documents=len(corpus))
+    bounded.fit(corpus)
+    assert bounded._seen is not None  # the filter is in use
+    bounded.finalize()
     assert [(e.line, e.long) for e in bounded.entries()] == [(e.line, e.long) for e in exact.entries()]
     assert any(e.long for e in exact.entries())
 

@@ -31,15 +31,20 @@ Two-pass use::
 
 or later ``Lexicon.load("lexicon.jsonl")`` / ``BoilerplateOptions(lexicon_path=...)``.
 For a large corpus, :meth:`Lexicon.from_options` with ``expected_documents``
-counts a line exactly only from its second document on (a Bloom filter
-remembers first sightings), so memory grows with the recurring lines, not
-with all the text of the corpus.
+counts exactly only while few lines have been seen just once
+(:data:`EXACT_SINGLES`); then a Bloom filter remembers first sightings and a
+line is counted from its second document on, so memory grows with the
+recurring lines, not with all the text of the corpus. The contexts of a line
+are always those of its copies after the first (the first copy's counts as one
+more), so both ways decide alike.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import sys
 import tempfile
 import zlib
 from collections import Counter
@@ -49,6 +54,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from ..native import native_module
 from .lines import Page, normalise
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,6 +89,13 @@ THRESHOLDS = (
     "long_min_fraction",
 )
 
+#: The compiled twin of :func:`fingerprint_python` and :func:`normalise_all`, if built.
+_native = native_module("ingest_plugins.boilerplate._lexicon")
+
+#: Lines seen once only that a lexicon sized for a corpus counts exactly, before it moves
+#: them into a Bloom filter (about 200 bytes each).
+EXACT_SINGLES = 250_000
+
 #: The place of the corpus-wide counts of short lines (no site key starts with "*").
 CORPUS = "*"
 
@@ -113,6 +126,21 @@ class Fingerprint:
 
 
 def fingerprint(text: str, max_words: int) -> Fingerprint:
+    """The :class:`Fingerprint` of ``text``: lines normalised, each once (by the compiled
+    ``_lexicon`` module when it is there; :func:`fingerprint_python` is its twin)."""
+    if _native is None:
+        return fingerprint_python(text, max_words)
+    return Fingerprint(*_native.fingerprint(text, max_words, _CONTEXT_MIN_WORDS, normalise))
+
+
+def normalise_all(lines: list[str]) -> list[str]:
+    """``[normalise(line) for line in lines]`` (in one call to the compiled module when it is there)."""
+    if _native is None:
+        return [normalise(line) for line in lines]
+    return _native.normalise_many(lines, normalise)  # type: ignore[no-any-return]
+
+
+def fingerprint_python(text: str, max_words: int) -> Fingerprint:
     """The :class:`Fingerprint` of ``text``: lines normalised, each once.
 
     A line's context is a checksum of the two nearest lines of at least a few
@@ -121,15 +149,15 @@ def fingerprint(text: str, max_words: int) -> Fingerprint:
     context, and a bio or a menu beside different stories does not."""
     keys: list[str] = []
     # checksums of the lines of enough words to tell two copies' surroundings apart (0: too
-    # short), of their own text (digits too: "story 1" and "story 2" are different text)
+    # short), of the line as written (digits too: "story 1" and "story 2" are different text)
     sums: list[int] = []
     crc32 = zlib.crc32
+    texty_spaces = _CONTEXT_MIN_WORDS - 1
     for line in text.split("\n"):
-        key = normalise(line)
-        if key:
+        if line and not line.isspace() and (key := normalise(line)):
             keys.append(key)
-            texty = key.count(" ") + 1 >= _CONTEXT_MIN_WORDS
-            sums.append(crc32(" ".join(line.lower().split()).encode()) or 1 if texty else 0)
+            texty = key.count(" ") >= texty_spaces
+            sums.append(crc32(line.encode("utf-8", "surrogatepass")) or 1 if texty else 0)
     n = len(keys)
     # a line with no text around it (a page of menus) is beside this page's own lines:
     # different on every page but an exact copy
@@ -218,17 +246,20 @@ class Lexicon:
         self.unknown_documents = 0  # of them, those of no known site
         self.outlet_documents: Counter[str] = Counter()
         self._counts: Counter[str] = Counter()
-        self._outlets: dict[str, Counter[str]] = {}
+        self._outlets: dict[str, dict[str, int]] = {}  # line -> site -> documents
         # long lines: per site (UNKNOWN_SITE pooled), with the contexts they were seen in
-        self._long: dict[str, Counter[str]] = {}
+        self._long: dict[str, dict[str, int]] = {}
         # distinct contexts per (place, line): the place is a site, or CORPUS for short lines
         self._contexts: dict[tuple[str, str], tuple[int, ...]] = {}
-        self._seen = _SeenOnce(expected_documents * 64) if expected_documents is not None else None
-        self._first_unseen = self._seen is not None
-        self._first_count = 2 if self._first_unseen else 1
+        # exact counts while few lines are seen once only, then a Bloom filter of those
+        self._seen: _SeenOnce | None = None
+        self._singles = 0
+        self._singles_budget = EXACT_SINGLES if expected_documents is not None else sys.maxsize
+        self._expected_lines = 64 * (expected_documents or 0)
         self._settled = False
         # lines that are furniture wherever they are (a replay of a run's decisions)
         self._everywhere: set[str] = set()
+        self._keys: frozenset[str] | None = None  # see keys()
         # long lines kept but marked as recurring text, with the sites (UNKNOWN_SITE too) where
         self._recurring: dict[str, set[str]] = {}
 
@@ -260,37 +291,117 @@ class Lexicon:
             self.outlet_documents[site] += 1
         else:
             self.unknown_documents += 1
-        counts, outlets = self._counts, self._outlets
+        if self._seen is None:
+            self._add_exact(print_, site)
+        else:
+            self._add_filtered(print_, site)
+        if self._singles > self._singles_budget:
+            self._to_filter()
+
+    def _add_exact(self, print_: Fingerprint, site: str | None) -> None:
+        """:meth:`add_fingerprint` while counting is exact: the same as
+        :meth:`_add_filtered` without a filter, written out (it runs for every line)."""
+        counts, outlets, longs, contexts = self._counts, self._outlets, self._long, self._contexts
+        singles = 0
+
+        def again(where: tuple[str, str], context: int) -> None:
+            seen = contexts.get(where, ())
+            if len(seen) < _CONTEXTS_KEPT and context not in seen:
+                contexts[where] = (*seen, context)
+
         for key, context in zip(print_.short, print_.short_contexts):
-            if key in counts:
-                counts[key] += 1
-                self._context((CORPUS, key), context)
-            elif self._first((CORPUS, key), context):
-                counts[key] = self._first_count
+            n = counts.get(key)
+            if n is None:
+                counts[key] = 1
+                singles += 1
+            else:
+                counts[key] = n + 1
+                singles -= n == 1
+                again((CORPUS, key), context)
             if site is not None:
                 per = outlets.get(key)
-                if per is not None and site in per:
-                    per[site] += 1
-                    self._context((site, key), context)
-                elif self._first((site, key), context):
-                    outlets.setdefault(key, Counter())[site] = self._first_count
+                if per is None:
+                    outlets[key] = {site: 1}
+                    singles += 1
+                    continue
+                n = per.get(site)
+                if n is None:
+                    per[site] = 1
+                    singles += 1
+                else:
+                    per[site] = n + 1
+                    singles -= n == 1
+                    again((site, key), context)
         place = UNKNOWN_SITE if site is None else site
         for key, context in zip(print_.long, print_.long_contexts):
-            per = self._long.get(key)
-            if per is not None and place in per:
-                per[place] += 1
-                self._context((place, key), context)
-            elif self._first((place, key), context):
-                self._long.setdefault(key, Counter())[place] = self._first_count
+            per = longs.get(key)
+            if per is None:
+                longs[key] = {place: 1}
+                singles += 1
+                continue
+            n = per.get(place)
+            if n is None:
+                per[place] = 1
+                singles += 1
+            else:
+                per[place] = n + 1
+                singles -= n == 1
+                again((place, key), context)
+        self._singles += singles
 
-    def _first(self, where: tuple[str, str], context: int) -> bool:
-        """A line not counted yet at a place (site, or CORPUS): whether to count it now.
-        With the Bloom filter, a first sighting is only remembered there, and the line
-        is counted from its second (as 2, in the second one's context)."""
-        if self._seen is not None and not self._seen.add(where):
-            return False
-        self._contexts[where] = (context,)
-        return True
+    def _add_filtered(self, print_: Fingerprint, site: str | None) -> None:
+        """:meth:`add_fingerprint` once first sightings go to the Bloom filter: a line not
+        counted yet at a place is counted from its second sighting on, as 2, with that
+        sighting's context (the contexts are those of the copies after the first either
+        way, so that both ways decide alike)."""
+        counts, outlets, longs, context_of = self._counts, self._outlets, self._long, self._context
+        assert self._seen is not None
+        seen, contexts = self._seen.add, self._contexts
+        for key, context in zip(print_.short, print_.short_contexts):
+            n = counts.get(key)
+            if n is not None:
+                counts[key] = n + 1
+                context_of((CORPUS, key), context)
+            elif seen((CORPUS, key)):
+                counts[key] = 2
+                contexts[(CORPUS, key)] = (context,)
+            if site is not None:
+                per = outlets.get(key)
+                n = None if per is None else per.get(site)
+                if n is not None:
+                    per[site] = n + 1  # type: ignore[index]
+                    context_of((site, key), context)
+                elif seen((site, key)):
+                    outlets.setdefault(key, {})[site] = 2
+                    contexts[(site, key)] = (context,)
+        place = UNKNOWN_SITE if site is None else site
+        for key, context in zip(print_.long, print_.long_contexts):
+            per = longs.get(key)
+            n = None if per is None else per.get(place)
+            if n is not None:
+                per[place] = n + 1  # type: ignore[index]
+                context_of((place, key), context)
+            elif seen((place, key)):
+                longs.setdefault(key, {})[place] = 2
+                contexts[(place, key)] = (context,)
+
+    def _to_filter(self) -> None:
+        """Move the lines seen only once into the Bloom filter: memory grows with the
+        recurring lines from now on, not with all the text of the corpus."""
+        self._seen = _SeenOnce(max(self._expected_lines, 20 * self._singles))
+        add = self._seen.add
+        for key in [k for k, n in self._counts.items() if n == 1]:
+            add((CORPUS, key))
+            del self._counts[key]
+        for table in (self._outlets, self._long):
+            for key in list(table):
+                per = table[key]
+                for place in [p for p, n in per.items() if n == 1]:
+                    add((place, key))
+                    del per[place]
+                if not per:
+                    del table[key]
+        self._singles = 0
 
     def _context(self, where: tuple[str, str], context: int) -> None:
         seen = self._contexts.get(where, ())
@@ -308,29 +419,38 @@ class Lexicon:
 
     def finalize(self) -> Lexicon:
         """Drop entries that can never pass the thresholds (smaller file, faster lookups)."""
-        self._counts = Counter({k: n for k, n in self._counts.items() if self._passes(CORPUS, k, n)})
-        self._outlets = {
-            k: Counter({s: n for s, n in c.items() if self._passes(s, k, n)})
+        # most lines are on one page only: a count below every threshold is dropped unread
+        floor = max(1, self.min_documents)
+        long_floor = max(1, min(self.long_min_documents, self.unknown_min_documents))
+        passes, long_passes = self._passes, self._long_passes
+        self._counts = Counter({k: n for k, n in self._counts.items() if n >= floor and passes(CORPUS, k, n)})
+        outlets = (
+            (k, {s: n for s, n in c.items() if n >= floor and passes(s, k, n)})
             for k, c in self._outlets.items()
+        )
+        self._outlets = {k: c for k, c in outlets if c}
+        candidates = {
+            k: {s: n for s, n in c.items() if n >= long_floor}
+            for k, c in self._long.items()
+            if max(c.values()) >= long_floor
         }
-        self._outlets = {k: c for k, c in self._outlets.items() if c}
         # a paragraph beside different text on too few of its site's pages to be removed: kept,
         # but marked for the dedup stage not to merge pages on it. Not where the site is
         # unknown: there the copies of a syndicated story, edited here and there, look the same
-        self._recurring = {
-            k: {
-                s
-                for s, n in c.items()
-                if s != UNKNOWN_SITE and self._recurs(k, s, n) and not self._long_passes(k, s, n)
-            }
-            for k, c in self._long.items()
-        }
-        self._recurring = {k: sites for k, sites in self._recurring.items() if sites}
-        self._long = {
-            k: Counter({s: n for s, n in c.items() if self._long_passes(k, s, n)})
-            for k, c in self._long.items()
-        }
-        self._long = {k: c for k, c in self._long.items() if c}
+        recurring = (
+            (
+                k,
+                {
+                    s
+                    for s, n in c.items()
+                    if s != UNKNOWN_SITE and self._recurs(k, s, n) and not long_passes(k, s, n)
+                },
+            )
+            for k, c in candidates.items()
+        )
+        self._recurring = {k: sites for k, sites in recurring if sites}
+        longs = ((k, {s: n for s, n in c.items() if long_passes(k, s, n)}) for k, c in candidates.items())
+        self._long = {k: c for k, c in longs if c}
         # what is left passed the context test: the contexts are no longer needed
         self._contexts = {}
         self._settled = True
@@ -343,9 +463,9 @@ class Lexicon:
         """Whether line ``key`` was seen at ``place`` beside different text often enough."""
         if self._settled:
             return True  # finalized or loaded: every entry passed
-        # with the Bloom filter, the first copy's context is not known: one fewer is asked for
-        needed = self.min_contexts - 1 if self._first_unseen else self.min_contexts
-        return len(self._contexts.get((place, key), ())) >= needed
+        # the contexts are those of the copies after the first (see _first): the first
+        # copy's surroundings count as one more
+        return len(self._contexts.get((place, key), ())) >= self.min_contexts - 1
 
     def _passes(self, place: str, key: str, n: int) -> bool:
         """The short-line test at ``place`` (a site, or CORPUS) for a line in ``n`` documents."""
@@ -424,6 +544,13 @@ class Lexicon:
         lex._everywhere = {key for key in map(normalise, lines) if key}
         return lex
 
+    def keys(self) -> frozenset[str]:
+        """Every normalised line the lexicon may remove (of any kind, any site); made
+        once the lexicon is finalized or loaded, for a quick first test of a page's lines."""
+        if self._keys is None or not self._settled:
+            self._keys = frozenset(itertools.chain(self._counts, self._outlets, self._long, self._everywhere))
+        return self._keys
+
     def recurs(self, key: str, site: str | None = None) -> bool:
         """For a normalised long line the lexicon keeps: True when it recurs beside different
         text in documents of ``site`` (None: of no known site) without being furniture there
@@ -441,7 +568,6 @@ class Lexicon:
         corpus-wide short lines and the entries of those sites (finalized lexicons
         only: what a task of the second pass carries to its worker)."""
         part = Lexicon(**self.thresholds())  # type: ignore[arg-type]
-        part._first_unseen = self._first_unseen
         part._settled = self._settled
         part._everywhere = self._everywhere
         part.documents = self.documents
@@ -452,11 +578,11 @@ class Lexicon:
         for key, per in self._outlets.items():
             mine = {s: n for s, n in per.items() if s in places}
             if mine:
-                part._outlets[key] = Counter(mine)
+                part._outlets[key] = mine
         for key, per in self._long.items():
             mine = {s: n for s, n in per.items() if s in places}
             if mine:
-                part._long[key] = Counter(mine)
+                part._long[key] = mine
         for key, where in self._recurring.items():
             if where & places:
                 part._recurring[key] = where & places
@@ -500,8 +626,8 @@ class Lexicon:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(json.dumps(header, ensure_ascii=False) + "\n")
                 for line, where in sorted(self._recurring.items()):
-                    rec = {"line": line, "recurring": sorted(where)}  # kept, marked for dedup
-                    fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+                    marked = {"line": line, "recurring": sorted(where)}  # kept, marked for dedup
+                    fh.write(json.dumps(marked, ensure_ascii=False) + "\n")
                 for line in sorted(self._everywhere):
                     fh.write(json.dumps({"line": line, "everywhere": True}, ensure_ascii=False) + "\n")
                 for e in self.entries():
@@ -552,7 +678,7 @@ class Lexicon:
                     if rec.get("recurring"):
                         lex._recurring[key] = {site_key(k) for k in rec["recurring"]}
                         continue
-                    outlets = Counter({site_key(k): int(v) for k, v in (rec.get("outlets") or {}).items()})
+                    outlets = {site_key(k): int(v) for k, v in (rec.get("outlets") or {}).items()}
                     if rec.get("long"):
                         lex._long[key] = outlets
                         continue
@@ -584,10 +710,11 @@ class LexiconRule:
         if lex is None or not len(lex):
             return
         o = page.options
-        for f in page.nonblank:
-            if not f.n_words:
-                continue
-            key = normalise(f.text)
+        nonblank = page.nonblank
+        known = lex.keys()
+        for f, key in zip(nonblank, normalise_all([f.text for f in nonblank])):
+            if key not in known:
+                continue  # most lines of a page: not in the lexicon at all
             if key.count(" ") >= lex.max_words:  # more than max_words words
                 if lex.match_long(key, page.outlet):
                     yield f.index, 1.0

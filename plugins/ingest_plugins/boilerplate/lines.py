@@ -35,9 +35,19 @@ def tokens(lowered: str) -> list[str]:
     return _ASCII_WORD_RE.findall(lowered) if lowered.isascii() else WORD_RE.findall(lowered)
 
 
+#: ``normalise`` of an ASCII line in one C-level pass: digits to "0", letters kept (the
+#: line is lower-cased first), every other character to a space (runs collapse in split)
+_ASCII_NORMALISE = str.maketrans(
+    {chr(c): "0" if chr(c).isdigit() else (chr(c) if chr(c).isalnum() else " ") for c in range(128)}
+)
+
+
 def normalise(line: str) -> str:
     """Key of a line for the lexicon: lower case, digits as 0, punctuation as spaces."""
-    return _NORM_DROP_RE.sub(" ", _DIGIT_RE.sub("0", line.lower())).strip()
+    lowered = line.lower()
+    if lowered.isascii():
+        return " ".join(lowered.translate(_ASCII_NORMALISE).split())
+    return _NORM_DROP_RE.sub(" ", _DIGIT_RE.sub("0", lowered)).strip()
 
 
 @attrs.define(slots=True)

@@ -129,6 +129,7 @@ class BoilerplateOptions:
     #: ... and in at least this fraction of them (of the site's, or of those of no known site:
     #: a story a site carries a few times among many pages is not its furniture) ...
     long_min_fraction: float = 0.1
-    #: ... beside different text in at least this many of them: the nearest lines of text
-    #: around it differ (a story published twice brings its own neighbours along).
+    #: ... beside different text: the nearest lines of text around it (two above, two below)
+    #: differ between its copies, at least this many surroundings counting the first copy's
+    #: (a story published twice brings its own neighbours along).
     min_contexts: int = 3

@@ -1,0 +1,348 @@
+/* The lexicon's per-page work in one pass: the C twin of
+ * ingest_plugins/boilerplate/lexicon.py::fingerprint_python and
+ * lines.py::normalise (for lists of lines).
+ *
+ * A line is normalised here as lines.py's ``normalise`` does it: lower case
+ * (``str.lower``), a decimal digit as "0", any character that is not a word
+ * character (``str.isalnum``) a separator, runs of separators one space, none
+ * at the ends; ASCII lines by a table, others through the same
+ * Py_UNICODE_ISDECIMAL / Py_UNICODE_ISALNUM the regular expression engine uses. Checksums are CRC-32
+ * (the polynomial of zlib.crc32), of the line's UTF-8 bytes ("surrogatepass"
+ * for a lone surrogate), as in the Python code. Results are identical.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+static uint32_t crc_table[256];
+
+static void
+crc_init(void)
+{
+    for (uint32_t n = 0; n < 256; n++) {
+        uint32_t c = n;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_table[n] = c;
+    }
+}
+
+/* zlib.crc32(data, start) */
+static uint32_t
+crc32_update(uint32_t start, const unsigned char *data, Py_ssize_t len)
+{
+    uint32_t c = start ^ 0xFFFFFFFFu;
+    for (Py_ssize_t i = 0; i < len; i++)
+        c = crc_table[(c ^ data[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+/* normalise() of a line with non-ASCII characters: str.lower(), then what the regular
+ * expressions of lines.py do: a decimal digit (\d) becomes "0", a run of characters that are
+ * not word characters (\w: str.isalnum()) or are "_" becomes one space, none at the ends. */
+static PyObject *
+normalise_unicode(PyObject *line)
+{
+    PyObject *lowered = PyObject_CallMethod(line, "lower", NULL);
+    if (lowered == NULL)
+        return NULL;
+    Py_ssize_t n = PyUnicode_GET_LENGTH(lowered);
+    int kind = PyUnicode_KIND(lowered);
+    const void *data = PyUnicode_DATA(lowered);
+    Py_UCS4 *out = PyMem_Malloc(sizeof(Py_UCS4) * (size_t)(n + 1));
+    if (out == NULL) {
+        Py_DECREF(lowered);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t len = 0;
+    int gap = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        Py_UCS4 keep;
+        if (Py_UNICODE_ISDECIMAL(c))
+            keep = '0';
+        else if (Py_UNICODE_ISALNUM(c))
+            keep = c;
+        else {
+            gap = 1;
+            continue;
+        }
+        if (gap && len)
+            out[len++] = ' ';
+        gap = 0;
+        out[len++] = keep;
+    }
+    PyObject *key = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, len);
+    PyMem_Free(out);
+    Py_DECREF(lowered);
+    return key;
+}
+
+/* The normalised key of ``line`` (a new reference), or NULL with an exception set. */
+static PyObject *
+normalise_one(PyObject *line, PyObject *fallback, char **buf, Py_ssize_t *cap)
+{
+    (void)fallback; /* the rules are all here; kept for callers that pass the Python twin */
+    if (!PyUnicode_IS_ASCII(line))
+        return normalise_unicode(line);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(line);
+    const unsigned char *s = PyUnicode_1BYTE_DATA(line);
+    if (n + 1 > *cap) {
+        char *grown = PyMem_Realloc(*buf, (size_t)(n + 1));
+        if (grown == NULL)
+            return PyErr_NoMemory();
+        *buf = grown;
+        *cap = n + 1;
+    }
+    char *out = *buf;
+    Py_ssize_t len = 0;
+    int gap = 0; /* a separator is pending */
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        char keep;
+        if (c >= '0' && c <= '9')
+            keep = '0';
+        else if (c >= 'a' && c <= 'z')
+            keep = (char)c;
+        else if (c >= 'A' && c <= 'Z')
+            keep = (char)(c - 'A' + 'a');
+        else {
+            gap = 1;
+            continue;
+        }
+        if (gap && len)
+            out[len++] = ' ';
+        gap = 0;
+        out[len++] = keep;
+    }
+    return PyUnicode_FromStringAndSize(out, len);
+}
+
+/* Whether ``line`` is empty or all whitespace (str.isspace() of a non-empty line). */
+static int
+blank(PyObject *line)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(line);
+    int kind = PyUnicode_KIND(line);
+    const void *data = PyUnicode_DATA(line);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (!Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i)))
+            return 0;
+    return 1;
+}
+
+static Py_ssize_t
+spaces(PyObject *key)
+{
+    Py_ssize_t n = PyUnicode_GET_LENGTH(key), count = 0;
+    int kind = PyUnicode_KIND(key);
+    const void *data = PyUnicode_DATA(key);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (PyUnicode_READ(kind, data, i) == ' ')
+            count++;
+    return count;
+}
+
+/* crc32 of the line's UTF-8 bytes, or (uint32_t)-1 on error... errors are rare: report by flag */
+static int
+line_sum(PyObject *line, uint32_t *sum)
+{
+    if (PyUnicode_IS_ASCII(line)) {
+        *sum = crc32_update(0, PyUnicode_1BYTE_DATA(line), PyUnicode_GET_LENGTH(line));
+        return 0;
+    }
+    PyObject *bytes = PyUnicode_AsEncodedString(line, "utf-8", "surrogatepass");
+    if (bytes == NULL)
+        return -1;
+    *sum = crc32_update(0, (const unsigned char *)PyBytes_AS_STRING(bytes), PyBytes_GET_SIZE(bytes));
+    Py_DECREF(bytes);
+    return 0;
+}
+
+static int
+put(PyObject *dict, PyObject *key, uint32_t value)
+{
+    PyObject *v = PyLong_FromUnsignedLong(value);
+    if (v == NULL)
+        return -1;
+    int rc = PyDict_SetItem(dict, key, v);
+    Py_DECREF(v);
+    return rc;
+}
+
+/* fingerprint(text, max_words, context_min_words, normalise) ->
+ *     (short keys, their contexts, long keys, their contexts) */
+static PyObject *
+fingerprint(PyObject *self, PyObject *args)
+{
+    PyObject *text, *fallback;
+    Py_ssize_t max_words, context_min_words;
+    if (!PyArg_ParseTuple(args, "UnnO:fingerprint", &text, &max_words, &context_min_words, &fallback))
+        return NULL;
+    PyObject *result = NULL, *lines = NULL, *keys = NULL, *shorts = NULL, *longs = NULL, *joined = NULL;
+    uint32_t *sums = NULL, *before = NULL;
+    char *buf = NULL;
+    Py_ssize_t cap = 0;
+
+    PyObject *newline = PyUnicode_FromString("\n");
+    if (newline == NULL)
+        return NULL;
+    lines = PyUnicode_Split(text, newline, -1);
+    Py_DECREF(newline);
+    if (lines == NULL)
+        goto done;
+    Py_ssize_t nlines = PyList_GET_SIZE(lines);
+    keys = PyList_New(0);
+    sums = PyMem_Malloc(sizeof(uint32_t) * (size_t)(nlines + 1));
+    before = PyMem_Malloc(sizeof(uint32_t) * (size_t)(nlines + 1));
+    if (keys == NULL || sums == NULL || before == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = 0; i < nlines; i++) {
+        PyObject *line = PyList_GET_ITEM(lines, i);
+        if (PyUnicode_GET_LENGTH(line) == 0 || blank(line))
+            continue;
+        PyObject *key = normalise_one(line, fallback, &buf, &cap);
+        if (key == NULL)
+            goto done;
+        if (!PyUnicode_Check(key)) {
+            Py_DECREF(key);
+            PyErr_SetString(PyExc_TypeError, "normalise must return str");
+            goto done;
+        }
+        if (PyUnicode_GET_LENGTH(key) == 0) {
+            Py_DECREF(key);
+            continue;
+        }
+        int rc = PyList_Append(keys, key);
+        uint32_t sum = 0;
+        if (rc == 0 && spaces(key) >= context_min_words - 1) {
+            rc = line_sum(line, &sum);
+            if (sum == 0)
+                sum = 1;
+        }
+        Py_DECREF(key);
+        if (rc < 0)
+            goto done;
+        sums[n++] = sum;
+    }
+    /* the page's own lines, for a line with no text around it */
+    PyObject *sep = PyUnicode_FromString("\n");
+    if (sep == NULL)
+        goto done;
+    joined = PyUnicode_Join(sep, keys);
+    Py_DECREF(sep);
+    if (joined == NULL)
+        goto done;
+    uint32_t alone = 0;
+    if (n && line_sum(joined, &alone) < 0)
+        goto done;
+
+    uint32_t last = 0, last2 = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char b[4] = {last2 & 0xFF, (last2 >> 8) & 0xFF, (last2 >> 16) & 0xFF, last2 >> 24};
+        before[i] = crc32_update(last, b, 4);
+        if (sums[i]) {
+            last2 = last;
+            last = sums[i];
+        }
+    }
+    unsigned char empty4[4] = {0, 0, 0, 0};
+    uint32_t nothing_above = crc32_update(0, empty4, 4);
+    shorts = PyDict_New();
+    longs = PyDict_New();
+    if (shorts == NULL || longs == NULL)
+        goto done;
+    uint32_t after = 0, after2 = 0;
+    for (Py_ssize_t i = n - 1; i >= 0; i--) {
+        PyObject *key = PyList_GET_ITEM(keys, i);
+        uint32_t context;
+        if (after || before[i] != nothing_above) {
+            unsigned char b[8] = {after & 0xFF,        (after >> 8) & 0xFF,  (after >> 16) & 0xFF,
+                                  after >> 24,         after2 & 0xFF,        (after2 >> 8) & 0xFF,
+                                  (after2 >> 16) & 0xFF, after2 >> 24};
+            context = crc32_update(before[i], b, 8);
+        }
+        else
+            context = alone;
+        if (put(spaces(key) >= max_words ? longs : shorts, key, context) < 0)
+            goto done;
+        if (sums[i]) {
+            after2 = after;
+            after = sums[i];
+        }
+    }
+    PyObject *sk = PyDict_Keys(shorts), *sv = PyDict_Values(shorts);
+    PyObject *lk = PyDict_Keys(longs), *lv = PyDict_Values(longs);
+    if (sk && sv && lk && lv)
+        result = PyTuple_Pack(4, sk, sv, lk, lv);
+    Py_XDECREF(sk);
+    Py_XDECREF(sv);
+    Py_XDECREF(lk);
+    Py_XDECREF(lv);
+done:
+    Py_XDECREF(lines);
+    Py_XDECREF(keys);
+    Py_XDECREF(shorts);
+    Py_XDECREF(longs);
+    Py_XDECREF(joined);
+    PyMem_Free(sums);
+    PyMem_Free(before);
+    PyMem_Free(buf);
+    return result;
+}
+
+/* normalise_many(lines, normalise) -> [normalise(line) for line in lines] */
+static PyObject *
+normalise_many(PyObject *self, PyObject *args)
+{
+    PyObject *lines, *fallback;
+    if (!PyArg_ParseTuple(args, "O!O:normalise_many", &PyList_Type, &lines, &fallback))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(lines);
+    PyObject *out = PyList_New(n);
+    if (out == NULL)
+        return NULL;
+    char *buf = NULL;
+    Py_ssize_t cap = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *line = PyList_GET_ITEM(lines, i);
+        if (!PyUnicode_Check(line)) {
+            PyErr_SetString(PyExc_TypeError, "lines must be str");
+            goto fail;
+        }
+        PyObject *key = normalise_one(line, fallback, &buf, &cap);
+        if (key == NULL)
+            goto fail;
+        PyList_SET_ITEM(out, i, key);
+    }
+    PyMem_Free(buf);
+    return out;
+fail:
+    PyMem_Free(buf);
+    Py_DECREF(out);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"fingerprint", fingerprint, METH_VARARGS,
+     "fingerprint(text, max_words, context_min_words, normalise) -> (short keys, contexts, long keys, "
+     "contexts)"},
+    {"normalise_many", normalise_many, METH_VARARGS,
+     "normalise_many(lines, normalise) -> the normalised key of each line"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_lexicon",
+                                    "C twin of the lexicon's per-page work.", -1, methods};
+
+PyMODINIT_FUNC
+PyInit__lexicon(void)
+{
+    crc_init();
+    return PyModule_Create(&module);
+}

@@ -1,0 +1,59 @@
+"""The compiled ``_lexicon`` module gives what its Python twins give, value for value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from ingest_plugins.boilerplate import lexicon
+from ingest_plugins.boilerplate.lexicon import Fingerprint, fingerprint_python
+from ingest_plugins.boilerplate.lines import normalise
+
+native = lexicon._native
+pytestmark = pytest.mark.skipif(native is None, reason="the _lexicon extension is not built")
+
+DEV_PAGES = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "dev" / "boilerplate" / "input"
+
+# lines of words, digits, punctuation, spaces of every kind, non-ASCII letters and digits,
+# a lone surrogate, and empty or blank lines between them
+WORDS = "Home News the Story 12:30 $139.00 — é İ ٣ 日本 _ a_b ... ǅ ß K".split()
+pieces = st.sampled_from([*WORDS, " ", "  ", "\t", "\ud800", "\u2028", "\x0b", "\U0001f600"])
+line = st.lists(pieces, max_size=40).map(" ".join)
+text = st.lists(st.one_of(line, st.just(""), st.just("   ")), max_size=30).map("\n".join)
+
+
+def python(text: str, max_words: int) -> Fingerprint:
+    return fingerprint_python(text, max_words)
+
+
+def compiled(text: str, max_words: int) -> Fingerprint:
+    assert native is not None
+    return Fingerprint(*native.fingerprint(text, max_words, lexicon._CONTEXT_MIN_WORDS, normalise))
+
+
+@settings(max_examples=400, deadline=None)
+@given(text, st.integers(min_value=1, max_value=12))
+def test_fingerprints_are_the_same(text, max_words):
+    assert compiled(text, max_words) == python(text, max_words)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=60), max_size=20))
+def test_normalised_keys_are_the_same_for_any_text(lines):
+    assert native is not None
+    assert native.normalise_many(lines, normalise) == [normalise(x) for x in lines]
+
+
+def test_every_ascii_character_normalises_the_same():
+    assert native is not None
+    lines = [chr(c) * 3 + "a" + chr(c) + "1" for c in range(128)]
+    assert native.normalise_many(lines, normalise) == [normalise(x) for x in lines]
+
+
+@pytest.mark.skipif(not DEV_PAGES.is_dir(), reason="the development pages are not beside the checkout")
+def test_the_development_pages_give_the_same_fingerprints():
+    for path in sorted(DEV_PAGES.glob("*.txt")):
+        page = path.read_text(encoding="utf-8")
+        assert compiled(page, 30) == python(page, 30), path.name
