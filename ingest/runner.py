@@ -11,6 +11,7 @@ resumes a killed run from the last one (see :mod:`ingest.engine.checkpoint`).
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import logging
@@ -19,7 +20,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -411,10 +412,9 @@ class Pipeline:
         if checkpoint is not None:
             ledger.trackers.append(checkpoint.track)
             ledger.listeners.append(checkpoint.on_drop)  # after the sink's: the drop is written
+        stream = self._execute(iter(source), ledger, sink=sink, progress=progress, checkpoint=checkpoint)
         try:
-            for doc in self._execute(
-                iter(source), ledger, sink=sink, progress=progress, checkpoint=checkpoint
-            ):
+            for doc in stream:
                 try:
                     if type(doc) is PreparedDocument:  # encoded by the sink's prepare in a worker
                         sink.write_prepared(doc.id, doc.prepared)
@@ -428,6 +428,11 @@ class Pipeline:
                 if checkpoint is not None:
                     checkpoint.on_kept()
         except BaseException as exc:  # noqa: BLE001 - _fail cleans up and raises
+            # Stopped here (Ctrl-C, SIGTERM or a sink error while writing, not inside the
+            # stream): close the stream now, so its stages' worker processes end and its
+            # spools go before the exit, which would otherwise wait for those workers.
+            with contextlib.suppress(Exception):
+                stream.close()
             self._fail(exc, sink, checkpoint, resumable=True, doing="")
         try:
             sink.close(self.report)
@@ -625,7 +630,7 @@ class Pipeline:
         sink: Any,
         progress: ProgressCallback | None = None,
         checkpoint: Checkpointer | None = None,
-    ) -> Iterator[Document]:
+    ) -> Generator[Document, None, None]:
         started = datetime.datetime.now(datetime.timezone.utc)
         clock_start = time.perf_counter()
         cpu_start = _cpu_seconds()

@@ -57,3 +57,22 @@ def test_the_development_pages_give_the_same_fingerprints():
     for path in sorted(DEV_PAGES.glob("*.txt")):
         page = path.read_text(encoding="utf-8")
         assert compiled(page, 30) == python(page, 30), path.name
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(text, st.sampled_from([None, "folder:a", "folder:b"])), max_size=12))
+def test_counting_is_the_same(pages):
+    def counted(use_native: bool) -> tuple:
+        lex = lexicon.Lexicon(min_documents=2)
+        for page, site in pages:
+            print_ = fingerprint_python(page, 6)
+            if use_native:
+                lex.add_fingerprint(print_, site)
+            else:
+                lex._add_exact(print_, site)  # the Python twin
+                lex.documents += 1
+        return lex._counts, lex._outlets, lex._long, lex._contexts, lex._singles
+
+    python_counts = counted(False)
+    assert counted(True)[:4] == python_counts[:4]
+    assert counted(True)[4] == python_counts[4]

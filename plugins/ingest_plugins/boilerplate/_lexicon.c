@@ -328,10 +328,160 @@ fail:
     return NULL;
 }
 
+/* contexts[where] gets ``context`` among its distinct contexts (at most ``kept`` of them). */
+static int
+again(PyObject *contexts, PyObject *place, PyObject *key, PyObject *context, Py_ssize_t kept)
+{
+    PyObject *where = PyTuple_Pack(2, place, key);
+    if (where == NULL)
+        return -1;
+    PyObject *seen = PyDict_GetItemWithError(contexts, where); /* borrowed */
+    int rc = 0;
+    if (seen == NULL && PyErr_Occurred())
+        rc = -1;
+    else {
+        Py_ssize_t n = seen == NULL ? 0 : PyTuple_GET_SIZE(seen);
+        int found = 0;
+        for (Py_ssize_t i = 0; i < n && !found; i++) {
+            int eq = PyObject_RichCompareBool(PyTuple_GET_ITEM(seen, i), context, Py_EQ);
+            if (eq < 0) {
+                rc = -1;
+                break;
+            }
+            found = eq;
+        }
+        if (rc == 0 && n < kept && !found) {
+            PyObject *grown = PyTuple_New(n + 1);
+            if (grown == NULL)
+                rc = -1;
+            else {
+                for (Py_ssize_t i = 0; i < n; i++) {
+                    PyObject *item = PyTuple_GET_ITEM(seen, i);
+                    Py_INCREF(item);
+                    PyTuple_SET_ITEM(grown, i, item);
+                }
+                Py_INCREF(context);
+                PyTuple_SET_ITEM(grown, n, context);
+                rc = PyDict_SetItem(contexts, where, grown);
+                Py_DECREF(grown);
+            }
+        }
+    }
+    Py_DECREF(where);
+    return rc;
+}
+
+/* table[key][place] += 1 (a new inner dict, or a new place, starts at 1); *singles follows
+ * the places at which a line was seen once. The inner dict: a line's counts per place. */
+static int
+count_at(PyObject *table, PyObject *key, PyObject *place, PyObject *contexts, PyObject *context,
+         Py_ssize_t kept, Py_ssize_t *singles, PyObject *one)
+{
+    PyObject *per = PyDict_GetItemWithError(table, key);
+    if (per == NULL) {
+        if (PyErr_Occurred())
+            return -1;
+        per = PyDict_New();
+        if (per == NULL)
+            return -1;
+        int rc = PyDict_SetItem(per, place, one);
+        if (rc == 0)
+            rc = PyDict_SetItem(table, key, per);
+        Py_DECREF(per);
+        *singles += 1;
+        return rc;
+    }
+    PyObject *n = PyDict_GetItemWithError(per, place);
+    if (n == NULL) {
+        if (PyErr_Occurred())
+            return -1;
+        *singles += 1;
+        return PyDict_SetItem(per, place, one);
+    }
+    long count = PyLong_AsLong(n);
+    if (count == -1 && PyErr_Occurred())
+        return -1;
+    PyObject *next = PyLong_FromLong(count + 1);
+    if (next == NULL)
+        return -1;
+    int rc = PyDict_SetItem(per, place, next);
+    Py_DECREF(next);
+    if (count == 1)
+        *singles -= 1;
+    return rc < 0 ? -1 : again(contexts, place, key, context, kept);
+}
+
+/* count_exact(counts, outlets, longs, contexts, short, short_contexts, long, long_contexts,
+ *             site, unknown_site, corpus, kept) -> change in the lines seen once:
+ * the C twin of lexicon.py's Lexicon._add_exact. */
+static PyObject *
+count_exact(PyObject *self, PyObject *args)
+{
+    PyObject *counts, *outlets, *longs, *contexts, *shorts, *short_ctx, *long_keys, *long_ctx, *site, *unknown,
+        *corpus;
+    Py_ssize_t kept;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!OUUn:count_exact", &PyDict_Type, &counts, &PyDict_Type,
+                          &outlets, &PyDict_Type, &longs, &PyDict_Type, &contexts, &PyList_Type, &shorts,
+                          &PyList_Type, &short_ctx, &PyList_Type, &long_keys, &PyList_Type, &long_ctx, &site,
+                          &unknown, &corpus, &kept))
+        return NULL;
+    if (PyList_GET_SIZE(shorts) != PyList_GET_SIZE(short_ctx) ||
+        PyList_GET_SIZE(long_keys) != PyList_GET_SIZE(long_ctx)) {
+        PyErr_SetString(PyExc_ValueError, "keys and contexts differ in length");
+        return NULL;
+    }
+    PyObject *one = PyLong_FromLong(1);
+    if (one == NULL)
+        return NULL;
+    Py_ssize_t singles = 0;
+    int has_site = site != Py_None;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(shorts); i++) {
+        PyObject *key = PyList_GET_ITEM(shorts, i), *context = PyList_GET_ITEM(short_ctx, i);
+        PyObject *n = PyDict_GetItemWithError(counts, key);
+        if (n == NULL) {
+            if (PyErr_Occurred() || PyDict_SetItem(counts, key, one) < 0)
+                goto fail;
+            singles += 1;
+        }
+        else {
+            long count = PyLong_AsLong(n);
+            if (count == -1 && PyErr_Occurred())
+                goto fail;
+            PyObject *next = PyLong_FromLong(count + 1);
+            if (next == NULL)
+                goto fail;
+            int rc = PyDict_SetItem(counts, key, next);
+            Py_DECREF(next);
+            if (rc < 0)
+                goto fail;
+            if (count == 1)
+                singles -= 1;
+            if (again(contexts, corpus, key, context, kept) < 0)
+                goto fail;
+        }
+        if (has_site && count_at(outlets, key, site, contexts, context, kept, &singles, one) < 0)
+            goto fail;
+    }
+    PyObject *place = has_site ? site : unknown;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(long_keys); i++) {
+        if (count_at(longs, PyList_GET_ITEM(long_keys, i), place, contexts, PyList_GET_ITEM(long_ctx, i), kept,
+                     &singles, one) < 0)
+            goto fail;
+    }
+    Py_DECREF(one);
+    return PyLong_FromSsize_t(singles);
+fail:
+    Py_DECREF(one);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"fingerprint", fingerprint, METH_VARARGS,
      "fingerprint(text, max_words, context_min_words, normalise) -> (short keys, contexts, long keys, "
      "contexts)"},
+    {"count_exact", count_exact, METH_VARARGS,
+     "count_exact(counts, outlets, longs, contexts, short, short_contexts, long, long_contexts, site, "
+     "unknown_site, corpus, kept) -> change in the lines seen once"},
     {"normalise_many", normalise_many, METH_VARARGS,
      "normalise_many(lines, normalise) -> the normalised key of each line"},
     {NULL, NULL, 0, NULL},

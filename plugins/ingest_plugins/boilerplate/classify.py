@@ -246,7 +246,7 @@ class Cleaner:
     ) -> tuple[list[str], list[bool], list[str | None], list[LineFeatures], LowConfidence | None]:
         o = self.options
         lines = text.split("\n")
-        feats = compute_features(lines, self.stopwords, text.lower().split("\n"), ALL_TRIGGERS)
+        feats = compute_features(lines, self.stopwords, None, ALL_TRIGGERS)
         stopwords = self.stopwords
         if o.auto_stopwords and page_stop_density(feats) < o.min_page_stop_density:
             # the page is not in the configured language: use its own function words,

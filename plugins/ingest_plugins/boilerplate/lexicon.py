@@ -291,7 +291,22 @@ class Lexicon:
             self.outlet_documents[site] += 1
         else:
             self.unknown_documents += 1
-        if self._seen is None:
+        if self._seen is None and _native is not None:
+            self._singles += _native.count_exact(
+                self._counts,
+                self._outlets,
+                self._long,
+                self._contexts,
+                list(print_.short),
+                list(print_.short_contexts),
+                list(print_.long),
+                list(print_.long_contexts),
+                site,
+                UNKNOWN_SITE,
+                CORPUS,
+                _CONTEXTS_KEPT,
+            )
+        elif self._seen is None:
             self._add_exact(print_, site)
         else:
             self._add_filtered(print_, site)
@@ -300,7 +315,8 @@ class Lexicon:
 
     def _add_exact(self, print_: Fingerprint, site: str | None) -> None:
         """:meth:`add_fingerprint` while counting is exact: the same as
-        :meth:`_add_filtered` without a filter, written out (it runs for every line)."""
+        :meth:`_add_filtered` without a filter, written out (it runs for every line;
+        the compiled ``count_exact`` is its twin)."""
         counts, outlets, longs, contexts = self._counts, self._outlets, self._long, self._contexts
         singles = 0
 

@@ -117,16 +117,34 @@ def compute_features(
 ) -> list[LineFeatures]:
     """Compute :class:`LineFeatures` for every line.
 
-    ``lowered`` may hold the lines in lower case (``text.lower().split("\n")``,
-    one call for the whole page); ``triggers``, the rules' trigger words, fills
-    each line's ``_hits`` cache.  Without a stop-word list (unknown language)
-    the density is replaced by a neutral proxy: 0.5 for lines that read like
-    sentences, else 0.
+    ``lowered`` may hold the lines in lower case (``text.lower().split("\n")``);
+    ``triggers``, the rules' trigger words, fills each line's ``_hits`` cache.
+    Without a stop-word list (unknown language) the density is replaced by a
+    neutral proxy: 0.5 for lines that read like sentences, else 0.
 
-    The features are computed column by column (one C-level ``map`` or a tight
-    comprehension per feature) and only then wrapped in objects.
+    The compiled ``_features.features`` does it all in one pass, lower-casing
+    the lines and making the objects itself; :func:`features_python` is its
+    twin (and runs when ``_columns`` is :func:`columns_python`, or for lines
+    that are instances of a ``str`` subclass).
     """
+    if _features is not None and _columns is not columns_python:
+        made = _features(LineFeatures, lines, stopwords or None, triggers)
+        if made is not None:
+            return made  # type: ignore[no-any-return]
+    return features_python(lines, stopwords, lowered, triggers)
+
+
+def features_python(
+    lines: list[str],
+    stopwords: frozenset[str],
+    lowered: list[str] | None = None,
+    triggers: frozenset[str] | None = None,
+) -> list[LineFeatures]:
+    """:func:`compute_features` in Python: the features are computed column by column
+    (one C-level ``map`` or a tight comprehension per feature, see ``_columns``) and
+    only then wrapped in objects."""
     if lowered is None or len(lowered) != len(lines):
+        # a line's lower case is its part of the page's (no character lower-cases across "\n")
         lowered = [line.lower() for line in lines]
     texts, firsts, lasts, nc, nw, nstop, ends, nsent, hits = _columns(
         lines, lowered, stopwords or None, triggers
@@ -237,6 +255,7 @@ _native = native_module("ingest_plugins.boilerplate._features")
 # LineFeatures' "not computed yet"
 _NO_CAPS, _NO_DATE, _WORDS_LATER = itertools.repeat(-1.0), itertools.repeat(-2), itertools.repeat(None)
 _columns = _native.columns if _native is not None else columns_python
+_features = _native.features if _native is not None else None
 #: True when the per-line features are computed by the compiled extension
 NATIVE = _columns is not columns_python
 

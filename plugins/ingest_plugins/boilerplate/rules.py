@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from ..native import native_module
 from .lines import LineFeatures, Page
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -883,7 +884,38 @@ def rule_candidates(
     words) that it may claim: the same necessary conditions as :func:`candidate_rules`,
     computed rule by rule over the page.  A line may be listed twice; any other line
     cannot be claimed by that rule.  Not valid with extra ``link_phrases``.
+
+    The compiled ``_features.candidates`` reads the lines the feature pass made in one
+    pass; :func:`rule_candidates_python` is its twin (and decides for other lines).
     """
+    if _native is not None:
+        # both bounds act the same anywhere past the word counts of a line
+        pmw = min(max(o.pattern_max_words, -1), 1 << 40)
+        kmi = min(max(o.keyword_min_items, -(1 << 40)), 1 << 40)
+        got = _native.candidates(LineFeatures, lines, pmw, kmi, _WORD_BITS, _FIRST_BITS)
+        if got is not None:
+            legal, promo, caption, comment, ui, ago, first_link, tag_end, copyright_, digit_first = got[:10]
+            alt_text, dated, first_byline, bullet, keyword = got[10:]
+            dated = ago + dated
+            lists = {
+                "legal": legal + copyright_,
+                "promo": promo,
+                "caption": caption + digit_first + alt_text,
+                "comment_meta": comment,
+                "ui_chrome": ui,
+                "link_phrase": first_link + tag_end,
+                "timestamp": dated,
+                "byline": dated + first_byline + bullet,
+                "keyword_list": keyword,
+            }
+            return {name: lists[name] for name in set(names) if name in lists}
+    return rule_candidates_python(lines, o, names)
+
+
+def rule_candidates_python(
+    lines: list[LineFeatures], o: BoilerplateOptions, names: Iterable[str]
+) -> dict[str, list[LineFeatures]]:
+    """:func:`rule_candidates` in Python."""
     names = set(names)
     out: dict[str, list[LineFeatures]] = {}
     # lines holding trigger words, with those words (compute_features usually found them)
@@ -934,6 +966,14 @@ _TRIGGER_RULES = (
     ("comment_meta", COMMENT_TRIGGERS),
     ("ui_chrome", UI_STRONG),
 )
+#: for ``_features.candidates``: the rules each trigger word serves (bits in _TRIGGER_RULES order, then
+#: "ago") and those a first word opens (1: link_phrase, 2: byline)
+_WORD_BITS = {
+    w: sum(1 << k for k, (_, trig) in enumerate(_TRIGGER_RULES) if w in trig) | (32 if w == "ago" else 0)
+    for w in ALL_TRIGGERS
+}
+_FIRST_BITS = {w: ("link_phrase" in r) | ("byline" in r) << 1 for w, r in _FIRST_WORD_RULES.items()}
+_native = native_module("ingest_plugins.boilerplate._features")
 
 
 def phrases_regex(phrases: list[str], tail: str) -> re.Pattern[str] | None:

@@ -24,7 +24,7 @@ import re
 from collections.abc import Iterator
 
 from ..native import native_module
-from .lines import GOOD, NEARGOOD, Page
+from .lines import GOOD, NEARGOOD, LineFeatures, Page
 from .rules import ci_match
 
 _TRAIL = r"[\s:.\-–—|»›>()\[\]0-9]*"
@@ -61,6 +61,106 @@ END_MARKER_RE = re.compile(
 
 _end_marker_match = ci_match(END_MARKER_RE)
 
+#: the words END_MARKER_RE's alternatives open with, as the first ``\w+`` token of a lower-cased ASCII
+#: line gives them (digits of the trail may be glued on, and are stripped off): an ASCII line that
+#: opens with another word is no marker ("" stands for a count: "12 comments")
+_MARKER_OPENERS = frozenset(
+    {
+        "related",
+        "more",
+        "elsewhere",
+        "you",
+        "we",
+        "recommended",
+        "suggested",
+        "read",
+        "watch",
+        "up",
+        "what",
+        "further",
+        "keep",
+        "next",
+        "most",
+        "top",
+        "trending",
+        "popular",
+        "recent",
+        "latest",
+        "comment",
+        "comments",
+        "no",
+        "leave",
+        "post",
+        "add",
+        "write",
+        "submit",
+        "join",
+        "show",
+        "view",
+        "load",
+        "see",
+        "discussion",
+        "conversation",
+        "response",
+        "responses",
+        "about",
+        "share",
+        "print",
+        "email",
+        "sponsored",
+        "promoted",
+        "paid",
+        "from",
+        "around",
+        "across",
+        "editor",
+        "editors",
+        "also",
+        "in",
+        "other",
+        "similar",
+        "hashtag",
+        "hashtags",
+        "tag",
+        "tags",
+        "topics",
+        "filed",
+        "categories",
+        "newsletter",
+        "sign",
+        "subscribe",
+        "articulos",
+        "artigos",
+        "noticias",
+        "veja",
+        "leia",
+        "lee",
+        "lea",
+        "comentarios",
+        "deixe",
+        "deja",
+        "mais",
+        "mas",
+        "articles",
+        "commentaires",
+        "laisser",
+        "a",
+        "lire",
+        "kommentare",
+        "mehr",
+        "das",
+        "leggi",
+        "articoli",
+        "commenti",
+        "gerelateerde",
+        "reacties",
+        "lees",
+        "explore",
+        "",
+    }
+)
+_DIGITS = "0123456789"
+
 #: lines that open a new item (story teaser, comment): strong separators
 DATED_RULES = frozenset({"timestamp", "byline", "comment_meta"})
 
@@ -81,6 +181,13 @@ class EndMarkerRule:
             self.extra is not None and self.extra.match(text) is not None
         )
 
+    def is_marker_line(self, f: LineFeatures) -> bool:
+        """:meth:`is_marker` of a line (or paragraph): on an ASCII line the regex runs only when
+        its first word may open a marker (case folding can make other words match elsewhere)."""
+        if self.extra is None and f.first_word.rstrip(_DIGITS) not in _MARKER_OPENERS and f.text.isascii():
+            return False
+        return self.is_marker(f.text)
+
     def __call__(self, page: Page) -> Iterator[tuple[int, float]]:
         feats = page.unit_features
         classes = page.initial
@@ -90,7 +197,7 @@ class EndMarkerRule:
         prose = [c in (GOOD, NEARGOOD) for c in classes]
         total = sum([f.n_words for f, p in zip(feats, prose) if p])
         max_words = 16
-        is_marker = self.is_marker
+        is_marker = self.is_marker_line
         first = -1  # the densest prose span's start: found at the first marker (most pages have none)
         min_before = 0
         for u in range(n):
@@ -99,7 +206,7 @@ class EndMarkerRule:
                 before += f.n_words
                 seen_prose = True
                 continue
-            if not seen_prose or not f.n_words or f.n_words > max_words or not is_marker(f.text):
+            if not seen_prose or not f.n_words or f.n_words > max_words or not is_marker(f):
                 continue
             if first < 0:
                 # a marker needs an article above it: enough prose, or the start of the

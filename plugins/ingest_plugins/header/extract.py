@@ -244,7 +244,7 @@ def has_words(s: str, n: int) -> bool:
 
 def is_junk(s: str) -> bool:
     """Page furniture that may precede a title: one ASCII token, or no letters."""
-    if not any(c.isalpha() for c in s):
+    if not (s[:1].isalpha() or any(c.isalpha() for c in s)):  # most lines open with a letter
         return True
     return len(s) <= 24 and s.isascii() and len(s.split()) == 1
 
@@ -285,7 +285,7 @@ def is_title_like(s: str) -> bool:
         return False
     if len(w) == 1 and (s.isascii() or len(s) < 4):
         return False
-    if not any(c.isalpha() for c in s):
+    if not (s[0].isalpha() or any(c.isalpha() for c in s)):  # most lines open with a letter
         return False
     if s[-1] in ".,;:" and not s.endswith("..."):
         return False
@@ -389,9 +389,9 @@ def extract(
     # --- first body paragraphs: agency tag, dateline ---------------------------
     if outlet or dateline:
         paras = 0
-        for ln, s in items[pos:]:
-            if not is_prose(s):
-                continue
+        # is_prose inlined: most lines at a page's top end in no sentence punctuation
+        prose = [(ln, s) for ln, s in items[pos:] if s.rstrip(_CLOSERS)[-1:] in _ENDERS and is_body(s)]
+        for ln, s in prose:
             paras += 1
             if paras > 3:
                 break

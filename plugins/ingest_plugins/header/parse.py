@@ -493,17 +493,17 @@ def _parse(
                     break
         else:
             # Split the rest here, in one loop (no call per line): this runs for every document.
+            # Only the header lines of ``lines`` are read after this, so these are not kept in it.
             idx, pos, find = len(split), lines.pos, text.find
-            while pos >= 0 and idx < stop and len(items) < WINDOW:
+            while pos >= 0 and idx < stop:
                 j = find("\n", pos)
-                p = text[pos:] if j < 0 else text[pos:j]
-                split.append(p)
-                pos = -1 if j < 0 else j + 1
+                s = text[pos:j].strip() if j >= 0 else text[pos:].strip()
+                pos = j + 1 if j >= 0 else -1
                 idx += 1
-                s = p.strip()
                 if s:
                     items.append((idx, s))
-            lines.pos = pos
+                    if len(items) >= WINDOW:
+                        break
         found, rel, found_src = extract(
             items,
             title=opts.title,

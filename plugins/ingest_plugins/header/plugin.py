@@ -19,7 +19,7 @@ from typing import Any
 
 import attrs
 
-from ingest import Document, StageContext, StageKind, StageSpec, hookimpl
+from ingest import Document, StageContext, StageEvent, StageKind, StageSpec, hookimpl
 from ingest_plugins.header.model import HeaderOptions
 from ingest_plugins.header.parse import compile_options, parse_document
 
@@ -102,9 +102,9 @@ def header_stage(options: HeaderStageOptions, ctx: StageContext) -> Any:
         ]
         # Metadata the source already had (a JSONL field, say) is not overwritten.
         metadata = {**result.metadata, **doc.metadata}
-        evolved = attrs.evolve(doc, text=result.text, metadata=metadata)
+        events: list[StageEvent] = []
         if removed:
-            evolved = evolved.with_event(ctx.stage_id, "removed_lines", lines=removed)
+            events.append(StageEvent(ctx.stage_id, "removed_lines", {"lines": removed}))
         if result.sources:
             # Where each value came from; as for removed lines, numbered as the text this stage received.
             sourced = [
@@ -113,8 +113,10 @@ def header_stage(options: HeaderStageOptions, ctx: StageContext) -> Any:
                 if v.key not in doc.metadata
             ]
             if sourced:
-                evolved = evolved.with_event(ctx.stage_id, "metadata", lines=sourced)
-        return evolved
+                events.append(StageEvent(ctx.stage_id, "metadata", {"lines": sourced}))
+        if type(doc) is Document:  # one new document, without attrs.evolve's per-call field walk
+            return Document(doc.id, result.text, metadata, doc.origin, [*doc.history, *events])
+        return attrs.evolve(doc, text=result.text, metadata=metadata, history=[*doc.history, *events])
 
     return process
 
