@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"\nwhole pipeline's kept text: precision {sum(x[0] for x in whole) / n:.3f}, recall "
             f"{sum(x[1] for x in whole) / n:.3f}, F1 {sum(x[2] for x in whole) / n:.3f}, <half "
-            f"{sum(1 for x in whole if x[1] < 0.5) / n:.1%} ({len(docs) - len(kept)} pages dropped)"
+            f"{sum(1 for x in whole if x[1] < 0.5) / n:.1%} (pages dropped: {len(docs) - len(kept)})"
         )
         print(f"\nwhole pipeline, one worker: {rows_p[0][1] / total:.0f} docs/s ({total:.2f} s); per stage:")
         print(f"{'stage':<16} {'docs in':>9} {'seconds':>9} {'docs/s':>9} {'share':>7}")
