@@ -68,6 +68,27 @@ def _prepares(sink: Any) -> bool:
     return callable(getattr(sink, "prepare", None)) and callable(getattr(sink, "write_prepared", None))
 
 
+class _Links:
+    """The generators of a run's stream, from the source to the last stage, to be closed
+    together however the run ends (closing one that has finished does nothing)."""
+
+    def __init__(self) -> None:
+        self._generators: list[Iterator[Any]] = []
+
+    def link(self, stream: Iterator[Document]) -> Iterator[Document]:
+        self._generators.append(stream)
+        return stream
+
+    def close(self) -> None:
+        # the last stage first: each lets go of the one it reads
+        for generator in reversed(self._generators):
+            close = getattr(generator, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    close()
+        self._generators.clear()
+
+
 def _command_line_path(value: str | os.PathLike[str]) -> str:
     """``--input``/``--output``: a local path relative to the current directory, a URL as written."""
     text = os.fspath(value)
@@ -641,6 +662,7 @@ class Pipeline:
         else:
             os.makedirs(workdir, exist_ok=True)
         spools: list[Spool] = []
+        links = _Links()
         run_options = self.config.run
         workers = resolve_workers(run_options.workers)
         try:
@@ -653,7 +675,7 @@ class Pipeline:
             )
             distributed = not isinstance(self._executor, LocalExecutor)
             self.plugins.hook.ingest_run_started(run={"config": self.path, "stages": self.stage_ids})
-            stream: Iterator[Document] = self._count_input(docs, ledger, checkpoint)
+            stream: Iterator[Document] = links.link(self._count_input(docs, ledger, checkpoint))
             segment: list[StageConfig] = []
             for stage_cfg in self.config.stages:
                 if not stage_cfg.enabled:
@@ -665,23 +687,29 @@ class Pipeline:
                 if segment:
                     # into a spool: the workers' pickles are written as they come
                     spooled = barrier or bool(stage_cfg.needs_corpus)
-                    stream = self._segment(segment, stream, ledger, workdir, workers, pickle_kept=spooled)
+                    stream = links.link(
+                        self._segment(segment, stream, ledger, workdir, workers, pickle_kept=spooled)
+                    )
                     segment = []
                 if barrier:
                     assert checkpoint is not None  # a barrier is the checkpoint's
-                    stream = self._barrier(stage_cfg, stream, ledger, workdir, checkpoint)
+                    stream = links.link(self._barrier(stage_cfg, stream, ledger, workdir, checkpoint))
                 else:
-                    stream = self._chain(stage_cfg, stream, ledger, workdir, spools)
+                    stream = links.link(self._chain(stage_cfg, stream, ledger, workdir, spools))
             if segment:
                 # the last segment: where the sink can, its workers encode what it writes
                 prepare = sink.prepare if sink is not None and _prepares(sink) else None
-                stream = self._segment(segment, stream, ledger, workdir, workers, prepare=prepare)
+                stream = links.link(self._segment(segment, stream, ledger, workdir, workers, prepare=prepare))
             for doc in stream:
                 ledger.kept_count += 1
                 if progress is not None:
                     progress(ledger)
                 yield doc
         finally:
+            # A stage that raised leaves the stages after it suspended, and the traceback keeps
+            # them alive: close them all now, so that a segment's worker processes end here
+            # (the interpreter's exit would wait for them) and their files are let go.
+            links.close()
             for spool in spools:
                 spool.close()
             if self._executor is not None:

@@ -257,6 +257,9 @@ class Lexicon:
         self._singles_budget = EXACT_SINGLES if expected_documents is not None else sys.maxsize
         self._expected_lines = 64 * (expected_documents or 0)
         self._settled = False
+        # finalized here: every entry passed the thresholds as they are (a loaded lexicon is
+        # judged again, with thresholds a config may have changed)
+        self._final = False
         # lines that are furniture wherever they are (a replay of a run's decisions)
         self._everywhere: set[str] = set()
         self._keys: frozenset[str] | None = None  # see keys()
@@ -470,6 +473,7 @@ class Lexicon:
         # what is left passed the context test: the contexts are no longer needed
         self._contexts = {}
         self._settled = True
+        self._final = True
         self._seen = None  # counting is over
         return self
 
@@ -528,6 +532,10 @@ class Lexicon:
         ``outlet``, ``"corpus"`` when it recurs across the corpus, else None."""
         if key in self._everywhere:
             return "outlet"
+        if self._final:  # every entry passed at finalize: membership is the answer
+            if outlet is not None and outlet in self._outlets.get(key, ()):
+                return "outlet"
+            return "corpus" if key in self._counts else None
         if outlet is not None:
             per = self._outlets.get(key)
             if per:
@@ -544,6 +552,8 @@ class Lexicon:
         of the documents whose site is unknown)."""
         if key in self._everywhere:
             return True
+        if self._final:
+            return (UNKNOWN_SITE if site is None else site) in self._long.get(key, ())
         per = self._long.get(key)
         if not per:
             return False
@@ -585,6 +595,7 @@ class Lexicon:
         only: what a task of the second pass carries to its worker)."""
         part = Lexicon(**self.thresholds())  # type: ignore[arg-type]
         part._settled = self._settled
+        part._final = self._final
         part._everywhere = self._everywhere
         part.documents = self.documents
         part.unknown_documents = self.unknown_documents
