@@ -76,3 +76,12 @@ def test_counting_is_the_same(pages):
     python_counts = counted(False)
     assert counted(True)[:4] == python_counts[:4]
     assert counted(True)[4] == python_counts[4]
+
+
+def test_every_code_point_normalises_the_same():
+    # one character at a time in C: U+0130 and the capital sigma (whose lower case depends on
+    # its neighbours) send the line to str.lower(); every other character must agree with it
+    assert native is not None
+    for context in ("a{c}1{c}{c} b", "Ab{c}Σ {c}x"):
+        lines = [context.format(c=chr(c)) for c in range(0x110000)]
+        assert native.normalise_many(lines, normalise) == [normalise(x) for x in lines]

@@ -15,7 +15,8 @@
 #include <stdint.h>
 #include <string.h>
 
-static uint32_t crc_table[256];
+/* CRC-32 tables for eight bytes a step ("slicing by 8"); crc_table[0] is the classic one. */
+static uint32_t crc_table[8][256];
 
 static void
 crc_init(void)
@@ -24,8 +25,11 @@ crc_init(void)
         uint32_t c = n;
         for (int k = 0; k < 8; k++)
             c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[n] = c;
+        crc_table[0][n] = c;
     }
+    for (uint32_t n = 0; n < 256; n++)
+        for (int t = 1; t < 8; t++)
+            crc_table[t][n] = (crc_table[t - 1][n] >> 8) ^ crc_table[0][crc_table[t - 1][n] & 0xFF];
 }
 
 /* zlib.crc32(data, start) */
@@ -33,49 +37,81 @@ static uint32_t
 crc32_update(uint32_t start, const unsigned char *data, Py_ssize_t len)
 {
     uint32_t c = start ^ 0xFFFFFFFFu;
-    for (Py_ssize_t i = 0; i < len; i++)
-        c = crc_table[(c ^ data[i]) & 0xFF] ^ (c >> 8);
+    while (len >= 8) {
+        uint32_t lo = c ^ ((uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
+                           (uint32_t)data[3] << 24);
+        uint32_t hi = (uint32_t)data[4] | (uint32_t)data[5] << 8 | (uint32_t)data[6] << 16 |
+                      (uint32_t)data[7] << 24;
+        c = crc_table[7][lo & 0xFF] ^ crc_table[6][(lo >> 8) & 0xFF] ^ crc_table[5][(lo >> 16) & 0xFF] ^
+            crc_table[4][lo >> 24] ^ crc_table[3][hi & 0xFF] ^ crc_table[2][(hi >> 8) & 0xFF] ^
+            crc_table[1][(hi >> 16) & 0xFF] ^ crc_table[0][hi >> 24];
+        data += 8;
+        len -= 8;
+    }
+    while (len-- > 0)
+        c = crc_table[0][(c ^ *data++) & 0xFF] ^ (c >> 8);
     return c ^ 0xFFFFFFFFu;
 }
 
+/* Appends the normalised form of the lower-cased character ``c`` to ``out``. */
+#define EMIT(c)                                          \
+    do {                                                 \
+        Py_UCS4 ch_ = (c), keep_;                        \
+        if (Py_UNICODE_ISDECIMAL(ch_))                   \
+            keep_ = '0';                                 \
+        else if (Py_UNICODE_ISALNUM(ch_))                \
+            keep_ = ch_;                                 \
+        else {                                           \
+            gap = 1;                                     \
+            break;                                       \
+        }                                                \
+        if (gap && len)                                  \
+            out[len++] = ' ';                            \
+        gap = 0;                                         \
+        out[len++] = keep_;                              \
+    } while (0)
+
 /* normalise() of a line with non-ASCII characters: str.lower(), then what the regular
  * expressions of lines.py do: a decimal digit (\d) becomes "0", a run of characters that are
- * not word characters (\w: str.isalnum()) or are "_" becomes one space, none at the ends. */
+ * not word characters (\w: str.isalnum()) or are "_" becomes one space, none at the ends.
+ * Lower case comes from Py_UNICODE_TOLOWER, which is str.lower() one character at a time
+ * but for two characters: U+0130 (lower-cases to two) and the capital sigma (its lower
+ * case depends on the letters around it); a line with either is lower-cased by str.lower(). */
 static PyObject *
 normalise_unicode(PyObject *line)
 {
-    PyObject *lowered = PyObject_CallMethod(line, "lower", NULL);
-    if (lowered == NULL)
-        return NULL;
-    Py_ssize_t n = PyUnicode_GET_LENGTH(lowered);
-    int kind = PyUnicode_KIND(lowered);
-    const void *data = PyUnicode_DATA(lowered);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(line);
+    int kind = PyUnicode_KIND(line);
+    const void *data = PyUnicode_DATA(line);
+    PyObject *lowered = NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c == 0x130 || c == 0x3A3) {
+            lowered = PyObject_CallMethod(line, "lower", NULL);
+            if (lowered == NULL)
+                return NULL;
+            n = PyUnicode_GET_LENGTH(lowered);
+            kind = PyUnicode_KIND(lowered);
+            data = PyUnicode_DATA(lowered);
+            break;
+        }
+    }
     Py_UCS4 *out = PyMem_Malloc(sizeof(Py_UCS4) * (size_t)(n + 1));
     if (out == NULL) {
-        Py_DECREF(lowered);
+        Py_XDECREF(lowered);
         return PyErr_NoMemory();
     }
     Py_ssize_t len = 0;
     int gap = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        Py_UCS4 keep;
-        if (Py_UNICODE_ISDECIMAL(c))
-            keep = '0';
-        else if (Py_UNICODE_ISALNUM(c))
-            keep = c;
-        else {
-            gap = 1;
-            continue;
-        }
-        if (gap && len)
-            out[len++] = ' ';
-        gap = 0;
-        out[len++] = keep;
+        if (lowered == NULL)
+            c = Py_UNICODE_TOLOWER(c);
+        EMIT(c);
     }
     PyObject *key = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, len);
     PyMem_Free(out);
-    Py_DECREF(lowered);
+    Py_XDECREF(lowered);
     return key;
 }
 
@@ -137,6 +173,12 @@ spaces(PyObject *key)
 {
     Py_ssize_t n = PyUnicode_GET_LENGTH(key), count = 0;
     int kind = PyUnicode_KIND(key);
+    if (kind == PyUnicode_1BYTE_KIND) { /* most keys: a loop the compiler vectorises */
+        const Py_UCS1 *p = PyUnicode_1BYTE_DATA(key);
+        for (Py_ssize_t i = 0; i < n; i++)
+            count += p[i] == ' ';
+        return count;
+    }
     const void *data = PyUnicode_DATA(key);
     for (Py_ssize_t i = 0; i < n; i++)
         if (PyUnicode_READ(kind, data, i) == ' ')
@@ -182,6 +224,7 @@ fingerprint(PyObject *self, PyObject *args)
         return NULL;
     PyObject *result = NULL, *lines = NULL, *keys = NULL, *shorts = NULL, *longs = NULL, *joined = NULL;
     uint32_t *sums = NULL, *before = NULL;
+    Py_ssize_t *words = NULL; /* the spaces in each key: its words less one */
     char *buf = NULL;
     Py_ssize_t cap = 0;
 
@@ -196,7 +239,8 @@ fingerprint(PyObject *self, PyObject *args)
     keys = PyList_New(0);
     sums = PyMem_Malloc(sizeof(uint32_t) * (size_t)(nlines + 1));
     before = PyMem_Malloc(sizeof(uint32_t) * (size_t)(nlines + 1));
-    if (keys == NULL || sums == NULL || before == NULL) {
+    words = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(nlines + 1));
+    if (keys == NULL || sums == NULL || before == NULL || words == NULL) {
         if (!PyErr_Occurred())
             PyErr_NoMemory();
         goto done;
@@ -220,7 +264,8 @@ fingerprint(PyObject *self, PyObject *args)
         }
         int rc = PyList_Append(keys, key);
         uint32_t sum = 0;
-        if (rc == 0 && spaces(key) >= context_min_words - 1) {
+        Py_ssize_t nsp = spaces(key);
+        if (rc == 0 && nsp >= context_min_words - 1) {
             rc = line_sum(line, &sum);
             if (sum == 0)
                 sum = 1;
@@ -228,6 +273,7 @@ fingerprint(PyObject *self, PyObject *args)
         Py_DECREF(key);
         if (rc < 0)
             goto done;
+        words[n] = nsp;
         sums[n++] = sum;
     }
     /* the page's own lines, for a line with no text around it */
@@ -269,7 +315,7 @@ fingerprint(PyObject *self, PyObject *args)
         }
         else
             context = alone;
-        if (put(spaces(key) >= max_words ? longs : shorts, key, context) < 0)
+        if (put(words[i] >= max_words ? longs : shorts, key, context) < 0)
             goto done;
         if (sums[i]) {
             after2 = after;
@@ -292,6 +338,7 @@ done:
     Py_XDECREF(joined);
     PyMem_Free(sums);
     PyMem_Free(before);
+    PyMem_Free(words);
     PyMem_Free(buf);
     return result;
 }
