@@ -83,5 +83,6 @@ def test_every_code_point_normalises_the_same():
     # its neighbours) send the line to str.lower(); every other character must agree with it
     assert native is not None
     for context in ("a{c}1{c}{c} b", "Ab{c}Σ {c}x"):
-        lines = [context.format(c=chr(c)) for c in range(0x110000)]
-        assert native.normalise_many(lines, normalise) == [normalise(x) for x in lines]
+        for start in range(0, 0x110000, 0x10000):  # in blocks: the test process stays small
+            lines = [context.format(c=chr(c)) for c in range(start, start + 0x10000)]
+            assert native.normalise_many(lines, normalise) == [normalise(x) for x in lines]
