@@ -114,10 +114,9 @@ class BoilerplateOptions:
     min_fraction: float = 0.0
     #: ... and, for a line recurring across sites (or where the site is unknown), in at least
     #: this fraction of all documents: only very frequent lines, not those that three pages of
-    #: different sites share by chance.
+    #: different sites share by chance (a line that is only a number or a price never counts
+    #: across sites). Every line must also recur beside different text (``min_contexts``).
     corpus_min_fraction: float = 0.02
-    #: A line counts only when it recurs beside different text (see ``min_contexts``), and a line
-    #: that is only a number or a price never counts across sites.
     #: Longer lines (prose paragraphs) are counted per site only, never across sites
     #: (syndicated prose recurs across sites too).
     lexicon_max_words: int = 30
