@@ -48,7 +48,7 @@ import sys
 import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -263,6 +263,7 @@ class Lexicon:
         # lines that are furniture wherever they are (a replay of a run's decisions)
         self._everywhere: set[str] = set()
         self._keys: frozenset[str] | None = None  # see keys()
+        self._by_site: dict[str, tuple[list[str], list[str], list[str]]] | None = None  # see for_sites()
         # long lines kept but marked as recurring text, with the sites (UNKNOWN_SITE too) where
         self._recurring: dict[str, set[str]] = {}
 
@@ -317,16 +318,22 @@ class Lexicon:
             self._to_filter()
 
     def _add_exact(self, print_: Fingerprint, site: str | None) -> None:
-        """:meth:`add_fingerprint` while counting is exact: the same as
-        :meth:`_add_filtered` without a filter, written out (it runs for every line;
-        the compiled ``count_exact`` is its twin)."""
-        counts, outlets, longs, contexts = self._counts, self._outlets, self._long, self._contexts
-        singles = 0
+        """:meth:`add_fingerprint` while counting is exact (the compiled ``count_exact``
+        is its twin): every sighting counted, the first at a place without its context."""
+        counts, context_of = self._counts, self._context
+        singles = 0  # places at which a line has been seen once, as it changes here
 
-        def again(where: tuple[str, str], context: int) -> None:
-            seen = contexts.get(where, ())
-            if len(seen) < _CONTEXTS_KEPT and context not in seen:
-                contexts[where] = (*seen, context)
+        def count_at(table: dict[str, dict[str, int]], key: str, place: str, context: int) -> None:
+            nonlocal singles
+            per = table.get(key)
+            n = None if per is None else per.get(place)
+            if n is None:
+                table.setdefault(key, {})[place] = 1
+                singles += 1
+            else:
+                per[place] = n + 1  # type: ignore[index]
+                singles -= n == 1
+                context_of((place, key), context)
 
         for key, context in zip(print_.short, print_.short_contexts):
             n = counts.get(key)
@@ -336,36 +343,12 @@ class Lexicon:
             else:
                 counts[key] = n + 1
                 singles -= n == 1
-                again((CORPUS, key), context)
+                context_of((CORPUS, key), context)
             if site is not None:
-                per = outlets.get(key)
-                if per is None:
-                    outlets[key] = {site: 1}
-                    singles += 1
-                    continue
-                n = per.get(site)
-                if n is None:
-                    per[site] = 1
-                    singles += 1
-                else:
-                    per[site] = n + 1
-                    singles -= n == 1
-                    again((site, key), context)
+                count_at(self._outlets, key, site, context)
         place = UNKNOWN_SITE if site is None else site
         for key, context in zip(print_.long, print_.long_contexts):
-            per = longs.get(key)
-            if per is None:
-                longs[key] = {place: 1}
-                singles += 1
-                continue
-            n = per.get(place)
-            if n is None:
-                per[place] = 1
-                singles += 1
-            else:
-                per[place] = n + 1
-                singles -= n == 1
-                again((place, key), context)
+            count_at(self._long, key, place, context)
         self._singles += singles
 
     def _add_filtered(self, print_: Fingerprint, site: str | None) -> None:
@@ -373,9 +356,19 @@ class Lexicon:
         counted yet at a place is counted from its second sighting on, as 2, with that
         sighting's context (the contexts are those of the copies after the first either
         way, so that both ways decide alike)."""
-        counts, outlets, longs, context_of = self._counts, self._outlets, self._long, self._context
         assert self._seen is not None
-        seen, contexts = self._seen.add, self._contexts
+        seen, counts, contexts, context_of = self._seen.add, self._counts, self._contexts, self._context
+
+        def count_at(table: dict[str, dict[str, int]], key: str, place: str, context: int) -> None:
+            per = table.get(key)
+            n = None if per is None else per.get(place)
+            if n is not None:
+                per[place] = n + 1  # type: ignore[index]
+                context_of((place, key), context)
+            elif seen((place, key)):
+                table.setdefault(key, {})[place] = 2
+                contexts[(place, key)] = (context,)
+
         for key, context in zip(print_.short, print_.short_contexts):
             n = counts.get(key)
             if n is not None:
@@ -385,24 +378,10 @@ class Lexicon:
                 counts[key] = 2
                 contexts[(CORPUS, key)] = (context,)
             if site is not None:
-                per = outlets.get(key)
-                n = None if per is None else per.get(site)
-                if n is not None:
-                    per[site] = n + 1  # type: ignore[index]
-                    context_of((site, key), context)
-                elif seen((site, key)):
-                    outlets.setdefault(key, {})[site] = 2
-                    contexts[(site, key)] = (context,)
+                count_at(self._outlets, key, site, context)
         place = UNKNOWN_SITE if site is None else site
         for key, context in zip(print_.long, print_.long_contexts):
-            per = longs.get(key)
-            n = None if per is None else per.get(place)
-            if n is not None:
-                per[place] = n + 1  # type: ignore[index]
-                context_of((place, key), context)
-            elif seen((place, key)):
-                longs.setdefault(key, {})[place] = 2
-                contexts[(place, key)] = (context,)
+            count_at(self._long, key, place, context)
 
     def _to_filter(self) -> None:
         """Move the lines seen only once into the Bloom filter: memory grows with the
@@ -483,7 +462,7 @@ class Lexicon:
         """Whether line ``key`` was seen at ``place`` beside different text often enough."""
         if self._settled:
             return True  # finalized or loaded: every entry passed
-        # the contexts are those of the copies after the first (see _first): the first
+        # the contexts are those of the copies after the first (see add_fingerprint): the first
         # copy's surroundings count as one more
         return len(self._contexts.get((place, key), ())) >= self.min_contexts - 1
 
@@ -602,18 +581,28 @@ class Lexicon:
         places = {UNKNOWN_SITE if site is None else site for site in sites}
         part.outlet_documents = Counter({s: n for s, n in self.outlet_documents.items() if s in places})
         part._counts = self._counts
-        for key, per in self._outlets.items():
-            mine = {s: n for s, n in per.items() if s in places}
-            if mine:
-                part._outlets[key] = mine
-        for key, per in self._long.items():
-            mine = {s: n for s, n in per.items() if s in places}
-            if mine:
-                part._long[key] = mine
-        for key, where in self._recurring.items():
-            if where & places:
-                part._recurring[key] = where & places
+        index = self._site_index()
+        for place in places:
+            outlets, longs, recurring = index.get(place, ((), (), ()))
+            for key in outlets:
+                part._outlets.setdefault(key, {})[place] = self._outlets[key][place]
+            for key in longs:
+                part._long.setdefault(key, {})[place] = self._long[key][place]
+            for key in recurring:
+                part._recurring.setdefault(key, set()).add(place)
         return part
+
+    def _site_index(self) -> dict[str, tuple[list[str], list[str], list[str]]]:
+        """site -> the lines it has entries for (short, long, recurring), made once: a
+        batch's slice (:meth:`for_sites`) then costs its sites' entries, not all of them."""
+        if self._by_site is None:
+            self._by_site = {}
+            tables: tuple[Mapping[str, Iterable[str]], ...] = (self._outlets, self._long, self._recurring)
+            for slot, table in enumerate(tables):
+                for key, places in table.items():
+                    for place in places:
+                        self._by_site.setdefault(place, ([], [], []))[slot].append(key)
+        return self._by_site
 
     def contains(self, line: str, outlet: str | None = None) -> bool:
         """True when ``line`` is recurring boilerplate (see the class docstring)."""
