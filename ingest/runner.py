@@ -29,9 +29,10 @@ import attrs
 from ingest.contract.context import StageContext, StageProgress
 from ingest.contract.document import Document, Drop
 from ingest.contract.errors import ConfigError, IngestError, RecordingFailed, RunError, UnwritableDocument
-from ingest.contract.ledger import SOURCE_STAGE, Ledger, StageStats
+from ingest.contract.ledger import SOURCE_STAGE, DropRecord, Ledger, StageStats
 from ingest.contract.options import is_url
 from ingest.engine import checkpoint as checkpoints
+from ingest.engine import shards
 from ingest.engine.checkpoint import Checkpointer, CheckpointError
 from ingest.engine.disk_full import disk_full_message, is_disk_full
 from ingest.engine.document_stage import (
@@ -186,6 +187,22 @@ class PipelineRecipe:
             load_entry_points=self.load_entry_points,
             overrides=self.overrides,
         )
+
+
+#: Pipelines of the sharded runs going on in this process, by run token: a
+#: forked worker finds its run's pipeline here (a Ray worker builds it from the recipe).
+_SHARD_HOSTS: dict[str, Pipeline] = {}
+
+
+def _shard_task(item: tuple[str, PipelineRecipe | None, shards.ShardTask]) -> dict[str, Any]:
+    """Where a shard task runs (a worker process, a Ray task, or this process)."""
+    token, recipe, task = item
+    host = _SHARD_HOSTS.get(token)
+    if host is None:
+        if recipe is None:
+            raise RunError("a shard task started in a process that does not hold its pipeline")
+        host = _SHARD_HOSTS[token] = recipe.build()
+    return shards.run_shard(task, host)
 
 
 class Pipeline:
@@ -426,6 +443,15 @@ class Pipeline:
             raise RunError(f"could not open the source or sink: {error_text(exc)}") from exc
         ledger.listeners.append(sink.write_dropped)
         try:
+            parts = self._shard_parts(source, sink)
+        except BaseException:
+            sink.abort()
+            raise
+        if parts is not None:
+            return self._run_sharded(
+                parts, sink, ledger, progress=progress, restart=restart, say=on_message or log.warning
+            )
+        try:
             checkpoint = self._checkpointer(sink, ledger, restart=restart, say=on_message or log.warning)
         except BaseException:
             sink.abort()
@@ -463,6 +489,225 @@ class Pipeline:
         if checkpoint is not None:
             checkpoint.finish()
         return self.report
+
+    # -- sharded runs (see ingest.engine.shards) ------------------------------
+
+    def _shard_parts(self, source: Any, sink: Any) -> list[Any] | None:
+        """The source's parts of the input when this run is sharded, else None.
+
+        ``[run] shards = "auto"`` shards when the source can plan (``plan`` and
+        ``read_shard``), the sink can write shards (``shard_writer``), every
+        enabled stage is per-document, drop records are not kept in memory, and
+        the input makes more than one shard; ``"on"`` whenever the rest holds
+        (else a :class:`ConfigError` saying why)."""
+        mode = self.config.run.shards
+        if mode == "off":
+            return None
+        why = self._unshardable(source, sink)
+        if why is not None:
+            if mode == "on":
+                raise ConfigError(f'{self.path or "<config>"}: [run] shards = "on": {why}')
+            return None
+        parts = list(source.plan(self.config.run.shard_files))
+        if len(parts) > 1 or (mode == "on" and parts):
+            return parts
+        return None
+
+    def _unshardable(self, source: Any, sink: Any) -> str | None:
+        """Why this run cannot be sharded, or None when it can."""
+        if not (callable(getattr(source, "plan", None)) and callable(getattr(source, "read_shard", None))):
+            return f"the source {self.config.source.name!r} cannot plan shards (it has no plan/read_shard)"  # type: ignore[union-attr]
+        if not (callable(getattr(sink, "shard_writer", None)) and hasattr(sink, "shards_dir")):
+            return f"the sink {self.config.sink.name!r} cannot write shards (it has no shard_writer)"  # type: ignore[union-attr]
+        corpus = [s.id for s in self.config.stages if s.enabled and not s.per_document]
+        if corpus:
+            return f"stage(s) {', '.join(map(repr, corpus))} need the whole corpus (not yet run over shards)"
+        sink_path = str(getattr(self.config.sink.options, "path", ""))  # type: ignore[union-attr]
+        if self.config.run.executor == "ray" and is_url(sink_path):
+            return (
+                "with executor = ray the sink cannot be at a URL yet (shards are staged on the driver's disk)"
+            )
+        if self.config.run.keep_drop_records:
+            return "[run] keep_drop_records = true (drop records are in the shards' files, not in memory)"
+        return None
+
+    def shard_source(self, ledger: Ledger) -> Any:
+        """The configured source, recording into ``ledger`` (in a shard task)."""
+        source_cfg = self.config.source
+        assert source_cfg is not None
+        ctx = self._context(SOURCE_STAGE, source_cfg.name, source_cfg.registered.plugin.name, ledger)
+        ctx.on_progress = None
+        return source_cfg.spec.factory(source_cfg.options, ctx)
+
+    def sink_context(self, ledger: Ledger) -> StageContext:
+        """The sink's context, recording into ``ledger`` (in a shard task)."""
+        sink_cfg = self.config.sink
+        assert sink_cfg is not None
+        return self._context("sink", sink_cfg.name, sink_cfg.registered.plugin.name, ledger)
+
+    def drop_listeners(self) -> list[Callable[[DropRecord], None]]:
+        """The ``ingest_document_dropped`` hook, when a plugin implements it."""
+        hook = self.plugins.hook.ingest_document_dropped
+        return [lambda record: hook(record=record)] if hook.get_hookimpls() else []
+
+    def _run_sharded(
+        self,
+        parts: list[Any],
+        sink: Any,
+        ledger: Ledger,
+        *,
+        progress: ProgressCallback | None,
+        restart: bool,
+        say: MessageCallback,
+    ) -> dict[str, Any]:
+        """Run the shards on the executor, add up their ledgers in shard order,
+        and have the sink move their files into place. The shards that an
+        interrupted run of the same config and input completed are not run again."""
+        started = datetime.datetime.now(datetime.timezone.utc)
+        clock_start = time.perf_counter()
+        cpu_start = _cpu_seconds()
+        root = Path(sink.shards_dir)
+        reused = 0
+        try:
+            done = self._shard_resume(root, parts, restart=restart, say=say)
+            sink.begin_shards()
+            stage_ids = tuple(self.stage_ids)
+            workdir = self.config.run.workdir or None
+            tasks = [
+                shards.ShardTask(
+                    index,
+                    part,
+                    str(shards.shard_folder(root, index)),
+                    sink.shard_writer(index, str(shards.shard_folder(root, index))),
+                    stage_ids,
+                    workdir,
+                )
+                for index, part in enumerate(parts)
+            ]
+            self.plugins.hook.ingest_run_started(run={"config": self.path, "stages": self.stage_ids})
+            summaries = self._shard_summaries(tasks, done)
+            try:
+                for summary in summaries:
+                    if summary["index"] in done:
+                        reused += 1
+                    ledger.merge(summary["ledger"])
+                    sink.add_shard(summary["index"], tasks[summary["index"]].folder, summary["files"])
+                    if progress is not None:
+                        progress(ledger)
+            finally:
+                summaries.close()  # its executor's worker processes end here, however the loop ends
+        except BaseException as exc:
+            _cleanup(sink.abort, "removing the partial output")
+            if self.config.run.checkpoint_every <= 0:
+                _cleanup(lambda: shards.remove(root), "removing the shards")
+            if isinstance(exc, (IngestError, KeyboardInterrupt)):
+                raise
+            full = disk_full_message(exc, self._output_places(sink)) if is_disk_full(exc) else None
+            if full is not None:
+                raise RunError(full) from exc
+            raise RunError(f"the run failed: {error_text(exc)}") from exc
+        for stage_id in self.stage_ids:
+            self.plugins.hook.ingest_stage_finished(stage_id=stage_id, stats=ledger.stages[stage_id])
+        finished = datetime.datetime.now(datetime.timezone.utc)
+        self.report = self._make_report(
+            ledger, started, finished, time.perf_counter() - clock_start, cpu_start=cpu_start
+        )
+        self.report["shards"] = {
+            "count": len(parts),
+            "files_per_shard": self.config.run.shard_files,
+            "reused": reused,
+        }
+        if reused:
+            self.report["resumed"] = {"phase": "shards", "shards_done": reused}
+        try:
+            ledger.check_balance()
+            failure = error_rate_failure(ledger, self.stage_ids, self.config.run.max_error_rate)
+            if failure is not None:
+                raise failure
+            self.plugins.hook.ingest_run_finished(report=self.report)
+            sink.close(self.report)
+        except BaseException as exc:
+            _cleanup(sink.abort, "removing the partial output")
+            _cleanup(lambda: shards.remove(root), "removing the shards")
+            if isinstance(exc, (IngestError, KeyboardInterrupt, AssertionError)):
+                raise
+            raise RunError(f"the run failed while writing its output: {error_text(exc)}") from exc
+        shards.remove(root)
+        return self.report
+
+    def _shard_resume(
+        self, root: Path, parts: list[Any], *, restart: bool, say: MessageCallback
+    ) -> dict[int, dict[str, Any]]:
+        """The completion records of the shards an interrupted run left in ``root``
+        that this run can take as they are (same config, same plan), by shard;
+        the plan of this run is recorded there for the next."""
+        description = checkpoints.describe_config(self.config, self.plugins)
+        plan = {
+            "format": shards.FORMAT,
+            "fingerprint": checkpoints.fingerprint(description),
+            "config": description,
+            "parts": shards.plan_digest(parts),
+            "count": len(parts),
+        }
+        earlier = shards.load_plan(root)
+        done: dict[int, dict[str, Any]] = {}
+        if earlier is not None:
+            if restart:
+                say(f"--restart: discarding the shards of an interrupted run in {root}")
+            elif self.config.run.checkpoint_every <= 0:
+                say(
+                    f"checkpoints are off ([run] checkpoint_every = 0): discarding the interrupted run in {root}"
+                )
+            elif earlier.get("format") != shards.FORMAT:
+                say(f"ignoring an unreadable or outdated shard plan in {root}; starting over")
+            elif earlier.get("fingerprint") != plan["fingerprint"]:
+                changed = checkpoints.differences(earlier.get("config") or {}, description)
+                shown = ", ".join(changed[:8]) + (", ..." if len(changed) > 8 else "")
+                raise ConfigError(
+                    f"{root.parent} holds an interrupted run of a different configuration (changed: {shown}); "
+                    "run with --restart to discard it and start over, or undo the change to resume it"
+                )
+            elif earlier.get("parts") != plan["parts"]:
+                say(f"the input changed since the interrupted run in {root.parent}; starting over")
+            else:
+                for index in range(len(parts)):
+                    summary = shards.completed(shards.shard_folder(root, index), index)
+                    if summary is not None:
+                        done[index] = summary
+                say(f"resuming the interrupted run in {root.parent}: {len(done)} of {len(parts)} shards done")
+        if not done:
+            shards.remove(root)
+        shards.write_plan(root, plan)
+        self._resumed = {"phase": "shards", "shards_done": len(done)} if done else None
+        return done
+
+    def _shard_summaries(
+        self, tasks: list[shards.ShardTask], done: dict[int, dict[str, Any]]
+    ) -> Generator[dict[str, Any], None, None]:
+        """Every shard's completion record, in shard order: the ones in ``done``
+        as they are, the others as their tasks finish (run on the run's executor,
+        a bounded number in flight)."""
+        run_options = self.config.run
+        workers = resolve_workers(run_options.workers)
+        executor = start_executor(
+            run_options.executor,
+            workers=run_options.workers if run_options.executor == "ray" else workers,
+            address=run_options.ray_address,
+            where=f"{self.path or '<config>'}: [run]",
+        )
+        token = os.urandom(8).hex()
+        _SHARD_HOSTS[token] = self  # what a forked worker (or this process) builds its shard from
+        recipe = self.recipe() if executor.kind == "ray" else None
+        finished = False
+        try:
+            todo = [(token, recipe, task) for task in tasks if task.index not in done]
+            results = executor.map(_shard_task, todo, in_flight=max(1, executor.parallelism) * 2)
+            for task in tasks:
+                yield done[task.index] if task.index in done else next(results)
+            finished = True
+        finally:
+            _SHARD_HOSTS.pop(token, None)
+            executor.shutdown(cancel=not finished)
 
     def _fail(
         self, exc: BaseException, sink: Any, checkpoint: Checkpointer | None, *, resumable: bool, doing: str

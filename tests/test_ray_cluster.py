@@ -145,6 +145,12 @@ def runs(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str
             ],
         },
     )
+    return _run_locally_and_on(cluster, folder, config)
+
+
+def _run_locally_and_on(cluster: Cluster, folder: Path, config: Path) -> dict[str, Run]:
+    """``config`` run with one local worker, then on the cluster, each into a
+    folder of its own, with where its `where` stage ran."""
     results = {}
     for executor, args in (
         ("local", ("--workers", "1")),
@@ -219,3 +225,42 @@ def test_ray_tasks_ran_the_batches_and_the_corpus_stages_on_the_cluster(runs, cl
     assert all(set(tasks[name]) <= cluster_nodes for name in wanted), dict(tasks)
     # The per-document batches as Ray counted them: on both nodes, as the `where` stage saw.
     assert set(tasks[BATCH_TASK]) == cluster_nodes == set(runs["ray"].ran.values()), dict(tasks)
+
+
+@pytest.fixture(scope="module")
+def sharded_runs(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+    """A pipeline of per-document stages over 8 shards of 40 files, run locally
+    with one worker, then on the cluster: each shard is one Ray task that reads
+    its files and writes its own output files."""
+    folder = tmp_path_factory.mktemp("cluster_sharded")
+    corpus = folder / "corpus"
+    _generator().generate(corpus, DOCS, seed=12)
+    (folder / "where_plugin.py").write_text(WHERE_PLUGIN)
+    config = write_config(
+        folder / "config.toml",
+        {
+            "plugins": {"paths": ["where_plugin.py"]},
+            "source": {"type": "text_files", "path": str(corpus), "include": ["**/*.txt"]},
+            "run": {"shard_files": 40},
+            "pipeline": [
+                {"stage": "header"},
+                {"stage": "where", "pause": 0.008},
+                {"stage": "boilerplate", "learn_lexicon": False},
+            ],
+        },
+    )
+    return _run_locally_and_on(cluster, folder, config)
+
+
+def test_a_sharded_run_on_the_cluster_writes_the_local_runs_files_from_both_nodes(sharded_runs, cluster):
+    local, on_ray = sharded_runs["local"], sharded_runs["ray"]
+    report = json.loads((on_ray.out / "report.json").read_text(encoding="utf-8"))
+    assert report["shards"]["count"] == DOCS // 40
+    names = sorted(p.name for p in local.out.glob("*.jsonl"))
+    assert names == sorted(p.name for p in on_ray.out.glob("*.jsonl"))
+    assert "documents-00007.jsonl" in names
+    for name in names:
+        assert (on_ray.out / name).read_bytes() == (local.out / name).read_bytes(), name
+    # every document read once, by a shard task, on both nodes
+    assert set(on_ray.ran) == set(local.ran) and len(on_ray.ran) == DOCS
+    assert set(on_ray.ran.values()) == {node.node_id for node in cluster.list_all_nodes()}

@@ -86,5 +86,5 @@ class InProcessExecutor:
     ) -> Iterator[T]:
         return ordered_map(self.submit, fn, items, in_flight or IN_FLIGHT_PER_WORKER * self.parallelism)
 
-    def shutdown(self) -> None:
+    def shutdown(self, *, cancel: bool = False) -> None:
         """Nothing to stop."""

@@ -278,6 +278,27 @@ class Ledger:
             stats.seconds = saved["seconds"]
             stats.extra = dict(saved["extra"])
 
+    def merge(self, state: dict[str, Any]) -> None:
+        """Add the counts of another ledger's :meth:`state` to these (a shard's,
+        in a sharded run): counts and seconds add up, kept warnings follow
+        these in order up to the limit, a stage's first error stays the first."""
+        self.input_count += state["input"]
+        self.kept_count += state["kept"]
+        self.dropped_count += state["dropped"]
+        self.warning_count += state["warning_count"]
+        room = MAX_KEPT_WARNINGS - len(self.warnings)
+        if room > 0:
+            self.warnings.extend(RunWarning(**w) for w in state["warnings"][:room])
+        for stage_id, saved in state["stages"].items():
+            stats = self.stage_stats(stage_id, saved["stage"])
+            stats.documents_in += saved["documents_in"]
+            stats.documents_out += saved["documents_out"]
+            stats.dropped.update(saved["dropped"])
+            stats.warnings += saved["warnings"]
+            stats.seconds += saved["seconds"]
+            for key, value in saved["extra"].items():
+                stats.extra.setdefault(key, value)
+
     def dropped_ids(self) -> dict[str, DropRecord]:
         """The kept drop records by document id (needs ``keep_records``)."""
         return {record.id: record for record in self.records}

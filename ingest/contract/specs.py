@@ -79,6 +79,14 @@ class Source(Protocol):
       the config file's folder, as for every path in ``config.toml``. A plain
       ``str`` field is passed as written, and ``open`` resolves it against
       the working directory.
+    * Sharded runs (optional, see :mod:`ingest.engine.shards`): a source that
+      reads independent inputs may also offer ``plan(files_per_shard)``, the
+      input cut into parts (picklable, plain data with a stable ``repr``: a
+      part's ``repr`` tells a resumed run whether the input changed), fixed by
+      the input alone and in reading order, and ``read_shard(part)``, which
+      yields and records exactly what ``__iter__`` does for that part. Shard
+      tasks call ``read_shard`` on their own copy of the source, built in their
+      process with a context of their own. ``text_files`` does this.
     """
 
     def __iter__(self) -> Iterator[Document]: ...
@@ -121,6 +129,16 @@ class Sink(Protocol):
     and only ``write_prepared`` here. So ``prepare`` must read nothing but the
     sink's options, and what it returns must pickle (bytes are best). The
     ``jsonl`` sink encodes its lines this way.
+
+    A sink may write sharded runs (see :mod:`ingest.engine.shards`) with:
+    ``shards_dir`` (a local folder where shards work, inside the output
+    folder so a resumed run finds them), ``begin_shards()`` (called once, when
+    the run is sharded), ``shard_writer(index, folder) -> writer`` (called here,
+    and the writer, which must pickle, used in the shard's task: ``open()``,
+    ``write(doc)``, ``write_dropped(record)``, ``close() -> {kind: file name in
+    folder}`` once its files are synced, ``abort()``) and ``add_shard(index,
+    folder, files)`` for each completed shard, in order, before ``close``, which
+    then moves the shards' files into place.
     """
 
     def write(self, doc: Document) -> None: ...

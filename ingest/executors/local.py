@@ -48,11 +48,23 @@ class LocalExecutor(InProcessExecutor):
             )
         return self._pool.submit(fn, *args)
 
-    def shutdown(self) -> None:
-        """Stop the process pool, if one was started."""
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
+    def shutdown(self, *, cancel: bool = False) -> None:
+        """Stop the process pool, if one was started: after the calls under way
+        finish, or with ``cancel`` (the run failed or was interrupted) at once,
+        the calls not started cancelled and the processes ended."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if not cancel:
+            pool.shutdown()
+            return
+        # A shard task can take seconds: a stopped run does not wait for it.
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.join()
 
 
 def start_executor(kind: str, *, workers: int, address: str = "", where: str = "[run]") -> Any:

@@ -192,8 +192,9 @@ class RayExecutor:
 
         yield submit, self.parallelism * BATCHES_PER_WORKER
 
-    def shutdown(self) -> None:
-        """Shut Ray down if this executor started or connected it."""
+    def shutdown(self, *, cancel: bool = False) -> None:
+        """Shut Ray down if this executor started or connected it (which ends its
+        tasks, ``cancel`` or not)."""
         if self._owned and ray.is_initialized():
             ray.shutdown()
         self._owned = False

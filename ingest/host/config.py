@@ -42,6 +42,8 @@ DEFAULT_SINK = "jsonl"
 
 #: The names ``[run] executor`` accepts (see :mod:`ingest.executors`).
 EXECUTORS = ("local", "ray")
+#: Values of ``[run] shards``.
+SHARD_MODES = ("auto", "on", "off")
 
 
 def _one_of(allowed: Sequence[str]) -> Any:
@@ -85,6 +87,23 @@ class RunOptions:
             "help": "write a checkpoint into the output folder every this many inputs, so an interrupted "
             "run resumes where it stopped (sinks that support it: jsonl); 0 = off"
         },
+    )
+    #: Whether a run is cut into shards, each a task with output files of its own.
+    shards: str = attrs.field(
+        default="auto",
+        validator=_one_of(SHARD_MODES),
+        metadata={
+            "help": "auto: cut the input into shards of shard_files files, each read, processed and written "
+            "by a task of its own (documents-00000.jsonl, ...), when the input makes more than one and "
+            "every stage is per-document; on: always (an error when the pipeline cannot be sharded); "
+            "off: never"
+        },
+    )
+    #: Input files per shard.
+    shard_files: int = attrs.field(
+        default=10_000,
+        validator=attrs.validators.ge(1),
+        metadata={"help": "input files per shard (the last one may hold fewer)"},
     )
     #: Where per-document stages and corpus-stage work run: "local" or "ray".
     executor: str = attrs.field(

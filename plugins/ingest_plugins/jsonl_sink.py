@@ -15,6 +15,13 @@ With ``compression`` the JSONL files are compressed and get the suffix
 shards of about that many (uncompressed) bytes: ``documents-00000.jsonl.gz``,
 ``documents-00001.jsonl.gz``, ...
 
+In a sharded run (see :mod:`ingest.engine.shards`) each shard's task writes its
+own ``documents.jsonl`` and ``dropped.jsonl`` into ``.ingest-shards/NNNNN/`` in
+the output folder (:class:`JsonlShardWriter`), and :meth:`JsonlSink.close` moves
+them into place as ``documents-NNNNN.jsonl`` and ``dropped-NNNNN.jsonl``
+(``shard_bytes`` does not apply; a shard with no record of a kind writes no file
+of it).
+
 Each file is written under a hidden ``.*.partial`` name and renamed into
 place only when the run completes, report last, so a crash never leaves a
 file that looks complete.
@@ -32,6 +39,7 @@ part in checkpoints: an interrupted run starts over.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import logging
@@ -46,6 +54,7 @@ from ingest import Document, DropRecord, StageContext, StageKind, StageSpec, hoo
 from ingest.contract.errors import UnwritableDocument, error_text
 from ingest.engine.checkpoint import CheckpointError
 from ingest.engine.jsonutil import ENCODING_ERRORS, document_record, drop_record, json_safe, record_line
+from ingest.engine.shards import SHARDS_FOLDER
 from ingest.report.report_feed import ReportFeed, kept_page_line
 from ingest.report.report_html import HTML_NAME, ReportBuilder, write_html_report
 from ingest_plugins import io_util
@@ -294,6 +303,90 @@ class LineWriter:
         return [path for path in found if str(path).rpartition("/")[2] not in written]  # type: ignore[return-value]
 
 
+def _document_line(doc: Document, options: JsonlSinkOptions) -> dict[str, Any]:
+    return document_record(doc, history=options.include_history)
+
+
+def _dropped_line(record: DropRecord, options: JsonlSinkOptions) -> tuple[dict[str, Any], bytes]:
+    """A drop record as written, and its line. The record of a drop is always
+    written: what JSON cannot hold is replaced, and the record says so."""
+    out = drop_record(record, text=options.include_dropped_text, history=options.include_history)
+    try:
+        return out, record_line(out)
+    except ENCODING_ERRORS as exc:
+        out = json_safe(out)
+        out.setdefault("details", {})["record_altered"] = f"not encodable as JSON: {error_text(exc)}"
+        return out, record_line(out)
+
+
+@attrs.define
+class JsonlShardWriter:
+    """The files of one shard of a sharded run (see :mod:`ingest.engine.shards`):
+    made by :meth:`JsonlSink.shard_writer` in the coordinator, used in the shard's
+    task. Writes ``documents.jsonl`` and ``dropped.jsonl`` (compressed as the
+    sink's options say) into the shard's folder, and makes them durable in
+    :meth:`close`, before the shard's completion record is written."""
+
+    options: JsonlSinkOptions
+    folder: str
+    _files: dict[str, tuple[IO[bytes], IO[bytes]]] = attrs.field(factory=dict, init=False, repr=False)
+    _lines: collections.Counter[str] = attrs.field(factory=collections.Counter, init=False, repr=False)
+
+    def names(self) -> dict[str, str]:
+        """The file name in the shard's folder of each kind (``documents``, ``dropped``)."""
+        compression = self.options.compression
+        return {key: "".join(_split_name(getattr(self.options, key), compression)) for key in KINDS}
+
+    def open(self) -> None:
+        for key, name in self.names().items():
+            raw = open(os.path.join(self.folder, name), "wb")  # noqa: SIM115 - closed in close/abort
+            stream = io_util.open_compressed_writer(raw, self.options.compression)
+            if stream is not raw:
+                stream = io.BufferedWriter(stream, buffer_size=WRITE_BUFFER_BYTES)  # type: ignore[arg-type]
+            self._files[key] = (raw, stream)
+
+    def write(self, doc: Document) -> None:
+        try:
+            line = record_line(_document_line(doc, self.options))
+        except ENCODING_ERRORS as exc:
+            raise UnwritableDocument(f"not encodable as JSON: {error_text(exc)}") from exc
+        self._files["documents"][1].write(line)
+        self._lines["documents"] += 1
+
+    def write_dropped(self, record: DropRecord) -> None:
+        self._files["dropped"][1].write(_dropped_line(record, self.options)[1])
+        self._lines["dropped"] += 1
+
+    def close(self) -> dict[str, str]:
+        """Finish and sync the files; the names in the shard's folder of those that
+        hold a line, by kind. An empty one is deleted: JSON readers (pyarrow,
+        DuckDB) refuse an empty file among a dataset's files."""
+        names = self.names()
+        for raw, stream in self._files.values():
+            if stream is not raw:
+                stream.close()
+            raw.flush()
+            os.fsync(raw.fileno())
+            raw.close()
+        self._files.clear()
+        for key in KINDS:
+            if not self._lines[key]:
+                os.unlink(os.path.join(self.folder, names.pop(key)))
+        return names
+
+    def abort(self) -> None:
+        for raw, stream in self._files.values():
+            with contextlib.suppress(Exception):
+                if stream is not raw:
+                    stream.close()
+            raw.close()
+        self._files.clear()
+
+
+#: The kinds of record file the sink writes.
+KINDS = ("documents", "dropped")
+
+
 class JsonlSink:
     """Writes kept and dropped documents as JSON lines, atomically."""
 
@@ -307,6 +400,8 @@ class JsonlSink:
             raise
         self.outputs.remove_leftovers(HTML_NAME)
         self.writers: dict[str, LineWriter] = {}
+        #: (index, folder, files) of each completed shard of a sharded run, else None
+        self._shards: list[tuple[int, str, dict[str, str]]] | None = None
         # report.html is collected from the records as they are written (in a helper
         # process once the run is large), so the files need not be read back
         self._report: ReportFeed | None = ReportFeed(ReportBuilder())
@@ -325,7 +420,7 @@ class JsonlSink:
     def prepare(self, doc: Document) -> tuple[bytes, bytes]:
         """The document's line and its report.html line. Reads only the options:
         with worker processes it runs in them (see :class:`~ingest.contract.specs.Sink`)."""
-        record = document_record(doc, history=self.options.include_history)
+        record = _document_line(doc, self.options)
         try:
             return record_line(record), kept_page_line(record)
         except ENCODING_ERRORS as exc:
@@ -338,20 +433,63 @@ class JsonlSink:
             self._report.add_kept_line(page_line)
 
     def write_dropped(self, record: DropRecord) -> None:
-        out = drop_record(
-            record, text=self.options.include_dropped_text, history=self.options.include_history
-        )
-        try:
-            line = record_line(out)
-        except ENCODING_ERRORS as exc:
-            # The record of a drop is always written: what JSON cannot hold is
-            # replaced, and the record says so.
-            out = json_safe(out)
-            out.setdefault("details", {})["record_altered"] = f"not encodable as JSON: {error_text(exc)}"
-            line = record_line(out)
+        out, line = _dropped_line(record, self.options)
         self.writers["dropped"].write(line)
         if self._report is not None:
             self._report.add_dropped(out)
+
+    # -- sharded runs (see ingest.engine.shards) -----------------------------------
+
+    @property
+    def shards_dir(self) -> Path:
+        """Where the shards of a sharded run work: a hidden folder in the output
+        folder (in the local staging folder, for an output folder at a URL)."""
+        return self.outputs.folder / SHARDS_FOLDER
+
+    def shard_writer(self, index: int, folder: str) -> JsonlShardWriter:
+        """The writer of shard ``index``'s files, to be used in its task, in ``folder``."""
+        return JsonlShardWriter(self.options, folder)
+
+    def begin_shards(self) -> None:
+        """The run is sharded: kept documents go to the shards' files only. A
+        drop recorded here (none is, as the built-in sources stand) still has a
+        file to go to: ``dropped.jsonl``, published only if it holds one."""
+        self._shards = []
+        self._close_report()  # report.html reads the files instead
+
+    def add_shard(self, index: int, folder: str, files: dict[str, str]) -> None:
+        """Shard ``index`` is complete, its files in ``folder``: they become
+        ``documents-NNNNN.jsonl`` and ``dropped-NNNNN.jsonl`` when the run completes."""
+        self._shards.append((index, folder, files))
+
+    def _commit_shards(self) -> tuple[dict[str, Any], list[Path] | list[str]]:
+        """Reserve each shard file for its final name; the outputs, and the files of
+        an earlier run of the same families that this one does not write."""
+        outputs: dict[str, Any] = {}
+        written: set[str] = set()
+        for key in KINDS:
+            stem, suffix = _split_name(getattr(self.options, key), self.options.compression)
+            names = []
+            for index, folder, files in sorted(self._shards, key=lambda shard: shard[0]):
+                if key not in files:
+                    continue  # none of this kind in the shard: no file
+                name = f"{stem}-{index:05d}{suffix}"
+                self.outputs.adopt(os.path.join(folder, files[key]), name)
+                names.append(name)
+            writer = self.writers[key]
+            if writer.size == 0 and len(writer.names) == 1:
+                self.outputs.release(writer.tmps[0])  # nothing was recorded here
+            else:
+                names.append(writer.names[0])
+            outputs[key] = [str(self.outputs.target(name)) for name in names]
+            written.update(names)
+        stale = [
+            path
+            for writer in self.writers.values()
+            for path in self.outputs.find(writer._family())
+            if str(path).rpartition("/")[2] not in written
+        ]
+        return outputs, stale  # type: ignore[return-value]
 
     def close(self, report: dict[str, Any]) -> None:
         try:
@@ -361,10 +499,13 @@ class JsonlSink:
             self.abort()
             raise
         outputs: dict[str, Any] = {}
-        for key, writer in self.writers.items():
-            targets = [str(t) for t in writer.targets]
-            outputs[key] = targets if self.options.shard_bytes else targets[0]
-        stale = [path for writer in self.writers.values() for path in writer.stale_files()]
+        if self._shards is not None:
+            outputs, stale = self._commit_shards()
+        else:
+            for key, writer in self.writers.items():
+                targets = [str(t) for t in writer.targets]
+                outputs[key] = targets if self.options.shard_bytes else targets[0]
+            stale = [path for writer in self.writers.values() for path in writer.stale_files()]
         # Shards of an earlier, longer run would read as part of this one.
         self.outputs.finish(report, outputs, stale=stale)
         # report.html is a view of the files just committed, not an output:

@@ -210,6 +210,12 @@ class OutputFolder:
         self.pending.append((tmp, target))
         return tmp
 
+    def adopt(self, path: str | os.PathLike[str], name: str) -> None:
+        """Take the finished file at ``path`` (in the folder or below it: a
+        sharded run's shard file) as output file ``name``: it is renamed into
+        place at :meth:`finish`, like a reserved one."""
+        self.pending.append((str(path), self.folder / name))
+
     def fixed_partial(self, name: str) -> Path:
         """The fixed temporary name of output file ``name`` (see :meth:`reserve`)."""
         return self.folder / f".{name}.partial"
@@ -364,6 +370,11 @@ class RemoteOutputFolder:
         self.pending = [(t, target) for t, target in self.pending if t != tmp]
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+
+    def adopt(self, path: str | os.PathLike[str], name: str) -> None:
+        """Take the finished file at ``path`` (in the staging folder) as output
+        file ``name``: it is uploaded at :meth:`finish`, like a reserved one."""
+        self.pending.append((str(path), self.folder / name))
 
     def suspend(self) -> None:
         self.discard()

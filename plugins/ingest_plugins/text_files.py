@@ -112,6 +112,15 @@ class TextFilesOptions:
     storage_options: dict[str, Any] = attrs.field(factory=dict, metadata={"help": STORAGE_OPTIONS_HELP})
 
 
+@attrs.frozen
+class FilesPart:
+    """One shard's share of a folder: files (relative paths, in reading order)
+    and, for the first, what the folder walk could not read."""
+
+    files: tuple[str, ...]
+    skipped: tuple[io_util.Skipped, ...] = ()
+
+
 class TextFilesSource:
     """Iterates the matching files of a folder as documents."""
 
@@ -169,6 +178,40 @@ class TextFilesSource:
         report_skipped(self.ctx, self.root, scan.skipped)
         warn_if_nothing_matches(self.ctx, self.root, self.options, scan)
         for path, rel in self._found(scan):
+            doc = self.read(path, io_util.text_path(rel))
+            if doc is not None:
+                yield doc
+
+    # -- shards (see ingest.engine.shards) -------------------------------------
+
+    def plan(self, files_per_shard: int) -> list[FilesPart]:
+        """The matching files cut into parts of ``files_per_shard`` files, in
+        reading order: a sharded run reads each with :meth:`read_shard`. What
+        the folder walk could not read goes with the first part, where
+        ``__iter__`` records it, so the shards' records in order are this
+        source's records. No file: no part."""
+        scan = self._scan()
+        files = scan.files
+        if not files:
+            return []
+        return [
+            FilesPart(
+                tuple(files[start : start + files_per_shard]), tuple(scan.skipped) if start == 0 else ()
+            )
+            for start in range(0, len(files), files_per_shard)
+        ]
+
+    def read_shard(self, part: FilesPart) -> Iterator[Document]:
+        """The documents of one part of :meth:`plan`: what ``__iter__`` yields
+        (and records) for those files."""
+        if self.remote is not None:
+            for url, rel in remote_found(self.remote, io_util.Scan(list(part.files), [])):
+                doc = self.read(url, io_util.text_path(rel))
+                if doc is not None:
+                    yield doc
+            return
+        report_skipped(self.ctx, self.root, list(part.skipped))
+        for path, rel in self._found(io_util.Scan(list(part.files), [])):
             doc = self.read(path, io_util.text_path(rel))
             if doc is not None:
                 yield doc
