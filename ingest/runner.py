@@ -28,7 +28,7 @@ import attrs
 
 from ingest.contract.context import StageContext, StageProgress
 from ingest.contract.document import Document, Drop
-from ingest.contract.errors import ConfigError, IngestError, RecordingFailed, RunError, UnwritableDocument
+from ingest.contract.errors import ConfigError, IngestError, RunError, UnwritableDocument
 from ingest.contract.ledger import SOURCE_STAGE, DropRecord, Ledger, StageStats
 from ingest.contract.options import is_url
 from ingest.engine import checkpoint as checkpoints
@@ -43,6 +43,7 @@ from ingest.engine.document_stage import (
 )
 from ingest.engine.parallel import PreparedDocument, SegmentStage, resolve_workers, run_segment
 from ingest.engine.spool import PickledDocument, Spool
+from ingest.engine.stream_stage import Clock, run_stream_stage
 from ingest.executors.local import LocalExecutor, start_executor
 from ingest.host.config import (
     Override,
@@ -59,6 +60,9 @@ ProgressCallback = Callable[[Ledger], None]
 MessageCallback = Callable[[str], None]
 
 log = logging.getLogger("ingest")
+
+#: What a corpus-level stage needs to run over shards (see docs/hooks.md).
+SHARD_METHODS = ("shard_pass", "combine", "use_shard")
 
 #: What a sink needs to take part in checkpoints.
 CHECKPOINT_METHODS = ("checkpoint", "resume", "suspend", "checkpoint_dir")
@@ -125,41 +129,6 @@ def _cleanup(step: Callable[[], None], what: str) -> None:
         step()
     except Exception as exc:  # noqa: BLE001
         log.warning("%s failed: %s", what, error_text(exc))
-
-
-class _UpstreamFailure(Exception):
-    """Carries an exception raised upstream of a stream stage through it."""
-
-    def __init__(self, original: BaseException) -> None:
-        super().__init__(str(original))
-        self.original = original
-
-
-class _Clock:
-    """Time spent inside one stage, excluding what its input took upstream."""
-
-    def __init__(self, stats: StageStats) -> None:
-        self.stats = stats
-
-    def _timed(self, docs: Iterable[Document], sign: int) -> Iterator[Document]:
-        it = iter(docs)
-        while True:
-            start = time.perf_counter()
-            try:
-                doc = next(it)
-            except StopIteration:
-                self.stats.seconds += sign * (time.perf_counter() - start)
-                return
-            self.stats.seconds += sign * (time.perf_counter() - start)
-            yield doc
-
-    def timed_input(self, docs: Iterable[Document]) -> Iterator[Document]:
-        """The stage's input: time spent fetching it is upstream's, so it is taken off."""
-        return self._timed(docs, -1)
-
-    def timed_output(self, docs: Iterable[Document]) -> Iterator[Document]:
-        """The stage's output: everything spent producing it is counted."""
-        return self._timed(docs, +1)
 
 
 @attrs.frozen
@@ -519,9 +488,11 @@ class Pipeline:
             return f"the source {self.config.source.name!r} cannot plan shards (it has no plan/read_shard)"  # type: ignore[union-attr]
         if not (callable(getattr(sink, "shard_writer", None)) and hasattr(sink, "shards_dir")):
             return f"the sink {self.config.sink.name!r} cannot write shards (it has no shard_writer)"  # type: ignore[union-attr]
-        corpus = [s.id for s in self.config.stages if s.enabled and not s.per_document]
-        if corpus:
-            return f"stage(s) {', '.join(map(repr, corpus))} need the whole corpus (not yet run over shards)"
+        for stage_cfg in self.config.stages:
+            if stage_cfg.enabled and not stage_cfg.per_document:
+                why = self._corpus_stage_unshardable(stage_cfg)
+                if why is not None:
+                    return f"stage {stage_cfg.id!r} ({stage_cfg.name}) {why}"
         sink_path = str(getattr(self.config.sink.options, "path", ""))  # type: ignore[union-attr]
         if self.config.run.executor == "ray" and is_url(sink_path):
             return (
@@ -530,6 +501,36 @@ class Pipeline:
         if self.config.run.keep_drop_records:
             return "[run] keep_drop_records = true (drop records are in the shards' files, not in memory)"
         return None
+
+    def _corpus_stage_unshardable(self, stage_cfg: StageConfig) -> str | None:
+        """Why a stage that is not per-document cannot run over shards (see
+        docs/hooks.md), or None when it can."""
+        try:
+            stage, _ctx = self.corpus_stage(stage_cfg.id, Ledger(keep_records=False))
+        except Exception:  # noqa: BLE001 - the unsharded run reports it where it always has
+            return "could not start"
+        if not all(callable(getattr(stage, name, None)) for name in SHARD_METHODS):
+            return "cannot run over shards (it has no shard_pass, combine and use_shard)"
+        why = getattr(stage, "cannot_shard", None)
+        reason = why() if callable(why) else None
+        return None if reason is None else str(reason)
+
+    def corpus_stage(self, stage_id: str, ledger: Ledger, executor: Any = None) -> tuple[Any, StageContext]:
+        """The stage ``stage_id`` built with a context recording into ``ledger``: in a
+        shard task its work stays in the task's process; for its ``combine`` here
+        it gets the run's ``executor``."""
+        stage_cfg = next(s for s in self.config.stages if s.id == stage_id)
+        ctx = self._context(
+            stage_cfg.id,
+            stage_cfg.name,
+            stage_cfg.registered.plugin.name,
+            ledger,
+            self.config.run.workdir or None,
+            executor,
+        )
+        if executor is None:
+            ctx.on_progress = None  # a shard task does not draw on the terminal
+        return stage_cfg.spec.factory(stage_cfg.options, ctx), ctx
 
     def shard_source(self, ledger: Ledger) -> Any:
         """The configured source, recording into ``ledger`` (in a shard task)."""
@@ -560,45 +561,64 @@ class Pipeline:
         restart: bool,
         say: MessageCallback,
     ) -> dict[str, Any]:
-        """Run the shards on the executor, add up their ledgers in shard order,
-        and have the sink move their files into place. The shards that an
-        interrupted run of the same config and input completed are not run again."""
+        """Run the shards' phases on the executor (the coordinator combining each
+        corpus-level stage's parts between two phases), add up their ledgers in
+        order, and have the sink move the last phase's files into place. What an
+        interrupted run of the same config and input completed is not run again."""
         started = datetime.datetime.now(datetime.timezone.utc)
         clock_start = time.perf_counter()
         cpu_start = _cpu_seconds()
         root = Path(sink.shards_dir)
-        reused = 0
+        enabled = [s for s in self.config.stages if s.enabled]
+        phases = shards.phases_of([(s.id, s.per_document) for s in enabled])
+        run_options = self.config.run
         try:
-            done = self._shard_resume(root, parts, restart=restart, say=say)
+            done, combined = self._shard_resume(root, parts, len(phases), restart=restart, say=say)
             sink.begin_shards()
-            stage_ids = tuple(self.stage_ids)
-            workdir = self.config.run.workdir or None
-            tasks = [
-                shards.ShardTask(
-                    index,
-                    part,
-                    str(shards.shard_folder(root, index)),
-                    sink.shard_writer(index, str(shards.shard_folder(root, index))),
-                    stage_ids,
-                    workdir,
-                )
-                for index, part in enumerate(parts)
-            ]
+            folders = [shards.shard_folder(root, index) for index in range(len(parts))]
             self.plugins.hook.ingest_run_started(run={"config": self.path, "stages": self.stage_ids})
-            summaries = self._shard_summaries(tasks, done)
+            workers = resolve_workers(run_options.workers)
+            self._executor = start_executor(
+                run_options.executor,
+                workers=run_options.workers if run_options.executor == "ray" else workers,
+                address=run_options.ray_address,
+                where=f"{self.path or '<config>'}: [run]",
+            )
+            finished = False
+            token = os.urandom(8).hex()
+            # what a forked worker (or this process) builds its shards from: registered
+            # before the first task, as the pool's processes fork then
+            _SHARD_HOSTS[token] = self
             try:
-                for summary in summaries:
-                    if summary["index"] in done:
-                        reused += 1
-                    ledger.merge(summary["ledger"])
-                    sink.add_shard(summary["index"], tasks[summary["index"]].folder, summary["files"])
-                    if progress is not None:
-                        progress(ledger)
+                records: dict[tuple[int, int], dict[str, Any]] = {}
+                for phase in phases:
+                    if phase.apply is not None:
+                        self._combine(phase, folders, ledger, combined)
+                    tasks = [
+                        self._shard_task(index, part, folders[index], phase, sink, records)
+                        for index, part in enumerate(parts)
+                    ]
+                    summaries = self._shard_records(token, tasks, done)
+                    try:
+                        for record in summaries:
+                            index = record["index"]
+                            records[(phase.number, index)] = record
+                            ledger.merge(record["ledger"])
+                            if phase.last:
+                                work = shards.phase_folder(folders[index], phase.number)
+                                sink.add_shard(index, str(work), record["files"])
+                            if progress is not None:
+                                progress(ledger)
+                    finally:
+                        summaries.close()
+                finished = True
             finally:
-                summaries.close()  # its executor's worker processes end here, however the loop ends
+                _SHARD_HOSTS.pop(token, None)
+                executor, self._executor = self._executor, None
+                executor.shutdown(cancel=not finished)  # at once, when the run stops
         except BaseException as exc:
             _cleanup(sink.abort, "removing the partial output")
-            if self.config.run.checkpoint_every <= 0:
+            if run_options.checkpoint_every <= 0:
                 _cleanup(lambda: shards.remove(root), "removing the shards")
             if isinstance(exc, (IngestError, KeyboardInterrupt)):
                 raise
@@ -608,20 +628,20 @@ class Pipeline:
             raise RunError(f"the run failed: {error_text(exc)}") from exc
         for stage_id in self.stage_ids:
             self.plugins.hook.ingest_stage_finished(stage_id=stage_id, stats=ledger.stages[stage_id])
-        finished = datetime.datetime.now(datetime.timezone.utc)
+        finished_at = datetime.datetime.now(datetime.timezone.utc)
         self.report = self._make_report(
-            ledger, started, finished, time.perf_counter() - clock_start, cpu_start=cpu_start
+            ledger, started, finished_at, time.perf_counter() - clock_start, cpu_start=cpu_start
         )
+        reused = sum(1 for (number, _index) in done if number == len(phases) - 1)
         self.report["shards"] = {
             "count": len(parts),
-            "files_per_shard": self.config.run.shard_files,
+            "files_per_shard": run_options.shard_files,
+            "phases": len(phases),
             "reused": reused,
         }
-        if reused:
-            self.report["resumed"] = {"phase": "shards", "shards_done": reused}
         try:
             ledger.check_balance()
-            failure = error_rate_failure(ledger, self.stage_ids, self.config.run.max_error_rate)
+            failure = error_rate_failure(ledger, self.stage_ids, run_options.max_error_rate)
             if failure is not None:
                 raise failure
             self.plugins.hook.ingest_run_finished(report=self.report)
@@ -635,12 +655,80 @@ class Pipeline:
         shards.remove(root)
         return self.report
 
+    def _shard_task(
+        self,
+        index: int,
+        part: Any,
+        folder: Path,
+        phase: shards.Phase,
+        sink: Any,
+        records: dict[tuple[int, int], dict[str, Any]],
+    ) -> shards.ShardTask:
+        """Phase ``phase`` of shard ``index``; the last phase's files take in the
+        drop records of the shard's earlier phases first."""
+        carry: list[tuple[str, str]] = []
+        if phase.last:
+            for number in range(phase.number):
+                name = records[(number, index)]["files"].get("dropped")
+                if name:
+                    carry.append(("dropped", str(shards.phase_folder(folder, number) / name)))
+        work = str(shards.phase_folder(folder, phase.number))
+        return shards.ShardTask(
+            index,
+            part,
+            str(folder),
+            sink.shard_writer(index, work),
+            phase,
+            self.config.run.workdir or None,
+            tuple(carry),
+        )
+
+    def _combine(
+        self, phase: shards.Phase, folders: list[Path], ledger: Ledger, combined: dict[int, dict[str, Any]]
+    ) -> None:
+        """The corpus-level stage that ``phase`` applies, combined here: every
+        shard's part, in shard order, and the documents that reached the stage;
+        the model it makes for each shard goes into the shard's folder. Done
+        once: a resumed run takes the models an interrupted one wrote."""
+        assert phase.apply is not None
+        number = phase.number - 1
+        stats = ledger.stages[phase.apply]
+        earlier = combined.get(number)
+        if earlier is not None:
+            stats.seconds += earlier["seconds"]
+            stats.extra.update(earlier["extra"])
+            return
+        stage, ctx = self.corpus_stage(phase.apply, ledger, self._executor)
+        corpus = shards.ShardedCorpus(
+            [shards.ShardSpool(str(shards.phase_folder(f, number))) for f in folders]
+        )
+        extra_before = dict(stats.extra)
+        start = time.perf_counter()
+        try:
+            models = list(stage.combine((shards.read_part(f, number) for f in folders), corpus))
+        except Exception as exc:
+            raise RunError(
+                f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}) failed while "
+                f"combining its shards: {error_text(exc)}"
+            ) from exc
+        if len(models) != len(folders):
+            raise RunError(
+                f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}): combine returned "
+                f"{len(models)} models for {len(folders)} shards"
+            )
+        for folder, model in zip(folders, models):
+            shards.write_model(folder, number, model)
+        seconds = time.perf_counter() - start
+        stats.seconds += seconds
+        extra = {k: v for k, v in stats.extra.items() if extra_before.get(k) != v}
+        shards.write_combined(folders[0].parent, number, {"seconds": seconds, "extra": extra})
+
     def _shard_resume(
-        self, root: Path, parts: list[Any], *, restart: bool, say: MessageCallback
-    ) -> dict[int, dict[str, Any]]:
-        """The completion records of the shards an interrupted run left in ``root``
-        that this run can take as they are (same config, same plan), by shard;
-        the plan of this run is recorded there for the next."""
+        self, root: Path, parts: list[Any], phases: int, *, restart: bool, say: MessageCallback
+    ) -> tuple[dict[tuple[int, int], dict[str, Any]], dict[int, dict[str, Any]]]:
+        """The completion records of the shards' phases, and of the combines, that an
+        interrupted run left in ``root`` and this run can take as they are (same
+        config, same plan); this run's plan is recorded there for the next."""
         description = checkpoints.describe_config(self.config, self.plugins)
         plan = {
             "format": shards.FORMAT,
@@ -650,7 +738,8 @@ class Pipeline:
             "count": len(parts),
         }
         earlier = shards.load_plan(root)
-        done: dict[int, dict[str, Any]] = {}
+        done: dict[tuple[int, int], dict[str, Any]] = {}
+        combined: dict[int, dict[str, Any]] = {}
         if earlier is not None:
             if restart:
                 say(f"--restart: discarding the shards of an interrupted run in {root}")
@@ -670,44 +759,31 @@ class Pipeline:
             elif earlier.get("parts") != plan["parts"]:
                 say(f"the input changed since the interrupted run in {root.parent}; starting over")
             else:
-                for index in range(len(parts)):
-                    summary = shards.completed(shards.shard_folder(root, index), index)
-                    if summary is not None:
-                        done[index] = summary
-                say(f"resuming the interrupted run in {root.parent}: {len(done)} of {len(parts)} shards done")
-        if not done:
+                done, combined = shards.completed_work(root, len(parts), phases)
+                finished = sum(1 for (number, _index) in done if number == phases - 1)
+                steps = f" ({len(done)} of {len(parts) * phases} shard phases)" if phases > 1 else ""
+                say(
+                    f"resuming the interrupted run in {root.parent}: {finished} of {len(parts)} shards done{steps}"
+                )
+        if not done and not combined:
             shards.remove(root)
         shards.write_plan(root, plan)
-        self._resumed = {"phase": "shards", "shards_done": len(done)} if done else None
-        return done
+        self._resumed = {"phase": "shards", "shard_phases_done": len(done)} if done else None
+        return done, combined
 
-    def _shard_summaries(
-        self, tasks: list[shards.ShardTask], done: dict[int, dict[str, Any]]
+    def _shard_records(
+        self, token: str, tasks: list[shards.ShardTask], done: dict[tuple[int, int], dict[str, Any]]
     ) -> Generator[dict[str, Any], None, None]:
-        """Every shard's completion record, in shard order: the ones in ``done``
-        as they are, the others as their tasks finish (run on the run's executor,
-        a bounded number in flight)."""
-        run_options = self.config.run
-        workers = resolve_workers(run_options.workers)
-        executor = start_executor(
-            run_options.executor,
-            workers=run_options.workers if run_options.executor == "ray" else workers,
-            address=run_options.ray_address,
-            where=f"{self.path or '<config>'}: [run]",
-        )
-        token = os.urandom(8).hex()
-        _SHARD_HOSTS[token] = self  # what a forked worker (or this process) builds its shard from
+        """The completion record of every task's phase, in shard order: those in
+        ``done`` as they are, the others as their tasks finish (run on the run's
+        executor, a bounded number in flight)."""
+        executor = self._executor
         recipe = self.recipe() if executor.kind == "ray" else None
-        finished = False
-        try:
-            todo = [(token, recipe, task) for task in tasks if task.index not in done]
-            results = executor.map(_shard_task, todo, in_flight=max(1, executor.parallelism) * 2)
-            for task in tasks:
-                yield done[task.index] if task.index in done else next(results)
-            finished = True
-        finally:
-            _SHARD_HOSTS.pop(token, None)
-            executor.shutdown(cancel=not finished)
+        todo = [(token, recipe, t) for t in tasks if (t.phase.number, t.index) not in done]
+        results = executor.map(_shard_task, todo, in_flight=max(1, executor.parallelism) * 2)
+        for task in tasks:
+            key = (task.phase.number, task.index)
+            yield done[key] if key in done else next(results)
 
     def _fail(
         self, exc: BaseException, sink: Any, checkpoint: Checkpointer | None, *, resumable: bool, doing: str
@@ -980,7 +1056,7 @@ class Pipeline:
         stats = ledger.stages[SOURCE_STAGE]
         if checkpoint is not None:
             checkpoint.start_source()  # a resume: counts restored, items to skip set
-        clock = _Clock(stats)
+        clock = Clock(stats)
         for doc in clock.timed_output(docs):
             if ledger.source_to_skip > 0:
                 ledger.source_skipped(doc)  # accounted for before the checkpoint
@@ -1075,78 +1151,14 @@ class Pipeline:
             if kept is not None:
                 yield kept
 
+    @staticmethod
     def _stream(
-        self,
         stage: Callable[[Iterable[Document]], Iterable[Document]],
         ctx: StageContext,
         stats: StageStats,
         docs: Iterator[Document],
     ) -> Iterator[Document]:
-        """Run a stream stage, keeping track of documents in flight.
-
-        A document the stage neither yields nor drops is recorded as lost.
-        If the stage raises, the documents in flight are recorded with the
-        error and the stage is started again on the rest of the stream.
-        """
-        pending: dict[str, Document] = {}
-        ledger = ctx.ledger
-        exhausted = False
-
-        def feed() -> Iterator[Document]:
-            nonlocal exhausted
-            it = iter(docs)
-            while True:
-                try:
-                    doc = next(it)
-                except StopIteration:
-                    exhausted = True
-                    return
-                except Exception as exc:
-                    raise _UpstreamFailure(exc) from exc
-                stats.documents_in += 1
-                pending[doc.id] = doc
-                yield doc
-
-        def forget_dropped(record: Any) -> None:
-            if record.stage == ctx.stage_id:
-                pending.pop(record.id, None)
-
-        ledger.trackers.append(forget_dropped)  # at once, even while the worker pool holds drops back
-        clock = _Clock(stats)
-        shared_feed = clock.timed_input(feed())
-        try:
-            while True:
-                consumed_before = stats.documents_in
-                try:
-                    for doc in clock.timed_output(stage(shared_feed)):
-                        pending.pop(doc.id, None)
-                        stats.documents_out += 1
-                        yield doc
-                except _UpstreamFailure as failure:
-                    raise failure.original from None
-                except RecordingFailed:
-                    raise  # a drop the sink could not write: the run stops
-                except Exception as exc:  # noqa: BLE001 - recorded, and the run goes on
-                    error = error_text(exc)
-                    for doc in list(pending.values()):
-                        ctx.drop_error(doc, error, exc=exc)
-                    pending.clear()
-                    if exhausted:
-                        break
-                    if stats.documents_in == consumed_before:
-                        # It fails before reading anything: it will never
-                        # recover, so the rest of the stream is dropped with it.
-                        for doc in shared_feed:
-                            ctx.drop_error(doc, error, exc=exc)
-                        break
-                    continue
-                break
-            for doc in list(pending.values()):
-                ctx.drop(doc, "lost", error="the stage neither kept nor dropped this document")
-            pending.clear()
-        finally:
-            if forget_dropped in ledger.trackers:
-                ledger.trackers.remove(forget_dropped)
+        return run_stream_stage(stage, ctx, stats, docs)
 
     def _corpus(
         self,

@@ -229,9 +229,10 @@ def test_ray_tasks_ran_the_batches_and_the_corpus_stages_on_the_cluster(runs, cl
 
 @pytest.fixture(scope="module")
 def sharded_runs(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
-    """A pipeline of per-document stages over 8 shards of 40 files, run locally
-    with one worker, then on the cluster: each shard is one Ray task that reads
-    its files and writes its own output files."""
+    """The default pipeline (with `where` after the header stage) over 8 shards
+    of 40 files, run locally with one worker, then on the cluster: each phase of
+    each shard is one Ray task (reading the shard's files, or its spool), the
+    driver combines the corpus stages' parts between phases."""
     folder = tmp_path_factory.mktemp("cluster_sharded")
     corpus = folder / "corpus"
     _generator().generate(corpus, DOCS, seed=12)
@@ -245,7 +246,8 @@ def sharded_runs(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> 
             "pipeline": [
                 {"stage": "header"},
                 {"stage": "where", "pause": 0.008},
-                {"stage": "boilerplate", "learn_lexicon": False},
+                {"stage": "boilerplate"},
+                {"stage": "dedup"},
             ],
         },
     )
@@ -255,7 +257,8 @@ def sharded_runs(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> 
 def test_a_sharded_run_on_the_cluster_writes_the_local_runs_files_from_both_nodes(sharded_runs, cluster):
     local, on_ray = sharded_runs["local"], sharded_runs["ray"]
     report = json.loads((on_ray.out / "report.json").read_text(encoding="utf-8"))
-    assert report["shards"]["count"] == DOCS // 40
+    assert report["shards"]["count"] == DOCS // 40 and report["shards"]["phases"] == 3
+    assert report["dropped_by_stage_and_reason"].get("dedup:near_duplicate", 0) > 0
     names = sorted(p.name for p in local.out.glob("*.jsonl"))
     assert names == sorted(p.name for p in on_ray.out.glob("*.jsonl"))
     assert "documents-00007.jsonl" in names

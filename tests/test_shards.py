@@ -19,6 +19,9 @@ import pytest
 
 from ingest import ConfigError, Pipeline
 
+ROOT = Path(__file__).resolve().parent.parent
+DEV = ROOT.parent / "shared" / "corpus" / "dev"
+
 #: A per-document stage that notes every document it sees in a log file and, when
 #: told to, kills the whole run (SIGKILL) at one document; and a corpus-level stage.
 HELPERS = textwrap.dedent(
@@ -53,11 +56,35 @@ HELPERS = textwrap.dedent(
         def __call__(self, docs):
             yield from docs
 
+    class Census:
+        # A corpus-level stage that runs over shards too: each document gets the
+        # size of the corpus and the ids of its first and last documents.
+        def __init__(self, options, ctx):
+            self.seen = None
+        def fit(self, corpus):
+            docs = list(corpus)
+            self.seen = (len(docs), docs[0].id, docs[-1].id)
+        def shard_pass(self, docs):
+            return sum(1 for _ in docs)
+        def combine(self, parts, corpus):
+            counts = list(parts)
+            first, last = corpus.read_at([0, len(corpus) - 1])
+            assert sum(counts) == len(corpus) == sum(1 for _ in corpus)
+            return [(len(corpus), first.id, last.id)] * len(counts)
+        def use_shard(self, seen):
+            self.seen = seen
+        def __call__(self, docs):
+            size, first, last = self.seen
+            for doc in docs:
+                doc.metadata = {**doc.metadata, "corpus": size, "first": first, "last": last}
+                yield doc
+
     @hookimpl
     def ingest_stages():
         return [
             StageSpec("noting", StageKind.FILTER, noting, None, "notes ids", per_document=True),
             StageSpec("whole", StageKind.TRANSFORM, Whole, None, "corpus-level", needs_corpus=True),
+            StageSpec("census", StageKind.TRANSFORM, Census, None, "corpus size", needs_corpus=True),
         ]
     """
 )
@@ -78,7 +105,9 @@ def make_corpus(folder: Path, count: int = 47) -> None:
     (folder / "a" / "binary.txt").write_bytes(bytes(range(256)) * 4)
 
 
-def write_config(tmp: Path, *, shard_files: int = 6, extra: str = "", stages: str = "") -> Path:
+def write_config(
+    tmp: Path, *, shard_files: int = 6, extra: str = "", stages: str = "", learn_lexicon: bool = False
+) -> Path:
     (tmp / "helpers.py").write_text(HELPERS, encoding="utf-8")
     config = tmp / "config.toml"
     config.write_text(
@@ -108,7 +137,7 @@ def write_config(tmp: Path, *, shard_files: int = 6, extra: str = "", stages: st
 
             [[pipeline]]
             stage = "boilerplate"
-            learn_lexicon = false
+            learn_lexicon = {str(learn_lexicon).lower()}
             {stages}
             """
         ),
@@ -117,10 +146,10 @@ def write_config(tmp: Path, *, shard_files: int = 6, extra: str = "", stages: st
     return config
 
 
-def run(config: Path, output: Path | str, **sets: object) -> dict:
+def run(config: Path, output: Path | str, *, input: Path | None = None, **sets: object) -> dict:
     """The run's report as written (``report.json``, with the files in ``outputs``)."""
     overrides = [f"run.{key}={json.dumps(value)}" for key, value in sets.items()]
-    pipeline = Pipeline.from_toml(config, output=output, overrides=overrides)
+    pipeline = Pipeline.from_toml(config, input=input, output=output, overrides=overrides)
     pipeline.run()
     if isinstance(output, str):
         import fsspec
@@ -149,7 +178,7 @@ def test_a_sharded_run_writes_the_unsharded_records_cut_at_shard_boundaries(corp
     documents = sorted(sharded.glob("documents-*.jsonl"))
     dropped = sorted(sharded.glob("dropped-*.jsonl"))
     # 47 stories and 2 bad files: 49 inputs, 6 a shard -> 9 shards
-    assert report["shards"] == {"count": 9, "files_per_shard": 6, "reused": 0}
+    assert report["shards"] == {"count": 9, "files_per_shard": 6, "phases": 1, "reused": 0}
     # the last shard holds b/empty.txt alone: no kept document, so no documents file
     assert len(documents) == 8 and documents[-1].name == "documents-00007.jsonl"
     assert read_lines(documents) == (tmp / "plain" / "documents.jsonl").read_bytes()
@@ -235,7 +264,7 @@ def test_shards_on_with_a_corpus_level_stage_is_a_config_error(tmp_path: Path) -
     make_corpus(tmp_path / "in", count=10)
     config = write_config(tmp_path, stages='[[pipeline]]\nstage = "whole"')
     with pytest.raises(
-        ConfigError, match=r"\[run\] shards = \"on\": stage\(s\) 'whole' need the whole corpus"
+        ConfigError, match=r"\[run\] shards = \"on\": stage 'whole' \(whole\) cannot run over shards"
     ):
         run(config, tmp_path / "out", shards="on")
     # auto: the run goes on unsharded
@@ -334,7 +363,7 @@ def test_sigterm_stops_the_shard_tasks_at_once_and_the_run_resumes(corpus: Path)
     process = subprocess.Popen([*command, "--set", "run.workers=2"], env=env, cwd=tmp, stderr=subprocess.PIPE)
     shards_dir = tmp / "out" / ".ingest-shards"
     deadline = time.monotonic() + 60
-    while not list(shards_dir.glob("*/summary.json")):
+    while not list(shards_dir.glob("*/p0.json")):
         assert time.monotonic() < deadline and process.poll() is None
         time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
@@ -343,7 +372,7 @@ def test_sigterm_stops_the_shard_tasks_at_once_and_the_run_resumes(corpus: Path)
     assert time.monotonic() - stopped < 2.0  # a shard under way has 2 s of pauses left
     process.stderr.close()
     assert not (tmp / "out" / "report.json").exists()
-    assert list(shards_dir.glob("*/summary.json"))
+    assert list(shards_dir.glob("*/p0.json"))
 
     resumed = subprocess.run(command, capture_output=True, text=True, cwd=tmp)
     assert resumed.returncode == 0, resumed.stderr
@@ -351,3 +380,150 @@ def test_sigterm_stops_the_shard_tasks_at_once_and_the_run_resumes(corpus: Path)
     fresh = run(corpus, tmp / "fresh", workers=2)
     for name in [Path(p).name for p in fresh["outputs"]["documents"] + fresh["outputs"]["dropped"]]:
         assert (tmp / "out" / name).read_bytes() == (tmp / "fresh" / name).read_bytes(), name
+
+
+# -- corpus-level stages over shards ------------------------------------------
+
+
+def records(folder: Path, kind: str) -> list[bytes]:
+    """The lines of every file of ``kind`` in a run's folder (sharded or not), in order."""
+    return read_lines(sorted(folder.glob(f"{kind}*.jsonl"))).splitlines()
+
+
+@pytest.mark.parametrize("dev_set", ["neardup", "boilerplate"])
+def test_the_default_pipeline_over_shards_decides_as_one_run_on_the_dev_sets(
+    tmp_path: Path, dev_set: str
+) -> None:
+    """Site furniture learnt and duplicates found over shards of 50 pages: the same
+    kept documents, byte for byte and in order, and the same drop records (each
+    shard's file holds its own, phase after phase)."""
+    folder = DEV / dev_set / "input"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is not here")
+    config = ROOT / "config.toml"
+    sharded = tmp_path / "sharded"
+    report = run(config, sharded, input=folder, shard_files=50, keep_drop_records=False, workers=2)
+    plain = run(config, tmp_path / "plain", input=folder, shards="off")
+    assert report["shards"]["phases"] == 3 and report["shards"]["count"] > 3
+    assert records(sharded, "documents-") == records(tmp_path / "plain", "documents")
+    assert sorted(records(sharded, "dropped-")) == sorted(records(tmp_path / "plain", "dropped"))
+    for key in ("input", "kept", "dropped", "dropped_by_stage_and_reason"):
+        assert report[key] == plain[key], key
+    for stage_id, stats in plain["stages"].items():
+        for key in ("documents_in", "documents_out", "dropped"):
+            assert report["stages"][stage_id][key] == stats[key], (stage_id, key)
+    assert (
+        report["stages"]["dedup"]["dedup"]["candidate_pairs"]
+        == plain["stages"]["dedup"]["dedup"]["candidate_pairs"]
+    )
+
+
+def test_a_plugins_corpus_stage_runs_over_shards(tmp_path: Path) -> None:
+    """``shard_pass`` in each shard, ``combine`` over the parts and the documents
+    (``len``, iteration, ``read_at`` across shards), ``use_shard`` in each shard:
+    what ``fit`` makes of the whole corpus."""
+    make_corpus(tmp_path / "in", count=30)
+    config = write_config(tmp_path, shard_files=7, stages='[[pipeline]]\nstage = "census"')
+    report = run(config, tmp_path / "sharded", workers=2)
+    plain = run(config, tmp_path / "plain", shards="off")
+    assert report["shards"] == {"count": 5, "files_per_shard": 7, "phases": 2, "reused": 0}
+    assert records(tmp_path / "sharded", "documents-") == records(tmp_path / "plain", "documents")
+    first = json.loads(records(tmp_path / "plain", "documents")[0])["metadata"]
+    # 32 inputs, 2 dropped by the source and 6 by `noting`: 24 reach the census
+    assert (first["corpus"], first["first"], first["last"]) == (24, "a/001.txt", "b/028.txt")
+    assert report["stages"]["census"]["documents_in"] == plain["stages"]["census"]["documents_in"] == 24
+
+
+@pytest.fixture
+def generated(tmp_path: Path) -> Path:
+    """150 generated news pages (with syndicated copies) and the default pipeline
+    with the `noting` stage between the boilerplate and dedup stages, 40 files a shard."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "generate_corpus", ROOT / "benchmarks" / "generate_corpus.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["generate_corpus"] = module
+    spec.loader.exec_module(module)
+    module.generate(tmp_path / "in", 150, seed=5)
+    (tmp_path / "helpers.py").write_text(HELPERS, encoding="utf-8")
+    config = tmp_path / "config.toml"
+    config.write_text(
+        textwrap.dedent(
+            """
+            pipeline = ["header", "boilerplate", "noting", "dedup"]
+            [plugins]
+            paths = ["helpers.py"]
+            [source]
+            path = "in"
+            include = ["**/*.txt"]
+            [run]
+            shard_files = 40
+            keep_drop_records = false
+            """
+        ),
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_the_default_pipeline_writes_the_same_shards_for_one_and_two_workers(generated: Path) -> None:
+    tmp = generated.parent
+    one = run(generated, tmp / "w1", workers=1)
+    two = run(generated, tmp / "w2", workers=2)
+    assert one["shards"] == two["shards"] == {"count": 4, "files_per_shard": 40, "phases": 3, "reused": 0}
+    names = sorted(p.name for p in (tmp / "w1").glob("*.jsonl"))
+    assert names == sorted(p.name for p in (tmp / "w2").glob("*.jsonl")) and len(names) == 8
+    for name in names:
+        assert (tmp / "w1" / name).read_bytes() == (tmp / "w2" / name).read_bytes(), name
+    assert two["dropped_by_stage_and_reason"].get("dedup:near_duplicate", 0) > 10
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_a_run_killed_after_a_combine_resumes_the_phases_it_had_not_finished(generated: Path) -> None:
+    """Killed in phase 1 (after the lexicon was learnt from every shard, in the
+    third shard's cleaning): the next run takes phase 0 and the lexicon as they
+    are, redoes phase 1 from the third shard on, and writes the same bytes."""
+    tmp = generated.parent
+    fresh = run(generated, tmp / "fresh", workers=2)
+    ids = [json.loads(line)["id"] for line in records(tmp / "fresh", "documents-")]
+    ids += [json.loads(line)["id"] for line in records(tmp / "fresh", "dropped-")]
+    victim = sorted(i for i in ids if i.startswith("00000/"))[85]  # in shard 2 (files 80-119)
+    log = tmp / "seen.log"
+    env = {**os.environ, "SHARD_TEST_LOG": str(log), "SHARD_TEST_KILL_AT": victim}
+    command = [sys.executable, "-m", "ingest", "run", "-c", str(generated), "--output", str(tmp / "out")]
+    killed = subprocess.run([*command, "--set", "run.workers=1"], env=env, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    shards_dir = tmp / "out" / ".ingest-shards"
+    assert (shards_dir / "combined-0.json").is_file() and not (shards_dir / "combined-1.json").exists()
+
+    log.unlink()
+    env.pop("SHARD_TEST_KILL_AT")
+    resumed = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    # phase 0 of the 4 shards and phase 1 of the first 2 were done
+    assert "0 of 4 shards done (6 of 12 shard phases)" in resumed.stderr
+    assert victim in log.read_text().splitlines()
+    assert len(log.read_text().splitlines()) < 150 / 2  # shards 2 and 3 only
+    for name in [Path(p).name for p in fresh["outputs"]["documents"] + fresh["outputs"]["dropped"]]:
+        assert (tmp / "out" / name).read_bytes() == (tmp / "fresh" / name).read_bytes(), name
+
+
+def test_dedup_with_an_index_keeps_the_run_unsharded(generated: Path) -> None:
+    tmp = generated.parent
+    index = tmp / "index.npz"
+    report = run(generated, tmp / "out", workers=1)
+    assert "shards" in report
+    pipeline = Pipeline.from_toml(
+        generated, output=tmp / "indexed", overrides=[f"dedup.save_index={json.dumps(str(index))}"]
+    )
+    pipeline.run()
+    assert (tmp / "indexed" / "documents.jsonl").is_file() and index.is_file()
+    with pytest.raises(ConfigError, match="stage 'dedup' \\(dedup\\) cannot run over shards with index_path"):
+        Pipeline.from_toml(
+            generated,
+            output=tmp / "again",
+            overrides=[f"dedup.save_index={json.dumps(str(index))}", "run.shards='on'"],
+        ).run()

@@ -14,37 +14,60 @@ output folder::
     .ingest-shards/00000/documents.jsonl the sink's shard files (its shard writer's)
     .ingest-shards/00000/summary.json    the shard's completion record, written last
 
-A shard whose ``summary.json`` is there is done: a run killed halfway and
-started again with the same config and input redoes only the others. When the
-run completes, the sink moves the shard files into place
-(``documents-00000.jsonl``, ...), the report last, and the folder goes.
+A pipeline with corpus-level stages runs in phases. Phase 0 reads the shard's
+inputs and runs the per-document stages up to the first corpus-level stage,
+whose input it spools in the shard's folder while the stage's ``shard_pass``
+looks at it (the lexicon's fingerprints, dedup's signatures), keeping what it
+returns (the shard's *part*). The coordinator then hands every shard's part, in
+shard order, to the stage's ``combine``, which returns what each shard needs to
+apply the stage (its *model*: the lexicon's lines of the shard's sites, dedup's
+decisions on the shard's documents). Phase 1 reads the spool, applies the stage
+with the model, runs the next per-document stages, and so on; the last phase
+writes the output. Each phase of a shard leaves its own completion record
+(``p0.json``, ``p1.json``, ...; the combine of a stage ``combined-N.json``), so a
+run killed halfway and started again with the same config and input redoes only
+what is unfinished. When the run completes, the sink moves the last phase's
+files into place (``documents-00000.jsonl``, ...), the report last, and the
+folder goes.
 """
 
 from __future__ import annotations
 
+import array
+import bisect
 import contextlib
 import hashlib
+import itertools
 import json
 import os
+import pickle
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
 
 from ingest.contract.context import StageContext
+from ingest.contract.document import Document
 from ingest.contract.errors import UnwritableDocument
 from ingest.contract.ledger import SOURCE_STAGE, DropRecord, Ledger
 from ingest.engine.atomic import atomic_write
-from ingest.engine.document_stage import apply_document_stage
+from ingest.engine.document_stage import apply_document_stage, error_text
 from ingest.engine.parallel import SegmentStage
+from ingest.engine.spool import Spool
+from ingest.engine.stream_stage import run_stream_stage
 
 #: The folder, inside the output folder, where shards work until the run completes.
 SHARDS_FOLDER = ".ingest-shards"
-#: A shard's completion record.
-SUMMARY_NAME = "summary.json"
+#: In a phase's folder: the documents spooled for the next corpus-level stage,
+#: where each one starts, what the stage's ``shard_pass`` returned, and the model
+#: its ``combine`` made for the shard.
+SPOOL_NAME = "spool.pickle"
+OFFSETS_NAME = "spool.offsets"
+PART_NAME = "part.pickle"
+MODEL_NAME = "model.pickle"
 #: What the run planned: a later run resumes the shards only if it plans the same.
 PLAN_NAME = "plan.json"
 #: Version of the completion records; others are not resumed.
@@ -52,17 +75,53 @@ FORMAT = 1
 
 
 @attrs.frozen
+class Phase:
+    """What one phase of every shard runs: the corpus-level stage it applies first
+    (``None`` in phase 0, which reads the source), the per-document stages after
+    it, and the corpus-level stage whose input it spools (``None`` in the last
+    phase, which writes the output)."""
+
+    number: int
+    apply: str | None
+    stage_ids: tuple[str, ...]
+    spool_for: str | None
+
+    @property
+    def last(self) -> bool:
+        return self.spool_for is None
+
+
+def phases_of(stages: Sequence[tuple[str, bool]]) -> list[Phase]:
+    """The phases of a pipeline given as ``(stage id, per-document)`` pairs: a
+    new phase after each corpus-level stage."""
+    phases: list[Phase] = []
+    apply: str | None = None
+    segment: list[str] = []
+    for stage_id, per_document in stages:
+        if per_document:
+            segment.append(stage_id)
+            continue
+        phases.append(Phase(len(phases), apply, tuple(segment), stage_id))
+        apply, segment = stage_id, []
+    phases.append(Phase(len(phases), apply, tuple(segment), None))
+    return phases
+
+
+@attrs.frozen
 class ShardTask:
-    """What one shard task needs: the source's part of the input
-    (from its ``plan``), the folder to work in, the sink's shard writer
-    (see :class:`~ingest.contract.specs.Sink`) and the stages to run."""
+    """What one phase of one shard needs: the source's part of the input
+    (from its ``plan``), the shard's folder, the sink's shard writer for the
+    phase's files (see :class:`~ingest.contract.specs.Sink`), the phase, and
+    the files of the shard's earlier phases' drop records, which the last
+    phase's files take in first."""
 
     index: int
     part: Any
     folder: str
     writer: Any
-    stage_ids: tuple[str, ...]
+    phase: Phase
     workdir: str | None = None
+    carry: tuple[tuple[str, str], ...] = ()
 
 
 class ShardHost(Protocol):
@@ -85,90 +144,266 @@ class ShardHost(Protocol):
         """Who else hears of every drop (the ``ingest_document_dropped`` hook)."""
         ...
 
+    def corpus_stage(self, stage_id: str, ledger: Ledger) -> tuple[Any, StageContext]:
+        """The corpus-level stage ``stage_id``, built with a context recording into ``ledger``."""
+        ...
+
 
 def shard_folder(root: str | os.PathLike[str], index: int) -> Path:
     """The working folder of shard ``index`` under ``root`` (the shards folder)."""
     return Path(root) / f"{index:05d}"
 
 
+def phase_folder(folder: str | os.PathLike[str], number: int) -> Path:
+    """Where phase ``number`` of a shard keeps its files."""
+    return Path(folder) / f"p{number}"
+
+
+def record_path(folder: str | os.PathLike[str], number: int) -> Path:
+    """The completion record of phase ``number`` of a shard."""
+    return Path(folder) / f"p{number}.json"
+
+
 def run_shard(task: ShardTask, host: ShardHost) -> dict[str, Any]:
-    """Run one shard: read its inputs, run the stages, write its files through
-    the sink's shard writer, then its completion record. Returns the record:
-    the files written and the shard's ledger (:meth:`Ledger.state`).
+    """Run one phase of one shard: read its inputs (phase 0: the source's part;
+    later: the spool the phase before wrote, through the corpus-level stage it
+    applies, with the model the coordinator wrote for the shard), run the
+    per-document stages, and either spool what is left for the next
+    corpus-level stage (keeping what its ``shard_pass`` returns) or write it
+    through the sink's shard writer. Then the phase's completion record: the
+    files written, the spool, and the phase's ledger (:meth:`Ledger.state`),
+    which it also returns.
 
     A document a stage raises on is recorded as that stage's error, as in any
     run; an error reading the input or writing the files fails the task (and
     the run), and leaves no completion record."""
-    folder = Path(task.folder)
-    if folder.exists():
-        shutil.rmtree(folder)  # what an interrupted attempt left
-    folder.mkdir(parents=True)
+    phase = task.phase
+    work = phase_folder(task.folder, phase.number)
+    if work.exists():
+        shutil.rmtree(work)  # what an interrupted attempt left
+    work.mkdir(parents=True)
     ledger = Ledger(keep_records=False)
     writer = task.writer
-    writer.open()
+    writer.open(list(task.carry))
+    spool: Spool | None = None
+    record: dict[str, Any] = {"format": FORMAT, "index": task.index, "phase": phase.number}
     try:
         ledger.listeners.append(writer.write_dropped)
         ledger.listeners.extend(host.drop_listeners())
-        source = host.shard_source(ledger)
-        sink_ctx = host.sink_context(ledger)
+        docs = _phase_input(task, host, ledger)
         stages = []
-        for stage in host.segment_stages(task.stage_ids, task.workdir):
+        for stage in host.segment_stages(phase.stage_ids, task.workdir):
             ctx = stage.make_context(ledger)
-            stages.append(
-                (stage.factory(stage.options, ctx), ctx, ledger.stage_stats(stage.stage_id, ctx.stage_name))
-            )
-        source_stats = ledger.stages[SOURCE_STAGE]
-        clock = time.perf_counter
-        docs = iter(source.read_shard(task.part))
-        while True:
-            start = clock()
-            doc = next(docs, None)
-            source_stats.seconds += clock() - start
-            if doc is None:
-                break
-            ledger.input_count += 1
-            source_stats.documents_out += 1
-            for fn, ctx, stats in stages:
-                doc = apply_document_stage(fn, ctx, stats, doc)
-                if doc is None:
-                    break
-            if doc is None:
-                continue
-            try:
-                writer.write(doc)
-            except UnwritableDocument as exc:
-                sink_ctx.drop(doc, "unwritable", error=str(exc))
-                continue
-            ledger.kept_count += 1
+            stats = ledger.stage_stats(stage.stage_id, ctx.stage_name)
+            stages.append((stage.factory(stage.options, ctx), ctx, stats))
+        kept = _per_document(docs, stages)
+        if phase.spool_for is not None:
+            spool = Spool(path=str(work / SPOOL_NAME))
+            stage, ctx = host.corpus_stage(phase.spool_for, ledger)
+            stats = ledger.stages[phase.spool_for]
+            part = _shard_pass(stage, ctx, stats, kept, spool)
+            spool.finish()
+            with atomic_write(work / PART_NAME, "wb") as fh:
+                pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            spool.save_offsets(str(work / OFFSETS_NAME))
+            record["spool"] = {"count": spool.count, "bytes": os.path.getsize(spool.path)}
+        else:
+            sink_ctx = host.sink_context(ledger)
+            for doc in kept:
+                try:
+                    writer.write(doc)
+                except UnwritableDocument as exc:
+                    sink_ctx.drop(doc, "unwritable", error=str(exc))
+                    continue
+                ledger.kept_count += 1
         files = writer.close()
     except BaseException:
         with contextlib.suppress(Exception):
             writer.abort()
+        if spool is not None:
+            spool.close(delete=False)
         raise
-    ledger.check_balance()
-    summary = {"format": FORMAT, "index": task.index, "files": files, "ledger": ledger.state()}
-    with atomic_write(folder / SUMMARY_NAME) as fh:
-        fh.write(json.dumps(summary, default=str))
-    return summary
+    record["files"] = files
+    record["ledger"] = ledger.state()
+    with atomic_write(record_path(task.folder, phase.number)) as fh:
+        fh.write(json.dumps(record, default=str))
+    return record
 
 
-def completed(folder: str | os.PathLike[str], index: int) -> dict[str, Any] | None:
-    """The completion record of shard ``index`` in ``folder``, if the shard finished
-    (its record is there, readable, of this format, and its files are all there)."""
-    path = Path(folder) / SUMMARY_NAME
+def _phase_input(task: ShardTask, host: ShardHost, ledger: Ledger) -> Iterator[Document]:
+    """The documents a phase starts from: the source's (counted as the run's
+    input) in phase 0, else the previous phase's spool through the corpus-level
+    stage this phase applies."""
+    phase = task.phase
+    if phase.apply is None:
+        source = host.shard_source(ledger)
+        return _counted(iter(source.read_shard(task.part)), ledger)
+    earlier = phase_folder(task.folder, phase.number - 1)
+    with open(earlier / MODEL_NAME, "rb") as fh:
+        model = pickle.load(fh)
+    stage, ctx = host.corpus_stage(phase.apply, ledger)
+    stage.use_shard(model)
+    spooled = ShardSpool(str(earlier)).documents()
+    return run_stream_stage(stage, ctx, ledger.stages[phase.apply], spooled)
+
+
+def _counted(docs: Iterator[Document], ledger: Ledger) -> Iterator[Document]:
+    stats = ledger.stages[SOURCE_STAGE]
+    clock = time.perf_counter
+    while True:
+        start = clock()
+        doc = next(docs, None)
+        stats.seconds += clock() - start
+        if doc is None:
+            return
+        ledger.input_count += 1
+        stats.documents_out += 1
+        yield doc
+
+
+def _per_document(
+    docs: Iterator[Document], stages: list[tuple[Any, StageContext, Any]]
+) -> Iterator[Document]:
+    for doc in docs:
+        current: Document | None = doc
+        for fn, ctx, stats in stages:
+            current = apply_document_stage(fn, ctx, stats, current)  # type: ignore[arg-type] # not None: the loop breaks on None
+            if current is None:
+                break
+        if current is not None:
+            yield current
+
+
+def _shard_pass(stage: Any, ctx: StageContext, stats: Any, docs: Iterator[Document], spool: Spool) -> Any:
+    """The stage's ``shard_pass`` over the documents, each spooled as the stage
+    takes it (the rest spooled after, should the stage stop early); its time
+    goes to the stage."""
+    clock = time.perf_counter
+    outside = 0.0  # fetching a document (upstream's time) and spooling it
+
+    def spooled() -> Iterator[Document]:
+        nonlocal outside
+        it = iter(docs)
+        while True:
+            start = clock()
+            doc = next(it, None)
+            if doc is not None:
+                spool.write(doc)
+            outside += clock() - start
+            if doc is None:
+                return
+            yield doc
+
+    feed = spooled()
+    start = clock()
     try:
-        with open(path, encoding="utf-8") as fh:
-            summary = json.load(fh)
+        part = stage.shard_pass(feed)
+    except Exception as exc:
+        raise RuntimeError(
+            f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}) failed while reading the corpus: "
+            f"{error_text(exc)}"
+        ) from exc
+    stats.seconds += clock() - start - outside
+    for _doc in feed:
+        pass
+    return part
+
+
+class ShardSpool:
+    """The documents a shard's phase spooled for the next corpus-level stage:
+    read whole, or a few at given positions."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+        with open(Path(folder).parent / f"{Path(folder).name}.json", encoding="utf-8") as fh:
+            self.count = int(json.load(fh)["spool"]["count"])
+
+    def documents(self) -> Iterator[Document]:
+        with open(os.path.join(self.folder, SPOOL_NAME), "rb") as fh:
+            for _ in range(self.count):
+                yield pickle.load(fh)
+
+    def read_at(self, positions: Sequence[int]) -> Iterator[Document]:
+        """The documents at ``positions`` (0-based in this spool, ascending)."""
+        offsets = array.array("q")
+        with open(os.path.join(self.folder, OFFSETS_NAME), "rb") as fh:
+            offsets.frombytes(fh.read())
+        end = os.path.getsize(os.path.join(self.folder, SPOOL_NAME))
+        with open(os.path.join(self.folder, SPOOL_NAME), "rb", buffering=0) as fh:
+            for i in positions:
+                start = offsets[i]
+                fh.seek(start)
+                yield pickle.loads(fh.read((offsets[i + 1] if i + 1 < len(offsets) else end) - start))
+
+
+class ShardedCorpus:
+    """What a corpus-level stage's ``combine`` may read: the documents that
+    reached the stage, in every shard, in shard order, as the unsharded run's
+    spool offers them (iterable again and again, ``len``, and ``read_at`` for a
+    few documents at given positions)."""
+
+    indexed = True
+
+    def __init__(self, spools: Sequence[ShardSpool]) -> None:
+        self.spools = list(spools)
+        self.starts = list(itertools.accumulate((s.count for s in self.spools), initial=0))
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    def __iter__(self) -> Iterator[Document]:
+        for spool in self.spools:
+            yield from spool.documents()
+
+    def read_at(self, positions: Iterable[int]) -> Iterator[Document]:
+        """The documents at ``positions`` (0-based over all shards, ascending)."""
+        by_shard: dict[int, list[int]] = {}
+        for position in positions:
+            shard = bisect.bisect_right(self.starts, position) - 1
+            by_shard.setdefault(shard, []).append(position - self.starts[shard])
+        for shard, local in by_shard.items():
+            yield from self.spools[shard].read_at(local)
+
+
+def completed(folder: str | os.PathLike[str], index: int, number: int) -> dict[str, Any] | None:
+    """The completion record of phase ``number`` of shard ``index`` in ``folder``, if
+    the phase finished (its record is there, readable, of this format, and its
+    files are all there)."""
+    try:
+        with open(record_path(folder, number), encoding="utf-8") as fh:
+            record = json.load(fh)
     except (OSError, ValueError):
         return None
-    if not isinstance(summary, dict) or summary.get("format") != FORMAT or summary.get("index") != index:
-        return None
-    files = summary.get("files")
-    if not isinstance(files, dict) or not all(
-        isinstance(name, str) and (Path(folder) / name).is_file() for name in files.values()
+    if (
+        not isinstance(record, dict)
+        or record.get("format") != FORMAT
+        or record.get("index") != index
+        or record.get("phase") != number
     ):
         return None
-    return summary
+    files = record.get("files")
+    work = phase_folder(folder, number)
+    if not isinstance(files, dict) or not all(
+        isinstance(name, str) and (work / name).is_file() for name in files.values()
+    ):
+        return None
+    if "spool" in record and not all(
+        (work / name).is_file() for name in (SPOOL_NAME, PART_NAME, OFFSETS_NAME)
+    ):
+        return None
+    return record
+
+
+def read_part(folder: str | os.PathLike[str], number: int) -> Any:
+    """What the corpus-level stage's ``shard_pass`` returned in phase ``number`` of a shard."""
+    with open(phase_folder(folder, number) / PART_NAME, "rb") as fh:
+        return pickle.load(fh)
+
+
+def write_model(folder: str | os.PathLike[str], number: int, model: Any) -> None:
+    """What the shard needs to apply the corpus-level stage after phase ``number``."""
+    with atomic_write(phase_folder(folder, number) / MODEL_NAME, "wb") as fh:
+        pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def plan_digest(parts: Sequence[Any]) -> str:
@@ -200,3 +435,50 @@ def write_plan(root: str | os.PathLike[str], plan: dict[str, Any]) -> None:
 def remove(root: str | os.PathLike[str]) -> None:
     """Delete the shards folder and everything in it."""
     shutil.rmtree(root, ignore_errors=True)
+
+
+def write_combined(root: str | os.PathLike[str], number: int, record: dict[str, Any]) -> None:
+    """Record that the corpus-level stage after phase ``number`` was combined
+    (its models are in the shards' folders): its seconds and its statistics."""
+    with atomic_write(Path(root) / f"combined-{number}.json") as fh:
+        fh.write(json.dumps({"format": FORMAT, **record}, default=str))
+
+
+def completed_work(
+    root: str | os.PathLike[str], count: int, phases: int
+) -> tuple[dict[tuple[int, int], dict[str, Any]], dict[int, dict[str, Any]]]:
+    """What an interrupted run finished in ``root``: the completion record of each
+    shard's phase, by ``(phase, shard)``, and of each combine whose models are all
+    there, by the phase before it. A phase counts only when the phases before it
+    count too (and their combines)."""
+    done: dict[tuple[int, int], dict[str, Any]] = {}
+    combined: dict[int, dict[str, Any]] = {}
+    folders = [shard_folder(root, index) for index in range(count)]
+    for number in range(phases):
+        if number > 0:
+            record = _combined(root, number - 1, folders)
+            if record is None:
+                break
+            combined[number - 1] = record
+        for index, folder in enumerate(folders):
+            if number > 0 and (number - 1, index) not in done:
+                continue
+            record = completed(folder, index, number)
+            if record is not None:
+                done[(number, index)] = record
+        if any((number, index) not in done for index in range(count)):
+            break  # the next combine needs every shard's part
+    return done, combined
+
+
+def _combined(root: str | os.PathLike[str], number: int, folders: list[Path]) -> dict[str, Any] | None:
+    try:
+        with open(Path(root) / f"combined-{number}.json", encoding="utf-8") as fh:
+            record = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        return None
+    if not all((phase_folder(folder, number) / MODEL_NAME).is_file() for folder in folders):
+        return None
+    return record

@@ -45,6 +45,8 @@ import io
 import logging
 import os
 import re
+import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -337,9 +339,18 @@ class JsonlShardWriter:
         compression = self.options.compression
         return {key: "".join(_split_name(getattr(self.options, key), compression)) for key in KINDS}
 
-    def open(self) -> None:
+    def open(self, carry: Sequence[tuple[str, str]] = ()) -> None:
+        """Open the files; ``carry`` lists ``(kind, path)`` of files whose bytes
+        go first into the file of that kind (the drop records of the shard's
+        earlier phases: written by writers of the same options, so compressed
+        streams follow one another, which every reader reads as one)."""
         for key, name in self.names().items():
             raw = open(os.path.join(self.folder, name), "wb")  # noqa: SIM115 - closed in close/abort
+            for kind, path in carry:
+                if kind == key:
+                    with open(path, "rb") as earlier:
+                        shutil.copyfileobj(earlier, raw)
+                    self._lines[key] += 1  # a file that is there holds a line at least
             stream = io_util.open_compressed_writer(raw, self.options.compression)
             if stream is not raw:
                 stream = io.BufferedWriter(stream, buffer_size=WRITE_BUFFER_BYTES)  # type: ignore[arg-type]

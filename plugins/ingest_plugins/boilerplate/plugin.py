@@ -311,6 +311,40 @@ class CorpusBoilerplate:
         cleaner = Cleaner(self.options, lexicon=lexicon, extra_rules=self.rules)
         self.clean = _Cleaning(self.options, self.ctx.stage_id, cleaner)
 
+    # -- sharded runs (see docs/hooks.md) -----------------------------------------
+
+    def shard_pass(self, docs: Iterable[Document]) -> list[tuple[str | None, Fingerprint]]:
+        """In a shard's task: the lexicon's fingerprint of each document, with its site."""
+        max_words = self.options.lexicon_max_words
+        return [(site_of(doc), fingerprint(doc.text, max_words)) for doc in docs]
+
+    def combine(self, parts: Iterable[list[tuple[str | None, Fingerprint]]], corpus: Sized) -> list[Lexicon]:
+        """Here: every shard's fingerprints counted in shard order, as ``fit`` counts
+        the corpus's; each shard's model is the lexicon cut down to its sites."""
+        expected = len(corpus)
+        lexicon = Lexicon.from_options(self.options, expected_documents=expected)
+        shard_sites: list[set[str | None]] = []
+        done = 0
+        for part in parts:
+            sites = set()
+            for site, print_ in part:
+                lexicon.add_fingerprint(print_, site)
+                sites.add(site)
+            shard_sites.append(sites)
+            done += len(part)
+            self.ctx.progress("learning site furniture", done, expected)
+        lexicon.finalize()
+        if self.options.save_lexicon:
+            lexicon.save(self.options.save_lexicon)
+        return [lexicon.for_sites(sites) for sites in shard_sites]
+
+    def use_shard(self, lexicon: Lexicon) -> None:
+        """In a shard's task: the lexicon of its sites, before its documents pass."""
+        self.lexicon = lexicon
+        self.clean = _Cleaning(
+            self.options, self.ctx.stage_id, Cleaner(self.options, lexicon=lexicon, extra_rules=self.rules)
+        )
+
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
         assert self.clean is not None, "fit() runs first"
         if self.ctx.executor.parallelism == 1 or self.rules:

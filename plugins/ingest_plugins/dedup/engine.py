@@ -344,6 +344,53 @@ def _hash_batch(params: tuple, texts: list[str]) -> _BatchResult:
     return tok.keys, sets, off, sigs, fps
 
 
+def _normalised_and_ranked(o: DedupOptions, text: str, metadata: Mapping[str, Any] | None) -> tuple[str, int]:
+    """A document's text as it is hashed, and its rank under the survivor policy."""
+    # whitespace never changes word shingles; the exact key (computed per
+    # batch) collapses it when normalize_whitespace is on
+    norm = normalize_text(text, case=o.normalize_case, unicode=o.normalize_unicode, whitespace=False)
+    rank = policy_rank(
+        o.survivor,
+        length=len(text),
+        metadata=metadata,
+        date_key=o.date_key,
+        outlet_key=o.outlet_key,
+        preferred_outlets=o.preferred_outlets,
+    )
+    return norm, rank
+
+
+#: One hashed batch of :func:`hash_documents`: ids, survivor-policy ranks, hashes.
+HashedBatch = tuple[list[str], list[int], _BatchResult]
+
+
+def hash_documents(
+    options: DedupOptions, docs: Iterable[tuple[str, str, Mapping[str, Any] | None]]
+) -> list[HashedBatch]:
+    """What :meth:`DedupEngine.add` computes for each ``(id, text, metadata)``, in
+    batches as it makes them, for :meth:`DedupEngine.add_hashed` in another
+    process (a sharded run hashes each shard in its own task)."""
+    o = options
+    params = DedupEngine.hash_params(o)
+    batches: list[HashedBatch] = []
+    ids: list[str] = []
+    ranks: list[int] = []
+    texts: list[str] = []
+    chars = 0
+    for doc_id, text, metadata in docs:
+        norm, rank = _normalised_and_ranked(o, text, metadata)
+        ids.append(doc_id)
+        ranks.append(rank)
+        texts.append(norm)
+        chars += len(norm)
+        if len(texts) >= o.batch_size or chars >= _BATCH_CHARS:
+            batches.append((ids, ranks, _hash_batch(params, texts)))
+            ids, ranks, texts, chars = [], [], [], 0
+    if texts:
+        batches.append((ids, ranks, _hash_batch(params, texts)))
+    return batches
+
+
 # Header fields that must match between an index and the options using it.
 _COMPAT = (
     "shingle_size",
@@ -430,16 +477,7 @@ class DedupEngine:
         self._executor = executor
         self._candidate_pairs = candidate_pairs or candidate_pairs_local
         self.bands, self.rows = options.band_rows()
-        self._hash_params = (
-            options.seed,
-            options.shingle_size,
-            options.normalize_whitespace,
-            options.num_perm,
-            options.minhash,
-            options.story_grouping,
-            options.story_shingle_size,
-            options.story_window,
-        )
+        self._hash_params = self.hash_params(options)
         self._sh, _ = _hashers(self._hash_params)  # shingling here; MinHash runs in _hash_batch
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._stop_pool: weakref.finalize | None = None  # shuts the pool down, once
@@ -489,6 +527,20 @@ class DedupEngine:
         if options.index_path and Path(options.index_path).exists():
             self._load_into(options.index_path)
 
+    @staticmethod
+    def hash_params(options: DedupOptions) -> tuple:
+        """The options :func:`_hash_batch` hashes with."""
+        return (
+            options.seed,
+            options.shingle_size,
+            options.normalize_whitespace,
+            options.num_perm,
+            options.minhash,
+            options.story_grouping,
+            options.story_shingle_size,
+            options.story_window,
+        )
+
     # ------------------------------------------------------------------ fit
     def add(self, doc_id: str, text: str, metadata: Mapping[str, Any] | None = None) -> None:
         """Register one document (streaming; the text is not kept).
@@ -499,29 +551,34 @@ class DedupEngine:
         if doc_id in self._row:
             raise ValueError(f"duplicate document id {doc_id!r}")
         o = self.options
-        # whitespace never changes word shingles; the exact key (computed per
-        # batch) collapses it when normalize_whitespace is on
-        norm = normalize_text(text, case=o.normalize_case, unicode=o.normalize_unicode, whitespace=False)
+        norm, rank = _normalised_and_ranked(o, text, metadata)
         row = len(self._ids)
         self._append(doc_id, b"", EMPTY_U32)  # the exact key is set when the batch is hashed
         self._pending.append((row, norm))
         self._pending_chars += len(norm)
-        self._rank.append(
-            policy_rank(
-                o.survivor,
-                length=len(text),
-                metadata=metadata,
-                date_key=o.date_key,
-                outlet_key=o.outlet_key,
-                preferred_outlets=o.preferred_outlets,
-            )
-        )
+        self._rank.append(rank)
         self._seq.append(self._next_seq)
         self._next_seq += 1
         self._kept.append(True)
         # bounded batches: numpy temporaries are ~40 bytes per character of a batch
         if len(self._pending) >= o.batch_size or self._pending_chars >= _BATCH_CHARS:
             self._flush()
+
+    def add_hashed(self, ids: list[str], ranks: list[int], result: _BatchResult) -> None:
+        """Register a batch that :func:`hash_documents` hashed elsewhere (a shard's
+        task): the same rows as :meth:`add` on each document, in order."""
+        rows = []
+        for doc_id, rank in zip(ids, ranks):
+            if doc_id in self._row:
+                raise ValueError(f"duplicate document id {doc_id!r}")
+            rows.append(len(self._ids))
+            self._append(doc_id, b"", EMPTY_U32)
+            self._rank.append(rank)
+            self._seq.append(self._next_seq)
+            self._next_seq += 1
+            self._kept.append(True)
+        self._uf.grow(len(self._ids))
+        self._apply(rows, result)
 
     def _flush(self) -> None:
         """Hash the pending batch (in a worker process when ``workers`` > 1)."""

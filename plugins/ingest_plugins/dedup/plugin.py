@@ -29,7 +29,7 @@ from typing import Any
 import attrs
 
 from ingest import Document, StageContext, StageKind, StageSpec, hookimpl
-from ingest_plugins.dedup.engine import Decision, DedupEngine, DedupOptions
+from ingest_plugins.dedup.engine import Decision, DedupEngine, DedupOptions, HashedBatch, hash_documents
 
 REASONS = {"exact": "exact_duplicate", "near": "near_duplicate", "composite": "composite"}
 
@@ -111,6 +111,10 @@ class DedupStage:
                 if done % PROGRESS_EVERY == 0:
                     self.ctx.progress("hashing documents", done, total)
                 engine.add(doc.id, compared_text(doc), doc.metadata)
+        self._resolve(engine, corpus)
+
+    def _resolve(self, engine: DedupEngine, corpus: Iterable[Document]) -> None:
+        """Decide every document of ``corpus`` (all added to ``engine``, in order)."""
         # The engine re-reads texts only for what it did not keep in memory; a spool
         # that knows where each record starts (engine rows are its positions, in
         # order) gives back just those documents.
@@ -129,6 +133,40 @@ class DedupStage:
             stats.extra["dedup"] = {
                 key: value for key, value in engine.stats.items() if isinstance(value, (int, float, str))
             }
+
+    # -- sharded runs (see docs/hooks.md) -----------------------------------------
+
+    def cannot_shard(self) -> str | None:
+        """Why the stage cannot run over shards with these options, or None."""
+        if self.options.index_path or self.options.save_index:
+            return "cannot run over shards with index_path or save_index yet"
+        return None
+
+    def shard_pass(self, docs: Iterable[Document]) -> list[HashedBatch]:
+        """In a shard's task: each document hashed as the engine hashes it."""
+        return hash_documents(self.options, ((doc.id, compared_text(doc), doc.metadata) for doc in docs))
+
+    def combine(
+        self, parts: Iterable[list[HashedBatch]], corpus: Iterable[Document]
+    ) -> list[dict[str, Decision]]:
+        """Here: every shard's hashes in shard order, resolved as one corpus; each
+        shard's model is the decisions on its documents."""
+        engine = self._new_engine()
+        shard_ids: list[list[str]] = []
+        for part in parts:
+            ids: list[str] = []
+            for batch in part:
+                engine.add_hashed(*batch)
+                ids += batch[0]
+            shard_ids.append(ids)
+            self.ctx.progress("adding the shards' hashes", sum(map(len, shard_ids)))
+        self._resolve(engine, corpus)
+        decisions, self.decisions = self.decisions, {}
+        return [{doc_id: decisions[doc_id] for doc_id in ids} for ids in shard_ids]
+
+    def use_shard(self, decisions: dict[str, Decision]) -> None:
+        """In a shard's task: the decisions on its documents, before they pass."""
+        self.decisions = decisions
 
     def _new_engine(self) -> DedupEngine:
         # hashing runs on the run's cores ([run] workers; results never depend on it),
