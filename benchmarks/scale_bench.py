@@ -442,12 +442,16 @@ def ingest_dedup_settings(info: dict[str, Any]) -> str:
 
 
 def ingest_predictions(out: Path) -> dict[str, str | None]:
+    """Each dropped duplicate's survivor, from the run's drop records (one file, or
+    one per shard of a sharded run: report.json lists them)."""
+    listed = json.loads((out / "report.json").read_text(encoding="utf-8"))["outputs"]["dropped"]
     dup_of: dict[str, str | None] = {}
-    with open(out / "dropped.jsonl", encoding="utf-8") as f:
-        for line in f:
-            rec = json.loads(line)
-            if rec.get("duplicate_of"):
-                dup_of[rec["id"]] = rec["duplicate_of"]
+    for path in [listed] if isinstance(listed, str) else listed:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                rec = json.loads(line)
+                if rec.get("duplicate_of"):
+                    dup_of[rec["id"]] = rec["duplicate_of"]
     return dup_of
 
 
@@ -524,12 +528,16 @@ def run_engine(
         cfg.write_text(ingest_config(corpus, out, stages, workers, work / "spool"))
         (work / "spool").mkdir(exist_ok=True)
         cmd = [sys.executable, "-m", "ingest", "run", "-c", str(cfg), "--workers", str(workers)]
+        for setting in args.ingest_set:
+            cmd += ["--set", setting]
         m = measure(cmd, env=env, log=log)
         if m["returncode"] != 0:
             print(f"  {name}: failed (exit {m['returncode']}), see {log}:\n{log.read_text()[-1500:]}")
             return None
         report = json.loads((out / "report.json").read_text())
         row["docs"] = report["input"]
+        if "shards" in report:
+            row["shards"] = report["shards"]
         row["stage_seconds"] = {k: round(v.get("seconds", 0.0), 4) for k, v in report["stages"].items()}
         if "cpu" in report:  # the run's own split, from start to report (no start-up, no output close)
             row["report_cpu"] = report["cpu"]
@@ -870,6 +878,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument(
         "--workers", default="1,2", help="worker counts for ingest's pipeline rows (comma-separated)"
+    )
+    ap.add_argument(
+        "--ingest-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="passed to ingest run as --set KEY=VALUE (e.g. run.shard_files=2000, run.shards=off); repeatable",
     )
     ap.add_argument(
         "--skip",

@@ -1,4 +1,4 @@
-"""A killed ``ingest run`` leaves no process behind (issue 21, point 6).
+"""A killed ``ingest run`` leaves no process behind (issue 21, point 6), unsharded or sharded.
 
 The run is started as a real command (``python -m ingest run``) on a generated
 corpus, with two workers. A small stage loaded from a plugin file holds one
@@ -76,7 +76,11 @@ def ingest_stages():
 SCENARIOS = {
     "dedup-pool": ["header", "boilerplate", "gate", "dedup"],
     "report-collector": ["header", "boilerplate", "gate"],
+    "shards": ["header", "boilerplate", "gate", "dedup"],
 }
+#: the scenarios of unsharded runs (their processes are what they test); "shards"
+#: runs the same pipeline over shards (its tasks on the two workers)
+UNSHARDED = {"dedup-pool", "report-collector"}
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +98,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Setup:
     """A config with the gate, and the files the gate reads and writes."""
 
-    def __init__(self, folder: Path, corpus: Path, stages: list[str]) -> None:
+    def __init__(self, folder: Path, corpus: Path, stages: list[str], shards: str) -> None:
         self.folder = folder
         self.hold = folder / "hold"
         self.reached = folder / "reached"
@@ -103,7 +107,7 @@ class Setup:
             '[plugins]\npaths = ["gate_plugin.py"]',
             f'[source]\npath = {json.dumps(str(corpus))}\ninclude = ["**/*.txt"]',
             '[sink]\npath = "out"',
-            "[run]\nworkers = 2\ncheckpoint_every = 1000",
+            f"[run]\nworkers = 2\ncheckpoint_every = 1000\nshards = {json.dumps(shards)}",
         ]
         for stage in stages:
             lines.append(f'[[pipeline]]\nstage = "{stage}"')
@@ -199,22 +203,28 @@ def wait_gone(processes: dict[int, str]) -> list[int]:
 _reference: dict[str, tuple[bytes, bytes]] = {}
 
 
+def records(folder: Path) -> tuple[bytes, bytes]:
+    """The kept and the dropped records of a finished run (one file each, or one per shard)."""
+    return tuple(  # type: ignore[return-value]
+        b"".join(path.read_bytes() for path in sorted(folder.glob(f"{kind}*.jsonl")))
+        for kind in ("documents", "dropped")
+    )
+
+
 def reference_output(scenario: str, setup: Setup) -> tuple[bytes, bytes]:
-    """documents.jsonl and dropped.jsonl of an uninterrupted run of the scenario's config."""
+    """The records of an uninterrupted run of the scenario's config."""
     if scenario not in _reference:
         assert not setup.hold.exists()
         done = setup.run("--output", str(setup.folder / "reference"))
         assert done.returncode == 0, done.stderr.decode()
-        _reference[scenario] = tuple(  # type: ignore[assignment]
-            (setup.folder / "reference" / name).read_bytes() for name in ("documents.jsonl", "dropped.jsonl")
-        )
+        _reference[scenario] = records(setup.folder / "reference")
     return _reference[scenario]
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 @pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM], ids=["SIGKILL", "SIGTERM"])
 def test_killed_run_leaves_no_process_and_resumes(tmp_path, corpus, scenario, signum):
-    setup = Setup(tmp_path, corpus, SCENARIOS[scenario])
+    setup = Setup(tmp_path, corpus, SCENARIOS[scenario], "off" if scenario in UNSHARDED else "on")
     expected = reference_output(scenario, setup)
     setup.hold.write_text("")
     proc = setup.start()
@@ -228,6 +238,8 @@ def test_killed_run_leaves_no_process_and_resumes(tmp_path, corpus, scenario, si
             children = [cmdline(pid) for pid in alive(seen)]
             if scenario == "dedup-pool":  # two workers and the hashing pool's process, all forked
                 return len(children) >= 3
+            if scenario == "shards":  # the two workers running the shards' tasks
+                return len(children) >= 2
             return len(children) >= 3 and any("ingest.report.report_feed" in c for c in children)
 
         wait_for(mid_run, proc, f"two workers and the {scenario} process")
@@ -254,12 +266,13 @@ def test_killed_run_leaves_no_process_and_resumes(tmp_path, corpus, scenario, si
     else:
         assert proc.returncode == -signal.SIGKILL
     # nothing looks complete; the next run resumes (or starts over) and gives the uninterrupted output
-    assert not (tmp_path / "out" / "documents.jsonl").exists()
+    assert not list((tmp_path / "out").glob("documents*.jsonl"))
     assert not (tmp_path / "out" / "report.json").exists()
     again = setup.run()
     assert again.returncode == 0, again.stderr.decode()
-    produced = tuple((tmp_path / "out" / name).read_bytes() for name in ("documents.jsonl", "dropped.jsonl"))
-    assert produced == expected
+    assert records(tmp_path / "out") == expected
+    if scenario == "shards":  # both shards had finished phase 0 (the gate is in phase 1): taken as they were
+        assert b"resuming" in again.stderr and b"shard phases" in again.stderr, again.stderr.decode()
     if signum == signal.SIGTERM and scenario == "report-collector":
         # past two checkpoints (every 1000 inputs) when it was stopped: the rerun picks up from there
         assert b"resum" in again.stderr, again.stderr.decode()

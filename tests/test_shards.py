@@ -527,3 +527,16 @@ def test_dedup_with_an_index_keeps_the_run_unsharded(generated: Path) -> None:
             output=tmp / "again",
             overrides=[f"dedup.save_index={json.dumps(str(index))}", "run.shards='on'"],
         ).run()
+
+
+def test_report_html_of_a_sharded_run_is_the_page_its_files_make(generated: Path) -> None:
+    """Each shard's task collects what the page shows of its records; the pages
+    merged in shard order are the page read from the files, byte for byte."""
+    from ingest.report.report_html import write_html_report
+
+    tmp = generated.parent
+    report = run(generated, tmp / "out", workers=2)
+    assert report["shards"]["count"] == 4
+    from_files = write_html_report(tmp / "out", path=tmp / "from-files.html")
+    assert (tmp / "out" / "report.html").read_bytes() == from_files.read_bytes()
+    assert "near_duplicate" in from_files.read_text(encoding="utf-8")

@@ -101,7 +101,7 @@ class RunOptions:
     )
     #: Input files per shard.
     shard_files: int = attrs.field(
-        default=10_000,
+        default=2_000,
         validator=attrs.validators.ge(1),
         metadata={"help": "input files per shard (the last one may hold fewer)"},
     )

@@ -311,6 +311,16 @@ class _Cluster:
     chained: int = 0  # members reached through another duplicate
 
 
+def _id_hash(doc_id: str) -> int:
+    """Eight bytes of a document id, the same in every process (``hash`` of a
+    string is not: collectors of a sharded run's tasks are merged)."""
+    return int.from_bytes(
+        hashlib.blake2b(doc_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+        "little",
+        signed=True,
+    )
+
+
 @attrs.define
 class _Collector:
     """Streams records in and keeps exact counts plus capped samples."""
@@ -366,7 +376,7 @@ class _Collector:
         # 8 bytes per kept document, so kept and dropped records may come in
         # any order (a sink feeds them as it writes) and survivors are still
         # known at the end. ``hash`` is stable within the process.
-        self.kept_hashes.append(hash(doc_id))
+        self.kept_hashes.append(_id_hash(doc_id))
 
     def _add_history(self, doc_id: str, history: Any, fate: str) -> None:
         if not isinstance(history, list):
@@ -445,6 +455,44 @@ class _Collector:
                 else:
                     heapq.heappush(heap, (key, self._sample_seq, sample))
 
+    def merge(self, other: _Collector) -> None:
+        """Add what ``other`` collected from the records that follow these (a
+        sharded run's next shard): the page is the one these records and then
+        the other's, read in that order, make."""
+        for name, theirs in other.rules.items():
+            if name not in self.rules and len(self.rules) >= MAX_RULES_TRACKED:
+                name = "(other rules)"
+            mine = self.rules.setdefault(name, _RuleStats())
+            mine.lines_in_kept += theirs.lines_in_kept
+            mine.lines_in_dropped += theirs.lines_in_dropped
+            mine.documents += theirs.documents
+            for stage in sorted(theirs.stages):
+                if len(mine.stages) < 10:
+                    mine.stages.add(stage)
+            for key, _seq, sample in sorted(theirs.sample_heap, key=lambda item: (-item[0], item[1])):
+                heap = mine.sample_heap
+                if len(heap) >= self.samples_per_rule and key <= heap[0][0]:
+                    continue
+                self._sample_seq += 1
+                if len(heap) >= self.samples_per_rule:
+                    heapq.heapreplace(heap, (key, self._sample_seq, sample))
+                else:
+                    heapq.heappush(heap, (key, self._sample_seq, sample))
+        self.events.update(other.events)
+        self.history_seen = self.history_seen or other.history_seen
+        self.kept_records += other.kept_records
+        self.dropped_records += other.dropped_records
+        self.parent.update(other.parent)
+        self.direct_count.update(other.direct_count)
+        for target, members in other.direct_members.items():
+            mine_members = self.direct_members.setdefault(target, [])
+            mine_members.extend(members[: self.max_members - len(mine_members)])
+        for target, (low, high) in other.direct_similarity.items():
+            old_low, old_high = self.direct_similarity.get(target, (low, high))
+            self.direct_similarity[target] = (min(old_low, low), max(old_high, high))
+        self.kept_hashes.extend(other.kept_hashes)
+        self.clusters = None
+
     def resolve_clusters(self) -> dict[str, _Cluster]:
         """Group duplicates by the document at the end of their chain.
 
@@ -473,7 +521,7 @@ class _Collector:
         if clusters:
             kept = set(self.kept_hashes)
             for root, cluster in clusters.items():
-                cluster.survivor_kept = hash(root) in kept
+                cluster.survivor_kept = _id_hash(root) in kept
         self.clusters = clusters
         return clusters
 
@@ -1102,6 +1150,10 @@ class ReportBuilder:
     def add_dropped(self, record: dict[str, Any]) -> None:
         """One record of ``dropped.jsonl`` (as a dict)."""
         self._collector.add_dropped(record)
+
+    def merge(self, other: ReportBuilder) -> None:
+        """Add what ``other`` collected from the records after these (see :meth:`_Collector.merge`)."""
+        self._collector.merge(other._collector)
 
     def render(
         self,

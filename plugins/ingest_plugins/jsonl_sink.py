@@ -44,6 +44,7 @@ import contextlib
 import io
 import logging
 import os
+import pickle
 import re
 import shutil
 from collections.abc import Sequence
@@ -333,6 +334,8 @@ class JsonlShardWriter:
     folder: str
     _files: dict[str, tuple[IO[bytes], IO[bytes]]] = attrs.field(factory=dict, init=False, repr=False)
     _lines: collections.Counter[str] = attrs.field(factory=collections.Counter, init=False, repr=False)
+    #: what report.html shows of this shard's records (and of those carried in)
+    _page: ReportBuilder | None = attrs.field(default=None, init=False, repr=False)
 
     def names(self) -> dict[str, str]:
         """The file name in the shard's folder of each kind (``documents``, ``dropped``)."""
@@ -344,6 +347,7 @@ class JsonlShardWriter:
         go first into the file of that kind (the drop records of the shard's
         earlier phases: written by writers of the same options, so compressed
         streams follow one another, which every reader reads as one)."""
+        self._page = ReportBuilder()
         for key, name in self.names().items():
             raw = open(os.path.join(self.folder, name), "wb")  # noqa: SIM115 - closed in close/abort
             for kind, path in carry:
@@ -351,22 +355,29 @@ class JsonlShardWriter:
                     with open(path, "rb") as earlier:
                         shutil.copyfileobj(earlier, raw)
                     self._lines[key] += 1  # a file that is there holds a line at least
+                    self._page = _merged(self._page, os.path.join(os.path.dirname(path), PAGE_NAME))
             stream = io_util.open_compressed_writer(raw, self.options.compression)
             if stream is not raw:
                 stream = io.BufferedWriter(stream, buffer_size=WRITE_BUFFER_BYTES)  # type: ignore[arg-type]
             self._files[key] = (raw, stream)
 
     def write(self, doc: Document) -> None:
+        record = _document_line(doc, self.options)
         try:
-            line = record_line(_document_line(doc, self.options))
+            line = record_line(record)
         except ENCODING_ERRORS as exc:
             raise UnwritableDocument(f"not encodable as JSON: {error_text(exc)}") from exc
         self._files["documents"][1].write(line)
         self._lines["documents"] += 1
+        if self._page is not None:
+            self._page.add_kept(record)
 
     def write_dropped(self, record: DropRecord) -> None:
-        self._files["dropped"][1].write(_dropped_line(record, self.options)[1])
+        out, line = _dropped_line(record, self.options)
+        self._files["dropped"][1].write(line)
         self._lines["dropped"] += 1
+        if self._page is not None:
+            self._page.add_dropped(out)
 
     def close(self) -> dict[str, str]:
         """Finish and sync the files; the names in the shard's folder of those that
@@ -383,6 +394,9 @@ class JsonlShardWriter:
         for key in KINDS:
             if not self._lines[key]:
                 os.unlink(os.path.join(self.folder, names.pop(key)))
+        if self._page is not None:
+            with open(os.path.join(self.folder, PAGE_NAME), "wb") as fh:
+                pickle.dump(self._page, fh, protocol=pickle.HIGHEST_PROTOCOL)
         return names
 
     def abort(self) -> None:
@@ -396,6 +410,23 @@ class JsonlShardWriter:
 
 #: The kinds of record file the sink writes.
 KINDS = ("documents", "dropped")
+#: In a shard's folder: what report.html shows of the shard's records (a pickled
+#: :class:`ReportBuilder`), so the page of a sharded run needs no file read back.
+PAGE_NAME = "page.pickle"
+
+
+def _merged(page: ReportBuilder | None, path: str) -> ReportBuilder | None:
+    """``page`` with the builder saved at ``path`` added; None when either is missing
+    (report.html is then read from the files)."""
+    if page is None:
+        return None
+    try:
+        with open(path, "rb") as fh:
+            other = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        return None
+    page.merge(other)
+    return page
 
 
 class JsonlSink:
@@ -523,6 +554,14 @@ class JsonlSink:
         # failing to write it must not fail the run.
         try:
             feed, self._report = self._report, None
+            if self._shards is not None:
+                page: ReportBuilder | None = ReportBuilder()
+                for _index, folder, _files in sorted(self._shards, key=lambda shard: shard[0]):
+                    page = _merged(page, os.path.join(folder, PAGE_NAME))
+                if page is not None:
+                    page.write(self.outputs.folder / HTML_NAME, {**report, "outputs": outputs})
+                    self.outputs.publish(HTML_NAME)
+                    return
             if feed is None or not feed.write(
                 self.outputs.folder / HTML_NAME, {**report, "outputs": outputs}
             ):
