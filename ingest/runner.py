@@ -592,23 +592,28 @@ class Pipeline:
             try:
                 records: dict[tuple[int, int], dict[str, Any]] = {}
                 for phase in phases:
-                    if phase.apply is not None:
-                        self._combine(phase, folders, ledger, combined)
                     tasks = [
                         self._shard_task(index, part, folders[index], phase, sink, records)
                         for index, part in enumerate(parts)
                     ]
+
+                    def taken(record: dict[str, Any], phase: shards.Phase = phase) -> None:
+                        index = record["index"]
+                        records[(phase.number, index)] = record
+                        ledger.merge(record["ledger"])
+                        if phase.last:
+                            work = shards.phase_folder(folders[index], phase.number)
+                            sink.add_shard(index, str(work), record["files"])
+                        if progress is not None:
+                            progress(ledger)
+
                     summaries = self._shard_records(token, tasks, done)
                     try:
-                        for record in summaries:
-                            index = record["index"]
-                            records[(phase.number, index)] = record
-                            ledger.merge(record["ledger"])
-                            if phase.last:
-                                work = shards.phase_folder(folders[index], phase.number)
-                                sink.add_shard(index, str(work), record["files"])
-                            if progress is not None:
-                                progress(ledger)
+                        phase_records = shards.PhaseRecords(summaries, len(tasks), taken)
+                        if phase.spool_for is not None:
+                            # combined while the phase's later shards still run
+                            self._combine(phase, folders, phase_records, ledger, combined)
+                        phase_records.finish()
                     finally:
                         summaries.close()
                 finished = True
@@ -684,28 +689,34 @@ class Pipeline:
         )
 
     def _combine(
-        self, phase: shards.Phase, folders: list[Path], ledger: Ledger, combined: dict[int, dict[str, Any]]
+        self,
+        phase: shards.Phase,
+        folders: list[Path],
+        records: shards.PhaseRecords,
+        ledger: Ledger,
+        combined: dict[int, dict[str, Any]],
     ) -> None:
-        """The corpus-level stage that ``phase`` applies, combined here: every
-        shard's part, in shard order, and the documents that reached the stage;
-        the model it makes for each shard goes into the shard's folder. Done
-        once: a resumed run takes the models an interrupted one wrote."""
-        assert phase.apply is not None
-        number = phase.number - 1
-        stats = ledger.stages[phase.apply]
+        """The corpus-level stage whose input ``phase`` spools, combined here: every
+        shard's part, in shard order, as the shards finish, and the documents that
+        reached the stage; the model it makes for each shard goes into the shard's
+        folder. Done once: a resumed run takes the models an interrupted one wrote."""
+        assert phase.spool_for is not None
+        number = phase.number
+        name = next(s.name for s in self.config.stages if s.id == phase.spool_for)
+        stats = ledger.stage_stats(phase.spool_for, name)
         earlier = combined.get(number)
         if earlier is not None:
             stats.seconds += earlier["seconds"]
             stats.extra.update(earlier["extra"])
             return
-        stage, ctx = self.corpus_stage(phase.apply, ledger, self._executor)
-        corpus = shards.ShardedCorpus(
-            [shards.ShardSpool(str(shards.phase_folder(f, number))) for f in folders]
-        )
+        stage, ctx = self.corpus_stage(phase.spool_for, ledger, self._executor)
+        corpus = shards.ShardedCorpus(folders, number, records)
         extra_before = dict(stats.extra)
-        start = time.perf_counter()
+        start, waited = time.perf_counter(), records.waited
         try:
-            models = list(stage.combine((shards.read_part(f, number) for f in folders), corpus))
+            models = list(stage.combine(corpus.parts(), corpus))
+        except shards.TaskFailed as failure:
+            raise failure.original from None  # a shard's task, not the stage
         except Exception as exc:
             raise RunError(
                 f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}) failed while "
@@ -718,7 +729,7 @@ class Pipeline:
             )
         for folder, model in zip(folders, models):
             shards.write_model(folder, number, model)
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start - (records.waited - waited)  # not the wait for the shards
         stats.seconds += seconds
         extra = {k: v for k, v in stats.extra.items() if extra_before.get(k) != v}
         shards.write_combined(folders[0].parent, number, {"seconds": seconds, "extra": extra})

@@ -65,7 +65,10 @@ HELPERS = textwrap.dedent(
             docs = list(corpus)
             self.seen = (len(docs), docs[0].id, docs[-1].id)
         def shard_pass(self, docs):
-            return sum(1 for _ in docs)
+            docs = list(docs)
+            if any(doc.id == os.environ.get("SHARD_TEST_FAIL_PASS") for doc in docs):
+                raise ValueError("cannot count this shard")
+            return len(docs)
         def combine(self, parts, corpus):
             counts = list(parts)
             first, last = corpus.read_at([0, len(corpus) - 1])
@@ -540,3 +543,22 @@ def test_report_html_of_a_sharded_run_is_the_page_its_files_make(generated: Path
     from_files = write_html_report(tmp / "out", path=tmp / "from-files.html")
     assert (tmp / "out" / "report.html").read_bytes() == from_files.read_bytes()
     assert "near_duplicate" in from_files.read_text(encoding="utf-8")
+
+
+def test_a_shard_pass_that_fails_fails_the_run_naming_the_stage(tmp_path: Path, monkeypatch) -> None:
+    """The third shard's task fails while the combine reads the first shards'
+    parts: the error is the task's (the stage, reading the corpus), and nothing
+    looks complete."""
+    from ingest import RunError
+
+    make_corpus(tmp_path / "in", count=30)
+    config = write_config(tmp_path, shard_files=7, stages='[[pipeline]]\nstage = "census"')
+    monkeypatch.setenv("SHARD_TEST_FAIL_PASS", "b/002.txt")  # the 18th input: shard 2 of 0-4
+    with pytest.raises(RunError) as failure:
+        run(config, tmp_path / "out", workers=2)
+    message = str(failure.value)
+    assert "stage 'census' (census, plugin" in message
+    assert "failed while reading the corpus: ValueError: cannot count this shard" in message
+    assert "combining" not in message
+    assert not (tmp_path / "out" / "report.json").exists()
+    assert not list((tmp_path / "out").glob("*.jsonl"))

@@ -309,14 +309,63 @@ def _shard_pass(stage: Any, ctx: StageContext, stats: Any, docs: Iterator[Docume
     return part
 
 
+class TaskFailed(Exception):
+    """A shard's task failed while a corpus-level stage's ``combine`` was reading
+    the parts of the shards before it: carries the task's error through the stage."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
+
+
+class PhaseRecords:
+    """The completion records of one phase's tasks, in shard order, taken as the
+    tasks finish (``on_record`` is called with each, once, in order): a combine
+    reads the first shards' parts while the others still run."""
+
+    def __init__(
+        self, records: Iterator[dict[str, Any]], count: int, on_record: Callable[[dict[str, Any]], None]
+    ) -> None:
+        self._records = records
+        self._on_record = on_record
+        self.count = count
+        self.taken: list[dict[str, Any]] = []
+        #: seconds spent waiting for tasks (and taking their records) in :meth:`get`
+        self.waited = 0.0
+
+    def get(self, index: int) -> dict[str, Any]:
+        """The record of shard ``index`` (waiting for its task, and those before it)."""
+        while len(self.taken) <= index:
+            start = time.perf_counter()
+            try:
+                record = next(self._records)
+                self.taken.append(record)
+                self._on_record(record)
+            except StopIteration:
+                raise IndexError(f"no shard {index}: the phase has {len(self.taken)}") from None
+            except Exception as exc:
+                raise TaskFailed(exc) from exc
+            finally:
+                self.waited += time.perf_counter() - start
+        return self.taken[index]
+
+    def finish(self) -> list[dict[str, Any]]:
+        """Every record (waiting for every task)."""
+        if self.count:
+            self.get(self.count - 1)
+        return self.taken
+
+
 class ShardSpool:
     """The documents a shard's phase spooled for the next corpus-level stage:
     read whole, or a few at given positions."""
 
-    def __init__(self, folder: str) -> None:
+    def __init__(self, folder: str, count: int | None = None) -> None:
         self.folder = folder
-        with open(Path(folder).parent / f"{Path(folder).name}.json", encoding="utf-8") as fh:
-            self.count = int(json.load(fh)["spool"]["count"])
+        if count is None:
+            with open(Path(folder).parent / f"{Path(folder).name}.json", encoding="utf-8") as fh:
+                count = int(json.load(fh)["spool"]["count"])
+        self.count = count
 
     def documents(self) -> Iterator[Document]:
         with open(os.path.join(self.folder, SPOOL_NAME), "rb") as fh:
@@ -340,29 +389,47 @@ class ShardedCorpus:
     """What a corpus-level stage's ``combine`` may read: the documents that
     reached the stage, in every shard, in shard order, as the unsharded run's
     spool offers them (iterable again and again, ``len``, and ``read_at`` for a
-    few documents at given positions)."""
+    few documents at given positions). Each shard's spool is there once its
+    task has finished: iterating waits for the shards in turn, ``len`` and
+    ``read_at`` for all of them."""
 
     indexed = True
 
-    def __init__(self, spools: Sequence[ShardSpool]) -> None:
-        self.spools = list(spools)
-        self.starts = list(itertools.accumulate((s.count for s in self.spools), initial=0))
+    def __init__(self, folders: Sequence[str | os.PathLike[str]], number: int, records: PhaseRecords) -> None:
+        self.folders = [phase_folder(folder, number) for folder in folders]
+        self.records = records
+
+    def spool(self, shard: int) -> ShardSpool:
+        return ShardSpool(str(self.folders[shard]), self.records.get(shard)["spool"]["count"])
+
+    def _starts(self) -> list[int]:
+        counts = (record["spool"]["count"] for record in self.records.finish())
+        return list(itertools.accumulate(counts, initial=0))
 
     def __len__(self) -> int:
-        return self.starts[-1]
+        return self._starts()[-1]
 
     def __iter__(self) -> Iterator[Document]:
-        for spool in self.spools:
-            yield from spool.documents()
+        for shard in range(len(self.folders)):
+            yield from self.spool(shard).documents()
 
     def read_at(self, positions: Iterable[int]) -> Iterator[Document]:
         """The documents at ``positions`` (0-based over all shards, ascending)."""
+        starts = self._starts()
         by_shard: dict[int, list[int]] = {}
         for position in positions:
-            shard = bisect.bisect_right(self.starts, position) - 1
-            by_shard.setdefault(shard, []).append(position - self.starts[shard])
+            shard = bisect.bisect_right(starts, position) - 1
+            by_shard.setdefault(shard, []).append(position - starts[shard])
         for shard, local in by_shard.items():
-            yield from self.spools[shard].read_at(local)
+            yield from self.spool(shard).read_at(local)
+
+    def parts(self) -> Iterator[Any]:
+        """What the stage's ``shard_pass`` returned in each shard, in shard order,
+        each as soon as its shard (and those before it) finished."""
+        for shard, folder in enumerate(self.folders):
+            self.records.get(shard)
+            with open(folder / PART_NAME, "rb") as fh:
+                yield pickle.load(fh)
 
 
 def completed(folder: str | os.PathLike[str], index: int, number: int) -> dict[str, Any] | None:
@@ -392,12 +459,6 @@ def completed(folder: str | os.PathLike[str], index: int, number: int) -> dict[s
     ):
         return None
     return record
-
-
-def read_part(folder: str | os.PathLike[str], number: int) -> Any:
-    """What the corpus-level stage's ``shard_pass`` returned in phase ``number`` of a shard."""
-    with open(phase_folder(folder, number) / PART_NAME, "rb") as fh:
-        return pickle.load(fh)
 
 
 def write_model(folder: str | os.PathLike[str], number: int, model: Any) -> None:

@@ -48,7 +48,7 @@ import sys
 import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -232,7 +232,7 @@ class Lexicon:
         min_contexts: int = 3,
         corpus_min_fraction: float = 0.0,
         long_min_fraction: float = 0.0,
-        expected_documents: int | None = None,
+        expected_documents: int | Callable[[], int] | None = None,
     ) -> None:
         self.min_documents = min_documents
         self.min_fraction = min_fraction
@@ -255,7 +255,9 @@ class Lexicon:
         self._seen: _SeenOnce | None = None
         self._singles = 0
         self._singles_budget = EXACT_SINGLES if expected_documents is not None else sys.maxsize
-        self._expected_lines = 64 * (expected_documents or 0)
+        # asked only if the filter is needed (a sharded run's combine knows the number
+        # of documents once every shard has passed the stage's first phase)
+        self._expected_documents = expected_documents
         self._settled = False
         # finalized here: every entry passed the thresholds as they are (a loaded lexicon is
         # judged again, with thresholds a config may have changed)
@@ -268,10 +270,13 @@ class Lexicon:
         self._recurring: dict[str, set[str]] = {}
 
     @classmethod
-    def from_options(cls, options: BoilerplateOptions, expected_documents: int | None = None) -> Lexicon:
+    def from_options(
+        cls, options: BoilerplateOptions, expected_documents: int | Callable[[], int] | None = None
+    ) -> Lexicon:
         """An empty lexicon with the thresholds of ``options``, for the two-pass mode;
-        ``expected_documents`` sizes the filter that keeps memory bounded (None: count
-        every line exactly)."""
+        ``expected_documents`` (or a function giving it, called only when the filter
+        is made) sizes the filter that keeps memory bounded (None: count every line
+        exactly)."""
         names = {name: "lexicon_max_words" if name == "max_words" else name for name in THRESHOLDS}
         return cls(
             **{name: getattr(options, field) for name, field in names.items()},
@@ -386,7 +391,9 @@ class Lexicon:
     def _to_filter(self) -> None:
         """Move the lines seen only once into the Bloom filter: memory grows with the
         recurring lines from now on, not with all the text of the corpus."""
-        self._seen = _SeenOnce(max(self._expected_lines, 20 * self._singles))
+        expected = self._expected_documents
+        expected_lines = 64 * ((expected() if callable(expected) else expected) or 0)
+        self._seen = _SeenOnce(max(expected_lines, 20 * self._singles))
         add = self._seen.add
         for key in [k for k, n in self._counts.items() if n == 1]:
             add((CORPUS, key))

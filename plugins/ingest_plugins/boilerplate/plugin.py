@@ -321,8 +321,9 @@ class CorpusBoilerplate:
     def combine(self, parts: Iterable[list[tuple[str | None, Fingerprint]]], corpus: Sized) -> list[Lexicon]:
         """Here: every shard's fingerprints counted in shard order, as ``fit`` counts
         the corpus's; each shard's model is the lexicon cut down to its sites."""
-        expected = len(corpus)
-        lexicon = Lexicon.from_options(self.options, expected_documents=expected)
+        # the number of documents is asked for only if the lexicon needs it: counting
+        # goes on while later shards are still being read
+        lexicon = Lexicon.from_options(self.options, expected_documents=lambda: len(corpus))
         shard_sites: list[set[str | None]] = []
         done = 0
         for part in parts:
@@ -332,7 +333,7 @@ class CorpusBoilerplate:
                 sites.add(site)
             shard_sites.append(sites)
             done += len(part)
-            self.ctx.progress("learning site furniture", done, expected)
+            self.ctx.progress("learning site furniture", done)
         lexicon.finalize()
         if self.options.save_lexicon:
             lexicon.save(self.options.save_lexicon)
