@@ -180,13 +180,19 @@ def _say(text: str) -> None:
     print(f"ingest: {text}", file=sys.stderr)
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _run_overrides(args: argparse.Namespace) -> list[str | Override]:
+    """The command line's overrides, after ``ingest run``'s own default: drop records
+    are not kept in memory (the sink writes every one; ``Pipeline.ledger`` keeps
+    the counts), unless the config says."""
     overrides: list[str | Override] = list(args.overrides)
     raw_run = read_toml(args.config).get("run", {}) if os.path.exists(args.config) else {}
     if isinstance(raw_run, dict) and "keep_drop_records" not in raw_run:
-        # The sink writes every drop record; holding them all in memory too
-        # only costs RAM on large runs (Pipeline.ledger keeps the counts).
         overrides.insert(0, "run.keep_drop_records=false")
+    return overrides
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    overrides = _run_overrides(args)
     # the options that set a [run] key: an error in the value names the option
     for flag, option in (
         ("--workers", "workers"),
@@ -227,7 +233,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    pipeline = Pipeline.from_toml(args.config, overrides=args.overrides, skip=args.skip)
+    # as `ingest run` would read it, so what it says of sharding holds for the run
+    pipeline = Pipeline.from_toml(args.config, overrides=_run_overrides(args), skip=args.skip)
     warnings = pipeline.check()
     cfg = pipeline.config
     print(f"{args.config}: OK")
@@ -245,6 +252,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
         print(f"  sink    {cfg.sink.name}: {getattr(cfg.sink.options, 'path', '')}")
     if cfg.run.executor == "ray":
         print(f"  run     on Ray: {cfg.run.ray_address or 'a local Ray instance'}")
+    if cfg.source and cfg.sink:
+        print(f"  run     {pipeline.sharding()}")
     for off in pipeline.plugins.disabled:
         print(f"  plugin  {off.name} not loaded: disabled by {off.by}")
     for failure in pipeline.plugins.failures:

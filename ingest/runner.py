@@ -482,6 +482,29 @@ class Pipeline:
             return parts
         return None
 
+    def sharding(self) -> str:
+        """How a run of this config would go, in words, for ``ingest check``:
+        ``"sharded: 10 shards of up to 2000 files, 3 phases"``, or why not
+        (builds the source and lists its input; writes nothing)."""
+        source_cfg, sink_cfg = self.config.source, self.config.sink
+        if source_cfg is None or sink_cfg is None:
+            return "not sharded: no [source] or [sink]"
+        if self.config.run.shards == "off":
+            return 'not sharded: [run] shards = "off"'
+        ctx = self._context(SOURCE_STAGE, source_cfg.name, source_cfg.registered.plugin.name, Ledger())
+        source = source_cfg.spec.factory(source_cfg.options, ctx)
+        why = self._unshardable(source, sink_cfg.spec.factory)  # the sink's class says what it can do
+        if why is not None:
+            return f"not sharded: {why}"
+        files = self.config.run.shard_files
+        count = len(source.plan(files))
+        if count == 0:
+            return "not sharded: no input"
+        if count < 2 and self.config.run.shards == "auto":
+            return f"not sharded: the input fits in one shard ([run] shard_files = {files})"
+        phases = len(shards.phases_of([(s.id, s.per_document) for s in self.config.stages if s.enabled]))
+        return f"sharded: {count} shards of up to {files} files, {phases} phase{'s' if phases > 1 else ''}"
+
     def _unshardable(self, source: Any, sink: Any) -> str | None:
         """Why this run cannot be sharded, or None when it can."""
         if not (callable(getattr(source, "plan", None)) and callable(getattr(source, "read_shard", None))):

@@ -562,3 +562,18 @@ def test_a_shard_pass_that_fails_fails_the_run_naming_the_stage(tmp_path: Path, 
     assert "combining" not in message
     assert not (tmp_path / "out" / "report.json").exists()
     assert not list((tmp_path / "out").glob("*.jsonl"))
+
+
+def test_ingest_check_says_whether_and_how_a_run_is_sharded(corpus: Path, capsys) -> None:
+    from ingest.cli import main
+
+    assert main(["check", "-c", str(corpus)]) == 0
+    assert "  run     sharded: 9 shards of up to 6 files, 1 phase\n" in capsys.readouterr().out
+    assert main(["check", "-c", str(corpus), "--set", "run.shard_files=100"]) == 0
+    assert "not sharded: the input fits in one shard ([run] shard_files = 100)" in capsys.readouterr().out
+    assert main(["check", "-c", str(corpus), "--set", "run.keep_drop_records=true"]) == 0
+    assert "not sharded: [run] keep_drop_records = true" in capsys.readouterr().out
+    with_whole = corpus.read_text() + '\n[[pipeline]]\nstage = "whole"\n'
+    corpus.write_text(with_whole)
+    assert main(["check", "-c", str(corpus)]) == 0
+    assert "not sharded: stage 'whole' (whole) cannot run over shards" in capsys.readouterr().out
