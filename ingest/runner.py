@@ -416,6 +416,12 @@ class Pipeline:
         except BaseException:
             sink.abort()
             raise
+        say = on_message or log.warning
+        try:
+            self._discard_other_engine(sink, sharded=parts is not None, say=say)
+        except BaseException:
+            sink.abort()
+            raise
         if parts is not None:
             return self._run_sharded(
                 parts, sink, ledger, progress=progress, restart=restart, say=on_message or log.warning
@@ -504,6 +510,24 @@ class Pipeline:
             return f"not sharded: the input fits in one shard ([run] shard_files = {files})"
         phases = len(shards.phases_of([(s.id, s.per_document) for s in self.config.stages if s.enabled]))
         return f"sharded: {count} shards of up to {files} files, {phases} phase{'s' if phases > 1 else ''}"
+
+    def _discard_other_engine(self, sink: Any, *, sharded: bool, say: MessageCallback) -> None:
+        """What an interrupted run of the other engine left in the output folder (the
+        shards of a sharded run before an unsharded one, the checkpoint of an
+        unsharded run before a sharded one): it cannot be resumed by this run, and
+        would stay there for good."""
+        shards_dir = getattr(sink, "shards_dir", None)
+        if not sharded and shards_dir is not None and Path(shards_dir).exists():
+            say(
+                f"discarding the shards of an interrupted sharded run in {Path(shards_dir).parent}: this run is not sharded"
+            )
+            shards.remove(shards_dir)
+        if sharded and all(hasattr(sink, name) for name in CHECKPOINT_METHODS):
+            folder = Path(sink.checkpoint_dir)
+            if checkpoints.load(folder) is not None:
+                say(f"discarding the interrupted unsharded run in {folder}: this run is sharded")
+                checkpoints.remove(folder, checkpoints.stale_spools(folder))
+                sink.resume(None)  # and its partial files
 
     def _unshardable(self, source: Any, sink: Any) -> str | None:
         """Why this run cannot be sharded, or None when it can."""

@@ -577,3 +577,47 @@ def test_ingest_check_says_whether_and_how_a_run_is_sharded(corpus: Path, capsys
     corpus.write_text(with_whole)
     assert main(["check", "-c", str(corpus)]) == 0
     assert "not sharded: stage 'whole' (whole) cannot run over shards" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_what_the_other_engine_left_is_discarded(corpus: Path) -> None:
+    """An interrupted sharded run, then an unsharded one in the same folder (and the
+    other way round): the leftovers cannot be resumed and do not stay."""
+    tmp = corpus.parent
+    out = tmp / "out"
+    command = [sys.executable, "-m", "ingest", "run", "-c", str(corpus), "--output", str(out)]
+    env = {**os.environ, "SHARD_TEST_KILL_AT": "b/020.txt"}
+    killed = subprocess.run([*command, "--set", "run.workers=1"], env=env, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL and (out / ".ingest-shards").is_dir()
+    unsharded = subprocess.run([*command, "--set", "run.shards='off'"], capture_output=True, text=True)
+    assert unsharded.returncode == 0, unsharded.stderr
+    assert "discarding the shards of an interrupted sharded run" in unsharded.stderr
+    assert sorted(p.name for p in out.iterdir()) == [
+        "documents.jsonl",
+        "dropped.jsonl",
+        "report.html",
+        "report.json",
+    ]
+
+    killed = subprocess.run(
+        [*command, "--set", "run.workers=1", "--set", "run.shards='off'", "--set", "run.checkpoint_every=5"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert killed.returncode == -signal.SIGKILL and (out / ".ingest-checkpoint.json").is_file()
+    sharded = subprocess.run(command, capture_output=True, text=True)
+    assert sharded.returncode == 0, sharded.stderr
+    assert "discarding the interrupted unsharded run" in sharded.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert not [name for name in names if name.startswith(".")], names
+    assert "documents-00000.jsonl" in names and "documents.jsonl" not in names
+
+
+def test_a_sharded_run_over_its_error_rate_leaves_nothing_complete(corpus: Path) -> None:
+    from ingest import IngestError
+
+    tmp = corpus.parent
+    with pytest.raises(IngestError, match="max_error_rate"):
+        run(corpus, tmp / "out", workers=2, max_error_rate=0.05)  # `noting` raises on 5 of 47
+    assert sorted(p.name for p in (tmp / "out").iterdir()) == []
