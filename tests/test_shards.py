@@ -501,6 +501,10 @@ def test_a_run_killed_after_a_combine_resumes_the_phases_it_had_not_finished(gen
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     shards_dir = tmp / "out" / ".ingest-shards"
     assert (shards_dir / "combined-0.json").is_file() and not (shards_dir / "combined-1.json").exists()
+    # what phase 0 passed on is deleted once phase 1 of its shard is complete (shards 0 and 1)
+    assert not (shards_dir / "00000" / "p0" / "spool.pickle").exists()
+    assert not (shards_dir / "00001" / "p0" / "model.pickle").exists()
+    assert (shards_dir / "00003" / "p0" / "spool.pickle").is_file()
 
     log.unlink()
     env.pop("SHARD_TEST_KILL_AT")

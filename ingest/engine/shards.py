@@ -1,18 +1,21 @@
 """Sharded runs: the input cut into shards, each one a task that reads its own
-inputs, runs the per-document stages and writes its own output files.
+inputs, runs the stages and writes its own output files.
 
 A shard is fixed by the input alone (the source's :meth:`plan`: so many files
 in their reading order), never by the number of workers, so a run writes the
 same files for any worker count and executor. The coordinator plans, hands
-the shards to the executor and adds up their summaries; it touches no
-document.
+the shards to the executor, adds up their ledgers and combines what the
+corpus-level stages learnt from each shard; it reads no input.
 
 While a run is going, each shard works in a folder of its own inside the
 output folder::
 
-    .ingest-shards/plan.json             what was planned (config fingerprint, inputs)
-    .ingest-shards/00000/documents.jsonl the sink's shard files (its shard writer's)
-    .ingest-shards/00000/summary.json    the shard's completion record, written last
+    .ingest-shards/plan.json                    what was planned (config fingerprint, inputs)
+    .ingest-shards/combined-0.json              a corpus-level stage combined (after phase 0)
+    .ingest-shards/00000/p0/                    phase 0's files: drop records, the spool for
+                                                the next corpus-level stage, its part and model
+    .ingest-shards/00000/p0.json                phase 0's completion record, written last
+    .ingest-shards/00000/p2/documents.jsonl     the last phase's files (the sink's shard writer's)
 
 A pipeline with corpus-level stages runs in phases. Phase 0 reads the shard's
 inputs and runs the per-document stages up to the first corpus-level stage,
@@ -227,6 +230,8 @@ def run_shard(task: ShardTask, host: ShardHost) -> dict[str, Any]:
     record["ledger"] = ledger.state()
     with atomic_write(record_path(task.folder, phase.number)) as fh:
         fh.write(json.dumps(record, default=str))
+    if phase.number > 0:
+        _release_input(task.folder, phase.number - 1)
     return record
 
 
@@ -432,10 +437,12 @@ class ShardedCorpus:
                 yield pickle.load(fh)
 
 
-def completed(folder: str | os.PathLike[str], index: int, number: int) -> dict[str, Any] | None:
+def completed(
+    folder: str | os.PathLike[str], index: int, number: int, *, spool: bool = False
+) -> dict[str, Any] | None:
     """The completion record of phase ``number`` of shard ``index`` in ``folder``, if
     the phase finished (its record is there, readable, of this format, and its
-    files are all there)."""
+    files are all there; with ``spool``, what it spooled for the next phase too)."""
     try:
         with open(record_path(folder, number), encoding="utf-8") as fh:
             record = json.load(fh)
@@ -454,11 +461,24 @@ def completed(folder: str | os.PathLike[str], index: int, number: int) -> dict[s
         isinstance(name, str) and (work / name).is_file() for name in files.values()
     ):
         return None
-    if "spool" in record and not all(
-        (work / name).is_file() for name in (SPOOL_NAME, PART_NAME, OFFSETS_NAME)
+    if (
+        spool
+        and "spool" in record
+        and not all((work / name).is_file() for name in (SPOOL_NAME, PART_NAME, OFFSETS_NAME))
     ):
         return None
     return record
+
+
+def _release_input(folder: str | os.PathLike[str], number: int) -> None:
+    """Delete what phase ``number`` of a shard passed on to the next phase (its
+    spool, its part, the model), once the next phase is complete: a sharded run
+    keeps one generation of spools on disk, not one per corpus-level stage. The
+    phase's drop records stay (the last phase takes them in)."""
+    work = phase_folder(folder, number)
+    for name in (SPOOL_NAME, OFFSETS_NAME, PART_NAME, MODEL_NAME):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(work / name)
 
 
 def write_model(folder: str | os.PathLike[str], number: int, model: Any) -> None:
@@ -515,16 +535,24 @@ def completed_work(
     done: dict[tuple[int, int], dict[str, Any]] = {}
     combined: dict[int, dict[str, Any]] = {}
     folders = [shard_folder(root, index) for index in range(count)]
+    # a shard whose next phase is complete no longer needs what this one passed on
+    passed_on = {
+        (number, index): completed(folder, index, number + 1) is not None
+        for number in range(phases - 1)
+        for index, folder in enumerate(folders)
+    }
     for number in range(phases):
         if number > 0:
-            record = _combined(root, number - 1, folders)
+            needed = [folder for index, folder in enumerate(folders) if not passed_on[(number - 1, index)]]
+            record = _combined(root, number - 1, needed)
             if record is None:
                 break
             combined[number - 1] = record
         for index, folder in enumerate(folders):
             if number > 0 and (number - 1, index) not in done:
                 continue
-            record = completed(folder, index, number)
+            spool = number < phases - 1 and not passed_on[(number, index)]
+            record = completed(folder, index, number, spool=spool)
             if record is not None:
                 done[(number, index)] = record
         if any((number, index) not in done for index in range(count)):
@@ -533,6 +561,8 @@ def completed_work(
 
 
 def _combined(root: str | os.PathLike[str], number: int, folders: list[Path]) -> dict[str, Any] | None:
+    """The record of the combine after phase ``number``, if it is there and the
+    shards in ``folders`` (those that still need it) have their models."""
     try:
         with open(Path(root) / f"combined-{number}.json", encoding="utf-8") as fh:
             record = json.load(fh)
