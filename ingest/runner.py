@@ -41,7 +41,13 @@ from ingest.engine.document_stage import (
     error_rate_failure,
     error_text,
 )
-from ingest.engine.parallel import PreparedDocument, SegmentStage, resolve_workers, run_segment
+from ingest.engine.parallel import (
+    PreparedDocument,
+    SegmentStage,
+    fork_available,
+    resolve_workers,
+    run_segment,
+)
 from ingest.engine.spool import PickledDocument, Spool
 from ingest.engine.stream_stage import Clock, run_stream_stage
 from ingest.executors.local import LocalExecutor, start_executor
@@ -624,7 +630,9 @@ class Pipeline:
             sink.begin_shards()
             folders = [shards.shard_folder(root, index) for index in range(len(parts))]
             self.plugins.hook.ingest_run_started(run={"config": self.path, "stages": self.stage_ids})
-            workers = resolve_workers(run_options.workers)
+            # a shard's task finds the pipeline in the worker process it was forked from:
+            # where processes cannot fork, the shards run in this process, one after another
+            workers = resolve_workers(run_options.workers) if fork_available() else 1
             self._executor = start_executor(
                 run_options.executor,
                 workers=run_options.workers if run_options.executor == "ray" else workers,

@@ -625,3 +625,18 @@ def test_a_sharded_run_over_its_error_rate_leaves_nothing_complete(corpus: Path)
     with pytest.raises(IngestError, match="max_error_rate"):
         run(corpus, tmp / "out", workers=2, max_error_rate=0.05)  # `noting` raises on 5 of 47
     assert sorted(p.name for p in (tmp / "out").iterdir()) == []
+
+
+def test_without_fork_the_shards_run_in_this_process(corpus: Path, monkeypatch) -> None:
+    """Where processes cannot fork (Windows), a shard's task could not find its
+    pipeline in a worker: the shards run one after another here, same files."""
+    import ingest.runner
+
+    tmp = corpus.parent
+    forked = run(corpus, tmp / "forked", workers=2)
+    monkeypatch.setattr(ingest.runner, "fork_available", lambda: False)
+    here = run(corpus, tmp / "here", workers=2)
+    assert here["cpu"]["workers_seconds"] == 0
+    assert forked["cpu"]["workers_seconds"] > 0
+    for name in [Path(p).name for p in forked["outputs"]["documents"] + forked["outputs"]["dropped"]]:
+        assert (tmp / "here" / name).read_bytes() == (tmp / "forked" / name).read_bytes(), name
