@@ -652,15 +652,21 @@ class Pipeline:
                         for index, part in enumerate(parts)
                     ]
 
-                    def taken(record: dict[str, Any], phase: shards.Phase = phase) -> None:
+                    # on the terminal: "shards: phase 1 of 3 (header, boilerplate): 4 of 10"
+                    step = f"phase {phase.number + 1} of {len(phases)} ({', '.join(phase.stages)})"
+                    self._say_progress("shards", step, 0, len(parts))
+
+                    def taken(record: dict[str, Any], phase: shards.Phase = phase, step: str = step) -> None:
                         index = record["index"]
                         records[(phase.number, index)] = record
                         ledger.merge(record["ledger"])
                         if phase.last:
                             work = shards.phase_folder(folders[index], phase.number)
                             sink.add_shard(index, str(work), record["files"])
-                        if progress is not None:
-                            progress(ledger)
+                            if progress is not None:
+                                progress(ledger)
+                        else:
+                            self._say_progress("shards", step, index + 1, len(parts))
 
                     summaries = self._shard_records(token, tasks, done)
                     try:
@@ -714,6 +720,11 @@ class Pipeline:
             raise RunError(f"the run failed while writing its output: {error_text(exc)}") from exc
         shards.remove(root)
         return self.report
+
+    def _say_progress(self, what: str, phase: str, done: int | None, total: int | None) -> None:
+        """Tell ``run``'s ``stage_progress`` (the terminal's progress line), if there is one."""
+        if self._stage_progress is not None:
+            self._stage_progress(what, phase, done, total)
 
     def _shard_task(
         self,

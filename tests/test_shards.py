@@ -640,3 +640,20 @@ def test_without_fork_the_shards_run_in_this_process(corpus: Path, monkeypatch) 
     assert forked["cpu"]["workers_seconds"] > 0
     for name in [Path(p).name for p in forked["outputs"]["documents"] + forked["outputs"]["dropped"]]:
         assert (tmp / "here" / name).read_bytes() == (tmp / "forked" / name).read_bytes(), name
+
+
+def test_the_progress_line_follows_the_phases(generated: Path) -> None:
+    """What ``ingest run`` draws on a terminal: each phase's shards as they finish,
+    then the counts while the last phase writes."""
+    seen: list[tuple[str, str, int | None, int | None]] = []
+    counts: list[int] = []
+    pipeline = Pipeline.from_toml(generated, output=generated.parent / "out", overrides=["run.workers=2"])
+    pipeline.run(
+        stage_progress=lambda *args: seen.append(args),
+        progress=lambda ledger: counts.append(ledger.kept_count),
+    )
+    shard_lines = [(phase, done) for what, phase, done, total in seen if what == "shards" and total == 4]
+    assert shard_lines[:5] == [("phase 1 of 3 (header, boilerplate)", n) for n in range(5)]
+    assert ("phase 2 of 3 (boilerplate, noting, dedup)", 4) in shard_lines
+    assert ("phase 3 of 3 (dedup)", 0) in shard_lines
+    assert len(counts) == 4 and counts == sorted(counts) and counts[-1] == pipeline.report["kept"]

@@ -93,6 +93,12 @@ class Phase:
     def last(self) -> bool:
         return self.spool_for is None
 
+    @property
+    def stages(self) -> list[str]:
+        """The ids of the stages the phase runs, in order (a corpus-level stage at
+        either end: the one it applies, the one whose first pass it makes)."""
+        return [s for s in (self.apply, *self.stage_ids, self.spool_for) if s is not None]
+
 
 def phases_of(stages: Sequence[tuple[str, bool]]) -> list[Phase]:
     """The phases of a pipeline given as ``(stage id, per-document)`` pairs: a
