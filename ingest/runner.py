@@ -474,25 +474,36 @@ class Pipeline:
     # -- sharded runs (see ingest.engine.shards) ------------------------------
 
     def _shard_parts(self, source: Any, sink: Any) -> list[Any] | None:
-        """The source's parts of the input when this run is sharded, else None.
+        """The source's parts of the input when this run is sharded, else None
+        (see :meth:`_shard_decision`); ``[run] shards = "on"`` with a run that
+        cannot be sharded is a :class:`ConfigError` saying why."""
+        parts, why, blocked = self._shard_decision(source, sink)
+        if blocked and self.config.run.shards == "on":
+            raise ConfigError(f'{self.path or "<config>"}: [run] shards = "on": {why}')
+        return parts
+
+    def _shard_decision(self, source: Any, sink: Any) -> tuple[list[Any] | None, str, bool]:
+        """Whether this run is sharded: the source's parts of the input, or None;
+        why not, in words; and whether that is because the pipeline cannot be sharded.
 
         ``[run] shards = "auto"`` shards when the source can plan (``plan`` and
         ``read_shard``), the sink can write shards (``shard_writer``), every
-        enabled stage is per-document, drop records are not kept in memory, and
-        the input makes more than one shard; ``"on"`` whenever the rest holds
-        (else a :class:`ConfigError` saying why)."""
+        corpus-level stage can run over shards, drop records are not kept in
+        memory, and the input makes more than one shard; ``"on"`` whenever the
+        rest holds and there is input; ``"off"`` never."""
         mode = self.config.run.shards
         if mode == "off":
-            return None
+            return None, '[run] shards = "off"', False
         why = self._unshardable(source, sink)
         if why is not None:
-            if mode == "on":
-                raise ConfigError(f'{self.path or "<config>"}: [run] shards = "on": {why}')
-            return None
-        parts = list(source.plan(self.config.run.shard_files))
-        if len(parts) > 1 or (mode == "on" and parts):
-            return parts
-        return None
+            return None, why, True
+        files = self.config.run.shard_files
+        parts = list(source.plan(files))
+        if not parts:
+            return None, "no input", False
+        if len(parts) < 2 and mode == "auto":
+            return None, f"the input fits in one shard ([run] shard_files = {files})", False
+        return parts, "", False
 
     def sharding(self) -> str:
         """How a run of this config would go, in words, for ``ingest check``:
@@ -501,21 +512,17 @@ class Pipeline:
         source_cfg, sink_cfg = self.config.source, self.config.sink
         if source_cfg is None or sink_cfg is None:
             return "not sharded: no [source] or [sink]"
-        if self.config.run.shards == "off":
-            return 'not sharded: [run] shards = "off"'
         ctx = self._context(SOURCE_STAGE, source_cfg.name, source_cfg.registered.plugin.name, Ledger())
         source = source_cfg.spec.factory(source_cfg.options, ctx)
-        why = self._unshardable(source, sink_cfg.spec.factory)  # the sink's class says what it can do
-        if why is not None:
+        # the sink's class says what it can do (the sink itself would take the output folder)
+        parts, why, _blocked = self._shard_decision(source, sink_cfg.spec.factory)
+        if parts is None:
             return f"not sharded: {why}"
-        files = self.config.run.shard_files
-        count = len(source.plan(files))
-        if count == 0:
-            return "not sharded: no input"
-        if count < 2 and self.config.run.shards == "auto":
-            return f"not sharded: the input fits in one shard ([run] shard_files = {files})"
         phases = len(shards.phases_of([(s.id, s.per_document) for s in self.config.stages if s.enabled]))
-        return f"sharded: {count} shards of up to {files} files, {phases} phase{'s' if phases > 1 else ''}"
+        files = self.config.run.shard_files
+        return (
+            f"sharded: {len(parts)} shards of up to {files} files, {phases} phase{'s' if phases > 1 else ''}"
+        )
 
     def _discard_other_engine(self, sink: Any, *, sharded: bool, say: MessageCallback) -> None:
         """What an interrupted run of the other engine left in the output folder (the
