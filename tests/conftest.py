@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
+import sys
+import types
 import venv
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +25,20 @@ def repo_root() -> Path:
 @pytest.fixture
 def seeds_dir() -> Path:
     return SEEDS_DIR
+
+
+@pytest.fixture(scope="session")
+def corpus_generator() -> types.ModuleType:
+    """``benchmarks/generate_corpus.py`` as a module: ``generate(folder, docs, seed=...)``
+    writes a generated news corpus with labelled duplicates."""
+    spec = importlib.util.spec_from_file_location(
+        "generate_corpus", REPO_ROOT / "benchmarks" / "generate_corpus.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["generate_corpus"] = module  # its attrs classes look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
 class Virtualenv:

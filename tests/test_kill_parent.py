@@ -10,7 +10,6 @@ when the file is gone, so a rerun of the same config can resume.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -84,14 +83,9 @@ UNSHARDED = {"dedup-pool", "report-collector"}
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    script = ROOT / "benchmarks" / "generate_corpus.py"
-    spec = importlib.util.spec_from_file_location("generate_corpus_kill", script)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def corpus(tmp_path_factory: pytest.TempPathFactory, corpus_generator) -> Path:
     folder = tmp_path_factory.mktemp("kill-corpus")
-    module.generate(folder, DOCS, seed=5)
+    corpus_generator.generate(folder, DOCS, seed=5)
     return folder
 
 

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 import json
 import os
-import sys
 from pathlib import Path
 from typing import ClassVar
 
@@ -26,20 +24,10 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location(
-        "generate_corpus", ROOT / "benchmarks" / "generate_corpus.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["generate_corpus"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def corpus(tmp_path_factory: pytest.TempPathFactory, corpus_generator) -> Path:
     out = tmp_path_factory.mktemp("corpus")
-    _generator().generate(out, 240, seed=3)
+    corpus_generator.generate(out, 240, seed=3)
     return out
 
 

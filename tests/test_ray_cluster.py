@@ -6,10 +6,8 @@ for byte (starts a Ray cluster: slow)."""
 from __future__ import annotations
 
 import collections
-import importlib.util
 import json
 import logging
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,16 +81,6 @@ class Run:
     ran: dict[str, str]  # document id -> the node the `where` stage ran on
 
 
-def _generator():
-    spec = importlib.util.spec_from_file_location(
-        "generate_corpus", ROOT / "benchmarks" / "generate_corpus.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["generate_corpus"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     """Two Ray nodes (processes on this machine) of one CPU each. This
@@ -125,12 +113,12 @@ def _records(folder: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def runs(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+def runs(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, corpus_generator) -> dict[str, Run]:
     """One config (the default pipeline, with `where` after the header
     stage) run locally with one worker, then on the cluster."""
     folder = tmp_path_factory.mktemp("cluster_runs")
     corpus = folder / "corpus"
-    _generator().generate(corpus, DOCS, seed=11)
+    corpus_generator.generate(corpus, DOCS, seed=11)
     (folder / "where_plugin.py").write_text(WHERE_PLUGIN)
     config = write_config(
         folder / "config.toml",
@@ -228,14 +216,16 @@ def test_ray_tasks_ran_the_batches_and_the_corpus_stages_on_the_cluster(runs, cl
 
 
 @pytest.fixture(scope="module")
-def sharded_runs(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Run]:
+def sharded_runs(
+    cluster: Cluster, tmp_path_factory: pytest.TempPathFactory, corpus_generator
+) -> dict[str, Run]:
     """The default pipeline (with `where` after the header stage) over 8 shards
     of 40 files, run locally with one worker, then on the cluster: each phase of
     each shard is one Ray task (reading the shard's files, or its spool), the
     driver combines the corpus stages' parts between phases."""
     folder = tmp_path_factory.mktemp("cluster_sharded")
     corpus = folder / "corpus"
-    _generator().generate(corpus, DOCS, seed=12)
+    corpus_generator.generate(corpus, DOCS, seed=12)
     (folder / "where_plugin.py").write_text(WHERE_PLUGIN)
     config = write_config(
         folder / "config.toml",

@@ -438,19 +438,10 @@ def test_a_plugins_corpus_stage_runs_over_shards(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def generated(tmp_path: Path) -> Path:
+def generated(tmp_path: Path, corpus_generator) -> Path:
     """150 generated news pages (with syndicated copies) and the default pipeline
     with the `noting` stage between the boilerplate and dedup stages, 40 files a shard."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "generate_corpus", ROOT / "benchmarks" / "generate_corpus.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["generate_corpus"] = module
-    spec.loader.exec_module(module)
-    module.generate(tmp_path / "in", 150, seed=5)
+    corpus_generator.generate(tmp_path / "in", 150, seed=5)
     (tmp_path / "helpers.py").write_text(HELPERS, encoding="utf-8")
     config = tmp_path / "config.toml"
     config.write_text(
