@@ -69,6 +69,8 @@ log = logging.getLogger("ingest")
 
 #: What a corpus-level stage needs to run over shards (see docs/hooks.md).
 SHARD_METHODS = ("shard_pass", "combine", "use_shard")
+#: ... of one that combines its shards in partitions (it has ``shard_partitions``).
+PARTITIONED_SHARD_METHODS = ("shard_pass", "combine_partition", "use_shard")
 
 #: What a sink needs to take part in checkpoints.
 CHECKPOINT_METHODS = ("checkpoint", "resume", "suspend", "checkpoint_dir")
@@ -169,15 +171,27 @@ class PipelineRecipe:
 _SHARD_HOSTS: dict[str, Pipeline] = {}
 
 
-def _shard_task(item: tuple[str, PipelineRecipe | None, shards.ShardTask]) -> dict[str, Any]:
-    """Where a shard task runs (a worker process, a Ray task, or this process)."""
-    token, recipe, task = item
+def _shard_host(token: str, recipe: PipelineRecipe | None) -> Pipeline:
+    """The pipeline of run ``token`` in this process: the one it was forked from
+    (or this one), else built from ``recipe`` (a Ray worker), once."""
     host = _SHARD_HOSTS.get(token)
     if host is None:
         if recipe is None:
             raise RunError("a shard task started in a process that does not hold its pipeline")
         host = _SHARD_HOSTS[token] = recipe.build()
-    return shards.run_shard(task, host)
+    return host
+
+
+def _shard_task(item: tuple[str, PipelineRecipe | None, shards.ShardTask]) -> dict[str, Any]:
+    """Where a shard task runs (a worker process, a Ray task, or this process)."""
+    token, recipe, task = item
+    return shards.run_shard(task, _shard_host(token, recipe))
+
+
+def _partition_task(item: tuple[str, PipelineRecipe | None, shards.PartitionTask]) -> dict[str, Any]:
+    """Where a partition of a corpus-level stage's combine runs (as a shard task does)."""
+    token, recipe, task = item
+    return shards.run_partition(task, _shard_host(token, recipe))
 
 
 class Pipeline:
@@ -569,8 +583,9 @@ class Pipeline:
             stage, _ctx = self.corpus_stage(stage_cfg.id, Ledger(keep_records=False))
         except Exception:  # noqa: BLE001 - the unsharded run reports it where it always has
             return "could not start"
-        if not all(callable(getattr(stage, name, None)) for name in SHARD_METHODS):
-            return "cannot run over shards (it has no shard_pass, combine and use_shard)"
+        methods = SHARD_METHODS if shards.partitions_of(stage) is None else PARTITIONED_SHARD_METHODS
+        if not all(callable(getattr(stage, name, None)) for name in methods):
+            return f"cannot run over shards (it has no {', '.join(methods[:-1])} and {methods[-1]})"
         why = getattr(stage, "cannot_shard", None)
         reason = why() if callable(why) else None
         return None if reason is None else str(reason)
@@ -680,7 +695,7 @@ class Pipeline:
                         phase_records = shards.PhaseRecords(summaries, len(tasks), taken)
                         if phase.spool_for is not None:
                             # combined while the phase's later shards still run
-                            self._combine(phase, folders, phase_records, ledger, combined)
+                            self._combine(phase, folders, phase_records, ledger, combined, token)
                         phase_records.finish()
                     finally:
                         summaries.close()
@@ -768,11 +783,13 @@ class Pipeline:
         records: shards.PhaseRecords,
         ledger: Ledger,
         combined: dict[int, dict[str, Any]],
+        token: str,
     ) -> None:
-        """The corpus-level stage whose input ``phase`` spools, combined here: every
-        shard's part, in shard order, as the shards finish, and the documents that
-        reached the stage; the model it makes for each shard goes into the shard's
-        folder. Done once: a resumed run takes the models an interrupted one wrote."""
+        """The corpus-level stage whose input ``phase`` spools, combined: here, every
+        shard's part in shard order as the shards finish; or, for a stage combined
+        in partitions, in a task per partition on the executor once every shard is
+        done. The model made for each shard goes into the shard's folder. Done once:
+        a resumed run takes the models an interrupted one wrote."""
         assert phase.spool_for is not None
         number = phase.number
         name = next(s.name for s in self.config.stages if s.id == phase.spool_for)
@@ -784,28 +801,90 @@ class Pipeline:
             return
         stage, ctx = self.corpus_stage(phase.spool_for, ledger, self._executor)
         corpus = shards.ShardedCorpus(folders, number, records)
-        extra_before = dict(stats.extra)
+        partitions = shards.partitions_of(stage)
+        extra_before, seconds_before = dict(stats.extra), stats.seconds
         start, waited = time.perf_counter(), records.waited
         try:
-            models = list(stage.combine(corpus.parts(), corpus))
+            if partitions is None:
+                models = list(stage.combine(corpus.parts(), corpus))
+            else:
+                self._combine_partitions(stage, phase, partitions, folders, records, ledger, token)
         except shards.TaskFailed as failure:
             raise failure.original from None  # a shard's task, not the stage
+        except RunError:
+            raise
         except Exception as exc:
             raise RunError(
                 f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}) failed while "
                 f"combining its shards: {error_text(exc)}"
             ) from exc
-        if len(models) != len(folders):
-            raise RunError(
-                f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}): combine returned "
-                f"{len(models)} models for {len(folders)} shards"
-            )
-        for folder, model in zip(folders, models):
-            shards.write_model(folder, number, model)
-        seconds = time.perf_counter() - start - (records.waited - waited)  # not the wait for the shards
-        stats.seconds += seconds
+        if partitions is None:
+            if len(models) != len(folders):
+                raise RunError(
+                    f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}): combine returned "
+                    f"{len(models)} models for {len(folders)} shards"
+                )
+            for folder, model in zip(folders, models):
+                shards.write_model(folder, number, model)
+            stats.seconds += (
+                time.perf_counter() - start - (records.waited - waited)
+            )  # not the wait for shards
+        seconds = stats.seconds - seconds_before
         extra = {k: v for k, v in stats.extra.items() if extra_before.get(k) != v}
-        shards.write_combined(folders[0].parent, number, {"seconds": seconds, "extra": extra})
+        shards.write_combined(
+            folders[0].parent,
+            number,
+            {"seconds": seconds, "extra": extra, "models": shards.model_names(partitions)},
+        )
+
+    def _combine_partitions(
+        self,
+        stage: Any,
+        phase: shards.Phase,
+        partitions: int,
+        folders: list[Path],
+        records: shards.PhaseRecords,
+        ledger: Ledger,
+        token: str,
+    ) -> None:
+        """A partitioned stage's combine: once every shard has passed the phase, a
+        task per partition on the executor (``combine_partition``, which writes each
+        shard's model piece), then ``combine_summaries`` here, if the stage has it,
+        with what the tasks returned."""
+        assert phase.spool_for is not None
+        spooled = tuple(record["spool"]["count"] for record in records.finish())
+        cut = {len(record.get("parts", ())) for record in records.taken}
+        if cut != {partitions}:  # shards an interrupted run passed with another version of the stage
+            raise RunError(
+                f"stage {phase.spool_for!r}: the shards' pieces are for {', '.join(map(str, sorted(cut)))} "
+                f"partitions, the stage combines {partitions}; run with --restart to start over"
+            )
+        tasks = [
+            shards.PartitionTask(phase.spool_for, phase.number, index, tuple(map(str, folders)), spooled)
+            for index in range(partitions)
+        ]
+        executor = self._executor
+        recipe = self.recipe() if executor.kind == "ray" else None
+        step = f"combining {phase.spool_for} in {partitions} partitions"
+        self._say_progress("shards", step, 0, partitions)
+        summaries = []
+        results = executor.map(
+            _partition_task,
+            [(token, recipe, task) for task in tasks],
+            in_flight=max(1, executor.parallelism) * 2,
+        )
+        try:
+            for done, result in enumerate(results, start=1):
+                ledger.merge(result["ledger"])
+                summaries.append(result["summary"])
+                self._say_progress("shards", step, done, partitions)
+        except Exception as exc:  # a task's error names the stage and the partition
+            raise RunError(f"the run failed: {error_text(exc)}") from exc
+        finish = getattr(stage, "combine_summaries", None)
+        if callable(finish):
+            start = time.perf_counter()
+            finish(summaries, shards.ShardedCorpus(folders, phase.number, records))
+            ledger.stages[phase.spool_for].seconds += time.perf_counter() - start
 
     def _shard_resume(
         self, root: Path, parts: list[Any], phases: int, *, restart: bool, say: MessageCallback

@@ -26,7 +26,7 @@ DEV = ROOT.parent / "shared" / "corpus" / "dev"
 #: told to, kills the whole run (SIGKILL) at one document; and a corpus-level stage.
 HELPERS = textwrap.dedent(
     """
-    import os, signal, time
+    import collections, os, signal, time, zlib
     from ingest import Drop, StageKind, StageSpec, hookimpl
 
     def noting(options, ctx):
@@ -82,12 +82,48 @@ HELPERS = textwrap.dedent(
                 doc.metadata = {**doc.metadata, "corpus": size, "first": first, "last": last}
                 yield doc
 
+    class LastWords:
+        # A corpus-level stage combined in 3 partitions (by a checksum of the word):
+        # each document gets how many documents of the corpus end with its last word.
+        def __init__(self, options, ctx):
+            self.counts = None
+        def last(self, doc):
+            return doc.text.split()[-1]
+        def fit(self, corpus):
+            self.counts = collections.Counter(self.last(doc) for doc in corpus)
+        def shard_partitions(self):
+            return int(os.environ.get("SHARD_TEST_PARTITIONS", "3"))
+        def shard_pass(self, docs):
+            pieces = [collections.Counter() for _ in range(3)]
+            for doc in docs:
+                word = self.last(doc)
+                pieces[zlib.crc32(word.encode()) % 3][word] += 1
+            return pieces
+        def combine_partition(self, index, pieces, corpus):
+            if os.environ.get("SHARD_TEST_FAIL_PARTITION") == str(index):
+                raise ValueError("cannot add these up")
+            pieces = list(pieces)
+            total = collections.Counter()
+            for piece in pieces:
+                total.update(piece)
+            assert len(corpus) == sum(1 for _ in corpus)
+            return [{word: total[word] for word in piece} for piece in pieces], sum(total.values())
+        def combine_summaries(self, summaries, corpus):
+            assert len(summaries) == 3 and sum(summaries) == len(corpus)
+        def use_shard(self, models):
+            self.counts = {word: n for model in models for word, n in model.items()}
+        def __call__(self, docs):
+            for doc in docs:
+                doc.metadata = {**doc.metadata, "ending_alike": self.counts[self.last(doc)]}
+                yield doc
+
     @hookimpl
     def ingest_stages():
         return [
             StageSpec("noting", StageKind.FILTER, noting, None, "notes ids", per_document=True),
             StageSpec("whole", StageKind.TRANSFORM, Whole, None, "corpus-level", needs_corpus=True),
             StageSpec("census", StageKind.TRANSFORM, Census, None, "corpus size", needs_corpus=True),
+            StageSpec("last_words", StageKind.TRANSFORM, LastWords, None, "word counts", needs_corpus=True),
         ]
     """
 )
@@ -437,6 +473,52 @@ def test_a_plugins_corpus_stage_runs_over_shards(tmp_path: Path) -> None:
     assert report["stages"]["census"]["documents_in"] == plain["stages"]["census"]["documents_in"] == 24
 
 
+def test_a_plugins_corpus_stage_combined_in_partitions_runs_over_shards(tmp_path: Path) -> None:
+    """``shard_pass`` returns a piece per partition; a task per partition gets that
+    piece of every shard (``combine_partition``) and makes each shard's model;
+    ``combine_summaries`` gets what the tasks returned; ``use_shard`` gets a model
+    from each partition: what ``fit`` makes of the whole corpus, for 1 and 2 workers."""
+    make_corpus(tmp_path / "in", count=30)
+    config = write_config(tmp_path, shard_files=7, stages='[[pipeline]]\nstage = "last_words"')
+    two = run(config, tmp_path / "w2", workers=2)
+    one = run(config, tmp_path / "w1", workers=1)
+    assert one["shards"] == two["shards"]
+    plain = run(config, tmp_path / "plain", shards="off")
+    assert two["shards"] == {"count": 5, "files_per_shard": 7, "phases": 2, "reused": 0}
+    kept = records(tmp_path / "plain", "documents")
+    assert records(tmp_path / "w2", "documents-") == records(tmp_path / "w1", "documents-") == kept
+    counts = [json.loads(line)["metadata"]["ending_alike"] for line in kept]
+    assert len(counts) == 24 and max(counts) > 1 and sum(counts) > len(counts)
+    assert two["stages"]["last_words"]["documents_in"] == plain["stages"]["last_words"]["documents_in"] == 24
+
+
+def test_a_partition_that_fails_fails_the_run_naming_the_stage_and_the_partition(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from ingest import RunError
+
+    make_corpus(tmp_path / "in", count=30)
+    config = write_config(tmp_path, shard_files=7, stages='[[pipeline]]\nstage = "last_words"')
+    monkeypatch.setenv("SHARD_TEST_FAIL_PARTITION", "1")
+    with pytest.raises(RunError) as failure:
+        run(config, tmp_path / "out", workers=2)
+    message = str(failure.value)
+    assert "stage 'last_words' (last_words, plugin" in message
+    assert "failed while combining its shards (partition 1): ValueError: cannot add these up" in message
+    assert not (tmp_path / "out" / "report.json").exists()
+    assert not list((tmp_path / "out").glob("*.jsonl"))
+    # a shard_pass that does not return a piece for each partition is named too
+    monkeypatch.delenv("SHARD_TEST_FAIL_PARTITION")
+    monkeypatch.setenv("SHARD_TEST_PARTITIONS", "4")
+    with pytest.raises(RunError, match=r"shard_pass returned 3 pieces for 4 partitions"):
+        run(config, tmp_path / "other", workers=2)
+    # the first run's shards, resumed by a stage that now wants 4 pieces of each
+    with pytest.raises(
+        RunError, match=r"pieces are for 3 partitions, the stage combines 4; run with --restart"
+    ):
+        run(config, tmp_path / "out", workers=2)
+
+
 @pytest.fixture
 def generated(tmp_path: Path, corpus_generator) -> Path:
     """150 generated news pages (with syndicated copies) and the default pipeline
@@ -473,6 +555,25 @@ def test_the_default_pipeline_writes_the_same_shards_for_one_and_two_workers(gen
     for name in names:
         assert (tmp / "w1" / name).read_bytes() == (tmp / "w2" / name).read_bytes(), name
     assert two["dropped_by_stage_and_reason"].get("dedup:near_duplicate", 0) > 10
+
+
+def test_with_a_bloom_filter_the_sharded_lexicon_is_the_unsharded_one(generated: Path, monkeypatch) -> None:
+    """Past the exact counts' budget the lexicon counts first sightings in a Bloom
+    filter (whose false positives depend on what was seen before): the partitions'
+    tasks of a sharded run count the lines in the unsharded run's order, partition by
+    partition, and the two runs write the same records."""
+    from ingest_plugins.boilerplate import lexicon
+
+    monkeypatch.setattr(lexicon, "EXACT_SINGLES", 80)  # the forked workers have it too
+    tmp = generated.parent
+    sharded = run(generated, tmp / "sharded", workers=2)
+    plain = run(generated, tmp / "plain", shards="off", workers=2)
+    assert sharded["shards"]["count"] == 4 and "shards" not in plain
+    assert records(tmp / "sharded", "documents-") == records(tmp / "plain", "documents")
+    assert sorted(records(tmp / "sharded", "dropped-")) == sorted(records(tmp / "plain", "dropped"))
+    assert sharded["dropped_by_stage_and_reason"] == plain["dropped_by_stage_and_reason"]
+    removed = sum(b'"rule":"lexicon"' in line for line in records(tmp / "plain", "documents"))
+    assert removed > 50  # the lexicon learnt furniture
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")

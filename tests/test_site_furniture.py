@@ -5,6 +5,7 @@ site, or a story a site publishes again, is kept. All pages are written here."""
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
@@ -225,6 +226,78 @@ def test_counting_with_bounded_memory_finds_the_same_furniture(seed, exact_singl
     bounded.finalize()
     assert [(e.line, e.long) for e in bounded.entries()] == [(e.line, e.long) for e in exact.entries()]
     assert any(e.long for e in exact.entries())
+
+
+def _furniture_corpus(seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    corpus = []
+    for s in range(5):
+        files, _ = blog(rng, f"site{s}", 30, [BIO] if s % 2 else [DISCLAIMER, "Subscribe to our letters"])
+        corpus += [(text, f"folder:site{s}") for text in files.values()]
+    return corpus
+
+
+def _partitioned(corpus: list[tuple[str, str]], batch: int, expected: int | None = None) -> Lexicon:
+    options = BoilerplateOptions()
+    prints = [(site, lexicon_module.fingerprint(text, options.lexicon_max_words)) for text, site in corpus]
+    batches = (
+        lexicon_module.split_prints(prints[i : i + batch], lexicon_module.PARTITIONS)
+        for i in range(0, len(prints), batch)
+    )
+    return Lexicon.counted_in_partitions(options, batches, expected)
+
+
+@pytest.mark.parametrize("exact_singles", [None, 0, 300])
+def test_a_lexicon_counted_in_partitions_is_the_lexicon_counted_whole(exact_singles, monkeypatch) -> None:
+    """Each partition holds its own lines and every document's count: merged, the
+    partitions are the lexicon counted in one piece, however the documents are
+    batched (a sharded run's shards, an unsharded run's batches), with exact counts
+    (None) or with a Bloom filter for first sightings."""
+    corpus = _furniture_corpus(3)
+    whole = Lexicon.from_options(BoilerplateOptions()).fit(corpus).finalize()
+    expected = None
+    if exact_singles is not None:
+        monkeypatch.setattr(lexicon_module, "EXACT_SINGLES", exact_singles)
+        expected = len(corpus)
+    by_seven, by_forty = _partitioned(corpus, 7, expected), _partitioned(corpus, 40, expected)
+    entries = [(e.line, e.documents, e.outlets, e.long) for e in whole.entries()]
+    assert [(e.line, e.documents, e.outlets, e.long) for e in by_seven.entries()] == entries
+    assert [(e.line, e.documents, e.outlets, e.long) for e in by_forty.entries()] == entries
+    assert (by_seven.documents, by_seven.outlet_documents) == (whole.documents, whole.outlet_documents)
+    assert any(e.long for e in whole.entries()) and len(entries) > 5
+
+
+def test_the_bloom_filter_is_the_same_in_every_process(tmp_path: Path) -> None:
+    """First sightings go into the filter by a checksum, not by Python's ``hash``
+    (salted per process): two processes count a lexicon alike (a resumed run, a
+    partition's task)."""
+    import subprocess
+    import sys
+
+    # 120,000 lines seen once each: the filter of a million bits takes some of them
+    # for lines seen before (counted twice: entries of a lexicon that keeps any line
+    # of two documents), and which ones follow from its hash
+    script = (
+        "import sys, random\n"
+        "from ingest_plugins.boilerplate import BoilerplateOptions, Lexicon\n"
+        "from ingest_plugins.boilerplate import lexicon\n"
+        "lexicon.EXACT_SINGLES = 0\n"
+        "rng = random.Random(4)\n"
+        "def line():\n"
+        "    return ' '.join(''.join(rng.choice('abcdefghijklmnop') for _ in range(6)) for _ in range(3))\n"
+        "corpus = [(chr(10).join(line() for _ in range(600)), 'folder:s' + str(i % 2)) for i in range(200)]\n"
+        "options = BoilerplateOptions(min_documents=2, min_contexts=1, min_fraction=0.0, corpus_min_fraction=0.0)\n"
+        "Lexicon.from_options(options, expected_documents=1).fit(corpus).finalize().save(sys.argv[1])\n"
+    )
+    for seed in ("1", "2"):
+        subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path / f"{seed}.jsonl")],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            check=True,
+        )
+    first = (tmp_path / "1.jsonl").read_text(encoding="utf-8")
+    assert first == (tmp_path / "2.jsonl").read_text(encoding="utf-8")
+    assert len(first.splitlines()) > 1000  # false positives, counted alike
 
 
 def test_a_block_on_a_few_pages_of_a_big_site_is_kept_but_never_merges_them(tmp_path, ingest_cli):

@@ -17,6 +17,12 @@ output folder::
     .ingest-shards/00000/p0.json                phase 0's completion record, written last
     .ingest-shards/00000/p2/documents.jsonl     the last phase's files (the sink's shard writer's)
 
+A stage combined in partitions (:func:`partitions_of`) keeps a piece of its
+part per partition (``part-0000.pickle``, ...) and gets a model from each
+partition's task (``model-0000.pickle``, ...): the tasks, one per partition, run
+on the executor once every shard has passed the phase (:func:`run_partition`),
+so the coordinator touches none of what the stage learns.
+
 A pipeline with corpus-level stages runs in phases. Phase 0 reads the shard's
 inputs and runs the per-document stages up to the first corpus-level stage,
 whose input it spools in the shard's folder while the stage's ``shard_pass``
@@ -71,6 +77,10 @@ SPOOL_NAME = "spool.pickle"
 OFFSETS_NAME = "spool.offsets"
 PART_NAME = "part.pickle"
 MODEL_NAME = "model.pickle"
+#: A partitioned stage's (see :func:`partitions_of`): its piece for partition ``p``,
+#: and the model partition ``p``'s task made for the shard.
+PIECE_NAME = "part-{:04d}.pickle"
+MODEL_PIECE_NAME = "model-{:04d}.pickle"
 #: What the run planned: a later run resumes the shards only if it plans the same.
 PLAN_NAME = "plan.json"
 #: Version of the completion records; others are not resumed.
@@ -212,8 +222,7 @@ def run_shard(task: ShardTask, host: ShardHost) -> dict[str, Any]:
             stats = ledger.stages[phase.spool_for]
             part = _shard_pass(stage, ctx, stats, kept, spool)
             spool.finish()
-            with atomic_write(work / PART_NAME, "wb") as fh:
-                pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            record["parts"] = _write_parts(work, part, partitions_of(stage), ctx)
             spool.save_offsets(str(work / OFFSETS_NAME))
             record["spool"] = {"count": spool.count, "bytes": os.path.getsize(spool.path)}
         else:
@@ -250,12 +259,111 @@ def _phase_input(task: ShardTask, host: ShardHost, ledger: Ledger) -> Iterator[D
         source = host.shard_source(ledger)
         return _counted(iter(source.read_shard(task.part)), ledger)
     earlier = phase_folder(task.folder, phase.number - 1)
-    with open(earlier / MODEL_NAME, "rb") as fh:
-        model = pickle.load(fh)
     stage, ctx = host.corpus_stage(phase.apply, ledger)
-    stage.use_shard(model)
+    stage.use_shard(read_model(earlier, partitions_of(stage)))
     spooled = ShardSpool(str(earlier)).documents()
     return run_stream_stage(stage, ctx, ledger.stages[phase.apply], spooled)
+
+
+def partitions_of(stage: Any) -> int | None:
+    """How many partitions a corpus-level stage combines its shards in (its
+    ``shard_partitions()``), or None for a stage that combines them in one
+    ``combine`` in the coordinator (see docs/hooks.md)."""
+    count = getattr(stage, "shard_partitions", None)
+    return None if count is None else int(count() if callable(count) else count)
+
+
+def _write_parts(work: Path, part: Any, partitions: int | None, ctx: StageContext) -> list[str]:
+    """Keep what ``shard_pass`` returned: one file, or a piece per partition."""
+    if partitions is None:
+        pieces, names = [part], [PART_NAME]
+    else:
+        if not isinstance(part, (list, tuple)) or len(part) != partitions:
+            got = f"{len(part)} pieces" if isinstance(part, (list, tuple)) else type(part).__name__
+            raise RuntimeError(
+                f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}): shard_pass returned {got} "
+                f"for {partitions} partitions (shard_partitions())"
+            )
+        pieces, names = list(part), [PIECE_NAME.format(p) for p in range(partitions)]
+    for piece, name in zip(pieces, names):
+        with atomic_write(work / name, "wb") as fh:
+            pickle.dump(piece, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return names
+
+
+def read_model(folder: str | os.PathLike[str], partitions: int | None) -> Any:
+    """What the combine made for a shard, in the folder of the phase before: the
+    model, or the list of the models each partition's task made."""
+    models = []
+    for name in model_names(partitions):
+        with open(Path(folder) / name, "rb") as fh:
+            models.append(pickle.load(fh))
+    return models[0] if partitions is None else models
+
+
+@attrs.frozen
+class PartitionTask:
+    """One partition of a partitioned corpus-level stage's combine (see
+    :func:`run_partition`): the stage, the phase whose shards' pieces it takes,
+    the partition, the shards' folders and how many documents each spooled."""
+
+    stage_id: str
+    number: int
+    index: int
+    folders: tuple[str, ...]
+    spooled: tuple[int, ...]
+
+
+def run_partition(task: PartitionTask, host: ShardHost) -> dict[str, Any]:
+    """Run a partitioned stage's ``combine_partition`` over piece ``task.index`` of
+    every shard (in shard order), write the model it makes for each shard into the
+    shard's folder, and return its summary and its ledger (:meth:`Ledger.state`:
+    the stage's time and statistics)."""
+    ledger = Ledger(keep_records=False)
+    stage, ctx = host.corpus_stage(task.stage_id, ledger)
+    stats = ledger.stages[task.stage_id]
+    name = PIECE_NAME.format(task.index)
+    corpus = ShardedCorpus(task.folders, task.number, _Finished(task.spooled))
+
+    def pieces() -> Iterator[Any]:
+        for folder in task.folders:
+            with open(phase_folder(folder, task.number) / name, "rb") as fh:
+                yield pickle.load(fh)
+
+    start = time.perf_counter()
+    try:
+        models, summary = stage.combine_partition(task.index, pieces(), corpus)
+        models = list(models)
+    except Exception as exc:
+        raise RuntimeError(
+            f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}) failed while combining its "
+            f"shards (partition {task.index}): {error_text(exc)}"
+        ) from exc
+    if len(models) != len(task.folders):
+        raise RuntimeError(
+            f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}): combine_partition returned "
+            f"{len(models)} models for {len(task.folders)} shards"
+        )
+    stats.seconds += time.perf_counter() - start
+    model_name = MODEL_PIECE_NAME.format(task.index)
+    for folder, model in zip(task.folders, models):
+        with atomic_write(phase_folder(folder, task.number) / model_name, "wb") as fh:
+            pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return {"index": task.index, "summary": summary, "ledger": ledger.state()}
+
+
+class _Finished:
+    """The spool counts of a phase whose shards have all finished, as
+    :class:`ShardedCorpus` asks for them (a partition's task gets them)."""
+
+    def __init__(self, spooled: Sequence[int]) -> None:
+        self.taken = [{"spool": {"count": count}} for count in spooled]
+
+    def get(self, index: int) -> dict[str, Any]:
+        return self.taken[index]
+
+    def finish(self) -> list[dict[str, Any]]:
+        return self.taken
 
 
 def _counted(docs: Iterator[Document], ledger: Ledger) -> Iterator[Document]:
@@ -406,7 +514,9 @@ class ShardedCorpus:
 
     indexed = True
 
-    def __init__(self, folders: Sequence[str | os.PathLike[str]], number: int, records: PhaseRecords) -> None:
+    def __init__(
+        self, folders: Sequence[str | os.PathLike[str]], number: int, records: PhaseRecords | _Finished
+    ) -> None:
         self.folders = [phase_folder(folder, number) for folder in folders]
         self.records = records
 
@@ -467,10 +577,11 @@ def completed(
         isinstance(name, str) and (work / name).is_file() for name in files.values()
     ):
         return None
+    parts = record.get("parts", [PART_NAME])
     if (
         spool
         and "spool" in record
-        and not all((work / name).is_file() for name in (SPOOL_NAME, PART_NAME, OFFSETS_NAME))
+        and not all((work / name).is_file() for name in (SPOOL_NAME, OFFSETS_NAME, *parts))
     ):
         return None
     return record
@@ -482,9 +593,13 @@ def _release_input(folder: str | os.PathLike[str], number: int) -> None:
     keeps one generation of spools on disk, not one per corpus-level stage. The
     phase's drop records stay (the last phase takes them in)."""
     work = phase_folder(folder, number)
-    for name in (SPOOL_NAME, OFFSETS_NAME, PART_NAME, MODEL_NAME):
+    pieces = [
+        *work.glob(PIECE_NAME.replace("{:04d}", "*")),
+        *work.glob(MODEL_PIECE_NAME.replace("{:04d}", "*")),
+    ]
+    for path in [*(work / name for name in (SPOOL_NAME, OFFSETS_NAME, PART_NAME, MODEL_NAME)), *pieces]:
         with contextlib.suppress(FileNotFoundError):
-            os.unlink(work / name)
+            os.unlink(path)
 
 
 def write_model(folder: str | os.PathLike[str], number: int, model: Any) -> None:
@@ -524,9 +639,15 @@ def remove(root: str | os.PathLike[str]) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
+def model_names(partitions: int | None) -> list[str]:
+    """The files of a shard's model, of a stage combined in ``partitions`` (or in one piece)."""
+    return [MODEL_NAME] if partitions is None else [MODEL_PIECE_NAME.format(p) for p in range(partitions)]
+
+
 def write_combined(root: str | os.PathLike[str], number: int, record: dict[str, Any]) -> None:
     """Record that the corpus-level stage after phase ``number`` was combined
-    (its models are in the shards' folders): its seconds and its statistics."""
+    (its models, the files ``record["models"]``, are in the shards' folders): its
+    seconds and its statistics."""
     with atomic_write(Path(root) / f"combined-{number}.json") as fh:
         fh.write(json.dumps({"format": FORMAT, **record}, default=str))
 
@@ -576,6 +697,7 @@ def _combined(root: str | os.PathLike[str], number: int, folders: list[Path]) ->
         return None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         return None
-    if not all((phase_folder(folder, number) / MODEL_NAME).is_file() for folder in folders):
+    models = record.get("models", [MODEL_NAME])
+    if not all((phase_folder(folder, number) / name).is_file() for folder in folders for name in models):
         return None
     return record

@@ -41,6 +41,7 @@ more), so both ways decide alike.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import os
@@ -98,6 +99,11 @@ EXACT_SINGLES = 250_000
 
 #: The place of the corpus-wide counts of short lines (no site key starts with "*").
 CORPUS = "*"
+
+#: A lexicon is counted in this many partitions of its lines (by a checksum of the
+#: line), each on its own: the partitions of a sharded run are counted in parallel
+#: tasks, and an unsharded run counts the same way, so that both decide alike.
+PARTITIONS = 8
 
 
 @attrs.frozen
@@ -188,6 +194,48 @@ def fingerprint_python(text: str, max_words: int) -> Fingerprint:
     return Fingerprint(list(short), list(short.values()), list(long), list(long.values()))
 
 
+@attrs.frozen
+class LexiconPiece:
+    """What one partition of a lexicon counts of some documents (a shard, a batch):
+    how many documents each site has (None: of no known site), and for each
+    document with lines in the partition its site and those lines with their
+    contexts (short lines, their contexts, long lines, theirs), in document order."""
+
+    site_documents: dict[str | None, int]
+    documents: list[tuple[str | None, list[str], list[int], list[str], list[int]]]
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition of normalised line ``key`` (the same in every process)."""
+    return zlib.crc32(key.encode("utf-8", "surrogatepass")) % partitions
+
+
+def split_prints(prints: Iterable[tuple[str | None, Fingerprint]], partitions: int) -> list[LexiconPiece]:
+    """The documents' fingerprints (with their sites), one :class:`LexiconPiece` per partition."""
+    site_documents: Counter[str | None] = Counter()
+    pieces: list[list[tuple[str | None, list[str], list[int], list[str], list[int]]]] = [
+        [] for _ in range(partitions)
+    ]
+    crc32 = zlib.crc32
+    for site, print_ in prints:
+        site_documents[site] += 1
+        split: dict[int, tuple[list[str], list[int], list[str], list[int]]] = {}
+        for slot, keys, contexts in (
+            (0, print_.short, print_.short_contexts),
+            (2, print_.long, print_.long_contexts),
+        ):
+            for key, context in zip(keys, contexts):
+                p = crc32(key.encode("utf-8", "surrogatepass")) % partitions
+                lists = split.get(p)
+                if lists is None:
+                    lists = split[p] = ([], [], [], [])
+                lists[slot].append(key)
+                lists[slot + 1].append(context)
+        for p, (short, short_contexts, long, long_contexts) in split.items():
+            pieces[p].append((site, short, short_contexts, long, long_contexts))
+    return [LexiconPiece(dict(site_documents), docs) for docs in pieces]
+
+
 class _SeenOnce:
     """A Bloom filter of (site, line) pairs seen once: a line enters the exact
     counts on its second sighting (false positives count a line once too often,
@@ -197,9 +245,11 @@ class _SeenOnce:
         self.bits = max(1 << 20, expected * 10)
         self.array = bytearray((self.bits + 7) // 8)
 
-    def add(self, item: object) -> bool:
-        """Mark ``item`` seen; True when it was (probably) seen before."""
-        h = hash(item) & 0xFFFFFFFFFFFFFFFF
+    def add(self, item: tuple[str, str]) -> bool:
+        """Mark ``item`` (a place and a line) seen; True when it was (probably) seen before."""
+        # checksums, not hash(): the same bits in every process (a resumed run counts alike)
+        data = "\0".join(item).encode("utf-8", "surrogatepass")
+        h = int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
         h1, h2 = h & 0xFFFFFFFF, (h >> 32) | 1
         array, bits, seen = self.array, self.bits, True
         for i in range(3):
@@ -233,6 +283,7 @@ class Lexicon:
         corpus_min_fraction: float = 0.0,
         long_min_fraction: float = 0.0,
         expected_documents: int | Callable[[], int] | None = None,
+        share: int = 1,
     ) -> None:
         self.min_documents = min_documents
         self.min_fraction = min_fraction
@@ -254,7 +305,9 @@ class Lexicon:
         # exact counts while few lines are seen once only, then a Bloom filter of those
         self._seen: _SeenOnce | None = None
         self._singles = 0
-        self._singles_budget = EXACT_SINGLES if expected_documents is not None else sys.maxsize
+        # a lexicon that counts one of ``share`` partitions of the lines: its share of the budget
+        self._share = max(1, share)
+        self._singles_budget = EXACT_SINGLES // self._share if expected_documents is not None else sys.maxsize
         # asked only if the filter is needed (a sharded run's combine knows the number
         # of documents once every shard has passed the stage's first phase)
         self._expected_documents = expected_documents
@@ -271,17 +324,64 @@ class Lexicon:
 
     @classmethod
     def from_options(
-        cls, options: BoilerplateOptions, expected_documents: int | Callable[[], int] | None = None
+        cls,
+        options: BoilerplateOptions,
+        expected_documents: int | Callable[[], int] | None = None,
+        *,
+        share: int = 1,
     ) -> Lexicon:
         """An empty lexicon with the thresholds of ``options``, for the two-pass mode;
         ``expected_documents`` (or a function giving it, called only when the filter
         is made) sizes the filter that keeps memory bounded (None: count every line
-        exactly)."""
+        exactly); ``share``: it counts one of so many partitions of the lines (see
+        :meth:`add_piece`)."""
         names = {name: "lexicon_max_words" if name == "max_words" else name for name in THRESHOLDS}
         return cls(
             **{name: getattr(options, field) for name, field in names.items()},
             expected_documents=expected_documents,
+            share=share,
         )
+
+    @classmethod
+    def counted_in_partitions(
+        cls,
+        options: BoilerplateOptions,
+        batches: Iterable[list[LexiconPiece]],
+        expected_documents: int | Callable[[], int] | None = None,
+    ) -> Lexicon:
+        """The finalized lexicon of the documents in ``batches`` (each a list of one
+        :class:`LexiconPiece` per partition, from :func:`split_prints`), counted
+        partition by partition as a sharded run's tasks count them."""
+        parts: list[Lexicon] = []
+        for pieces in batches:
+            if not parts:
+                parts = [
+                    cls.from_options(options, expected_documents, share=len(pieces))
+                    for _ in range(len(pieces))
+                ]
+            for lexicon, piece in zip(parts, pieces):
+                lexicon.add_piece(piece)
+        if not parts:
+            return cls.from_options(options).finalize()
+        return cls.merged([lexicon.finalize() for lexicon in parts])
+
+    @classmethod
+    def merged(cls, partials: Sequence[Lexicon]) -> Lexicon:
+        """One lexicon of finalized lexicons of the partitions of the same documents'
+        lines (each holding its own lines; the document counts are the same in all)."""
+        first = partials[0]
+        whole = cls(**first.thresholds())  # type: ignore[arg-type]
+        whole.documents, whole.unknown_documents = first.documents, first.unknown_documents
+        whole.outlet_documents = Counter(first.outlet_documents)
+        whole._settled = all(p._settled for p in partials)
+        whole._final = all(p._final for p in partials)
+        for part in partials:
+            whole._counts.update(part._counts)
+            whole._outlets.update(part._outlets)
+            whole._long.update(part._long)
+            whole._recurring.update(part._recurring)
+            whole._everywhere |= part._everywhere
+        return whole
 
     def thresholds(self) -> dict[str, int | float]:
         """The thresholds the lexicon was made with (:data:`THRESHOLDS`), by name."""
@@ -300,25 +400,54 @@ class Lexicon:
             self.outlet_documents[site] += 1
         else:
             self.unknown_documents += 1
+        self._count(
+            site,
+            list(print_.short),
+            list(print_.short_contexts),
+            list(print_.long),
+            list(print_.long_contexts),
+        )
+
+    def add_piece(self, piece: LexiconPiece) -> None:
+        """Count one partition's lines of some documents (see :func:`split_prints`):
+        this lexicon then holds that partition's lines, and every document counts."""
+        for site, n in piece.site_documents.items():
+            self.documents += n
+            if site is not None:
+                self.outlet_documents[site] += n
+            else:
+                self.unknown_documents += n
+        for site, short, short_contexts, long, long_contexts in piece.documents:
+            self._count(site, short, short_contexts, long, long_contexts)
+
+    def _count(
+        self,
+        site: str | None,
+        short: list[str],
+        short_contexts: list[int],
+        long: list[str],
+        long_contexts: list[int],
+    ) -> None:
+        """Count the distinct lines of one document (the document itself is counted by the caller)."""
         if self._seen is None and _native is not None:
             self._singles += _native.count_exact(
                 self._counts,
                 self._outlets,
                 self._long,
                 self._contexts,
-                list(print_.short),
-                list(print_.short_contexts),
-                list(print_.long),
-                list(print_.long_contexts),
+                short,
+                short_contexts,
+                long,
+                long_contexts,
                 site,
                 UNKNOWN_SITE,
                 CORPUS,
                 _CONTEXTS_KEPT,
             )
         elif self._seen is None:
-            self._add_exact(print_, site)
+            self._add_exact(Fingerprint(short, short_contexts, long, long_contexts), site)
         else:
-            self._add_filtered(print_, site)
+            self._add_filtered(Fingerprint(short, short_contexts, long, long_contexts), site)
         if self._singles > self._singles_budget:
             self._to_filter()
 
@@ -392,7 +521,7 @@ class Lexicon:
         """Move the lines seen only once into the Bloom filter: memory grows with the
         recurring lines from now on, not with all the text of the corpus."""
         expected = self._expected_documents
-        expected_lines = 64 * ((expected() if callable(expected) else expected) or 0)
+        expected_lines = 64 * ((expected() if callable(expected) else expected) or 0) // self._share
         self._seen = _SeenOnce(max(expected_lines, 20 * self._singles))
         add = self._seen.add
         for key in [k for k, n in self._counts.items() if n == 1]:

@@ -54,7 +54,7 @@ import attrs
 from ingest import Document, Drop, StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest.contract.errors import error_text
 from ingest_plugins.boilerplate.classify import RULE_NAMES, Cleaner, LowConfidence, join_kept
-from ingest_plugins.boilerplate.lexicon import Fingerprint, Lexicon, fingerprint
+from ingest_plugins.boilerplate.lexicon import PARTITIONS, Lexicon, LexiconPiece, fingerprint, split_prints
 from ingest_plugins.boilerplate.lines import normalise
 from ingest_plugins.boilerplate.options import BoilerplateOptions
 from ingest_plugins.boilerplate.sites import site_of
@@ -247,10 +247,11 @@ def _cleaner(options: BoilerplateStageOptions, ctx: StageContext, lexicon: Lexic
 BATCH_DOCUMENTS = 64
 
 
-def _fingerprints(batch: tuple[int, list[tuple[str | None, str]]]) -> list[tuple[str | None, Fingerprint]]:
-    """Task of the first pass: the lexicon's fingerprint of each ``(site, text)``."""
+def _fingerprints(batch: tuple[int, list[tuple[str | None, str]]]) -> list[LexiconPiece]:
+    """Task of the first pass: the lexicon's fingerprint of each ``(site, text)``,
+    split by partition (:func:`split_prints`)."""
     max_words, docs = batch
-    return [(site, fingerprint(text, max_words)) for site, text in docs]
+    return split_prints(((site, fingerprint(text, max_words)) for site, text in docs), PARTITIONS)
 
 
 _Outcome = Union[Document, Drop, tuple[str, str]]
@@ -291,20 +292,22 @@ class CorpusBoilerplate:
 
     def fit(self, corpus: Iterable[Document]) -> None:
         expected = len(corpus) if isinstance(corpus, Sized) else None
-        lexicon = Lexicon.from_options(self.options, expected_documents=expected)
         max_words = self.options.lexicon_max_words
         batches = (
             (max_words, [(site_of(doc), doc.text) for doc in batch])
             for batch in _batches(corpus, BATCH_DOCUMENTS)
         )
         self.ctx.progress("learning site furniture", 0, expected)
-        done = 0
-        for prints in self.ctx.executor.map(_fingerprints, batches):
-            for site, print_ in prints:
-                lexicon.add_fingerprint(print_, site)
-            done += len(prints)
-            self.ctx.progress("learning site furniture", done, expected)
-        lexicon.finalize()
+
+        def counted() -> Iterator[list[LexiconPiece]]:
+            done = 0
+            for pieces in self.ctx.executor.map(_fingerprints, batches):
+                yield pieces
+                done += sum(pieces[0].site_documents.values())
+                self.ctx.progress("learning site furniture", done, expected)
+
+        # counted in partitions as a sharded run's tasks count them: both decide alike
+        lexicon = Lexicon.counted_in_partitions(self.options, counted(), expected)
         if self.options.save_lexicon:
             lexicon.save(self.options.save_lexicon)
         self.lexicon = lexicon
@@ -313,34 +316,42 @@ class CorpusBoilerplate:
 
     # -- sharded runs (see docs/hooks.md) -----------------------------------------
 
-    def shard_pass(self, docs: Iterable[Document]) -> list[tuple[str | None, Fingerprint]]:
-        """In a shard's task: the lexicon's fingerprint of each document, with its site."""
+    def shard_partitions(self) -> int:
+        """The lexicon is counted in :data:`PARTITIONS` partitions of its lines, a task each."""
+        return PARTITIONS
+
+    def shard_pass(self, docs: Iterable[Document]) -> list[LexiconPiece]:
+        """In a shard's task: the lexicon's fingerprint of each document, with its
+        site, split by partition."""
         max_words = self.options.lexicon_max_words
-        return [(site_of(doc), fingerprint(doc.text, max_words)) for doc in docs]
+        return split_prints(((site_of(doc), fingerprint(doc.text, max_words)) for doc in docs), PARTITIONS)
 
-    def combine(self, parts: Iterable[list[tuple[str | None, Fingerprint]]], corpus: Sized) -> list[Lexicon]:
-        """Here: every shard's fingerprints counted in shard order, as ``fit`` counts
-        the corpus's; each shard's model is the lexicon cut down to its sites."""
-        # the number of documents is asked for only if the lexicon needs it: counting
-        # goes on while later shards are still being read
-        lexicon = Lexicon.from_options(self.options, expected_documents=lambda: len(corpus))
+    def combine_partition(
+        self, index: int, pieces: Iterable[LexiconPiece], corpus: Sized
+    ) -> tuple[list[Lexicon], Lexicon | None]:
+        """In partition ``index``'s task: the partition's lines of every shard counted
+        in shard order, as ``fit`` counts them; each shard's model is that part of the
+        lexicon cut down to the shard's sites. The summary: the part, when the
+        lexicon is to be saved."""
+        # the number of documents is asked for only if the lexicon needs it
+        lexicon = Lexicon.from_options(self.options, expected_documents=lambda: len(corpus), share=PARTITIONS)
         shard_sites: list[set[str | None]] = []
-        done = 0
-        for part in parts:
-            sites = set()
-            for site, print_ in part:
-                lexicon.add_fingerprint(print_, site)
-                sites.add(site)
-            shard_sites.append(sites)
-            done += len(part)
-            self.ctx.progress("learning site furniture", done)
+        for piece in pieces:
+            lexicon.add_piece(piece)
+            shard_sites.append(set(piece.site_documents))
         lexicon.finalize()
-        if self.options.save_lexicon:
-            lexicon.save(self.options.save_lexicon)
-        return [lexicon.for_sites(sites) for sites in shard_sites]
+        models = [lexicon.for_sites(sites) for sites in shard_sites]
+        return models, lexicon if self.options.save_lexicon else None
 
-    def use_shard(self, lexicon: Lexicon) -> None:
-        """In a shard's task: the lexicon of its sites, before its documents pass."""
+    def combine_summaries(self, summaries: list[Lexicon | None], corpus: Sized) -> None:
+        """Here: the partitions' lexicons saved as one, if ``save_lexicon`` asks."""
+        if self.options.save_lexicon:
+            Lexicon.merged([s for s in summaries if s is not None]).save(self.options.save_lexicon)
+
+    def use_shard(self, lexicons: list[Lexicon]) -> None:
+        """In a shard's task: the lexicon of its sites (a part from each partition),
+        before its documents pass."""
+        lexicon = Lexicon.merged(lexicons)
         self.lexicon = lexicon
         self.clean = _Cleaning(
             self.options, self.ctx.stage_id, Cleaner(self.options, lexicon=lexicon, extra_rules=self.rules)

@@ -142,31 +142,36 @@ class DedupStage:
             return "cannot run over shards with index_path or save_index yet"
         return None
 
-    def shard_pass(self, docs: Iterable[Document]) -> list[HashedBatch]:
-        """In a shard's task: each document hashed as the engine hashes it."""
-        return hash_documents(self.options, ((doc.id, compared_text(doc), doc.metadata) for doc in docs))
+    def shard_partitions(self) -> int:
+        """The shards' hashes are resolved in one task (on a worker, not in the
+        ``ingest run`` process): one partition."""
+        return 1
 
-    def combine(
-        self, parts: Iterable[list[HashedBatch]], corpus: Iterable[Document]
-    ) -> list[dict[str, Decision]]:
-        """Here: every shard's hashes in shard order, resolved as one corpus; each
-        shard's model is the decisions on its documents."""
-        engine = self._new_engine()
+    def shard_pass(self, docs: Iterable[Document]) -> list[list[HashedBatch]]:
+        """In a shard's task: each document hashed as the engine hashes it (the one partition's piece)."""
+        return [hash_documents(self.options, ((doc.id, compared_text(doc), doc.metadata) for doc in docs))]
+
+    def combine_partition(
+        self, index: int, pieces: Iterable[list[HashedBatch]], corpus: Iterable[Document]
+    ) -> tuple[list[dict[str, Decision]], None]:
+        """In the partition's task: every shard's hashes in shard order, resolved as
+        one corpus; each shard's model is the decisions on its documents."""
+        # this task is one of the run's workers: the engine hashes nothing more in other processes
+        engine = DedupEngine(self.options, workers=1)
         shard_ids: list[list[str]] = []
-        for part in parts:
+        for piece in pieces:
             ids: list[str] = []
-            for batch in part:
+            for batch in piece:
                 engine.add_hashed(*batch)
                 ids += batch[0]
             shard_ids.append(ids)
-            self.ctx.progress("adding the shards' hashes", sum(map(len, shard_ids)))
         self._resolve(engine, corpus)
         decisions, self.decisions = self.decisions, {}
-        return [{doc_id: decisions[doc_id] for doc_id in ids} for ids in shard_ids]
+        return [{doc_id: decisions[doc_id] for doc_id in ids} for ids in shard_ids], None
 
-    def use_shard(self, decisions: dict[str, Decision]) -> None:
-        """In a shard's task: the decisions on its documents, before they pass."""
-        self.decisions = decisions
+    def use_shard(self, decisions: list[dict[str, Decision]]) -> None:
+        """In a shard's task: the decisions on its documents (from the one partition), before they pass."""
+        self.decisions = decisions[0]
 
     def _new_engine(self) -> DedupEngine:
         # hashing runs on the run's cores ([run] workers; results never depend on it),
