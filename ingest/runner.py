@@ -188,6 +188,12 @@ def _shard_task(item: tuple[str, PipelineRecipe | None, shards.ShardTask]) -> di
     return shards.run_shard(task, _shard_host(token, recipe))
 
 
+def _keys_task(item: tuple[str, PipelineRecipe | None, shards.KeysTask]) -> int:
+    """Where a shard's ids are read (as a shard task is)."""
+    token, recipe, task = item
+    return shards.run_keys(task, _shard_host(token, recipe))
+
+
 def _partition_task(item: tuple[str, PipelineRecipe | None, shards.PartitionTask]) -> dict[str, Any]:
     """Where a partition of a corpus-level stage's combine runs (as a shard task does)."""
     token, recipe, task = item
@@ -443,8 +449,15 @@ class Pipeline:
             sink.abort()
             raise
         if parts is not None:
+            keys = callable(getattr(source, "shard_keys", None))
             return self._run_sharded(
-                parts, sink, ledger, progress=progress, restart=restart, say=on_message or log.warning
+                parts,
+                sink,
+                ledger,
+                progress=progress,
+                restart=restart,
+                say=on_message or log.warning,
+                keys=keys,
             )
         try:
             checkpoint = self._checkpointer(sink, ledger, restart=restart, say=on_message or log.warning)
@@ -534,8 +547,9 @@ class Pipeline:
             return f"not sharded: {why}"
         phases = len(shards.phases_of([(s.id, s.per_document) for s in self.config.stages if s.enabled]))
         files = self.config.run.shard_files
+        unit = getattr(source, "plan_unit", "files")  # the jsonl_files source cuts by lines
         return (
-            f"sharded: {len(parts)} shards of up to {files} files, {phases} phase{'s' if phases > 1 else ''}"
+            f"sharded: {len(parts)} shards of up to {files} {unit}, {phases} phase{'s' if phases > 1 else ''}"
         )
 
     def _discard_other_engine(self, sink: Any, *, sharded: bool, say: MessageCallback) -> None:
@@ -635,11 +649,13 @@ class Pipeline:
         progress: ProgressCallback | None,
         restart: bool,
         say: MessageCallback,
+        keys: bool = False,
     ) -> dict[str, Any]:
-        """Run the shards' phases on the executor (the coordinator combining each
-        corpus-level stage's parts between two phases), add up their ledgers in
-        order, and have the sink move the last phase's files into place. What an
-        interrupted run of the same config and input completed is not run again."""
+        """Run the shards' phases on the executor (each corpus-level stage's parts
+        combined between two phases), add up their ledgers in order, and have the
+        sink move the last phase's files into place. What an interrupted run of the
+        same config and input completed is not run again. ``keys``: the source
+        checks its records' ids across shards (``shard_keys``) before phase 0."""
         started = datetime.datetime.now(datetime.timezone.utc)
         clock_start = time.perf_counter()
         cpu_start = _cpu_seconds()
@@ -668,6 +684,8 @@ class Pipeline:
             _SHARD_HOSTS[token] = self
             try:
                 records: dict[tuple[int, int], dict[str, Any]] = {}
+                if keys and any((0, index) not in done for index in range(len(parts))):
+                    self._find_taken_keys(token, parts, folders, root)
                 for phase in phases:
                     tasks = [
                         self._shard_task(index, part, folders[index], phase, sink, records)
@@ -836,6 +854,28 @@ class Pipeline:
             number,
             {"seconds": seconds, "extra": extra, "models": shards.model_names(partitions)},
         )
+
+    def _find_taken_keys(self, token: str, parts: list[Any], folders: list[Path], root: Path) -> None:
+        """Before phase 0, for a source that checks its records' ids: each shard's
+        ids (a task a shard), then those an earlier record of any shard has (a task
+        a partition of the ids), left in each shard's folder for its phase 0."""
+        if shards.keys_found(root, folders):
+            return  # an interrupted run found them
+        executor = self._executor
+        recipe = self.recipe() if executor.kind == "ray" else None
+        in_flight = max(1, executor.parallelism) * 2
+        step = "checking the ids"
+        self._say_progress("shards", step, 0, len(parts))
+        tasks = [
+            (token, recipe, shards.KeysTask(index, part, str(folders[index])))
+            for index, part in enumerate(parts)
+        ]
+        for done, _record in enumerate(executor.map(_keys_task, tasks, in_flight=in_flight), start=1):
+            self._say_progress("shards", step, done, len(parts))
+        names = tuple(map(str, folders))
+        partitions = [shards.KeyPartitionTask(index, names) for index in range(shards.KEY_PARTITIONS)]
+        taken = sum(executor.map(shards.run_key_partition, partitions, in_flight=in_flight))
+        shards.write_keys_found(root, folders, taken)
 
     def _combine_partitions(
         self,

@@ -185,6 +185,19 @@ def write_config(
     return config
 
 
+def helpers_config(tmp: Path, pipeline: list[str], source: str, shard_files: int) -> Path:
+    """A config with the helper plugins, the ``[source]`` lines given, and drop
+    records not kept in memory (so that a run of it through the API can be sharded)."""
+    (tmp / "helpers.py").write_text(HELPERS, encoding="utf-8")
+    config = tmp / "config.toml"
+    config.write_text(
+        f'pipeline = {json.dumps(pipeline)}\n[plugins]\npaths = ["helpers.py"]\n[source]\n{source}\n'
+        f"[run]\nshard_files = {shard_files}\nkeep_drop_records = false\n",
+        encoding="utf-8",
+    )
+    return config
+
+
 def run(config: Path, output: Path | str, *, input: Path | None = None, **sets: object) -> dict:
     """The run's report as written (``report.json``, with the files in ``outputs``)."""
     overrides = [f"run.{key}={json.dumps(value)}" for key, value in sets.items()]
@@ -196,6 +209,19 @@ def run(config: Path, output: Path | str, *, input: Path | None = None, **sets: 
         with fsspec.open(f"{output}/report.json", "rb") as fh:
             return json.load(fh)
     return json.loads((Path(output) / "report.json").read_text(encoding="utf-8"))
+
+
+def same_files_as_a_fresh_run(config: Path, out: Path, fresh: Path) -> dict:
+    """Run ``config`` into ``fresh`` (2 workers) and check ``out`` holds the same files."""
+    report = run(config, fresh, workers=2)
+    assert_same_files(report, out, fresh)
+    return report
+
+
+def assert_same_files(report: dict, out: Path, fresh: Path) -> None:
+    """``out`` holds the files of the run of ``report`` in ``fresh``, byte for byte."""
+    for name in [Path(p).name for p in report["outputs"]["documents"] + report["outputs"]["dropped"]]:
+        assert (out / name).read_bytes() == (fresh / name).read_bytes(), name
 
 
 def read_lines(files: list[Path]) -> bytes:
@@ -366,9 +392,7 @@ def test_a_killed_run_resumes_the_shards_it_had_not_finished(corpus: Path) -> No
     report = json.loads((tmp / "out" / "report.json").read_text())
     assert report["shards"]["reused"] == 5
 
-    fresh = run(corpus, tmp / "fresh", workers=2)
-    for name in [Path(p).name for p in fresh["outputs"]["documents"] + fresh["outputs"]["dropped"]]:
-        assert (tmp / "out" / name).read_bytes() == (tmp / "fresh" / name).read_bytes(), name
+    same_files_as_a_fresh_run(corpus, tmp / "out", tmp / "fresh")
     assert not (tmp / "out" / ".ingest-shards").exists()
 
 
@@ -416,9 +440,7 @@ def test_sigterm_stops_the_shard_tasks_at_once_and_the_run_resumes(corpus: Path)
     resumed = subprocess.run(command, capture_output=True, text=True, cwd=tmp)
     assert resumed.returncode == 0, resumed.stderr
     assert "shards done" in resumed.stderr
-    fresh = run(corpus, tmp / "fresh", workers=2)
-    for name in [Path(p).name for p in fresh["outputs"]["documents"] + fresh["outputs"]["dropped"]]:
-        assert (tmp / "out" / name).read_bytes() == (tmp / "fresh" / name).read_bytes(), name
+    same_files_as_a_fresh_run(corpus, tmp / "out", tmp / "fresh")
 
 
 # -- corpus-level stages over shards ------------------------------------------
@@ -427,6 +449,114 @@ def test_sigterm_stops_the_shard_tasks_at_once_and_the_run_resumes(corpus: Path)
 def records(folder: Path, kind: str) -> list[bytes]:
     """The lines of every file of ``kind`` in a run's folder (sharded or not), in order."""
     return read_lines(sorted(folder.glob(f"{kind}*.jsonl"))).splitlines()
+
+
+def _jsonl_input(folder: Path) -> None:
+    """Two JSON Lines files, one compressed, with what the source drops: duplicate ids
+    (in one shard, across shards, and across files), a record without text (its id is
+    taken all the same), bad JSON, a blank line; records with no id get file:line."""
+    import gzip
+
+    folder.mkdir(parents=True)
+    lines = []
+    for i in range(40):
+        words = [WORDS[(i * 5 + k) % len(WORDS)] for k in range(30 + i % 9)]
+        record: dict = {"id": f"doc-{i}", "text": f"Story {i}\n\n" + " ".join(words) + ".", "n": i}
+        if i in (3, 17):
+            record["id"] = "doc-1"  # taken by line 2: in the same shard, and in a later one
+        if i == 8:
+            record.pop("text")  # dropped, but its id is taken
+        if i in (12, 30):
+            record["id"] = "doc-8"
+        if i % 10 == 6:
+            record.pop("id")  # a.jsonl:<line>
+        lines.append(json.dumps(record))
+    lines[20] = '{"id": "broken", "text": '
+    lines.insert(25, "")
+    (folder / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    more = [
+        json.dumps({"id": f"doc-{i}", "text": f"Later {i}\n\nthe harbour library {i}"}) for i in (5, 100, 101)
+    ]
+    with gzip.open(folder / "b.jsonl.gz", "wt", encoding="utf-8") as fh:
+        fh.write("\n".join(more))  # no newline at the end
+
+
+def test_a_jsonl_input_is_sharded_by_lines_and_its_ids_checked_across_shards(tmp_path: Path, capsys) -> None:
+    """The ``jsonl_files`` source cuts its files where lines end (a compressed file
+    whole); the ids are checked across shards before phase 0, so the drop records
+    are the unsharded run's, duplicate ids included, and the kept records too."""
+    _jsonl_input(tmp_path / "in")
+    pipeline = ["header", "noting", "boilerplate", "census"]
+    config = helpers_config(tmp_path, pipeline, 'type = "jsonl_files"\npath = "in"', 7)
+    two = run(config, tmp_path / "w2", workers=2)
+    one = run(config, tmp_path / "w1", workers=1)
+    plain = run(config, tmp_path / "plain", shards="off")
+    # 41 lines of a.jsonl by 7: the sixth part has 6 of them, and b.jsonl.gz whole
+    assert two["shards"]["count"] == 6 and one["shards"] == two["shards"]
+    kept = records(tmp_path / "plain", "documents")
+    assert records(tmp_path / "w2", "documents-") == records(tmp_path / "w1", "documents-") == kept
+    dropped = records(tmp_path / "plain", "dropped")
+    assert sorted(records(tmp_path / "w2", "dropped-")) == sorted(dropped)
+    for key in ("input", "kept", "dropped", "dropped_by_stage_and_reason"):
+        assert two[key] == plain[key], key
+    reasons = plain["dropped_by_stage_and_reason"]
+    assert reasons["source:duplicate_id"] == 5 and reasons["source:invalid_json"] == 1
+    duplicate = next(json.loads(line) for line in dropped if b'"a.jsonl:18"' in line)
+    assert (
+        duplicate["reason"] == "duplicate_id"
+        and "already used by the record at a.jsonl:2" in duplicate["details"]["error"]
+    )
+    later = next(json.loads(line) for line in dropped if b'"b.jsonl.gz:1"' in line)
+    assert later["details"]["first"] == "a.jsonl:6"
+    ids = [json.loads(line)["id"] for line in kept]
+    assert "a.jsonl:7" in ids and "doc-100" in ids and len(ids) == len(set(ids))
+    pipeline = Pipeline.from_toml(config, output=tmp_path / "checked")
+    assert pipeline.sharding() == "sharded: 6 shards of up to 7 lines, 3 phases"
+
+
+def test_jsonl_files_at_a_url_are_sharded_whole(tmp_path: Path) -> None:
+    """At a URL each file goes whole into a shard, counted as about a line per 4 KiB
+    (per KiB compressed): here the two files make two shards of 2 lines, whose
+    records are the local run's."""
+    import fsspec
+
+    _jsonl_input(tmp_path / "in")
+    fs = fsspec.filesystem("memory")
+    for path in (tmp_path / "in").iterdir():
+        fs.pipe(f"/shard-input/{path.name}", path.read_bytes())
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[source]\ntype = "jsonl_files"\npath = "memory://shard-input"\n'
+        '[run]\nshard_files = 2\nkeep_drop_records = false\n[[pipeline]]\nstage = "header"\n',
+        encoding="utf-8",
+    )
+    try:
+        remote = run(config, tmp_path / "remote")
+        local = run(config, tmp_path / "local", input=tmp_path / "in", shards="off")
+    finally:
+        fs.rm("/shard-input", recursive=True)
+    assert remote["shards"]["count"] == 2
+    ids = [json.loads(line)["id"] for line in records(tmp_path / "remote", "documents-")]
+    assert ids == [json.loads(line)["id"] for line in records(tmp_path / "local", "documents")]
+    assert remote["dropped_by_stage_and_reason"] == local["dropped_by_stage_and_reason"]
+    assert remote["dropped_by_stage_and_reason"]["source:duplicate_id"] == 5
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_a_killed_jsonl_run_resumes_with_the_ids_it_had_checked(tmp_path: Path) -> None:
+    _jsonl_input(tmp_path / "in")
+    config = helpers_config(tmp_path, ["header", "noting"], 'type = "jsonl_files"\npath = "in"', 7)
+    command = [sys.executable, "-m", "ingest", "run", "-c", str(config), "--output", str(tmp_path / "out")]
+    env = {**os.environ, "SHARD_TEST_KILL_AT": "doc-24"}  # line 25: in the fourth shard
+    killed = subprocess.run(command + ["--set", "run.workers=1"], env=env, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert (tmp_path / "out" / ".ingest-shards" / "keys.json").is_file()
+    env.pop("SHARD_TEST_KILL_AT")
+    resumed = subprocess.run(command, env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert "3 of 6 shards done" in resumed.stderr
+    fresh = same_files_as_a_fresh_run(config, tmp_path / "out", tmp_path / "fresh")
+    assert fresh["dropped_by_stage_and_reason"]["source:duplicate_id"] == 5
 
 
 @pytest.mark.parametrize("dev_set", ["neardup", "boilerplate"])
@@ -524,25 +654,8 @@ def generated(tmp_path: Path, corpus_generator) -> Path:
     """150 generated news pages (with syndicated copies) and the default pipeline
     with the `noting` stage between the boilerplate and dedup stages, 40 files a shard."""
     corpus_generator.generate(tmp_path / "in", 150, seed=5)
-    (tmp_path / "helpers.py").write_text(HELPERS, encoding="utf-8")
-    config = tmp_path / "config.toml"
-    config.write_text(
-        textwrap.dedent(
-            """
-            pipeline = ["header", "boilerplate", "noting", "dedup"]
-            [plugins]
-            paths = ["helpers.py"]
-            [source]
-            path = "in"
-            include = ["**/*.txt"]
-            [run]
-            shard_files = 40
-            keep_drop_records = false
-            """
-        ),
-        encoding="utf-8",
-    )
-    return config
+    pipeline = ["header", "boilerplate", "noting", "dedup"]
+    return helpers_config(tmp_path, pipeline, 'path = "in"\ninclude = ["**/*.txt"]', 40)
 
 
 def test_the_default_pipeline_writes_the_same_shards_for_one_and_two_workers(generated: Path) -> None:
@@ -606,8 +719,7 @@ def test_a_run_killed_after_a_combine_resumes_the_phases_it_had_not_finished(gen
     assert "0 of 4 shards done (6 of 12 shard phases)" in resumed.stderr
     assert victim in log.read_text().splitlines()
     assert len(log.read_text().splitlines()) < 150 / 2  # shards 2 and 3 only
-    for name in [Path(p).name for p in fresh["outputs"]["documents"] + fresh["outputs"]["dropped"]]:
-        assert (tmp / "out" / name).read_bytes() == (tmp / "fresh" / name).read_bytes(), name
+    assert_same_files(fresh, tmp / "out", tmp / "fresh")
 
 
 def test_dedup_with_an_index_keeps_the_run_unsharded(generated: Path) -> None:

@@ -87,6 +87,12 @@ class Source(Protocol):
       yields and records exactly what ``__iter__`` does for that part. Shard
       tasks call ``read_shard`` on their own copy of the source, built in their
       process with a context of their own. ``text_files`` does this.
+      A source whose records must have unique keys across the whole input
+      (``jsonl_files``: the ids) also offers ``shard_keys(part)``, yielding
+      ``(key, where)`` for each record of the part that claims a key, in
+      reading order; before the shards read their records, tasks find the
+      records whose key an earlier record of any part has, and each shard gets
+      them as ``read_shard(part, taken)``: ``{where: where the first one is}``.
     """
 
     def __iter__(self) -> Iterator[Document]: ...

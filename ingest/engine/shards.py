@@ -52,6 +52,7 @@ import os
 import pickle
 import shutil
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -257,6 +258,8 @@ def _phase_input(task: ShardTask, host: ShardHost, ledger: Ledger) -> Iterator[D
     phase = task.phase
     if phase.apply is None:
         source = host.shard_source(ledger)
+        if callable(getattr(source, "shard_keys", None)):  # ids checked across the shards first
+            return _counted(iter(source.read_shard(task.part, read_taken(task.folder))), ledger)
         return _counted(iter(source.read_shard(task.part)), ledger)
     earlier = phase_folder(task.folder, phase.number - 1)
     stage, ctx = host.corpus_stage(phase.apply, ledger)
@@ -364,6 +367,100 @@ class _Finished:
 
     def finish(self) -> list[dict[str, Any]]:
         return self.taken
+
+
+#: A source that checks its records' ids across shards (its ``shard_keys``) has them
+#: split in this many partitions by a checksum, a task each.
+KEY_PARTITIONS = 8
+#: In a shard's folder: its ids by partition, and those an earlier record has.
+KEYS_FOLDER = "keys"
+KEYS_PIECE_NAME = "keys-{:04d}.pickle"
+TAKEN_PIECE_NAME = "taken-{:04d}.pickle"
+#: In the shards folder: the ids were checked (the shards' taken files are complete).
+KEYS_RECORD = "keys.json"
+
+
+@attrs.frozen
+class KeysTask:
+    """Read one shard's ids (the source's ``shard_keys`` of its part)."""
+
+    index: int
+    part: Any
+    folder: str
+
+
+def run_keys(task: KeysTask, host: ShardHost) -> int:
+    """Split the ids the shard's records claim, in reading order, by partition into the
+    shard's folder; returns how many. Nothing is recorded: phase 0 reads the shard again."""
+    source = host.shard_source(Ledger(keep_records=False))
+    pieces: list[list[tuple[str, str]]] = [[] for _ in range(KEY_PARTITIONS)]
+    crc32 = zlib.crc32
+    for key, where in source.shard_keys(task.part):
+        pieces[crc32(key.encode("utf-8", "surrogatepass")) % KEY_PARTITIONS].append((key, where))
+    work = Path(task.folder) / KEYS_FOLDER
+    work.mkdir(parents=True, exist_ok=True)
+    for index, piece in enumerate(pieces):
+        with atomic_write(work / KEYS_PIECE_NAME.format(index), "wb") as fh:
+            pickle.dump(piece, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return sum(map(len, pieces))
+
+
+@attrs.frozen
+class KeyPartitionTask:
+    """Find the ids of one partition that an earlier record has, over every shard."""
+
+    index: int
+    folders: tuple[str, ...]
+
+
+def run_key_partition(task: KeyPartitionTask) -> int:
+    """Go through the partition's ids of every shard in shard order: the first record
+    with an id keeps it, each later one is taken (``where`` -> where the first is),
+    written into its shard's folder. Returns how many were taken."""
+    first: dict[str, str] = {}
+    count = 0
+    for folder in task.folders:
+        work = Path(folder) / KEYS_FOLDER
+        with open(work / KEYS_PIECE_NAME.format(task.index), "rb") as fh:
+            piece = pickle.load(fh)
+        taken: dict[str, str] = {}
+        for key, where in piece:
+            earlier = first.get(key)
+            if earlier is None:
+                first[key] = where
+            else:
+                taken[where] = earlier
+        count += len(taken)
+        with atomic_write(work / TAKEN_PIECE_NAME.format(task.index), "wb") as fh:
+            pickle.dump(taken, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    return count
+
+
+def read_taken(folder: str | os.PathLike[str]) -> dict[str, str]:
+    """The records of a shard whose id an earlier record has (see :func:`run_key_partition`)."""
+    taken: dict[str, str] = {}
+    for index in range(KEY_PARTITIONS):
+        with open(Path(folder) / KEYS_FOLDER / TAKEN_PIECE_NAME.format(index), "rb") as fh:
+            taken.update(pickle.load(fh))
+    return taken
+
+
+def keys_found(root: str | os.PathLike[str], folders: Sequence[Path]) -> bool:
+    """Whether an interrupted run checked the ids (its record and every taken file are there)."""
+    if not (Path(root) / KEYS_RECORD).is_file():
+        return False
+    names = [TAKEN_PIECE_NAME.format(index) for index in range(KEY_PARTITIONS)]
+    return all((Path(folder) / KEYS_FOLDER / name).is_file() for folder in folders for name in names)
+
+
+def write_keys_found(root: str | os.PathLike[str], folders: Sequence[Path], taken: int) -> None:
+    """Record that the ids were checked, and delete the ids themselves."""
+    with atomic_write(Path(root) / KEYS_RECORD) as fh:
+        fh.write(json.dumps({"format": FORMAT, "taken": taken}))
+    for folder in folders:
+        for index in range(KEY_PARTITIONS):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(Path(folder) / KEYS_FOLDER / KEYS_PIECE_NAME.format(index))
 
 
 def _counted(docs: Iterator[Document], ledger: Ledger) -> Iterator[Document]:

@@ -20,7 +20,12 @@ with file and line, and the run goes on. So is:
   the id ``<file>:<line>`` (the id itself is taken), with the id and where
   the first record is in the details. The first record keeps the id, so ids
   stay unique in every output. The check holds every id read in memory
-  (about 125 MB per million ids of 15 characters).
+  (about 125 MB per million ids of 15 characters); a sharded run checks the
+  ids in tasks before the shards read their records (:meth:`JsonlFilesSource.shard_keys`).
+
+A sharded run cuts the files into parts of so many lines, where a line ends
+(:meth:`JsonlFilesSource.plan`); a compressed file, or one at a URL, is read
+whole by one part.
 
 Integers with more digits than Python converts (4300 by default, see
 :func:`sys.get_int_max_str_digits`) are kept as strings of digits, with a
@@ -39,6 +44,7 @@ import codecs
 import contextlib
 import fnmatch
 import json
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -182,6 +188,9 @@ class LineParser:
         self._first_use: dict[str, int] = {}
         self._labels: list[str] = []
         self._label_numbers: dict[str, int] = {}
+        #: in a shard of a sharded run: the records (``label:line``) whose id an earlier
+        #: record of any shard has, with where that one is (see ``JsonlFilesSource.shard_keys``)
+        self.taken: dict[str, str] | None = None
 
     def _keep_field(self, name: str) -> bool:
         if name in self.reserved:
@@ -199,18 +208,27 @@ class LineParser:
         """Documents from binary lines; ``label`` names the input in default
         ids (``label:line``) and messages, ``path`` goes into the origin. A
         :class:`~ingest_plugins.io_util.LongLine` is dropped as ``too_large``."""
-        for number, line in enumerate(lines, start=first_line):
+        for number, line in _records(lines, first_line):
             if isinstance(line, io_util.LongLine):
                 message = io_util.long_line_text(line)
                 self._drop(f"{label}:{number}", "too_large", message, _Where(label, path, number))
                 continue
-            if number == 1 and line.startswith(codecs.BOM_UTF8):
-                line = line[len(codecs.BOM_UTF8) :]
-            if not line.strip():
-                continue  # blank lines are not records
             doc = self.parse(line, label=label, path=path, line=number)
             if doc is not None:
                 yield doc
+
+    def claimed_ids(
+        self, lines: Iterable[bytes | io_util.LongLine], *, label: str, path: str | None, first_line: int = 1
+    ) -> Iterator[tuple[str, str]]:
+        """``(id, "label:line")`` of each record that claims an id, in order: what
+        :meth:`parse_lines` would check for duplicates (drops are recorded in the
+        parser's context: give it one whose ledger is thrown away)."""
+        for number, line in _records(lines, first_line):
+            if isinstance(line, io_util.LongLine):
+                continue
+            identified = self._identify(line, _Where(label, path, number))
+            if identified is not None:
+                yield identified[1], f"{label}:{number}"
 
     def _drop(self, doc_id: str, reason: str, message: str, where: _Where, **details: Any) -> None:
         label, path, line = where
@@ -219,6 +237,8 @@ class LineParser:
     def _claim(self, doc_id: str, where: _Where) -> str | None:
         """Note that ``doc_id`` is used at ``where``; None if it is new, else
         where it was first used (``label:line``)."""
+        if self.taken is not None:  # the run's duplicates, found across its shards
+            return self.taken.get(f"{where.label}:{where.line}")
         first = self._first_use.get(doc_id)
         if first is not None:
             return f"{self._labels[first >> _LINE_BITS]}:{first & ((1 << _LINE_BITS) - 1)}"
@@ -256,10 +276,10 @@ class LineParser:
             return None
         return obj, digits_kept
 
-    def parse(self, raw: bytes, *, label: str, path: str | None, line: int) -> Document | None:
-        """One line as a document, or None after recording why not."""
-        default_id = f"{label}:{line}"
-        where = _Where(label, path, line)
+    def _identify(self, raw: bytes, where: _Where) -> tuple[dict[str, Any], str, bool] | None:
+        """A line's JSON object, the id it claims and whether over-long integers were
+        kept as strings; None after recording why the line is no record."""
+        default_id = f"{where.label}:{where.line}"
         try:
             text_line = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -293,6 +313,17 @@ class LineParser:
                 where,
             )
             return None
+        return obj, doc_id, digits_kept
+
+    def parse(self, raw: bytes, *, label: str, path: str | None, line: int) -> Document | None:
+        """One line as a document, or None after recording why not."""
+        default_id = f"{label}:{line}"
+        where = _Where(label, path, line)
+        identified = self._identify(raw, where)
+        if identified is None:
+            return None
+        obj, doc_id, digits_kept = identified
+        mapping = self.mapping
         first = self._claim(doc_id, where)
         if first is not None:
             # The id is taken (by a document, or a record dropped under it), so
@@ -345,8 +376,65 @@ class LineParser:
         return doc
 
 
+def _records(
+    lines: Iterable[bytes | io_util.LongLine], first_line: int
+) -> Iterator[tuple[int, bytes | io_util.LongLine]]:
+    """The numbered lines that may be records: a file's byte-order mark off its first
+    line, blank lines left out."""
+    for number, line in enumerate(lines, start=first_line):
+        if isinstance(line, io_util.LongLine):
+            yield number, line
+            continue
+        if number == 1 and line.startswith(codecs.BOM_UTF8):
+            line = line[len(codecs.BOM_UTF8) :]
+        if line.strip():
+            yield number, line
+
+
+@attrs.frozen
+class JsonlPart:
+    """One shard's share of the input (see :meth:`JsonlFilesSource.plan`): ranges of
+    lines of files in reading order, each ``(relative path, first byte, end byte
+    (-1: the end of the file), number of its first line)``; and, for the first part,
+    what the folder walk could not read."""
+
+    ranges: tuple[tuple[str, int, int, int], ...]
+    skipped: tuple[io_util.Skipped, ...] = ()
+
+
+#: Bytes read at a time when a plan looks for where lines end.
+_PLAN_CHUNK = 1 << 20
+
+
+def _line_ranges(path: Path, first: int, every: int) -> Iterator[tuple[int, int, int, int]]:
+    """``(first byte, end byte, number of the first line, lines)`` of a file cut after
+    its ``first``-th line, then after every ``every`` lines more (the last range
+    holds what is left; an empty file has none)."""
+    start, line, need, seen, offset, tail_open = 0, 1, first, 0, 0, False
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_PLAN_CHUNK):
+            at = 0
+            while True:
+                newlines = chunk.count(b"\n", at)
+                if seen + newlines < need:
+                    seen += newlines
+                    break
+                for _ in range(need - seen):
+                    at = chunk.index(b"\n", at) + 1
+                end = offset + at
+                yield start, end, line, need
+                start, line, need, seen = end, line + need, every, 0
+            offset += len(chunk)
+            tail_open = not chunk.endswith(b"\n")
+    if offset > start:  # the last line has no newline when tail_open
+        yield start, offset, line, seen + tail_open
+
+
 class JsonlFilesSource:
     """Iterates the lines of one or more JSONL files as documents."""
+
+    #: what ``[run] shard_files`` counts for this source (see :meth:`plan`)
+    plan_unit = "lines"
 
     def __init__(self, options: JsonlFilesOptions, ctx: StageContext) -> None:
         self.options = options
@@ -388,8 +476,109 @@ class JsonlFilesSource:
         for relative in scan.files:
             yield from self.read_file(self.root / relative, relative)
 
-    def read_file(self, path: Path | str, relative: str) -> Iterator[Document]:
-        """The documents of one file (``path`` is a URL string when the source's path is a URL)."""
+    # -- sharded runs ---------------------------------------------------------------
+
+    def _entries(self) -> tuple[list[tuple[str, Path | str]], list[io_util.Skipped]]:
+        """``(relative path, path or URL)`` of each file, in reading order, and what
+        the folder walk could not read."""
+        if self.remote is not None:
+            return [(rel, url) for url, rel in remote_found(self.remote, self._scan())], []
+        if self.root.is_file():
+            return [(self.root.name, self.root)], []
+        scan = self._scan()
+        return [(rel, self.root / rel) for rel in scan.files], list(scan.skipped)
+
+    def plan(self, lines_per_shard: int) -> list[JsonlPart]:
+        """The input cut into parts of about ``lines_per_shard`` lines, in reading
+        order (a sharded run reads each with :meth:`read_shard`): a file is cut where
+        a line ends, found by a quick pass over its bytes; a compressed file, or one
+        at a URL, is read whole by the part it is in (and closes it). What the folder
+        walk could not read goes with the first part. No file: no part."""
+        entries, skipped = self._entries()
+        parts: list[JsonlPart] = []
+        ranges: list[tuple[str, int, int, int]] = []
+        lines = 0
+
+        def close() -> None:
+            nonlocal lines
+            parts.append(JsonlPart(tuple(ranges), tuple(skipped) if not parts else ()))
+            ranges.clear()
+            lines = 0
+
+        for relative, path in entries:
+            compressed = self.options.compressed and io_util.compression_of(relative) is not None
+            if self.remote is None and not compressed:
+                try:
+                    for start, end, first_line, count in _line_ranges(
+                        Path(path), lines_per_shard - lines, lines_per_shard
+                    ):
+                        ranges.append((relative, start, end, first_line))
+                        lines += count
+                        if lines >= lines_per_shard:
+                            close()
+                    continue
+                except OSError:
+                    pass  # read whole by its part, which records why it cannot be read
+            ranges.append((relative, 0, -1, 1))
+            lines += self._estimated_lines(path, compressed, lines_per_shard)
+            if lines >= lines_per_shard:
+                close()
+        if ranges:
+            close()
+        return parts
+
+    def _estimated_lines(self, path: Path | str, compressed: bool, lines_per_shard: int) -> int:
+        """About how many lines a file read whole holds, from its size (about a
+        record per KiB compressed, per 4 KiB plain); a whole shard's worth if
+        its size cannot be had."""
+        try:
+            if self.remote is not None:
+                size = int(self.remote.fs.size(self.remote.path_of_url(str(path))))
+            else:
+                size = os.stat(path).st_size
+        except Exception:  # noqa: BLE001 - only a guess: the part that reads the file says what is wrong
+            return lines_per_shard
+        return max(1, size // (1024 if compressed else 4096))
+
+    def _ranges(self, part: JsonlPart) -> Iterator[tuple[Path | str, str, int, int, int]]:
+        single = self.remote is not None and self.remote.is_file()
+        for relative, start, end, first_line in part.ranges:
+            if self.remote is not None:
+                path: Path | str = self.remote.url if single else self.remote.url_of(relative)
+            else:
+                path = self.root if self.root.is_file() else self.root / relative
+            yield path, relative, start, end, first_line
+
+    def read_shard(self, part: JsonlPart, taken: dict[str, str] | None = None) -> Iterator[Document]:
+        """The documents of one part of :meth:`plan`: what ``__iter__`` yields (and
+        records) for those lines. ``taken``: the records (``file:line``) whose id an
+        earlier record has, anywhere in the input, with where that one is (found from
+        every part's :meth:`shard_keys`); they are dropped as ``duplicate_id``."""
+        self.parser.taken = taken
+        if self.remote is None:
+            report_skipped(self.ctx, self.root, list(part.skipped))
+        for path, relative, start, end, first_line in self._ranges(part):
+            yield from self.read_file(path, relative, start=start, end=end, first_line=first_line)
+
+    def shard_keys(self, part: JsonlPart) -> Iterator[tuple[str, str]]:
+        """``(id, "file:line")`` of each record of a part that claims an id, in reading
+        order: a sharded run finds the duplicate ids across parts from them."""
+        for path, relative, start, end, first_line in self._ranges(part):
+            yield from self.read_file(path, relative, start=start, end=end, first_line=first_line, keys=True)  # type: ignore[misc]
+
+    def read_file(
+        self,
+        path: Path | str,
+        relative: str,
+        *,
+        start: int = 0,
+        end: int = -1,
+        first_line: int = 1,
+        keys: bool = False,
+    ) -> Iterator[Document]:
+        """The documents of one file (``path`` is a URL string when the source's path
+        is a URL), or of its lines from byte ``start`` to ``end`` (the first of them
+        line ``first_line``); with ``keys``, ``(id, "file:line")`` of each record instead."""
         where = io_util.text_path(str(path))
         relative = io_util.text_path(relative)
         compression = io_util.compression_of(str(path)) if self.options.compressed else None
@@ -398,23 +587,33 @@ class JsonlFilesSource:
                 raw: IO[bytes] = self.remote.open_input(str(path))[0]
             else:
                 raw = open(path, "rb")  # noqa: SIM115 - closed below
+                if start:
+                    raw.seek(start)
         except OSError as exc:
-            self.ctx.drop(relative, "unreadable", error=f"{where}: {exc.strerror or exc}", path=where)
+            if not keys:
+                self.ctx.drop(relative, "unreadable", error=f"{where}: {exc.strerror or exc}", path=where)
             return
-        lines = _LineCounter()
+        lines = _LineCounter(end - start if end >= 0 else None)
+        read = self.parser.claimed_ids if keys else self.parser.parse_lines
         with contextlib.closing(raw):
             try:
                 with io_util.open_decompressed(raw, compression) as stream:
-                    yield from self.parser.parse_lines(
-                        lines.count(stream, self.options.max_bytes), label=relative, path=where
+                    yield from read(  # type: ignore[misc]
+                        lines.count(stream, self.options.max_bytes),
+                        label=relative,
+                        path=where,
+                        first_line=first_line,
                     )
             except io_util.MissingDependencyError as exc:
-                self.ctx.drop(relative, "unsupported_compression", error=f"{where}: {exc}", path=where)
+                if not keys:
+                    self.ctx.drop(relative, "unsupported_compression", error=f"{where}: {exc}", path=where)
             except _ReadError as failure:
+                if keys:
+                    return
                 error = failure.original
                 # The lines before the damage were read; the rest of the file
                 # is one record, so the loss is visible.
-                line = lines.read + 1
+                line = first_line + lines.read
                 reason = "corrupt" if compression else "unreadable"
                 self.ctx.drop(
                     f"{relative}:{line}",
@@ -437,13 +636,15 @@ class _ReadError(Exception):
 class _LineCounter:
     """Counts the lines read from a stream (to say where damage starts)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         self.read = 0
+        self.limit = limit  # bytes to read (a range of a file), or None: to the end
 
     def count(self, stream: IO[bytes], max_bytes: int = 0) -> Iterator[bytes | io_util.LongLine]:
         errors = io_util.decompression_errors()
         it = io_util.read_lines(stream, max_bytes)
-        while True:
+        left = self.limit
+        while left is None or left > 0:
             try:
                 line = next(it)
             except StopIteration:
@@ -451,6 +652,8 @@ class _LineCounter:
             except errors as exc:
                 raise _ReadError(exc) from exc
             self.read += 1
+            if left is not None:
+                left -= line.length if isinstance(line, io_util.LongLine) else len(line)
             yield line
 
 
