@@ -17,7 +17,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("configuration and the plugin host", ("ingest.host",)),
     ("the engine's parts", ("ingest.engine",)),
     ("the executors", ("ingest.executors",)),
-    ("the pipeline", ("ingest.runner",)),
+    ("the pipeline", ("ingest.sharded_run", "ingest.runner")),
     ("report and explain", ("ingest.report",)),
     (
         "command line, plugin kit and public API",

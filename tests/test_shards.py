@@ -834,16 +834,15 @@ def test_a_sharded_run_over_its_error_rate_leaves_nothing_complete(corpus: Path)
 def test_without_fork_the_shards_run_in_this_process(corpus: Path, monkeypatch) -> None:
     """Where processes cannot fork (Windows), a shard's task could not find its
     pipeline in a worker: the shards run one after another here, same files."""
-    import ingest.runner
+    import ingest.sharded_run
 
     tmp = corpus.parent
     forked = run(corpus, tmp / "forked", workers=2)
-    monkeypatch.setattr(ingest.runner, "fork_available", lambda: False)
+    monkeypatch.setattr(ingest.sharded_run, "fork_available", lambda: False)
     here = run(corpus, tmp / "here", workers=2)
     assert here["cpu"]["workers_seconds"] == 0
     assert forked["cpu"]["workers_seconds"] > 0
-    for name in [Path(p).name for p in forked["outputs"]["documents"] + forked["outputs"]["dropped"]]:
-        assert (tmp / "here" / name).read_bytes() == (tmp / "forked" / name).read_bytes(), name
+    assert_same_files(forked, tmp / "here", tmp / "forked")
 
 
 def test_the_progress_line_follows_the_phases(generated: Path) -> None:
