@@ -753,6 +753,40 @@ def test_report_html_of_a_sharded_run_is_the_page_its_files_make(generated: Path
     assert "near_duplicate" in from_files.read_text(encoding="utf-8")
 
 
+def test_the_page_of_a_sharded_run_is_merged_in_a_process_of_its_own(tmp_path: Path) -> None:
+    """The shards' collections are merged and report.html written by a child process
+    (the run's process keeps none of the page's duplicates); a collection that cannot
+    be read is said, and the sink then reads the page from the files."""
+    import pickle
+
+    from ingest_plugins.jsonl_sink import _write_shards_page
+
+    from ingest.report.report_html import ReportBuilder
+
+    pages = []
+    for index in range(2):
+        builder = ReportBuilder()
+        builder.add_kept({"id": f"kept-{index}", "text": "a text"})
+        builder.add_dropped(
+            {
+                "id": f"copy-{index}",
+                "stage": "dedup",
+                "reason": "near_duplicate",
+                "duplicate_of": f"kept-{index}",
+            }
+        )
+        pages.append(tmp_path / f"page-{index}.pickle")
+        pages[-1].write_bytes(pickle.dumps(builder))
+    report = {"input": 4, "kept": 2, "dropped": 2, "stages": {}, "outputs": {}}
+    assert _write_shards_page([str(p) for p in pages], str(tmp_path / "report.html"), report)
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "copy-1" in page and "kept-0" in page
+    assert not _write_shards_page(
+        [str(pages[0]), str(tmp_path / "gone.pickle")], str(tmp_path / "other.html"), report
+    )
+    assert not (tmp_path / "other.html").exists()
+
+
 def test_a_shard_pass_that_fails_fails_the_run_naming_the_stage(tmp_path: Path, monkeypatch) -> None:
     """The third shard's task fails while the combine reads the first shards'
     parts: the error is the task's (the stage, reading the corpus), and nothing

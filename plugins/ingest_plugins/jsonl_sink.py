@@ -43,10 +43,12 @@ import collections
 import contextlib
 import io
 import logging
+import multiprocessing
 import os
 import pickle
 import re
 import shutil
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
@@ -429,6 +431,43 @@ def _merged(page: ReportBuilder | None, path: str) -> ReportBuilder | None:
     return page
 
 
+#: Exit code of the process writing a sharded run's report.html when a shard's page cannot be read.
+_PAGE_UNREADABLE = 3
+
+
+def _write_shards_page(pages: list[str], target: str, report: dict[str, Any]) -> bool:
+    """report.html of a sharded run, from what each shard's writer collected (merged in
+    shard order); False when a shard's collection cannot be read (the page is then read
+    from the files). Merged in a child process where processes can fork: the page's
+    record of duplicates grows with the run's, and the ``ingest run`` process's memory
+    should not."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return _merge_and_write(pages, target, report)
+    process = multiprocessing.get_context("fork").Process(
+        target=_page_process, args=(pages, target, report), name="ingest-report-page", daemon=True
+    )
+    process.start()
+    process.join()
+    if process.exitcode not in (0, _PAGE_UNREADABLE):
+        raise RuntimeError(f"the process writing it ended with exit code {process.exitcode}")
+    return process.exitcode == 0
+
+
+def _page_process(pages: list[str], target: str, report: dict[str, Any]) -> None:
+    sys.exit(0 if _merge_and_write(pages, target, report) else _PAGE_UNREADABLE)
+
+
+def _merge_and_write(pages: list[str], target: str, report: dict[str, Any]) -> bool:
+    page = ReportBuilder()
+    for path in pages:
+        merged = _merged(page, path)
+        if merged is None:
+            return False
+        page = merged
+    page.write(Path(target), report)
+    return True
+
+
 class JsonlSink:
     """Writes kept and dropped documents as JSON lines, atomically."""
 
@@ -555,11 +594,13 @@ class JsonlSink:
         try:
             feed, self._report = self._report, None
             if self._shards is not None:
-                page: ReportBuilder | None = ReportBuilder()
-                for _index, folder, _files in sorted(self._shards, key=lambda shard: shard[0]):
-                    page = _merged(page, os.path.join(folder, PAGE_NAME))
-                if page is not None:
-                    page.write(self.outputs.folder / HTML_NAME, {**report, "outputs": outputs})
+                pages = [
+                    os.path.join(folder, PAGE_NAME)
+                    for _index, folder, _files in sorted(self._shards, key=lambda shard: shard[0])
+                ]
+                if _write_shards_page(
+                    pages, str(self.outputs.folder / HTML_NAME), {**report, "outputs": outputs}
+                ):
                     self.outputs.publish(HTML_NAME)
                     return
             if feed is None or not feed.write(
