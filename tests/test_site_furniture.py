@@ -267,6 +267,26 @@ def test_a_lexicon_counted_in_partitions_is_the_lexicon_counted_whole(exact_sing
     assert any(e.long for e in whole.entries()) and len(entries) > 5
 
 
+def test_a_shards_lexicon_holds_the_lines_of_its_pages_and_decides_alike() -> None:
+    """A sharded run's model for a shard: the lexicon cut to the shard's sites and to
+    the lines of its pages, so that it grows with the shard, not with the corpus."""
+    from ingest_plugins.boilerplate import Cleaner
+
+    corpus = _furniture_corpus(3)
+    options = BoilerplateOptions()
+    whole = Lexicon.from_options(options).fit(corpus).finalize()
+    with_furniture = 0
+    for text, site in corpus[:40]:
+        print_ = lexicon_module.fingerprint(text, options.lexicon_max_words)
+        part = whole.for_sites({site}, set(print_.short) | set(print_.long))
+        assert part.keys() <= set(print_.short) | set(print_.long)
+        assert len(part) < len(whole)
+        with_furniture += len(part) > 0
+        expected = Cleaner(options, lexicon=whole.for_sites({site})).decide(text, outlet=site)
+        assert Cleaner(options, lexicon=part).decide(text, outlet=site) == expected
+    assert with_furniture > 30  # the pages' furniture is in their models
+
+
 def test_the_bloom_filter_is_the_same_in_every_process(tmp_path: Path) -> None:
     """First sightings go into the filter by a checksum, not by Python's ``hash``
     (salted per process): two processes count a lexicon alike (a resumed run, a

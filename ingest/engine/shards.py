@@ -328,14 +328,11 @@ def run_partition(task: PartitionTask, host: ShardHost) -> dict[str, Any]:
     name = PIECE_NAME.format(task.index)
     corpus = ShardedCorpus(task.folders, task.number, _Finished(task.spooled))
 
-    def pieces() -> Iterator[Any]:
-        for folder in task.folders:
-            with open(phase_folder(folder, task.number) / name, "rb") as fh:
-                yield pickle.load(fh)
-
     start = time.perf_counter()
     try:
-        models, summary = stage.combine_partition(task.index, pieces(), corpus)
+        models, summary = stage.combine_partition(
+            task.index, _Pieces(task.folders, task.number, name), corpus
+        )
         models = list(models)
     except Exception as exc:
         raise RuntimeError(
@@ -353,6 +350,22 @@ def run_partition(task: PartitionTask, host: ShardHost) -> dict[str, Any]:
         with atomic_write(phase_folder(folder, task.number) / model_name, "wb") as fh:
             pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
     return {"index": task.index, "summary": summary, "ledger": ledger.state()}
+
+
+class _Pieces:
+    """One partition's piece of every shard, in shard order, read from the shards'
+    folders each time it is iterated (one piece in memory at a time)."""
+
+    def __init__(self, folders: Sequence[str], number: int, name: str) -> None:
+        self.paths = [phase_folder(folder, number) / name for folder in folders]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __iter__(self) -> Iterator[Any]:
+        for path in self.paths:
+            with open(path, "rb") as fh:
+                yield pickle.load(fh)
 
 
 class _Finished:
