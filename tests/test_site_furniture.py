@@ -267,26 +267,6 @@ def test_a_lexicon_counted_in_partitions_is_the_lexicon_counted_whole(exact_sing
     assert any(e.long for e in whole.entries()) and len(entries) > 5
 
 
-def test_a_shards_lexicon_holds_the_lines_of_its_pages_and_decides_alike() -> None:
-    """A sharded run's model for a shard: the lexicon cut to the shard's sites and to
-    the lines of its pages, so that it grows with the shard, not with the corpus."""
-    from ingest_plugins.boilerplate import Cleaner
-
-    corpus = _furniture_corpus(3)
-    options = BoilerplateOptions()
-    whole = Lexicon.from_options(options).fit(corpus).finalize()
-    with_furniture = 0
-    for text, site in corpus[:40]:
-        print_ = lexicon_module.fingerprint(text, options.lexicon_max_words)
-        part = whole.for_sites({site}, set(print_.short) | set(print_.long))
-        assert part.keys() <= set(print_.short) | set(print_.long)
-        assert len(part) < len(whole)
-        with_furniture += len(part) > 0
-        expected = Cleaner(options, lexicon=whole.for_sites({site})).decide(text, outlet=site)
-        assert Cleaner(options, lexicon=part).decide(text, outlet=site) == expected
-    assert with_furniture > 30  # the pages' furniture is in their models
-
-
 def test_the_bloom_filter_is_the_same_in_every_process(tmp_path: Path) -> None:
     """First sightings go into the filter by a checksum, not by Python's ``hash``
     (salted per process): two processes count a lexicon alike (a resumed run, a
@@ -318,6 +298,40 @@ def test_the_bloom_filter_is_the_same_in_every_process(tmp_path: Path) -> None:
     first = (tmp_path / "1.jsonl").read_text(encoding="utf-8")
     assert first == (tmp_path / "2.jsonl").read_text(encoding="utf-8")
     assert len(first.splitlines()) > 1000  # false positives, counted alike
+
+
+def test_over_shards_a_block_on_a_few_pages_of_a_big_site_is_marked_as_in_one_run(tmp_path) -> None:
+    """The lines a shard's lexicon model holds include those marked as recurring text
+    (kept, but left out when dedup compares): the shards mark what one run marks."""
+    from ingest import Pipeline
+
+    rng = random.Random(8)
+    files, _ = blog(rng, "harbour-garden", 55, [])
+    for i in range(5):
+        files[f"harbour-garden/short{i}.txt"] = page("harbour-garden", f"Note {i}", [sentence(rng)], [BIO])
+    for name, text in files.items():
+        (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / name).write_text(text, encoding="utf-8")
+    marked = {}
+    for mode, output in (("on", "sharded"), ("off", "plain")):
+        config = {
+            "source": {"path": str(tmp_path / "in")},
+            "sink": {"path": str(tmp_path / output)},
+            "run": {"shards": mode, "shard_files": 20, "keep_drop_records": False},
+            "pipeline": ["header", "boilerplate", "dedup"],
+        }
+        Pipeline.from_dict(config).run()
+        lines = b"".join(p.read_bytes() for p in sorted((tmp_path / output).glob("documents*.jsonl")))
+        records = [json.loads(line) for line in lines.splitlines()]
+        marked[mode] = {
+            r["id"]: [
+                line["text"] for e in r["history"] if e["action"] == "recurring_text" for line in e["lines"]
+            ]
+            for r in records
+        }
+    assert len(list((tmp_path / "sharded").glob("documents-*.jsonl"))) == 3
+    assert marked["on"] == marked["off"]
+    assert marked["on"]["harbour-garden/short3.txt"] == [BIO]
 
 
 def test_a_block_on_a_few_pages_of_a_big_site_is_kept_but_never_merges_them(tmp_path, ingest_cli):

@@ -49,7 +49,7 @@ import sys
 import tempfile
 import zlib
 from collections import Counter
-from collections.abc import Callable, Container, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -704,14 +704,10 @@ class Lexicon:
         """Whether any line is marked as recurring text (see :meth:`recurs`)."""
         return bool(self._recurring)
 
-    def for_sites(self, sites: set[str | None], keys: Container[str] | None = None) -> Lexicon:
+    def for_sites(self, sites: set[str | None]) -> Lexicon:
         """A copy holding only what a document of one of ``sites`` can match: the
         corpus-wide short lines and the entries of those sites (finalized lexicons
-        only: what a task of the second pass carries to its worker); with ``keys``,
-        only the lines among them (those of a shard's documents: a shard's model
-        then grows with the shard, not with the corpus)."""
-        if keys is not None:
-            return self._for_keys(keys).for_sites(sites)
+        only: what a task of the second pass carries to its worker)."""
         part = Lexicon(**self.thresholds())  # type: ignore[arg-type]
         part._settled = self._settled
         part._final = self._final
@@ -730,19 +726,6 @@ class Lexicon:
                 part._long.setdefault(key, {})[place] = self._long[key][place]
             for key in recurring:
                 part._recurring.setdefault(key, set()).add(place)
-        return part
-
-    def _for_keys(self, keys: Container[str]) -> Lexicon:
-        """A copy holding only the entries of the lines ``keys`` (finalized lexicons only)."""
-        part = Lexicon(**self.thresholds())  # type: ignore[arg-type]
-        part._settled, part._final = self._settled, self._final
-        part.documents, part.unknown_documents = self.documents, self.unknown_documents
-        part.outlet_documents = self.outlet_documents
-        part._everywhere = self._everywhere
-        part._counts = Counter({k: n for k, n in self._counts.items() if k in keys})
-        part._outlets = {k: c for k, c in self._outlets.items() if k in keys}
-        part._long = {k: c for k, c in self._long.items() if k in keys}
-        part._recurring = {k: c for k, c in self._recurring.items() if k in keys}
         return part
 
     def _site_index(self) -> dict[str, tuple[list[str], list[str], list[str]]]:

@@ -331,21 +331,16 @@ class CorpusBoilerplate:
     ) -> tuple[list[Lexicon], Lexicon | None]:
         """In partition ``index``'s task: the partition's lines of every shard counted
         in shard order, as ``fit`` counts them; each shard's model is that part of the
-        lexicon cut down to the shard's sites and to the lines of its pages. The
-        summary: the part, when the lexicon is to be saved."""
+        lexicon cut down to the shard's sites. The summary: the part, when the
+        lexicon is to be saved."""
         # the number of documents is asked for only if the lexicon needs it
         lexicon = Lexicon.from_options(self.options, expected_documents=lambda: len(corpus), share=PARTITIONS)
+        shard_sites: list[set[str | None]] = []
         for piece in pieces:
             lexicon.add_piece(piece)
+            shard_sites.append(set(piece.site_documents))
         lexicon.finalize()
-        # read again: each shard's model holds the lexicon's lines that its pages have
-        known = lexicon.keys()
-        models = []
-        for piece in pieces:
-            lines = {
-                key for doc in piece.documents for lists in (doc[1], doc[3]) for key in lists if key in known
-            }
-            models.append(lexicon.for_sites(set(piece.site_documents), lines))
+        models = [lexicon.for_sites(sites) for sites in shard_sites]
         return models, lexicon if self.options.save_lexicon else None
 
     def combine_summaries(self, summaries: list[Lexicon | None], corpus: Sized) -> None:
