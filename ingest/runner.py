@@ -60,10 +60,7 @@ from ingest.host.config import (
     resolve,
 )
 from ingest.host.plugin_manager import PluginHost
-from ingest.sharded_run import ShardedRun
-
-ProgressCallback = Callable[[Ledger], None]
-MessageCallback = Callable[[str], None]
+from ingest.sharded_run import MessageCallback, ProgressCallback, ShardedRun
 
 log = logging.getLogger("ingest")
 

@@ -703,10 +703,7 @@ def _release_input(folder: str | os.PathLike[str], number: int) -> None:
     keeps one generation of spools on disk, not one per corpus-level stage. The
     phase's drop records stay (the last phase takes them in)."""
     work = phase_folder(folder, number)
-    pieces = [
-        *work.glob(PIECE_NAME.replace("{:04d}", "*")),
-        *work.glob(MODEL_PIECE_NAME.replace("{:04d}", "*")),
-    ]
+    pieces = [*work.glob("part-*.pickle"), *work.glob("model-*.pickle")]  # a partitioned stage's
     for path in [*(work / name for name in (SPOOL_NAME, OFFSETS_NAME, PART_NAME, MODEL_NAME)), *pieces]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)

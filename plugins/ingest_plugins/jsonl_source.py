@@ -46,9 +46,9 @@ import fnmatch
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, NamedTuple, Protocol
+from typing import IO, Any, NamedTuple, Protocol, TypeVar
 
 import attrs
 
@@ -65,6 +65,9 @@ from ingest_plugins.text_files import (
     warn_if_nothing_matches,
     warn_if_nothing_matches_remote,
 )
+
+#: What a file's lines are read as: documents, or the ids they claim.
+_Item = TypeVar("_Item")
 
 
 class FieldMapping(Protocol):
@@ -562,23 +565,32 @@ class JsonlFilesSource:
 
     def shard_keys(self, part: JsonlPart) -> Iterator[tuple[str, str]]:
         """``(id, "file:line")`` of each record of a part that claims an id, in reading
-        order: a sharded run finds the duplicate ids across parts from them."""
+        order: a sharded run finds the duplicate ids across parts from them. What
+        cannot be read is recorded in this source's context as :meth:`read_shard`
+        records it (a sharded run gives this pass a ledger it throws away: the
+        shard's read records it)."""
         for path, relative, start, end, first_line in self._ranges(part):
-            yield from self.read_file(path, relative, start=start, end=end, first_line=first_line, keys=True)  # type: ignore[misc]
+            yield from self._read(path, relative, self.parser.claimed_ids, start, end, first_line)
 
     def read_file(
-        self,
-        path: Path | str,
-        relative: str,
-        *,
-        start: int = 0,
-        end: int = -1,
-        first_line: int = 1,
-        keys: bool = False,
+        self, path: Path | str, relative: str, *, start: int = 0, end: int = -1, first_line: int = 1
     ) -> Iterator[Document]:
         """The documents of one file (``path`` is a URL string when the source's path
         is a URL), or of its lines from byte ``start`` to ``end`` (the first of them
-        line ``first_line``); with ``keys``, ``(id, "file:line")`` of each record instead."""
+        line ``first_line``)."""
+        return self._read(path, relative, self.parser.parse_lines, start, end, first_line)
+
+    def _read(
+        self,
+        path: Path | str,
+        relative: str,
+        read: Callable[..., Iterator[_Item]],
+        start: int,
+        end: int,
+        first_line: int,
+    ) -> Iterator[_Item]:
+        """What ``read`` (the parser's ``parse_lines`` or ``claimed_ids``) makes of the
+        file's lines, recording what cannot be read."""
         where = io_util.text_path(str(path))
         relative = io_util.text_path(relative)
         compression = io_util.compression_of(str(path)) if self.options.compressed else None
@@ -590,26 +602,21 @@ class JsonlFilesSource:
                 if start:
                     raw.seek(start)
         except OSError as exc:
-            if not keys:
-                self.ctx.drop(relative, "unreadable", error=f"{where}: {exc.strerror or exc}", path=where)
+            self.ctx.drop(relative, "unreadable", error=f"{where}: {exc.strerror or exc}", path=where)
             return
         lines = _LineCounter(end - start if end >= 0 else None)
-        read = self.parser.claimed_ids if keys else self.parser.parse_lines
         with contextlib.closing(raw):
             try:
                 with io_util.open_decompressed(raw, compression) as stream:
-                    yield from read(  # type: ignore[misc]
+                    yield from read(
                         lines.count(stream, self.options.max_bytes),
                         label=relative,
                         path=where,
                         first_line=first_line,
                     )
             except io_util.MissingDependencyError as exc:
-                if not keys:
-                    self.ctx.drop(relative, "unsupported_compression", error=f"{where}: {exc}", path=where)
+                self.ctx.drop(relative, "unsupported_compression", error=f"{where}: {exc}", path=where)
             except _ReadError as failure:
-                if keys:
-                    return
                 error = failure.original
                 # The lines before the damage were read; the rest of the file
                 # is one record, so the loss is visible.
