@@ -1,8 +1,13 @@
 """Small things every kind of run needs: the CPU time the process has used,
-and clean-up steps after a failure that must not hide it."""
+clean-up steps after a failure that must not hide it, and giving the memory a
+large task freed back to the system."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import functools
+import gc
 import logging
 import sys
 import time
@@ -33,3 +38,25 @@ def cleanup(step: Callable[[], None], what: str) -> None:
         step()
     except Exception as exc:  # noqa: BLE001
         log.warning("%s failed: %s", what, error_text(exc))
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None elsewhere (macOS, Windows, musl)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim  # type: ignore[no-any-return]
+    except (OSError, AttributeError):
+        return None
+
+
+def release_memory() -> None:
+    """Give the memory a finished task freed back to the system. A worker process
+    runs many tasks; what one task freed stays in the C heap otherwise, so the
+    next task (a dedup resolve after the lexicon's counts) starts from the first
+    one's peak."""
+    gc.collect()
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

@@ -66,6 +66,7 @@ from ingest.contract.ledger import SOURCE_STAGE, DropRecord, Ledger
 from ingest.engine.atomic import atomic_write
 from ingest.engine.document_stage import apply_document_stage, error_text
 from ingest.engine.parallel import SegmentStage
+from ingest.engine.run_support import release_memory
 from ingest.engine.spool import Spool
 from ingest.engine.stream_stage import run_stream_stage
 
@@ -349,6 +350,8 @@ def run_partition(task: PartitionTask, host: ShardHost) -> dict[str, Any]:
     for folder, model in zip(task.folders, models):
         with atomic_write(phase_folder(folder, task.number) / model_name, "wb") as fh:
             pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    del models, stage
+    release_memory()
     return {"index": task.index, "summary": summary, "ledger": ledger.state()}
 
 

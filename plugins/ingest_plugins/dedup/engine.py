@@ -48,7 +48,7 @@ import itertools
 import multiprocessing
 import os
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional, Protocol
 
@@ -64,6 +64,7 @@ from .lsh import candidate_pairs as candidate_pairs_local
 from .lsh import optimal_params
 from .minhash import MinHasher
 from .normalize import normalize_text
+from .shard_hashes import ShardHashes, SignatureScratch
 from .shingles import EMPTY_U32, ShingleHasher, ShingleStore, concat_ranges, pair_similarities, sorted_unique
 from .story import story_edges, winnow_batch
 from .survivors import POLICIES, policy_rank
@@ -84,6 +85,10 @@ _GROUP_MEASURED = 32
 _BOTTOM = 4
 #: ... unless that hash is among the smallest of more documents than this (shared page furniture)
 _BOTTOM_MAX_DF = 64
+#: pages whose shingles are looked up among the smallest hashes at once (their sets are held meanwhile)
+_PAGES_LOOKED_UP = 4096
+#: bytes of a document's exact key
+_KEY_BYTES = 16
 
 #: ``(phase, done, total)``: what :meth:`DedupEngine.resolve` is doing, for a
 #: progress display (``done``/``total`` may be None).
@@ -360,23 +365,30 @@ def _normalised_and_ranked(o: DedupOptions, text: str, metadata: Mapping[str, An
     return norm, rank
 
 
-#: One hashed batch of :func:`hash_documents`: ids, survivor-policy ranks, hashes.
-HashedBatch = tuple[list[str], list[int], _BatchResult]
-
-
-def hash_documents(
+def hash_shard(
     options: DedupOptions, docs: Iterable[tuple[str, str, Mapping[str, Any] | None]]
-) -> list[HashedBatch]:
-    """What :meth:`DedupEngine.add` computes for each ``(id, text, metadata)``, in
-    batches as it makes them, for :meth:`DedupEngine.add_hashed` in another
-    process (a sharded run hashes each shard in its own task)."""
+) -> ShardHashes:
+    """What :meth:`DedupEngine.add` computes for each ``(id, text, metadata)`` but
+    the shingle sets, for :meth:`DedupEngine.add_shards` in another process (a
+    sharded run hashes each shard in its own task)."""
     o = options
     params = DedupEngine.hash_params(o)
-    batches: list[HashedBatch] = []
     ids: list[str] = []
     ranks: list[int] = []
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    fingerprints: list[np.ndarray] | None = [] if o.story_grouping else None
     texts: list[str] = []
     chars = 0
+
+    def flush() -> None:
+        keys, sets, off, sigs, fps = _hash_batch(params, texts)
+        docs = np.arange(len(texts))
+        key_bytes = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), _KEY_BYTES)
+        parts.append((key_bytes, sigs, np.diff(off).astype(np.int64), _bottom_k(sets, off, docs)))
+        if fingerprints is not None and fps is not None:
+            fingerprints.extend(fps)
+        texts.clear()
+
     for doc_id, text, metadata in docs:
         norm, rank = _normalised_and_ranked(o, text, metadata)
         ids.append(doc_id)
@@ -384,11 +396,22 @@ def hash_documents(
         texts.append(norm)
         chars += len(norm)
         if len(texts) >= o.batch_size or chars >= _BATCH_CHARS:
-            batches.append((ids, ranks, _hash_batch(params, texts)))
-            ids, ranks, texts, chars = [], [], [], 0
+            flush()
+            chars = 0
     if texts:
-        batches.append((ids, ranks, _hash_batch(params, texts)))
-    return batches
+        flush()
+    columns = [np.concatenate(c) for c in zip(*parts)] if parts else _no_columns(o.num_perm)
+    return ShardHashes(ids, np.array(ranks, dtype=np.int64), *columns, fingerprints=fingerprints)
+
+
+def _no_columns(num_perm: int) -> list[np.ndarray]:
+    """The columns of :class:`ShardHashes` for a shard with no document."""
+    return [
+        np.zeros((0, _KEY_BYTES), dtype=np.uint8),
+        np.zeros((0, num_perm), dtype=np.uint32),
+        np.zeros(0, dtype=np.int64),
+        np.zeros((0, _BOTTOM), dtype=np.uint32),
+    ]
 
 
 # Header fields that must match between an index and the options using it.
@@ -435,6 +458,21 @@ def _bottom_k(sets: np.ndarray, offsets: np.ndarray, docs: np.ndarray) -> np.nda
     out = sets[np.minimum(at, sets.size - 1)].astype(np.uint32)
     out[count == 0] = 0
     return out
+
+
+def _first_of_each_key(keys: np.ndarray) -> np.ndarray:
+    """For each row of ``keys`` ((n, 16) uint8), the first row with the same key."""
+    n = keys.shape[0]
+    halves = np.ascontiguousarray(keys).view(np.uint64).reshape(n, 2)
+    order = np.lexsort((halves[:, 1], halves[:, 0]))  # stable: equal keys stay in row order
+    ordered = halves[order]
+    new = np.ones(n, dtype=bool)
+    new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    starts = np.flatnonzero(new)
+    sizes = np.diff(np.append(starts, n))
+    first = np.empty(n, dtype=np.int64)
+    first[order] = np.repeat(order[starts], sizes)
+    return first
 
 
 def _adjacency(pairs: np.ndarray, n: int) -> Callable[[int], list[int]]:
@@ -523,9 +561,17 @@ class DedupEngine:
         self._pair_sim: dict[tuple[int, int], tuple[float, float, bool]] = {}
         self._links_now = _NO_EDGES  # during resolve(): the edges clusters follow
         self._composite: set[int] = set()  # rows judged composite pages (and their exact copies)
+        # add_shards(): the signatures on disk, and the candidate pairs they make (slots)
+        self._scratch: SignatureScratch | None = None
+        self._shard_pairs: np.ndarray | None = None
         self.stats: dict[str, Any] = {}
         if options.index_path and Path(options.index_path).exists():
             self._load_into(options.index_path)
+
+    @property
+    def ids(self) -> Sequence[str]:
+        """The documents' ids, in the order they were added (rows)."""
+        return self._ids
 
     @staticmethod
     def hash_params(options: DedupOptions) -> tuple:
@@ -548,6 +594,8 @@ class DedupEngine:
         Hashing runs in batches of ``batch_size`` documents (numpy works per
         batch, not per token); ``resolve()`` flushes the last batch.
         """
+        if self._scratch is not None:
+            raise ValueError("add() after add_shards(): resolve the shards first")
         if doc_id in self._row:
             raise ValueError(f"duplicate document id {doc_id!r}")
         o = self.options
@@ -564,21 +612,60 @@ class DedupEngine:
         if len(self._pending) >= o.batch_size or self._pending_chars >= _BATCH_CHARS:
             self._flush()
 
-    def add_hashed(self, ids: list[str], ranks: list[int], result: _BatchResult) -> None:
-        """Register a batch that :func:`hash_documents` hashed elsewhere (a shard's
-        task): the same rows as :meth:`add` on each document, in order."""
-        rows = []
-        for doc_id, rank in zip(ids, ranks):
-            if doc_id in self._row:
-                raise ValueError(f"duplicate document id {doc_id!r}")
-            rows.append(len(self._ids))
-            self._append(doc_id, b"", EMPTY_U32)
-            self._rank.append(rank)
-            self._seq.append(self._next_seq)
-            self._next_seq += 1
-            self._kept.append(True)
-        self._uf.grow(len(self._ids))
-        self._apply(rows, result)
+    def add_shards(self, shards: Iterable[ShardHashes], scratch_dir: str | None = None) -> list[int]:
+        """Register every document of ``shards`` (:func:`hash_shard` of each shard, in
+        shard order; iterated twice), the same rows as :meth:`add` on each, and
+        return how many documents each shard has.
+
+        Memory holds a few columns a document; the signatures go to a folder in
+        ``scratch_dir`` (default: the system's temporary folder), removed by
+        :meth:`resolve` or :meth:`close`; no shingle set is held, so
+        :meth:`resolve` needs ``texts_at`` to re-read the candidates' texts.
+        Only for a new engine (no index, nothing added)."""
+        if self._ids or self._n_old:
+            raise ValueError("add_shards() needs an engine with no documents")
+        counts: list[int] = []
+        columns: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        fps: list[np.ndarray] = []
+        for shard in shards:
+            counts.append(len(shard))
+            self._ids.extend(shard.ids)
+            columns.append((shard.ranks, shard.keys, shard.sizes, shard.bottom))
+            if self._story_has_fps:
+                fps.extend(shard.fingerprints or ())
+        n = len(self._ids)
+        if not columns:
+            no_keys, _, no_sizes, no_bottom = _no_columns(self.options.num_perm)
+            columns.append((np.zeros(0, dtype=np.int64), no_keys, no_sizes, no_bottom))
+        ranks, keys, sizes, bottom = (np.concatenate(c) for c in zip(*columns))
+        del columns
+        rep = _first_of_each_key(keys)
+        del keys
+        reps = np.flatnonzero(rep == np.arange(n))
+        slot_of = np.zeros(n, dtype=np.int64)
+        slot_of[reps] = np.arange(reps.size)
+        self._rep, self._slot, self._slot_rows, self._n_slots = rep, slot_of[rep], reps, int(reps.size)
+        self._nsh, self._bottom = sizes.astype(np.int64), bottom.astype(np.uint32)
+        self._sigs = np.zeros((0, self.options.num_perm), dtype=np.uint32)  # on disk
+        self._rank = array.array("q", ranks.astype(np.int64).tobytes())
+        self._seq = array.array("q", np.arange(n, dtype=np.int64).tobytes())
+        self._next_seq = n
+        self._kept = array.array("b", b"\x01" * n)
+        self._uf.grow(n)
+        self._store.grow(n)
+        self._keeping = False
+        if self._story_has_fps:
+            self._fps = [fps[r] for r in rep.tolist()]  # exact copies share their representative's
+        scratch = SignatureScratch(reps.size, self.options.num_perm, self.bands, self.rows, scratch_dir)
+        self._scratch = scratch
+        start = 0
+        for shard in shards:  # the representatives' signatures, in row (slot) order
+            own = rep[start : start + len(shard)] == np.arange(start, start + len(shard))
+            scratch.append(shard.signatures[own])
+            start += len(shard)
+        scratch.finish()
+        self._shard_pairs = scratch.candidate_pairs()
+        return counts
 
     def _flush(self) -> None:
         """Hash the pending batch (in a worker process when ``workers`` > 1)."""
@@ -631,11 +718,13 @@ class DedupEngine:
 
     def close(self) -> None:
         """Stop the helper processes of an engine that will not be resolved
-        (added documents stay unresolved)."""
+        (added documents stay unresolved), and remove its scratch folder."""
         for _, fut in self._inflight:
             fut.cancel()
         self._inflight.clear()
         self._shutdown_pool()
+        if self._scratch is not None:
+            self._scratch.close()
 
     def _shutdown_pool(self) -> None:
         """Stop the hashing processes (cancelling what has not started), and wait for them."""
@@ -749,7 +838,12 @@ class DedupEngine:
         reps = self._slot_rows[: self._n_slots]
         n_old_reps = int(np.searchsorted(reps, n_old))
         self._say("finding candidate pairs")
-        pairs = self._candidate_pairs(self._sigs[: self._n_slots], self.bands, self.rows, min_new=n_old_reps)
+        if self._shard_pairs is not None:  # found by add_shards()
+            pairs, self._shard_pairs = self._shard_pairs, None
+        else:
+            pairs = self._candidate_pairs(
+                self._sigs[: self._n_slots], self.bands, self.rows, min_new=n_old_reps
+            )
         pairs = reps[pairs] if pairs.size else pairs
         n_lsh = int(pairs.shape[0])
         pairs = self._prefilter(pairs)
@@ -779,7 +873,10 @@ class DedupEngine:
             for a, b in links.tolist():
                 uf.union(a, b)
         self._say("choosing survivors")
-        decisions = self._decide(n_old, n, first_seen, composites)
+        # rows from shards: a document with nothing to say (kept, alone) has no decision
+        # listed (a million of them is ~200 MB), unless it gets a story id
+        listed = self._scratch is None or o.story_grouping
+        decisions = self._decide(n_old, n, first_seen, composites, list_all=listed)
         if o.story_grouping:
             self._say("grouping stories")
             self._assign_stories(decisions, reps, n_old, n)
@@ -803,6 +900,8 @@ class DedupEngine:
             self.save(o.save_index)
         self._texts = self._texts_at = None
         self._links_now = _NO_EDGES
+        if self._scratch is not None:
+            self._scratch.close()
         return decisions
 
     def _say(self, phase: str, done: int | None = None, total: int | None = None) -> None:
@@ -836,15 +935,7 @@ class DedupEngine:
             )
         o = self.options
         batch: list[tuple[int, str]] = []
-        if self._texts_at is not None:  # only the rows needed, in row order
-            base = self._n_old
-            stream = self._texts_at(sorted(r - base for r in todo if r >= base))
-        else:
-            stream = texts()
-        for doc_id, text in stream:
-            r = self._row.get(doc_id)
-            if r is None or r not in todo:
-                continue
+        for r, text in self._texts_of(todo, texts):
             todo.discard(r)
             batch.append(
                 (
@@ -862,6 +953,29 @@ class DedupEngine:
         if todo:
             missing = sorted(self._ids[r] for r in todo)[:5]
             raise ValueError(f"texts() did not yield {len(todo)} needed documents, e.g. {missing}")
+
+    def _texts_of(
+        self, todo: set[int], texts: Callable[[], Iterable[tuple[str, str]]]
+    ) -> Iterator[tuple[int, str]]:
+        """(row, text) of the rows ``todo`` as ``texts_at`` or ``texts()`` yields them."""
+        if self._texts_at is not None:  # only the rows needed, in row order
+            base = self._n_old
+            wanted = sorted(r for r in todo if r >= base)
+            stream = self._texts_at([r - base for r in wanted])
+            if self._scratch is not None:  # rows from shards have no id map: they come back as asked
+                for r, (doc_id, text) in zip(wanted, stream):
+                    if doc_id != self._ids[r]:
+                        raise ValueError(f"texts_at() gave {doc_id!r} where {self._ids[r]!r} was added")
+                    yield r, text
+                return
+        elif self._scratch is not None:
+            raise ValueError("resolve() after add_shards() needs texts_at to re-read candidate documents")
+        else:
+            stream = texts()
+        for doc_id, text in stream:
+            r = self._row.get(doc_id)
+            if r is not None and r in todo:
+                yield r, text
 
     def _measure(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(Jaccard, containment, smaller set size) of row pairs; sets not in
@@ -939,7 +1053,7 @@ class DedupEngine:
         est = np.empty(a.size)
         for lo in range(0, a.size, 8192):  # bounded temporaries
             hi = lo + 8192
-            sa_, sb_ = self._sigs[self._slot[a[lo:hi]]], self._sigs[self._slot[b[lo:hi]]]
+            sa_, sb_ = self._signatures(self._slot[a[lo:hi]]), self._signatures(self._slot[b[lo:hi]])
             est[lo:hi] = np.count_nonzero(sa_ == sb_, axis=1)
         est /= o.num_perm
         sa, sb = self._nsh[a], self._nsh[b]
@@ -950,6 +1064,12 @@ class DedupEngine:
         )
         need = np.minimum(need_con, o.jaccard_threshold)
         return pairs[est >= need - o.prefilter_margin]
+
+    def _signatures(self, slots: np.ndarray) -> np.ndarray:
+        """The signatures in ``slots``: in memory, or read back (:meth:`add_shards`)."""
+        if self._scratch is not None:
+            return self._scratch.signatures(slots)
+        return self._sigs[slots]
 
     def _accept(self, jac: np.ndarray, con: np.ndarray, small: np.ndarray) -> np.ndarray:
         """The duplicate rule for verified (Jaccard, containment, smaller set size)."""
@@ -963,11 +1083,11 @@ class DedupEngine:
     def _sims(self, pairs: list[tuple[int, int]]) -> list[tuple[float, float, bool] | None]:
         """(Jaccard, containment, duplicate?) of row pairs, through their exact
         representatives (measured once per resolve, then remembered)."""
-        first, exact = self._exact_first, self._exact
+        rep = self._rep
         out: list[tuple[float, float, bool] | None] = [None] * len(pairs)
         todo: list[tuple[int, int, int]] = []
         for k, (x, y) in enumerate(pairs):
-            a, b = first[exact[x]], first[exact[y]]
+            a, b = int(rep[x]), int(rep[y])
             if a == b:
                 out[k] = (1.0, 1.0, True)
                 continue
@@ -1062,36 +1182,45 @@ class DedupEngine:
         if self._composite:
             reps = reps[~np.isin(reps, np.fromiter(self._composite, dtype=np.int64))]
         values = self._bottom[reps].ravel()
-        rows = np.repeat(reps, _BOTTOM)
+        # rows as 32-bit integers while they are sorted (4 a document: the table is the
+        # largest thing this step holds)
+        rows = np.repeat(reps.astype(np.int32 if len(self._ids) < 2**31 else np.int64), _BOTTOM)
         order = np.argsort(values, kind="stable")
         values, rows = values[order], rows[order]
+        del order
         first = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1]))) if values.size else rows
         df = np.diff(np.append(first, values.size))  # documents each value is among the smallest of
         common = np.repeat(df > _BOTTOM_MAX_DF, df)
         values, rows = values[~common], rows[~common]
-        pages = np.array(sorted(cand), dtype=np.int64)
-        fetched = self._gather_shingles(pages, self._texts)
-        own, sizes = self._store.gather(pages)  # every page's shingles, looked up at once
-        lo = np.searchsorted(values, own, "left")
-        found = np.searchsorted(values, own, "right") - lo
-        part = rows[concat_ranges(lo, found)]
-        page = np.repeat(np.repeat(pages, sizes), found)
-        ok = (nsh[part] < nsh[page]) & (part < page if first_seen else True)
-        code = sorted_unique(page[ok] * len(self._ids) + part[ok])
-        known = np.array([c * len(self._ids) + x for c, parts in cand.items() for x in parts], dtype=np.int64)
-        code = code[~np.isin(code, known)]
-        pairs = list(zip((code % len(self._ids)).tolist(), (code // len(self._ids)).tolist()))
-        sims = self._sims(pairs)
-        if fetched.size:
-            self._store.drop(fetched)
-        for (x, c), sim in zip(pairs, sims):
-            if c not in cand or sim is None or not sim[2]:
-                continue
-            share = sim[1] * int(nsh[x]) / max(int(nsh[c]), 1)
-            if self._accept(np.array([sim[0]]), np.array([share]), np.array([int(nsh[c])]))[0]:
-                del cand[c]  # a copy of that document
-            else:
-                cand[c].append(x)
+        del first, df, common
+        all_pages = np.array(sorted(cand), dtype=np.int64)
+        n = len(self._ids)
+        # pages a batch at a time: their shingles (re-read when not held) are looked up and
+        # the parts found verified, then let go
+        for start in range(0, all_pages.size, _PAGES_LOOKED_UP):
+            pages = all_pages[start : start + _PAGES_LOOKED_UP]
+            fetched = self._gather_shingles(pages, self._texts)
+            own, sizes = self._store.gather(pages)
+            lo = np.searchsorted(values, own, "left")
+            found = np.searchsorted(values, own, "right") - lo
+            part = rows[concat_ranges(lo, found)]
+            page = np.repeat(np.repeat(pages, sizes), found)
+            ok = (nsh[part] < nsh[page]) & (part < page if first_seen else True)
+            code = sorted_unique(page[ok] * n + part[ok])
+            known = np.array([c * n + x for c in pages.tolist() for x in cand[c]], dtype=np.int64)
+            code = code[~np.isin(code, known)]
+            pairs = list(zip((code % n).tolist(), (code // n).tolist()))
+            sims = self._sims(pairs)
+            if fetched.size:
+                self._store.drop(fetched)
+            for (x, c), sim in zip(pairs, sims):
+                if c not in cand or sim is None or not sim[2]:
+                    continue
+                share = sim[1] * int(nsh[x]) / max(int(nsh[c]), 1)
+                if self._accept(np.array([sim[0]]), np.array([share]), np.array([int(nsh[c])]))[0]:
+                    del cand[c]  # a copy of that document
+                else:
+                    cand[c].append(x)
         for parts in cand.values():
             parts.sort()
 
@@ -1341,7 +1470,7 @@ class DedupEngine:
         the new members that are not (with the old kept rows, which may
         survive again) are split into connected components of verified edges
         and handled the same way."""
-        first, exact = self._exact_first, self._exact
+        rep = self._rep
         todo = [group]
         while todo:
             rows = todo.pop()
@@ -1361,7 +1490,7 @@ class DedupEngine:
             # components of the rest: exact copies together, plus verified edges
             by_rep: dict[int, list[int]] = {}
             for m in rest:
-                by_rep.setdefault(first[exact[m]], []).append(m)
+                by_rep.setdefault(int(rep[m]), []).append(m)
             seen: set[int] = set()
             for r0 in sorted(by_rep):
                 if r0 in seen:
@@ -1428,9 +1557,11 @@ class DedupEngine:
         n: int,
         first_seen: dict[int, int] | None,
         composites: dict[int, tuple[tuple[str, ...], float]],
+        list_all: bool = True,
     ) -> dict[str, Decision]:
         """Survivor and duplicates of every cluster that has new rows, and the
-        composite pages (``first_seen``: the sweep's duplicates)."""
+        composite pages (``first_seen``: the sweep's duplicates); with
+        ``list_all`` false, no decision for a kept document alone in its cluster."""
         if first_seen is not None:
             dup_of = first_seen
         else:  # a method of its own: its working state is freed before the decisions are built
@@ -1441,13 +1572,13 @@ class DedupEngine:
                 dup_of.pop(i, None)  # clustered only with other composites: all of them go anyway
         has_dups = set(dup_of.values())
         # similarity of each near duplicate to its survivor (representatives' sets)
-        first = self._exact_first
+        rep = self._rep  # rows of the same text share their representative
         sim: dict[int, tuple[float, float]] = {}
         near = []
         for i, t in sorted(dup_of.items()):
-            if self._exact[i] == self._exact[t]:
+            if rep[i] == rep[t]:
                 continue
-            a, b = first[self._exact[t]], first[self._exact[i]]
+            a, b = int(rep[t]), int(rep[i])
             key = (a, b) if a < b else (b, a)
             known = self._edge_sim.get(*key) or self._pair_sim.get(key)
             if known is not None:  # a verified edge or the star check already measured this pair
@@ -1479,13 +1610,15 @@ class DedupEngine:
             t = dup_of.get(i)
             if t is None:
                 role = "survivor" if i in has_dups else None
+                if role is None and composite is None and not list_all:
+                    continue
                 out[doc_id] = Decision(doc_id, True, cluster_id=doc_id if role else None, role=role)
                 if composite is not None:  # kept and flagged
                     out[doc_id] = attrs.evolve(out[doc_id], composite_of=composite[0], coverage=composite[1])
                 continue
             self._kept[i] = False
             sid = self._ids[t]
-            if self._exact[i] == self._exact[t]:
+            if rep[i] == rep[t]:
                 method, jc, cn = "exact", 1.0, 1.0
             else:
                 method = "near"
@@ -1552,7 +1685,8 @@ class DedupEngine:
         # union-find parent, shingle-store range (start + size)
         # signature slot, union-find parent, shingle-store range (start + size), smallest hashes
         per_row = 16 + 8 + 8 + 1 + 8 + 8 + 8 + 8 + 12 + 4 * _BOTTOM
-        sigs = self._n_slots * (self.options.num_perm * self._sigs.itemsize + 8)
+        held = min(self._n_slots, self._sigs.shape[0])  # none after add_shards(): they are on disk
+        sigs = held * (self.options.num_perm * self._sigs.itemsize + 8)
         total = n * per_row + sigs + self._store.nbytes + sum(fps.values())
         total += len("".join(self._ids).encode("utf-8", "surrogatepass"))  # UTF-8 lengths add up
         return total / n
@@ -1562,6 +1696,8 @@ class DedupEngine:
         n = self._n_old
         if n != len(self._ids):
             raise ValueError("save() after resolve(): some added documents are not resolved yet")
+        if not self._exact and n:
+            raise ValueError("cannot save an index of documents added by add_shards()")
         o = self.options
         first_arr = self._rep[:n]
         is_rep = first_arr == np.arange(n)
@@ -1597,7 +1733,7 @@ class DedupEngine:
         arrays = {
             "id_blob": np.frombuffer(b"".join(ids), dtype=np.uint8),
             "id_offsets": np.cumsum([0] + [len(b) for b in ids], dtype=np.int64),
-            "exact": np.frombuffer(b"".join(self._exact[:n]), dtype=np.uint8).reshape(n, 16),
+            "exact": np.frombuffer(b"".join(self._exact[:n]), dtype=np.uint8).reshape(n, _KEY_BYTES),
             "sigs": self._sigs[self._slot[:n]],  # one per row (format 1)
             "shingles": sh,
             "shingle_offsets": sh_off,

@@ -6,7 +6,7 @@ import functools
 
 import numpy as np
 
-from .shingles import mix64
+from .shingles import mix64, sorted_unique
 
 
 @functools.lru_cache(maxsize=64)
@@ -65,22 +65,39 @@ def candidate_pairs(sigs: np.ndarray, bands: int, rows: int, min_new: int = 0) -
     n = sigs.shape[0]
     if n < 2:
         return np.zeros((0, 2), dtype=np.int64)
-    group = max(1, min(bands, (1 << 19) // n))
+    group = band_group(n, bands, 1 << 19)
     # keys of a few bands at a time: all bands at once would be 8 bytes x bands
     # per document (224 MB for 1M documents at 28 bands)
-    codes = []
+    codes = UniqueCodes()
     for b in range(0, bands, group):
         g = min(group, bands - b)
         keys = band_keys(sigs[:, b * rows : (b + g) * rows], g, rows, first_band=b)
-        codes.append(_bucket_pairs(keys, n, min_new))
-    code = np.sort(np.concatenate(codes))
-    if code.size == 0:
-        return np.zeros((0, 2), dtype=np.int64)
-    code = code[np.concatenate(([True], code[1:] != code[:-1]))]
-    return np.stack((code // n, code % n), axis=1)
+        codes.add(bucket_pairs(keys, n, min_new))
+    return codes.pairs(n)
 
 
-def _bucket_pairs(keys: np.ndarray, n: int, min_new: int) -> np.ndarray:
+def band_group(n: int, bands: int, entries: int) -> int:
+    """How many bands to bucket at once so that ``n`` documents make about ``entries`` keys."""
+    return max(1, min(bands, entries // max(n, 1)))
+
+
+class UniqueCodes:
+    """The distinct pair codes i*n+j of several bands' buckets, made unique band group
+    by band group: a near-duplicate pair shares a bucket in most bands, and all the
+    bands' codes at once would be many times the pairs (70 MB for a million documents)."""
+
+    def __init__(self) -> None:
+        self.codes = np.zeros(0, dtype=np.int64)
+
+    def add(self, codes: np.ndarray) -> None:
+        self.codes = sorted_unique(np.concatenate((self.codes, codes)))
+
+    def pairs(self, n: int) -> np.ndarray:
+        """Sorted unique (i, j) pairs, (M, 2) int64."""
+        return np.stack((self.codes // n, self.codes % n), axis=1)
+
+
+def bucket_pairs(keys: np.ndarray, n: int, min_new: int = 0) -> np.ndarray:
     """Pair codes i*n+j (i < j, j >= min_new) of rows sharing a key in any
     column of ``keys`` (n, g); keys of different bands never collide by
     construction of :func:`band_keys` (band number mixed in)."""

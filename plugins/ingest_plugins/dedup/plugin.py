@@ -29,7 +29,8 @@ from typing import Any
 import attrs
 
 from ingest import Document, StageContext, StageKind, StageSpec, hookimpl
-from ingest_plugins.dedup.engine import Decision, DedupEngine, DedupOptions, HashedBatch, hash_documents
+from ingest_plugins.dedup.engine import Decision, DedupEngine, DedupOptions, hash_shard
+from ingest_plugins.dedup.shard_hashes import ShardHashes
 
 REASONS = {"exact": "exact_duplicate", "near": "near_duplicate", "composite": "composite"}
 
@@ -85,6 +86,8 @@ class DedupStage:
         self.decisions: dict[str, Decision] = {}
         self._engine: DedupEngine | None = None  # fed by observe(), resolved by fit()
         self._observed = 0
+        # over shards the decisions list only documents with something to say: the others are kept as they are
+        self._unlisted_kept = False
 
     def observe(self, doc: Document) -> None:
         """Hash one document while the runner spools the stream (before
@@ -147,31 +150,37 @@ class DedupStage:
         ``ingest run`` process): one partition."""
         return 1
 
-    def shard_pass(self, docs: Iterable[Document]) -> list[list[HashedBatch]]:
-        """In a shard's task: each document hashed as the engine hashes it (the one partition's piece)."""
-        return [hash_documents(self.options, ((doc.id, compared_text(doc), doc.metadata) for doc in docs))]
+    def shard_pass(self, docs: Iterable[Document]) -> list[ShardHashes]:
+        """In a shard's task: each document hashed as the engine hashes it, but its
+        shingle set (the one partition's piece)."""
+        return [hash_shard(self.options, ((doc.id, compared_text(doc), doc.metadata) for doc in docs))]
 
     def combine_partition(
-        self, index: int, pieces: Iterable[list[HashedBatch]], corpus: Iterable[Document]
+        self, index: int, pieces: Iterable[ShardHashes], corpus: Iterable[Document]
     ) -> tuple[list[dict[str, Decision]], None]:
         """In the partition's task: every shard's hashes in shard order, resolved as
-        one corpus; each shard's model is the decisions on its documents."""
+        one corpus; each shard's model is the decisions on its documents that say
+        something (a document missing from it is kept as it is)."""
         # this task is one of the run's workers: the engine hashes nothing more in other processes
         engine = DedupEngine(self.options, workers=1)
-        shard_ids: list[list[str]] = []
-        for piece in pieces:
-            ids: list[str] = []
-            for batch in piece:
-                engine.add_hashed(*batch)
-                ids += batch[0]
-            shard_ids.append(ids)
-        self._resolve(engine, corpus)
+        try:
+            counts = engine.add_shards(pieces)
+            self._resolve(engine, corpus)
+        finally:
+            engine.close()
         decisions, self.decisions = self.decisions, {}
-        return [{doc_id: decisions[doc_id] for doc_id in ids} for ids in shard_ids], None
+        models: list[dict[str, Decision]] = []
+        ids = engine.ids
+        start = 0
+        for count in counts:
+            models.append({i: decisions[i] for i in ids[start : start + count] if i in decisions})
+            start += count
+        return models, None
 
     def use_shard(self, decisions: list[dict[str, Decision]]) -> None:
         """In a shard's task: the decisions on its documents (from the one partition), before they pass."""
         self.decisions = decisions[0]
+        self._unlisted_kept = True
 
     def _new_engine(self) -> DedupEngine:
         # hashing runs on the run's cores ([run] workers; results never depend on it),
@@ -204,6 +213,9 @@ class DedupStage:
     def __call__(self, docs: Iterable[Document]) -> Iterator[Document]:
         for doc in docs:
             decision = self.decisions.get(doc.id)
+            if decision is None and self._unlisted_kept:
+                yield doc
+                continue
             if decision is None:
                 # Not seen in fit: cannot happen unless ids repeat; keep, and say so.
                 self.ctx.warn("document was not seen by the dedup pass (duplicate id?); kept", doc=doc)

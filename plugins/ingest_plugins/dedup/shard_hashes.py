@@ -1,0 +1,121 @@
+"""What a shard's task hashes for the dedup stage, and where the task that resolves
+every shard keeps the signatures.
+
+A sharded run hashes each shard in its own task (:func:`engine.hash_shard`) and
+resolves all of them in one task (:meth:`engine.DedupEngine.add_shards`). What
+that task holds in memory is a few columns a document (its id, rank, exact key,
+set size, smallest shingle hashes: ~100 bytes); the signatures (512 bytes a
+document at 128 positions) go to a scratch folder, are bucketed from there a few
+bands at a time, and are read back only for the candidate pairs the prefilter
+looks at. Shingle sets never travel: verification re-reads the candidates' texts.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+from .lsh import UniqueCodes, band_group, band_keys, bucket_pairs
+
+#: Bucket keys made at once while finding candidate pairs (their sort needs about
+#: 50 bytes a key: ~50 MB).
+BUCKET_ENTRIES = 1 << 20
+
+#: Candidate pairs whose signatures are read back at once (at most twice this many
+#: 4 KiB pages of the signature file are mapped at a time: 64 MB).
+PAIRS_READ = 8192
+
+
+@attrs.define(eq=False)
+class ShardHashes:
+    """A shard's documents hashed for dedup, in the order the stage saw them
+    (one row each): everything :class:`~engine.DedupEngine` keeps of a document
+    but its shingle set."""
+
+    ids: list[str]
+    #: rank under the survivor policy (smaller survives)
+    ranks: np.ndarray
+    #: exact key of the whitespace-normalised text, (n, 16) uint8
+    keys: np.ndarray
+    #: MinHash signatures, (n, num_perm) uint32
+    signatures: np.ndarray
+    #: shingle-set sizes
+    sizes: np.ndarray
+    #: the smallest shingle hashes of each set, (n, k) uint32
+    bottom: np.ndarray
+    #: story fingerprints (story grouping on), else None
+    fingerprints: list[np.ndarray] | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+class SignatureScratch:
+    """The representatives' signatures, and their LSH bucket keys a few bands a file,
+    in a temporary folder (removed by :meth:`close`).
+
+    ``append`` takes signatures in slot order; then :meth:`candidate_pairs` finds
+    the pairs :func:`lsh.candidate_pairs` would find over all of them, and
+    :meth:`signatures` reads some of them back."""
+
+    def __init__(self, total: int, num_perm: int, bands: int, rows: int, folder: str | None = None) -> None:
+        self.total, self.num_perm, self.bands, self.rows = total, num_perm, bands, rows
+        self.group = band_group(total, bands, BUCKET_ENTRIES)
+        self.folder = Path(tempfile.mkdtemp(prefix="ingest-dedup-", dir=folder))
+        self.count = 0
+        self._sig_path = self.folder / "signatures.u32"
+        self._sig_file = open(self._sig_path, "wb")  # noqa: SIM115 (closed by finish or close)
+        self._firsts = list(range(0, bands, self.group))
+        self._key_files = [
+            open(self.folder / f"bands-{first:03d}.u64", "wb")  # noqa: SIM115
+            for first in self._firsts
+        ]
+
+    def append(self, signatures: np.ndarray) -> None:
+        """Signatures of the next representatives (rows in slot order)."""
+        if not len(signatures):
+            return
+        signatures = np.ascontiguousarray(signatures, dtype=np.uint32)
+        signatures.tofile(self._sig_file)
+        keys = band_keys(signatures, self.bands, self.rows)
+        for first, fh in zip(self._firsts, self._key_files):
+            np.ascontiguousarray(keys[:, first : first + self.group]).tofile(fh)
+        self.count += len(signatures)
+
+    def finish(self) -> None:
+        """Every representative appended: close the files for reading."""
+        for fh in (self._sig_file, *self._key_files):
+            fh.close()
+        if self.count != self.total:
+            raise ValueError(f"{self.count} signatures written, {self.total} expected")
+
+    def candidate_pairs(self) -> np.ndarray:
+        """Sorted unique slot pairs (i < j) sharing a bucket in at least one band."""
+        n = self.count
+        if n < 2:
+            return np.zeros((0, 2), dtype=np.int64)
+        codes = UniqueCodes()
+        for first, fh in zip(self._firsts, self._key_files):
+            width = min(self.group, self.bands - first)
+            keys = np.fromfile(fh.name, dtype=np.uint64).reshape(n, width)
+            codes.add(bucket_pairs(keys, n))
+            del keys
+        return codes.pairs(n)
+
+    def signatures(self, slots: np.ndarray) -> np.ndarray:
+        """The signatures in ``slots`` (a copy; the file is mapped only meanwhile)."""
+        mapped = np.memmap(self._sig_path, dtype=np.uint32, mode="r", shape=(self.count, self.num_perm))
+        try:
+            return np.array(mapped[np.asarray(slots, dtype=np.int64)])
+        finally:
+            del mapped
+
+    def close(self) -> None:
+        """Remove the folder (also after a failure)."""
+        for fh in (self._sig_file, *self._key_files):
+            fh.close()
+        shutil.rmtree(self.folder, ignore_errors=True)

@@ -1,0 +1,139 @@
+"""Dedup over shards: each shard hashed in its own task (no shingle set travels), every
+shard resolved in one task that holds a few columns a document and keeps the signatures
+on disk; the decisions are those of the engine fed document by document."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from ingest_plugins.dedup import engine as engine_module
+from ingest_plugins.dedup.engine import Decision, DedupEngine, DedupOptions, hash_shard
+from test_dedup_composite import corpus as digests_corpus
+from test_dedup_engine import generated
+
+DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "dev" / "neardup" / "input"
+
+
+def dev_documents() -> dict[str, str]:
+    if not DEV.is_dir():
+        pytest.skip(f"{DEV} is not here")
+    return {path.name: path.read_text(encoding="utf-8") for path in sorted(DEV.iterdir())}
+
+
+def streamed(docs: dict[str, str], options: DedupOptions) -> dict[str, Decision]:
+    engine = DedupEngine(options)
+    for doc_id, text in docs.items():
+        engine.add(doc_id, text)
+    return engine.resolve(texts=lambda: iter(docs.items()))
+
+
+class Texts:
+    """What the sharded corpus gives the engine: the texts at some positions, counting reads."""
+
+    def __init__(self, docs: dict[str, str]) -> None:
+        self.items = list(docs.items())
+        self.read: set[int] = set()
+
+    def __call__(self, positions: list[int]) -> Iterator[tuple[str, str]]:
+        for position in positions:
+            self.read.add(position)
+            yield self.items[position]
+
+
+def sharded(
+    docs: dict[str, str], options: DedupOptions, shard_size: int, scratch: Path
+) -> tuple[dict[str, Decision], Texts]:
+    items = list(docs.items())
+    shards = [
+        hash_shard(options, ((doc_id, text, None) for doc_id, text in items[lo : lo + shard_size]))
+        for lo in range(0, len(items), shard_size)
+    ]
+    engine = DedupEngine(options)
+    counts = engine.add_shards(shards, scratch_dir=str(scratch))
+    assert counts == [len(shard) for shard in shards]
+    assert list(scratch.iterdir()), "the signatures are on disk while the engine resolves"
+    texts = Texts(docs)
+    decisions = engine.resolve(texts=lambda: iter(items), texts_at=texts)
+    assert not list(scratch.iterdir()), "resolve() removes its scratch folder"
+    return decisions, texts
+
+
+def listed(decisions: dict[str, Decision], story: bool) -> dict[str, Decision]:
+    """The decisions that say something: over shards a document kept alone has none."""
+    return {k: d for k, d in decisions.items() if story or d != Decision(k, True)}
+
+
+OPTIONS = [
+    {},
+    {"survivor": "first_seen"},
+    {"clusters": "transitive"},
+    {"composite": "keep", "mode": "annotate"},
+    {"story_grouping": True},
+    {"survivor": "earliest", "shingle_memory_mb": 0.01},
+]
+
+
+@pytest.mark.parametrize(
+    "opts", OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default"
+)
+def test_shards_resolved_together_decide_as_the_streamed_engine_on_the_dev_set(
+    tmp_path: Path, opts: dict
+) -> None:
+    docs = dev_documents()
+    options = DedupOptions(**opts)
+    plain = streamed(docs, options)
+    decisions, texts = sharded(docs, options, 50, tmp_path)
+    assert decisions == listed(plain, options.story_grouping)
+    assert any(d.role == "duplicate" for d in plain.values())
+    # only candidates' texts are read back
+    assert 0 < len(texts.read) < len(docs)
+
+
+@pytest.mark.parametrize("survivor", ["longest", "first_seen"])
+@pytest.mark.parametrize("pages_at_once", [1, 4096])
+def test_digests_and_exact_copies_across_shards_decide_as_one_engine(
+    tmp_path: Path, survivor: str, pages_at_once: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = {**digests_corpus(3), **generated(40, seed=5)}
+    items = list(docs.items())
+    random.Random(2).shuffle(items)
+    docs = dict(
+        items + [(f"copy-{k}", v) for k, v in items[:: len(items) // 9]]
+    )  # exact copies, later shards
+    options = DedupOptions(survivor=survivor)
+    plain = streamed(docs, options)
+    # the pages that may hold other documents are looked up a batch at a time
+    monkeypatch.setattr(engine_module, "_PAGES_LOOKED_UP", pages_at_once)
+    assert any(d.role == "composite" for d in plain.values())
+    assert any(d.method == "exact" for d in plain.values())
+    for shard_size in (1, 7, len(docs)):
+        decisions, _ = sharded(docs, options, shard_size, tmp_path)
+        assert decisions == listed(plain, False), shard_size
+
+
+def test_a_failed_resolve_leaves_no_scratch_folder(tmp_path: Path) -> None:
+    docs = generated(30, seed=3)
+    engine = DedupEngine(DedupOptions())
+    engine.add_shards([hash_shard(DedupOptions(), ((k, v, None) for k, v in docs.items()))], str(tmp_path))
+
+    def wrong(positions: list[int]) -> Iterator[tuple[str, str]]:
+        yield from (("someone-else", "text") for _ in positions)
+
+    with pytest.raises(ValueError, match="texts_at\\(\\) gave 'someone-else'"):
+        engine.resolve(texts=lambda: iter(docs.items()), texts_at=wrong)
+    engine.close()
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_empty_shard_and_an_empty_corpus(tmp_path: Path) -> None:
+    options = DedupOptions()
+    empty = hash_shard(options, [])
+    engine = DedupEngine(options)
+    assert engine.add_shards([empty, empty], str(tmp_path)) == [0, 0]
+    assert engine.resolve(texts=lambda: iter(()), texts_at=lambda positions: iter(())) == {}
+    docs = generated(10, seed=8)
+    decisions, _ = sharded({**docs}, options, len(docs), tmp_path)
+    assert decisions == listed(streamed(docs, options), False)
