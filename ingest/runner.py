@@ -46,7 +46,7 @@ from ingest.engine.parallel import (
     resolve_workers,
     run_segment,
 )
-from ingest.engine.run_support import cleanup, cpu_seconds
+from ingest.engine.run_support import cleanup, cpu_seconds, release_memory
 from ingest.engine.spool import PickledDocument, Spool
 from ingest.engine.stream_stage import Clock, run_stream_stage
 from ingest.executors.local import LocalExecutor, start_executor
@@ -467,6 +467,7 @@ class Pipeline:
             return None, why, True
         files = self.config.run.shard_files
         parts = list(source.plan(files))
+        release_memory()  # the folder walk's list of every file: workers forked later need not hold it
         if not parts:
             return None, "no input", False
         if len(parts) < 2 and mode == "auto":
