@@ -6,8 +6,10 @@ import datetime
 import random
 
 import attrs
+import numpy as np
 import pytest
 from ingest_plugins.dedup import Decision, DedupEngine, DedupOptions
+from ingest_plugins.dedup.lsh import ANCHORS, bucket_pair_codes
 
 VOCAB = [f"{a}{b}{c}" for a in "bcdfgklmnprst" for b in "aeiou" for c in ("", "n", "r", "s", "l", "x")]
 
@@ -440,3 +442,32 @@ def test_shingle_store_pair_similarities_match_python_sets() -> None:
             assert z == least
             assert x == pytest.approx(inter / union if union else 1.0)
             assert y == pytest.approx(inter / least if least else (1.0 if not union else 0.0))
+
+
+# ------------------------------------------------------------ large buckets
+def test_a_bucket_past_max_bucket_pairs_its_rows_with_its_first_rows_only() -> None:
+    n = 3_010
+    key_of_row = np.array([7] * 3_000 + [9] * 10, dtype=np.uint64)  # rows 0-2999 in one bucket, 3000-3009
+    rows = np.arange(n, dtype=np.int64)[::-1].copy()  # given in any order
+    keys = key_of_row[rows]
+    every = np.unique(bucket_pair_codes(keys, rows, n))
+    assert every.size == 3_000 * 2_999 // 2 + 45
+    capped = np.unique(bucket_pair_codes(keys, rows, n, max_bucket=1_000))
+    large = capped[capped // n < 3_000]
+    assert large.size == ANCHORS * (ANCHORS - 1) // 2 + (3_000 - ANCHORS) * ANCHORS
+    assert set((large // n).tolist()) == set(range(ANCHORS))  # every pair has one of the first rows
+    assert (capped[capped // n >= 3_000] == every[every // n >= 3_000]).all()  # a small bucket: every pair
+
+
+def test_copies_of_one_story_in_large_buckets_are_found_as_without_a_limit() -> None:
+    """Two hundred edited copies of a wire story fill buckets far past ``max_bucket``:
+    paired with the first few only, they are still all found, with the same decisions."""
+    rng = random.Random(4)
+    base = story(rng, paragraphs=6, words=60)
+    docs = {
+        f"copy{i:03d}": "\n".join(p.replace(rng.choice(VOCAB), "qqq", 1) for p in base) for i in range(200)
+    }
+    docs.update({f"other{i}": "\n".join(story(rng, 4, 40)) for i in range(30)})
+    limited = run(docs, max_bucket=20)
+    assert limited == run(docs, max_bucket=0)
+    assert len(dropped(limited)) >= 190

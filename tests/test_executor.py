@@ -113,9 +113,9 @@ def test_engine_seams_give_the_same_decisions():
 
     calls = []
 
-    def counting_pairs(sigs, bands, rows, min_new=0):
+    def counting_pairs(sigs, bands, rows, min_new=0, max_bucket=0):
         calls.append(sigs.shape[0])
-        return candidate_pairs(sigs, bands, rows, min_new=min_new)
+        return candidate_pairs(sigs, bands, rows, min_new=min_new, max_bucket=max_bucket)
 
     class Recording(LocalExecutor):
         def submit(self, fn, /, *args):

@@ -54,7 +54,13 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int, first_band: int = 0) -> n
     return key
 
 
-def candidate_pairs(sigs: np.ndarray, bands: int, rows: int, min_new: int = 0) -> np.ndarray:
+#: rows of a bucket larger than ``max_bucket`` that every other row of it is paired with
+ANCHORS = 16
+
+
+def candidate_pairs(
+    sigs: np.ndarray, bands: int, rows: int, min_new: int = 0, max_bucket: int = 0
+) -> np.ndarray:
     """Sorted unique candidate pairs (i < j) of signature rows, (M, 2) int64:
     every pair sharing a bucket in at least one band.
 
@@ -72,7 +78,7 @@ def candidate_pairs(sigs: np.ndarray, bands: int, rows: int, min_new: int = 0) -
     for b in range(0, bands, group):
         g = min(group, bands - b)
         keys = band_keys(sigs[:, b * rows : (b + g) * rows], g, rows, first_band=b)
-        codes.add(bucket_pairs(keys, n, min_new))
+        codes.add(bucket_pairs(keys, n, min_new, max_bucket))
     return codes.pairs(n)
 
 
@@ -97,18 +103,26 @@ class UniqueCodes:
         return np.stack((self.codes // n, self.codes % n), axis=1)
 
 
-def bucket_pairs(keys: np.ndarray, n: int, min_new: int = 0) -> np.ndarray:
+def bucket_pairs(keys: np.ndarray, n: int, min_new: int = 0, max_bucket: int = 0) -> np.ndarray:
     """Pair codes i*n+j (i < j, j >= min_new) of rows sharing a key in any
     column of ``keys`` (n, g); keys of different bands never collide by
     construction of :func:`band_keys` (band number mixed in)."""
     g = keys.shape[1]
-    return bucket_pair_codes(keys.ravel(), np.repeat(np.arange(n, dtype=np.int64), g), n, min_new)
+    return bucket_pair_codes(keys.ravel(), np.repeat(np.arange(n, dtype=np.int64), g), n, min_new, max_bucket)
 
 
-def bucket_pair_codes(flat: np.ndarray, rows_of: np.ndarray, n: int, min_new: int = 0) -> np.ndarray:
+def bucket_pair_codes(
+    flat: np.ndarray, rows_of: np.ndarray, n: int, min_new: int = 0, max_bucket: int = 0
+) -> np.ndarray:
     """Pair codes i*n+j (i < j, j >= min_new) of the rows sharing a bucket
     key, from parallel arrays of bucket keys (uint64) and rows (int64), in
-    any order; a pair may repeat (the caller makes them unique)."""
+    any order; a pair may repeat (the caller makes them unique).
+
+    ``max_bucket`` (0: no limit): a bucket of more rows than this pairs each of
+    its rows only with its first :data:`ANCHORS` rows (by row), instead of with
+    every other one: about ``ANCHORS`` pairs a row instead of half the bucket's
+    size (page furniture a whole site shares makes buckets of thousands of
+    pages, whose pairs grow with the square of the corpus)."""
     order = np.lexsort((rows_of, flat))  # by key, then row: members of a bucket ascending
     flat, members = flat[order], rows_of[order]
     same_next = flat[1:] == flat[:-1]
@@ -119,8 +133,13 @@ def bucket_pair_codes(flat: np.ndarray, rows_of: np.ndarray, n: int, min_new: in
     sizes = np.diff(np.append(starts, flat.size))
     multi = sizes > 1
     starts, sizes = starts[multi], sizes[multi]
-    pos = np.repeat(starts, sizes) + (np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes))
+    index = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)  # place in its bucket
+    pos = np.repeat(starts, sizes) + index
     after = np.repeat(starts + sizes, sizes) - pos - 1
+    if (
+        max_bucket and (sizes > max_bucket).any()
+    ):  # past its first rows, a large bucket's rows pair with those only
+        after[np.repeat(sizes > max_bucket, sizes) & (index >= ANCHORS)] = 0
     left = np.repeat(pos, after)
     step = np.arange(after.sum()) - np.repeat(np.cumsum(after) - after, after) + 1
     a, b = members[left], members[left + step]

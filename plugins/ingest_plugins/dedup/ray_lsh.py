@@ -49,11 +49,11 @@ def _map_band_keys(
 
 
 @ray.remote
-def _reduce_pairs(n: int, min_new: int, *parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+def _reduce_pairs(n: int, min_new: int, max_bucket: int, *parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Unique pair codes i*n+j of the buckets of one partition."""
     keys = np.concatenate([k for k, _ in parts])
     row_of = np.concatenate([r for _, r in parts])
-    return np.unique(bucket_pair_codes(keys, row_of, n, min_new))
+    return np.unique(bucket_pair_codes(keys, row_of, n, min_new, max_bucket))
 
 
 @attrs.frozen
@@ -72,7 +72,9 @@ class RayCandidatePairs:
         """Two partitions per CPU: every CPU busy, stragglers evened out."""
         return cls(partitions=max(1, 2 * parallelism))
 
-    def __call__(self, sigs: np.ndarray, bands: int, rows: int, min_new: int = 0) -> np.ndarray:
+    def __call__(
+        self, sigs: np.ndarray, bands: int, rows: int, min_new: int = 0, max_bucket: int = 0
+    ) -> np.ndarray:
         """Sorted unique candidate pairs (i < j), (M, 2) int64, exactly as
         :func:`lsh.candidate_pairs` returns them."""
         n = sigs.shape[0]
@@ -88,7 +90,8 @@ class RayCandidatePairs:
             )
             mapped.append(out if self.partitions > 1 else [out])
         reduced = [
-            _reduce_pairs.remote(n, min_new, *[parts[p] for parts in mapped]) for p in range(self.partitions)
+            _reduce_pairs.remote(n, min_new, max_bucket, *[parts[p] for parts in mapped])
+            for p in range(self.partitions)
         ]
         code = np.unique(np.concatenate(ray.get(reduced)))
         if code.size == 0:
