@@ -5,6 +5,7 @@ on disk; the decisions are those of the engine fed document by document."""
 from __future__ import annotations
 
 import random
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from ingest_plugins.dedup import engine as engine_module
 from ingest_plugins.dedup.engine import Decision, DedupEngine, DedupOptions, hash_shard
 from test_dedup_composite import corpus as digests_corpus
 from test_dedup_engine import generated
+
+from ingest.testing import run_config
 
 DEV = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "dev" / "neardup" / "input"
 
@@ -137,3 +140,23 @@ def test_an_empty_shard_and_an_empty_corpus(tmp_path: Path) -> None:
     docs = generated(10, seed=8)
     decisions, _ = sharded({**docs}, options, len(docs), tmp_path)
     assert decisions == listed(streamed(docs, options), False)
+
+
+def test_a_sharded_run_keeps_the_signatures_beside_the_shards(tmp_path: Path, monkeypatch) -> None:
+    """The resolving task writes its scratch files in the run's shards folder, not in the
+    system's temporary folder (which may be small): a run whose temporary folder does
+    not exist still finishes, with the decisions of an unsharded run."""
+    corpus = {f"{k}.txt": v for k, v in generated(60, seed=9).items()}
+    config = {
+        "sink": {"type": "jsonl", "path": "out"},
+        "run": {"shard_files": 40},
+        "pipeline": [{"stage": "dedup"}],
+    }
+    plain = run_config({**config, "run": {"shards": "off"}}, directory=tmp_path / "plain", corpus=corpus)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))  # forked workers inherit it
+    sharded = run_config(config, "--workers", "2", directory=tmp_path / "sharded", corpus=corpus)
+    assert sharded.exit_code == 0, sharded.stderr
+    assert sharded.report["shards"]["count"] > 1
+    assert sharded.report["dropped_by_stage_and_reason"] == plain.report["dropped_by_stage_and_reason"]
+    assert plain.report["dropped_by_stage_and_reason"]
+    assert not list((tmp_path / "sharded" / "out").glob(".ingest-shards*"))

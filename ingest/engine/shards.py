@@ -16,6 +16,8 @@ output folder::
                                                 the next corpus-level stage, its part and model
     .ingest-shards/00000/p0.json                phase 0's completion record, written last
     .ingest-shards/00000/p2/documents.jsonl     the last phase's files (the sink's shard writer's)
+    .ingest-shards/scratch-1-0000/              a partition task's temporary files (dedup's
+                                                signatures), removed when the task ends
 
 A stage combined in partitions (:func:`partitions_of`) keeps a piece of its
 part per partition (``part-0000.pickle``, ...) and gets a model from each
@@ -83,6 +85,8 @@ MODEL_NAME = "model.pickle"
 #: and the model partition ``p``'s task made for the shard.
 PIECE_NAME = "part-{:04d}.pickle"
 MODEL_PIECE_NAME = "model-{:04d}.pickle"
+#: in the shards' folder: a partition task's scratch folder (its phase, its partition)
+SCRATCH_NAME = "scratch-{}-{:04d}"
 #: What the run planned: a later run resumes the shards only if it plans the same.
 PLAN_NAME = "plan.json"
 #: Version of the completion records; others are not resumed.
@@ -327,10 +331,13 @@ def run_partition(task: PartitionTask, host: ShardHost) -> dict[str, Any]:
     stage, ctx = host.corpus_stage(task.stage_id, ledger)
     stats = ledger.stages[task.stage_id]
     name = PIECE_NAME.format(task.index)
-    corpus = ShardedCorpus(task.folders, task.number, _Finished(task.spooled))
+    # beside the shards, on the output's disk (the system's temporary folder may be small)
+    scratch = Path(task.folders[0]).parent / SCRATCH_NAME.format(task.number, task.index)
+    corpus = ShardedCorpus(task.folders, task.number, _Finished(task.spooled), scratch=scratch)
 
     start = time.perf_counter()
     try:
+        scratch.mkdir(exist_ok=True)
         models, summary = stage.combine_partition(
             task.index, _Pieces(task.folders, task.number, name), corpus
         )
@@ -340,6 +347,8 @@ def run_partition(task: PartitionTask, host: ShardHost) -> dict[str, Any]:
             f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}) failed while combining its "
             f"shards (partition {task.index}): {error_text(exc)}"
         ) from exc
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     if len(models) != len(task.folders):
         raise RuntimeError(
             f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}): combine_partition returned "
@@ -628,10 +637,17 @@ class ShardedCorpus:
     indexed = True
 
     def __init__(
-        self, folders: Sequence[str | os.PathLike[str]], number: int, records: PhaseRecords | _Finished
+        self,
+        folders: Sequence[str | os.PathLike[str]],
+        number: int,
+        records: PhaseRecords | _Finished,
+        scratch: Path | None = None,
     ) -> None:
         self.folders = [phase_folder(folder, number) for folder in folders]
         self.records = records
+        #: in a ``combine_partition`` task: a folder for the task's temporary files,
+        #: beside the shards (on the output's disk), removed when the task ends
+        self.scratch = scratch
 
     def spool(self, shard: int) -> ShardSpool:
         return ShardSpool(str(self.folders[shard]), self.records.get(shard)["spool"]["count"])

@@ -164,7 +164,9 @@ class DedupStage:
         # this task is one of the run's workers: the engine hashes nothing more in other processes
         engine = DedupEngine(self.options, workers=1)
         try:
-            counts = engine.add_shards(pieces)
+            # the signatures wait on disk: beside the shards when the run gives a folder for it
+            scratch = getattr(corpus, "scratch", None)
+            counts = engine.add_shards(pieces, None if scratch is None else str(scratch))
             self._resolve(engine, corpus)
         finally:
             engine.close()
