@@ -894,3 +894,19 @@ def test_the_progress_line_follows_the_phases(generated: Path) -> None:
     assert ("phase 2 of 3 (boilerplate, noting, dedup)", 4) in shard_lines
     assert ("phase 3 of 3 (dedup)", 0) in shard_lines
     assert len(counts) == 4 and counts == sorted(counts) and counts[-1] == pipeline.report["kept"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_a_worker_killed_mid_run_is_named_as_killed(corpus: Path) -> None:
+    """A worker the system kills (as it does when memory runs out) ends the run with a
+    message that says so, and leaves nothing that looks complete."""
+    tmp = corpus.parent
+    env = {**os.environ, "SHARD_TEST_KILL_AT": "b/020.txt"}  # the stage SIGKILLs its own process there
+    command = [sys.executable, "-m", "ingest", "run", "-c", str(corpus), "--output", str(tmp / "out")]
+    killed = subprocess.run(
+        command + ["--set", "run.workers=2"], env=env, capture_output=True, text=True, cwd=tmp
+    )
+    assert killed.returncode == 1, killed.stderr
+    assert "a worker process was killed (SIGKILL: the system may have run out of memory)" in killed.stderr
+    assert "terminated abruptly" not in killed.stderr.splitlines()[-1]
+    assert not (tmp / "out" / "report.json").exists()

@@ -11,10 +11,13 @@ without knowing which.
 from __future__ import annotations
 
 import concurrent.futures
+import concurrent.futures.process
 import multiprocessing
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
+from ingest.contract.errors import RunError
 from ingest.contract.executor import Executor, InProcessExecutor, ordered_map
 from ingest.engine.lifeline import pool_initializer
 
@@ -47,6 +50,35 @@ class LocalExecutor(InProcessExecutor):
                 self.parallelism, mp_context=context, initializer=pool_initializer(context)
             )
         return self._pool.submit(fn, *args)
+
+    def map(
+        self, fn: Callable[[Any], T], items: Iterable[Any], *, in_flight: int | None = None
+    ) -> Iterator[T]:
+        """As :meth:`InProcessExecutor.map`; a worker process that dies (killed by
+        the system when memory runs out, say) ends the run with a :class:`RunError`
+        that says how it ended, not the pool's "terminated abruptly"."""
+        results = super().map(fn, items, in_flight=in_flight)
+        return results if self.parallelism == 1 else self._naming_lost_workers(results)
+
+    def _naming_lost_workers(self, results: Iterator[T]) -> Iterator[T]:
+        try:
+            yield from results
+        except concurrent.futures.process.BrokenProcessPool as exc:
+            raise RunError(f"a worker process {self._how_workers_ended()}; the run cannot go on") from exc
+
+    def _how_workers_ended(self) -> str:
+        """How the pool's processes that did not exit cleanly ended (the pool
+        terminates the others with SIGTERM once one has died)."""
+        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        codes = [p.exitcode for p in processes if p.exitcode not in (None, 0, -signal.SIGTERM)]
+        if not codes:
+            return "ended abruptly"
+        code = codes[0]
+        if code == -signal.SIGKILL:
+            return "was killed (SIGKILL: the system may have run out of memory)"
+        if code < 0:
+            return f"was killed by signal {-code}"
+        return f"exited with code {code}"
 
     def shutdown(self, *, cancel: bool = False) -> None:
         """Stop the process pool, if one was started: after the calls under way
