@@ -85,6 +85,9 @@ MODEL_NAME = "model.pickle"
 #: and the model partition ``p``'s task made for the shard.
 PIECE_NAME = "part-{:04d}.pickle"
 MODEL_PIECE_NAME = "model-{:04d}.pickle"
+#: Documents a shard's task takes through the per-document stages together, stage
+#: after stage (see :func:`_per_document`).
+STAGE_BATCH = 64
 #: in the shards' folder: a partition task's scratch folder (its phase, its partition)
 SCRATCH_NAME = "scratch-{}-{:04d}"
 #: What the run planned: a later run resumes the shards only if it plans the same.
@@ -221,7 +224,7 @@ def run_shard(task: ShardTask, host: ShardHost) -> dict[str, Any]:
             ctx = stage.make_context(ledger)
             stats = ledger.stage_stats(stage.stage_id, ctx.stage_name)
             stages.append((stage.factory(stage.options, ctx), ctx, stats))
-        kept = _per_document(docs, stages)
+        kept = _per_document(docs, stages, ledger)
         if phase.spool_for is not None:
             spool = Spool(path=str(work / SPOOL_NAME))
             stage, ctx = host.corpus_stage(phase.spool_for, ledger)
@@ -503,16 +506,45 @@ def _counted(docs: Iterator[Document], ledger: Ledger) -> Iterator[Document]:
 
 
 def _per_document(
-    docs: Iterator[Document], stages: list[tuple[Any, StageContext, Any]]
+    docs: Iterator[Document], stages: list[tuple[Any, StageContext, Any]], ledger: Ledger
 ) -> Iterator[Document]:
-    for doc in docs:
-        current: Document | None = doc
-        for fn, ctx, stats in stages:
-            current = apply_document_stage(fn, ctx, stats, current)  # type: ignore[arg-type] # not None: the loop breaks on None
-            if current is None:
+    """The documents through the per-document stages, :data:`STAGE_BATCH` at a time,
+    stage after stage: each stage's code and data stay in the processor's caches for
+    the batch. What reading a document and each stage record (drops, warnings) is
+    held and replayed in the order one document at a time makes it, so the files
+    and the report are the same."""
+    if not stages:
+        yield from docs
+        return
+    while True:
+        pulled: list[tuple[list[tuple[str, Any]], Document | None]] = []
+        while len(pulled) < STAGE_BATCH:
+            with ledger.holding() as before:  # the source's drops and warnings before this document
+                doc = next(docs, None)
+            pulled.append((before, doc))
+            if doc is None:
                 break
-        if current is not None:
-            yield current
+        current = [doc for _, doc in pulled if doc is not None]
+        events: list[list[tuple[str, Any]]] = [[] for _ in current]
+        alive = list(range(len(current)))
+        for fn, ctx, stats in stages:
+            passed = []
+            for i in alive:
+                with ledger.holding() as held:
+                    result = apply_document_stage(fn, ctx, stats, current[i])
+                events[i] += held
+                if result is not None:
+                    current[i] = result
+                    passed.append(i)
+            alive = passed
+        kept = set(alive)
+        for i, (before, doc) in enumerate(pulled):
+            ledger.replay(before)
+            if doc is None:
+                return
+            ledger.replay(events[i])
+            if i in kept:
+                yield current[i]
 
 
 def _shard_pass(stage: Any, ctx: StageContext, stats: Any, docs: Iterator[Document], spool: Spool) -> Any:

@@ -69,7 +69,12 @@ class LocalExecutor(InProcessExecutor):
     def _how_workers_ended(self) -> str:
         """How the pool's processes that did not exit cleanly ended (the pool
         terminates the others with SIGTERM once one has died)."""
-        processes = list((getattr(self._pool, "_processes", None) or {}).values())
+        pool = self._pool
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        if pool is not None:
+            # the broken pool's own thread is ending the others and reaping them: wait for it,
+            # so that every process's exit code is known
+            pool.shutdown(wait=True, cancel_futures=True)
         codes = [p.exitcode for p in processes if p.exitcode not in (None, 0, -signal.SIGTERM)]
         if not codes:
             return "ended abruptly"
