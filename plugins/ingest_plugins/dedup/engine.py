@@ -605,7 +605,7 @@ class DedupEngine:
         batch, not per token); ``resolve()`` flushes the last batch.
         """
         if self._scratch is not None:
-            raise ValueError("add() after add_shards(): resolve the shards first")
+            raise ValueError("add() on an engine filled by add_shards(): it resolves those documents only")
         if doc_id in self._row:
             raise ValueError(f"duplicate document id {doc_id!r}")
         o = self.options

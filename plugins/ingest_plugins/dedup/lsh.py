@@ -136,9 +136,8 @@ def bucket_pair_codes(
     index = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)  # place in its bucket
     pos = np.repeat(starts, sizes) + index
     after = np.repeat(starts + sizes, sizes) - pos - 1
-    if (
-        max_bucket and (sizes > max_bucket).any()
-    ):  # past its first rows, a large bucket's rows pair with those only
+    if max_bucket and (sizes > max_bucket).any():
+        # past its first rows, a large bucket's rows pair with those only
         after[np.repeat(sizes > max_bucket, sizes) & (index >= ANCHORS)] = 0
     left = np.repeat(pos, after)
     step = np.arange(after.sum()) - np.repeat(np.cumsum(after) - after, after) + 1
