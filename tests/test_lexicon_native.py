@@ -39,6 +39,18 @@ def test_fingerprints_are_the_same(text, max_words):
     assert compiled(text, max_words) == python(text, max_words)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from([None, "folder:a", "folder:b"]), text), max_size=8),
+    st.integers(min_value=1, max_value=12),
+    st.integers(min_value=1, max_value=9),
+)
+def test_fingerprints_split_by_partition_are_the_same(docs, max_words, partitions):
+    # one C call a document fingerprints and splits, as split_prints splits the Python twin's
+    expected = lexicon.split_prints(((site, python(t, max_words)) for site, t in docs), partitions)
+    assert lexicon.fingerprints_by_partition(docs, max_words, partitions) == expected
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(st.text(max_size=60), max_size=20))
 def test_normalised_keys_are_the_same_for_any_text(lines):
@@ -57,6 +69,9 @@ def test_the_development_pages_give_the_same_fingerprints():
     for path in sorted(DEV_PAGES.glob("*.txt")):
         page = path.read_text(encoding="utf-8")
         assert compiled(page, 30) == python(page, 30), path.name
+        docs = [("folder:a", page)]
+        split = lexicon.split_prints(((site, python(t, 30)) for site, t in docs), lexicon.PARTITIONS)
+        assert lexicon.fingerprints_by_partition(docs, 30, lexicon.PARTITIONS) == split, path.name
 
 
 @settings(max_examples=100, deadline=None)

@@ -53,22 +53,44 @@ crc32_update(uint32_t start, const unsigned char *data, Py_ssize_t len)
     return c ^ 0xFFFFFFFFu;
 }
 
-/* Appends the normalised form of the lower-cased character ``c`` to ``out``. */
-#define EMIT(c)                                          \
+/* An ASCII character's part of a key: a lower-case letter, "0" for a digit, 0 for a separator. */
+static char ascii_key[128];
+
+static void
+ascii_init(void)
+{
+    for (int c = 0; c < 128; c++) {
+        if (c >= '0' && c <= '9')
+            ascii_key[c] = '0';
+        else if (c >= 'a' && c <= 'z')
+            ascii_key[c] = (char)c;
+        else if (c >= 'A' && c <= 'Z')
+            ascii_key[c] = (char)(c - 'A' + 'a');
+        else
+            ascii_key[c] = 0;
+    }
+}
+
+/* Appends ``keep`` to ``out`` (after one space when a separator is pending and the key has
+ * begun); a zero ``keep`` is a separator. */
+#define PUT(keep)                                        \
     do {                                                 \
-        Py_UCS4 ch_ = (c), keep_;                        \
-        if (Py_UNICODE_ISDECIMAL(ch_))                   \
-            keep_ = '0';                                 \
-        else if (Py_UNICODE_ISALNUM(ch_))                \
-            keep_ = ch_;                                 \
-        else {                                           \
+        Py_UCS4 put_ = (keep);                           \
+        if (!put_) {                                     \
             gap = 1;                                     \
             break;                                       \
         }                                                \
         if (gap && len)                                  \
             out[len++] = ' ';                            \
         gap = 0;                                         \
-        out[len++] = keep_;                              \
+        out[len++] = put_;                               \
+    } while (0)
+
+/* Appends the normalised form of the lower-cased character ``c`` to ``out``. */
+#define EMIT(c)                                                                             \
+    do {                                                                                    \
+        Py_UCS4 ch_ = (c);                                                                  \
+        PUT(Py_UNICODE_ISDECIMAL(ch_) ? (Py_UCS4)'0' : (Py_UNICODE_ISALNUM(ch_) ? ch_ : 0)); \
     } while (0)
 
 /* normalise() of a line with non-ASCII characters: str.lower(), then what the regular
@@ -105,9 +127,10 @@ normalise_unicode(PyObject *line)
     int gap = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_UCS4 c = PyUnicode_READ(kind, data, i);
-        if (lowered == NULL)
-            c = Py_UNICODE_TOLOWER(c);
-        EMIT(c);
+        if (c < 128) /* most characters of a non-ASCII line: no Unicode table needed */
+            PUT((Py_UCS4)(unsigned char)ascii_key[c]);
+        else
+            EMIT(lowered == NULL ? Py_UNICODE_TOLOWER(c) : c);
     }
     PyObject *key = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, len);
     PyMem_Free(out);
@@ -134,24 +157,8 @@ normalise_one(PyObject *line, PyObject *fallback, char **buf, Py_ssize_t *cap)
     char *out = *buf;
     Py_ssize_t len = 0;
     int gap = 0; /* a separator is pending */
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = s[i];
-        char keep;
-        if (c >= '0' && c <= '9')
-            keep = '0';
-        else if (c >= 'a' && c <= 'z')
-            keep = (char)c;
-        else if (c >= 'A' && c <= 'Z')
-            keep = (char)(c - 'A' + 'a');
-        else {
-            gap = 1;
-            continue;
-        }
-        if (gap && len)
-            out[len++] = ' ';
-        gap = 0;
-        out[len++] = keep;
-    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        PUT(ascii_key[s[i]]);
     return PyUnicode_FromStringAndSize(out, len);
 }
 
@@ -213,16 +220,15 @@ put(PyObject *dict, PyObject *key, uint32_t value)
     return rc;
 }
 
-/* fingerprint(text, max_words, context_min_words, normalise) ->
- *     (short keys, their contexts, long keys, their contexts) */
-static PyObject *
-fingerprint(PyObject *self, PyObject *args)
+/* The fingerprint of ``text`` as two dicts, key -> context, in the order of fingerprint_python's:
+ * ``*short_out`` (lines of fewer than ``max_words`` spaces) and ``*long_out``. 0, or -1 with an
+ * exception set. */
+static int
+fingerprint_dicts(PyObject *text, Py_ssize_t max_words, Py_ssize_t context_min_words, PyObject **short_out,
+                  PyObject **long_out)
 {
-    PyObject *text, *fallback;
-    Py_ssize_t max_words, context_min_words;
-    if (!PyArg_ParseTuple(args, "UnnO:fingerprint", &text, &max_words, &context_min_words, &fallback))
-        return NULL;
-    PyObject *result = NULL, *lines = NULL, *keys = NULL, *shorts = NULL, *longs = NULL, *joined = NULL;
+    int result = -1;
+    PyObject *lines = NULL, *keys = NULL, *shorts = NULL, *longs = NULL, *joined = NULL;
     uint32_t *sums = NULL, *before = NULL;
     Py_ssize_t *words = NULL; /* the spaces in each key: its words less one */
     char *buf = NULL;
@@ -230,7 +236,7 @@ fingerprint(PyObject *self, PyObject *args)
 
     PyObject *newline = PyUnicode_FromString("\n");
     if (newline == NULL)
-        return NULL;
+        return -1;
     lines = PyUnicode_Split(text, newline, -1);
     Py_DECREF(newline);
     if (lines == NULL)
@@ -250,7 +256,7 @@ fingerprint(PyObject *self, PyObject *args)
         PyObject *line = PyList_GET_ITEM(lines, i);
         if (PyUnicode_GET_LENGTH(line) == 0 || blank(line))
             continue;
-        PyObject *key = normalise_one(line, fallback, &buf, &cap);
+        PyObject *key = normalise_one(line, NULL, &buf, &cap);
         if (key == NULL)
             goto done;
         if (!PyUnicode_Check(key)) {
@@ -276,17 +282,10 @@ fingerprint(PyObject *self, PyObject *args)
         words[n] = nsp;
         sums[n++] = sum;
     }
-    /* the page's own lines, for a line with no text around it */
-    PyObject *sep = PyUnicode_FromString("\n");
-    if (sep == NULL)
-        goto done;
-    joined = PyUnicode_Join(sep, keys);
-    Py_DECREF(sep);
-    if (joined == NULL)
-        goto done;
+    /* the checksum of the page's own lines, for a line with no text around it: made when a
+     * line needs it (few pages have one) */
     uint32_t alone = 0;
-    if (n && line_sum(joined, &alone) < 0)
-        goto done;
+    int have_alone = 0;
 
     uint32_t last = 0, last2 = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -313,8 +312,19 @@ fingerprint(PyObject *self, PyObject *args)
                                   (after2 >> 16) & 0xFF, after2 >> 24};
             context = crc32_update(before[i], b, 8);
         }
-        else
+        else {
+            if (!have_alone) {
+                PyObject *sep = PyUnicode_FromString("\n");
+                if (sep == NULL)
+                    goto done;
+                joined = PyUnicode_Join(sep, keys);
+                Py_DECREF(sep);
+                if (joined == NULL || line_sum(joined, &alone) < 0)
+                    goto done;
+                have_alone = 1;
+            }
             context = alone;
+        }
         if (put(words[i] >= max_words ? longs : shorts, key, context) < 0)
             goto done;
         if (sums[i]) {
@@ -322,14 +332,10 @@ fingerprint(PyObject *self, PyObject *args)
             after = sums[i];
         }
     }
-    PyObject *sk = PyDict_Keys(shorts), *sv = PyDict_Values(shorts);
-    PyObject *lk = PyDict_Keys(longs), *lv = PyDict_Values(longs);
-    if (sk && sv && lk && lv)
-        result = PyTuple_Pack(4, sk, sv, lk, lv);
-    Py_XDECREF(sk);
-    Py_XDECREF(sv);
-    Py_XDECREF(lk);
-    Py_XDECREF(lv);
+    *short_out = shorts;
+    *long_out = longs;
+    shorts = longs = NULL;
+    result = 0;
 done:
     Py_XDECREF(lines);
     Py_XDECREF(keys);
@@ -341,6 +347,106 @@ done:
     PyMem_Free(words);
     PyMem_Free(buf);
     return result;
+}
+
+/* fingerprint(text, max_words, context_min_words, normalise) ->
+ *     (short keys, their contexts, long keys, their contexts) */
+static PyObject *
+fingerprint(PyObject *self, PyObject *args)
+{
+    PyObject *text, *fallback, *shorts, *longs;
+    Py_ssize_t max_words, context_min_words;
+    if (!PyArg_ParseTuple(args, "UnnO:fingerprint", &text, &max_words, &context_min_words, &fallback))
+        return NULL;
+    if (fingerprint_dicts(text, max_words, context_min_words, &shorts, &longs) < 0)
+        return NULL;
+    PyObject *result = NULL;
+    PyObject *sk = PyDict_Keys(shorts), *sv = PyDict_Values(shorts);
+    PyObject *lk = PyDict_Keys(longs), *lv = PyDict_Values(longs);
+    if (sk && sv && lk && lv)
+        result = PyTuple_Pack(4, sk, sv, lk, lv);
+    Py_XDECREF(sk);
+    Py_XDECREF(sv);
+    Py_XDECREF(lk);
+    Py_XDECREF(lv);
+    Py_DECREF(shorts);
+    Py_DECREF(longs);
+    return result;
+}
+
+/* crc32 of a key's UTF-8 bytes ("surrogatepass", as lexicon.partition_of encodes it). */
+static int
+key_sum(PyObject *key, uint32_t *sum)
+{
+    if (PyUnicode_IS_ASCII(key)) {
+        *sum = crc32_update(0, PyUnicode_1BYTE_DATA(key), PyUnicode_GET_LENGTH(key));
+        return 0;
+    }
+    return line_sum(key, sum);
+}
+
+/* Appends each key of ``dict`` and its value to slot ``slot`` (0: short, 2: long) of the
+ * 4-list of its partition in ``parts`` (made when first needed). */
+static int
+split_into(PyObject *dict, int slot, PyObject *parts, Py_ssize_t partitions)
+{
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(dict, &pos, &key, &value)) {
+        uint32_t sum;
+        if (key_sum(key, &sum) < 0)
+            return -1;
+        Py_ssize_t p = (Py_ssize_t)(sum % (uint32_t)partitions);
+        PyObject *lists = PyList_GET_ITEM(parts, p);
+        if (lists == Py_None) {
+            lists = PyList_New(4);
+            if (lists == NULL)
+                return -1;
+            for (int k = 0; k < 4; k++) {
+                PyObject *empty = PyList_New(0);
+                if (empty == NULL) {
+                    Py_DECREF(lists);
+                    return -1;
+                }
+                PyList_SET_ITEM(lists, k, empty);
+            }
+            PyList_SetItem(parts, p, lists); /* steals; releases the None */
+        }
+        if (PyList_Append(PyList_GET_ITEM(lists, slot), key) < 0 ||
+            PyList_Append(PyList_GET_ITEM(lists, slot + 1), value) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* fingerprint_split(text, max_words, context_min_words, partitions) -> for each partition,
+ * None or [short keys, their contexts, long keys, their contexts]: lexicon.split_prints of
+ * one document's fingerprint, without the Fingerprint in between. */
+static PyObject *
+fingerprint_split(PyObject *self, PyObject *args)
+{
+    PyObject *text, *shorts, *longs;
+    Py_ssize_t max_words, context_min_words, partitions;
+    if (!PyArg_ParseTuple(args, "Unnn:fingerprint_split", &text, &max_words, &context_min_words, &partitions))
+        return NULL;
+    if (partitions < 1 || partitions > 0xFFFFFFFF) {
+        PyErr_SetString(PyExc_ValueError, "partitions must be at least 1");
+        return NULL;
+    }
+    if (fingerprint_dicts(text, max_words, context_min_words, &shorts, &longs) < 0)
+        return NULL;
+    PyObject *parts = PyList_New(partitions);
+    if (parts != NULL) {
+        for (Py_ssize_t p = 0; p < partitions; p++) {
+            Py_INCREF(Py_None);
+            PyList_SET_ITEM(parts, p, Py_None);
+        }
+        if (split_into(shorts, 0, parts, partitions) < 0 || split_into(longs, 2, parts, partitions) < 0)
+            Py_CLEAR(parts);
+    }
+    Py_DECREF(shorts);
+    Py_DECREF(longs);
+    return parts;
 }
 
 /* normalise_many(lines, normalise) -> [normalise(line) for line in lines] */
@@ -526,6 +632,9 @@ static PyMethodDef methods[] = {
     {"fingerprint", fingerprint, METH_VARARGS,
      "fingerprint(text, max_words, context_min_words, normalise) -> (short keys, contexts, long keys, "
      "contexts)"},
+    {"fingerprint_split", fingerprint_split, METH_VARARGS,
+     "fingerprint_split(text, max_words, context_min_words, partitions) -> per partition, None or [short "
+     "keys, contexts, long keys, contexts]"},
     {"count_exact", count_exact, METH_VARARGS,
      "count_exact(counts, outlets, longs, contexts, short, short_contexts, long, long_contexts, site, "
      "unknown_site, corpus, kept) -> change in the lines seen once"},
@@ -541,5 +650,6 @@ PyMODINIT_FUNC
 PyInit__lexicon(void)
 {
     crc_init();
+    ascii_init();
     return PyModule_Create(&module);
 }

@@ -101,6 +101,10 @@ _OUTSIDE_OR_LIST = _OUTSIDE_SPAN | _LIST_LIKE_RULES
 _BLANK_RUN_RE = re.compile(r"\n\n\n+")
 #: a paragraph cut short: "... […]", "...", "…" at its end
 _EXCERPT_RE = re.compile(r"(?:\.\.\.|…|\[(?:…|\.\.\.)\])\W{0,2}$")
+#: _EXCERPT_RE matches at most 7 characters ("[...]" and two more), ending at the end or
+#: before a final newline: it is looked for in a paragraph's last 8 characters, not by a
+#: search through the whole paragraph
+_EXCERPT_END = 8
 _BUILTIN_PER_LINE = frozenset(type(r) for r in pattern_rules() if hasattr(r, "match"))
 
 
@@ -405,7 +409,9 @@ class Cleaner:
         # prose: a paragraph classed as prose that no line rule removed (teaser-list items are BAD)
         # and that is not cut short with an ellipsis (the excerpt of another post)
         prose = [
-            classes[u] == GOOD and units[u][0] not in rule_removed and not _EXCERPT_RE.search(feats[u].text)
+            classes[u] == GOOD
+            and units[u][0] not in rule_removed
+            and not _EXCERPT_RE.search(feats[u].text[-_EXCERPT_END:])
             for u in range(nu)
         ]
         page_words = sum([feats[u].n_words for u in range(nu) if prose[u]])

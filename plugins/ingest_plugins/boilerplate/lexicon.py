@@ -236,6 +236,26 @@ def split_prints(prints: Iterable[tuple[str | None, Fingerprint]], partitions: i
     return [LexiconPiece(dict(site_documents), docs) for docs in pieces]
 
 
+def fingerprints_by_partition(
+    docs: Iterable[tuple[str | None, str]], max_words: int, partitions: int
+) -> list[LexiconPiece]:
+    """:func:`split_prints` of the :func:`fingerprint` of each ``(site, text)``: with the
+    compiled module, one call a document that fingerprints and splits at once."""
+    if _native is None:
+        return split_prints(((site, fingerprint_python(text, max_words)) for site, text in docs), partitions)
+    site_documents: Counter[str | None] = Counter()
+    pieces: list[list[tuple[str | None, list[str], list[int], list[str], list[int]]]] = [
+        [] for _ in range(partitions)
+    ]
+    split = _native.fingerprint_split
+    for site, text in docs:
+        site_documents[site] += 1
+        for p, lists in enumerate(split(text, max_words, _CONTEXT_MIN_WORDS, partitions)):
+            if lists is not None:
+                pieces[p].append((site, *lists))
+    return [LexiconPiece(dict(site_documents), docs) for docs in pieces]
+
+
 class _SeenOnce:
     """A Bloom filter of (site, line) pairs seen once: a line enters the exact
     counts on its second sighting (false positives count a line once too often,

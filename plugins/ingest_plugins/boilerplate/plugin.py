@@ -54,7 +54,7 @@ import attrs
 from ingest import Document, Drop, StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest.contract.errors import error_text
 from ingest_plugins.boilerplate.classify import RULE_NAMES, Cleaner, LowConfidence, join_kept
-from ingest_plugins.boilerplate.lexicon import PARTITIONS, Lexicon, LexiconPiece, fingerprint, split_prints
+from ingest_plugins.boilerplate.lexicon import PARTITIONS, Lexicon, LexiconPiece, fingerprints_by_partition
 from ingest_plugins.boilerplate.lines import normalise
 from ingest_plugins.boilerplate.options import BoilerplateOptions
 from ingest_plugins.boilerplate.sites import site_of
@@ -249,9 +249,9 @@ BATCH_DOCUMENTS = 64
 
 def _fingerprints(batch: tuple[int, list[tuple[str | None, str]]]) -> list[LexiconPiece]:
     """Task of the first pass: the lexicon's fingerprint of each ``(site, text)``,
-    split by partition (:func:`split_prints`)."""
+    split by partition (:func:`~ingest_plugins.boilerplate.lexicon.split_prints`)."""
     max_words, docs = batch
-    return split_prints(((site, fingerprint(text, max_words)) for site, text in docs), PARTITIONS)
+    return fingerprints_by_partition(docs, max_words, PARTITIONS)
 
 
 _Outcome = Union[Document, Drop, tuple[str, str]]
@@ -324,7 +324,7 @@ class CorpusBoilerplate:
         """In a shard's task: the lexicon's fingerprint of each document, with its
         site, split by partition."""
         max_words = self.options.lexicon_max_words
-        return split_prints(((site_of(doc), fingerprint(doc.text, max_words)) for doc in docs), PARTITIONS)
+        return fingerprints_by_partition(((site_of(doc), doc.text) for doc in docs), max_words, PARTITIONS)
 
     def combine_partition(
         self, index: int, pieces: Iterable[LexiconPiece], corpus: Sized
