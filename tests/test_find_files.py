@@ -29,6 +29,10 @@ NAMES = [
     "other/y.TXT",
     "space dir/z z.txt",
     "ünï/ö.txt",
+    # beside the folder "sub": "-" and "." sort before "/", "0" after it
+    "sub-x.txt",
+    "sub.txt",
+    "sub0.txt",
 ]
 PATTERNS = [
     "**/*.txt",
@@ -116,3 +120,37 @@ def test_relative_paths_only_and_a_single_file(tree: Path) -> None:
         rel.startswith(("link-to-sub/", "loop/")) for rel in rels
     )  # like "**": links to folders not followed
     assert io_util.find_relative(tree / "a.txt", ["*.md"]) == ["a.txt"]
+
+
+def test_the_walk_gives_the_files_in_sorted_order_as_it_finds_them(tree: Path, monkeypatch) -> None:
+    listed: list[str] = []
+    scandir = os.scandir
+
+    def counting(path):
+        listed.append(os.fspath(path))
+        return scandir(path)
+
+    monkeypatch.setattr(io_util.os, "scandir", counting)
+    walk = io_util.FolderWalk(tree, ["**/*.txt"])
+    found = iter(walk)
+    assert next(found) == ".hidden.txt"
+    assert len(listed) == 1  # the first file comes from the first folder: nothing else was listed yet
+    files = [".hidden.txt", *found]
+    assert files == sorted(files) == io_util.scan(tree, ["**/*.txt"]).files
+    assert (
+        files.index("sub-x.txt") < files.index("sub.txt") < files.index("sub/a.txt") < files.index("sub0.txt")
+    )
+    assert [s.relative for s in walk.scan([]).skipped] == ["broken.txt", "link-to-sub/", "loop/"]
+
+
+def test_a_sharded_plan_cuts_the_walk_in_order_with_what_it_could_not_read_first(tree: Path) -> None:
+    from ingest_plugins.text_files import TextFilesOptions, TextFilesSource
+
+    source = TextFilesSource(TextFilesOptions(path=str(tree), include=["**/*.txt"]), ctx=None)  # type: ignore[arg-type]
+    parts = source.plan(3)
+    expected = io_util.scan(tree, ["**/*.txt"])
+    assert [name for part in parts for name in part.files] == expected.files
+    assert [len(part.files) for part in parts[:-1]] == [3] * (len(parts) - 1)
+    assert parts[0].skipped == tuple(expected.skipped) and expected.skipped
+    assert all(not part.skipped for part in parts[1:])
+    assert source.plan(100)[0].files == expected.files

@@ -619,37 +619,66 @@ def _not_a_file(entry: os.DirEntry[str], rel: str) -> Skipped:
 
 def _walk(root: str) -> Iterator[tuple[str, Skipped | None]]:
     """``(relative POSIX path, None)`` for each regular file under ``root``,
-    and ``(relative path, Skipped)`` for what cannot be read. Like ``**``
-    in :meth:`Path.glob`, symbolic links to folders are not descended into
-    (so a link loop cannot make the walk endless); links to files count."""
-    stack = [("", root)]
+    and ``(relative path, Skipped)`` for what cannot be read, in the order of
+    the sorted relative paths. Like ``**`` in :meth:`Path.glob`, symbolic
+    links to folders are not descended into (so a link loop cannot make the
+    walk endless); links to files count.
+
+    Each folder's entries are sorted with a folder's name read as ending in
+    ``/`` ("a/b" sorts after "a-c", as the whole paths do), and a folder is
+    walked where it sorts: the walk holds the names of the folders it is in,
+    never the whole list of files, so a caller can take the files in order
+    as they come (a sharded run's plan)."""
+    stack: list[Iterator[tuple[str, str, os.DirEntry[str] | None]]] = [iter([("", root, None)])]
     while stack:
-        prefix, folder = stack.pop()
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+            continue
+        rel, path, entry = item
+        if entry is not None:
+            # neither a folder nor a regular file (or it could not be told)
+            yield rel, _not_a_file(entry, rel)
+            continue
+        if not rel.endswith("/") and rel:
+            yield rel, None
+            continue
         try:
-            entries = list(os.scandir(folder))
+            listed = _listed(rel, path)
         except OSError as exc:
             yield (
-                prefix,
+                rel,
                 Skipped(
-                    prefix or "./",
+                    rel or "./",
                     "unreadable",
                     f"cannot list the folder: {_os_error(exc)}; the files in it are not read",
                     folder=True,
                 ),
             )
             continue
+        stack.append(iter(listed))
+
+
+def _listed(prefix: str, folder: str) -> list[tuple[str, str, os.DirEntry[str] | None]]:
+    """The entries of ``folder`` in sorted order as ``(relative path, path, entry)``:
+    a folder's relative path ends in ``/``, a regular file's does not, and only
+    an entry that is neither keeps its ``DirEntry`` (to say what it is)."""
+    listed = []
+    with os.scandir(folder) as entries:
         for entry in entries:
             rel = prefix + entry.name
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append((rel + "/", entry.path))
+                    listed.append((rel + "/", entry.path, None))
                     continue
                 if entry.is_file():
-                    yield rel, None
+                    listed.append((rel, "", None))
                     continue
             except OSError:
                 pass  # a link loop, for one: _not_a_file says what
-            yield rel, _not_a_file(entry, rel)
+            listed.append((rel, entry.path, entry))
+    listed.sort(key=lambda item: item[0])
+    return listed
 
 
 def _could_hold(folders: Sequence[str], segments: Sequence[str]) -> bool:
@@ -720,9 +749,32 @@ def scan(
     """The files under ``root`` that match, and what could not be read
     (see :func:`find_relative` for the matching and :class:`Skipped`).
     ``root`` may be a single file."""
-    if root.is_file():
-        return Scan([root.name], [])
-    return _select(_walk(str(root)), include, exclude, compressed=compressed)
+    walk = FolderWalk(root, include, exclude, compressed=compressed)
+    return walk.scan(list(walk))
+
+
+class FolderWalk:
+    """The files under ``root`` that match, one at a time in reading order (the
+    sorted relative paths, as :func:`scan` lists them) without a list of them
+    all; once they are all taken, :meth:`scan` tells what else the walk saw.
+    ``root`` may be a single file."""
+
+    def __init__(
+        self, root: Path, include: Sequence[str], exclude: Sequence[str] = (), *, compressed: bool = True
+    ) -> None:
+        self.root = root
+        self.selection = _Selection(include, exclude, compressed)
+
+    def __iter__(self) -> Iterator[str]:
+        if self.root.is_file():
+            yield self.root.name
+            return
+        yield from self.selection.files(_walk(str(self.root)))
+
+    def scan(self, files: list[str]) -> Scan:
+        """The :class:`Scan` of the walk, with ``files`` for the files it found
+        (the walk has been taken to its end)."""
+        return self.selection.scan(files)
 
 
 def scan_names(
@@ -735,56 +787,63 @@ def scan_names(
     """:func:`scan` over a listing of relative POSIX paths (the objects
     under a URL prefix) instead of a folder walk: the same matching, the
     same sorted order."""
-    return _select(((name, None) for name in names), include, exclude, compressed=compressed)
+    selection = _Selection(include, exclude, compressed)
+    return selection.scan(sorted(selection.files((name, None) for name in names)))
 
 
-def _select(
-    entries: Iterable[tuple[str, Skipped | None]],
-    include: Sequence[str],
-    exclude: Sequence[str],
-    *,
-    compressed: bool,
-) -> Scan:
-    """The :class:`Scan` of what a walk or listing found."""
-    plain: list[re.Pattern[str]] = []
-    stripped: list[re.Pattern[str]] = []  # matched against the path without its compression suffix
-    for pattern in include:
-        rx = glob_regex(pattern)
-        plain.append(rx)
-        last = pattern.rstrip("/").rpartition("/")[2]
-        if compressed and not compression_of(pattern) and last != "**" and last:
-            stripped.append(rx)
+class _Selection:
+    """What a walk or a listing found, taken apart: :meth:`files` passes on the
+    files that match and counts or keeps the rest for :meth:`scan`."""
 
-    def included(rel: str) -> bool:
-        if not any(rx.match(rel) for rx in plain):
-            if not (stripped and compression_of(rel)):
+    def __init__(self, include: Sequence[str], exclude: Sequence[str], compressed: bool) -> None:
+        self.include = include
+        self.exclude = exclude
+        self.compressed = compressed
+        self.plain: list[re.Pattern[str]] = []
+        # matched against the path without its compression suffix
+        self.stripped: list[re.Pattern[str]] = []
+        for pattern in include:
+            rx = glob_regex(pattern)
+            self.plain.append(rx)
+            last = pattern.rstrip("/").rpartition("/")[2]
+            if compressed and not compression_of(pattern) and last != "**" and last:
+                self.stripped.append(rx)
+        self.skipped: list[Skipped] = []
+        self.others: collections.Counter[str] = collections.Counter()
+        self.excluded = 0
+
+    def _included(self, rel: str) -> bool:
+        if not any(rx.match(rel) for rx in self.plain):
+            if not (self.stripped and compression_of(rel)):
                 return False
             bare = strip_compression(rel)
-            if not any(rx.match(bare) for rx in stripped):
+            if not any(rx.match(bare) for rx in self.stripped):
                 return False
         return True
 
-    def wanted(rel: str) -> bool:
-        return included(rel) and not _matches(rel, exclude, compressed)
+    def files(self, entries: Iterable[tuple[str, Skipped | None]]) -> Iterator[str]:
+        """The relative paths of ``entries`` that match, in their order."""
+        exclude, compressed = self.exclude, self.compressed
+        for rel, problem in entries:
+            if problem is None:
+                if not self._included(rel):
+                    self.others[file_kind(rel)] += 1
+                elif _matches(rel, exclude, compressed):
+                    self.others[file_kind(rel)] += 1
+                    self.excluded += 1
+                else:
+                    yield rel
+            elif (
+                _folder_wanted(problem.relative, self.include, exclude)
+                if problem.folder
+                else self._included(rel) and not _matches(rel, exclude, compressed)
+            ):
+                self.skipped.append(problem)
 
-    found: list[str] = []
-    skipped: list[Skipped] = []
-    others: collections.Counter[str] = collections.Counter()
-    excluded = 0
-    for rel, problem in entries:
-        if problem is None:
-            if not included(rel):
-                others[file_kind(rel)] += 1
-            elif _matches(rel, exclude, compressed):
-                others[file_kind(rel)] += 1
-                excluded += 1
-            else:
-                found.append(rel)
-        elif _folder_wanted(problem.relative, include, exclude) if problem.folder else wanted(rel):
-            skipped.append(problem)
-    found.sort()
-    skipped.sort(key=lambda item: item.relative)
-    return Scan(found, skipped, dict(others), excluded)
+    def scan(self, files: list[str]) -> Scan:
+        return Scan(
+            files, sorted(self.skipped, key=lambda item: item.relative), dict(self.others), self.excluded
+        )
 
 
 def find_relative(
