@@ -713,3 +713,90 @@ def test_an_aborted_run_stops_the_helper_process(tmp_path: Path) -> None:
     feed.close()
     assert proc.poll() is not None and not feed.failed
     assert not list(tmp_path.iterdir())
+
+
+def _dup(doc_id: str, target: str, similarity: Any = 0.9, method: Any = "minhash") -> dict[str, Any]:
+    return {
+        "id": doc_id,
+        "stage": "dedup",
+        "reason": "near_duplicate",
+        "duplicate_of": target,
+        "details": {"similarity": similarity, "method": method},
+    }
+
+
+def _clusters(page_html: str) -> dict[str, tuple[int, list[str]]]:
+    """Each listed cluster's survivor: its size and its members' ids, in the page's order."""
+    out = {}
+    for chunk in page_html.split('<details class="cluster" data-survivor="')[1:]:
+        survivor, size = chunk.split('"')[0], int(chunk.split('data-size="')[1].split('"')[0])
+        body = chunk.split("</details>")[0].split("<tbody>")[1]
+        out[survivor] = (size, [row.split("</td>")[0] for row in body.split('<tr><td class="id">')[1:]])
+    return out
+
+
+def test_duplicate_chains_and_cycles_resolve_as_walked_from_the_first_duplicated() -> None:
+    """Chains end at the document that duplicates none; a cycle's survivor is the first
+    document met again walking from the documents in the order they were first
+    duplicated (here c2, as c1's record names it first); a record of a document that
+    duplicates itself ends its chain there."""
+    dropped = [
+        _dup("a2", "a1"),
+        _dup("a3", "a2"),  # a chain: a3 -> a2 -> a1
+        _dup("c1", "c2"),
+        _dup("c2", "c3"),
+        _dup("c3", "c1"),  # a cycle of three, and a tail into it
+        _dup("t", "c3"),
+        _dup("p", "q"),
+        _dup("q", "p"),  # a cycle of two: pointer jumping alone would make two clusters
+        _dup("s", "s"),
+    ]
+    page_html = render_html({"input": 12}, iter(dropped), iter([{"id": "a1"}]))
+    page = parse(page_html)
+    assert page.text_by_id["duplicate-records"] == "9"
+    assert page.text_by_id["cluster-count"] == "4"
+    clusters = _clusters(page_html)
+    assert {k: v[0] for k, v in clusters.items()} == {"c2": 4, "a1": 2, "q": 2, "s": 1}
+    assert clusters["a1"][1] == ["a2", "a3"] and clusters["q"][1] == ["p", "q"]
+    # members: by the order their target was first duplicated (c2, c3, c1), then as they came
+    assert clusters["c2"][1] == ["c1", "c2", "t", "c3"]
+    assert page_html.count('class="fate kept">kept<') == 1  # only a1 is among the kept documents
+
+
+def test_the_largest_clusters_are_listed_ties_by_survivor_and_the_rest_counted() -> None:
+    dropped = [_dup(f"m{i}", "big", similarity=s) for i, s in enumerate([0.8, 1, "high", None, float("nan")])]
+    dropped += [_dup(f"x{i}", f"z{9 - i}") for i in range(10)]  # ten clusters of one
+    page_html = render_html({"input": 30}, iter(dropped), iter([]), max_clusters=3)
+    clusters = _clusters(page_html)
+    assert list(clusters) == ["big", "z0", "z1"]  # size first, then the survivor's id
+    assert "similarity 0.800\u20131.000" in page_html  # the range of the numbers only
+    assert "8 more clusters with 8 duplicates are not listed." in page_html
+    assert parse(page_html).text_by_id["cluster-count"] == "11"
+
+
+def test_a_merged_and_pickled_collection_makes_the_page_of_the_records_in_order() -> None:
+    """A sharded run merges each shard's pickled builder in shard order: the page is the
+    one the records read in that order make (members, survivors, odd values)."""
+    import pickle
+
+    from ingest.report.report_html import ReportBuilder
+
+    dropped = [_dup(f"d{i}", f"k{i % 7}", similarity=[0.81, 0.93, True, "x"][i % 4]) for i in range(60)]
+    dropped += [_dup("k3", "k5"), _dup("k5", "k3"), _dup("k1", "k2", method={"k": 1})]
+    kept = [{"id": f"k{i}"} for i in range(0, 7, 2)]
+    whole = ReportBuilder()
+    for record in dropped:
+        whole.add_dropped(record)
+    for record in kept:
+        whole.add_kept(record)
+    merged = ReportBuilder()
+    for start in range(0, len(dropped), 17):
+        shard = ReportBuilder()
+        for record in dropped[start : start + 17]:
+            shard.add_dropped(record)
+        merged.merge(pickle.loads(pickle.dumps(shard)))
+    for record in kept:
+        merged.add_kept(record)
+    report = {"input": 70}
+    assert merged.render(report, max_clusters=4) == whole.render(report, max_clusters=4)
+    assert _clusters(whole.render(report, max_clusters=4))

@@ -16,9 +16,9 @@ stage and warning samples.
 The JSONL files are streamed (compressed ones and shards too, as the
 report's ``outputs`` name them): texts are never held, and every list on the
 page is capped (``max_clusters``, ``samples_per_rule``, ...) while every
-count stays exact. What does grow with the run is one ``id -> duplicate_of``
-entry per duplicate record (ids only), needed to resolve chains, and 8 bytes
-per kept document (to tell which survivors were kept).
+count stays exact. What does grow with the run is a row of numbers and the
+two ids per duplicate record (~80 bytes), needed to resolve chains, and 8
+bytes per kept document (to tell which survivors were kept).
 
 The ``jsonl`` sink does not read its files back: it feeds each record to a
 :class:`ReportBuilder` as it writes it (a resumed run reads the files).
@@ -311,6 +311,16 @@ class _Cluster:
     chained: int = 0  # members reached through another duplicate
 
 
+@attrs.define
+class _ClusterTable:
+    """The duplicate clusters the page lists (the largest, with their first members)
+    and how many there are in all."""
+
+    count: int = 0
+    duplicates: int = 0
+    listed: list[_Cluster] = attrs.field(factory=list)
+
+
 def _id_hash(doc_id: str) -> int:
     """Eight bytes of a document id, the same in every process (``hash`` of a
     string is not: collectors of a sharded run's tasks are merged)."""
@@ -319,6 +329,93 @@ def _id_hash(doc_id: str) -> int:
         "little",
         signed=True,
     )
+
+
+class _InRow:
+    """In :attr:`_Duplicates.kinds`: the record's similarity is the finite number in its
+    row (a class: it stays itself through pickling)."""
+
+
+def _finite_number(value: Any) -> float | None:
+    """``value`` when it is a finite number (not a bool), else None."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return value
+    return None
+
+
+@attrs.define
+class _Duplicates:
+    """The duplicate records, in the order they came: a row of numbers each (the ids as
+    :func:`_id_hash`, the similarity, the kind), and each record's id and
+    ``duplicate_of`` packed one after another, read back only for the clusters the
+    page lists. About 80 bytes a duplicate, where dicts of strings and an object a
+    record took ~900 (320 MB for a million documents' 317,000 duplicates)."""
+
+    ids: array.array = attrs.field(factory=lambda: array.array("q"))
+    targets: array.array = attrs.field(factory=lambda: array.array("q"))
+    #: the record's similarity when it is a finite number, else NaN
+    similarity: array.array = attrs.field(factory=lambda: array.array("d"))
+    #: the record's kind: its index in ``kinds``
+    kind: array.array = attrs.field(factory=lambda: array.array("l"))
+    #: where each record's "id NUL duplicate_of" (UTF-8) starts in ``packed``
+    starts: array.array = attrs.field(factory=lambda: array.array("q"))
+    packed: bytearray = attrs.field(factory=bytearray)
+    #: the distinct (stage, reason, similarity unless a finite number, method) of the records
+    kinds: list[tuple[str, str, Any, Any]] = attrs.field(factory=list)
+    _kind_index: dict[str, int] = attrs.field(factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _kind_number(self, kind: tuple[str, str, Any, Any]) -> int:
+        key = repr(kind)  # the values come from JSON: repr tells them apart (1 from 1.0 too)
+        index = self._kind_index.get(key)
+        if index is None:
+            index = self._kind_index[key] = len(self.kinds)
+            self.kinds.append(kind)
+        return index
+
+    def add(self, doc_id: str, target: str, stage: str, reason: str, similarity: Any, method: Any) -> None:
+        """One duplicate record (its ids cleaned for the page)."""
+        number = _finite_number(similarity)
+        self.kind.append(
+            self._kind_number((stage, reason, _InRow if number is not None else similarity, method))
+        )
+        self.ids.append(_id_hash(doc_id))
+        self.targets.append(_id_hash(target))
+        self.similarity.append(math.nan if number is None else number)
+        self.starts.append(len(self.packed))
+        self.packed += f"{doc_id}\0{target}".encode("utf-8", "surrogatepass")
+
+    def extend(self, other: _Duplicates) -> None:
+        """Add ``other``'s records after these."""
+        renumber = [self._kind_number(kind) for kind in other.kinds]
+        shift = len(self.packed)
+        self.starts.extend(array.array("q", [start + shift for start in other.starts]))
+        self.packed += other.packed
+        self.kind.extend(array.array("l", [renumber[k] for k in other.kind]))
+        self.ids.extend(other.ids)
+        self.targets.extend(other.targets)
+        self.similarity.extend(other.similarity)
+
+    def _ids_of(self, row: int) -> tuple[str, str]:
+        end = self.starts[row + 1] if row + 1 < len(self.starts) else len(self.packed)
+        doc_id, _, target = (
+            self.packed[self.starts[row] : end].decode("utf-8", "surrogatepass").partition("\0")
+        )
+        return doc_id, target
+
+    def target_of(self, row: int) -> str:
+        """The ``duplicate_of`` of record ``row``."""
+        return self._ids_of(row)[1]
+
+    def member(self, row: int) -> _Member:
+        """What the page shows of record ``row``."""
+        doc_id, target = self._ids_of(row)
+        stage, reason, similarity, method = self.kinds[self.kind[row]]
+        if similarity is _InRow:
+            similarity = self.similarity[row]
+        return _Member(doc_id, target, stage, reason, similarity, method)
 
 
 @attrs.define
@@ -332,13 +429,9 @@ class _Collector:
     history_seen: bool = False
     kept_records: int = 0
     dropped_records: int = 0
-    # Duplicates: one edge per duplicate record (ids only), and per direct
-    # target a count, a similarity range and the first few members.
-    parent: dict[str, str] = attrs.field(factory=dict)
-    direct_count: collections.Counter[str] = attrs.field(factory=collections.Counter)
-    direct_members: dict[str, list[_Member]] = attrs.field(factory=dict)
-    direct_similarity: dict[str, tuple[float, float]] = attrs.field(factory=dict)
-    clusters: dict[str, _Cluster] | None = None
+    # Duplicates: a row per duplicate record, grouped into clusters at the end
+    duplicates: _Duplicates = attrs.field(factory=_Duplicates)
+    clusters: _ClusterTable | None = None
     #: raw stage/action/rule name -> cleaned, so each name is cleaned once per run
     _names: dict[str, str] = attrs.field(factory=dict)
     kept_hashes: array.array = attrs.field(factory=lambda: array.array("q"))
@@ -352,22 +445,11 @@ class _Collector:
         target = record.get("duplicate_of")
         if target is None or target == "":
             return
-        target = _clean(target)
         given = record.get("details")
         details: dict[str, Any] = given if isinstance(given, dict) else {}
-        similarity = details.get("similarity")
-        self.parent[doc_id] = target
-        self.direct_count[target] += 1
-        if (
-            isinstance(similarity, (int, float))
-            and not isinstance(similarity, bool)
-            and math.isfinite(similarity)
-        ):
-            low, high = self.direct_similarity.get(target, (similarity, similarity))
-            self.direct_similarity[target] = (min(low, similarity), max(high, similarity))
-        members = self.direct_members.setdefault(target, [])
-        if len(members) < self.max_members:
-            members.append(_Member(doc_id, target, stage, reason, similarity, details.get("method")))
+        self.duplicates.add(
+            doc_id, _clean(target), stage, reason, details.get("similarity"), details.get("method")
+        )
 
     def add_kept(self, record: dict[str, Any]) -> None:
         self.kept_records += 1
@@ -482,62 +564,117 @@ class _Collector:
         self.history_seen = self.history_seen or other.history_seen
         self.kept_records += other.kept_records
         self.dropped_records += other.dropped_records
-        self.parent.update(other.parent)
-        self.direct_count.update(other.direct_count)
-        for target, members in other.direct_members.items():
-            mine_members = self.direct_members.setdefault(target, [])
-            mine_members.extend(members[: self.max_members - len(mine_members)])
-        for target, (low, high) in other.direct_similarity.items():
-            old_low, old_high = self.direct_similarity.get(target, (low, high))
-            self.direct_similarity[target] = (min(old_low, low), max(old_high, high))
+        self.duplicates.extend(other.duplicates)
         self.kept_hashes.extend(other.kept_hashes)
         self.clusters = None
 
-    def resolve_clusters(self) -> dict[str, _Cluster]:
-        """Group duplicates by the document at the end of their chain.
+    def resolve_clusters(self, max_clusters: int = MAX_CLUSTERS) -> _ClusterTable:
+        """Group the duplicates by the document at the end of their chain (a
+        cluster), and list the ``max_clusters`` largest with their first members.
 
         Called once every record has been added; a survivor counts as kept
         when a kept record had its id.
         """
-        clusters: dict[str, _Cluster] = {}
-        root_of: dict[str, str] = {}
-        for target in self.direct_count:
-            root = self._root(target, root_of)
-            cluster = clusters.setdefault(root, _Cluster(survivor=root))
-            cluster.size += self.direct_count[target]
-            if target != root:
-                cluster.chained += self.direct_count[target]
-            if target in self.direct_similarity:
-                low, high = self.direct_similarity[target]
-                cluster.min_similarity = (
-                    low if cluster.min_similarity is None else min(cluster.min_similarity, low)
-                )
-                cluster.max_similarity = (
-                    high if cluster.max_similarity is None else max(cluster.max_similarity, high)
-                )
-            room = self.max_members - len(cluster.members)
-            if room > 0:
-                cluster.members.extend(self.direct_members.get(target, [])[:room])
-        if clusters:
-            kept = set(self.kept_hashes)
-            for root, cluster in clusters.items():
-                cluster.survivor_kept = _id_hash(root) in kept
-        self.clusters = clusters
-        return clusters
+        self.clusters = _cluster_table(self.duplicates, self.kept_hashes, max_clusters, self.max_members)
+        return self.clusters
 
-    def _root(self, doc_id: str, memo: dict[str, str]) -> str:
-        path = []
-        current = doc_id
-        seen: set[str] = set()
-        while current in self.parent and current not in memo and current not in seen:
-            seen.add(current)  # a cycle must not hang the report
-            path.append(current)
-            current = self.parent[current]
-        root = memo.get(current, current)
-        for item in path:
-            memo[item] = root
-        memo[doc_id] = root
-        return root
+
+def _cluster_table(
+    duplicates: _Duplicates, kept_hashes: array.array, max_clusters: int, max_members: int
+) -> _ClusterTable:
+    """The :class:`_ClusterTable` of ``duplicates``, in arrays: a record's document points to
+    the one it duplicates (a document given twice: its last record), the end of a chain is
+    its cluster's survivor (in a cycle, the first document met again, walking from the
+    documents duplicated in the order they first were), and a cluster lists its records in
+    the order their targets were first duplicated, then in the order they came."""
+    import numpy as np  # here: the page of a run with no duplicate does without it
+
+    n = len(duplicates)
+    if not n:
+        return _ClusterTable()
+    ids = np.frombuffer(duplicates.ids, dtype=np.int64)
+    targets = np.frombuffer(duplicates.targets, dtype=np.int64)
+    # every document named, as a number 0..m-1
+    hashes, numbers = np.unique(np.concatenate([ids, targets]), return_inverse=True)
+    numbers = numbers.astype(np.int32)  # half the memory of what follows: far fewer than 2**31 ids
+    child, target = numbers[:n], numbers[n:]
+    m = len(hashes)
+    parent = np.arange(m, dtype=np.int32)
+    last_seen, backwards = np.unique(child[::-1], return_index=True)
+    parent[last_seen] = target[n - 1 - backwards]
+    # the end of each document's chain, by pointer jumping; a chain that runs into a
+    # cycle never settles and is walked one step at a time below
+    root = parent
+    for _ in range(64):
+        further = root[root]
+        if np.array_equal(further, root):
+            break
+        root = further
+    targets_seen, first_row = np.unique(target, return_index=True)
+    # settled: the chain ends at a document that duplicates none (or itself); in a cycle
+    # of two, jumping lands every member on itself, which is why the parent is asked
+    unsettled = parent[root] != root
+    if unsettled.any():
+        root = root.copy()
+        memo: dict[int, int] = {}
+        for node in targets_seen[np.argsort(first_row)].tolist():
+            if unsettled[node]:
+                root[node] = _chain_end(node, parent, memo)
+    # the row that first named each target (its string for a survivor), and its rank
+    first_row_of = np.full(m, -1, dtype=np.int32)
+    first_row_of[targets_seen] = first_row
+    target_rank = np.zeros(m, dtype=np.int32)
+    target_rank[targets_seen[np.argsort(first_row)]] = np.arange(len(targets_seen))
+    cluster_of = root[target]  # each record's cluster, by its survivor
+    sizes = np.bincount(cluster_of, minlength=m)
+    survivors = np.flatnonzero(sizes)
+    table = _ClusterTable(count=len(survivors), duplicates=n)
+    # the largest clusters, ties by the survivor's id; ids are read for the tied ones only
+    order = survivors[np.argsort(-sizes[survivors], kind="stable")]
+    if len(order) > max_clusters:
+        cut = sizes[order[max_clusters - 1]] if max_clusters > 0 else sizes[order[0]] + 1
+        larger = order[sizes[order] > cut]
+        tied = order[sizes[order] == cut]
+        room = max(0, max_clusters - len(larger))
+        named = heapq.nsmallest(room, ((duplicates.target_of(int(first_row_of[s])), int(s)) for s in tied))
+        chosen = [*larger.tolist(), *(s for _, s in named)]
+    else:
+        chosen = order.tolist()
+    if not chosen:
+        return table
+    listed = {s: _Cluster(survivor=duplicates.target_of(int(first_row_of[s]))) for s in chosen}
+    similarity = np.frombuffer(duplicates.similarity, dtype=np.float64)
+    kept = np.frombuffer(kept_hashes, dtype=np.int64) if len(kept_hashes) else np.zeros(0, dtype=np.int64)
+    for s, cluster in listed.items():
+        rows = np.flatnonzero(cluster_of == s)
+        cluster.size = len(rows)
+        cluster.chained = int(np.count_nonzero(target[rows] != s))
+        sims = similarity[rows]
+        sims = sims[~np.isnan(sims)]
+        if len(sims):
+            cluster.min_similarity, cluster.max_similarity = float(sims.min()), float(sims.max())
+        first = rows[np.lexsort((rows, target_rank[target[rows]]))][:max_members]
+        cluster.members = [duplicates.member(int(row)) for row in first]
+        cluster.survivor_kept = bool(np.any(kept == hashes[s]))  # a scan: np.isin would hash every kept id
+    table.listed = sorted(listed.values(), key=lambda c: (-c.size, c.survivor))
+    return table
+
+
+def _chain_end(node: int, parent: Any, memo: dict[int, int]) -> int:
+    """The document at the end of ``node``'s chain, walked one step at a time: in a
+    cycle, the first document met again (``memo`` holds the ends found so far)."""
+    path = []
+    current = node
+    seen: set[int] = set()
+    while parent[current] != current and current not in memo and current not in seen:
+        seen.add(current)  # a cycle must not hang the report
+        path.append(current)
+        current = int(parent[current])
+    end = memo.get(current, current)
+    for item in path:
+        memo[item] = end
+    memo[node] = end
+    return end
 
 
 # --------------------------------------------------------------------------
@@ -891,18 +1028,16 @@ def _samples_section(collector: _Collector) -> str:
 
 
 def _clusters_section(collector: _Collector, max_clusters: int) -> str:
-    clusters = collector.clusters or {}
-    if not clusters:
+    table = collector.clusters or _ClusterTable()
+    if not table.count:
         return '<p class="muted">No document was dropped as a duplicate of another.</p>'
-    ranked = sorted(clusters.values(), key=lambda c: (-c.size, c.survivor))
-    members_total = sum(c.size for c in ranked)
     out = [
-        f'<p id="cluster-summary"><span id="duplicate-records">{members_total}</span> duplicates in '
-        f'<span id="cluster-count">{len(ranked)}</span> clusters'
-        + (f"; the {max_clusters} largest are listed" if len(ranked) > max_clusters else "")
+        f'<p id="cluster-summary"><span id="duplicate-records">{table.duplicates}</span> duplicates in '
+        f'<span id="cluster-count">{table.count}</span> clusters'
+        + (f"; the {max_clusters} largest are listed" if table.count > max_clusters else "")
         + ".</p>"
     ]
-    for i, cluster in enumerate(ranked[:max_clusters]):
+    for i, cluster in enumerate(table.listed):
         sims = ""
         if cluster.min_similarity is not None:
             sims = (
@@ -937,10 +1072,10 @@ def _clusters_section(collector: _Collector, max_clusters: int) -> str:
             "<table><thead><tr><th>duplicate</th><th>stage</th><th>reason</th><th>similarity</th><th>method</th>"
             f"<th>via</th></tr></thead><tbody>{rows}</tbody></table>{more}</details>"
         )
-    if len(ranked) > max_clusters:
-        rest = ranked[max_clusters:]
+    if table.count > len(table.listed):
+        rest = table.duplicates - sum(c.size for c in table.listed)
         out.append(
-            f'<p class="muted" id="clusters-more">{len(rest)} more clusters with {sum(c.size for c in rest)} '
+            f'<p class="muted" id="clusters-more">{table.count - len(table.listed)} more clusters with {rest} '
             "duplicates are not listed.</p>"
         )
     return "".join(out)
@@ -1135,8 +1270,8 @@ class ReportBuilder:
     A sink that writes JSON-shaped records can feed each one here
     (:meth:`add_kept`, :meth:`add_dropped`, in any order) and render the
     page when the run ends, without reading its output files back. Memory:
-    capped samples, ``id -> duplicate_of`` per duplicate record and 8 bytes
-    per kept document.
+    capped samples, ~80 bytes per duplicate record and 8 bytes per kept
+    document.
     """
 
     def __init__(self, *, samples_per_rule: int = SAMPLES_PER_RULE) -> None:
@@ -1164,7 +1299,7 @@ class ReportBuilder:
     ) -> str:
         """The page for ``report`` (the run report) and the records added."""
         collector = self._collector
-        collector.resolve_clusters()
+        collector.resolve_clusters(max_clusters)
         return _render_page(report, collector, max_clusters, self.samples_per_rule, problems)
 
     def write(self, path: str | Path, report: dict[str, Any]) -> Path:
