@@ -27,7 +27,7 @@ from ingest.engine.disk_full import disk_full_message, is_disk_full
 from ingest.engine.document_stage import error_rate_failure, error_text
 from ingest.engine.parallel import fork_available, resolve_workers
 from ingest.engine.run_support import cleanup, cpu_seconds
-from ingest.executors.local import start_executor
+from ingest.executors.local import doing, start_executor
 from ingest.host.config import PipelineConfig
 from ingest.host.plugin_manager import PluginHost
 
@@ -91,18 +91,21 @@ def _shard_host(token: str, recipe: Recipe | None) -> Any:
 def _shard_task(item: tuple[str, Recipe | None, shards.ShardTask]) -> dict[str, Any]:
     """Where a shard task runs (a worker process, a Ray task, or this process)."""
     token, recipe, task = item
+    doing(f"shard {task.index} (phase {task.phase.number}: {', '.join(task.phase.stages) or 'reading'})")
     return shards.run_shard(task, _shard_host(token, recipe))
 
 
 def _keys_task(item: tuple[str, Recipe | None, shards.KeysTask]) -> int:
     """Where a shard's ids are read (as a shard task is)."""
     token, recipe, task = item
+    doing(f"shard {task.index} (reading its ids)")
     return shards.run_keys(task, _shard_host(token, recipe))
 
 
 def _partition_task(item: tuple[str, Recipe | None, shards.PartitionTask]) -> dict[str, Any]:
     """Where a partition of a corpus-level stage's combine runs (as a shard task does)."""
     token, recipe, task = item
+    doing(f"stage {task.stage_id!r}, partition {task.index} (after phase {task.number})")
     return shards.run_partition(task, _shard_host(token, recipe))
 
 
@@ -201,6 +204,8 @@ class ShardedRun:
             cleanup(sink.abort, "removing the partial output")
             if run_options.checkpoint_every <= 0:
                 cleanup(lambda: shards.remove(root), "removing the shards")
+            if isinstance(exc, shards.TaskFailed) and isinstance(exc.original, IngestError):
+                raise exc.original from None  # a shard's task failed, not what waited for its record
             if isinstance(exc, (IngestError, KeyboardInterrupt)):
                 raise
             full = disk_full_message(exc, self.pipeline.output_places(sink)) if is_disk_full(exc) else None

@@ -81,6 +81,36 @@ def test_local_executor_maps_in_order_and_reports_errors(workers):
         executor.shutdown()
 
 
+def _killed_at(x):
+    import os
+    import signal
+
+    from ingest.executors.local import doing
+
+    doing(f"item {x}")
+    if x == 5:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x
+
+
+def test_a_killed_pool_process_is_named_with_what_it_was_doing():
+    """A task says what it does (``doing``); when the system kills its process, the run's
+    error names it, and the pool's notes go when the executor shuts down."""
+    from ingest.contract.errors import RunError
+
+    executor = LocalExecutor(2)
+    try:
+        with pytest.raises(RunError, match=r"was killed while running item 5 \(SIGKILL"):
+            list(executor.map(_killed_at, range(8), in_flight=2))
+        folder = executor._doing
+        assert folder is not None
+    finally:
+        executor.shutdown(cancel=True)
+    import os
+
+    assert not os.path.exists(folder)
+
+
 def test_corpus_stage_gets_the_run_executor(run_pipeline):
     seen = {}
 

@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import concurrent.futures.process
+import contextlib
 import multiprocessing
+import os
+import shutil
 import signal
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -21,9 +25,31 @@ from ingest.contract.errors import RunError
 from ingest.contract.executor import Executor, InProcessExecutor, ordered_map
 from ingest.engine.lifeline import pool_initializer
 
-__all__ = ["Executor", "LocalExecutor", "ordered_map", "start_executor"]
+__all__ = ["Executor", "LocalExecutor", "doing", "ordered_map", "start_executor"]
 
 T = TypeVar("T")
+
+#: In a local executor's pool process: the folder where it writes what it is doing (see
+#: :func:`doing`); None elsewhere.
+_doing_folder: str | None = None
+
+
+def doing(label: str) -> None:
+    """Tell the run what this process is about to do ("shard 17 (phase 1: ...)"): were
+    a local executor's pool process to die during it (killed when memory ran out,
+    say), the run's message names it. Nothing happens outside such a pool."""
+    if _doing_folder is None:
+        return
+    note = os.path.join(_doing_folder, str(os.getpid()))
+    # a note for an error message: never a failure of its own
+    with contextlib.suppress(OSError), open(note, "w", encoding="utf-8") as fh:
+        fh.write(label)
+
+
+def _start_pool_process(bind: Callable[[], None], folder: str | None) -> None:
+    global _doing_folder
+    bind()
+    _doing_folder = folder
 
 
 class LocalExecutor(InProcessExecutor):
@@ -36,6 +62,7 @@ class LocalExecutor(InProcessExecutor):
     def __init__(self, workers: int = 1) -> None:
         self.parallelism = max(1, workers)
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._doing: str | None = None  # the pool's folder for doing()
 
     def submit(self, fn: Callable[..., T], /, *args: Any) -> concurrent.futures.Future[T]:
         if self.parallelism == 1:
@@ -45,9 +72,17 @@ class LocalExecutor(InProcessExecutor):
             # in-process plugin code is there without pickling.
             methods = multiprocessing.get_all_start_methods()
             context = multiprocessing.get_context("fork" if "fork" in methods else None)
-            # its processes end with this one (a killed run leaves none behind)
+            # its processes end with this one (a killed run leaves none behind), and say
+            # what they are doing in a folder of their own (see doing())
+            try:
+                self._doing = tempfile.mkdtemp(prefix="ingest-workers-")
+            except OSError:  # no temporary folder: the run goes on, its messages less precise
+                self._doing = None
             self._pool = concurrent.futures.ProcessPoolExecutor(
-                self.parallelism, mp_context=context, initializer=pool_initializer(context)
+                self.parallelism,
+                mp_context=context,
+                initializer=_start_pool_process,
+                initargs=(pool_initializer(context), self._doing),
             )
         return self._pool.submit(fn, *args)
 
@@ -75,15 +110,26 @@ class LocalExecutor(InProcessExecutor):
             # the broken pool's own thread is ending the others and reaping them: wait for it,
             # so that every process's exit code is known
             pool.shutdown(wait=True, cancel_futures=True)
-        codes = [p.exitcode for p in processes if p.exitcode not in (None, 0, -signal.SIGTERM)]
-        if not codes:
+        ended = [p for p in processes if p.exitcode not in (None, 0, -signal.SIGTERM)]
+        if not ended:
             return "ended abruptly"
-        code = codes[0]
+        code, task = ended[0].exitcode, self._what_it_did(ended[0].pid)
+        while_ = f" while running {task}" if task else ""
         if code == -signal.SIGKILL:
-            return "was killed (SIGKILL: the system may have run out of memory)"
+            return f"was killed{while_} (SIGKILL: the system may have run out of memory)"
         if code < 0:
-            return f"was killed by signal {-code}"
-        return f"exited with code {code}"
+            return f"was killed by signal {-code}{while_}"
+        return f"exited with code {code}{while_}"
+
+    def _what_it_did(self, pid: int | None) -> str:
+        """What pool process ``pid`` last said it was doing (see :func:`doing`), or ""."""
+        if self._doing is None or pid is None:
+            return ""
+        try:
+            with open(os.path.join(self._doing, str(pid)), encoding="utf-8") as fh:
+                return fh.read()
+        except OSError:
+            return ""
 
     def shutdown(self, *, cancel: bool = False) -> None:
         """Stop the process pool, if one was started: after the calls under way
@@ -92,6 +138,15 @@ class LocalExecutor(InProcessExecutor):
         pool, self._pool = self._pool, None
         if pool is None:
             return
+        try:
+            self._stop(pool, cancel)
+        finally:
+            if self._doing is not None:
+                shutil.rmtree(self._doing, ignore_errors=True)
+                self._doing = None
+
+    @staticmethod
+    def _stop(pool: concurrent.futures.ProcessPoolExecutor, cancel: bool) -> None:
         if not cancel:
             pool.shutdown()
             return
