@@ -30,6 +30,7 @@ from typing import Any, TextIO
 from ingest.contract.errors import ConfigError, ExitCode, IngestError
 from ingest.contract.ledger import SOURCE_STAGE, Ledger
 from ingest.contract.version import __version__
+from ingest.engine import gc_tuning
 from ingest.engine.jsonutil import dumps
 from ingest.host.config import Override, read_toml
 from ingest.host.plugin_manager import PluginHost
@@ -209,12 +210,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         _say(f"note: {note}")
     progress = _Progress(sys.stderr) if sys.stderr.isatty() else None
     try:
-        report = pipeline.run(
-            progress=progress,
-            restart=args.restart,
-            on_message=_say,
-            stage_progress=progress.stage if progress is not None else None,
-        )
+        with gc_tuning.tuned():  # documents churn through this process too (one worker, the report)
+            report = pipeline.run(
+                progress=progress,
+                restart=args.restart,
+                on_message=_say,
+                stage_progress=progress.stage if progress is not None else None,
+            )
     finally:
         if progress is not None:
             progress.done()

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 
 from ingest.contract.errors import RunError
 from ingest.contract.executor import Executor, InProcessExecutor, ordered_map
+from ingest.engine.gc_tuning import tune_for_documents
 from ingest.engine.lifeline import pool_initializer
 
 __all__ = ["Executor", "LocalExecutor", "doing", "ordered_map", "start_executor"]
@@ -50,6 +51,7 @@ def _start_pool_process(bind: Callable[[], None], folder: str | None) -> None:
     global _doing_folder
     bind()
     _doing_folder = folder
+    tune_for_documents()  # a process ingest owns, through which documents churn
 
 
 class LocalExecutor(InProcessExecutor):
