@@ -9,7 +9,7 @@ import attrs
 import numpy as np
 import pytest
 from ingest_plugins.dedup import Decision, DedupEngine, DedupOptions
-from ingest_plugins.dedup.lsh import ANCHORS, bucket_pair_codes
+from ingest_plugins.dedup.lsh import ANCHORS, BucketStats, bucket_pair_codes
 
 VOCAB = [f"{a}{b}{c}" for a in "bcdfgklmnprst" for b in "aeiou" for c in ("", "n", "r", "s", "l", "x")]
 
@@ -457,6 +457,10 @@ def test_a_bucket_past_max_bucket_pairs_its_rows_with_its_first_rows_only() -> N
     assert large.size == ANCHORS * (ANCHORS - 1) // 2 + (3_000 - ANCHORS) * ANCHORS
     assert set((large // n).tolist()) == set(range(ANCHORS))  # every pair has one of the first rows
     assert (capped[capped // n >= 3_000] == every[every // n >= 3_000]).all()  # a small bucket: every pair
+    stats = BucketStats(n)
+    bucket_pair_codes(keys, rows, n, max_bucket=1_000, stats=stats)
+    assert (stats.largest, stats.capped_rows) == (3_000, 3_000)
+    assert stats.capped[:3_000].all() and not stats.capped[3_000:].any()
 
 
 def test_copies_of_one_story_in_large_buckets_are_found_as_without_a_limit() -> None:
@@ -471,3 +475,35 @@ def test_copies_of_one_story_in_large_buckets_are_found_as_without_a_limit() -> 
     limited = run(docs, max_bucket=20)
     assert limited == run(docs, max_bucket=0)
     assert len(dropped(limited)) >= 190
+
+
+def test_a_pipeline_whose_buckets_were_capped_says_so(tmp_path) -> None:
+    """Past max_bucket a text is compared with its bucket's first rows only: the run
+    says how many texts that was and how large the largest bucket was, unsharded and
+    over shards alike."""
+    from ingest.testing import run_config
+
+    rng = random.Random(4)
+    base = story(rng, paragraphs=6, words=60)
+    corpus = {
+        f"copy{i:03d}.txt": "\n".join(p.replace(rng.choice(VOCAB), "qqq", 1) for p in base) for i in range(60)
+    }
+    corpus.update({f"other{i}.txt": "\n".join(story(rng, 4, 40)) for i in range(10)})
+    config = {"sink": {"type": "jsonl", "path": "out"}, "pipeline": [{"stage": "dedup", "max_bucket": 20}]}
+    seen = []
+    for name, run_options in (("plain", {"shards": "off"}), ("sharded", {"shard_files": 20})):
+        result = run_config({**config, "run": run_options}, directory=tmp_path / name, corpus=corpus)
+        assert result.exit_code == 0, result.stderr
+        stats = result.report["stages"]["dedup"]["dedup"]
+        largest, capped = stats["largest_bucket"], stats["capped_bucket_texts"]
+        assert largest > 20 and 20 < capped <= 60, name  # the copies, not the other stories
+        warnings = [str(w) for w in result.report["warning_samples"] if "max_bucket = 20" in str(w)]
+        assert warnings and f"{capped} texts were in an LSH bucket" in warnings[0], name
+        assert f"the largest held {largest}" in warnings[0]
+        seen.append((largest, capped))
+    assert seen[0] == seen[1]  # over shards, the same buckets
+    quiet = run_config(
+        {**config, "pipeline": [{"stage": "dedup"}]}, directory=tmp_path / "quiet", corpus=corpus
+    )
+    assert quiet.report["stages"]["dedup"]["dedup"]["capped_bucket_texts"] == 0
+    assert not [w for w in quiet.report["warning_samples"] if "max_bucket" in str(w)]

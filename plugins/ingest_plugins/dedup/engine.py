@@ -60,8 +60,8 @@ from ingest.engine.lifeline import pool_initializer
 from . import native
 from .clusters import UnionFind
 from .index import IndexFormatError, read_index, write_index
+from .lsh import BucketStats, optimal_params
 from .lsh import candidate_pairs as candidate_pairs_local
-from .lsh import optimal_params
 from .minhash import MinHasher
 from .normalize import normalize_text
 from .shard_hashes import ShardHashes, SignatureScratch
@@ -196,7 +196,8 @@ class DedupOptions:
         1000,
         _non_negative,
         help="an LSH bucket of more documents than this (page furniture shared by a site) pairs each "
-        "only with its first 16 instead of with every other one; 0 = no limit",
+        "only with its first 16 instead of with every other one (the run warns, counting them in "
+        "report.json's capped_bucket_texts); 0 = no limit",
     )
     jaccard_threshold: float = _opt(0.7, _unit, help="verified 5-shingle Jaccard that makes a near duplicate")
     containment_threshold: float = _opt(
@@ -536,6 +537,8 @@ class DedupEngine:
         self._pending_chars = 0
         self._batches = 0  # batches flushed so far
         self._ids: list[str] = []
+        #: what bucketing saw in the last resolve (None: not learnt, as on Ray)
+        self._buckets: BucketStats | None = None
         self._row: dict[str, int] = {}
         self._exact: list[bytes] = []
         self._exact_first: dict[bytes, int] = {}
@@ -674,7 +677,8 @@ class DedupEngine:
             scratch.append(shard.signatures[own])
             start += len(shard)
         scratch.finish()
-        self._shard_pairs = scratch.candidate_pairs(self.options.max_bucket)
+        self._buckets = BucketStats(int(reps.size))
+        self._shard_pairs = scratch.candidate_pairs(self.options.max_bucket, self._buckets)
         return counts
 
     def _flush(self) -> None:
@@ -851,12 +855,16 @@ class DedupEngine:
         if self._shard_pairs is not None:  # found by add_shards()
             pairs, self._shard_pairs = self._shard_pairs, None
         else:
+            # the buckets' sizes are learnt where the pairs are made here (not on Ray)
+            local = self._candidate_pairs is candidate_pairs_local
+            self._buckets = BucketStats(self._n_slots) if local else None
             pairs = self._candidate_pairs(
                 self._sigs[: self._n_slots],
                 self.bands,
                 self.rows,
                 min_new=n_old_reps,
                 max_bucket=o.max_bucket,
+                **({"stats": self._buckets} if local else {}),
             )
         pairs = reps[pairs] if pairs.size else pairs
         n_lsh = int(pairs.shape[0])
@@ -907,6 +915,11 @@ class DedupEngine:
             "bytes_per_doc": self.bytes_per_doc(),
             "hashing": native.describe(),  # "native" (C kernels) or "numpy (why)": same results
         }
+        if self._buckets is not None:
+            self.stats["largest_bucket"] = self._buckets.largest
+            # texts in a bucket past max_bucket, compared with its first ANCHORS only
+            self.stats["capped_bucket_texts"] = self._buckets.capped_rows
+            self._buckets = None
         self._n_old = n  # everything is resolved now; a later add()+resolve() is incremental
         if o.save_index:  # the index stores every representative's set: re-derive the missing ones
             self._say("saving the index")

@@ -58,8 +58,27 @@ def band_keys(sigs: np.ndarray, bands: int, rows: int, first_band: int = 0) -> n
 ANCHORS = 16
 
 
+class BucketStats:
+    """What bucketing saw of ``n`` rows: the largest bucket, and which rows were in a
+    bucket larger than ``max_bucket`` (paired with its first rows only) in some band."""
+
+    def __init__(self, n: int) -> None:
+        self.largest = 0
+        self.capped = np.zeros(n, dtype=bool)
+
+    @property
+    def capped_rows(self) -> int:
+        """How many rows were in a bucket past ``max_bucket``."""
+        return int(np.count_nonzero(self.capped))
+
+
 def candidate_pairs(
-    sigs: np.ndarray, bands: int, rows: int, min_new: int = 0, max_bucket: int = 0
+    sigs: np.ndarray,
+    bands: int,
+    rows: int,
+    min_new: int = 0,
+    max_bucket: int = 0,
+    stats: BucketStats | None = None,
 ) -> np.ndarray:
     """Sorted unique candidate pairs (i < j) of signature rows, (M, 2) int64:
     every pair sharing a bucket in at least one band.
@@ -67,6 +86,7 @@ def candidate_pairs(
     ``min_new``: pairs whose both members are below this row index (documents
     already resolved in an earlier run) are skipped. Bands are processed a few
     at a time so temporaries stay around 30 MB (for up to ~500k documents).
+    ``stats``, when given, learns the buckets' sizes (see :class:`BucketStats`).
     """
     n = sigs.shape[0]
     if n < 2:
@@ -78,7 +98,7 @@ def candidate_pairs(
     for b in range(0, bands, group):
         g = min(group, bands - b)
         keys = band_keys(sigs[:, b * rows : (b + g) * rows], g, rows, first_band=b)
-        codes.add(bucket_pairs(keys, n, min_new, max_bucket))
+        codes.add(bucket_pairs(keys, n, min_new, max_bucket, stats))
     return codes.pairs(n)
 
 
@@ -103,16 +123,24 @@ class UniqueCodes:
         return np.stack((self.codes // n, self.codes % n), axis=1)
 
 
-def bucket_pairs(keys: np.ndarray, n: int, min_new: int = 0, max_bucket: int = 0) -> np.ndarray:
+def bucket_pairs(
+    keys: np.ndarray, n: int, min_new: int = 0, max_bucket: int = 0, stats: BucketStats | None = None
+) -> np.ndarray:
     """Pair codes i*n+j (i < j, j >= min_new) of rows sharing a key in any
     column of ``keys`` (n, g); keys of different bands never collide by
     construction of :func:`band_keys` (band number mixed in)."""
     g = keys.shape[1]
-    return bucket_pair_codes(keys.ravel(), np.repeat(np.arange(n, dtype=np.int64), g), n, min_new, max_bucket)
+    rows_of = np.repeat(np.arange(n, dtype=np.int64), g)
+    return bucket_pair_codes(keys.ravel(), rows_of, n, min_new, max_bucket, stats)
 
 
 def bucket_pair_codes(
-    flat: np.ndarray, rows_of: np.ndarray, n: int, min_new: int = 0, max_bucket: int = 0
+    flat: np.ndarray,
+    rows_of: np.ndarray,
+    n: int,
+    min_new: int = 0,
+    max_bucket: int = 0,
+    stats: BucketStats | None = None,
 ) -> np.ndarray:
     """Pair codes i*n+j (i < j, j >= min_new) of the rows sharing a bucket
     key, from parallel arrays of bucket keys (uint64) and rows (int64), in
@@ -136,9 +164,14 @@ def bucket_pair_codes(
     index = np.arange(sizes.sum()) - np.repeat(np.cumsum(sizes) - sizes, sizes)  # place in its bucket
     pos = np.repeat(starts, sizes) + index
     after = np.repeat(starts + sizes, sizes) - pos - 1
+    if stats is not None and sizes.size:
+        stats.largest = max(stats.largest, int(sizes.max()))
     if max_bucket and (sizes > max_bucket).any():
         # past its first rows, a large bucket's rows pair with those only
-        after[np.repeat(sizes > max_bucket, sizes) & (index >= ANCHORS)] = 0
+        large = np.repeat(sizes > max_bucket, sizes)
+        after[large & (index >= ANCHORS)] = 0
+        if stats is not None:
+            stats.capped[members[pos[large]]] = True
     left = np.repeat(pos, after)
     step = np.arange(after.sum()) - np.repeat(np.cumsum(after) - after, after) + 1
     a, b = members[left], members[left + step]

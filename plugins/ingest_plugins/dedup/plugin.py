@@ -30,6 +30,7 @@ import attrs
 
 from ingest import Document, StageContext, StageKind, StageSpec, hookimpl
 from ingest_plugins.dedup.engine import Decision, DedupEngine, DedupOptions, hash_shard
+from ingest_plugins.dedup.lsh import ANCHORS
 from ingest_plugins.dedup.shard_hashes import ShardHashes
 
 REASONS = {"exact": "exact_duplicate", "near": "near_duplicate", "composite": "composite"}
@@ -136,6 +137,15 @@ class DedupStage:
             stats.extra["dedup"] = {
                 key: value for key, value in engine.stats.items() if isinstance(value, (int, float, str))
             }
+        capped = engine.stats.get("capped_bucket_texts", 0)
+        if capped:
+            self.ctx.warn(
+                f"{capped} texts were in an LSH bucket of more than max_bucket = {self.options.max_bucket} "
+                f"(the largest held {engine.stats['largest_bucket']}): each was compared with its bucket's "
+                f"first {ANCHORS} only, and a near-duplicate among them may be missed. Such buckets come "
+                "from text many pages share, a site's furniture: remove it first (the boilerplate stage), "
+                "or raise max_bucket"
+            )
 
     # -- sharded runs (see docs/hooks.md) -----------------------------------------
 

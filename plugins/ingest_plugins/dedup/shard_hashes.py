@@ -19,7 +19,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from .lsh import UniqueCodes, band_group, band_keys, bucket_pairs
+from .lsh import BucketStats, UniqueCodes, band_group, band_keys, bucket_pairs
 
 #: Bucket keys made at once while finding candidate pairs (their sort needs about
 #: 50 bytes a key: ~50 MB).
@@ -93,9 +93,9 @@ class SignatureScratch:
         if self.count != self.total:
             raise ValueError(f"{self.count} signatures written, {self.total} expected")
 
-    def candidate_pairs(self, max_bucket: int = 0) -> np.ndarray:
+    def candidate_pairs(self, max_bucket: int = 0, stats: BucketStats | None = None) -> np.ndarray:
         """Sorted unique slot pairs (i < j) sharing a bucket in at least one band
-        (``max_bucket``: as :func:`lsh.bucket_pair_codes`)."""
+        (``max_bucket`` and ``stats``: as :func:`lsh.bucket_pair_codes`)."""
         n = self.count
         if n < 2:
             return np.zeros((0, 2), dtype=np.int64)
@@ -103,7 +103,7 @@ class SignatureScratch:
         for first, fh in zip(self._firsts, self._key_files):
             width = min(self.group, self.bands - first)
             keys = np.fromfile(fh.name, dtype=np.uint64).reshape(n, width)
-            codes.add(bucket_pairs(keys, n, 0, max_bucket))
+            codes.add(bucket_pairs(keys, n, 0, max_bucket, stats))
             del keys
         return codes.pairs(n)
 
