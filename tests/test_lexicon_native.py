@@ -93,6 +93,31 @@ def test_counting_is_the_same(pages):
     assert counted(True)[4] == python_counts[4]
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(text, st.sampled_from([None, "folder:a", "folder:b", "folder:\ud800"])), max_size=12),
+    st.integers(min_value=64, max_value=4096),
+)
+def test_counting_past_the_filter_is_the_same(pages, bits):
+    """Once first sightings go to the Bloom filter, the compiled count_filtered counts,
+    sets bits and keeps contexts as the Python twin does."""
+
+    def counted(use_native: bool) -> tuple:
+        lex = lexicon.Lexicon(min_documents=2)
+        lex._seen = lexicon._SeenOnce(0)
+        lex._seen.bits = bits  # a small filter: bits collide, as they do late in a large corpus
+        lex._seen.array = bytearray((bits + 7) // 8)
+        for page, site in pages:
+            print_ = fingerprint_python(page, 6)
+            if use_native:
+                lex._count(site, print_.short, print_.short_contexts, print_.long, print_.long_contexts)
+            else:
+                lex._add_filtered(print_, site)
+        return lex._counts, lex._outlets, lex._long, lex._contexts, bytes(lex._seen.array)
+
+    assert counted(True) == counted(False)
+
+
 def test_every_code_point_normalises_the_same():
     # one character at a time in C: U+0130 and the capital sigma (whose lower case depends on
     # its neighbours) send the line to str.lower(); every other character must agree with it

@@ -481,6 +481,21 @@ fail:
     return NULL;
 }
 
+/* dict[key] = n + 1, where ``n`` is the int ``dict`` holds for ``key``; ``*count`` gets n. */
+static int
+increment(PyObject *dict, PyObject *key, PyObject *n, long *count)
+{
+    *count = PyLong_AsLong(n);
+    if (*count == -1 && PyErr_Occurred())
+        return -1;
+    PyObject *next = PyLong_FromLong(*count + 1);
+    if (next == NULL)
+        return -1;
+    int rc = PyDict_SetItem(dict, key, next);
+    Py_DECREF(next);
+    return rc;
+}
+
 /* contexts[where] gets ``context`` among its distinct contexts (at most ``kept`` of them). */
 static int
 again(PyObject *contexts, PyObject *place, PyObject *key, PyObject *context, Py_ssize_t kept)
@@ -551,14 +566,8 @@ count_at(PyObject *table, PyObject *key, PyObject *place, PyObject *contexts, Py
         *singles += 1;
         return PyDict_SetItem(per, place, one);
     }
-    long count = PyLong_AsLong(n);
-    if (count == -1 && PyErr_Occurred())
-        return -1;
-    PyObject *next = PyLong_FromLong(count + 1);
-    if (next == NULL)
-        return -1;
-    int rc = PyDict_SetItem(per, place, next);
-    Py_DECREF(next);
+    long count;
+    int rc = increment(per, place, n, &count);
     if (count == 1)
         *singles -= 1;
     return rc < 0 ? -1 : again(contexts, place, key, context, kept);
@@ -597,15 +606,8 @@ count_exact(PyObject *self, PyObject *args)
             singles += 1;
         }
         else {
-            long count = PyLong_AsLong(n);
-            if (count == -1 && PyErr_Occurred())
-                goto fail;
-            PyObject *next = PyLong_FromLong(count + 1);
-            if (next == NULL)
-                goto fail;
-            int rc = PyDict_SetItem(counts, key, next);
-            Py_DECREF(next);
-            if (rc < 0)
+            long count;
+            if (increment(counts, key, n, &count) < 0)
                 goto fail;
             if (count == 1)
                 singles -= 1;
@@ -628,6 +630,175 @@ fail:
     return NULL;
 }
 
+/* The UTF-8 bytes of ``text`` ("surrogatepass", as lexicon.py encodes them): borrowed from the
+ * string, or held in ``*holder`` (a new bytes object the caller releases). NULL on error. */
+static const char *
+utf8_of(PyObject *text, Py_ssize_t *len, PyObject **holder)
+{
+    *holder = NULL;
+    const char *data = PyUnicode_AsUTF8AndSize(text, len);
+    if (data != NULL)
+        return data;
+    if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+        return NULL;
+    PyErr_Clear(); /* a lone surrogate */
+    *holder = PyUnicode_AsEncodedString(text, "utf-8", "surrogatepass");
+    if (*holder == NULL)
+        return NULL;
+    *len = PyBytes_GET_SIZE(*holder);
+    return PyBytes_AS_STRING(*holder);
+}
+
+/* The Bloom filter's add of (place, key) (lexicon._SeenOnce.add): the bytes "place NUL key",
+ * h1 their CRC-32, h2 their CRC-32 continued from h1, made odd; three probes h1 + i*h2. Sets
+ * ``*seen`` to whether every probed bit was set already. 0, or -1 with an exception set. */
+static int
+bloom_add(unsigned char *array, uint64_t bits, PyObject *place, PyObject *key, int *seen)
+{
+    PyObject *place_holder, *key_holder;
+    Py_ssize_t place_len, key_len;
+    const char *place_data = utf8_of(place, &place_len, &place_holder);
+    if (place_data == NULL)
+        return -1;
+    const char *key_data = utf8_of(key, &key_len, &key_holder);
+    if (key_data == NULL) {
+        Py_XDECREF(place_holder);
+        return -1;
+    }
+    const unsigned char nul = 0;
+    uint32_t h1 = crc32_update(0, (const unsigned char *)place_data, place_len);
+    h1 = crc32_update(h1, &nul, 1);
+    h1 = crc32_update(h1, (const unsigned char *)key_data, key_len);
+    uint32_t h2 = crc32_update(h1, (const unsigned char *)place_data, place_len);
+    h2 = crc32_update(h2, &nul, 1);
+    h2 = crc32_update(h2, (const unsigned char *)key_data, key_len) | 1u;
+    Py_XDECREF(place_holder);
+    Py_XDECREF(key_holder);
+    int all = 1;
+    for (uint64_t i = 0; i < 3; i++) {
+        uint64_t pos = ((uint64_t)h1 + i * (uint64_t)h2) % bits;
+        unsigned char bit = (unsigned char)(1u << (pos & 7));
+        if (!(array[pos >> 3] & bit)) {
+            all = 0;
+            array[pos >> 3] |= bit;
+        }
+    }
+    *seen = all;
+    return 0;
+}
+
+/* contexts[(place, key)] = (context,) */
+static int
+first_context(PyObject *contexts, PyObject *place, PyObject *key, PyObject *context)
+{
+    PyObject *where = PyTuple_Pack(2, place, key);
+    if (where == NULL)
+        return -1;
+    PyObject *one = PyTuple_Pack(1, context);
+    int rc = one == NULL ? -1 : PyDict_SetItem(contexts, where, one);
+    Py_XDECREF(one);
+    Py_DECREF(where);
+    return rc;
+}
+
+/* A line ``key`` at ``place`` once first sightings go to the filter: counted from its second
+ * sighting on, as 2 (lexicon.py's Lexicon._add_filtered, its count_at). */
+static int
+count_at_filtered(PyObject *table, PyObject *key, PyObject *place, PyObject *contexts, PyObject *context,
+                  Py_ssize_t kept, unsigned char *array, uint64_t bits, PyObject *two)
+{
+    PyObject *per = PyDict_GetItemWithError(table, key);
+    if (per == NULL && PyErr_Occurred())
+        return -1;
+    PyObject *n = per == NULL ? NULL : PyDict_GetItemWithError(per, place);
+    if (n == NULL && PyErr_Occurred())
+        return -1;
+    if (n != NULL) {
+        long count;
+        return increment(per, place, n, &count) < 0 ? -1 : again(contexts, place, key, context, kept);
+    }
+    int seen;
+    if (bloom_add(array, bits, place, key, &seen) < 0)
+        return -1;
+    if (!seen)
+        return 0;
+    if (per == NULL) {
+        per = PyDict_New();
+        if (per == NULL)
+            return -1;
+        int rc = PyDict_SetItem(table, key, per);
+        Py_DECREF(per); /* the table holds it */
+        if (rc < 0)
+            return -1;
+    }
+    if (PyDict_SetItem(per, place, two) < 0)
+        return -1;
+    return first_context(contexts, place, key, context);
+}
+
+/* count_filtered(counts, outlets, longs, contexts, short, short_contexts, long, long_contexts,
+ *                site, unknown_site, corpus, kept, bloom, bits) -> None:
+ * the C twin of lexicon.py's Lexicon._add_filtered (``bloom``: the filter's bytearray). */
+static PyObject *
+count_filtered(PyObject *self, PyObject *args)
+{
+    PyObject *counts, *outlets, *longs, *contexts, *shorts, *short_ctx, *long_keys, *long_ctx, *site, *unknown,
+        *corpus, *bloom;
+    Py_ssize_t kept;
+    unsigned long long bits;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!OUUnO!K:count_filtered", &PyDict_Type, &counts, &PyDict_Type,
+                          &outlets, &PyDict_Type, &longs, &PyDict_Type, &contexts, &PyList_Type, &shorts,
+                          &PyList_Type, &short_ctx, &PyList_Type, &long_keys, &PyList_Type, &long_ctx, &site,
+                          &unknown, &corpus, &kept, &PyByteArray_Type, &bloom, &bits))
+        return NULL;
+    if (PyList_GET_SIZE(shorts) != PyList_GET_SIZE(short_ctx) ||
+        PyList_GET_SIZE(long_keys) != PyList_GET_SIZE(long_ctx)) {
+        PyErr_SetString(PyExc_ValueError, "keys and contexts differ in length");
+        return NULL;
+    }
+    if (bits == 0 || (unsigned long long)PyByteArray_GET_SIZE(bloom) * 8 < bits) {
+        PyErr_SetString(PyExc_ValueError, "the filter holds fewer bits than bits");
+        return NULL;
+    }
+    unsigned char *array = (unsigned char *)PyByteArray_AS_STRING(bloom);
+    PyObject *two = PyLong_FromLong(2);
+    if (two == NULL)
+        return NULL;
+    int has_site = site != Py_None;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(shorts); i++) {
+        PyObject *key = PyList_GET_ITEM(shorts, i), *context = PyList_GET_ITEM(short_ctx, i);
+        PyObject *n = PyDict_GetItemWithError(counts, key);
+        if (n == NULL && PyErr_Occurred())
+            goto fail;
+        if (n != NULL) {
+            long count;
+            if (increment(counts, key, n, &count) < 0 || again(contexts, corpus, key, context, kept) < 0)
+                goto fail;
+        }
+        else {
+            int seen;
+            if (bloom_add(array, (uint64_t)bits, corpus, key, &seen) < 0)
+                goto fail;
+            if (seen && (PyDict_SetItem(counts, key, two) < 0 || first_context(contexts, corpus, key, context) < 0))
+                goto fail;
+        }
+        if (has_site &&
+            count_at_filtered(outlets, key, site, contexts, context, kept, array, (uint64_t)bits, two) < 0)
+            goto fail;
+    }
+    PyObject *place = has_site ? site : unknown;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(long_keys); i++) {
+        if (count_at_filtered(longs, PyList_GET_ITEM(long_keys, i), place, contexts, PyList_GET_ITEM(long_ctx, i),
+                              kept, array, (uint64_t)bits, two) < 0)
+            goto fail;
+    }
+    Py_DECREF(two);
+    Py_RETURN_NONE;
+fail:
+    Py_DECREF(two);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"fingerprint", fingerprint, METH_VARARGS,
      "fingerprint(text, max_words, context_min_words, normalise) -> (short keys, contexts, long keys, "
@@ -638,6 +809,9 @@ static PyMethodDef methods[] = {
     {"count_exact", count_exact, METH_VARARGS,
      "count_exact(counts, outlets, longs, contexts, short, short_contexts, long, long_contexts, site, "
      "unknown_site, corpus, kept) -> change in the lines seen once"},
+    {"count_filtered", count_filtered, METH_VARARGS,
+     "count_filtered(counts, outlets, longs, contexts, short, short_contexts, long, long_contexts, site, "
+     "unknown_site, corpus, kept, bloom, bits) -> None"},
     {"normalise_many", normalise_many, METH_VARARGS,
      "normalise_many(lines, normalise) -> the normalised key of each line"},
     {NULL, NULL, 0, NULL},

@@ -41,7 +41,6 @@ more), so both ways decide alike.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import os
@@ -267,10 +266,11 @@ class _SeenOnce:
 
     def add(self, item: tuple[str, str]) -> bool:
         """Mark ``item`` (a place and a line) seen; True when it was (probably) seen before."""
-        # checksums, not hash(): the same bits in every process (a resumed run counts alike)
+        # checksums, not hash(): the same bits in every process (a resumed run counts alike),
+        # and the same as the compiled count_filtered's
         data = "\0".join(item).encode("utf-8", "surrogatepass")
-        h = int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little")
-        h1, h2 = h & 0xFFFFFFFF, (h >> 32) | 1
+        h1 = zlib.crc32(data)
+        h2 = zlib.crc32(data, h1) | 1
         array, bits, seen = self.array, self.bits, True
         for i in range(3):
             pos = (h1 + i * h2) % bits
@@ -449,23 +449,24 @@ class Lexicon:
         long_contexts: list[int],
     ) -> None:
         """Count the distinct lines of one document (the document itself is counted by the caller)."""
+        tables = (self._counts, self._outlets, self._long, self._contexts)
+        args = (
+            *tables,
+            short,
+            short_contexts,
+            long,
+            long_contexts,
+            site,
+            UNKNOWN_SITE,
+            CORPUS,
+            _CONTEXTS_KEPT,
+        )
         if self._seen is None and _native is not None:
-            self._singles += _native.count_exact(
-                self._counts,
-                self._outlets,
-                self._long,
-                self._contexts,
-                short,
-                short_contexts,
-                long,
-                long_contexts,
-                site,
-                UNKNOWN_SITE,
-                CORPUS,
-                _CONTEXTS_KEPT,
-            )
+            self._singles += _native.count_exact(*args)
         elif self._seen is None:
             self._add_exact(Fingerprint(short, short_contexts, long, long_contexts), site)
+        elif _native is not None:
+            _native.count_filtered(*args, self._seen.array, self._seen.bits)
         else:
             self._add_filtered(Fingerprint(short, short_contexts, long, long_contexts), site)
         if self._singles > self._singles_budget:
