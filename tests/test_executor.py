@@ -143,9 +143,9 @@ def test_engine_seams_give_the_same_decisions():
 
     calls = []
 
-    def counting_pairs(sigs, bands, rows, min_new=0, max_bucket=0):
+    def counting_pairs(sigs, bands, rows, min_new=0, max_bucket=0, stats=None):
         calls.append(sigs.shape[0])
-        return candidate_pairs(sigs, bands, rows, min_new=min_new, max_bucket=max_bucket)
+        return candidate_pairs(sigs, bands, rows, min_new=min_new, max_bucket=max_bucket, stats=stats)
 
     class Recording(LocalExecutor):
         def submit(self, fn, /, *args):

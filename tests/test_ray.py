@@ -13,7 +13,7 @@ import pytest
 
 ray = pytest.importorskip("ray")
 
-from ingest_plugins.dedup.lsh import candidate_pairs
+from ingest_plugins.dedup.lsh import BucketStats, candidate_pairs
 from ingest_plugins.dedup.ray_lsh import RayCandidatePairs
 
 from ingest import Document, Drop, Pipeline, RunError
@@ -200,6 +200,13 @@ def test_shuffle_finds_exactly_the_local_candidate_pairs(shared_ray, partitions,
         got = shuffle(sigs, bands, rows, min_new=min_new)
         assert got.dtype == expected.dtype and expected.size > 0
         np.testing.assert_array_equal(got, expected)
+    # past max_bucket: the same pairs, the same largest bucket and capped rows
+    local_stats, ray_stats = BucketStats(len(sigs)), BucketStats(len(sigs))
+    expected = candidate_pairs(sigs, 32, 1, max_bucket=50, stats=local_stats)  # buckets of ~60 rows
+    np.testing.assert_array_equal(shuffle(sigs, 32, 1, max_bucket=50, stats=ray_stats), expected)
+    assert ray_stats.largest == local_stats.largest > 50
+    np.testing.assert_array_equal(ray_stats.capped, local_stats.capped)
+    assert local_stats.capped_rows > 0
     assert shuffle(sigs[:1], 16, 4).shape == (0, 2)
     np.testing.assert_array_equal(shuffle(sigs[[0, 1000]], 16, 4), [[0, 1]])
 

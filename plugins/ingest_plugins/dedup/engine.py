@@ -324,7 +324,8 @@ class Decision:
 _BatchResult = tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray, "list[np.ndarray] | None"]
 #: ``texts_at(positions)``: ``(doc_id, text)`` of the documents at those positions (see ``resolve``).
 TextsAt = Callable[[list[int]], Iterable[tuple[str, str]]]
-#: ``candidate_pairs(sigs, bands, rows, min_new=0, max_bucket=0)``: as :func:`lsh.candidate_pairs`.
+#: ``candidate_pairs(sigs, bands, rows, min_new=0, max_bucket=0, stats=None)``: as
+#: :func:`lsh.candidate_pairs` (``stats``: a :class:`lsh.BucketStats` to fill).
 CandidatePairs = Callable[..., np.ndarray]
 
 
@@ -537,7 +538,7 @@ class DedupEngine:
         self._pending_chars = 0
         self._batches = 0  # batches flushed so far
         self._ids: list[str] = []
-        #: what bucketing saw in the last resolve (None: not learnt, as on Ray)
+        #: what bucketing saw in the last resolve (None: no resolve under way)
         self._buckets: BucketStats | None = None
         self._row: dict[str, int] = {}
         self._exact: list[bytes] = []
@@ -855,16 +856,14 @@ class DedupEngine:
         if self._shard_pairs is not None:  # found by add_shards()
             pairs, self._shard_pairs = self._shard_pairs, None
         else:
-            # the buckets' sizes are learnt where the pairs are made here (not on Ray)
-            local = self._candidate_pairs is candidate_pairs_local
-            self._buckets = BucketStats(self._n_slots) if local else None
+            self._buckets = BucketStats(self._n_slots)
             pairs = self._candidate_pairs(
                 self._sigs[: self._n_slots],
                 self.bands,
                 self.rows,
                 min_new=n_old_reps,
                 max_bucket=o.max_bucket,
-                **({"stats": self._buckets} if local else {}),
+                stats=self._buckets,
             )
         pairs = reps[pairs] if pairs.size else pairs
         n_lsh = int(pairs.shape[0])

@@ -28,7 +28,7 @@ import attrs
 import numpy as np
 import ray
 
-from .lsh import band_keys, bucket_pair_codes
+from .lsh import BucketStats, band_keys, bucket_pair_codes
 
 _NO_PAIRS = np.zeros((0, 2), dtype=np.int64)
 
@@ -49,11 +49,16 @@ def _map_band_keys(
 
 
 @ray.remote
-def _reduce_pairs(n: int, min_new: int, max_bucket: int, *parts: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Unique pair codes i*n+j of the buckets of one partition."""
+def _reduce_pairs(
+    n: int, min_new: int, max_bucket: int, *parts: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, int, np.ndarray]:
+    """Unique pair codes i*n+j of the buckets of one partition, its largest bucket and the
+    rows in a bucket past ``max_bucket`` (a bucket is in one partition: its key decides)."""
     keys = np.concatenate([k for k, _ in parts])
     row_of = np.concatenate([r for _, r in parts])
-    return np.unique(bucket_pair_codes(keys, row_of, n, min_new, max_bucket))
+    stats = BucketStats(n)
+    codes = np.unique(bucket_pair_codes(keys, row_of, n, min_new, max_bucket, stats))
+    return codes, stats.largest, np.flatnonzero(stats.capped)
 
 
 @attrs.frozen
@@ -73,10 +78,16 @@ class RayCandidatePairs:
         return cls(partitions=max(1, 2 * parallelism))
 
     def __call__(
-        self, sigs: np.ndarray, bands: int, rows: int, min_new: int = 0, max_bucket: int = 0
+        self,
+        sigs: np.ndarray,
+        bands: int,
+        rows: int,
+        min_new: int = 0,
+        max_bucket: int = 0,
+        stats: BucketStats | None = None,
     ) -> np.ndarray:
         """Sorted unique candidate pairs (i < j), (M, 2) int64, exactly as
-        :func:`lsh.candidate_pairs` returns them."""
+        :func:`lsh.candidate_pairs` returns them (and learns ``stats`` as it does)."""
         n = sigs.shape[0]
         if n < 2:
             return _NO_PAIRS
@@ -93,7 +104,12 @@ class RayCandidatePairs:
             _reduce_pairs.remote(n, min_new, max_bucket, *[parts[p] for parts in mapped])
             for p in range(self.partitions)
         ]
-        code = np.unique(np.concatenate(ray.get(reduced)))
+        results = ray.get(reduced)
+        if stats is not None:
+            for _, largest, capped in results:
+                stats.largest = max(stats.largest, largest)
+                stats.capped[capped] = True
+        code = np.unique(np.concatenate([codes for codes, _, _ in results]))
         if code.size == 0:
             return _NO_PAIRS
         return np.stack((code // n, code % n), axis=1)
