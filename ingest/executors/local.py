@@ -116,12 +116,12 @@ class LocalExecutor(InProcessExecutor):
         if not ended:
             return "ended abruptly"
         code, task = ended[0].exitcode, self._what_it_did(ended[0].pid)
-        while_ = f" while running {task}" if task else ""
+        during = f" while running {task}" if task else ""
         if code == -signal.SIGKILL:
-            return f"was killed{while_} (SIGKILL: the system may have run out of memory)"
+            return f"was killed{during} (SIGKILL: the system may have run out of memory)"
         if code < 0:
-            return f"was killed by signal {-code}{while_}"
-        return f"exited with code {code}{while_}"
+            return f"was killed by signal {-code}{during}"
+        return f"exited with code {code}{during}"
 
     def _what_it_did(self, pid: int | None) -> str:
         """What pool process ``pid`` last said it was doing (see :func:`doing`), or ""."""
