@@ -50,7 +50,7 @@ import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -209,50 +209,59 @@ def partition_of(key: str, partitions: int) -> int:
     return zlib.crc32(key.encode("utf-8", "surrogatepass")) % partitions
 
 
+#: one document's lines of a partition: short lines, their contexts, long lines, theirs
+_Filed = tuple[list[str], list[int], list[str], list[int]]
+
+
 def split_prints(prints: Iterable[tuple[str | None, Fingerprint]], partitions: int) -> list[LexiconPiece]:
     """The documents' fingerprints (with their sites), one :class:`LexiconPiece` per partition."""
-    site_documents: Counter[str | None] = Counter()
-    pieces: list[list[tuple[str | None, list[str], list[int], list[str], list[int]]]] = [
-        [] for _ in range(partitions)
-    ]
-    crc32 = zlib.crc32
-    for site, print_ in prints:
-        site_documents[site] += 1
-        split: dict[int, tuple[list[str], list[int], list[str], list[int]]] = {}
-        for slot, keys, contexts in (
-            (0, print_.short, print_.short_contexts),
-            (2, print_.long, print_.long_contexts),
-        ):
-            for key, context in zip(keys, contexts):
-                p = crc32(key.encode("utf-8", "surrogatepass")) % partitions
-                lists = split.get(p)
-                if lists is None:
-                    lists = split[p] = ([], [], [], [])
-                lists[slot].append(key)
-                lists[slot + 1].append(context)
-        for p, (short, short_contexts, long, long_contexts) in split.items():
-            pieces[p].append((site, short, short_contexts, long, long_contexts))
-    return [LexiconPiece(dict(site_documents), docs) for docs in pieces]
+    return _pieces(((site, _filed(print_, partitions)) for site, print_ in prints), partitions)
 
 
 def fingerprints_by_partition(
     docs: Iterable[tuple[str | None, str]], max_words: int, partitions: int
 ) -> list[LexiconPiece]:
     """:func:`split_prints` of the :func:`fingerprint` of each ``(site, text)``: with the
-    compiled module, one call a document that fingerprints and splits at once."""
+    compiled module, one call a document that fingerprints and files its lines at once."""
     if _native is None:
         return split_prints(((site, fingerprint_python(text, max_words)) for site, text in docs), partitions)
-    site_documents: Counter[str | None] = Counter()
-    pieces: list[list[tuple[str | None, list[str], list[int], list[str], list[int]]]] = [
-        [] for _ in range(partitions)
-    ]
     split = _native.fingerprint_split
-    for site, text in docs:
+    filed = ((site, split(text, max_words, _CONTEXT_MIN_WORDS, partitions)) for site, text in docs)
+    return _pieces(filed, partitions)
+
+
+def _filed(print_: Fingerprint, partitions: int) -> list[_Filed | None]:
+    """One document's fingerprint filed by partition (None: no line there); the Python
+    twin of what the compiled ``fingerprint_split`` returns."""
+    filed: list[_Filed | None] = [None] * partitions
+    crc32 = zlib.crc32
+    for slot, keys, contexts in (
+        (0, print_.short, print_.short_contexts),
+        (2, print_.long, print_.long_contexts),
+    ):
+        for key, context in zip(keys, contexts):
+            p = crc32(key.encode("utf-8", "surrogatepass")) % partitions
+            lists = filed[p]
+            if lists is None:
+                lists = filed[p] = ([], [], [], [])
+            lists[slot].append(key)  # type: ignore[arg-type]  # a key into slot 0 or 2
+            lists[slot + 1].append(context)  # type: ignore[arg-type]  # its context beside it
+    return filed
+
+
+def _pieces(
+    filed: Iterable[tuple[str | None, Sequence[Sequence[Any] | None]]], partitions: int
+) -> list[LexiconPiece]:
+    """The :class:`LexiconPiece` of each partition, from each document's site and lines
+    filed by partition, in document order."""
+    site_documents: Counter[str | None] = Counter()
+    pieces: list[list[tuple[Any, ...]]] = [[] for _ in range(partitions)]
+    for site, lists_by_partition in filed:
         site_documents[site] += 1
-        for p, lists in enumerate(split(text, max_words, _CONTEXT_MIN_WORDS, partitions)):
+        for p, lists in enumerate(lists_by_partition):
             if lists is not None:
                 pieces[p].append((site, *lists))
-    return [LexiconPiece(dict(site_documents), docs) for docs in pieces]
+    return [LexiconPiece(dict(site_documents), docs) for docs in pieces]  # type: ignore[arg-type]
 
 
 class _SeenOnce:
@@ -449,26 +458,20 @@ class Lexicon:
         long_contexts: list[int],
     ) -> None:
         """Count the distinct lines of one document (the document itself is counted by the caller)."""
-        tables = (self._counts, self._outlets, self._long, self._contexts)
-        args = (
-            *tables,
-            short,
-            short_contexts,
-            long,
-            long_contexts,
-            site,
-            UNKNOWN_SITE,
-            CORPUS,
-            _CONTEXTS_KEPT,
-        )
-        if self._seen is None and _native is not None:
-            self._singles += _native.count_exact(*args)
-        elif self._seen is None:
-            self._add_exact(Fingerprint(short, short_contexts, long, long_contexts), site)
-        elif _native is not None:
-            _native.count_filtered(*args, self._seen.array, self._seen.bits)
+        if _native is None:
+            print_ = Fingerprint(short, short_contexts, long, long_contexts)
+            if self._seen is None:
+                self._add_exact(print_, site)
+            else:
+                self._add_filtered(print_, site)
         else:
-            self._add_filtered(Fingerprint(short, short_contexts, long, long_contexts), site)
+            tables = (self._counts, self._outlets, self._long, self._contexts)
+            lines = (short, short_contexts, long, long_contexts)
+            places = (site, UNKNOWN_SITE, CORPUS, _CONTEXTS_KEPT)
+            if self._seen is None:
+                self._singles += _native.count_exact(*tables, *lines, *places)
+            else:
+                _native.count_filtered(*tables, *lines, *places, self._seen.array, self._seen.bits)
         if self._singles > self._singles_budget:
             self._to_filter()
 
