@@ -203,26 +203,21 @@ class TextFilesSource:
         A local folder's files are taken from the walk as it finds them, in
         order, so the plan holds each part's string, never a list of every path
         (a million paths as strings were ~85 MB)."""
+        found: Iterator[str]
         if self.remote is not None:
             scan = self._scan()
-            files = scan.files
-            return [
-                FilesPart(
-                    "\0".join(files[start : start + files_per_shard]),
-                    tuple(scan.skipped) if start == 0 else (),
-                )
-                for start in range(0, len(files), files_per_shard)
-            ]
-        walk = io_util.FolderWalk(
-            self.root, self.options.include, self.options.exclude, compressed=self.options.compressed
-        )
-        found = iter(walk)
+            found, skipped = iter(scan.files), lambda: scan.skipped
+        else:
+            walk = io_util.FolderWalk(
+                self.root, self.options.include, self.options.exclude, compressed=self.options.compressed
+            )
+            found, skipped = iter(walk), lambda: walk.scan([]).skipped
         parts = []
         while chunk := list(itertools.islice(found, files_per_shard)):
             parts.append(FilesPart("\0".join(chunk)))
         if parts:
             # what the walk could not read goes with the first part (known once it ends)
-            parts[0] = attrs.evolve(parts[0], skipped=tuple(walk.scan([]).skipped))
+            parts[0] = attrs.evolve(parts[0], skipped=tuple(skipped()))
         return parts
 
     def read_shard(self, part: FilesPart) -> Iterator[Document]:
