@@ -599,32 +599,14 @@ def _cluster_table(
     numbers = numbers.astype(np.int32)  # half the memory of what follows: far fewer than 2**31 ids
     child, target = numbers[:n], numbers[n:]
     m = len(hashes)
-    parent = np.arange(m, dtype=np.int32)
-    last_seen, backwards = np.unique(child[::-1], return_index=True)
-    parent[last_seen] = target[n - 1 - backwards]
-    # the end of each document's chain, by pointer jumping; a chain that runs into a
-    # cycle never settles and is walked one step at a time below
-    root = parent
-    for _ in range(64):
-        further = root[root]
-        if np.array_equal(further, root):
-            break
-        root = further
     targets_seen, first_row = np.unique(target, return_index=True)
-    # settled: the chain ends at a document that duplicates none (or itself); in a cycle
-    # of two, jumping lands every member on itself, which is why the parent is asked
-    unsettled = parent[root] != root
-    if unsettled.any():
-        root = root.copy()
-        memo: dict[int, int] = {}
-        for node in targets_seen[np.argsort(first_row)].tolist():
-            if unsettled[node]:
-                root[node] = _chain_end(node, parent, memo)
+    first_duplicated = targets_seen[np.argsort(first_row)]  # the targets in the order they first came
+    root = _chain_ends(child, target, m, first_duplicated)
     # the row that first named each target (its string for a survivor), and its rank
     first_row_of = np.full(m, -1, dtype=np.int32)
     first_row_of[targets_seen] = first_row
     target_rank = np.zeros(m, dtype=np.int32)
-    target_rank[targets_seen[np.argsort(first_row)]] = np.arange(len(targets_seen))
+    target_rank[first_duplicated] = np.arange(len(first_duplicated))
     cluster_of = root[target]  # each record's cluster, by its survivor
     sizes = np.bincount(cluster_of, minlength=m)
     survivors = np.flatnonzero(sizes)
@@ -658,6 +640,35 @@ def _cluster_table(
         cluster.survivor_kept = bool(np.any(kept == hashes[s]))  # a scan: np.isin would hash every kept id
     table.listed = sorted(listed.values(), key=lambda c: (-c.size, c.survivor))
     return table
+
+
+def _chain_ends(child: Any, target: Any, m: int, first_duplicated: Any) -> Any:
+    """For each of the ``m`` documents, the document at the end of its chain of
+    ``child -> target`` records (a document given twice: its last record counts), by
+    pointer jumping; a chain that runs into a cycle never settles and is walked one
+    step at a time from the targets in the order they were first duplicated."""
+    import numpy as np
+
+    n = len(child)
+    parent = np.arange(m, dtype=np.int32)
+    last_seen, backwards = np.unique(child[::-1], return_index=True)
+    parent[last_seen] = target[n - 1 - backwards]
+    root = parent
+    for _ in range(64):
+        further = root[root]
+        if np.array_equal(further, root):
+            break
+        root = further
+    # settled: the chain ends at a document that duplicates none (or itself); in a cycle
+    # of two, jumping lands every member on itself, which is why the parent is asked
+    unsettled = parent[root] != root
+    if unsettled.any():
+        root = root.copy()
+        memo: dict[int, int] = {}
+        for node in first_duplicated.tolist():
+            if unsettled[node]:
+                root[node] = _chain_end(node, parent, memo)
+    return root
 
 
 def _chain_end(node: int, parent: Any, memo: dict[int, int]) -> int:
