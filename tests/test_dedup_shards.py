@@ -4,6 +4,7 @@ on disk; the decisions are those of the engine fed document by document."""
 
 from __future__ import annotations
 
+import pickle
 import random
 import tempfile
 from collections.abc import Iterator
@@ -115,6 +116,36 @@ def test_digests_and_exact_copies_across_shards_decide_as_one_engine(
     for shard_size in (1, 7, len(docs)):
         decisions, _ = sharded(docs, options, shard_size, tmp_path)
         assert decisions == listed(plain, False), shard_size
+
+
+@pytest.mark.parametrize("opts", [{}, {"story_grouping": True}, {"composite": "keep", "mode": "annotate"}])
+def test_the_decisions_as_columns_cut_by_shard_and_pickled_are_the_engines(
+    tmp_path: Path, opts: dict
+) -> None:
+    docs = {**digests_corpus(3), **generated(40, seed=5)}
+    items = list(docs.items())
+    docs = dict(items + [(f"copy-{k}", v) for k, v in items[::9]])  # exact copies, later shards
+    items = list(docs.items())
+    options = DedupOptions(**opts)
+    shards = [
+        hash_shard(options, ((doc_id, text, None) for doc_id, text in items[lo : lo + 7]))
+        for lo in range(0, len(items), 7)
+    ]
+    engine = DedupEngine(options)
+    counts = engine.add_shards(shards, scratch_dir=str(tmp_path))
+    table = engine.resolve_columns(texts=lambda: iter(items), texts_at=Texts(docs))
+    whole = table.as_dict()
+    assert whole == listed(streamed(docs, options), options.story_grouping)
+    assert table.count("duplicate") == sum(d.role == "duplicate" for d in whole.values()) > 0
+    assert list(table) == [doc_id for doc_id, _ in items if doc_id in whole]  # row order
+    start = 0
+    for count in counts:  # what a shard's filter task gets: its rows only, through a pickle
+        part = pickle.loads(pickle.dumps(table.rows_between(start, start + count)))
+        own = [doc_id for doc_id, _ in items[start : start + count]]
+        assert dict(part.items()) == {k: whole[k] for k in own if k in whole}
+        assert all(part.get(k) == whole.get(k) for k in own)
+        assert part.get("not-a-document") is None and "not-a-document" not in part
+        start += count
 
 
 def test_a_failed_resolve_leaves_no_scratch_folder(tmp_path: Path) -> None:

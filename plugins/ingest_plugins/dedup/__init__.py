@@ -52,11 +52,11 @@ indexed documents were already exported, so they always win; with
 run would, because each document is judged only against documents seen before
 it).
 
-Public API: :class:`DedupOptions`, :class:`Decision`, :class:`DedupEngine`,
+Public API: :class:`DedupOptions`, :class:`Decision`, :class:`Decisions`, :class:`DedupEngine`,
 :class:`IndexFormatError`, :data:`FORMAT_VERSION`.
 """
 
-from .engine import Decision, DedupEngine, DedupOptions
+from .engine import Decision, Decisions, DedupEngine, DedupOptions
 from .index import FORMAT_VERSION, IndexFormatError
 
-__all__ = ["FORMAT_VERSION", "Decision", "DedupEngine", "DedupOptions", "IndexFormatError"]
+__all__ = ["FORMAT_VERSION", "Decision", "Decisions", "DedupEngine", "DedupOptions", "IndexFormatError"]

@@ -42,9 +42,11 @@ old one is already out). ``resolve()`` may also be called again after more
 from __future__ import annotations
 
 import array
+import bisect
 import collections
 import concurrent.futures
 import itertools
+import math
 import multiprocessing
 import os
 import weakref
@@ -319,6 +321,126 @@ class Decision:
     containment: float | None = None
     composite_of: tuple[str, ...] | None = None
     coverage: float | None = None
+
+
+#: The codes of :class:`Decisions`' role and method columns.
+_ROLES: tuple[str | None, ...] = (None, "survivor", "duplicate", "composite")
+_METHODS: tuple[str | None, ...] = (None, "exact", "near", "composite")
+_ROLE_CODE = {name: code for code, name in enumerate(_ROLES)}
+_METHOD_CODE = {name: code for code, name in enumerate(_METHODS)}
+
+
+class Decisions(Mapping[str, Decision]):
+    """Decisions as columns, one entry per listed document in row order: a
+    mapping from document id to :class:`Decision`, each made when it is asked
+    for. About 40 bytes an entry (the ids are the engine's own strings)
+    against ~300 for a dict of :class:`Decision` objects: a sharded run's
+    resolve lists every duplicate and survivor of the corpus at once."""
+
+    def __init__(self, story: bool = False) -> None:
+        self.ids: list[str] = []
+        self.rows = array.array("q")  # the engine's rows (ascending)
+        self.keep = array.array("b")
+        self.role = array.array("b")  # codes into _ROLES
+        self.method = array.array("b")  # codes into _METHODS
+        self.targets: list[str | None] = []  # duplicate_of (and cluster_id of a duplicate)
+        self.similarity = array.array("d")  # nan: None
+        self.containment = array.array("d")
+        self.composite: dict[int, tuple[tuple[str, ...], float]] = {}  # entry -> (composite_of, coverage)
+        self.story: list[str] | None = [] if story else None
+        self._index: dict[str, int] | None = None
+
+    def add(
+        self,
+        row: int,
+        doc_id: str,
+        keep: bool,
+        role: str | None = None,
+        method: str | None = None,
+        target: str | None = None,
+        similarity: float | None = None,
+        containment: float | None = None,
+    ) -> int:
+        """Append one entry; returns its position."""
+        self.ids.append(doc_id)
+        self.rows.append(row)
+        self.keep.append(keep)
+        self.role.append(_ROLE_CODE[role])
+        self.method.append(_METHOD_CODE[method])
+        self.targets.append(target)
+        self.similarity.append(math.nan if similarity is None else similarity)
+        self.containment.append(math.nan if containment is None else containment)
+        self._index = None
+        return len(self.ids) - 1
+
+    def at(self, k: int) -> Decision:
+        """The decision of entry ``k``."""
+        doc_id, role, target = self.ids[k], _ROLES[self.role[k]], self.targets[k]
+        sim, con = self.similarity[k], self.containment[k]
+        composite = self.composite.get(k)
+        return Decision(
+            doc_id,
+            bool(self.keep[k]),
+            duplicate_of=target,
+            similarity=None if math.isnan(sim) else sim,
+            method=_METHODS[self.method[k]],
+            cluster_id=target if role == "duplicate" else doc_id if role == "survivor" else None,
+            role=role,
+            story_id=None if self.story is None else self.story[k],
+            containment=None if math.isnan(con) else con,
+            composite_of=None if composite is None else composite[0],
+            coverage=None if composite is None else composite[1],
+        )
+
+    def position(self, doc_id: str) -> int | None:
+        """The entry of ``doc_id``, or None."""
+        if self._index is None:
+            self._index = {doc_id: k for k, doc_id in enumerate(self.ids)}
+        return self._index.get(doc_id)
+
+    def __getitem__(self, doc_id: str) -> Decision:
+        k = self.position(doc_id)
+        if k is None:
+            raise KeyError(doc_id)
+        return self.at(k)
+
+    def get(self, doc_id: str, default: Any = None) -> Any:  # type: ignore[override]
+        k = self.position(doc_id)
+        return default if k is None else self.at(k)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def count(self, role: str) -> int:
+        """How many entries have ``role``."""
+        return self.role.tobytes().count(_ROLE_CODE[role])
+
+    def rows_between(self, start: int, stop: int) -> Decisions:
+        """The entries of rows ``start`` to ``stop`` (excluded), as a table of their own."""
+        lo, hi = bisect.bisect_left(self.rows, start), bisect.bisect_left(self.rows, stop)
+        part = Decisions(self.story is not None)
+        part.ids, part.targets = self.ids[lo:hi], self.targets[lo:hi]
+        for name in ("rows", "keep", "role", "method", "similarity", "containment"):
+            setattr(part, name, getattr(self, name)[lo:hi])
+        part.composite = {k - lo: v for k, v in self.composite.items() if lo <= k < hi}
+        if self.story is not None:
+            part.story = self.story[lo:hi]
+        return part
+
+    def as_dict(self) -> dict[str, Decision]:
+        """Every decision, in id order."""
+        order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
+        return {self.ids[k]: self.at(k) for k in order}
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: value for name, value in vars(self).items() if name != "_index"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        vars(self).update(state)
+        self._index = None
 
 
 _BatchResult = tuple[list[bytes], np.ndarray, np.ndarray, np.ndarray, "list[np.ndarray] | None"]
@@ -841,6 +963,15 @@ class DedupEngine:
         ``positions`` only (ascending; 0 is the first document added since the
         last resolve): then only the documents needed are read back.
         """
+        return self.resolve_columns(texts, texts_at).as_dict()
+
+    def resolve_columns(
+        self,
+        texts: Callable[[], Iterable[tuple[str, str]]] | None = None,
+        texts_at: TextsAt | None = None,
+    ) -> Decisions:
+        """:meth:`resolve`, the decisions as :class:`Decisions` (columns, in row
+        order): what a corpus of millions of documents can hold."""
         o = self.options
         self._say("hashing the last documents")
         self._drain()
@@ -895,7 +1026,7 @@ class DedupEngine:
                 uf.union(a, b)
         self._say("choosing survivors")
         # rows from shards: a document with nothing to say (kept, alone) has no decision
-        # listed (a million of them is ~200 MB), unless it gets a story id
+        # listed (most documents of a corpus), unless it gets a story id
         listed = self._scratch is None or o.story_grouping
         decisions = self._decide(n_old, n, first_seen, composites, list_all=listed)
         if o.story_grouping:
@@ -909,7 +1040,7 @@ class DedupEngine:
             "candidate_pairs": n_lsh,
             "verified_candidates": int(pairs.shape[0]),
             "verified_pairs": int(edges.shape[0]),
-            "dropped": sum(1 for d in decisions.values() if d.role == "duplicate"),
+            "dropped": decisions.count("duplicate"),
             "composites": len(composites),
             "bytes_per_doc": self.bytes_per_doc(),
             "hashing": native.describe(),  # "native" (C kernels) or "numpy (why)": same results
@@ -1584,7 +1715,7 @@ class DedupEngine:
         first_seen: dict[int, int] | None,
         composites: dict[int, tuple[tuple[str, ...], float]],
         list_all: bool = True,
-    ) -> dict[str, Decision]:
+    ) -> Decisions:
         """Survivor and duplicates of every cluster that has new rows, and the
         composite pages (``first_seen``: the sweep's duplicates); with
         ``list_all`` false, no decision for a kept document alone in its cluster."""
@@ -1617,62 +1748,43 @@ class DedupEngine:
             sim.update((i, (float(x), float(y))) for (i, _, _), x, y in zip(near, jac, con))
         del near, rep_pairs
         self._pair_sim = {}  # a per-resolve cache, not needed any more: memory for the decisions
-        out: dict[str, Decision] = {}
+        out = Decisions(story=self.options.story_grouping)
         annotate = self.options.mode == "annotate"
+        ids, kept = self._ids, self._kept
         for i in range(n_old, n):
-            doc_id = self._ids[i]
             composite = composites.get(i) if composites else None
             if composite is not None and drop_composites:
-                self._kept[i] = False
-                out[doc_id] = Decision(
-                    doc_id,
-                    annotate,
-                    method="composite",
-                    role="composite",
-                    composite_of=composite[0],
-                    coverage=composite[1],
-                )
+                kept[i] = False
+                k = out.add(i, ids[i], annotate, role="composite", method="composite")
+                out.composite[k] = composite
                 continue
             t = dup_of.get(i)
             if t is None:
                 role = "survivor" if i in has_dups else None
                 if role is None and composite is None and not list_all:
                     continue
-                out[doc_id] = Decision(doc_id, True, cluster_id=doc_id if role else None, role=role)
-                if composite is not None:  # kept and flagged
-                    out[doc_id] = attrs.evolve(out[doc_id], composite_of=composite[0], coverage=composite[1])
-                continue
-            self._kept[i] = False
-            sid = self._ids[t]
-            if rep[i] == rep[t]:
-                method, jc, cn = "exact", 1.0, 1.0
+                k = out.add(i, ids[i], True, role=role)
             else:
-                method = "near"
-                jc, cn = sim.get(i, (None, None))
-            out[doc_id] = Decision(
-                doc_id,
-                annotate,
-                duplicate_of=sid,
-                similarity=jc,
-                method=method,
-                cluster_id=sid,
-                role="duplicate",
-                containment=cn,
-            )
-            if composite is not None:  # annotated or a duplicate of another composite page
-                out[doc_id] = attrs.evolve(out[doc_id], composite_of=composite[0], coverage=composite[1])
-        if all(
-            x < y for x, y in zip(out, itertools.islice(out, 1, None))
-        ):  # added in id order: sorted already
-            return out
-        return {k: out[k] for k in sorted(out)}
+                kept[i] = False
+                if rep[i] == rep[t]:
+                    method, jc, cn = "exact", 1.0, 1.0
+                else:
+                    method = "near"
+                    jc, cn = sim.get(i, (None, None))
+                k = out.add(i, ids[i], annotate, "duplicate", method, ids[t], jc, cn)
+            if composite is not None:  # kept and flagged, annotated, or a duplicate of another composite page
+                out.composite[k] = composite
+        return out
 
-    def _assign_stories(self, decisions: dict[str, Decision], reps: np.ndarray, n_old: int, n: int) -> None:
+    def _assign_stories(self, decisions: Decisions, reps: np.ndarray, n_old: int, n: int) -> None:
         """Story id per new row: a story that already has resolved rows keeps
         their label (it was exported with them; the earliest such row's label
         wins when a new row bridges two stories); a new story is labelled
         with its smallest id (independent of input order)."""
         o = self.options
+        stories = decisions.story
+        # story grouping lists every new row, in row order
+        assert stories is not None and len(decisions) == n - n_old
         story = UnionFind(n)
         for i in range(n):  # near-duplicates are the same story
             story.union(self._uf.find(i), i)
@@ -1695,8 +1807,7 @@ class DedupEngine:
             r = story.find(i)
             sid = label.get(r) or fresh[r]
             self._story.append(sid)
-            d = decisions[self._ids[i]]
-            decisions[d.doc_id] = attrs.evolve(d, story_id=sid)
+            stories.append(sid)
 
     # ---------------------------------------------------------------- index
     def bytes_per_doc(self) -> float:

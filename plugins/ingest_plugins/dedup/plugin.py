@@ -23,13 +23,13 @@ documents it holds) with ``dedup_coverage``, ``story_id``.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
 
 from ingest import Document, StageContext, StageKind, StageSpec, hookimpl
-from ingest_plugins.dedup.engine import Decision, DedupEngine, DedupOptions, hash_shard
+from ingest_plugins.dedup.engine import Decision, Decisions, DedupEngine, DedupOptions, hash_shard
 from ingest_plugins.dedup.lsh import ANCHORS
 from ingest_plugins.dedup.shard_hashes import ShardHashes
 
@@ -84,7 +84,7 @@ class DedupStage:
     def __init__(self, options: DedupOptions, ctx: StageContext) -> None:
         self.options = options
         self.ctx = ctx
-        self.decisions: dict[str, Decision] = {}
+        self.decisions: Mapping[str, Decision] = {}
         self._engine: DedupEngine | None = None  # fed by observe(), resolved by fit()
         self._observed = 0
         # over shards the decisions list only documents with something to say: the others are kept as they are
@@ -117,8 +117,9 @@ class DedupStage:
                 engine.add(doc.id, compared_text(doc), doc.metadata)
         self._resolve(engine, corpus)
 
-    def _resolve(self, engine: DedupEngine, corpus: Iterable[Document]) -> None:
-        """Decide every document of ``corpus`` (all added to ``engine``, in order)."""
+    def _resolve(self, engine: DedupEngine, corpus: Iterable[Document], columns: bool = False) -> None:
+        """Decide every document of ``corpus`` (all added to ``engine``, in order);
+        ``columns``: the decisions as :class:`Decisions` (a sharded run's corpus)."""
         # The engine re-reads texts only for what it did not keep in memory; a spool
         # that knows where each record starts (engine rows are its positions, in
         # order) gives back just those documents.
@@ -129,9 +130,8 @@ class DedupStage:
             def texts_at(positions: list[int]) -> Iterator[tuple[str, str]]:
                 return ((doc.id, compared_text(doc)) for doc in read_at(positions))
 
-        self.decisions = engine.resolve(
-            texts=lambda: ((doc.id, compared_text(doc)) for doc in corpus), texts_at=texts_at
-        )
+        resolve = engine.resolve_columns if columns else engine.resolve
+        self.decisions = resolve(lambda: ((doc.id, compared_text(doc)) for doc in corpus), texts_at)
         stats = self.ctx.ledger.stages.get(self.ctx.stage_id)
         if stats is not None:
             stats.extra["dedup"] = {
@@ -167,7 +167,7 @@ class DedupStage:
 
     def combine_partition(
         self, index: int, pieces: Iterable[ShardHashes], corpus: Iterable[Document]
-    ) -> tuple[list[dict[str, Decision]], None]:
+    ) -> tuple[list[Decisions], None]:
         """In the partition's task: every shard's hashes in shard order, resolved as
         one corpus; each shard's model is the decisions on its documents that say
         something (a document missing from it is kept as it is)."""
@@ -177,19 +177,19 @@ class DedupStage:
             # the signatures wait on disk: beside the shards when the run gives a folder for it
             scratch = getattr(corpus, "scratch", None)
             counts = engine.add_shards(pieces, None if scratch is None else str(scratch))
-            self._resolve(engine, corpus)
+            self._resolve(engine, corpus, columns=True)
         finally:
             engine.close()
         decisions, self.decisions = self.decisions, {}
-        models: list[dict[str, Decision]] = []
-        ids = engine.ids
+        assert isinstance(decisions, Decisions)
+        models: list[Decisions] = []
         start = 0
-        for count in counts:
-            models.append({i: decisions[i] for i in ids[start : start + count] if i in decisions})
+        for count in counts:  # a shard's rows follow the previous shard's
+            models.append(decisions.rows_between(start, start + count))
             start += count
         return models, None
 
-    def use_shard(self, decisions: list[dict[str, Decision]]) -> None:
+    def use_shard(self, decisions: list[Decisions]) -> None:
         """In a shard's task: the decisions on its documents (from the one partition), before they pass."""
         self.decisions = decisions[0]
         self._unlisted_kept = True
