@@ -375,3 +375,28 @@ def test_pair_similarities_native_matches_numpy() -> None:
             np.zeros(1, np.int64),
             np.zeros(1, np.int64),
         )
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["native", "python"])
+def test_signatures_read_back_by_row_are_the_files_rows(tmp_path: Path, compiled: bool) -> None:
+    if compiled and LIB is None:
+        pytest.skip("native dedup extension not built")
+    lib = LIB if compiled else None
+    from ingest_plugins.dedup.shard_hashes import SignatureScratch
+
+    rng = np.random.default_rng(4)
+    sigs = rng.integers(0, 2**32, size=(300, 16), dtype=np.uint32)
+    scratch = SignatureScratch(300, 16, 8, 2, str(tmp_path))
+    try:
+        scratch.append(sigs[:100])
+        scratch.append(sigs[100:])
+        scratch.finish()
+        with path(lib):
+            slots = rng.integers(0, 300, size=1000)  # repeats: each distinct row is read once
+            assert np.array_equal(scratch.signatures(slots), sigs[slots])
+            assert scratch.signatures(np.zeros(0, dtype=np.int64)).shape == (0, 16)
+            with pytest.raises(IndexError):
+                scratch.signatures(np.array([300]))
+    finally:
+        scratch.close()
+    assert not tmp_path.joinpath(scratch.folder.name).exists()

@@ -16,6 +16,10 @@
  *   intersections(data, start_a, size_a, start_b, size_b) -> counts
  *       int64 |A & B| of sorted unique uint32 sets held in one buffer
  *       (pair_similarities' verification counts).
+ *   read_rows(fd, row_bytes, rows, out)
+ *       fixed-size rows of a file read into ``out`` by pread, one after another
+ *       (the signatures a prefilter compares: a mapping of the file would map
+ *       whole large folios of it at each random read, hundreds of MB of RSS).
  *
  * CPython C API only: strings are read in their own representation
  * (PyUnicode_KIND / PyUnicode_DATA), arrays come in through the buffer
@@ -27,6 +31,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <unistd.h>
 
 #define C1 0xBF58476D1CE4E5B9ULL
 #define C2 0x94D049BB133111EBULL
@@ -482,6 +488,56 @@ done:
     return res;
 }
 
+static PyObject *native_read_rows(PyObject *self, PyObject *args) {
+    int fd;
+    Py_ssize_t row_bytes;
+    Py_buffer rb, ob;
+    if (!PyArg_ParseTuple(args, "iny*w*", &fd, &row_bytes, &rb, &ob))
+        return NULL;
+    PyObject *res = NULL;
+    const int64_t *rows = (const int64_t *)rb.buf;
+    Py_ssize_t m = rb.len / (Py_ssize_t)sizeof(int64_t);
+    char *out = (char *)ob.buf;
+    if (row_bytes <= 0 || ob.len != m * row_bytes) {
+        PyErr_SetString(PyExc_ValueError, "read_rows: out must hold len(rows) rows of row_bytes");
+        goto done;
+    }
+    Py_ssize_t failed = -1;
+    ssize_t got = 0;
+    int err = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < m && failed < 0; i++) {
+        Py_ssize_t done_bytes = 0;
+        while (done_bytes < row_bytes) {
+            got = pread(fd, out + i * row_bytes + done_bytes, (size_t)(row_bytes - done_bytes),
+                        (off_t)(rows[i] * row_bytes + done_bytes));
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0) {
+                failed = i;
+                err = got < 0 ? errno : 0;
+                break;
+            }
+            done_bytes += got;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    if (failed >= 0) {
+        if (err) {
+            errno = err;
+            PyErr_SetFromErrno(PyExc_OSError);
+        } else {
+            PyErr_Format(PyExc_ValueError, "read_rows: row %lld lies past the end of the file", (long long)rows[failed]);
+        }
+        goto done;
+    }
+    res = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&rb);
+    PyBuffer_Release(&ob);
+    return res;
+}
+
 static PyObject *native_char_class(PyObject *self, PyObject *arg) {
     /* class of one code point as the kernels see it (for the tests) */
     unsigned long c = PyLong_AsUnsignedLong(arg);
@@ -502,6 +558,7 @@ static PyMethodDef methods[] = {
     {"oph", native_oph, METH_VARARGS, "oph(sets, set_offsets, salt, num_perm, probe) -> signatures"},
     {"intersections", native_intersections, METH_VARARGS,
      "intersections(data, start_a, size_a, start_b, size_b) -> int64 counts |A & B|"},
+    {"read_rows", native_read_rows, METH_VARARGS, "read_rows(fd, row_bytes, rows, out): rows of a file by pread"},
     {"char_class", native_char_class, METH_O, "char_class(code_point) -> 0 other, 1 word, 2 space"},
     {NULL, NULL, 0, NULL},
 };

@@ -89,6 +89,8 @@ _BOTTOM = 4
 _BOTTOM_MAX_DF = 64
 #: pages whose shingles are looked up among the smallest hashes at once (their sets are held meanwhile)
 _PAGES_LOOKED_UP = 4096
+#: Candidate pairs prefiltered at a time (their signatures read together: 4 MB a side).
+_PREFILTER_CHUNK = 8192
 #: bytes of a document's exact key
 _KEY_BYTES = 16
 
@@ -580,6 +582,42 @@ class _Edges:
         return None if i is None else (float(self.jac[i]), float(self.con[i]))
 
 
+class _PairCache:
+    """(Jaccard, containment, duplicate?) of the row pairs a resolve measured besides
+    its verified edges (the composite search, star clusters), for the rest of it:
+    sorted arrays, ~20 bytes a pair instead of ~280 for a dict of tuples (pages that
+    share text make hundreds of thousands of such pairs in a million documents)."""
+
+    #: chunks of pairs looked up one after another before they are merged into one
+    _CHUNKS = 8
+
+    def __init__(self, n: int) -> None:
+        self.n = max(n, 1)
+        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def __len__(self) -> int:
+        return sum(chunk[0].size for chunk in self._chunks)
+
+    def get(self, a: int, b: int) -> tuple[float, float, bool] | None:
+        """What was measured of the pair a < b, or None."""
+        code = a * self.n + b
+        for codes, jac, con, ok in self._chunks:
+            i = int(np.searchsorted(codes, code))
+            if i < codes.size and codes[i] == code:
+                return float(jac[i]), float(con[i]), bool(ok[i])
+        return None
+
+    def put(self, pairs: np.ndarray, jac: np.ndarray, con: np.ndarray, ok: np.ndarray) -> None:
+        """Remember the measures of ``pairs`` (rows a < b, none of them known yet)."""
+        codes = pairs[:, 0] * self.n + pairs[:, 1]
+        codes, first = np.unique(codes, return_index=True)
+        self._chunks.append((codes, jac[first], con[first], ok[first].astype(bool)))
+        if len(self._chunks) > self._CHUNKS:
+            merged = [np.concatenate(column) for column in zip(*self._chunks)]
+            order = np.argsort(merged[0], kind="stable")
+            self._chunks = [(merged[0][order], merged[1][order], merged[2][order], merged[3][order])]
+
+
 def _bottom_k(sets: np.ndarray, offsets: np.ndarray, docs: np.ndarray) -> np.ndarray:
     """The ``_BOTTOM`` smallest values of each set ``docs`` (sorted sets, concatenated
     along ``offsets``), one row each; a smaller set repeats its largest value, an empty
@@ -694,7 +732,7 @@ class DedupEngine:
         self._uf = UnionFind()
         self._story_has_fps = options.story_grouping
         self._edge_sim = _Edges(0, np.zeros((0, 2), dtype=np.int64), np.zeros(0), np.zeros(0))
-        self._pair_sim: dict[tuple[int, int], tuple[float, float, bool]] = {}
+        self._pair_sim = _PairCache(0)
         self._links_now = _NO_EDGES  # during resolve(): the edges clusters follow
         self._composite: set[int] = set()  # rows judged composite pages (and their exact copies)
         # add_shards(): the signatures on disk, and the candidate pairs they make (slots)
@@ -996,9 +1034,8 @@ class DedupEngine:
                 max_bucket=o.max_bucket,
                 stats=self._buckets,
             )
-        pairs = reps[pairs] if pairs.size else pairs
         n_lsh = int(pairs.shape[0])
-        pairs = self._prefilter(pairs)
+        pairs = self._prefilter(pairs, reps)
         # Edges sorted by their later row: the first_seen sweep below goes
         # through the new rows in the order they were added.
         if pairs.size:
@@ -1008,7 +1045,7 @@ class DedupEngine:
         ok = self._accept(jac, con, small)
         edges = pairs[ok]
         self._edge_sim = _Edges(n, edges, jac[ok], con[ok])
-        self._pair_sim = {}
+        self._pair_sim = _PairCache(n)
         self._say("finding composite pages")
         composites = self._find_composites(n_old, n, edges)
         # the edges clusters follow: none between a composite page and a document that is not one
@@ -1194,33 +1231,40 @@ class DedupEngine:
         store.drop(np.flatnonzero(fetched))
         return jac, con, small
 
-    def _prefilter(self, pairs: np.ndarray) -> np.ndarray:
-        """Drop candidates that cannot plausibly pass verification: for sizes
+    def _prefilter(self, slot_pairs: np.ndarray, reps: np.ndarray) -> np.ndarray:
+        """The candidate pairs (of signature slots) that can plausibly pass verification,
+        as pairs of rows (``reps``: the row of each slot). For sizes
         s <= g, containment >= f means Jaccard >= f*s / (s + g - f*s), so the
         least Jaccard an accepted pair can have is known exactly; a pair whose
         MinHash estimate (matching signature positions, standard deviation
         <= 0.045 at 128 positions) is ``prefilter_margin`` below it is skipped
         (0.15: more than 3 standard deviations; a pair that would pass is
         skipped with probability < 0.1%, and only when it is near the
-        threshold)."""
+        threshold). Chunk by chunk: the candidates of text many pages share
+        can be many millions, and most of them go."""
         o = self.options
-        if not pairs.size or o.prefilter_margin >= 1.0:
-            return pairs
-        a, b = pairs[:, 0], pairs[:, 1]
-        est = np.empty(a.size)
-        for lo in range(0, a.size, 8192):  # bounded temporaries
-            hi = lo + 8192
-            sa_, sb_ = self._signatures(self._slot[a[lo:hi]]), self._signatures(self._slot[b[lo:hi]])
-            est[lo:hi] = np.count_nonzero(sa_ == sb_, axis=1)
-        est /= o.num_perm
-        sa, sb = self._nsh[a], self._nsh[b]
-        s, g = np.minimum(sa, sb).astype(float), np.maximum(sa, sb).astype(float)
+        if not slot_pairs.size:
+            return slot_pairs
+        if o.prefilter_margin >= 1.0:
+            return reps[slot_pairs]
         f = min(o.containment_threshold, o.containment_floor) if o.edit_budget else o.containment_threshold
-        need_con = np.where(
-            s >= max(o.containment_min_shingles, 1), f * s / np.maximum(s + g - f * s, 1.0), 1.0
-        )
-        need = np.minimum(need_con, o.jaccard_threshold)
-        return pairs[est >= need - o.prefilter_margin]
+        kept = np.zeros(slot_pairs.shape[0], dtype=bool)
+        for lo in range(0, slot_pairs.shape[0], _PREFILTER_CHUNK):  # bounded temporaries
+            chunk = slot_pairs[lo : lo + _PREFILTER_CHUNK]
+            est = (
+                np.count_nonzero(self._signatures(chunk[:, 0]) == self._signatures(chunk[:, 1]), axis=1)
+                / o.num_perm
+            )
+            rows = reps[chunk]
+            sa, sb = self._nsh[rows[:, 0]], self._nsh[rows[:, 1]]
+            s, g = np.minimum(sa, sb).astype(float), np.maximum(sa, sb).astype(float)
+            need_con = np.where(
+                s >= max(o.containment_min_shingles, 1), f * s / np.maximum(s + g - f * s, 1.0), 1.0
+            )
+            kept[lo : lo + chunk.shape[0]] = (
+                est >= np.minimum(need_con, o.jaccard_threshold) - o.prefilter_margin
+            )
+        return reps[slot_pairs[kept]]
 
     def _signatures(self, slots: np.ndarray) -> np.ndarray:
         """The signatures in ``slots``: in memory, or read back (:meth:`add_shards`)."""
@@ -1252,16 +1296,17 @@ class DedupEngine:
             known = self._edge_sim.get(a, b)
             if known is not None:
                 out[k] = (*known, True)
-            elif (a, b) in self._pair_sim:
-                out[k] = self._pair_sim[(a, b)]
-            else:
+                continue
+            out[k] = self._pair_sim.get(a, b)
+            if out[k] is None:
                 todo.append((k, a, b))
         if todo:
             arr = np.array([(a, b) for _, a, b in todo], dtype=np.int64)
             jac, con, small = self._measure(arr)
             ok = self._accept(jac, con, small)
-            for (k, a, b), x, y, z in zip(todo, jac.tolist(), con.tolist(), ok.tolist()):
-                out[k] = self._pair_sim[(a, b)] = (x, y, bool(z))
+            self._pair_sim.put(arr, jac, con, ok)
+            for (k, _, _), x, y, z in zip(todo, jac.tolist(), con.tolist(), ok.tolist()):
+                out[k] = (x, y, bool(z))
         return out
 
     # ----------------------------------------------------------- composites
@@ -1737,7 +1782,7 @@ class DedupEngine:
                 continue
             a, b = int(rep[t]), int(rep[i])
             key = (a, b) if a < b else (b, a)
-            known = self._edge_sim.get(*key) or self._pair_sim.get(key)
+            known = self._edge_sim.get(*key) or self._pair_sim.get(*key)
             if known is not None:  # a verified edge or the star check already measured this pair
                 sim[i] = known[:2]
             else:
@@ -1747,7 +1792,7 @@ class DedupEngine:
             jac, con, _ = self._measure(rep_pairs)
             sim.update((i, (float(x), float(y))) for (i, _, _), x, y in zip(near, jac, con))
         del near, rep_pairs
-        self._pair_sim = {}  # a per-resolve cache, not needed any more: memory for the decisions
+        self._pair_sim = _PairCache(0)  # a per-resolve cache, not needed any more: memory for the decisions
         out = Decisions(story=self.options.story_grouping)
         annotate = self.options.mode == "annotate"
         ids, kept = self._ids, self._kept

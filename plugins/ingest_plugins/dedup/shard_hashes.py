@@ -12,6 +12,7 @@ looks at. Shingle sets never travel: verification re-reads the candidates' texts
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -19,15 +20,29 @@ from pathlib import Path
 import attrs
 import numpy as np
 
+from . import native
 from .lsh import BucketStats, UniqueCodes, band_group, band_keys, bucket_pairs
 
 #: Bucket keys made at once while finding candidate pairs (their sort needs about
 #: 50 bytes a key: ~50 MB).
 BUCKET_ENTRIES = 1 << 20
 
-#: Candidate pairs whose signatures are read back at once (at most twice this many
-#: 4 KiB pages of the signature file are mapped at a time: 64 MB).
-PAIRS_READ = 8192
+
+def read_rows(fd: int, rows: np.ndarray, out: np.ndarray) -> None:
+    """Rows ``rows`` (int64) of the file open as ``fd``, each ``out``'s row size,
+    into ``out`` (C-contiguous, one row each), by pread (the compiled ``read_rows``
+    when it is built)."""
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    if not rows.size:
+        return
+    row_bytes = out.nbytes // rows.size
+    if native.lib is not None:
+        native.lib.read_rows(fd, row_bytes, rows, out)
+        return
+    view = memoryview(out).cast("B")
+    for i, row in enumerate(rows.tolist()):
+        if os.preadv(fd, [view[i * row_bytes : (i + 1) * row_bytes]], row * row_bytes) != row_bytes:
+            raise ValueError(f"read_rows: row {row} lies past the end of the file")
 
 
 @attrs.define(eq=False)
@@ -69,6 +84,7 @@ class SignatureScratch:
         self.count = 0
         self._sig_path = self.folder / "signatures.u32"
         self._sig_file = open(self._sig_path, "wb")  # noqa: SIM115 (closed by finish or close)
+        self._reader: int | None = None  # a descriptor of the file, for signatures()
         self._firsts = list(range(0, bands, self.group))
         self._key_files = [
             open(self.folder / f"bands-{first:03d}.u64", "wb")  # noqa: SIM115
@@ -108,15 +124,24 @@ class SignatureScratch:
         return codes.pairs(n)
 
     def signatures(self, slots: np.ndarray) -> np.ndarray:
-        """The signatures in ``slots`` (a copy; the file is mapped only meanwhile)."""
-        mapped = np.memmap(self._sig_path, dtype=np.uint32, mode="r", shape=(self.count, self.num_perm))
-        try:
-            return np.array(mapped[np.asarray(slots, dtype=np.int64)])
-        finally:
-            del mapped
+        """The signatures in ``slots`` (a copy), each distinct one read once. Read, not
+        mapped: a mapping of the file shows in the process's RSS as whole large folios
+        around every row it reads (the whole file, for a few thousand random rows)."""
+        slots = np.asarray(slots, dtype=np.int64)
+        if slots.size and (slots.min() < 0 or slots.max() >= self.count):
+            raise IndexError(f"signature slots outside 0..{self.count - 1}")
+        unique, inverse = np.unique(slots, return_inverse=True)
+        out = np.empty((unique.size, self.num_perm), dtype=np.uint32)
+        if self._reader is None:
+            self._reader = os.open(self._sig_path, os.O_RDONLY)
+        read_rows(self._reader, unique, out)
+        return out[inverse.reshape(slots.shape)]
 
     def close(self) -> None:
         """Remove the folder (also after a failure)."""
         for fh in (self._sig_file, *self._key_files):
             fh.close()
+        if self._reader is not None:
+            os.close(self._reader)
+            self._reader = None
         shutil.rmtree(self.folder, ignore_errors=True)
