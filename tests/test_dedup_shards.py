@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from ingest_plugins.dedup import engine as engine_module
 from ingest_plugins.dedup.engine import Decision, DedupEngine, DedupOptions, hash_shard
@@ -191,3 +192,31 @@ def test_a_sharded_run_keeps_the_signatures_beside_the_shards(tmp_path: Path, mo
     assert sharded.report["dropped_by_stage_and_reason"] == plain.report["dropped_by_stage_and_reason"]
     assert plain.report["dropped_by_stage_and_reason"]
     assert not list((tmp_path / "sharded" / "out").glob(".ingest-shards*"))
+
+
+def test_the_pairs_a_resolve_remembers_are_found_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The measures kept beside the verified edges (sorted columns and a dict of the
+    latest) give back what was put, in batches and one pair at a time."""
+    monkeypatch.setattr(engine_module._PairCache, "_PENDING", 50)  # merged often
+    rng = random.Random(7)
+    cache = engine_module._PairCache(1000)
+    reference: dict[tuple[int, int], tuple[float, float, bool]] = {}
+    for _ in range(12):
+        batch = {}
+        while len(batch) < rng.randrange(1, 40):
+            a, b = sorted(rng.sample(range(1000), 2))
+            if (a, b) not in reference:
+                batch[(a, b)] = (rng.random(), rng.random(), rng.random() < 0.5)
+        pairs = np.array(list(batch), dtype=np.int64)
+        measures = list(batch.values())
+        cache.put(pairs, *(np.array([m[k] for m in measures]) for k in range(3)))
+        reference.update(batch)
+    assert len(cache) == len(reference)
+    asked = list(reference) + [(1, 2), (3, 999), (0, 1)]
+    known, jac, con, ok = cache.lookup(np.array(asked, dtype=np.int64))
+    for (a, b), *got in zip(asked, known.tolist(), jac.tolist(), con.tolist(), ok.tolist()):
+        expected = reference.get((a, b))
+        assert cache.get(a, b) == expected
+        assert (tuple(got[1:]) if got[0] else None) == expected
+    edges = engine_module._Edges(1000, np.array([[1, 5], [2, 3], [7, 9]]), np.zeros(3), np.zeros(3))
+    assert edges.has(np.array([[2, 3], [1, 4], [7, 9], [0, 0]])).tolist() == [True, False, True, False]

@@ -91,6 +91,8 @@ _BOTTOM_MAX_DF = 64
 _PAGES_LOOKED_UP = 4096
 #: Candidate pairs prefiltered at a time (their signatures read together: 4 MB a side).
 _PREFILTER_CHUNK = 8192
+#: Row pairs measured a pair at a time by _sims (more go through numpy at once).
+_FEW_PAIRS = 32
 #: bytes of a document's exact key
 _KEY_BYTES = 16
 
@@ -572,6 +574,7 @@ class _Edges:
         self.n = max(n, 1)
         self.pairs, self.jac, self.con = pairs, jac, con
         self._at = dict(zip((pairs[:, 0] * self.n + pairs[:, 1]).tolist(), range(pairs.shape[0])))
+        self._sorted: np.ndarray | None = None  # the codes, sorted (see has())
 
     def __len__(self) -> int:
         return self.pairs.shape[0]
@@ -581,41 +584,91 @@ class _Edges:
         i = self._at.get(a * self.n + b)
         return None if i is None else (float(self.jac[i]), float(self.con[i]))
 
+    def has(self, pairs: np.ndarray) -> np.ndarray:
+        """Which of ``pairs`` (rows a < b) are edges."""
+        if self._sorted is None:
+            self._sorted = np.sort(self.pairs[:, 0] * self.n + self.pairs[:, 1])
+        if not self._sorted.size:
+            return np.zeros(pairs.shape[0], dtype=bool)
+        codes = pairs[:, 0] * self.n + pairs[:, 1]
+        return self._sorted[np.minimum(np.searchsorted(self._sorted, codes), self._sorted.size - 1)] == codes
+
 
 class _PairCache:
     """(Jaccard, containment, duplicate?) of the row pairs a resolve measured besides
     its verified edges (the composite search, star clusters), for the rest of it:
-    sorted arrays, ~20 bytes a pair instead of ~280 for a dict of tuples (pages that
-    share text make hundreds of thousands of such pairs in a million documents)."""
+    columns sorted by pair, ~25 bytes a pair instead of ~280 for a dict of tuples
+    (pages that share text make hundreds of thousands of such pairs in a million
+    documents), and the latest pairs in a dict until there are many of them."""
 
-    #: chunks of pairs looked up one after another before they are merged into one
-    _CHUNKS = 8
+    #: pairs held in the dict before they join the sorted columns
+    _PENDING = 1 << 16
 
     def __init__(self, n: int) -> None:
         self.n = max(n, 1)
-        self._chunks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._codes = array.array("q")  # a * n + b, ascending
+        self._jac = array.array("d")
+        self._con = array.array("d")
+        self._ok = array.array("b")
+        self._new: dict[int, tuple[float, float, bool]] = {}
 
     def __len__(self) -> int:
-        return sum(chunk[0].size for chunk in self._chunks)
+        return len(self._codes) + len(self._new)
 
     def get(self, a: int, b: int) -> tuple[float, float, bool] | None:
         """What was measured of the pair a < b, or None."""
         code = a * self.n + b
-        for codes, jac, con, ok in self._chunks:
-            i = int(np.searchsorted(codes, code))
-            if i < codes.size and codes[i] == code:
-                return float(jac[i]), float(con[i]), bool(ok[i])
-        return None
+        found = self._new.get(code)
+        if found is None and self._codes:
+            i = bisect.bisect_left(self._codes, code)
+            if i < len(self._codes) and self._codes[i] == code:
+                found = (self._jac[i], self._con[i], bool(self._ok[i]))
+        return found
+
+    def lookup(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(known?, Jaccard, containment, duplicate?) of each of ``pairs`` (rows a < b), at once."""
+        codes = pairs[:, 0] * self.n + pairs[:, 1]
+        known = np.zeros(codes.size, dtype=bool)
+        jac, con, ok = np.zeros(codes.size), np.zeros(codes.size), np.zeros(codes.size, dtype=bool)
+        if self._codes and codes.size:
+            main = np.frombuffer(self._codes, dtype=np.int64)
+            at = np.minimum(np.searchsorted(main, codes), main.size - 1)
+            known = main[at] == codes
+            at = at[known]
+            jac[known] = np.frombuffer(self._jac, dtype=np.float64)[at]
+            con[known] = np.frombuffer(self._con, dtype=np.float64)[at]
+            ok[known] = np.frombuffer(self._ok, dtype=np.int8)[at] != 0
+        if self._new:
+            for k, code in enumerate(codes.tolist()):
+                found = self._new.get(code)
+                if found is not None:
+                    known[k] = True
+                    jac[k], con[k], ok[k] = found
+        return known, jac, con, ok
 
     def put(self, pairs: np.ndarray, jac: np.ndarray, con: np.ndarray, ok: np.ndarray) -> None:
         """Remember the measures of ``pairs`` (rows a < b, none of them known yet)."""
-        codes = pairs[:, 0] * self.n + pairs[:, 1]
-        codes, first = np.unique(codes, return_index=True)
-        self._chunks.append((codes, jac[first], con[first], ok[first].astype(bool)))
-        if len(self._chunks) > self._CHUNKS:
-            merged = [np.concatenate(column) for column in zip(*self._chunks)]
-            order = np.argsort(merged[0], kind="stable")
-            self._chunks = [(merged[0][order], merged[1][order], merged[2][order], merged[3][order])]
+        codes = (pairs[:, 0] * self.n + pairs[:, 1]).tolist()
+        self._new.update(zip(codes, zip(jac.tolist(), con.tolist(), ok.astype(bool).tolist())))
+        if len(self._new) >= self._PENDING:
+            self._merge()
+
+    def _merge(self) -> None:
+        new = np.fromiter(self._new, dtype=np.int64, count=len(self._new))
+        measures = list(self._new.values())
+        codes = np.concatenate((np.frombuffer(self._codes, dtype=np.int64), new))
+        columns = [
+            np.concatenate((np.frombuffer(old, dtype=dtype), np.array([m[k] for m in measures], dtype=dtype)))
+            for k, (old, dtype) in enumerate(
+                ((self._jac, np.float64), (self._con, np.float64), (self._ok, np.int8))
+            )
+        ]
+        order = np.argsort(codes, kind="stable")
+        self._codes = array.array("q", codes[order].tobytes())
+        self._jac, self._con, self._ok = (
+            array.array(kind, column[order].tobytes()) for kind, column in zip("ddb", columns)
+        )
+        self._new = {}
 
 
 def _bottom_k(sets: np.ndarray, offsets: np.ndarray, docs: np.ndarray) -> np.ndarray:
@@ -653,7 +706,8 @@ def _adjacency(pairs: np.ndarray, n: int) -> Callable[[int], list[int]]:
     nbr = np.concatenate((pairs[:, 1], pairs[:, 0]))
     order = np.argsort(ends, kind="stable")
     ends, nbr = ends[order], nbr[order]
-    start = np.searchsorted(ends, np.arange(n + 1)).tolist()
+    # machine integers: a list of a million Python ints would be ~40 MB
+    start = array.array("q", np.searchsorted(ends, np.arange(n + 1)).tobytes())
     return lambda x: nbr[start[x] : start[x + 1]].tolist()
 
 
@@ -1281,9 +1335,46 @@ class DedupEngine:
             contained |= (con >= o.containment_floor) & (missing <= o.edit_budget)
         return (jac >= o.jaccard_threshold) | (contained & (small >= o.containment_min_shingles))
 
-    def _sims(self, pairs: list[tuple[int, int]]) -> list[tuple[float, float, bool] | None]:
+    def _sims(
+        self, pairs: list[tuple[int, int]] | np.ndarray, remember_only: bool = False
+    ) -> list[tuple[float, float, bool] | None]:
         """(Jaccard, containment, duplicate?) of row pairs, through their exact
-        representatives (measured once per resolve, then remembered)."""
+        representatives (measured once per resolve, then remembered; with
+        ``remember_only``, nothing is returned: what a later call will ask)."""
+        if not len(pairs):
+            return []
+        if len(pairs) <= _FEW_PAIRS and not remember_only:
+            return self._few_sims(pairs)
+        rows = self._rep[np.asarray(pairs, dtype=np.int64).reshape(-1, 2)]
+        reps = np.sort(rows, axis=1)  # (a, b), a <= b
+        same = reps[:, 0] == reps[:, 1]
+        edge = self._edge_sim.has(reps) & ~same
+        unknown = np.flatnonzero(~(same | edge))
+        ask = reps[unknown]
+        seen, jac, con, ok = self._pair_sim.lookup(ask)
+        todo = np.flatnonzero(~seen)
+        if todo.size:
+            measured = self._measure(ask[todo])
+            jac[todo], con[todo] = measured[0], measured[1]
+            ok[todo] = self._accept(*measured)
+            self._pair_sim.put(ask[todo], jac[todo], con[todo], ok[todo])
+        if remember_only:
+            return []
+        out: list[tuple[float, float, bool] | None] = [None] * len(pairs)
+        for k in np.flatnonzero(same).tolist():
+            out[k] = (1.0, 1.0, True)
+        at = np.flatnonzero(edge)
+        for k, (a, b) in zip(at.tolist(), reps[at].tolist()):
+            out[k] = (*self._edge_sim.get(a, b), True)  # type: ignore[misc]
+        for k, x, y, z in zip(unknown.tolist(), jac.tolist(), con.tolist(), ok.tolist()):
+            out[k] = (x, y, z)
+        return out
+
+    def _few_sims(
+        self, pairs: Sequence[tuple[int, int]] | np.ndarray
+    ) -> list[tuple[float, float, bool] | None]:
+        """:meth:`_sims` of a few pairs, a pair at a time (numpy costs more than it
+        saves on a handful: a star cluster's members, a page's parts)."""
         rep = self._rep
         out: list[tuple[float, float, bool] | None] = [None] * len(pairs)
         todo: list[tuple[int, int, int]] = []
@@ -1738,12 +1829,15 @@ class DedupEngine:
         if star:
             adj = _adjacency(self._links_now, n)
             # measure every (member, survivor) pair in one batch
-            pre: list[tuple[int, int]] = []
+            pre = array.array("q")
             for group in members.values():
                 if len(group) > 1:
                     s = self._survivor(group, n_old)
-                    pre.extend((m, s) for m in group if m != s)
-            self._sims(pre)
+                    for m in group:
+                        if m != s:
+                            pre.extend((m, s))
+            self._sims(np.frombuffer(pre, dtype=np.int64).reshape(-1, 2), remember_only=True)
+            del pre
         for group in members.values():
             if len(group) > 1:
                 if star:
@@ -1781,16 +1875,19 @@ class DedupEngine:
             if rep[i] == rep[t]:
                 continue
             a, b = int(rep[t]), int(rep[i])
-            key = (a, b) if a < b else (b, a)
-            known = self._edge_sim.get(*key) or self._pair_sim.get(*key)
-            if known is not None:  # a verified edge or the star check already measured this pair
-                sim[i] = known[:2]
+            known = self._edge_sim.get(*((a, b) if a < b else (b, a)))
+            if known is not None:  # a verified edge
+                sim[i] = known
             else:
                 near.append((i, a, b))
         rep_pairs = np.array([(a, b) for _, a, b in near], dtype=np.int64).reshape(-1, 2)
         if rep_pairs.size:
-            jac, con, _ = self._measure(rep_pairs)
-            sim.update((i, (float(x), float(y))) for (i, _, _), x, y in zip(near, jac, con))
+            # the star check or the composite search may have measured the pair already
+            seen, jac, con, _ = self._pair_sim.lookup(np.sort(rep_pairs, axis=1))
+            todo = np.flatnonzero(~seen)
+            if todo.size:
+                jac[todo], con[todo], _ = self._measure(rep_pairs[todo])
+            sim.update((i, (x, y)) for (i, _, _), x, y in zip(near, jac.tolist(), con.tolist()))
         del near, rep_pairs
         self._pair_sim = _PairCache(0)  # a per-resolve cache, not needed any more: memory for the decisions
         out = Decisions(story=self.options.story_grouping)
