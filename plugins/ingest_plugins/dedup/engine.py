@@ -91,6 +91,8 @@ _BOTTOM_MAX_DF = 64
 _PAGES_LOOKED_UP = 4096
 #: Candidate pairs prefiltered at a time (their signatures read together: 4 MB a side).
 _PREFILTER_CHUNK = 8192
+#: Unions made from one chunk of row pairs (their Python ints exist a chunk at a time).
+_UNIONS_AT_ONCE = 1 << 16
 #: Row pairs measured a pair at a time by _sims (more go through numpy at once).
 _FEW_PAIRS = 32
 #: bytes of a document's exact key
@@ -1105,16 +1107,17 @@ class DedupEngine:
         # the edges clusters follow: none between a composite page and a document that is not one
         links = self._links(edges, n_old, n)
         self._links_now = links
-        rep = self._rep[:n].tolist()
         self._say("clustering")
         first_seen: dict[int, int] | None = None
         if o.survivor == "first_seen":
             first_seen = self._first_seen(n_old, n, links, composites)
         else:  # only the final components matter: union order is irrelevant (roots are smallest rows)
-            for i in np.flatnonzero(self._rep[n_old:n] != np.arange(n_old, n)).tolist():
-                uf.union(rep[i + n_old], i + n_old)
-            for a, b in links.tolist():
-                uf.union(a, b)
+            copies = np.flatnonzero(self._rep[n_old:n] != np.arange(n_old, n)) + n_old
+            joined = np.concatenate((np.stack((self._rep[copies], copies), axis=1), links))
+            for lo in range(0, joined.shape[0], _UNIONS_AT_ONCE):  # a chunk's Python ints at a time
+                chunk = joined[lo : lo + _UNIONS_AT_ONCE]
+                for a, b in zip(chunk[:, 0].tolist(), chunk[:, 1].tolist()):
+                    uf.union(a, b)
         self._say("choosing survivors")
         # rows from shards: a document with nothing to say (kept, alone) has no decision
         # listed (most documents of a corpus), unless it gets a story id
@@ -1167,7 +1170,7 @@ class DedupEngine:
             return need
         need = sorted_unique(need)
         for batch in self._reread(set(need.tolist()), texts):
-            sets, off = self._sh.shingle_sets(self._sh.tokens([t for _, t in batch]))
+            sets, off = self._sh.shingle_sets(self._sh.tokens([t for _, t in batch], keys=False))
             self._store.put(np.array([r for r, _ in batch], dtype=np.int64), sets, off, np.arange(len(batch)))
         return need
 
@@ -1257,7 +1260,7 @@ class DedupEngine:
 
         def hash_batch(batch: list[tuple[int, str]]) -> None:
             rows = np.array([r for r, _ in batch], dtype=np.int64)
-            sets, off = self._sh.shingle_sets(self._sh.tokens([t for _, t in batch]))
+            sets, off = self._sh.shingle_sets(self._sh.tokens([t for _, t in batch], keys=False))
             store.put(rows, sets, off, np.arange(rows.size))
             fetched[rows] = True
             lo = np.searchsorted(ends_sorted, rows, "left")
@@ -1812,7 +1815,10 @@ class DedupEngine:
         """root -> rows (ascending) of every component with a new row and at
         least two members (vectorised: no find() per row)."""
         roots = self._uf.roots(n)
-        sel = np.flatnonzero(np.isin(roots, roots[n_old:n]))
+        # a row alone in its component is no group: most rows, left out before any list is made
+        shared = np.bincount(roots, minlength=n) > 1
+        sel = np.flatnonzero(shared[roots])
+        sel = sel[np.isin(roots[sel], roots[n_old:n][shared[roots[n_old:n]]])]
         r = roots[sel]
         order = np.argsort(r, kind="stable")  # by root, rows ascending within
         r, rows = r[order], sel[order].tolist()
@@ -1867,7 +1873,8 @@ class DedupEngine:
             for i in composites:
                 dup_of.pop(i, None)  # clustered only with other composites: all of them go anyway
         has_dups = set(dup_of.values())
-        # similarity of each near duplicate to its survivor (representatives' sets)
+        # similarity of each near duplicate to its survivor (representatives' sets): a verified
+        # edge's is looked up as the decisions are made, the others measured here
         rep = self._rep  # rows of the same text share their representative
         sim: dict[int, tuple[float, float]] = {}
         near = []
@@ -1875,10 +1882,7 @@ class DedupEngine:
             if rep[i] == rep[t]:
                 continue
             a, b = int(rep[t]), int(rep[i])
-            known = self._edge_sim.get(*((a, b) if a < b else (b, a)))
-            if known is not None:  # a verified edge
-                sim[i] = known
-            else:
+            if self._edge_sim.get(*((a, b) if a < b else (b, a))) is None:
                 near.append((i, a, b))
         rep_pairs = np.array([(a, b) for _, a, b in near], dtype=np.int64).reshape(-1, 2)
         if rep_pairs.size:
@@ -1912,7 +1916,8 @@ class DedupEngine:
                     method, jc, cn = "exact", 1.0, 1.0
                 else:
                     method = "near"
-                    jc, cn = sim.get(i, (None, None))
+                    a, b = int(rep[t]), int(rep[i])
+                    jc, cn = self._edge_sim.get(*((a, b) if a < b else (b, a))) or sim.get(i, (None, None))
                 k = out.add(i, ids[i], annotate, "duplicate", method, ids[t], jc, cn)
             if composite is not None:  # kept and flagged, annotated, or a duplicate of another composite page
                 out.composite[k] = composite

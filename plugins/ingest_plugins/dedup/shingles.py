@@ -136,19 +136,20 @@ class ShingleHasher:
             _POWERS[self._base] = (pw, ipw)
         return pw, ipw
 
-    def tokens(self, texts: list[str]) -> Tokens:
+    def tokens(self, texts: list[str], keys: bool = True) -> Tokens:
         """Token hashes and exact keys of a batch of normalised texts (the C
-        kernel when built, else numpy: the same values)."""
+        kernel when built, else numpy: the same values). ``keys`` False: the
+        exact keys may be left out (texts re-read for their shingles only)."""
         if native.lib is not None:
-            return self._tokens_native(texts)
+            return self._tokens_native(texts, keys)
         return self._tokens_numpy(texts)
 
-    def _tokens_native(self, texts: list[str]) -> Tokens:
+    def _tokens_native(self, texts: list[str], keys: bool = True) -> Tokens:
         """:meth:`tokens` by the C kernel: it returns the exact-key input of
         each document (collapsed, narrowest width); hashlib hashes it."""
         h, off, raw = native.lib.tokens(texts, self._base, int(self._salt), self.whitespace)
-        keys = [hashlib.blake2b(r, digest_size=16).digest() for r in raw]
-        return Tokens(np.frombuffer(h, dtype=np.uint64), np.frombuffer(off, dtype=np.int64), keys)
+        digests = [hashlib.blake2b(r, digest_size=16).digest() for r in raw] if keys else []
+        return Tokens(np.frombuffer(h, dtype=np.uint64), np.frombuffer(off, dtype=np.int64), digests)
 
     def _tokens_numpy(self, texts: list[str]) -> Tokens:
         """:meth:`tokens` in numpy (the reference).
