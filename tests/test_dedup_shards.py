@@ -220,3 +220,25 @@ def test_the_pairs_a_resolve_remembers_are_found_again(monkeypatch: pytest.Monke
         assert (tuple(got[1:]) if got[0] else None) == expected
     edges = engine_module._Edges(1000, np.array([[1, 5], [2, 3], [7, 9]]), np.zeros(3), np.zeros(3))
     assert edges.has(np.array([[2, 3], [1, 4], [7, 9], [0, 0]])).tolist() == [True, False, True, False]
+
+
+def test_texts_that_leave_out_a_candidate_are_named(tmp_path: Path) -> None:
+    docs = generated(30, seed=3)
+    items = list(docs.items())
+    options = DedupOptions(keep_shingles=False)  # every candidate is read again
+    engine = DedupEngine(options)
+    for doc_id, text in items:
+        engine.add(doc_id, text)
+    with pytest.raises(ValueError, match=r"texts\(\) did not yield \d+ needed documents, e.g. \['s"):
+        engine.resolve(texts=lambda: iter(items[len(items) // 2 :]))  # the first half never comes
+    shards = [hash_shard(options, ((k, v, None) for k, v in items))]
+    engine = DedupEngine(options)
+    engine.add_shards(shards, str(tmp_path))
+    half = len(items) // 2
+
+    def short(positions: list[int]) -> Iterator[tuple[str, str]]:  # nothing past the first half
+        return (items[position] for position in positions if position < half)
+
+    with pytest.raises(ValueError, match=r"texts\(\) did not yield \d+ needed documents"):
+        engine.resolve(texts=lambda: iter(items), texts_at=short)
+    engine.close()

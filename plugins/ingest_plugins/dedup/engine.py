@@ -93,6 +93,8 @@ _PAGES_LOOKED_UP = 4096
 _PREFILTER_CHUNK = 8192
 #: Unions made from one chunk of row pairs (their Python ints exist a chunk at a time).
 _UNIONS_AT_ONCE = 1 << 16
+#: Candidates' texts asked of ``texts_at`` at once (their positions exist a chunk at a time).
+_REREAD_AT_ONCE = 1 << 16
 #: Row pairs measured a pair at a time by _sims (more go through numpy at once).
 _FEW_PAIRS = 32
 #: bytes of a document's exact key
@@ -1169,25 +1171,28 @@ class DedupEngine:
         if not need.size:
             return need
         need = sorted_unique(need)
-        for batch in self._reread(set(need.tolist()), texts):
+        for batch in self._reread(need, texts):
             sets, off = self._sh.shingle_sets(self._sh.tokens([t for _, t in batch], keys=False))
             self._store.put(np.array([r for r, _ in batch], dtype=np.int64), sets, off, np.arange(len(batch)))
         return need
 
     def _reread(
-        self, todo: set[int], texts: Callable[[], Iterable[tuple[str, str]]] | None
+        self, todo: np.ndarray, texts: Callable[[], Iterable[tuple[str, str]]] | None
     ) -> Iterator[list[tuple[int, str]]]:
-        """Batches of (row, normalised text) of the rows ``todo``, read from
-        ``texts()`` in its order; raises when it does not yield them all."""
+        """Batches of (row, normalised text) of the rows ``todo`` (sorted, distinct),
+        read from ``texts()`` in its order; raises when it does not yield them all."""
         if texts is None:
             raise ValueError(
                 "resolve() needs `texts` to re-read candidate documents: their shingle sets are not in memory "
                 "(keep_shingles=False, or more than shingle_memory_mb of them)"
             )
         o = self.options
+        # a byte a row, not a set of the rows: the rows still to come
+        pending = np.zeros(len(self._ids), dtype=np.uint8)
+        pending[todo] = 1
         batch: list[tuple[int, str]] = []
-        for r, text in self._texts_of(todo, texts):
-            todo.discard(r)
+        for r, text in self._texts_of(todo, pending, texts):
+            pending[r] = 0
             batch.append(
                 (
                     r,
@@ -1201,31 +1206,35 @@ class DedupEngine:
                 batch = []
         if batch:
             yield batch
-        if todo:
-            missing = sorted(self._ids[r] for r in todo)[:5]
-            raise ValueError(f"texts() did not yield {len(todo)} needed documents, e.g. {missing}")
+        missing = todo[pending[todo] != 0]
+        if missing.size:
+            names = sorted(self._ids[r] for r in missing[:1000].tolist())[:5]
+            raise ValueError(f"texts() did not yield {missing.size} needed documents, e.g. {names}")
 
     def _texts_of(
-        self, todo: set[int], texts: Callable[[], Iterable[tuple[str, str]]]
+        self, todo: np.ndarray, pending: np.ndarray, texts: Callable[[], Iterable[tuple[str, str]]]
     ) -> Iterator[tuple[int, str]]:
-        """(row, text) of the rows ``todo`` as ``texts_at`` or ``texts()`` yields them."""
+        """(row, text) of the rows ``todo`` (``pending``: a byte a row, set while its
+        text is still to come) as ``texts_at`` or ``texts()`` yields them."""
         if self._texts_at is not None:  # only the rows needed, in row order
             base = self._n_old
-            wanted = sorted(r for r in todo if r >= base)
-            stream = self._texts_at([r - base for r in wanted])
+            wanted = todo[todo >= base]
             if self._scratch is not None:  # rows from shards have no id map: they come back as asked
-                for r, (doc_id, text) in zip(wanted, stream):
-                    if doc_id != self._ids[r]:
-                        raise ValueError(f"texts_at() gave {doc_id!r} where {self._ids[r]!r} was added")
-                    yield r, text
+                for lo in range(0, wanted.size, _REREAD_AT_ONCE):  # a chunk's positions at a time
+                    chunk = wanted[lo : lo + _REREAD_AT_ONCE].tolist()
+                    for r, (doc_id, text) in zip(chunk, self._texts_at([r - base for r in chunk])):
+                        if doc_id != self._ids[r]:
+                            raise ValueError(f"texts_at() gave {doc_id!r} where {self._ids[r]!r} was added")
+                        yield r, text
                 return
+            stream = self._texts_at((wanted - base).tolist())
         elif self._scratch is not None:
             raise ValueError("resolve() after add_shards() needs texts_at to re-read candidate documents")
         else:
             stream = texts()
         for doc_id, text in stream:
             r = self._row.get(doc_id)
-            if r is not None and r in todo:
+            if r is not None and pending[r]:
                 yield r, text
 
     def _measure(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -1255,7 +1264,7 @@ class DedupEngine:
         ends_sorted, pair_of = ends[order], np.repeat(pend, 2)[order]
         fetch = ends[~store.held(ends)]
         open_count = np.bincount(fetch, minlength=len(self._ids))
-        todo = set(np.unique(fetch).tolist())
+        todo = np.unique(fetch)
         fetched = np.zeros(len(self._ids), dtype=bool)
 
         def hash_batch(batch: list[tuple[int, str]]) -> None:
