@@ -1486,13 +1486,24 @@ class DedupEngine:
         reps = reps[nsh[reps] >= max(o.containment_min_shingles, 1)]
         if self._composite:
             reps = reps[~np.isin(reps, np.fromiter(self._composite, dtype=np.int64))]
-        values = self._bottom[reps].ravel()
-        # rows as 32-bit integers while they are sorted (4 a document: the table is the
-        # largest thing this step holds)
-        rows = np.repeat(reps.astype(np.int32 if len(self._ids) < 2**31 else np.int64), _BOTTOM)
-        order = np.argsort(values, kind="stable")
-        values, rows = values[order], rows[order]
-        del order
+        if len(self._ids) < 2**31:
+            # (value, row) packed in one 64-bit key, sorted in place: by value, rows ascending
+            # within one (what a stable sort of the values gives), with no index array (the
+            # table is the largest thing this step holds: 4 values a document)
+            key = self._bottom[reps].astype(np.uint64)
+            key <<= np.uint64(32)
+            key |= np.repeat(reps.astype(np.uint64), _BOTTOM).reshape(key.shape)
+            key = key.ravel()
+            key.sort()
+            values = (key >> np.uint64(32)).astype(np.uint32)
+            rows = (key & np.uint64(0xFFFFFFFF)).astype(np.int32)
+            del key
+        else:
+            values = self._bottom[reps].ravel()
+            rows = np.repeat(reps, _BOTTOM)
+            order = np.argsort(values, kind="stable")
+            values, rows = values[order], rows[order]
+            del order
         first = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1]))) if values.size else rows
         df = np.diff(np.append(first, values.size))  # documents each value is among the smallest of
         common = np.repeat(df > _BOTTOM_MAX_DF, df)
