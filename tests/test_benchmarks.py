@@ -135,3 +135,15 @@ def test_neardup_bench_runs_the_pipeline_rounds():
     )
     assert "round 2/2 done" in stdout
     assert any(line.startswith("ingest ") and " 40 " in line for line in stdout.splitlines())
+
+
+def test_dedup_task_bench_replays_the_task_of_a_run(tmp_path):
+    corpus = tmp_path / "corpus"
+    _run_bench("generate_corpus.py", "--out", str(corpus), "--docs", "600")
+    scratch = tmp_path / "scratch"
+    args = ["--scratch", str(scratch), "--stages", "dedup", "--shard-files", "200"]
+    stdout = _run_bench("dedup_task_bench.py", "--corpus", str(corpus), *args)
+    assert "| choosing survivors |" in stdout and "replay 1:" in stdout
+    assert (scratch / "dedup-task" / "task.pickle").is_file()
+    again = _run_bench("dedup_task_bench.py", "--replay-only", "--replays", "2", *args)
+    assert "replay 2:" in again and "| verifying candidate pairs |" in again
