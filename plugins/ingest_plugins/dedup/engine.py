@@ -1366,10 +1366,7 @@ class DedupEngine:
         seen, jac, con, ok = self._pair_sim.lookup(ask)
         todo = np.flatnonzero(~seen)
         if todo.size:
-            measured = self._measure(ask[todo])
-            jac[todo], con[todo] = measured[0], measured[1]
-            ok[todo] = self._accept(*measured)
-            self._pair_sim.put(ask[todo], jac[todo], con[todo], ok[todo])
+            jac[todo], con[todo], ok[todo] = self._measure_new(ask[todo])
         if remember_only:
             return []
         out: list[tuple[float, float, bool] | None] = [None] * len(pairs)
@@ -1404,13 +1401,18 @@ class DedupEngine:
             if out[k] is None:
                 todo.append((k, a, b))
         if todo:
-            arr = np.array([(a, b) for _, a, b in todo], dtype=np.int64)
-            jac, con, small = self._measure(arr)
-            ok = self._accept(jac, con, small)
-            self._pair_sim.put(arr, jac, con, ok)
+            jac, con, ok = self._measure_new(np.array([(a, b) for _, a, b in todo], dtype=np.int64))
             for (k, _, _), x, y, z in zip(todo, jac.tolist(), con.tolist(), ok.tolist()):
                 out[k] = (x, y, bool(z))
         return out
+
+    def _measure_new(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(Jaccard, containment, duplicate?) of representative pairs a < b not measured
+        yet in this resolve, remembered for the rest of it."""
+        jac, con, small = self._measure(pairs)
+        ok = self._accept(jac, con, small)
+        self._pair_sim.put(pairs, jac, con, ok)
+        return jac, con, ok
 
     # ----------------------------------------------------------- composites
     def _find_composites(
