@@ -97,7 +97,7 @@ def replay(keep: Path) -> list[tuple[str, float, float]]:
     scratch = keep / "scratch"
     scratch.mkdir(exist_ok=True)
     corpus = shards.ShardedCorpus(folders, task.number, shards._Finished(task.spooled), scratch=scratch)
-    pieces = shards._Pieces(folders, task.number, shards.PIECE_NAME.format(task.index))
+    pieces = shards._Pieces(folders, task.number, task.index)
 
     phases: list[list[Any]] = [["reading the shards' hashes, bucketing", 0.0, time.perf_counter()]]
     done = threading.Event()

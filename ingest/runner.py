@@ -546,10 +546,13 @@ class Pipeline:
         reason = why() if callable(why) else None
         return None if reason is None else str(reason)
 
-    def corpus_stage(self, stage_id: str, ledger: Ledger, executor: Any = None) -> tuple[Any, StageContext]:
+    def corpus_stage(
+        self, stage_id: str, ledger: Ledger, executor: Any = None, *, planned_inputs: int | None = None
+    ) -> tuple[Any, StageContext]:
         """The stage ``stage_id`` built with a context recording into ``ledger``: in a
         shard task its work stays in the task's process; for its ``combine`` here
-        it gets the run's ``executor``."""
+        it gets the run's ``executor``; ``planned_inputs``: a sharded run's (see
+        :class:`~ingest.contract.context.StageContext`)."""
         stage_cfg = next(s for s in self.config.stages if s.id == stage_id)
         ctx = self._context(
             stage_cfg.id,
@@ -561,6 +564,7 @@ class Pipeline:
         )
         if executor is None:
             ctx.on_progress = None  # a shard task does not draw on the terminal
+        ctx.planned_inputs = planned_inputs
         return stage_cfg.spec.factory(stage_cfg.options, ctx), ctx
 
     def shard_source(self, ledger: Ledger) -> Any:

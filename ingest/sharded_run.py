@@ -57,7 +57,7 @@ class RunHost(Protocol):
     def stage_ids(self) -> list[str]: ...
 
     def corpus_stage(
-        self, stage_id: str, ledger: Ledger, executor: Any = None
+        self, stage_id: str, ledger: Ledger, executor: Any = None, *, planned_inputs: int | None = None
     ) -> tuple[Any, StageContext]: ...
 
     def recipe(self) -> Recipe: ...
@@ -115,6 +115,7 @@ class ShardedRun:
     def __init__(self, pipeline: RunHost) -> None:
         self.pipeline = pipeline
         self._executor: Any = None  # the run's executor, while it goes
+        self._planned_inputs: int | None = None  # shards x [run] shard_files, once planned
 
     def run(
         self,
@@ -143,6 +144,8 @@ class ShardedRun:
             done, combined = self._shard_resume(root, parts, len(phases), restart=restart, say=say)
             sink.begin_shards()
             folders = [shards.shard_folder(root, index) for index in range(len(parts))]
+            # what a partitioned stage may size its partitions by (the last shard may hold fewer)
+            self._planned_inputs = len(parts) * run_options.shard_files
             self.pipeline.plugins.hook.ingest_run_started(
                 run={"config": self.pipeline.path, "stages": self.pipeline.stage_ids}
             )
@@ -271,6 +274,7 @@ class ShardedRun:
             phase,
             self.pipeline.config.run.workdir or None,
             tuple(carry),
+            self._planned_inputs,
         )
 
     def _combine(
@@ -296,7 +300,9 @@ class ShardedRun:
             stats.seconds += earlier["seconds"]
             stats.extra.update(earlier["extra"])
             return
-        stage, ctx = self.pipeline.corpus_stage(phase.spool_for, ledger, self._executor)
+        stage, ctx = self.pipeline.corpus_stage(
+            phase.spool_for, ledger, self._executor, planned_inputs=self._planned_inputs
+        )
         corpus = shards.ShardedCorpus(folders, number, records)
         partitions = shards.partitions_of(stage)
         extra_before, seconds_before = dict(stats.extra), stats.seconds
@@ -331,7 +337,11 @@ class ShardedRun:
         shards.write_combined(
             folders[0].parent,
             number,
-            {"seconds": seconds, "extra": extra, "models": shards.model_names(partitions)},
+            {
+                "seconds": seconds,
+                "extra": extra,
+                **({} if partitions is None else {"partitions": partitions}),
+            },
         )
 
     def _find_taken_keys(self, token: str, parts: list[Any], folders: list[Path], root: Path) -> None:
@@ -372,14 +382,16 @@ class ShardedRun:
         with what the tasks returned."""
         assert phase.spool_for is not None
         spooled = tuple(record["spool"]["count"] for record in records.finish())
-        cut = {len(record.get("parts", ())) for record in records.taken}
+        cut = {record.get("pieces", 0) for record in records.taken}
         if cut != {partitions}:  # shards an interrupted run passed with another version of the stage
             raise RunError(
                 f"stage {phase.spool_for!r}: the shards' pieces are for {', '.join(map(str, sorted(cut)))} "
                 f"partitions, the stage combines {partitions}; run with --restart to start over"
             )
         tasks = [
-            shards.PartitionTask(phase.spool_for, phase.number, index, tuple(map(str, folders)), spooled)
+            shards.PartitionTask(
+                phase.spool_for, phase.number, index, tuple(map(str, folders)), spooled, self._planned_inputs
+            )
             for index in range(partitions)
         ]
         executor = self._executor

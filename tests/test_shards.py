@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from ingest import ConfigError, Pipeline
+from ingest.engine import shards
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV = ROOT.parent / "shared" / "corpus" / "dev"
@@ -84,21 +85,24 @@ HELPERS = textwrap.dedent(
                 yield doc
 
     class LastWords:
-        # A corpus-level stage combined in 3 partitions (by a checksum of the word):
-        # each document gets how many documents of the corpus end with its last word.
+        # A corpus-level stage combined in 3 partitions (by a checksum of the word), or
+        # one per 5 inputs the run planned (SHARD_TEST_BY_INPUTS): each document gets
+        # how many documents of the corpus end with its last word.
         def __init__(self, options, ctx):
             self.counts = None
+            planned = ctx.planned_inputs
+            self.parts = planned // 5 if planned and os.environ.get("SHARD_TEST_BY_INPUTS") else 3
         def last(self, doc):
             return doc.text.split()[-1]
         def fit(self, corpus):
             self.counts = collections.Counter(self.last(doc) for doc in corpus)
         def shard_partitions(self):
-            return int(os.environ.get("SHARD_TEST_PARTITIONS", "3"))
+            return int(os.environ.get("SHARD_TEST_PARTITIONS", self.parts))
         def shard_pass(self, docs):
-            pieces = [collections.Counter() for _ in range(3)]
+            pieces = [collections.Counter() for _ in range(self.parts)]
             for doc in docs:
                 word = self.last(doc)
-                pieces[zlib.crc32(word.encode()) % 3][word] += 1
+                pieces[zlib.crc32(word.encode()) % self.parts][word] += 1
             return pieces
         def combine_partition(self, index, pieces, corpus):
             if os.environ.get("SHARD_TEST_FAIL_PARTITION") == str(index):
@@ -108,9 +112,10 @@ HELPERS = textwrap.dedent(
             for piece in pieces:
                 total.update(piece)
             assert len(corpus) == sum(1 for _ in corpus)
-            return [{word: total[word] for word in piece} for piece in pieces], sum(total.values())
+            # a generator: the run writes each shard's model as it comes
+            return ({word: total[word] for word in piece} for piece in pieces), sum(total.values())
         def combine_summaries(self, summaries, corpus):
-            assert len(summaries) == 3 and sum(summaries) == len(corpus)
+            assert len(summaries) == self.parts and sum(summaries) == len(corpus)
         def use_shard(self, models):
             self.counts = {word: n for model in models for word, n in model.items()}
         def __call__(self, docs):
@@ -623,6 +628,20 @@ def test_a_plugins_corpus_stage_combined_in_partitions_runs_over_shards(tmp_path
     assert two["stages"]["last_words"]["documents_in"] == plain["stages"]["last_words"]["documents_in"] == 24
 
 
+def test_a_stage_sizes_its_partitions_by_the_inputs_the_run_planned(tmp_path: Path, monkeypatch) -> None:
+    """``ctx.planned_inputs`` is the shards times ``shard_files`` in the coordinator and
+    in every task (a shard's pass, a partition's combine, a shard applying the models):
+    the stage cuts 7 partitions of 5 shards of 7 files, and writes what ``fit`` makes."""
+    make_corpus(tmp_path / "in", count=30)
+    config = write_config(tmp_path, shard_files=7, stages='[[pipeline]]\nstage = "last_words"')
+    monkeypatch.setenv("SHARD_TEST_BY_INPUTS", "1")
+    two = run(config, tmp_path / "w2", workers=2)
+    plain = run(config, tmp_path / "plain", shards="off")  # no plan: 3 partitions
+    assert two["shards"]["count"] == 5 and "shards" not in plain
+    assert records(tmp_path / "w2", "documents-") == records(tmp_path / "plain", "documents")
+    assert not (tmp_path / "w2" / ".ingest-shards").exists()
+
+
 def test_a_partition_that_fails_fails_the_run_naming_the_stage_and_the_partition(
     tmp_path: Path, monkeypatch
 ) -> None:
@@ -690,6 +709,41 @@ def test_with_a_bloom_filter_the_sharded_lexicon_is_the_unsharded_one(generated:
     assert removed > 50  # the lexicon learnt furniture
 
 
+def test_a_larger_run_counts_its_lexicon_in_more_partitions_and_decides_alike(
+    generated: Path, monkeypatch
+) -> None:
+    """8 partitions for every INPUTS_PER_PARTITIONS planned inputs (here 40: 4 shards of
+    40 files make 32 partitions, each a task): while the counts are exact the lexicon is
+    the one the unsharded run counts in 8, and the records are the same."""
+    from ingest_plugins.boilerplate import lexicon
+
+    planned = (None, 0, 1, 100_000, 100_001, 1_000_000)
+    assert [lexicon.partitions_for(n) for n in planned] == [8, 8, 8, 8, 16, 80]
+    monkeypatch.setattr(lexicon, "INPUTS_PER_PARTITIONS", 40)  # the forked workers have it too
+    tmp = generated.parent
+    written = tmp / "written.log"
+    packed = shards.write_packed
+
+    def noted(path, items):  # which packed files the tasks write (in any process)
+        with open(written, "a", encoding="utf-8") as fh:
+            fh.write(Path(path).name + "\n")
+        return packed(path, items)
+
+    monkeypatch.setattr(shards, "write_packed", noted)
+    sharded = run(generated, tmp / "sharded", workers=2)
+    names = written.read_text(encoding="utf-8").split()
+    assert sorted(n for n in names if n.startswith("models-0-")) == [
+        f"models-0-{p:04d}.pickle" for p in range(32)
+    ]
+    assert names.count("pieces.pickle") == 8  # the lexicon's and dedup's, of each of 4 shards
+    plain = run(generated, tmp / "plain", shards="off", workers=2)
+    assert sharded["shards"]["count"] == 4
+    assert records(tmp / "sharded", "documents-") == records(tmp / "plain", "documents")
+    assert sharded["dropped_by_stage_and_reason"] == plain["dropped_by_stage_and_reason"]
+    removed = sum(b'"rule":"lexicon"' in line for line in records(tmp / "plain", "documents"))
+    assert removed > 50  # the lexicon learnt furniture
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_a_run_killed_after_a_combine_resumes_the_phases_it_had_not_finished(generated: Path) -> None:
     """Killed in phase 1 (after the lexicon was learnt from every shard, in the
@@ -709,8 +763,10 @@ def test_a_run_killed_after_a_combine_resumes_the_phases_it_had_not_finished(gen
     assert (shards_dir / "combined-0.json").is_file() and not (shards_dir / "combined-1.json").exists()
     # what phase 0 passed on is deleted once phase 1 of its shard is complete (shards 0 and 1)
     assert not (shards_dir / "00000" / "p0" / "spool.pickle").exists()
-    assert not (shards_dir / "00001" / "p0" / "model.pickle").exists()
+    assert not (shards_dir / "00001" / "p0" / "pieces.pickle").exists()
     assert (shards_dir / "00003" / "p0" / "spool.pickle").is_file()
+    # the lexicon's partitions wrote every shard's model in a file each
+    assert len(list(shards_dir.glob("models-0-*.pickle"))) == 8
 
     log.unlink()
     env.pop("SHARD_TEST_KILL_AT")

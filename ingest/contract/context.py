@@ -59,6 +59,11 @@ class StageContext:
             its own parallel work (the dedup stage hashes on that many cores).
         on_progress: where :meth:`progress` reports go (``ingest run`` draws
             them on a terminal); None: nowhere.
+        planned_inputs: in a sharded run, how many inputs it planned (files,
+            or lines of a JSON Lines source: the shards times ``[run]
+            shard_files``, the last shard may hold fewer), fixed by the input
+            alone: a stage combined in partitions may size its partitions by
+            it; None in a run that is not sharded.
     """
 
     stage_id: str
@@ -73,6 +78,7 @@ class StageContext:
     executor: Executor = attrs.field(factory=InProcessExecutor)
     workers: int = 1
     on_progress: StageProgress | None = None
+    planned_inputs: int | None = None
 
     def progress(self, phase: str, done: int | None = None, total: int | None = None) -> None:
         """Say what a long-running stage is doing, for the user to watch:

@@ -12,6 +12,8 @@ output folder::
 
     .ingest-shards/plan.json                    what was planned (config fingerprint, inputs)
     .ingest-shards/combined-0.json              a corpus-level stage combined (after phase 0)
+    .ingest-shards/models-0-0003.pickle         a partitioned stage's models from partition 3
+                                                (after phase 0), every shard's, packed
     .ingest-shards/00000/p0/                    phase 0's files: drop records, the spool for
                                                 the next corpus-level stage, its part and model
     .ingest-shards/00000/p0.json                phase 0's completion record, written last
@@ -20,10 +22,12 @@ output folder::
                                                 signatures), removed when the task ends
 
 A stage combined in partitions (:func:`partitions_of`) keeps a piece of its
-part per partition (``part-0000.pickle``, ...) and gets a model from each
-partition's task (``model-0000.pickle``, ...): the tasks, one per partition, run
-on the executor once every shard has passed the phase (:func:`run_partition`),
-so the coordinator touches none of what the stage learns.
+part per partition, all in one file of the shard's (``pieces.pickle``), and
+gets a model from each partition's task, each task writing every shard's in
+one file (``models-N-PPPP.pickle``; see :mod:`ingest.engine.packed`): the tasks,
+one per partition, run on the executor once every shard has passed the phase
+(:func:`run_partition`), so the coordinator touches none of what the stage
+learns.
 
 A pipeline with corpus-level stages runs in phases. Phase 0 reads the shard's
 inputs and runs the per-document stages up to the first corpus-level stage,
@@ -67,6 +71,7 @@ from ingest.contract.errors import UnwritableDocument
 from ingest.contract.ledger import SOURCE_STAGE, DropRecord, Ledger
 from ingest.engine.atomic import atomic_write
 from ingest.engine.document_stage import apply_document_stage, error_text
+from ingest.engine.packed import read_item, write_packed
 from ingest.engine.parallel import SegmentStage
 from ingest.engine.run_support import release_memory
 from ingest.engine.spool import Spool
@@ -81,10 +86,11 @@ SPOOL_NAME = "spool.pickle"
 OFFSETS_NAME = "spool.offsets"
 PART_NAME = "part.pickle"
 MODEL_NAME = "model.pickle"
-#: A partitioned stage's (see :func:`partitions_of`): its piece for partition ``p``,
-#: and the model partition ``p``'s task made for the shard.
-PIECE_NAME = "part-{:04d}.pickle"
-MODEL_PIECE_NAME = "model-{:04d}.pickle"
+#: A partitioned stage's (see :func:`partitions_of`): in a phase's folder, the
+#: shard's piece for each partition, packed; in the shards folder, the models
+#: partition ``p``'s task made after phase ``n`` for every shard, packed.
+PIECES_NAME = "pieces.pickle"
+MODELS_NAME = "models-{}-{:04d}.pickle"
 #: Documents a shard's task takes through the per-document stages together, stage
 #: after stage (see :func:`_per_document`).
 STAGE_BATCH = 64
@@ -93,7 +99,7 @@ SCRATCH_NAME = "scratch-{}-{:04d}"
 #: What the run planned: a later run resumes the shards only if it plans the same.
 PLAN_NAME = "plan.json"
 #: Version of the completion records; others are not resumed.
-FORMAT = 1
+FORMAT = 2
 
 
 @attrs.frozen
@@ -150,6 +156,8 @@ class ShardTask:
     phase: Phase
     workdir: str | None = None
     carry: tuple[tuple[str, str], ...] = ()
+    #: how many inputs the run planned (see StageContext.planned_inputs)
+    planned_inputs: int | None = None
 
 
 class ShardHost(Protocol):
@@ -172,8 +180,11 @@ class ShardHost(Protocol):
         """Who else hears of every drop (the ``ingest_document_dropped`` hook)."""
         ...
 
-    def corpus_stage(self, stage_id: str, ledger: Ledger) -> tuple[Any, StageContext]:
-        """The corpus-level stage ``stage_id``, built with a context recording into ``ledger``."""
+    def corpus_stage(
+        self, stage_id: str, ledger: Ledger, *, planned_inputs: int | None = None
+    ) -> tuple[Any, StageContext]:
+        """The corpus-level stage ``stage_id``, built with a context recording into
+        ``ledger`` (and telling it how many inputs the run planned)."""
         ...
 
 
@@ -227,11 +238,14 @@ def run_shard(task: ShardTask, host: ShardHost) -> dict[str, Any]:
         kept = _per_document(docs, stages, ledger)
         if phase.spool_for is not None:
             spool = Spool(path=str(work / SPOOL_NAME))
-            stage, ctx = host.corpus_stage(phase.spool_for, ledger)
+            stage, ctx = host.corpus_stage(phase.spool_for, ledger, planned_inputs=task.planned_inputs)
             stats = ledger.stages[phase.spool_for]
             part = _shard_pass(stage, ctx, stats, kept, spool)
             spool.finish()
-            record["parts"] = _write_parts(work, part, partitions_of(stage), ctx)
+            partitions = partitions_of(stage)
+            record["parts"] = _write_parts(work, part, partitions, ctx)
+            if partitions is not None:
+                record["pieces"] = partitions
             spool.save_offsets(str(work / OFFSETS_NAME))
             record["spool"] = {"count": spool.count, "bytes": os.path.getsize(spool.path)}
         else:
@@ -270,8 +284,12 @@ def _phase_input(task: ShardTask, host: ShardHost, ledger: Ledger) -> Iterator[D
             return _counted(iter(source.read_shard(task.part, read_taken(task.folder))), ledger)
         return _counted(iter(source.read_shard(task.part)), ledger)
     earlier = phase_folder(task.folder, phase.number - 1)
-    stage, ctx = host.corpus_stage(phase.apply, ledger)
-    stage.use_shard(read_model(earlier, partitions_of(stage)))
+    stage, ctx = host.corpus_stage(phase.apply, ledger, planned_inputs=task.planned_inputs)
+    partitions = partitions_of(stage)
+    if partitions is None:
+        stage.use_shard(read_model(earlier))
+    else:
+        stage.use_shard(read_model_pieces(Path(task.folder).parent, phase.number - 1, partitions, task.index))
     spooled = ShardSpool(str(earlier)).documents()
     return run_stream_stage(stage, ctx, ledger.stages[phase.apply], spooled)
 
@@ -285,31 +303,30 @@ def partitions_of(stage: Any) -> int | None:
 
 
 def _write_parts(work: Path, part: Any, partitions: int | None, ctx: StageContext) -> list[str]:
-    """Keep what ``shard_pass`` returned: one file, or a piece per partition."""
+    """Keep what ``shard_pass`` returned: one file, or a piece per partition packed in one."""
     if partitions is None:
-        pieces, names = [part], [PART_NAME]
-    else:
-        if not isinstance(part, (list, tuple)) or len(part) != partitions:
-            got = f"{len(part)} pieces" if isinstance(part, (list, tuple)) else type(part).__name__
-            raise RuntimeError(
-                f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}): shard_pass returned {got} "
-                f"for {partitions} partitions (shard_partitions())"
-            )
-        pieces, names = list(part), [PIECE_NAME.format(p) for p in range(partitions)]
-    for piece, name in zip(pieces, names):
-        with atomic_write(work / name, "wb") as fh:
-            pickle.dump(piece, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    return names
+        with atomic_write(work / PART_NAME, "wb") as fh:
+            pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        return [PART_NAME]
+    if not isinstance(part, (list, tuple)) or len(part) != partitions:
+        got = f"{len(part)} pieces" if isinstance(part, (list, tuple)) else type(part).__name__
+        raise RuntimeError(
+            f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}): shard_pass returned {got} "
+            f"for {partitions} partitions (shard_partitions())"
+        )
+    write_packed(work / PIECES_NAME, part)
+    return [PIECES_NAME]
 
 
-def read_model(folder: str | os.PathLike[str], partitions: int | None) -> Any:
-    """What the combine made for a shard, in the folder of the phase before: the
-    model, or the list of the models each partition's task made."""
-    models = []
-    for name in model_names(partitions):
-        with open(Path(folder) / name, "rb") as fh:
-            models.append(pickle.load(fh))
-    return models[0] if partitions is None else models
+def read_model(folder: str | os.PathLike[str]) -> Any:
+    """What the combine made for a shard, in the folder of the phase before."""
+    with open(Path(folder) / MODEL_NAME, "rb") as fh:
+        return pickle.load(fh)
+
+
+def read_model_pieces(root: str | os.PathLike[str], number: int, partitions: int, index: int) -> list[Any]:
+    """What each partition's task made for shard ``index`` after phase ``number``, in partition order."""
+    return [read_item(Path(root) / MODELS_NAME.format(number, p), index) for p in range(partitions)]
 
 
 @attrs.frozen
@@ -323,28 +340,31 @@ class PartitionTask:
     index: int
     folders: tuple[str, ...]
     spooled: tuple[int, ...]
+    planned_inputs: int | None = None
 
 
 def run_partition(task: PartitionTask, host: ShardHost) -> dict[str, Any]:
     """Run a partitioned stage's ``combine_partition`` over piece ``task.index`` of
-    every shard (in shard order), write the model it makes for each shard into the
-    shard's folder, and return its summary and its ledger (:meth:`Ledger.state`:
-    the stage's time and statistics)."""
+    every shard (in shard order), write the models it makes, one per shard, into
+    the partition's file in the shards folder as they come (a generator of them
+    keeps one in memory), and return its summary and its ledger
+    (:meth:`Ledger.state`: the stage's time and statistics)."""
     ledger = Ledger(keep_records=False)
-    stage, ctx = host.corpus_stage(task.stage_id, ledger)
+    stage, ctx = host.corpus_stage(task.stage_id, ledger, planned_inputs=task.planned_inputs)
     stats = ledger.stages[task.stage_id]
-    name = PIECE_NAME.format(task.index)
+    root = Path(task.folders[0]).parent
     # beside the shards, on the output's disk (the system's temporary folder may be small)
-    scratch = Path(task.folders[0]).parent / SCRATCH_NAME.format(task.number, task.index)
+    scratch = root / SCRATCH_NAME.format(task.number, task.index)
     corpus = ShardedCorpus(task.folders, task.number, _Finished(task.spooled), scratch=scratch)
+    target = root / MODELS_NAME.format(task.number, task.index)
 
     start = time.perf_counter()
     try:
         scratch.mkdir(exist_ok=True)
         models, summary = stage.combine_partition(
-            task.index, _Pieces(task.folders, task.number, name), corpus
+            task.index, _Pieces(task.folders, task.number, task.index), corpus
         )
-        models = list(models)
+        count = write_packed(target, models)
     except Exception as exc:
         raise RuntimeError(
             f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}) failed while combining its "
@@ -352,16 +372,13 @@ def run_partition(task: PartitionTask, host: ShardHost) -> dict[str, Any]:
         ) from exc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    if len(models) != len(task.folders):
+    if count != len(task.folders):
+        os.unlink(target)
         raise RuntimeError(
             f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}): combine_partition returned "
-            f"{len(models)} models for {len(task.folders)} shards"
+            f"{count} models for {len(task.folders)} shards"
         )
     stats.seconds += time.perf_counter() - start
-    model_name = MODEL_PIECE_NAME.format(task.index)
-    for folder, model in zip(task.folders, models):
-        with atomic_write(phase_folder(folder, task.number) / model_name, "wb") as fh:
-            pickle.dump(model, fh, protocol=pickle.HIGHEST_PROTOCOL)
     del models, stage
     release_memory()
     return {"index": task.index, "summary": summary, "ledger": ledger.state()}
@@ -369,18 +386,18 @@ def run_partition(task: PartitionTask, host: ShardHost) -> dict[str, Any]:
 
 class _Pieces:
     """One partition's piece of every shard, in shard order, read from the shards'
-    folders each time it is iterated (one piece in memory at a time)."""
+    packed pieces each time it is iterated (one piece in memory at a time)."""
 
-    def __init__(self, folders: Sequence[str], number: int, name: str) -> None:
-        self.paths = [phase_folder(folder, number) / name for folder in folders]
+    def __init__(self, folders: Sequence[str], number: int, index: int) -> None:
+        self.paths = [phase_folder(folder, number) / PIECES_NAME for folder in folders]
+        self.index = index
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __iter__(self) -> Iterator[Any]:
         for path in self.paths:
-            with open(path, "rb") as fh:
-                yield pickle.load(fh)
+            yield read_item(path, self.index)
 
 
 class _Finished:
@@ -754,8 +771,7 @@ def _release_input(folder: str | os.PathLike[str], number: int) -> None:
     keeps one generation of spools on disk, not one per corpus-level stage. The
     phase's drop records stay (the last phase takes them in)."""
     work = phase_folder(folder, number)
-    pieces = [*work.glob("part-*.pickle"), *work.glob("model-*.pickle")]  # a partitioned stage's
-    for path in [*(work / name for name in (SPOOL_NAME, OFFSETS_NAME, PART_NAME, MODEL_NAME)), *pieces]:
+    for path in (work / name for name in (SPOOL_NAME, OFFSETS_NAME, PART_NAME, PIECES_NAME, MODEL_NAME)):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
 
@@ -797,15 +813,10 @@ def remove(root: str | os.PathLike[str]) -> None:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def model_names(partitions: int | None) -> list[str]:
-    """The files of a shard's model, of a stage combined in ``partitions`` (or in one piece)."""
-    return [MODEL_NAME] if partitions is None else [MODEL_PIECE_NAME.format(p) for p in range(partitions)]
-
-
 def write_combined(root: str | os.PathLike[str], number: int, record: dict[str, Any]) -> None:
-    """Record that the corpus-level stage after phase ``number`` was combined
-    (its models, the files ``record["models"]``, are in the shards' folders): its
-    seconds and its statistics."""
+    """Record that the corpus-level stage after phase ``number`` was combined (its
+    models are in the shards' folders, or with ``record["partitions"]``, in the
+    partitions' files in ``root``): its seconds and its statistics."""
     with atomic_write(Path(root) / f"combined-{number}.json") as fh:
         fh.write(json.dumps({"format": FORMAT, **record}, default=str))
 
@@ -855,7 +866,10 @@ def _combined(root: str | os.PathLike[str], number: int, folders: list[Path]) ->
         return None
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         return None
-    models = record.get("models", [MODEL_NAME])
-    if not all((phase_folder(folder, number) / name).is_file() for folder in folders for name in models):
+    partitions = record.get("partitions")
+    if partitions is not None:
+        names = [Path(root) / MODELS_NAME.format(number, p) for p in range(int(partitions))]
+        return record if all(path.is_file() for path in names) else None
+    if not all((phase_folder(folder, number) / MODEL_NAME).is_file() for folder in folders):
         return None
     return record

@@ -54,7 +54,13 @@ import attrs
 from ingest import Document, Drop, StageContext, StageKind, StageSpec, hookimpl, path_field
 from ingest.contract.errors import error_text
 from ingest_plugins.boilerplate.classify import RULE_NAMES, Cleaner, LowConfidence, join_kept
-from ingest_plugins.boilerplate.lexicon import PARTITIONS, Lexicon, LexiconPiece, fingerprints_by_partition
+from ingest_plugins.boilerplate.lexicon import (
+    PARTITIONS,
+    Lexicon,
+    LexiconPiece,
+    fingerprints_by_partition,
+    partitions_for,
+)
 from ingest_plugins.boilerplate.lines import normalise
 from ingest_plugins.boilerplate.options import BoilerplateOptions
 from ingest_plugins.boilerplate.sites import site_of
@@ -317,30 +323,36 @@ class CorpusBoilerplate:
     # -- sharded runs (see docs/hooks.md) -----------------------------------------
 
     def shard_partitions(self) -> int:
-        """The lexicon is counted in :data:`PARTITIONS` partitions of its lines, a task each."""
-        return PARTITIONS
+        """The lexicon is counted in partitions of its lines, a task each: 8 for
+        every 100,000 inputs the run planned (see
+        :func:`~ingest_plugins.boilerplate.lexicon.partitions_for`)."""
+        return partitions_for(self.ctx.planned_inputs)
 
     def shard_pass(self, docs: Iterable[Document]) -> list[LexiconPiece]:
         """In a shard's task: the lexicon's fingerprint of each document, with its
         site, split by partition."""
         max_words = self.options.lexicon_max_words
-        return fingerprints_by_partition(((site_of(doc), doc.text) for doc in docs), max_words, PARTITIONS)
+        partitions = self.shard_partitions()
+        return fingerprints_by_partition(((site_of(doc), doc.text) for doc in docs), max_words, partitions)
 
     def combine_partition(
         self, index: int, pieces: Iterable[LexiconPiece], corpus: Sized
-    ) -> tuple[list[Lexicon], Lexicon | None]:
+    ) -> tuple[Iterator[Lexicon], Lexicon | None]:
         """In partition ``index``'s task: the partition's lines of every shard counted
         in shard order, as ``fit`` counts them; each shard's model is that part of the
         lexicon cut down to the shard's sites. The summary: the part, when the
         lexicon is to be saved."""
         # the number of documents is asked for only if the lexicon needs it
-        lexicon = Lexicon.from_options(self.options, expected_documents=lambda: len(corpus), share=PARTITIONS)
+        lexicon = Lexicon.from_options(
+            self.options, expected_documents=lambda: len(corpus), share=self.shard_partitions()
+        )
         shard_sites: list[set[str | None]] = []
         for piece in pieces:
             lexicon.add_piece(piece)
             shard_sites.append(set(piece.site_documents))
         lexicon.finalize()
-        models = [lexicon.for_sites(sites) for sites in shard_sites]
+        # made one at a time as the run writes them: a shard's model holds its sites' entries
+        models = (lexicon.for_sites(sites) for sites in shard_sites)
         return models, lexicon if self.options.save_lexicon else None
 
     def combine_summaries(self, summaries: list[Lexicon | None], corpus: Sized) -> None:
