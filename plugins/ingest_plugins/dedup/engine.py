@@ -69,6 +69,7 @@ from .normalize import normalize_text
 from .shard_hashes import ShardHashes, SignatureScratch
 from .shingles import EMPTY_U32, ShingleHasher, ShingleStore, concat_ranges, pair_similarities, sorted_unique
 from .story import story_edges, winnow_batch
+from .strings import StringColumn
 from .survivors import POLICIES, policy_rank
 
 # attrs metadata key the core framework uses for path options (resolved
@@ -341,17 +342,17 @@ _METHOD_CODE = {name: code for code, name in enumerate(_METHODS)}
 class Decisions(Mapping[str, Decision]):
     """Decisions as columns, one entry per listed document in row order: a
     mapping from document id to :class:`Decision`, each made when it is asked
-    for. About 40 bytes an entry (the ids are the engine's own strings)
-    against ~300 for a dict of :class:`Decision` objects: a sharded run's
-    resolve lists every duplicate and survivor of the corpus at once."""
+    for. About 90 bytes an entry (two ids in :class:`StringColumn` s) against
+    ~300 for a dict of :class:`Decision` objects: a sharded run's resolve lists
+    every duplicate and survivor of the corpus at once."""
 
     def __init__(self, story: bool = False) -> None:
-        self.ids: list[str] = []
+        self.ids = StringColumn()
         self.rows = array.array("q")  # the engine's rows (ascending)
         self.keep = array.array("b")
         self.role = array.array("b")  # codes into _ROLES
         self.method = array.array("b")  # codes into _METHODS
-        self.targets: list[str | None] = []  # duplicate_of (and cluster_id of a duplicate)
+        self.targets = StringColumn()  # duplicate_of (and cluster_id of a duplicate), or None
         self.similarity = array.array("d")  # nan: None
         self.containment = array.array("d")
         self.composite: dict[int, tuple[tuple[str, ...], float]] = {}  # entry -> (composite_of, coverage)
@@ -755,7 +756,7 @@ class DedupEngine:
         self._pending: list[tuple[int, str]] = []  # (row, normalised text) awaiting batch hashing
         self._pending_chars = 0
         self._batches = 0  # batches flushed so far
-        self._ids: list[str] = []
+        self._ids = StringColumn()  # a document's id by row
         #: what bucketing saw in the last resolve (None: no resolve under way)
         self._buckets: BucketStats | None = None
         self._row: dict[str, int] = {}
@@ -1994,7 +1995,7 @@ class DedupEngine:
         held = min(self._n_slots, self._sigs.shape[0])  # none after add_shards(): they are on disk
         sigs = held * (self.options.num_perm * self._sigs.itemsize + 8)
         total = n * per_row + sigs + self._store.nbytes + sum(fps.values())
-        total += len("".join(self._ids).encode("utf-8", "surrogatepass"))  # UTF-8 lengths add up
+        total += len(self._ids.encoded()[0])  # the ids' UTF-8 bytes
         return total / n
 
     def save(self, path: str | os.PathLike[str]) -> int:
@@ -2013,7 +2014,7 @@ class DedupEngine:
                 "cannot save an index without shingle sets (not in memory and no texts to re-read)"
             )
         first = first_arr.tolist()
-        ids = [s.encode("utf-8", "surrogatepass") for s in self._ids[:n]]
+        id_blob, id_ends = self._ids[:n].encoded()
 
         def ragged(arrs: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
             # only representatives store data; exact copies get an empty range;
@@ -2037,8 +2038,8 @@ class DedupEngine:
                 EMPTY_U32
             ]
         arrays = {
-            "id_blob": np.frombuffer(b"".join(ids), dtype=np.uint8),
-            "id_offsets": np.cumsum([0] + [len(b) for b in ids], dtype=np.int64),
+            "id_blob": np.frombuffer(id_blob, dtype=np.uint8),
+            "id_offsets": np.concatenate(([0], np.frombuffer(id_ends, dtype=np.int64))).astype(np.int64),
             "exact": np.frombuffer(b"".join(self._exact[:n]), dtype=np.uint8).reshape(n, _KEY_BYTES),
             "sigs": self._sigs[self._slot[:n]],  # one per row (format 1)
             "shingles": sh,
