@@ -43,12 +43,21 @@ def test_fingerprints_are_the_same(text, max_words):
 @given(
     st.lists(st.tuples(st.sampled_from([None, "folder:a", "folder:b"]), text), max_size=8),
     st.integers(min_value=1, max_value=12),
-    st.integers(min_value=1, max_value=9),
+    st.sampled_from([1, 2, 3, 5, 8, 9, 40, 80]),
 )
 def test_fingerprints_split_by_partition_are_the_same(docs, max_words, partitions):
-    # one C call a document fingerprints and splits, as split_prints splits the Python twin's
+    # one C call a document fingerprints and files its lines into the partitions' lists,
+    # as split_prints splits the Python twin's
     expected = lexicon.split_prints(((site, python(t, max_words)) for site, t in docs), partitions)
     assert lexicon.fingerprints_by_partition(docs, max_words, partitions) == expected
+
+
+def test_filing_into_no_partitions_or_into_what_is_not_a_list_is_refused():
+    assert native is not None
+    with pytest.raises(ValueError, match="a list for each partition"):
+        native.fingerprint_file("Home\nNews", 30, lexicon._CONTEXT_MIN_WORDS, None, [])
+    with pytest.raises(TypeError, match="a list for each partition"):
+        native.fingerprint_file("Home\nNews", 30, lexicon._CONTEXT_MIN_WORDS, None, [[], ()])
 
 
 @settings(max_examples=300, deadline=None)

@@ -717,8 +717,8 @@ def test_a_larger_run_counts_its_lexicon_in_more_partitions_and_decides_alike(
     the one the unsharded run counts in 8, and the records are the same."""
     from ingest_plugins.boilerplate import lexicon
 
-    planned = (None, 0, 1, 100_000, 100_001, 1_000_000)
-    assert [lexicon.partitions_for(n) for n in planned] == [8, 8, 8, 8, 16, 80]
+    planned = (None, 0, 1, 200_000, 200_001, 1_000_000)
+    assert [lexicon.partitions_for(n) for n in planned] == [8, 8, 8, 8, 16, 40]
     monkeypatch.setattr(lexicon, "INPUTS_PER_PARTITIONS", 40)  # the forked workers have it too
     tmp = generated.parent
     written = tmp / "written.log"

@@ -385,10 +385,10 @@ key_sum(PyObject *key, uint32_t *sum)
     return line_sum(key, sum);
 }
 
-/* Appends each key of ``dict`` and its value to slot ``slot`` (0: short, 2: long) of the
- * 4-list of its partition in ``parts`` (made when first needed). */
+/* The lines of ``dict`` (key -> context) into ``slots`` (4 lists a partition, made when the
+ * partition gets its first line: short keys, their contexts, long keys, theirs). */
 static int
-split_into(PyObject *dict, int slot, PyObject *parts, Py_ssize_t partitions)
+file_into(PyObject *dict, int slot, PyObject **slots, Py_ssize_t partitions)
 {
     Py_ssize_t pos = 0;
     PyObject *key, *value;
@@ -396,57 +396,74 @@ split_into(PyObject *dict, int slot, PyObject *parts, Py_ssize_t partitions)
         uint32_t sum;
         if (key_sum(key, &sum) < 0)
             return -1;
-        Py_ssize_t p = (Py_ssize_t)(sum % (uint32_t)partitions);
-        PyObject *lists = PyList_GET_ITEM(parts, p);
-        if (lists == Py_None) {
-            lists = PyList_New(4);
-            if (lists == NULL)
-                return -1;
+        PyObject **lists = slots + 4 * (Py_ssize_t)(sum % (uint32_t)partitions);
+        if (lists[0] == NULL) {
             for (int k = 0; k < 4; k++) {
-                PyObject *empty = PyList_New(0);
-                if (empty == NULL) {
-                    Py_DECREF(lists);
+                lists[k] = PyList_New(0);
+                if (lists[k] == NULL)
                     return -1;
-                }
-                PyList_SET_ITEM(lists, k, empty);
             }
-            PyList_SetItem(parts, p, lists); /* steals; releases the None */
         }
-        if (PyList_Append(PyList_GET_ITEM(lists, slot), key) < 0 ||
-            PyList_Append(PyList_GET_ITEM(lists, slot + 1), value) < 0)
+        if (PyList_Append(lists[slot], key) < 0 || PyList_Append(lists[slot + 1], value) < 0)
             return -1;
     }
     return 0;
 }
 
-/* fingerprint_split(text, max_words, context_min_words, partitions) -> for each partition,
- * None or [short keys, their contexts, long keys, their contexts]: lexicon.split_prints of
- * one document's fingerprint, without the Fingerprint in between. */
+/* fingerprint_file(text, max_words, context_min_words, site, pieces) -> None: appends
+ * (site, short keys, their contexts, long keys, theirs) to ``pieces[p]`` (a list per
+ * partition) for each partition ``p`` the document has lines in: what the Python twin
+ * would file by partition (lexicon._filed, then lexicon._pieces), in one call a document. */
 static PyObject *
-fingerprint_split(PyObject *self, PyObject *args)
+fingerprint_file(PyObject *self, PyObject *args)
 {
-    PyObject *text, *shorts, *longs;
-    Py_ssize_t max_words, context_min_words, partitions;
-    if (!PyArg_ParseTuple(args, "Unnn:fingerprint_split", &text, &max_words, &context_min_words, &partitions))
+    PyObject *text, *site, *pieces, *shorts, *longs;
+    Py_ssize_t max_words, context_min_words;
+    if (!PyArg_ParseTuple(args, "UnnOO!:fingerprint_file", &text, &max_words, &context_min_words, &site,
+                          &PyList_Type, &pieces))
         return NULL;
+    Py_ssize_t partitions = PyList_GET_SIZE(pieces);
     if (partitions < 1 || partitions > 0xFFFFFFFF) {
-        PyErr_SetString(PyExc_ValueError, "partitions must be at least 1");
+        PyErr_SetString(PyExc_ValueError, "pieces must hold a list for each partition");
         return NULL;
+    }
+    for (Py_ssize_t p = 0; p < partitions; p++) {
+        if (!PyList_Check(PyList_GET_ITEM(pieces, p))) {
+            PyErr_SetString(PyExc_TypeError, "pieces must hold a list for each partition");
+            return NULL;
+        }
     }
     if (fingerprint_dicts(text, max_words, context_min_words, &shorts, &longs) < 0)
         return NULL;
-    PyObject *parts = PyList_New(partitions);
-    if (parts != NULL) {
-        for (Py_ssize_t p = 0; p < partitions; p++) {
-            Py_INCREF(Py_None);
-            PyList_SET_ITEM(parts, p, Py_None);
-        }
-        if (split_into(shorts, 0, parts, partitions) < 0 || split_into(longs, 2, parts, partitions) < 0)
-            Py_CLEAR(parts);
-    }
+    PyObject **slots = PyMem_Calloc((size_t)partitions * 4, sizeof(PyObject *));
+    int failed = slots == NULL;
+    if (failed)
+        PyErr_NoMemory();
+    else
+        failed = file_into(shorts, 0, slots, partitions) < 0 || file_into(longs, 2, slots, partitions) < 0;
     Py_DECREF(shorts);
     Py_DECREF(longs);
-    return parts;
+    if (slots == NULL)
+        return NULL;
+    for (Py_ssize_t p = 0; p < partitions; p++) {
+        PyObject **lists = slots + 4 * p;
+        if (lists[0] == NULL || lists[3] == NULL) {
+            for (int k = 0; k < 4; k++)
+                Py_CLEAR(lists[k]);
+            continue;
+        }
+        if (!failed) {
+            PyObject *entry = PyTuple_Pack(5, site, lists[0], lists[1], lists[2], lists[3]);
+            failed = entry == NULL || PyList_Append(PyList_GET_ITEM(pieces, p), entry) < 0;
+            Py_XDECREF(entry);
+        }
+        for (int k = 0; k < 4; k++)
+            Py_CLEAR(lists[k]);
+    }
+    PyMem_Free(slots);
+    if (failed)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 /* normalise_many(lines, normalise) -> [normalise(line) for line in lines] */
@@ -803,9 +820,9 @@ static PyMethodDef methods[] = {
     {"fingerprint", fingerprint, METH_VARARGS,
      "fingerprint(text, max_words, context_min_words, normalise) -> (short keys, contexts, long keys, "
      "contexts)"},
-    {"fingerprint_split", fingerprint_split, METH_VARARGS,
-     "fingerprint_split(text, max_words, context_min_words, partitions) -> per partition, None or [short "
-     "keys, contexts, long keys, contexts]"},
+    {"fingerprint_file", fingerprint_file, METH_VARARGS,
+     "fingerprint_file(text, max_words, context_min_words, site, pieces) -> None: (site, short keys, "
+     "contexts, long keys, contexts) appended to pieces[p] for each partition p with lines"},
     {"count_exact", count_exact, METH_VARARGS,
      "count_exact(counts, outlets, longs, contexts, short, short_contexts, long, long_contexts, site, "
      "unknown_site, corpus, kept) -> change in the lines seen once"},

@@ -105,7 +105,7 @@ CORPUS = "*"
 PARTITIONS = 8
 #: A sharded run counts in PARTITIONS more partitions for every this many inputs it
 #: planned (see :func:`partitions_for`).
-INPUTS_PER_PARTITIONS = 100_000
+INPUTS_PER_PARTITIONS = 200_000
 
 
 def partitions_for(planned_inputs: int | None) -> int:
@@ -113,8 +113,10 @@ def partitions_for(planned_inputs: int | None) -> int:
     lexicon in: :data:`PARTITIONS` for each :data:`INPUTS_PER_PARTITIONS` begun, so
     that a partition's task holds about the same share of the lines however large
     the corpus (the lines seen twice or more grow with it: a million news pages
-    held ~145 MB of them in each of 8 partitions). Up to 100,000 inputs (and
-    unsharded: None) it is PARTITIONS, as an unsharded run counts."""
+    held ~145 MB of them in each of 8 partitions). Each shard files its pages'
+    lines into every partition, at a cost that grows with their number (80 cost
+    ~33 us a page more than 8), hence a step of 200,000 inputs. Up to 200,000
+    inputs (and unsharded: None) it is PARTITIONS, as an unsharded run counts."""
     if not planned_inputs or planned_inputs <= 0:
         return PARTITIONS
     return PARTITIONS * -(-planned_inputs // INPUTS_PER_PARTITIONS)
@@ -240,14 +242,19 @@ def fingerprints_by_partition(
     compiled module, one call a document that fingerprints and files its lines at once."""
     if _native is None:
         return split_prints(((site, fingerprint_python(text, max_words)) for site, text in docs), partitions)
-    split = _native.fingerprint_split
-    filed = ((site, split(text, max_words, _CONTEXT_MIN_WORDS, partitions)) for site, text in docs)
-    return _pieces(filed, partitions)
+    # each document's lines go straight into its partitions' lists (no list of every
+    # partition a document: with 80 partitions that was most of the cost)
+    file, site_documents = _native.fingerprint_file, Counter()
+    pieces: list[list[tuple[Any, ...]]] = [[] for _ in range(partitions)]
+    for site, text in docs:
+        site_documents[site] += 1
+        file(text, max_words, _CONTEXT_MIN_WORDS, site, pieces)
+    return [LexiconPiece(dict(site_documents), entries) for entries in pieces]  # type: ignore[arg-type]
 
 
 def _filed(print_: Fingerprint, partitions: int) -> list[_Filed | None]:
-    """One document's fingerprint filed by partition (None: no line there); the Python
-    twin of what the compiled ``fingerprint_split`` returns."""
+    """One document's fingerprint filed by partition (None: no line there); with
+    :func:`_pieces`, the Python twin of the compiled ``fingerprint_file``."""
     filed: list[_Filed | None] = [None] * partitions
     crc32 = zlib.crc32
     for slot, keys, contexts in (

@@ -324,7 +324,7 @@ class CorpusBoilerplate:
 
     def shard_partitions(self) -> int:
         """The lexicon is counted in partitions of its lines, a task each: 8 for
-        every 100,000 inputs the run planned (see
+        every 200,000 inputs the run planned (see
         :func:`~ingest_plugins.boilerplate.lexicon.partitions_for`)."""
         return partitions_for(self.ctx.planned_inputs)
 

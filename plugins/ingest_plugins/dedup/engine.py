@@ -1493,13 +1493,17 @@ class DedupEngine:
             # (value, row) packed in one 64-bit key, sorted in place: by value, rows ascending
             # within one (what a stable sort of the values gives), with no index array (the
             # table is the largest thing this step holds: 4 values a document)
-            key = self._bottom[reps].astype(np.uint64)
+            # (built, split and filtered without a temporary as large as the table)
+            key = np.empty((reps.size, _BOTTOM), dtype=np.uint64)
+            key[:] = self._bottom[reps]
             key <<= np.uint64(32)
-            key |= np.repeat(reps.astype(np.uint64), _BOTTOM).reshape(key.shape)
+            key |= reps.astype(np.uint64)[:, None]
             key = key.ravel()
             key.sort()
-            values = (key >> np.uint64(32)).astype(np.uint32)
-            rows = (key & np.uint64(0xFFFFFFFF)).astype(np.int32)
+            values = np.empty(key.size, dtype=np.uint32)
+            np.right_shift(key, np.uint64(32), out=values, casting="unsafe")
+            rows = np.empty(key.size, dtype=np.int32)
+            np.bitwise_and(key, np.uint64(0xFFFFFFFF), out=rows, casting="unsafe")
             del key
         else:
             values = self._bottom[reps].ravel()
