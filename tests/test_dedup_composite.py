@@ -386,3 +386,19 @@ def test_same_output_on_ray(tmp_path: Path) -> None:
     base = without_paths(run(tmp_path / "local", SYNDICATED, args=("--workers", "2")))
     on_ray = run(tmp_path / "ray", SYNDICATED, args=("--executor", "ray", "--workers", "2"))
     assert without_paths(on_ray) == base
+
+
+def test_the_values_too_common_to_search_by_are_those_a_count_of_each_finds() -> None:
+    """The composite search leaves out the smallest hashes shared by more than
+    ``_BOTTOM_MAX_DF`` documents; its mask (a running sum, no array per distinct
+    value) is the one a count of each value gives, on random sorted tables."""
+    import numpy as np
+    from ingest_plugins.dedup.engine import _rare_values
+
+    rng = np.random.default_rng(7)
+    for _ in range(2000):
+        n, most = int(rng.integers(0, 80)), int(rng.integers(1, 9))
+        values = np.sort(rng.integers(0, int(rng.integers(1, 25)), n)).astype(np.uint32)
+        distinct, counts = np.unique(values, return_counts=True)
+        rare = np.isin(values, distinct[counts <= most])
+        assert np.array_equal(_rare_values(values, most), rare), (values.tolist(), most)

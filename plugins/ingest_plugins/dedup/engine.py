@@ -690,6 +690,27 @@ def _bottom_k(sets: np.ndarray, offsets: np.ndarray, docs: np.ndarray) -> np.nda
     return out
 
 
+def _rare_values(values: np.ndarray, most: int) -> np.ndarray:
+    """A mask of the entries of sorted ``values`` whose value is there ``most`` times or
+    fewer. Without an array of where each value starts (8 bytes a distinct value, and as
+    much again for their counts: the composite search's table of a million documents
+    held ~90 MB of them): a run of more than ``most`` equal values has an entry ``j``
+    with ``values[j] == values[j + most]``, and an entry is in such a run when one of
+    the ``most + 1`` entries up to it is such a ``j`` (a window count by a running sum)."""
+    n = values.size
+    if n <= most:
+        return np.ones(n, dtype=bool)
+    starts_long = values[most:] == values[:-most]  # j: values[j..j+most] are all equal
+    seen = np.empty(n + 1, dtype=np.int32 if n < 2**31 else np.int64)
+    seen[0] = 0
+    np.cumsum(starts_long, out=seen[1 : n - most + 1])
+    seen[n - most + 1 :] = seen[n - most]  # no such j past the end
+    # entry i: such j's in [i - most, i] = seen[i + 1] - seen[max(i - most, 0)]
+    before = np.zeros(n, dtype=seen.dtype)
+    before[most + 1 :] = seen[1 : n - most]
+    return seen[1:] == before
+
+
 def _first_of_each_key(keys: np.ndarray) -> np.ndarray:
     """For each row of ``keys`` ((n, 16) uint8), the first row with the same key."""
     n = keys.shape[0]
@@ -1511,11 +1532,9 @@ class DedupEngine:
             order = np.argsort(values, kind="stable")
             values, rows = values[order], rows[order]
             del order
-        first = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1]))) if values.size else rows
-        df = np.diff(np.append(first, values.size))  # documents each value is among the smallest of
-        common = np.repeat(df > _BOTTOM_MAX_DF, df)
-        values, rows = values[~common], rows[~common]
-        del first, df, common
+        keep = _rare_values(values, _BOTTOM_MAX_DF)
+        values, rows = values[keep], rows[keep]
+        del keep
         all_pages = np.array(sorted(cand), dtype=np.int64)
         n = len(self._ids)
         # pages a batch at a time: their shingles (re-read when not held) are looked up and
