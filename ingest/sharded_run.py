@@ -14,7 +14,7 @@ import datetime
 import logging
 import os
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,7 +26,7 @@ from ingest.engine import shards
 from ingest.engine.disk_full import disk_full_message, is_disk_full
 from ingest.engine.document_stage import error_rate_failure, error_text
 from ingest.engine.parallel import fork_available, resolve_workers
-from ingest.engine.run_support import cleanup, cpu_seconds
+from ingest.engine.run_support import cleanup, cpu_seconds, release_memory
 from ingest.executors.local import doing, start_executor
 from ingest.host.config import PipelineConfig
 from ingest.host.plugin_manager import PluginHost
@@ -119,7 +119,7 @@ class ShardedRun:
 
     def run(
         self,
-        parts: list[Any],
+        parts: Sequence[Any],
         sink: Any,
         ledger: Ledger,
         *,
@@ -132,7 +132,8 @@ class ShardedRun:
         combined between two phases), add up their ledgers in order, and have the
         sink move the last phase's files into place. What an interrupted run of the
         same config and input completed is not run again. ``keys``: the source
-        checks its records' ids across shards (``shard_keys``) before phase 0."""
+        checks its records' ids across shards (``shard_keys``) before phase 0.
+        ``parts`` (a list) is emptied once the plan is written in the shards folder."""
         started = datetime.datetime.now(datetime.timezone.utc)
         clock_start = time.perf_counter()
         cpu_start = cpu_seconds()
@@ -142,6 +143,13 @@ class ShardedRun:
         run_options = self.pipeline.config.run
         try:
             done, combined = self._shard_resume(root, parts, len(phases), restart=restart, say=say)
+            # the plan waits in the shards folder, a part read as its shard's first task goes:
+            # neither this process nor the workers forked from it hold it (a million files: ~18 MB)
+            planned = shards.PlannedParts.write(root / shards.PARTS_NAME, parts)
+            if isinstance(parts, list):
+                parts.clear()  # the caller's list too
+            parts = planned
+            release_memory()
             sink.begin_shards()
             folders = [shards.shard_folder(root, index) for index in range(len(parts))]
             # what a partitioned stage may size its partitions by (the last shard may hold fewer)
@@ -168,10 +176,11 @@ class ShardedRun:
                 if keys and any((0, index) not in done for index in range(len(parts))):
                     self._find_taken_keys(token, parts, folders, root)
                 for phase in phases:
-                    tasks = [
-                        self._shard_task(index, part, folders[index], phase, sink, records)
-                        for index, part in enumerate(parts)
-                    ]
+
+                    def task_of(index: int, phase: shards.Phase = phase) -> shards.ShardTask:
+                        # made as the executor takes it: only phase 0 reads its part (the source's)
+                        part = parts[index] if phase.apply is None else None
+                        return self._shard_task(index, part, folders[index], phase, sink, records)
 
                     # on the terminal: "shards: phase 1 of 3 (header, boilerplate): 4 of 10"
                     step = f"phase {phase.number + 1} of {len(phases)} ({', '.join(phase.stages)})"
@@ -189,9 +198,9 @@ class ShardedRun:
                         else:
                             self._say_progress("shards", step, index + 1, len(parts))
 
-                    summaries = self._shard_records(token, tasks, done)
+                    summaries = self._shard_records(token, phase, len(parts), task_of, done)
                     try:
-                        phase_records = shards.PhaseRecords(summaries, len(tasks), taken)
+                        phase_records = shards.PhaseRecords(summaries, len(parts), taken)
                         if phase.spool_for is not None:
                             # combined while the phase's later shards still run
                             self._combine(phase, folders, phase_records, ledger, combined, token)
@@ -344,7 +353,7 @@ class ShardedRun:
             },
         )
 
-    def _find_taken_keys(self, token: str, parts: list[Any], folders: list[Path], root: Path) -> None:
+    def _find_taken_keys(self, token: str, parts: Sequence[Any], folders: list[Path], root: Path) -> None:
         """Before phase 0, for a source that checks its records' ids: each shard's
         ids (a task a shard), then those an earlier record of any shard has (a task
         a partition of the ids), left in each shard's folder for its phase 0."""
@@ -355,10 +364,10 @@ class ShardedRun:
         in_flight = max(1, executor.parallelism) * 2
         step = "checking the ids"
         self._say_progress("shards", step, 0, len(parts))
-        tasks = [
+        tasks = (
             (token, recipe, shards.KeysTask(index, part, str(folders[index])))
             for index, part in enumerate(parts)
-        ]
+        )
         for done, _record in enumerate(executor.map(_keys_task, tasks, in_flight=in_flight), start=1):
             self._say_progress("shards", step, done, len(parts))
         names = tuple(map(str, folders))
@@ -418,7 +427,7 @@ class ShardedRun:
             ledger.stages[phase.spool_for].seconds += time.perf_counter() - start
 
     def _shard_resume(
-        self, root: Path, parts: list[Any], phases: int, *, restart: bool, say: MessageCallback
+        self, root: Path, parts: Sequence[Any], phases: int, *, restart: bool, say: MessageCallback
     ) -> tuple[dict[tuple[int, int], dict[str, Any]], dict[int, dict[str, Any]]]:
         """The completion records of the shards' phases, and of the combines, that an
         interrupted run left in ``root`` and this run can take as they are (same
@@ -466,15 +475,23 @@ class ShardedRun:
         return done, combined
 
     def _shard_records(
-        self, token: str, tasks: list[shards.ShardTask], done: dict[tuple[int, int], dict[str, Any]]
+        self,
+        token: str,
+        phase: shards.Phase,
+        count: int,
+        task_of: Callable[[int], shards.ShardTask],
+        done: dict[tuple[int, int], dict[str, Any]],
     ) -> Generator[dict[str, Any], None, None]:
-        """The completion record of every task's phase, in shard order: those in
-        ``done`` as they are, the others as their tasks finish (run on the run's
-        executor, a bounded number in flight)."""
+        """The completion record of ``phase`` of every shard, in shard order: those in
+        ``done`` as they are, the others as their tasks (``task_of(index)``, made as
+        the executor takes them) finish on the run's executor, a bounded number in
+        flight."""
         executor = self._executor
         recipe = self.pipeline.recipe() if executor.kind == "ray" else None
-        todo = [(token, recipe, t) for t in tasks if (t.phase.number, t.index) not in done]
+        todo = (
+            (token, recipe, task_of(index)) for index in range(count) if (phase.number, index) not in done
+        )
         results = executor.map(_shard_task, todo, in_flight=max(1, executor.parallelism) * 2)
-        for task in tasks:
-            key = (task.phase.number, task.index)
+        for index in range(count):
+            key = (phase.number, index)
             yield done[key] if key in done else next(results)

@@ -58,3 +58,16 @@ def test_a_failure_while_writing_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         write_packed(path, models())
     assert [read_item(path, k) for k in range(2)] == [1, 2]  # the earlier file stays whole
+
+
+def test_a_plan_kept_on_disk_reads_back_its_parts_and_their_digest(tmp_path: Path) -> None:
+    from ingest.engine.shards import PlannedParts, plan_digest
+
+    parts = [("a.txt", "b.txt"), ("c.txt",), ("d\udcff.txt",)]
+    planned = PlannedParts.write(tmp_path / "plan.pickle", iter(parts))
+    assert len(planned) == 3 and list(planned) == parts
+    assert [planned[k] for k in (2, 0, -1, -3)] == [parts[2], parts[0], parts[2], parts[0]]
+    assert planned[1:] == parts[1:]
+    assert planned.digest == plan_digest(parts) == plan_digest(planned)
+    with pytest.raises(IndexError):
+        planned[3]

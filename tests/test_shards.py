@@ -628,6 +628,29 @@ def test_a_plugins_corpus_stage_combined_in_partitions_runs_over_shards(tmp_path
     assert two["stages"]["last_words"]["documents_in"] == plain["stages"]["last_words"]["documents_in"] == 24
 
 
+def test_the_plan_waits_in_the_shards_folder(tmp_path: Path, monkeypatch) -> None:
+    """The coordinator keeps the source's parts in the shards folder while the run
+    goes (read a part at a time), not in memory: the caller's list is emptied; the
+    file goes with the folder when the run completes."""
+    make_corpus(tmp_path / "in", count=30)
+    config = write_config(tmp_path, shard_files=7, stages='[[pipeline]]\nstage = "last_words"')
+    kept: list[shards.PlannedParts] = []
+    write = shards.PlannedParts.write
+
+    def noted(path, parts):
+        kept.append(write(path, parts))
+        return kept[-1]
+
+    monkeypatch.setattr(shards.PlannedParts, "write", noted)
+    report = run(config, tmp_path / "out", workers=2)
+    assert report["shards"]["count"] == 5 and len(kept) == 1 and len(kept[0]) == 5
+    assert Path(kept[0].path) == tmp_path / "out" / ".ingest-shards" / "parts.pickle"
+    assert not Path(kept[0].path).exists()
+    plain = run(config, tmp_path / "plain", shards="off")
+    assert "shards" not in plain
+    assert records(tmp_path / "out", "documents-") == records(tmp_path / "plain", "documents")
+
+
 def test_a_stage_sizes_its_partitions_by_the_inputs_the_run_planned(tmp_path: Path, monkeypatch) -> None:
     """``ctx.planned_inputs`` is the shards times ``shard_files`` in the coordinator and
     in every task (a shard's pass, a partition's combine, a shard applying the models):
