@@ -46,17 +46,16 @@ def write_packed(path: str | os.PathLike[str], items: Iterable[Any]) -> int:
 def packed_count(path: str | os.PathLike[str]) -> int:
     """How many objects ``path`` holds (its last 8 bytes)."""
     with open(path, "rb") as fh:
-        return _count_of(fh, path)
+        return _count_of(fh, path)[0]
 
 
 def read_item(path: str | os.PathLike[str], index: int) -> Any:
     """Object ``index`` of the packed file ``path``."""
     with open(path, "rb", buffering=0) as fh:
-        count = _count_of(fh, path)
+        count, table = _count_of(fh, path)
         if not 0 <= index < count:
             raise IndexError(f"{path}: no object {index} (it holds {count})")
-        end = _offsets_start(fh)
-        fh.seek(end - 8 * (count + 1) + 8 * index)
+        fh.seek(table + 8 * index)
         start, stop = struct.unpack("<qq", fh.read(16))
         fh.seek(start)
         return pickle.loads(fh.read(stop - start))
@@ -65,9 +64,8 @@ def read_item(path: str | os.PathLike[str], index: int) -> Any:
 def read_items(path: str | os.PathLike[str]) -> Iterator[Any]:
     """Every object of ``path``, in order, one in memory at a time."""
     with open(path, "rb", buffering=0) as fh:
-        count = _count_of(fh, path)
-        end = _offsets_start(fh)
-        fh.seek(end - 8 * (count + 1))
+        count, table = _count_of(fh, path)
+        fh.seek(table)
         offsets = array.array("q")
         offsets.frombytes(fh.read(8 * (count + 1)))
         if sys.byteorder != "little":
@@ -77,7 +75,8 @@ def read_items(path: str | os.PathLike[str]) -> Iterator[Any]:
             yield pickle.loads(fh.read(offsets[k + 1] - offsets[k]))
 
 
-def _count_of(fh: Any, path: str | os.PathLike[str]) -> int:
+def _count_of(fh: Any, path: str | os.PathLike[str]) -> tuple[int, int]:
+    """How many objects the open packed file holds, and where its offsets table starts."""
     size = fh.seek(0, os.SEEK_END)
     if size < 16:
         raise ValueError(f"{path}: not a packed file (too short)")
@@ -85,12 +84,7 @@ def _count_of(fh: Any, path: str | os.PathLike[str]) -> int:
     (count,) = _COUNT.unpack(fh.read(8))
     if count < 0 or 8 * (count + 2) > size:
         raise ValueError(f"{path}: not a packed file (it says it holds {count} objects)")
-    return int(count)
-
-
-def _offsets_start(fh: Any) -> int:
-    """Where the offsets table ends (the file's size less the count)."""
-    return int(fh.seek(0, os.SEEK_END)) - 8
+    return int(count), int(size) - 8 - 8 * (int(count) + 1)
 
 
 def _little_endian(offsets: array.array) -> bytes:
