@@ -1,8 +1,9 @@
 """The task that resolves dedup over every shard, on its own: peak RSS and time per phase.
 
 A sharded run resolves dedup in one task on a worker (``combine_partition`` over every
-shard's hashes). This script runs ``ingest run`` on a corpus until that task starts,
-keeps the shard folders it would read (hard links, beside the output), stops the run,
+shard's hashes, with the candidate pairs and exact copies a round of tasks found in
+partitions of their keys). This script runs ``ingest run`` on a corpus until that task
+starts, keeps the shard folders it would read (hard links, beside the output), stops the run,
 then calls the task again in this process as often as asked, sampling its RSS every
 10 ms and keeping the largest per phase of the engine (the phases it reports as
 progress)::
@@ -49,8 +50,8 @@ def capture(config: Path, keep: Path, shard_files: int) -> None:
     original = shards.run_partition
 
     def kept(task: Any, host: Any) -> Any:
-        if task.stage_id != "dedup":
-            return original(task, host)
+        if task.stage_id != "dedup" or (task.rounds is not None and task.round < len(task.rounds) - 1):
+            return original(task, host)  # the other stages, and dedup's bucketing round
         root = os.path.commonpath([str(folder) for folder in task.folders])
         subprocess.run(["cp", "-al", root, str(keep)], check=True)  # hard links: no copy of the data
         with open(keep / TASK_FILE, "wb") as fh:
@@ -97,9 +98,14 @@ def replay(keep: Path) -> list[tuple[str, float, float]]:
     scratch = keep / "scratch"
     scratch.mkdir(exist_ok=True)
     corpus = shards.ShardedCorpus(folders, task.number, shards._Finished(task.spooled), scratch=scratch)
-    pieces = shards._Pieces(folders, task.number, task.index)
+    rounds = task.rounds
+    first = sum(rounds[: task.round])  # the last round's pieces in a shard's file
+    pieces = shards._pieces_of(folders, task.number, first + task.index)
+    earlier = shards._passed_to(keep, task.number, task.round - 1, rounds[task.round - 1], task.index)
 
-    phases: list[list[Any]] = [["reading the shards' hashes, bucketing", 0.0, time.perf_counter()]]
+    phases: list[list[Any]] = [
+        ["reading the shards' hashes and the partitions' finds", 0.0, time.perf_counter()]
+    ]
     done = threading.Event()
 
     def sample() -> None:
@@ -119,7 +125,7 @@ def replay(keep: Path) -> list[tuple[str, float, float]]:
     sampler.start()
     try:
         stage = DedupStage(DedupOptions(), _Context())  # type: ignore[arg-type]
-        models, _ = stage.combine_partition(task.index, pieces, corpus)
+        models, _ = stage.combine_partition(task.index, pieces, corpus, earlier)
         phases.append(["writing the shards' models", _rss_mb(), time.perf_counter()])
         for model in models:
             pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)

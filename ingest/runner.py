@@ -68,6 +68,8 @@ log = logging.getLogger("ingest")
 SHARD_METHODS = ("shard_pass", "combine", "use_shard")
 #: ... of one that combines its shards in partitions (it has ``shard_partitions``).
 PARTITIONED_SHARD_METHODS = ("shard_pass", "combine_partition", "use_shard")
+#: ... of one that combines them in rounds of partitions (it has ``shard_rounds``).
+ROUNDS_SHARD_METHODS = ("shard_pass", "exchange_partition", "combine_partition", "use_shard")
 
 #: What a sink needs to take part in checkpoints.
 CHECKPOINT_METHODS = ("checkpoint", "resume", "suspend", "checkpoint_dir")
@@ -539,7 +541,13 @@ class Pipeline:
             stage, _ctx = self.corpus_stage(stage_cfg.id, Ledger(keep_records=False))
         except Exception:  # noqa: BLE001 - the unsharded run reports it where it always has
             return "could not start"
-        methods = SHARD_METHODS if shards.partitions_of(stage) is None else PARTITIONED_SHARD_METHODS
+        try:
+            partitioned = shards.partitions_of(stage) is not None
+        except ValueError as exc:  # shard_rounds() with no round, or one of no task
+            return f"cannot run over shards: {exc}"
+        methods: tuple[str, ...] = PARTITIONED_SHARD_METHODS if partitioned else SHARD_METHODS
+        if shards.in_rounds(stage):
+            methods = ROUNDS_SHARD_METHODS
         if not all(callable(getattr(stage, name, None)) for name in methods):
             return f"cannot run over shards (it has no {', '.join(methods[:-1])} and {methods[-1]})"
         why = getattr(stage, "cannot_shard", None)

@@ -11,6 +11,7 @@ run again.
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import os
 import time
@@ -387,39 +388,59 @@ class ShardedRun:
     ) -> None:
         """A partitioned stage's combine: once every shard has passed the phase, a
         task per partition on the executor (``combine_partition``, which writes each
-        shard's model piece), then ``combine_summaries`` here, if the stage has it,
-        with what the tasks returned."""
+        shard's model piece; a stage combined in rounds has a round of tasks after
+        another, each round's once the round before is done), then
+        ``combine_summaries`` here, if the stage has it, with what the last
+        round's tasks returned."""
         assert phase.spool_for is not None
         spooled = tuple(record["spool"]["count"] for record in records.finish())
-        cut = {record.get("pieces", 0) for record in records.taken}
-        if cut != {partitions}:  # shards an interrupted run passed with another version of the stage
+        expected = shards.pieces_cut(stage)
+        cut = {json.dumps(record.get("pieces", 0)) for record in records.taken}
+        if cut != {
+            json.dumps(expected)
+        }:  # shards an interrupted run passed with another version of the stage
             raise RunError(
-                f"stage {phase.spool_for!r}: the shards' pieces are for {', '.join(map(str, sorted(cut)))} "
-                f"partitions, the stage combines {partitions}; run with --restart to start over"
+                f"stage {phase.spool_for!r}: the shards' pieces are for {', '.join(sorted(cut))} "
+                f"partitions, the stage combines {json.dumps(expected)}; run with --restart to start over"
             )
-        tasks = [
-            shards.PartitionTask(
-                phase.spool_for, phase.number, index, tuple(map(str, folders)), spooled, self._planned_inputs
-            )
-            for index in range(partitions)
-        ]
+        rounds = shards.rounds_of(stage) or (partitions,)
+        in_rounds = shards.in_rounds(stage)
         executor = self._executor
         recipe = self.pipeline.recipe() if executor.kind == "ray" else None
-        step = f"combining {phase.spool_for} in {partitions} partitions"
-        self._say_progress("shards", step, 0, partitions)
-        summaries = []
-        results = executor.map(
-            _partition_task,
-            [(token, recipe, task) for task in tasks],
-            in_flight=max(1, executor.parallelism) * 2,
-        )
-        try:
-            for done, result in enumerate(results, start=1):
-                ledger.merge(result["ledger"])
-                summaries.append(result["summary"])
-                self._say_progress("shards", step, done, partitions)
-        except Exception as exc:  # a task's error names the stage and the partition
-            raise RunError(f"the run failed: {error_text(exc)}") from exc
+        root = folders[0].parent
+        summaries: list[Any] = []
+        for number, count in enumerate(rounds):
+            tasks = [
+                shards.PartitionTask(
+                    phase.spool_for,
+                    phase.number,
+                    index,
+                    tuple(map(str, folders)),
+                    spooled,
+                    self._planned_inputs,
+                    number,
+                    rounds if in_rounds else None,
+                )
+                for index in range(count)
+            ]
+            step = f"combining {phase.spool_for} in {count} partitions"
+            if len(rounds) > 1:
+                step += f" (round {number + 1} of {len(rounds)})"
+            self._say_progress("shards", step, 0, count)
+            results = executor.map(
+                _partition_task,
+                [(token, recipe, task) for task in tasks],
+                in_flight=max(1, executor.parallelism) * 2,
+            )
+            try:
+                for done, result in enumerate(results, start=1):
+                    ledger.merge(result["ledger"])
+                    if number == len(rounds) - 1:
+                        summaries.append(result["summary"])
+                    self._say_progress("shards", step, done, count)
+            except Exception as exc:  # a task's error names the stage and the partition
+                raise RunError(f"the run failed: {error_text(exc)}") from exc
+        shards.remove_rounds(root, phase.number, rounds)
         finish = getattr(stage, "combine_summaries", None)
         if callable(finish):
             start = time.perf_counter()

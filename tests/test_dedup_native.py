@@ -386,7 +386,7 @@ def test_signatures_read_back_by_row_are_the_files_rows(tmp_path: Path, compiled
 
     rng = np.random.default_rng(4)
     sigs = rng.integers(0, 2**32, size=(300, 16), dtype=np.uint32)
-    scratch = SignatureScratch(300, 16, 8, 2, str(tmp_path))
+    scratch = SignatureScratch(300, 16, str(tmp_path))
     try:
         scratch.append(sigs[:100])
         scratch.append(sigs[100:])

@@ -4,6 +4,7 @@ on disk; the decisions are those of the engine fed document by document."""
 
 from __future__ import annotations
 
+import json
 import pickle
 import random
 import tempfile
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from ingest_plugins.dedup import buckets as buckets_module
 from ingest_plugins.dedup import engine as engine_module
+from ingest_plugins.dedup.buckets import BucketFinds, cut_buckets, find_in_partition
 from ingest_plugins.dedup.engine import Decision, DedupEngine, DedupOptions, hash_shard
 from test_dedup_composite import corpus as digests_corpus
 from test_dedup_engine import generated
@@ -48,16 +51,27 @@ class Texts:
             yield self.items[position]
 
 
+def found_in_partitions(shards: list, options: DedupOptions, partitions: int) -> list[BucketFinds]:
+    """What a sharded run's bucketing round finds: each shard's keys cut by partition
+    and pickled (as they travel), each partition's buckets found over every shard."""
+    bands, rows = options.band_rows()
+    cut = [pickle.loads(pickle.dumps(cut_buckets(shard, bands, rows, partitions))) for shard in shards]
+    return [find_in_partition((pieces[p] for pieces in cut), options.max_bucket) for p in range(partitions)]
+
+
 def sharded(
-    docs: dict[str, str], options: DedupOptions, shard_size: int, scratch: Path
+    docs: dict[str, str], options: DedupOptions, shard_size: int, scratch: Path, partitions: int | None = None
 ) -> tuple[dict[str, Decision], Texts]:
+    """Decisions of the engine fed ``docs`` in shards of ``shard_size``, their keys
+    bucketed in ``partitions`` (None: by :meth:`DedupEngine.add_shards` itself)."""
     items = list(docs.items())
     shards = [
         hash_shard(options, ((doc_id, text, None) for doc_id, text in items[lo : lo + shard_size]))
         for lo in range(0, len(items), shard_size)
     ]
+    finds = None if partitions is None else found_in_partitions(shards, options, partitions)
     engine = DedupEngine(options)
-    counts = engine.add_shards(shards, scratch_dir=str(scratch))
+    counts = engine.add_shards(shards, scratch_dir=str(scratch), finds=finds)
     assert counts == [len(shard) for shard in shards]
     assert list(scratch.iterdir()), "the signatures are on disk while the engine resolves"
     texts = Texts(docs)
@@ -81,16 +95,17 @@ OPTIONS = [
 ]
 
 
+@pytest.mark.parametrize("partitions", [None, 5])
 @pytest.mark.parametrize(
     "opts", OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default"
 )
 def test_shards_resolved_together_decide_as_the_streamed_engine_on_the_dev_set(
-    tmp_path: Path, opts: dict
+    tmp_path: Path, opts: dict, partitions: int | None
 ) -> None:
     docs = dev_documents()
     options = DedupOptions(**opts)
     plain = streamed(docs, options)
-    decisions, texts = sharded(docs, options, 50, tmp_path)
+    decisions, texts = sharded(docs, options, 50, tmp_path, partitions)
     assert decisions == listed(plain, options.story_grouping)
     assert any(d.role == "duplicate" for d in plain.values())
     # only candidates' texts are read back
@@ -114,9 +129,56 @@ def test_digests_and_exact_copies_across_shards_decide_as_one_engine(
     monkeypatch.setattr(engine_module, "_PAGES_LOOKED_UP", pages_at_once)
     assert any(d.role == "composite" for d in plain.values())
     assert any(d.method == "exact" for d in plain.values())
-    for shard_size in (1, 7, len(docs)):
-        decisions, _ = sharded(docs, options, shard_size, tmp_path)
-        assert decisions == listed(plain, False), shard_size
+    for shard_size, partitions in ((1, None), (7, 3), (7, 1), (len(docs), 4)):
+        decisions, _ = sharded(docs, options, shard_size, tmp_path, partitions)
+        assert decisions == listed(plain, False), (shard_size, partitions)
+
+
+FURNITURE = "share subscribe newsletter follow cookies privacy terms app download latest news sports".split()
+
+
+@pytest.mark.parametrize("partitions", [1, 2, 7])
+def test_buckets_found_in_partitions_are_those_of_one_engine_capped_buckets_too(
+    tmp_path: Path, partitions: int
+) -> None:
+    """The candidate pairs, the largest bucket and the texts of capped buckets are
+    those of the engine bucketing every signature at once, however the keys are
+    partitioned: a bucket lives in one partition; exact copies (in other shards)
+    count once in a bucket."""
+    docs = generated(120, seed=11)
+    items = list(docs.items())
+    rng = random.Random(4)
+    furniture = " ".join(rng.choice(FURNITURE) for _ in range(400))  # half the pages end with it
+    docs = dict(
+        [(k, f"{v}\n\n{furniture}" if i % 2 else v) for i, (k, v) in enumerate(items)]
+        + [(f"copy-{k}", v) for k, v in items[::5]]
+    )
+    # a low LSH threshold and small buckets: the furniture's buckets are past max_bucket
+    options = DedupOptions(threshold=0.05, max_bucket=20)
+    engine = DedupEngine(options)
+    for doc_id, text in docs.items():
+        engine.add(doc_id, text)
+    plain = engine.resolve(texts=lambda: iter(docs.items()))
+    assert engine.stats["capped_bucket_texts"] > 0 and engine.stats["largest_bucket"] > 100
+    items = list(docs.items())
+    shards = [
+        hash_shard(options, ((k, v, None) for k, v in items[lo : lo + 13])) for lo in range(0, len(items), 13)
+    ]
+    other = DedupEngine(options)
+    other.add_shards(shards, str(tmp_path), finds=found_in_partitions(shards, options, partitions))
+    decisions = other.resolve(texts=lambda: iter(items), texts_at=Texts(docs))
+    assert decisions == listed(plain, False)
+    for key in ("candidate_pairs", "largest_bucket", "capped_bucket_texts", "verified_pairs"):
+        assert other.stats[key] == engine.stats[key], key
+
+
+def test_finds_for_another_corpus_are_refused(tmp_path: Path) -> None:
+    options = DedupOptions()
+    shard = hash_shard(options, ((k, v, None) for k, v in generated(10, seed=1).items()))
+    finds = found_in_partitions([shard, shard], options, 2)  # twice as many documents
+    n = len(shard)
+    with pytest.raises(ValueError, match=rf"finds are for \[{2 * n}\] documents, not {n}"):
+        DedupEngine(options).add_shards([shard], str(tmp_path), finds=finds)
 
 
 @pytest.mark.parametrize("opts", [{}, {"story_grouping": True}, {"composite": "keep", "mode": "annotate"}])
@@ -191,6 +253,50 @@ def test_a_sharded_run_keeps_the_signatures_beside_the_shards(tmp_path: Path, mo
     assert sharded.report["shards"]["count"] > 1
     assert sharded.report["dropped_by_stage_and_reason"] == plain.report["dropped_by_stage_and_reason"]
     assert plain.report["dropped_by_stage_and_reason"]
+    assert not list((tmp_path / "sharded" / "out").glob(".ingest-shards*"))
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_sharded_run_finds_its_buckets_in_partitions_and_drops_what_an_unsharded_run_drops(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
+) -> None:
+    """The shards' band and exact keys meet in a round of tasks, one per partition (one
+    per 20 planned inputs here: 4 of 80), then one task resolves: the records are
+    those of an unsharded run, and nothing they passed on is left."""
+    docs = generated(40, seed=9)
+    items = list(docs.items())
+    docs = dict(items + [(f"copy-{k}", v) for k, v in items[::7]])  # exact copies, in later shards
+    corpus = {f"{k}.txt": v for k, v in docs.items()}
+    config = {
+        "sink": {"type": "jsonl", "path": "out"},
+        "run": {"shard_files": 20},
+        "pipeline": [{"stage": "dedup"}],
+    }
+    plain = run_config({**config, "run": {"shards": "off"}}, directory=tmp_path / "plain", corpus=corpus)
+    monkeypatch.setattr(buckets_module, "INPUTS_PER_PARTITION", 20)
+    calls: list[int] = []
+    find = buckets_module.find_in_partition
+
+    def counted(pieces, max_bucket):
+        calls.append(len(pieces))
+        return find(pieces, max_bucket)
+
+    monkeypatch.setattr(buckets_module, "find_in_partition", counted)
+    run = run_config(config, "--workers", workers, directory=tmp_path / "sharded", corpus=corpus)
+    assert run.exit_code == 0, run.stderr
+    shards = run.report["shards"]["count"]
+    assert shards == -(-len(corpus) // 20) > 1
+    if workers == "1":  # the tasks ran in this process: a task per partition, each over every shard
+        assert calls == [shards] * shards  # shards x 20 planned inputs: a partition per shard
+    assert run.report["dropped_by_stage_and_reason"] == plain.report["dropped_by_stage_and_reason"]
+    assert plain.report["dropped_by_stage_and_reason"]["dedup:exact_duplicate"] > 0
+
+    def dropped(result: object) -> list[dict]:
+        folder = Path(result.output)  # type: ignore[attr-defined]
+        lines = [json.loads(line) for path in sorted(folder.glob("dropped*.jsonl")) for line in path.open()]
+        return sorted(({**record, "path": Path(record["path"]).name} for record in lines), key=repr)
+
+    assert dropped(run) == dropped(plain)
     assert not list((tmp_path / "sharded" / "out").glob(".ingest-shards*"))
 
 

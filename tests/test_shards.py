@@ -123,6 +123,59 @@ HELPERS = textwrap.dedent(
                 doc.metadata = {**doc.metadata, "ending_alike": self.counts[self.last(doc)]}
                 yield doc
 
+    class WordRounds:
+        # LastWords' counts made in rounds of partitions (SHARD_TEST_ROUNDS, default
+        # "3,2"): round 0 counts the words of its partition over every shard and hands
+        # each task of the next round its words' counts, split another way; a middle
+        # round regroups what it got; the last round's task gives each shard the counts
+        # of the shard's words of its partition.
+        def __init__(self, options, ctx):
+            self.counts = None
+            self.rounds = [int(n) for n in os.environ.get("SHARD_TEST_ROUNDS", "3,2").split(",")]
+        def last(self, doc):
+            return doc.text.split()[-1]
+        def where(self, word, round):
+            return zlib.crc32(f"{round}:{word}".encode()) % self.rounds[round]
+        def fit(self, corpus):
+            self.counts = collections.Counter(self.last(doc) for doc in corpus)
+        def shard_rounds(self):
+            return self.rounds
+        def shard_pass(self, docs):
+            first = [collections.Counter() for _ in range(self.rounds[0])]
+            final = [set() for _ in range(self.rounds[-1])]
+            for doc in docs:
+                word = self.last(doc)
+                first[self.where(word, 0)][word] += 1
+                final[self.where(word, len(self.rounds) - 1)].add(word)
+            if os.environ.get("SHARD_TEST_FLAT"):  # one list of pieces, not one per round
+                return first
+            middle = [[None] * n for n in self.rounds[1:-1]]
+            return [first, *middle, final] if len(self.rounds) > 1 else [final]
+        def exchange_partition(self, round, index, pieces, earlier, corpus):
+            if os.environ.get("SHARD_TEST_FAIL_ROUND") == f"{round}:{index}":
+                raise ValueError("cannot pass these on")
+            counts = collections.Counter()
+            for piece in pieces if round == 0 else earlier:
+                assert round == 0 or piece is None or isinstance(piece, dict)
+                counts.update(piece or {})
+            out = [{} for _ in range(self.rounds[round + 1])]
+            for word, n in counts.items():
+                out[self.where(word, round + 1)][word] = n
+            return out[: int(os.environ.get("SHARD_TEST_SHORT", len(out)))]
+        def combine_partition(self, index, pieces, corpus, earlier):
+            counts = {}
+            for part in earlier:
+                counts.update(part)
+            assert len(earlier) == self.rounds[-2]
+            return [{word: counts[word] for word in words} for words in pieces], len(counts)
+        def use_shard(self, models):
+            assert len(models) == self.rounds[-1]
+            self.counts = {word: n for model in models for word, n in model.items()}
+        def __call__(self, docs):
+            for doc in docs:
+                doc.metadata = {**doc.metadata, "ending_alike": self.counts[self.last(doc)]}
+                yield doc
+
     @hookimpl
     def ingest_stages():
         return [
@@ -130,6 +183,7 @@ HELPERS = textwrap.dedent(
             StageSpec("whole", StageKind.TRANSFORM, Whole, None, "corpus-level", needs_corpus=True),
             StageSpec("census", StageKind.TRANSFORM, Census, None, "corpus size", needs_corpus=True),
             StageSpec("last_words", StageKind.TRANSFORM, LastWords, None, "word counts", needs_corpus=True),
+            StageSpec("word_rounds", StageKind.TRANSFORM, WordRounds, None, "in rounds", needs_corpus=True),
         ]
     """
 )
@@ -626,6 +680,79 @@ def test_a_plugins_corpus_stage_combined_in_partitions_runs_over_shards(tmp_path
     counts = [json.loads(line)["metadata"]["ending_alike"] for line in kept]
     assert len(counts) == 24 and max(counts) > 1 and sum(counts) > len(counts)
     assert two["stages"]["last_words"]["documents_in"] == plain["stages"]["last_words"]["documents_in"] == 24
+
+
+@pytest.mark.parametrize("rounds", ["3,2", "2,1,3"])
+def test_a_plugins_corpus_stage_combined_in_rounds_of_partitions_runs_over_shards(
+    tmp_path: Path, monkeypatch, rounds: str
+) -> None:
+    """``shard_rounds()``: ``shard_pass`` returns each round's pieces; a round's task
+    gets its piece of every shard and what each task of the round before passed it
+    (``exchange_partition``; the last round: ``combine_partition``): the records are
+    the unsharded run's, for 1 and 2 workers, and what the rounds passed on is gone."""
+    make_corpus(tmp_path / "in", count=30)
+    config = write_config(tmp_path, shard_files=7, stages='[[pipeline]]\nstage = "word_rounds"')
+    monkeypatch.setenv("SHARD_TEST_ROUNDS", rounds)
+    passed: list[str] = []
+    run_partition = shards.run_partition
+
+    def noted(task, host):
+        result = run_partition(task, host)
+        passed.extend(p.name for p in Path(task.folders[0]).parent.glob("round-*"))
+        return result
+
+    monkeypatch.setattr(shards, "run_partition", noted)
+    one = run(config, tmp_path / "w1", workers=1)
+    two = run(config, tmp_path / "w2", workers=2)
+    plain = run(config, tmp_path / "plain", shards="off")
+    assert two["shards"]["count"] == one["shards"]["count"] == 5 and "shards" not in plain
+    kept = records(tmp_path / "plain", "documents")
+    assert records(tmp_path / "w2", "documents-") == records(tmp_path / "w1", "documents-") == kept
+    counts = [json.loads(line)["metadata"]["ending_alike"] for line in kept]
+    assert len(counts) == 24 and max(counts) > 1
+    first = next(int(n) for n in rounds.split(","))
+    assert {f"round-0-0-{t:04d}.pickle" for t in range(first)} <= set(passed)  # in-process (1 worker)
+    assert not list((tmp_path / "w2").glob(".ingest-shards"))
+
+
+def test_a_round_that_fails_or_passes_on_too_little_fails_the_run_naming_it(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from ingest import RunError
+
+    make_corpus(tmp_path / "in", count=30)
+    config = write_config(tmp_path, shard_files=7, stages='[[pipeline]]\nstage = "word_rounds"')
+    monkeypatch.setenv("SHARD_TEST_ROUNDS", "2,1,3")
+    monkeypatch.setenv("SHARD_TEST_FAIL_ROUND", "1:0")
+    with pytest.raises(RunError) as failure:
+        run(config, tmp_path / "out", workers=2)
+    message = str(failure.value)
+    assert "stage 'word_rounds' (word_rounds, plugin" in message
+    assert (
+        "failed while combining its shards (round 1, partition 0): ValueError: cannot pass these on"
+        in message
+    )
+    monkeypatch.delenv("SHARD_TEST_FAIL_ROUND")
+    monkeypatch.setenv("SHARD_TEST_SHORT", "1")
+    with pytest.raises(
+        RunError, match=r"exchange_partition returned 1 outputs for the next round's 3 partitions"
+    ):
+        run(config, tmp_path / "short", workers=1)
+    assert not (tmp_path / "short" / "report.json").exists()
+    # the first run's shards, resumed by a stage that now cuts its pieces for other rounds
+    monkeypatch.delenv("SHARD_TEST_SHORT")
+    monkeypatch.setenv("SHARD_TEST_ROUNDS", "2,3")
+    with pytest.raises(RunError, match=r"pieces are for \[2, 1, 3\] partitions, the stage combines \[2, 3\]"):
+        run(config, tmp_path / "out", workers=2)
+    # a shard_pass that does not cut a list of pieces for each round is named
+    monkeypatch.setenv("SHARD_TEST_ROUNDS", "2,1,3")
+    monkeypatch.setenv("SHARD_TEST_FLAT", "1")
+    with pytest.raises(RunError, match=r"shard_pass returned 2 lists for 3 rounds"):
+        run(config, tmp_path / "one", workers=1)
+    # rounds of no task: the stage cannot run over shards, and says why
+    monkeypatch.setenv("SHARD_TEST_ROUNDS", "2,0")
+    with pytest.raises(ConfigError, match=r"cannot run over shards: shard_rounds\(\) gave \[2, 0\]"):
+        run(config, tmp_path / "none", shards="on")
 
 
 def test_the_plan_waits_in_the_shards_folder(tmp_path: Path, monkeypatch) -> None:

@@ -19,6 +19,8 @@ output folder::
                                                 the next corpus-level stage, its part and model
     .ingest-shards/00000/p0.json                phase 0's completion record, written last
     .ingest-shards/00000/p2/documents.jsonl     the last phase's files (the sink's shard writer's)
+    .ingest-shards/round-1-0-0002.pickle        a stage combined in rounds: what task 2 of round 0
+                                                (after phase 1) passes to each task of the next round
     .ingest-shards/scratch-1-0000/              a partition task's temporary files (dedup's
                                                 signatures), removed when the task ends
 
@@ -28,7 +30,10 @@ gets a model from each partition's task, each task writing every shard's in
 one file (``models-N-PPPP.pickle``; see :mod:`ingest.engine.packed`): the tasks,
 one per partition, run on the executor once every shard has passed the phase
 (:func:`run_partition`), so the coordinator touches none of what the stage
-learns.
+learns. A stage may combine in several *rounds* of partition tasks
+(:func:`rounds_of`): each round's task gets its piece of every shard and what
+each task of the round before passed it (``round-N-R-TTTT.pickle``), and the
+last round makes the models.
 
 A pipeline with corpus-level stages runs in phases. Phase 0 reads the shard's
 inputs and runs the per-document stages up to the first corpus-level stage,
@@ -92,11 +97,16 @@ MODEL_NAME = "model.pickle"
 #: partition ``p``'s task made after phase ``n`` for every shard, packed.
 PIECES_NAME = "pieces.pickle"
 MODELS_NAME = "models-{}-{:04d}.pickle"
+#: A stage combined in rounds: in the shards folder, what task ``t`` of round ``r``
+#: after phase ``n`` passes on, one item for each task of the next round, packed.
+ROUND_NAME = "round-{}-{}-{:04d}.pickle"
 #: Documents a shard's task takes through the per-document stages together, stage
 #: after stage (see :func:`_per_document`).
 STAGE_BATCH = 64
-#: in the shards' folder: a partition task's scratch folder (its phase, its partition)
+#: in the shards' folder: a partition task's scratch folder (its phase, its partition;
+#: in a round before the last, its phase and round)
 SCRATCH_NAME = "scratch-{}-{:04d}"
+ROUND_SCRATCH_NAME = "scratch-{}-r{}-{:04d}"
 #: What the run planned: a later run resumes the shards only if it plans the same.
 PLAN_NAME = "plan.json"
 #: The source's parts, packed (see :class:`PlannedParts`).
@@ -245,10 +255,10 @@ def run_shard(task: ShardTask, host: ShardHost) -> dict[str, Any]:
             stats = ledger.stages[phase.spool_for]
             part = _shard_pass(stage, ctx, stats, kept, spool)
             spool.finish()
-            partitions = partitions_of(stage)
-            record["parts"] = _write_parts(work, part, partitions, ctx)
-            if partitions is not None:
-                record["pieces"] = partitions
+            record["parts"] = _write_parts(work, part, stage, ctx)
+            cut = pieces_cut(stage)
+            if cut is not None:
+                record["pieces"] = cut
             spool.save_offsets(str(work / OFFSETS_NAME))
             record["spool"] = {"count": spool.count, "bytes": os.path.getsize(spool.path)}
         else:
@@ -299,24 +309,64 @@ def _phase_input(task: ShardTask, host: ShardHost, ledger: Ledger) -> Iterator[D
 
 def partitions_of(stage: Any) -> int | None:
     """How many partitions a corpus-level stage combines its shards in (its
-    ``shard_partitions()``), or None for a stage that combines them in one
-    ``combine`` in the coordinator (see docs/hooks.md)."""
+    ``shard_partitions()``; with rounds, the last round's), the models each shard
+    gets, or None for a stage that combines them in one ``combine`` in the
+    coordinator (see docs/hooks.md)."""
+    rounds = rounds_of(stage)
+    return None if rounds is None else rounds[-1]
+
+
+def rounds_of(stage: Any) -> tuple[int, ...] | None:
+    """How many partition tasks each round of a partitioned stage's combine has:
+    its ``shard_rounds()`` (the last round's tasks make the models), or one round
+    of ``shard_partitions()``; None for a stage combined in the coordinator."""
+    rounds = getattr(stage, "shard_rounds", None)
+    if rounds is not None:
+        counts = tuple(int(c) for c in (rounds() if callable(rounds) else rounds))
+        if not counts or min(counts) < 1:
+            raise ValueError(f"shard_rounds() gave {list(counts)}: a task or more in each round")
+        return counts
     count = getattr(stage, "shard_partitions", None)
-    return None if count is None else int(count() if callable(count) else count)
+    return None if count is None else (int(count() if callable(count) else count),)
 
 
-def _write_parts(work: Path, part: Any, partitions: int | None, ctx: StageContext) -> list[str]:
-    """Keep what ``shard_pass`` returned: one file, or a piece per partition packed in one."""
-    if partitions is None:
+def in_rounds(stage: Any) -> bool:
+    """Whether the stage declares rounds (``shard_rounds``): its ``shard_pass`` returns
+    a list of pieces per round, and its tasks get what the round before passed on."""
+    return getattr(stage, "shard_rounds", None) is not None
+
+
+def pieces_cut(stage: Any) -> int | list[int] | None:
+    """What a shard's completion record says its pieces were cut for: the partitions,
+    or each round's (a resumed run checks that the stage still cuts them so)."""
+    rounds = rounds_of(stage)
+    if rounds is None:
+        return None
+    return list(rounds) if in_rounds(stage) else rounds[0]
+
+
+def _write_parts(work: Path, part: Any, stage: Any, ctx: StageContext) -> list[str]:
+    """Keep what ``shard_pass`` returned: one file, or the pieces for each partition
+    (of each round) packed in one."""
+    rounds = rounds_of(stage)
+    if rounds is None:
         with atomic_write(work / PART_NAME, "wb") as fh:
             pickle.dump(part, fh, protocol=pickle.HIGHEST_PROTOCOL)
         return [PART_NAME]
-    if not isinstance(part, (list, tuple)) or len(part) != partitions:
+    where = f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}): shard_pass returned"
+    if in_rounds(stage):
+        if not isinstance(part, (list, tuple)) or len(part) != len(rounds):
+            got = f"{len(part)} lists" if isinstance(part, (list, tuple)) else type(part).__name__
+            raise RuntimeError(f"{where} {got} for {len(rounds)} rounds (shard_rounds(): {list(rounds)})")
+        for number, (pieces, count) in enumerate(zip(part, rounds)):
+            if not isinstance(pieces, (list, tuple)) or len(pieces) != count:
+                got = f"{len(pieces)} pieces" if isinstance(pieces, (list, tuple)) else type(pieces).__name__
+                raise RuntimeError(f"{where} {got} for round {number}'s {count} partitions (shard_rounds())")
+        write_packed(work / PIECES_NAME, (piece for pieces in part for piece in pieces))
+        return [PIECES_NAME]
+    if not isinstance(part, (list, tuple)) or len(part) != rounds[0]:
         got = f"{len(part)} pieces" if isinstance(part, (list, tuple)) else type(part).__name__
-        raise RuntimeError(
-            f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}): shard_pass returned {got} "
-            f"for {partitions} partitions (shard_partitions())"
-        )
+        raise RuntimeError(f"{where} {got} for {rounds[0]} partitions (shard_partitions())")
     write_packed(work / PIECES_NAME, part)
     return [PIECES_NAME]
 
@@ -336,7 +386,8 @@ def read_model_pieces(root: str | os.PathLike[str], number: int, partitions: int
 class PartitionTask:
     """One partition of a partitioned corpus-level stage's combine (see
     :func:`run_partition`): the stage, the phase whose shards' pieces it takes,
-    the partition, the shards' folders and how many documents each spooled."""
+    the partition, the shards' folders and how many documents each spooled; for a
+    stage combined in rounds, the round and every round's task count."""
 
     stage_id: str
     number: int
@@ -344,6 +395,8 @@ class PartitionTask:
     folders: tuple[str, ...]
     spooled: tuple[int, ...]
     planned_inputs: int | None = None
+    round: int = 0
+    rounds: tuple[int, ...] | None = None
 
 
 def run_partition(task: PartitionTask, host: ShardHost) -> dict[str, Any]:
@@ -351,48 +404,81 @@ def run_partition(task: PartitionTask, host: ShardHost) -> dict[str, Any]:
     every shard (in shard order), write the models it makes, one per shard, into
     the partition's file in the shards folder as they come (a generator of them
     keeps one in memory), and return its summary and its ledger
-    (:meth:`Ledger.state`: the stage's time and statistics)."""
+    (:meth:`Ledger.state`: the stage's time and statistics).
+
+    For a stage combined in rounds (``task.rounds``), a task of a round before the
+    last calls ``exchange_partition`` instead and writes what it passes to each
+    task of the next round; a task of any round after the first also gets what
+    every task of the round before passed it (``earlier``)."""
     ledger = Ledger(keep_records=False)
     stage, ctx = host.corpus_stage(task.stage_id, ledger, planned_inputs=task.planned_inputs)
     stats = ledger.stages[task.stage_id]
     root = Path(task.folders[0]).parent
+    rounds = task.rounds
+    last = rounds is None or task.round == len(rounds) - 1
     # beside the shards, on the output's disk (the system's temporary folder may be small)
-    scratch = root / SCRATCH_NAME.format(task.number, task.index)
+    name = SCRATCH_NAME.format(task.number, task.index)
+    scratch = root / (name if last else ROUND_SCRATCH_NAME.format(task.number, task.round, task.index))
     corpus = ShardedCorpus(task.folders, task.number, _Finished(task.spooled), scratch=scratch)
-    target = root / MODELS_NAME.format(task.number, task.index)
+    first = 0 if rounds is None else sum(rounds[: task.round])  # this round's pieces in a shard's file
+    pieces = _pieces_of(task.folders, task.number, first + task.index)
+    if last:
+        target, expected, what = (
+            root / MODELS_NAME.format(task.number, task.index),
+            len(task.folders),
+            "models",
+        )
+        where = f"partition {task.index}" if rounds is None else f"round {task.round}, partition {task.index}"
+    else:
+        assert rounds is not None
+        target = root / ROUND_NAME.format(task.number, task.round, task.index)
+        expected, what = rounds[task.round + 1], "outputs"
+        where = f"round {task.round}, partition {task.index}"
+    earlier = (
+        _passed_to(root, task.number, task.round - 1, rounds[task.round - 1], task.index)
+        if rounds is not None and task.round > 0
+        else _passed_to(root, task.number, -1, 0, task.index)
+    )
 
     start = time.perf_counter()
+    summary = None
     try:
         scratch.mkdir(exist_ok=True)
-        models, summary = stage.combine_partition(
-            task.index, _Pieces(task.folders, task.number, task.index), corpus
-        )
-        count = write_packed(target, models)
+        if rounds is None:
+            made, summary = stage.combine_partition(task.index, pieces, corpus)
+        elif last:
+            made, summary = stage.combine_partition(task.index, pieces, corpus, earlier)
+        else:
+            made = stage.exchange_partition(task.round, task.index, pieces, earlier, corpus)
+        count = write_packed(target, made)
     except Exception as exc:
         raise RuntimeError(
             f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}) failed while combining its "
-            f"shards (partition {task.index}): {error_text(exc)}"
+            f"shards ({where}): {error_text(exc)}"
         ) from exc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    if count != len(task.folders):
+    if count != expected:
         os.unlink(target)
+        for_what = f"{expected} shards" if last else f"the next round's {expected} partitions"
+        method = "combine_partition" if last else "exchange_partition"
         raise RuntimeError(
-            f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}): combine_partition returned "
-            f"{count} models for {len(task.folders)} shards"
+            f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}): {method} returned "
+            f"{count} {what} for {for_what} ({where})"
         )
     stats.seconds += time.perf_counter() - start
-    del models, stage
+    del made, stage
     release_memory()
-    return {"index": task.index, "summary": summary, "ledger": ledger.state()}
+    return {"index": task.index, "round": task.round, "summary": summary, "ledger": ledger.state()}
 
 
-class _Pieces:
-    """One partition's piece of every shard, in shard order, read from the shards'
-    packed pieces each time it is iterated (one piece in memory at a time)."""
+class _ItemOfEach:
+    """Item ``index`` of each packed file of ``paths``, in order, read each time it is
+    iterated (one in memory at a time): a partition's piece of every shard, or what
+    each task of the round before passed to a task."""
 
-    def __init__(self, folders: Sequence[str], number: int, index: int) -> None:
-        self.paths = [phase_folder(folder, number) / PIECES_NAME for folder in folders]
+    def __init__(self, paths: Sequence[Path], index: int) -> None:
+        self.paths = list(paths)
         self.index = index
 
     def __len__(self) -> int:
@@ -401,6 +487,24 @@ class _Pieces:
     def __iter__(self) -> Iterator[Any]:
         for path in self.paths:
             yield read_item(path, self.index)
+
+
+def _pieces_of(folders: Sequence[str], number: int, index: int) -> _ItemOfEach:
+    """Piece ``index`` of every shard's pieces after phase ``number``, in shard order."""
+    return _ItemOfEach([phase_folder(folder, number) / PIECES_NAME for folder in folders], index)
+
+
+def _passed_to(root: Path, number: int, previous: int, tasks: int, index: int) -> _ItemOfEach:
+    """What each of the ``tasks`` tasks of round ``previous`` passed to task ``index`` of the next."""
+    return _ItemOfEach([root / ROUND_NAME.format(number, previous, task) for task in range(tasks)], index)
+
+
+def remove_rounds(root: str | os.PathLike[str], number: int, rounds: Sequence[int]) -> None:
+    """Delete what the rounds before the last passed on, once the models are written."""
+    for previous, tasks in enumerate(rounds[:-1]):
+        for task in range(tasks):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(Path(root) / ROUND_NAME.format(number, previous, task))
 
 
 class _Finished:

@@ -60,13 +60,14 @@ import numpy as np
 from ingest.engine.lifeline import pool_initializer
 
 from . import native
+from .buckets import BucketFinds, cut_buckets, find_in_partition
 from .clusters import UnionFind
 from .index import IndexFormatError, read_index, write_index
 from .lsh import BucketStats, optimal_params
 from .lsh import candidate_pairs as candidate_pairs_local
 from .minhash import MinHasher
 from .normalize import normalize_text
-from .shard_hashes import ShardHashes, SignatureScratch
+from .shard_hashes import KEY_BYTES, ShardHashes, SignatureScratch
 from .shingles import EMPTY_U32, ShingleHasher, ShingleStore, concat_ranges, pair_similarities, sorted_unique
 from .story import story_edges, winnow_batch
 from .strings import StringColumn
@@ -98,8 +99,6 @@ _UNIONS_AT_ONCE = 1 << 16
 _REREAD_AT_ONCE = 1 << 16
 #: Row pairs measured a pair at a time by _sims (more go through numpy at once).
 _FEW_PAIRS = 32
-#: bytes of a document's exact key
-_KEY_BYTES = 16
 
 #: ``(phase, done, total)``: what :meth:`DedupEngine.resolve` is doing, for a
 #: progress display (``done``/``total`` may be None).
@@ -526,7 +525,7 @@ def hash_shard(
     def flush() -> None:
         keys, sets, off, sigs, fps = _hash_batch(params, texts)
         docs = np.arange(len(texts))
-        key_bytes = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), _KEY_BYTES)
+        key_bytes = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), KEY_BYTES)
         parts.append((key_bytes, sigs, np.diff(off).astype(np.int64), _bottom_k(sets, off, docs)))
         if fingerprints is not None and fps is not None:
             fingerprints.extend(fps)
@@ -550,7 +549,7 @@ def hash_shard(
 def _no_columns(num_perm: int) -> list[np.ndarray]:
     """The columns of :class:`ShardHashes` for a shard with no document."""
     return [
-        np.zeros((0, _KEY_BYTES), dtype=np.uint8),
+        np.zeros((0, KEY_BYTES), dtype=np.uint8),
         np.zeros((0, num_perm), dtype=np.uint32),
         np.zeros(0, dtype=np.int64),
         np.zeros((0, _BOTTOM), dtype=np.uint32),
@@ -711,21 +710,6 @@ def _rare_values(values: np.ndarray, most: int) -> np.ndarray:
     return seen[1:] == before
 
 
-def _first_of_each_key(keys: np.ndarray) -> np.ndarray:
-    """For each row of ``keys`` ((n, 16) uint8), the first row with the same key."""
-    n = keys.shape[0]
-    halves = np.ascontiguousarray(keys).view(np.uint64).reshape(n, 2)
-    order = np.lexsort((halves[:, 1], halves[:, 0]))  # stable: equal keys stay in row order
-    ordered = halves[order]
-    new = np.ones(n, dtype=bool)
-    new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
-    starts = np.flatnonzero(new)
-    sizes = np.diff(np.append(starts, n))
-    first = np.empty(n, dtype=np.int64)
-    first[order] = np.repeat(order[starts], sizes)
-    return first
-
-
 def _adjacency(pairs: np.ndarray, n: int) -> Callable[[int], list[int]]:
     """Row -> its neighbours along ``pairs`` (compressed adjacency lists)."""
     ends = np.concatenate((pairs[:, 0], pairs[:, 1]))
@@ -866,11 +850,19 @@ class DedupEngine:
         if len(self._pending) >= o.batch_size or self._pending_chars >= _BATCH_CHARS:
             self._flush()
 
-    def add_shards(self, shards: Iterable[ShardHashes], scratch_dir: str | None = None) -> list[int]:
+    def add_shards(
+        self,
+        shards: Iterable[ShardHashes],
+        scratch_dir: str | None = None,
+        finds: Sequence[BucketFinds] | None = None,
+    ) -> list[int]:
         """Register every document of ``shards`` (:func:`hash_shard` of each shard, in
         shard order; iterated twice), the same rows as :meth:`add` on each, and
         return how many documents each shard has.
 
+        ``finds``: what each partition of the shards' band and exact keys found
+        (:func:`buckets.find_in_partition`); without it, the keys are bucketed here
+        in one partition (every shard's keys in memory at once: for small inputs).
         Memory holds a few columns a document; the signatures go to a folder in
         ``scratch_dir`` (default: the system's temporary folder), removed by
         :meth:`resolve` or :meth:`close`; no shingle set is held, so
@@ -878,23 +870,31 @@ class DedupEngine:
         Only for a new engine (no index, nothing added)."""
         if self._ids or self._n_old:
             raise ValueError("add_shards() needs an engine with no documents")
+        if finds is None:
+            pieces = (cut_buckets(shard, self.bands, self.rows, 1)[0] for shard in shards)
+            finds = [find_in_partition(pieces, self.options.max_bucket)]
         counts: list[int] = []
-        columns: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        columns: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         fps: list[np.ndarray] = []
         for shard in shards:
             counts.append(len(shard))
             self._ids.extend(shard.ids)
-            columns.append((shard.ranks, shard.keys, shard.sizes, shard.bottom))
+            columns.append((shard.ranks, shard.sizes, shard.bottom))
             if self._story_has_fps:
                 fps.extend(shard.fingerprints or ())
         n = len(self._ids)
+        if any(found.total != n for found in finds):
+            raise ValueError(
+                f"the partitions' finds are for {sorted({f.total for f in finds})} documents, not {n}"
+            )
         if not columns:
-            no_keys, _, no_sizes, no_bottom = _no_columns(self.options.num_perm)
-            columns.append((np.zeros(0, dtype=np.int64), no_keys, no_sizes, no_bottom))
-        ranks, keys, sizes, bottom = (np.concatenate(c) for c in zip(*columns))
+            _, _, no_sizes, no_bottom = _no_columns(self.options.num_perm)
+            columns.append((np.zeros(0, dtype=np.int64), no_sizes, no_bottom))
+        ranks, sizes, bottom = (np.concatenate(c) for c in zip(*columns))
         del columns
-        rep = _first_of_each_key(keys)
-        del keys
+        rep = np.arange(n, dtype=np.int64)
+        for found in finds:  # each exact copy points at the first row of its text
+            rep[found.copies] = found.firsts
         reps = np.flatnonzero(rep == np.arange(n))
         slot_of = np.zeros(n, dtype=np.int64)
         slot_of[reps] = np.arange(reps.size)
@@ -910,7 +910,7 @@ class DedupEngine:
         self._keeping = False
         if self._story_has_fps:
             self._fps = [fps[r] for r in rep.tolist()]  # exact copies share their representative's
-        scratch = SignatureScratch(reps.size, self.options.num_perm, self.bands, self.rows, scratch_dir)
+        scratch = SignatureScratch(reps.size, self.options.num_perm, scratch_dir)
         self._scratch = scratch
         start = 0
         for shard in shards:  # the representatives' signatures, in row (slot) order
@@ -918,8 +918,13 @@ class DedupEngine:
             scratch.append(shard.signatures[own])
             start += len(shard)
         scratch.finish()
+        # the partitions' pairs are of rows (representatives only): as slots, in the same order
+        codes = sorted_unique(np.concatenate([found.codes for found in finds]))
+        self._shard_pairs = np.stack((slot_of[codes // max(n, 1)], slot_of[codes % max(n, 1)]), axis=1)
+        del codes
         self._buckets = BucketStats(int(reps.size))
-        self._shard_pairs = scratch.candidate_pairs(self.options.max_bucket, self._buckets)
+        self._buckets.largest = max((found.largest for found in finds), default=0)
+        self._buckets.capped[slot_of[np.concatenate([found.capped for found in finds])]] = True
         return counts
 
     def _flush(self) -> None:
@@ -2063,7 +2068,7 @@ class DedupEngine:
         arrays = {
             "id_blob": np.frombuffer(id_blob, dtype=np.uint8),
             "id_offsets": np.concatenate(([0], np.frombuffer(id_ends, dtype=np.int64))).astype(np.int64),
-            "exact": np.frombuffer(b"".join(self._exact[:n]), dtype=np.uint8).reshape(n, _KEY_BYTES),
+            "exact": np.frombuffer(b"".join(self._exact[:n]), dtype=np.uint8).reshape(n, KEY_BYTES),
             "sigs": self._sigs[self._slot[:n]],  # one per row (format 1)
             "shingles": sh,
             "shingle_offsets": sh_off,

@@ -29,6 +29,7 @@ from typing import Any
 import attrs
 
 from ingest import Document, StageContext, StageKind, StageSpec, hookimpl
+from ingest_plugins.dedup import buckets
 from ingest_plugins.dedup.engine import Decision, Decisions, DedupEngine, DedupOptions, hash_shard
 from ingest_plugins.dedup.lsh import ANCHORS
 from ingest_plugins.dedup.shard_hashes import ShardHashes
@@ -155,28 +156,47 @@ class DedupStage:
             return "cannot run over shards with index_path or save_index yet"
         return None
 
-    def shard_partitions(self) -> int:
-        """The shards' hashes are resolved in one task (on a worker, not in the
-        ``ingest run`` process): one partition."""
-        return 1
+    def shard_rounds(self) -> list[int]:
+        """Two rounds: the shards' band and exact keys in partitions (more as the
+        planned input grows), each finding its buckets' candidate pairs and its
+        exact copies; then one task (on a worker, not in the ``ingest run``
+        process) that resolves every shard's hashes with what they found."""
+        return [buckets.partitions_for(self.ctx.planned_inputs), 1]
 
-    def shard_pass(self, docs: Iterable[Document]) -> list[ShardHashes]:
+    def shard_pass(self, docs: Iterable[Document]) -> list[list[Any]]:
         """In a shard's task: each document hashed as the engine hashes it, but its
-        shingle set (the one partition's piece)."""
-        return [hash_shard(self.options, ((doc.id, compared_text(doc), doc.metadata) for doc in docs))]
+        shingle set; its band and exact keys cut by partition (round 0) and the rest
+        for the task that resolves (round 1)."""
+        hashes = hash_shard(self.options, ((doc.id, compared_text(doc), doc.metadata) for doc in docs))
+        bands, rows = self.options.band_rows()
+        pieces = buckets.cut_buckets(hashes, bands, rows, self.shard_rounds()[0])
+        hashes.keys = hashes.keys[:0]  # met in round 0: the resolving task needs them no more
+        return [pieces, [hashes]]
+
+    def exchange_partition(
+        self, round: int, index: int, pieces: Iterable[buckets.BucketPiece], earlier: Any, corpus: Any
+    ) -> list[buckets.BucketFinds]:
+        """Round 0, in a task per partition: the candidate pairs of the partition's
+        buckets and its exact copies, over every shard."""
+        return [buckets.find_in_partition(pieces, self.options.max_bucket)]
 
     def combine_partition(
-        self, index: int, pieces: Iterable[ShardHashes], corpus: Iterable[Document]
+        self,
+        index: int,
+        pieces: Iterable[ShardHashes],
+        corpus: Iterable[Document],
+        earlier: Iterable[buckets.BucketFinds],
     ) -> tuple[list[Decisions], None]:
-        """In the partition's task: every shard's hashes in shard order, resolved as
-        one corpus; each shard's model is the decisions on its documents that say
-        something (a document missing from it is kept as it is)."""
+        """Round 1, in one task: every shard's hashes in shard order, with what each
+        partition found, resolved as one corpus; each shard's model is the decisions
+        on its documents that say something (a document missing from it is kept as
+        it is)."""
         # this task is one of the run's workers: the engine hashes nothing more in other processes
         engine = DedupEngine(self.options, workers=1)
         try:
             # the signatures wait on disk: beside the shards when the run gives a folder for it
             scratch = getattr(corpus, "scratch", None)
-            counts = engine.add_shards(pieces, None if scratch is None else str(scratch))
+            counts = engine.add_shards(pieces, None if scratch is None else str(scratch), finds=list(earlier))
             self._resolve(engine, corpus, columns=True)
         finally:
             engine.close()

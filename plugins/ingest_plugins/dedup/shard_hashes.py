@@ -1,13 +1,14 @@
 """What a shard's task hashes for the dedup stage, and where the task that resolves
 every shard keeps the signatures.
 
-A sharded run hashes each shard in its own task (:func:`engine.hash_shard`) and
-resolves all of them in one task (:meth:`engine.DedupEngine.add_shards`). What
-that task holds in memory is a few columns a document (its id, rank, exact key,
-set size, smallest shingle hashes: ~100 bytes); the signatures (512 bytes a
-document at 128 positions) go to a scratch folder, are bucketed from there a few
-bands at a time, and are read back only for the candidate pairs the prefilter
-looks at. Shingle sets never travel: verification re-reads the candidates' texts.
+A sharded run hashes each shard in its own task (:func:`engine.hash_shard`), finds
+the candidate pairs and exact copies in partitions of the band and exact keys
+(:mod:`.buckets`), and resolves every shard in one task
+(:meth:`engine.DedupEngine.add_shards`). What that task holds in memory is a few
+columns a document (its id, rank, set size, smallest shingle hashes: ~100 bytes);
+the signatures (512 bytes a document at 128 positions) go to a scratch folder and
+are read back only for the candidate pairs the prefilter looks at. Shingle sets
+never travel: verification re-reads the candidates' texts.
 """
 
 from __future__ import annotations
@@ -21,11 +22,9 @@ import attrs
 import numpy as np
 
 from . import native
-from .lsh import BucketStats, UniqueCodes, band_group, band_keys, bucket_pairs
 
-#: Bucket keys made at once while finding candidate pairs (their sort needs about
-#: 50 bytes a key: ~50 MB).
-BUCKET_ENTRIES = 1 << 20
+#: bytes of an exact key (of the whitespace-normalised text)
+KEY_BYTES = 16
 
 
 def read_rows(fd: int, rows: np.ndarray, out: np.ndarray) -> None:
@@ -70,58 +69,31 @@ class ShardHashes:
 
 
 class SignatureScratch:
-    """The representatives' signatures, and their LSH bucket keys a few bands a file,
-    in a temporary folder (removed by :meth:`close`).
+    """The representatives' signatures in a temporary folder (removed by :meth:`close`).
 
-    ``append`` takes signatures in slot order; then :meth:`candidate_pairs` finds
-    the pairs :func:`lsh.candidate_pairs` would find over all of them, and
-    :meth:`signatures` reads some of them back."""
+    ``append`` takes signatures in slot order; then :meth:`signatures` reads some
+    of them back."""
 
-    def __init__(self, total: int, num_perm: int, bands: int, rows: int, folder: str | None = None) -> None:
-        self.total, self.num_perm, self.bands, self.rows = total, num_perm, bands, rows
-        self.group = band_group(total, bands, BUCKET_ENTRIES)
+    def __init__(self, total: int, num_perm: int, folder: str | None = None) -> None:
+        self.total, self.num_perm = total, num_perm
         self.folder = Path(tempfile.mkdtemp(prefix="ingest-dedup-", dir=folder))
         self.count = 0
         self._sig_path = self.folder / "signatures.u32"
         self._sig_file = open(self._sig_path, "wb")  # noqa: SIM115 (closed by finish or close)
         self._reader: int | None = None  # a descriptor of the file, for signatures()
-        self._firsts = list(range(0, bands, self.group))
-        self._key_files = [
-            open(self.folder / f"bands-{first:03d}.u64", "wb")  # noqa: SIM115
-            for first in self._firsts
-        ]
 
     def append(self, signatures: np.ndarray) -> None:
         """Signatures of the next representatives (rows in slot order)."""
         if not len(signatures):
             return
-        signatures = np.ascontiguousarray(signatures, dtype=np.uint32)
-        signatures.tofile(self._sig_file)
-        keys = band_keys(signatures, self.bands, self.rows)
-        for first, fh in zip(self._firsts, self._key_files):
-            np.ascontiguousarray(keys[:, first : first + self.group]).tofile(fh)
+        np.ascontiguousarray(signatures, dtype=np.uint32).tofile(self._sig_file)
         self.count += len(signatures)
 
     def finish(self) -> None:
-        """Every representative appended: close the files for reading."""
-        for fh in (self._sig_file, *self._key_files):
-            fh.close()
+        """Every representative appended: close the file for reading."""
+        self._sig_file.close()
         if self.count != self.total:
             raise ValueError(f"{self.count} signatures written, {self.total} expected")
-
-    def candidate_pairs(self, max_bucket: int = 0, stats: BucketStats | None = None) -> np.ndarray:
-        """Sorted unique slot pairs (i < j) sharing a bucket in at least one band
-        (``max_bucket`` and ``stats``: as :func:`lsh.bucket_pair_codes`)."""
-        n = self.count
-        if n < 2:
-            return np.zeros((0, 2), dtype=np.int64)
-        codes = UniqueCodes()
-        for first, fh in zip(self._firsts, self._key_files):
-            width = min(self.group, self.bands - first)
-            keys = np.fromfile(fh.name, dtype=np.uint64).reshape(n, width)
-            codes.add(bucket_pairs(keys, n, 0, max_bucket, stats))
-            del keys
-        return codes.pairs(n)
 
     def signatures(self, slots: np.ndarray) -> np.ndarray:
         """The signatures in ``slots`` (a copy), each distinct one read once. Read, not
@@ -139,8 +111,7 @@ class SignatureScratch:
 
     def close(self) -> None:
         """Remove the folder (also after a failure)."""
-        for fh in (self._sig_file, *self._key_files):
-            fh.close()
+        self._sig_file.close()
         if self._reader is not None:
             os.close(self._reader)
             self._reader = None

@@ -1,0 +1,147 @@
+"""LSH buckets and exact copies found in partitions, over the shards of a run.
+
+A sharded run resolves dedup in two rounds of tasks (see docs/hooks.md,
+"rounds"). Each shard cuts its documents' band keys and exact keys into
+partitions by key (:func:`cut_buckets`); the first round's task for a partition
+takes that partition's piece of every shard and finds the candidate pairs of its
+buckets and the exact copies among its keys (:func:`find_in_partition`); the
+last round's single task takes what every partition found and resolves the
+corpus (:meth:`engine.DedupEngine.add_shards`). A bucket lives in one partition,
+so it is capped (``max_bucket``) as if bucketed in one place, and the pairs are
+those :func:`lsh.candidate_pairs` finds over the representatives' signatures,
+whatever the number of partitions.
+
+LSH runs over one representative per exact group (its first row), which is not
+known until every shard's exact keys have met. It need not be: the copies of a
+text have its signature, hence its bucket in every band, so keeping the first
+row of each exact key within a bucket gives the bucket's representatives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import attrs
+import numpy as np
+
+from .lsh import BucketStats, band_keys, bucket_pair_codes
+from .shard_hashes import KEY_BYTES, ShardHashes
+from .shingles import sorted_unique
+
+#: Planned inputs per partition of the bucketing round: a task sorts about
+#: ``bands`` keys a document of its share (28 at the default threshold: ~3.5
+#: million keys for 125,000 documents, ~150 MB with the sort's temporaries).
+INPUTS_PER_PARTITION = 125_000
+
+
+def partitions_for(planned: int | None) -> int:
+    """How many partitions the bucketing round has for ``planned`` inputs."""
+    return max(1, -(-int(planned or 0) // INPUTS_PER_PARTITION))
+
+
+@attrs.define(eq=False)
+class BucketPiece:
+    """A shard's keys that fall in one partition, with their rows in the shard."""
+
+    #: how many documents the shard has (its rows' offset in the corpus follows from it)
+    count: int
+    #: band keys (uint64, the band mixed in) and the row of each
+    band_keys: np.ndarray
+    band_rows: np.ndarray
+    #: the first 8 bytes of each band key's row's exact key: a bucket keeps one row per text
+    band_texts: np.ndarray
+    #: exact keys ((m, 16) uint8) and the row of each
+    exact_keys: np.ndarray
+    exact_rows: np.ndarray
+
+
+def cut_buckets(hashes: ShardHashes, bands: int, rows: int, partitions: int) -> list[BucketPiece]:
+    """A shard's band keys and exact keys, cut into ``partitions`` pieces by key."""
+    n = len(hashes)
+    keys = band_keys(hashes.signatures, bands, rows).ravel()  # row-major: row r's bands together
+    row_of = np.repeat(np.arange(n, dtype=np.uint32), bands)
+    exact = np.ascontiguousarray(hashes.keys, dtype=np.uint8).reshape(n, KEY_BYTES)
+    text_of = np.zeros(n, dtype=np.uint64)  # the first 8 bytes of each row's exact key
+    if n:
+        text_of[:] = np.ascontiguousarray(exact[:, :8]).view(np.uint64).reshape(n)
+    texts = np.repeat(text_of, bands)
+    band_part = keys % np.uint64(partitions)
+    exact_part = text_of % np.uint64(partitions)
+    pieces = []
+    for p in range(partitions):
+        mine, own = band_part == p, exact_part == p
+        pieces.append(
+            BucketPiece(
+                n,
+                keys[mine],
+                row_of[mine],
+                texts[mine],
+                exact[own],
+                np.flatnonzero(own).astype(np.uint32),
+            )
+        )
+    return pieces
+
+
+@attrs.define(eq=False)
+class BucketFinds:
+    """What one partition found, in rows of the whole corpus (shards in order)."""
+
+    #: how many documents the corpus has
+    total: int
+    #: candidate pairs as codes ``i * total + j`` (i < j, both representatives), sorted, distinct
+    codes: np.ndarray
+    #: the rows in a bucket of more than ``max_bucket``, and the largest bucket
+    capped: np.ndarray
+    largest: int
+    #: the exact copies (rows past the first of their text) and the first row of each
+    copies: np.ndarray
+    firsts: np.ndarray
+
+
+def find_in_partition(pieces: Iterable[BucketPiece], max_bucket: int) -> BucketFinds:
+    """The candidate pairs of the buckets in one partition's pieces (every shard's,
+    in shard order) and its exact copies."""
+    keys, rows, texts, exact, exact_rows = [], [], [], [], []
+    start = 0
+    for piece in pieces:
+        keys.append(piece.band_keys)
+        rows.append(piece.band_rows.astype(np.int64) + start)
+        texts.append(piece.band_texts)
+        exact.append(piece.exact_keys)
+        exact_rows.append(piece.exact_rows.astype(np.int64) + start)
+        start += piece.count
+    total = start
+    empty = np.zeros(0, dtype=np.int64)
+    if not keys:
+        return BucketFinds(total, empty, empty, 0, empty, empty)
+    key, row, text = np.concatenate(keys), np.concatenate(rows), np.concatenate(texts)
+    del keys, rows, texts
+    # one row per text in each bucket: the first (a copy's signature is its first's)
+    order = np.lexsort((row, text, key))
+    key, row, text = key[order], row[order], text[order]
+    del order
+    first = np.ones(key.size, dtype=bool)
+    first[1:] = (key[1:] != key[:-1]) | (text[1:] != text[:-1])
+    key, row = key[first], row[first]
+    del text, first
+    stats = BucketStats(total)
+    codes = sorted_unique(bucket_pair_codes(key, row, total, 0, max_bucket, stats))
+    del key, row
+    copies, firsts = _exact_copies(np.concatenate(exact), np.concatenate(exact_rows))
+    return BucketFinds(total, codes, np.flatnonzero(stats.capped), stats.largest, copies, firsts)
+
+
+def _exact_copies(keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(copies, firsts): each row whose exact key an earlier row has, and that row."""
+    if not rows.size:
+        return rows, rows
+    halves = np.ascontiguousarray(keys).view(np.uint64).reshape(rows.size, 2)
+    order = np.lexsort((rows, halves[:, 1], halves[:, 0]))
+    ordered, rows = halves[order], rows[order]
+    new = np.ones(rows.size, dtype=bool)
+    new[1:] = (ordered[1:] != ordered[:-1]).any(axis=1)
+    starts = np.flatnonzero(new)
+    first_of = np.repeat(rows[starts], np.diff(np.append(starts, rows.size)))
+    copy = ~new
+    return rows[copy], first_of[copy]
