@@ -137,14 +137,16 @@ def test_digests_and_exact_copies_across_shards_decide_as_one_engine(
 FURNITURE = "share subscribe newsletter follow cookies privacy terms app download latest news sports".split()
 
 
-@pytest.mark.parametrize("partitions", [1, 2, 7])
+@pytest.mark.parametrize("partitions, range_entries", [(1, None), (2, None), (7, None), (1, 500), (3, 64)])
 def test_buckets_found_in_partitions_are_those_of_one_engine_capped_buckets_too(
-    tmp_path: Path, partitions: int
+    tmp_path: Path, partitions: int, range_entries: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The candidate pairs, the largest bucket and the texts of capped buckets are
     those of the engine bucketing every signature at once, however the keys are
-    partitioned: a bucket lives in one partition; exact copies (in other shards)
-    count once in a bucket."""
+    partitioned (and a partition's keys bucketed a range at a time): a bucket lives
+    in one partition; exact copies (in other shards) count once in a bucket."""
+    if range_entries:
+        monkeypatch.setattr(buckets_module, "RANGE_ENTRIES", range_entries)
     docs = generated(120, seed=11)
     items = list(docs.items())
     rng = random.Random(4)

@@ -774,6 +774,55 @@ def test_the_largest_clusters_are_listed_ties_by_survivor_and_the_rest_counted()
     assert parse(page_html).text_by_id["cluster-count"] == "11"
 
 
+@pytest.mark.parametrize("max_clusters", [1, 4, 50])
+def test_a_collection_merged_from_files_reads_back_only_the_ids_it_shows(
+    tmp_path: Path, max_clusters: int
+) -> None:
+    """Merged with the file each shard's builder was loaded from, the page keeps the ids
+    of those duplicates in the files (the records' numbers only here) and reads back
+    those it lists, ties among clusters of one size included: the page is the one
+    the records read in order make, with records added here before and after."""
+    import pickle
+
+    from ingest.report.report_html import ReportBuilder
+
+    dropped = [_dup(f"d{i}", f"k{i % 9}", similarity=[0.81, 0.93, True][i % 3]) for i in range(70)]
+    dropped += [_dup(f"lone-{i}", f"t{i}") for i in range(12)]  # clusters of one: a tie to break
+    dropped += [_dup("k3", "k5"), _dup("k5", "k3")]
+    whole, merged = ReportBuilder(), ReportBuilder()
+    for record in dropped:
+        whole.add_dropped(record)
+    for record in dropped[:5]:  # held by the merged builder itself
+        merged.add_dropped(record)
+    files = 0
+    for start in range(5, len(dropped) - 3, 19):
+        shard = ReportBuilder()
+        for record in dropped[start : min(start + 19, len(dropped) - 3)]:
+            shard.add_dropped(record)
+        path = tmp_path / f"page-{files}.pickle"
+        path.write_bytes(pickle.dumps(shard))
+        merged.merge(pickle.loads(path.read_bytes()), str(path))
+        files += 1
+    tail = ReportBuilder()
+    for record in dropped[len(dropped) - 3 :]:
+        tail.add_dropped(record)
+    merged.merge(tail)  # no file: its ids come along
+    duplicates = merged._collector.duplicates
+    assert len(duplicates.sources) == files and len(duplicates.starts) == 5 + 3
+    report = {"input": 90}
+    assert merged.render(report, max_clusters=max_clusters) == whole.render(report, max_clusters=max_clusters)
+    # a builder merged from files merges into another one with its rows moved
+    outer = ReportBuilder()
+    outer.add_dropped(_dup("first", "k1"))
+    outer.merge(merged)
+    again = ReportBuilder()
+    for record in [_dup("first", "k1"), *dropped]:
+        again.add_dropped(record)
+    assert outer.render(report, max_clusters=max_clusters) == again.render(report, max_clusters=max_clusters)
+    with pytest.raises(ValueError, match="from a builder that holds their ids"):
+        ReportBuilder().merge(merged, str(tmp_path / "merged.pickle"))
+
+
 def test_a_merged_and_pickled_collection_makes_the_page_of_the_records_in_order() -> None:
     """A sharded run merges each shard's pickled builder in shard order: the page is the
     one the records read in that order make (members, survivors, odd values)."""

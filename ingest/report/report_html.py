@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import array
 import base64
+import bisect
 import bz2
 import collections
 import gzip
@@ -44,6 +45,7 @@ import io
 import json
 import lzma
 import math
+import pickle
 import re
 import sys
 import zlib
@@ -349,20 +351,29 @@ class _Duplicates:
     :func:`_id_hash`, the similarity, the kind), and each record's id and
     ``duplicate_of`` packed one after another, read back only for the clusters the
     page lists. About 80 bytes a duplicate, where dicts of strings and an object a
-    record took ~900 (320 MB for a million documents' 317,000 duplicates)."""
+    record took ~900 (320 MB for a million documents' 317,000 duplicates).
+
+    Records merged from a saved builder (:meth:`extend` with ``source``: a sharded
+    run's shards) leave their ids in that file: 28 bytes a duplicate here, and the
+    ids of the few records the page shows are read back from it (:meth:`prefetch`)."""
 
     ids: array.array = attrs.field(factory=lambda: array.array("q"))
     targets: array.array = attrs.field(factory=lambda: array.array("q"))
     #: the record's similarity when it is a finite number, else NaN
     similarity: array.array = attrs.field(factory=lambda: array.array("d"))
     #: the record's kind: its index in ``kinds``
-    kind: array.array = attrs.field(factory=lambda: array.array("l"))
-    #: where each record's "id NUL duplicate_of" (UTF-8) starts in ``packed``
+    kind: array.array = attrs.field(factory=lambda: array.array("i"))
+    #: where each record's "id NUL duplicate_of" (UTF-8) starts in ``packed`` (records
+    #: held here only: not those whose ids are in a source)
     starts: array.array = attrs.field(factory=lambda: array.array("q"))
     packed: bytearray = attrs.field(factory=bytearray)
     #: the distinct (stage, reason, similarity unless a finite number, method) of the records
     kinds: list[tuple[str, str, Any, Any]] = attrs.field(factory=list)
     _kind_index: dict[str, int] = attrs.field(factory=dict)
+    #: records whose ids are in a saved builder: (first row, rows, the file), by first row
+    sources: list[tuple[int, int, str]] = attrs.field(factory=list)
+    #: ids read back from the sources, by row
+    _fetched: dict[int, tuple[str, str]] = attrs.field(factory=dict)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -387,18 +398,86 @@ class _Duplicates:
         self.starts.append(len(self.packed))
         self.packed += f"{doc_id}\0{target}".encode("utf-8", "surrogatepass")
 
-    def extend(self, other: _Duplicates) -> None:
-        """Add ``other``'s records after these."""
+    def extend(self, other: _Duplicates, source: str | None = None) -> None:
+        """Add ``other``'s records after these; with ``source``, the file ``other`` was
+        loaded from (a pickled :class:`ReportBuilder`, holding its records' ids): they
+        stay there, read back when asked."""
         renumber = [self._kind_number(kind) for kind in other.kinds]
-        shift = len(self.packed)
-        self.starts.extend(array.array("q", [start + shift for start in other.starts]))
-        self.packed += other.packed
-        self.kind.extend(array.array("l", [renumber[k] for k in other.kind]))
+        if source is not None and len(other):
+            if other.sources:
+                raise ValueError(
+                    "records merged from files can only be merged from a builder that holds their ids"
+                )
+            self.sources.append((len(self.ids), len(other), source))
+        elif other.sources:  # their ids stay where they are: the rows move
+            shift = len(self.ids)
+            self.sources.extend((first + shift, count, path) for first, count, path in other.sources)
+            self._extend_own(other)
+        else:
+            self._extend_own(other)
+        self.kind.extend(array.array("i", [renumber[k] for k in other.kind]))
         self.ids.extend(other.ids)
         self.targets.extend(other.targets)
         self.similarity.extend(other.similarity)
 
+    def _extend_own(self, other: _Duplicates) -> None:
+        shift = len(self.packed)
+        self.starts.extend(array.array("q", [start + shift for start in other.starts]))
+        self.packed += other.packed
+
+    def _source_of(self, row: int) -> tuple[int, int, str] | None:
+        """The source holding record ``row``'s ids, or None when this holds them."""
+        k = bisect.bisect_right(self.sources, (row, math.inf)) - 1
+        if k >= 0:
+            first, count, path = self.sources[k]
+            if row < first + count:
+                return first, count, path
+        return None
+
+    def _own_index(self, row: int) -> int:
+        """Record ``row``'s place among the records whose ids this holds."""
+        return row - sum(count for first, count, _ in self.sources if first < row)
+
+    def prefetch(self, rows: Iterable[int]) -> None:
+        """Read the ids of records ``rows`` held in sources, each source once."""
+        wanted: dict[str, list[tuple[int, int]]] = {}
+        for row in rows:
+            source = self._source_of(row)
+            if source is not None and row not in self._fetched:
+                first, _, path = source
+                wanted.setdefault(path, []).append((row, row - first))
+        for path, asked in wanted.items():
+            with open(path, "rb") as fh:
+                saved = pickle.load(fh)
+            theirs = saved._collector.duplicates
+            for row, local in asked:
+                self._fetched[row] = theirs._ids_of(local)
+
+    def targets_of(self, rows: Iterable[int]) -> Iterator[tuple[int, str]]:
+        """``(row, duplicate_of)`` of records ``rows``, those held in a source
+        grouped by it (each source read once, nothing kept)."""
+        wanted: dict[str, list[tuple[int, int]]] = {}
+        for row in rows:
+            source = self._source_of(row) if self.sources else None
+            if source is None or row in self._fetched:
+                yield row, self._ids_of(row)[1]
+            else:
+                wanted.setdefault(source[2], []).append((row, row - source[0]))
+        for path, asked in wanted.items():
+            with open(path, "rb") as fh:
+                theirs = pickle.load(fh)._collector.duplicates
+            for row, local in asked:
+                yield row, theirs._ids_of(local)[1]
+
     def _ids_of(self, row: int) -> tuple[str, str]:
+        if self.sources:
+            fetched = self._fetched.get(row)
+            if fetched is not None:
+                return fetched
+            if self._source_of(row) is not None:
+                self.prefetch([row])
+                return self._fetched[row]
+            row = self._own_index(row)
         end = self.starts[row + 1] if row + 1 < len(self.starts) else len(self.packed)
         doc_id, _, target = (
             self.packed[self.starts[row] : end].decode("utf-8", "surrogatepass").partition("\0")
@@ -537,10 +616,11 @@ class _Collector:
                 else:
                     heapq.heappush(heap, (key, self._sample_seq, sample))
 
-    def merge(self, other: _Collector) -> None:
+    def merge(self, other: _Collector, source: str | None = None) -> None:
         """Add what ``other`` collected from the records that follow these (a
         sharded run's next shard): the page is the one these records and then
-        the other's, read in that order, make."""
+        the other's, read in that order, make. ``source``: the file ``other``'s
+        builder was loaded from (see :meth:`_Duplicates.extend`)."""
         for name, theirs in other.rules.items():
             if name not in self.rules and len(self.rules) >= MAX_RULES_TRACKED:
                 name = "(other rules)"
@@ -564,7 +644,7 @@ class _Collector:
         self.history_seen = self.history_seen or other.history_seen
         self.kept_records += other.kept_records
         self.dropped_records += other.dropped_records
-        self.duplicates.extend(other.duplicates)
+        self.duplicates.extend(other.duplicates, source)
         self.kept_hashes.extend(other.kept_hashes)
         self.clusters = None
 
@@ -594,9 +674,19 @@ def _cluster_table(
         return _ClusterTable()
     ids = np.frombuffer(duplicates.ids, dtype=np.int64)
     targets = np.frombuffer(duplicates.targets, dtype=np.int64)
-    # every document named, as a number 0..m-1
-    hashes, numbers = np.unique(np.concatenate([ids, targets]), return_inverse=True)
-    numbers = numbers.astype(np.int32)  # half the memory of what follows: far fewer than 2**31 ids
+    # every document named, as a number 0..m-1 (int32: far fewer than 2**31 ids; made
+    # without np.unique's 64-bit inverse and its copies: this is the step's peak)
+    both = np.concatenate([ids, targets])
+    order = np.argsort(both)
+    both = both[order]
+    new = np.empty(both.size, dtype=bool)
+    new[0] = True
+    np.not_equal(both[1:], both[:-1], out=new[1:])
+    hashes = both[new]
+    del both
+    numbers = np.empty(order.size, dtype=np.int32)
+    numbers[order] = np.cumsum(new, dtype=np.int32) - 1
+    del order, new
     child, target = numbers[:n], numbers[n:]
     m = len(hashes)
     targets_seen, first_row = np.unique(target, return_index=True)
@@ -618,15 +708,20 @@ def _cluster_table(
         larger = order[sizes[order] > cut]
         tied = order[sizes[order] == cut]
         room = max(0, max_clusters - len(larger))
-        named = heapq.nsmallest(room, ((duplicates.target_of(int(first_row_of[s])), int(s)) for s in tied))
+        cluster_at = {int(first_row_of[s]): int(s) for s in tied}
+        named = heapq.nsmallest(
+            room, ((name, cluster_at[row]) for row, name in duplicates.targets_of(cluster_at))
+        )
         chosen = [*larger.tolist(), *(s for _, s in named)]
     else:
         chosen = order.tolist()
     if not chosen:
         return table
+    duplicates.prefetch(first_row_of[chosen].tolist())
     listed = {s: _Cluster(survivor=duplicates.target_of(int(first_row_of[s]))) for s in chosen}
     similarity = np.frombuffer(duplicates.similarity, dtype=np.float64)
     kept = np.frombuffer(kept_hashes, dtype=np.int64) if len(kept_hashes) else np.zeros(0, dtype=np.int64)
+    shown: dict[int, Any] = {}
     for s, cluster in listed.items():
         rows = np.flatnonzero(cluster_of == s)
         cluster.size = len(rows)
@@ -635,9 +730,11 @@ def _cluster_table(
         sims = sims[~np.isnan(sims)]
         if len(sims):
             cluster.min_similarity, cluster.max_similarity = float(sims.min()), float(sims.max())
-        first = rows[np.lexsort((rows, target_rank[target[rows]]))][:max_members]
-        cluster.members = [duplicates.member(int(row)) for row in first]
+        shown[s] = rows[np.lexsort((rows, target_rank[target[rows]]))][:max_members]
         cluster.survivor_kept = bool(np.any(kept == hashes[s]))  # a scan: np.isin would hash every kept id
+    duplicates.prefetch(row for rows in shown.values() for row in rows.tolist())  # each source read once
+    for s, cluster in listed.items():
+        cluster.members = [duplicates.member(int(row)) for row in shown[s]]
     table.listed = sorted(listed.values(), key=lambda c: (-c.size, c.survivor))
     return table
 
@@ -1297,9 +1394,12 @@ class ReportBuilder:
         """One record of ``dropped.jsonl`` (as a dict)."""
         self._collector.add_dropped(record)
 
-    def merge(self, other: ReportBuilder) -> None:
-        """Add what ``other`` collected from the records after these (see :meth:`_Collector.merge`)."""
-        self._collector.merge(other._collector)
+    def merge(self, other: ReportBuilder, source: str | None = None) -> None:
+        """Add what ``other`` collected from the records after these (see
+        :meth:`_Collector.merge`); ``source``: the file ``other`` was loaded from
+        (a pickle of it), where the ids of its duplicate records may stay until
+        the page shows them."""
+        self._collector.merge(other._collector, source)
 
     def render(
         self,

@@ -417,17 +417,23 @@ KINDS = ("documents", "dropped")
 PAGE_NAME = "page.pickle"
 
 
-def _merged(page: ReportBuilder | None, path: str) -> ReportBuilder | None:
+#: What reading a shard's saved page may raise when the file is missing or not one.
+_UNREADABLE_PAGE = (OSError, pickle.UnpicklingError, EOFError, AttributeError)
+
+
+def _merged(page: ReportBuilder | None, path: str, *, ids_stay: bool = False) -> ReportBuilder | None:
     """``page`` with the builder saved at ``path`` added; None when either is missing
-    (report.html is then read from the files)."""
+    (report.html is then read from the files). ``ids_stay``: the ids of its duplicate
+    records stay in the file, read back for the few the page shows (the file must
+    be there until the page is written)."""
     if page is None:
         return None
     try:
         with open(path, "rb") as fh:
             other = pickle.load(fh)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        page.merge(other, path if ids_stay else None)
+    except _UNREADABLE_PAGE:  # AttributeError: saved by another version (the page is then half merged)
         return None
-    page.merge(other)
     return page
 
 
@@ -460,11 +466,15 @@ def _page_process(pages: list[str], target: str, report: dict[str, Any]) -> None
 def _merge_and_write(pages: list[str], target: str, report: dict[str, Any]) -> bool:
     page = ReportBuilder()
     for path in pages:
-        merged = _merged(page, path)
+        # the ids of the duplicates stay in the shards' files: the page reads back those it lists
+        merged = _merged(page, path, ids_stay=True)
         if merged is None:
             return False
         page = merged
-    page.write(Path(target), report)
+    try:
+        page.write(Path(target), report)
+    except _UNREADABLE_PAGE:  # a shard's file went while the page was made
+        return False
     return True
 
 

@@ -19,6 +19,7 @@ row of each exact key within a bucket gives the bucket's representatives.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import attrs
@@ -28,10 +29,13 @@ from .lsh import BucketStats, band_keys, bucket_pair_codes
 from .shard_hashes import KEY_BYTES, ShardHashes
 from .shingles import sorted_unique
 
-#: Planned inputs per partition of the bucketing round: a task sorts about
-#: ``bands`` keys a document of its share (28 at the default threshold: ~3.5
-#: million keys for 125,000 documents, ~150 MB with the sort's temporaries).
-INPUTS_PER_PARTITION = 125_000
+#: Planned inputs per partition of the bucketing round: a task holds about
+#: ``bands`` keys a document of its share (28 at the default threshold: 1.4
+#: million keys for 50,000 documents, 20 bytes each), and sorts them a range
+#: of ``RANGE_ENTRIES`` at a time.
+INPUTS_PER_PARTITION = 50_000
+#: Keys bucketed at once in a partition's task (their sorts need ~50 bytes a key).
+RANGE_ENTRIES = 1 << 20
 
 
 def partitions_for(planned: int | None) -> int:
@@ -106,7 +110,9 @@ def find_in_partition(pieces: Iterable[BucketPiece], max_bucket: int) -> BucketF
     start = 0
     for piece in pieces:
         keys.append(piece.band_keys)
-        rows.append(piece.band_rows.astype(np.int64) + start)
+        # rows in 4 bytes while the corpus has fewer than 2**32 (concatenating widens the rest)
+        fits = start + piece.count < 2**32
+        rows.append(piece.band_rows + np.uint32(start) if fits else piece.band_rows.astype(np.int64) + start)
         texts.append(piece.band_texts)
         exact.append(piece.exact_keys)
         exact_rows.append(piece.exact_rows.astype(np.int64) + start)
@@ -117,19 +123,41 @@ def find_in_partition(pieces: Iterable[BucketPiece], max_bucket: int) -> BucketF
         return BucketFinds(total, empty, empty, 0, empty, empty)
     key, row, text = np.concatenate(keys), np.concatenate(rows), np.concatenate(texts)
     del keys, rows, texts
+    stats = BucketStats(total)
+    # a bucket's keys are equal: ranges of the keys' top bits are bucketed one at a time,
+    # so that the sorts' temporaries are a range's, not the partition's
+    ranges = 1 << max(0, math.ceil(math.log2(max(1, key.size / RANGE_ENTRIES))))
+    shift = np.uint64(64 - int(math.log2(ranges))) if ranges > 1 else None
+    found = []
+    for part in range(ranges):
+        if shift is None:
+            k, r, t = key, row, text
+        else:
+            mine = (key >> shift) == np.uint64(part)
+            k, r, t = key[mine], row[mine], text[mine]
+            del mine
+        found.append(_bucket_range(k, r, t, total, max_bucket, stats))
+        del k, r, t
+    del key, row, text
+    codes = sorted_unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+    del found
+    copies, firsts = _exact_copies(np.concatenate(exact), np.concatenate(exact_rows))
+    return BucketFinds(total, codes, np.flatnonzero(stats.capped), stats.largest, copies, firsts)
+
+
+def _bucket_range(
+    key: np.ndarray, row: np.ndarray, text: np.ndarray, total: int, max_bucket: int, stats: BucketStats
+) -> np.ndarray:
+    """The sorted distinct pair codes of the buckets of these keys (whole buckets)."""
     # one row per text in each bucket: the first (a copy's signature is its first's)
     order = np.lexsort((row, text, key))
     key, row, text = key[order], row[order], text[order]
     del order
     first = np.ones(key.size, dtype=bool)
     first[1:] = (key[1:] != key[:-1]) | (text[1:] != text[:-1])
-    key, row = key[first], row[first]
+    key, row = key[first], row[first].astype(np.int64)
     del text, first
-    stats = BucketStats(total)
-    codes = sorted_unique(bucket_pair_codes(key, row, total, 0, max_bucket, stats))
-    del key, row
-    copies, firsts = _exact_copies(np.concatenate(exact), np.concatenate(exact_rows))
-    return BucketFinds(total, codes, np.flatnonzero(stats.capped), stats.largest, copies, firsts)
+    return sorted_unique(bucket_pair_codes(key, row, total, 0, max_bucket, stats))
 
 
 def _exact_copies(keys: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
