@@ -30,12 +30,13 @@ from .shard_hashes import KEY_BYTES, ShardHashes
 from .shingles import sorted_unique
 
 #: Planned inputs per partition of the bucketing round: a task holds about
-#: ``bands`` keys a document of its share (28 at the default threshold: 1.4
-#: million keys for 50,000 documents, 20 bytes each), and sorts them a range
-#: of ``RANGE_ENTRIES`` at a time.
-INPUTS_PER_PARTITION = 50_000
-#: Keys bucketed at once in a partition's task (their sorts need ~50 bytes a key).
-RANGE_ENTRIES = 1 << 20
+#: ``bands`` keys a document of its share (28 at the default threshold: 700,000
+#: keys for 25,000 documents, 20 bytes each), and buckets them a range of
+#: ``RANGE_ENTRIES`` at a time.
+INPUTS_PER_PARTITION = 25_000
+#: Keys bucketed at once in a partition's task (sorting them and pairing a bucket's
+#: rows needs ~100 bytes a key).
+RANGE_ENTRIES = 1 << 18
 
 
 def partitions_for(planned: int | None) -> int:
@@ -123,7 +124,8 @@ def find_in_partition(pieces: Iterable[BucketPiece], max_bucket: int) -> BucketF
         return BucketFinds(total, empty, empty, 0, empty, empty)
     key, row, text = np.concatenate(keys), np.concatenate(rows), np.concatenate(texts)
     del keys, rows, texts
-    stats = BucketStats(total)
+    stats = BucketStats(0)
+    stats.capped = _Marked()  # type: ignore[assignment]  # not a flag per row of the corpus
     # a bucket's keys are equal: ranges of the keys' top bits are bucketed one at a time,
     # so that the sorts' temporaries are a range's, not the partition's
     ranges = 1 << max(0, math.ceil(math.log2(max(1, key.size / RANGE_ENTRIES))))
@@ -142,7 +144,23 @@ def find_in_partition(pieces: Iterable[BucketPiece], max_bucket: int) -> BucketF
     codes = sorted_unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
     del found
     copies, firsts = _exact_copies(np.concatenate(exact), np.concatenate(exact_rows))
-    return BucketFinds(total, codes, np.flatnonzero(stats.capped), stats.largest, copies, firsts)
+    capped = stats.capped.rows()  # type: ignore[attr-defined]
+    return BucketFinds(total, codes, capped, stats.largest, copies, firsts)
+
+
+class _Marked:
+    """The rows :func:`lsh.bucket_pair_codes` marks as in a capped bucket
+    (``marked[rows] = True``), kept as the arrays it gives, not a flag per row."""
+
+    def __init__(self) -> None:
+        self.parts: list[np.ndarray] = []
+
+    def __setitem__(self, rows: np.ndarray, value: bool) -> None:
+        self.parts.append(np.asarray(rows, dtype=np.int64))
+
+    def rows(self) -> np.ndarray:
+        """The distinct rows marked, sorted."""
+        return sorted_unique(np.concatenate(self.parts)) if self.parts else np.zeros(0, dtype=np.int64)
 
 
 def _bucket_range(
