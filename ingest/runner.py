@@ -545,9 +545,11 @@ class Pipeline:
             partitioned = shards.partitions_of(stage) is not None
         except ValueError as exc:  # shard_rounds() with no round, or one of no task
             return f"cannot run over shards: {exc}"
-        methods: tuple[str, ...] = PARTITIONED_SHARD_METHODS if partitioned else SHARD_METHODS
+        methods: tuple[str, ...] = SHARD_METHODS
         if shards.in_rounds(stage):
             methods = ROUNDS_SHARD_METHODS
+        elif partitioned:
+            methods = PARTITIONED_SHARD_METHODS
         if not all(callable(getattr(stage, name, None)) for name in methods):
             return f"cannot run over shards (it has no {', '.join(methods[:-1])} and {methods[-1]})"
         why = getattr(stage, "cannot_shard", None)

@@ -403,7 +403,8 @@ class ShardedRun:
                 f"stage {phase.spool_for!r}: the shards' pieces are for {', '.join(sorted(cut))} "
                 f"partitions, the stage combines {json.dumps(expected)}; run with --restart to start over"
             )
-        rounds = shards.rounds_of(stage) or (partitions,)
+        rounds = shards.rounds_of(stage)
+        assert rounds is not None and rounds[-1] == partitions
         in_rounds = shards.in_rounds(stage)
         executor = self._executor
         recipe = self.pipeline.recipe() if executor.kind == "ray" else None

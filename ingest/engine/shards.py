@@ -422,22 +422,19 @@ def run_partition(task: PartitionTask, host: ShardHost) -> dict[str, Any]:
     corpus = ShardedCorpus(task.folders, task.number, _Finished(task.spooled), scratch=scratch)
     first = 0 if rounds is None else sum(rounds[: task.round])  # this round's pieces in a shard's file
     pieces = _pieces_of(task.folders, task.number, first + task.index)
+    where = f"partition {task.index}" if rounds is None else f"round {task.round}, partition {task.index}"
     if last:
-        target, expected, what = (
-            root / MODELS_NAME.format(task.number, task.index),
-            len(task.folders),
-            "models",
-        )
-        where = f"partition {task.index}" if rounds is None else f"round {task.round}, partition {task.index}"
+        target, expected = root / MODELS_NAME.format(task.number, task.index), len(task.folders)
     else:
         assert rounds is not None
-        target = root / ROUND_NAME.format(task.number, task.round, task.index)
-        expected, what = rounds[task.round + 1], "outputs"
-        where = f"round {task.round}, partition {task.index}"
+        target, expected = (
+            root / ROUND_NAME.format(task.number, task.round, task.index),
+            rounds[task.round + 1],
+        )
     earlier = (
         _passed_to(root, task.number, task.round - 1, rounds[task.round - 1], task.index)
         if rounds is not None and task.round > 0
-        else _passed_to(root, task.number, -1, 0, task.index)
+        else _ItemOfEach([], task.index)  # round 0: nothing passed on yet
     )
 
     start = time.perf_counter()
@@ -460,11 +457,12 @@ def run_partition(task: PartitionTask, host: ShardHost) -> dict[str, Any]:
         shutil.rmtree(scratch, ignore_errors=True)
     if count != expected:
         os.unlink(target)
-        for_what = f"{expected} shards" if last else f"the next round's {expected} partitions"
+        made_what = f"{count} models for {expected} shards"
+        if not last:
+            made_what = f"{count} outputs for the next round's {expected} partitions"
         method = "combine_partition" if last else "exchange_partition"
         raise RuntimeError(
-            f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}): {method} returned "
-            f"{count} {what} for {for_what} ({where})"
+            f"stage {ctx.stage_id!r} ({ctx.stage_name}, plugin {ctx.plugin}): {method} returned {made_what} ({where})"
         )
     stats.seconds += time.perf_counter() - start
     del made, stage

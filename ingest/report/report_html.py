@@ -438,36 +438,30 @@ class _Duplicates:
         """Record ``row``'s place among the records whose ids this holds."""
         return row - sum(count for first, count, _ in self.sources if first < row)
 
-    def prefetch(self, rows: Iterable[int]) -> None:
-        """Read the ids of records ``rows`` held in sources, each source once."""
-        wanted: dict[str, list[tuple[int, int]]] = {}
-        for row in rows:
-            source = self._source_of(row)
-            if source is not None and row not in self._fetched:
-                first, _, path = source
-                wanted.setdefault(path, []).append((row, row - first))
-        for path, asked in wanted.items():
-            with open(path, "rb") as fh:
-                saved = pickle.load(fh)
-            theirs = saved._collector.duplicates
-            for row, local in asked:
-                self._fetched[row] = theirs._ids_of(local)
-
-    def targets_of(self, rows: Iterable[int]) -> Iterator[tuple[int, str]]:
-        """``(row, duplicate_of)`` of records ``rows``, those held in a source
-        grouped by it (each source read once, nothing kept)."""
+    def _read_back(self, rows: Iterable[int]) -> Iterator[tuple[int, tuple[str, str]]]:
+        """``(row, (id, duplicate_of))`` of records ``rows``; those whose ids are in a
+        source are read grouped by it (each source read once, nothing kept)."""
         wanted: dict[str, list[tuple[int, int]]] = {}
         for row in rows:
             source = self._source_of(row) if self.sources else None
             if source is None or row in self._fetched:
-                yield row, self._ids_of(row)[1]
+                yield row, self._ids_of(row)
             else:
                 wanted.setdefault(source[2], []).append((row, row - source[0]))
         for path, asked in wanted.items():
             with open(path, "rb") as fh:
                 theirs = pickle.load(fh)._collector.duplicates
             for row, local in asked:
-                yield row, theirs._ids_of(local)[1]
+                yield row, theirs._ids_of(local)
+
+    def prefetch(self, rows: Iterable[int]) -> None:
+        """Read the ids of records ``rows`` held in sources, each source once (kept
+        until the page is made: for the few records it lists)."""
+        self._fetched.update(self._read_back(rows))
+
+    def targets_of(self, rows: Iterable[int]) -> Iterator[tuple[int, str]]:
+        """``(row, duplicate_of)`` of records ``rows``, read back as :meth:`_read_back` does."""
+        return ((row, ids[1]) for row, ids in self._read_back(rows))
 
     def _ids_of(self, row: int) -> tuple[str, str]:
         if self.sources:
