@@ -70,22 +70,27 @@ def cut_buckets(hashes: ShardHashes, bands: int, rows: int, partitions: int) -> 
     if n:
         text_of[:] = np.ascontiguousarray(exact[:, :8]).view(np.uint64).reshape(n)
     texts = np.repeat(text_of, bands)
-    band_part = keys % np.uint64(partitions)
-    exact_part = text_of % np.uint64(partitions)
+    # grouped by partition with one stable sort each (rows stay in order within a partition),
+    # not a pass over every key per partition: a shard's work does not grow with the partitions
+    bands_at, band_order = _grouped(keys % np.uint64(partitions), partitions)
+    exact_at, exact_order = _grouped(text_of % np.uint64(partitions), partitions)
+    keys, row_of, texts = keys[band_order], row_of[band_order], texts[band_order]
+    exact, exact_rows = exact[exact_order], exact_order.astype(np.uint32)
     pieces = []
     for p in range(partitions):
-        mine, own = band_part == p, exact_part == p
+        lo, hi = bands_at[p], bands_at[p + 1]
+        elo, ehi = exact_at[p], exact_at[p + 1]
         pieces.append(
-            BucketPiece(
-                n,
-                keys[mine],
-                row_of[mine],
-                texts[mine],
-                exact[own],
-                np.flatnonzero(own).astype(np.uint32),
-            )
+            BucketPiece(n, keys[lo:hi], row_of[lo:hi], texts[lo:hi], exact[elo:ehi], exact_rows[elo:ehi])
         )
     return pieces
+
+
+def _grouped(part: np.ndarray, partitions: int) -> tuple[np.ndarray, np.ndarray]:
+    """(where each partition starts, the order that groups by partition, stably)."""
+    order = np.argsort(part, kind="stable")
+    starts = np.searchsorted(part[order], np.arange(partitions + 1, dtype=np.uint64))
+    return starts, order
 
 
 @attrs.define(eq=False)
