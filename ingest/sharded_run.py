@@ -153,7 +153,7 @@ class ShardedRun:
             release_memory()
             sink.begin_shards()
             folders = [shards.shard_folder(root, index) for index in range(len(parts))]
-            # what a partitioned stage may size its partitions by (the last shard may hold fewer)
+            # what a partitioned stage may size its partitions by (the last shards may hold fewer)
             self._planned_inputs = len(parts) * run_options.shard_files
             self.pipeline.plugins.hook.ingest_run_started(
                 run={"config": self.pipeline.path, "stages": self.pipeline.stage_ids}

@@ -150,7 +150,27 @@ def test_a_sharded_plan_cuts_the_walk_in_order_with_what_it_could_not_read_first
     parts = source.plan(3)
     expected = io_util.scan(tree, ["**/*.txt"])
     assert [name for part in parts for name in part.files] == expected.files
-    assert [len(part.files) for part in parts[:-1]] == [3] * (len(parts) - 1)
+    sizes = [len(part.files) for part in parts]
+    assert sizes[:-2] == [3] * (len(parts) - 2) and 0 <= sizes[-2] - sizes[-1] <= 1
     assert parts[0].skipped == tuple(expected.skipped) and expected.skipped
     assert all(not part.skipped for part in parts[1:])
     assert source.plan(100)[0].files == expected.files
+
+
+@pytest.mark.parametrize(
+    ("files", "per_shard", "sizes"),
+    [(5, 4, [3, 2]), (8, 4, [4, 4]), (9, 4, [4, 3, 2]), (3, 4, [3]), (2001, 2000, [1001, 1000])],
+)
+def test_the_last_two_parts_of_a_plan_share_what_the_full_ones_leave(
+    tmp_path: Path, files: int, per_shard: int, sizes: list[int]
+) -> None:
+    """3,620 files in parts of 2,000 made 2,000 and 1,620: two workers waited for the
+    larger in every phase. The order of the files stays the walk's."""
+    from ingest_plugins.text_files import TextFilesOptions, TextFilesSource
+
+    for k in range(files):
+        (tmp_path / f"{k:05d}.txt").write_text("text", encoding="utf-8")
+    source = TextFilesSource(TextFilesOptions(path=str(tmp_path)), ctx=None)  # type: ignore[arg-type]
+    parts = source.plan(per_shard)
+    assert [len(part.files) for part in parts] == sizes
+    assert [name for part in parts for name in part.files] == [f"{k:05d}.txt" for k in range(files)]

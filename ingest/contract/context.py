@@ -61,7 +61,7 @@ class StageContext:
             them on a terminal); None: nowhere.
         planned_inputs: in a sharded run, how many inputs it planned (files,
             or lines of a JSON Lines source: the shards times ``[run]
-            shard_files``, the last shard may hold fewer), fixed by the input
+            shard_files``, the last shards may hold fewer), fixed by the input
             alone: a stage combined in partitions may size its partitions by
             it; None in a run that is not sharded.
     """

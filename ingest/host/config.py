@@ -103,7 +103,9 @@ class RunOptions:
     shard_files: int = attrs.field(
         default=2_000,
         validator=attrs.validators.ge(1),
-        metadata={"help": "input files per shard (the last one may hold fewer); lines for jsonl_files"},
+        metadata={
+            "help": "input files per shard (the last two share what the full ones leave); lines for jsonl_files"
+        },
     )
     #: Where per-document stages and corpus-stage work run: "local" or "ray".
     executor: str = attrs.field(
