@@ -52,12 +52,63 @@ def test_fingerprints_split_by_partition_are_the_same(docs, max_words, partition
     assert lexicon.fingerprints_by_partition(docs, max_words, partitions) == expected
 
 
-def test_filing_into_no_partitions_or_into_what_is_not_a_list_is_refused():
+def test_filing_into_no_partitions_or_into_what_is_not_columns_is_refused():
     assert native is not None
-    with pytest.raises(ValueError, match="a list for each partition"):
+    columns = [[] for _ in range(7)]
+    with pytest.raises(ValueError, match="a list of columns for each partition"):
         native.fingerprint_file("Home\nNews", 30, lexicon._CONTEXT_MIN_WORDS, None, [])
-    with pytest.raises(TypeError, match="a list for each partition"):
-        native.fingerprint_file("Home\nNews", 30, lexicon._CONTEXT_MIN_WORDS, None, [[], ()])
+    for pieces in ([columns, ()], [columns, []], [columns, [[]] * 6 + [()]]):
+        with pytest.raises(TypeError, match="a list of columns for each partition"):
+            native.fingerprint_file("Home\nNews", 30, lexicon._CONTEXT_MIN_WORDS, None, pieces)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from([None, "folder:a", "folder:b"]), text), max_size=12),
+    st.sampled_from([1, 3, 8]),
+    st.sampled_from([0, 3, 10**9]),
+)
+def test_a_piece_counted_by_the_compiled_module_is_counted_as_document_by_document(docs, partitions, budget):
+    """add_piece hands the whole piece to count_exact_docs / count_filtered_docs; the
+    Python twin counts a document at a time. Small budgets move to the filter mid-piece."""
+    pieces = lexicon.split_prints(((site, python(t, 6)) for site, t in docs), partitions)
+
+    def counted(use_native: bool) -> list[tuple]:
+        out = []
+        for piece in pieces:
+            lex = lexicon.Lexicon(min_documents=2, max_words=6, expected_documents=len(docs))
+            lex._singles_budget = budget
+            if use_native:
+                lex.add_piece(piece)
+            else:
+                for n in piece.site_documents.values():
+                    lex.documents += n
+                for site, short, short_contexts, long, long_contexts in piece.documents():
+                    lex._count(site, short, short_contexts, long, long_contexts)
+            seen = None if lex._seen is None else bytes(lex._seen.array)
+            out.append(
+                (lex.documents, lex._counts, lex._outlets, lex._long, lex._contexts, lex._singles, seen)
+            )
+        return out
+
+    assert counted(True) == counted(False)
+
+
+def test_a_piece_whose_columns_disagree_is_refused():
+    assert native is not None
+    tables = ({}, {}, {}, {})
+    places = (lexicon.UNKNOWN_SITE, lexicon.CORPUS, lexicon._CONTEXTS_KEPT)
+    good = [[None], ["home"], [1], [1], [], [], [0]]
+    assert native.count_exact_docs(*tables, *good, *places, 0, 100) == (1, 1)
+    for bad in (
+        [[None], ["home"], [1], [2], [], [], [0]],  # ends past the lines
+        [[None], ["home"], [], [1], [], [], [0]],  # a line without its context
+        [[None, None], ["home"], [1], [1], [], [], [0]],  # a site without its ends
+    ):
+        with pytest.raises(ValueError, match="the piece's"):
+            native.count_exact_docs(*tables, *bad, *places, 0, 100)
+        with pytest.raises(ValueError, match="the piece's"):
+            native.count_filtered_docs(*tables, *bad, *places, 0, bytearray(8), 64)
 
 
 @settings(max_examples=300, deadline=None)

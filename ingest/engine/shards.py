@@ -111,8 +111,9 @@ ROUND_SCRATCH_NAME = "scratch-{}-r{}-{:04d}"
 PLAN_NAME = "plan.json"
 #: The source's parts, packed (see :class:`PlannedParts`).
 PARTS_NAME = "parts.pickle"
-#: Version of the completion records; others are not resumed.
-FORMAT = 2
+#: Version of the completion records and of what the shards keep beside them (3: the
+#: built-in stages' pieces as of 2026-12-07); others are not resumed.
+FORMAT = 3
 
 
 @attrs.frozen

@@ -385,10 +385,15 @@ key_sum(PyObject *key, uint32_t *sum)
     return line_sum(key, sum);
 }
 
-/* The lines of ``dict`` (key -> context) into ``slots`` (4 lists a partition, made when the
- * partition gets its first line: short keys, their contexts, long keys, theirs). */
+/* The columns of a partition's piece (lexicon.LexiconPiece, as lists): the documents' sites,
+ * their short lines, those lines' contexts, where each document's short lines end, the same
+ * three for long lines. */
+enum { COL_SITES, COL_SHORT, COL_SHORT_CTX, COL_SHORT_ENDS, COL_LONG, COL_LONG_CTX, COL_LONG_ENDS, COLUMNS };
+
+/* The lines of ``dict`` (key -> context) into the columns of their partitions (``slot``:
+ * COL_SHORT or COL_LONG), each partition given a line marked in ``touched``. */
 static int
-file_into(PyObject *dict, int slot, PyObject **slots, Py_ssize_t partitions)
+file_into(PyObject *dict, int slot, PyObject *pieces, Py_ssize_t partitions, unsigned char *touched)
 {
     Py_ssize_t pos = 0;
     PyObject *key, *value;
@@ -396,24 +401,33 @@ file_into(PyObject *dict, int slot, PyObject **slots, Py_ssize_t partitions)
         uint32_t sum;
         if (key_sum(key, &sum) < 0)
             return -1;
-        PyObject **lists = slots + 4 * (Py_ssize_t)(sum % (uint32_t)partitions);
-        if (lists[0] == NULL) {
-            for (int k = 0; k < 4; k++) {
-                lists[k] = PyList_New(0);
-                if (lists[k] == NULL)
-                    return -1;
-            }
-        }
-        if (PyList_Append(lists[slot], key) < 0 || PyList_Append(lists[slot + 1], value) < 0)
+        Py_ssize_t p = (Py_ssize_t)(sum % (uint32_t)partitions);
+        PyObject *columns = PyList_GET_ITEM(pieces, p);
+        touched[p] = 1;
+        if (PyList_Append(PyList_GET_ITEM(columns, slot), key) < 0 ||
+            PyList_Append(PyList_GET_ITEM(columns, slot + 1), value) < 0)
             return -1;
     }
     return 0;
 }
 
-/* fingerprint_file(text, max_words, context_min_words, site, pieces) -> None: appends
- * (site, short keys, their contexts, long keys, theirs) to ``pieces[p]`` (a list per
- * partition) for each partition ``p`` the document has lines in: what the Python twin
- * would file by partition (lexicon._filed, then lexicon._pieces), in one call a document. */
+/* Appends ``len(columns[of])`` to ``columns[ends]``: where a document's lines end. */
+static int
+close_lines(PyObject *columns, int of, int ends)
+{
+    PyObject *end = PyLong_FromSsize_t(PyList_GET_SIZE(PyList_GET_ITEM(columns, of)));
+    if (end == NULL)
+        return -1;
+    int rc = PyList_Append(PyList_GET_ITEM(columns, ends), end);
+    Py_DECREF(end);
+    return rc;
+}
+
+/* fingerprint_file(text, max_words, context_min_words, site, pieces) -> None: files the
+ * document's lines into ``pieces[p]`` (a list of COLUMNS lists a partition: see the enum above)
+ * for each partition ``p`` it has lines in, with its site and where its lines end: what the
+ * Python twin files by partition (lexicon._filed, then lexicon._pieces), in one call a
+ * document. */
 static PyObject *
 fingerprint_file(PyObject *self, PyObject *args)
 {
@@ -424,43 +438,39 @@ fingerprint_file(PyObject *self, PyObject *args)
         return NULL;
     Py_ssize_t partitions = PyList_GET_SIZE(pieces);
     if (partitions < 1 || partitions > 0xFFFFFFFF) {
-        PyErr_SetString(PyExc_ValueError, "pieces must hold a list for each partition");
+        PyErr_SetString(PyExc_ValueError, "pieces must hold a list of columns for each partition");
         return NULL;
     }
     for (Py_ssize_t p = 0; p < partitions; p++) {
-        if (!PyList_Check(PyList_GET_ITEM(pieces, p))) {
-            PyErr_SetString(PyExc_TypeError, "pieces must hold a list for each partition");
+        PyObject *columns = PyList_GET_ITEM(pieces, p);
+        int ok = PyList_Check(columns) && PyList_GET_SIZE(columns) == COLUMNS;
+        for (Py_ssize_t c = 0; ok && c < COLUMNS; c++)
+            ok = PyList_Check(PyList_GET_ITEM(columns, c));
+        if (!ok) {
+            PyErr_SetString(PyExc_TypeError, "pieces must hold a list of columns for each partition");
             return NULL;
         }
     }
     if (fingerprint_dicts(text, max_words, context_min_words, &shorts, &longs) < 0)
         return NULL;
-    PyObject **slots = PyMem_Calloc((size_t)partitions * 4, sizeof(PyObject *));
-    int failed = slots == NULL;
+    unsigned char *touched = PyMem_Calloc((size_t)partitions, 1);
+    int failed = touched == NULL;
     if (failed)
         PyErr_NoMemory();
     else
-        failed = file_into(shorts, 0, slots, partitions) < 0 || file_into(longs, 2, slots, partitions) < 0;
+        failed = file_into(shorts, COL_SHORT, pieces, partitions, touched) < 0 ||
+                 file_into(longs, COL_LONG, pieces, partitions, touched) < 0;
     Py_DECREF(shorts);
     Py_DECREF(longs);
-    if (slots == NULL)
-        return NULL;
-    for (Py_ssize_t p = 0; p < partitions; p++) {
-        PyObject **lists = slots + 4 * p;
-        if (lists[0] == NULL || lists[3] == NULL) {
-            for (int k = 0; k < 4; k++)
-                Py_CLEAR(lists[k]);
+    for (Py_ssize_t p = 0; !failed && p < partitions; p++) {
+        if (!touched[p])
             continue;
-        }
-        if (!failed) {
-            PyObject *entry = PyTuple_Pack(5, site, lists[0], lists[1], lists[2], lists[3]);
-            failed = entry == NULL || PyList_Append(PyList_GET_ITEM(pieces, p), entry) < 0;
-            Py_XDECREF(entry);
-        }
-        for (int k = 0; k < 4; k++)
-            Py_CLEAR(lists[k]);
+        PyObject *columns = PyList_GET_ITEM(pieces, p);
+        failed = PyList_Append(PyList_GET_ITEM(columns, COL_SITES), site) < 0 ||
+                 close_lines(columns, COL_SHORT, COL_SHORT_ENDS) < 0 ||
+                 close_lines(columns, COL_LONG, COL_LONG_ENDS) < 0;
     }
-    PyMem_Free(slots);
+    PyMem_Free(touched);
     if (failed)
         return NULL;
     Py_RETURN_NONE;
@@ -590,19 +600,61 @@ count_at(PyObject *table, PyObject *key, PyObject *place, PyObject *contexts, Py
     return rc < 0 ? -1 : again(contexts, place, key, context, kept);
 }
 
+/* The tables count_exact and count_exact_docs count into. */
+typedef struct {
+    PyObject *counts, *outlets, *longs, *contexts, *unknown, *corpus;
+    Py_ssize_t kept;
+} Tables;
+
+/* One document's lines, shorts[lo:hi] and long_keys[long_lo:long_hi] with their contexts, counted
+ * exactly (lexicon.py's Lexicon._add_exact); *singles follows the lines seen once. */
+static int
+exact_lines(Tables *t, PyObject *shorts, PyObject *short_ctx, Py_ssize_t lo, Py_ssize_t hi, PyObject *long_keys,
+            PyObject *long_ctx, Py_ssize_t long_lo, Py_ssize_t long_hi, PyObject *site, Py_ssize_t *singles,
+            PyObject *one)
+{
+    int has_site = site != Py_None;
+    for (Py_ssize_t i = lo; i < hi; i++) {
+        PyObject *key = PyList_GET_ITEM(shorts, i), *context = PyList_GET_ITEM(short_ctx, i);
+        PyObject *n = PyDict_GetItemWithError(t->counts, key);
+        if (n == NULL) {
+            if (PyErr_Occurred() || PyDict_SetItem(t->counts, key, one) < 0)
+                return -1;
+            *singles += 1;
+        }
+        else {
+            long count;
+            if (increment(t->counts, key, n, &count) < 0)
+                return -1;
+            if (count == 1)
+                *singles -= 1;
+            if (again(t->contexts, t->corpus, key, context, t->kept) < 0)
+                return -1;
+        }
+        if (has_site && count_at(t->outlets, key, site, t->contexts, context, t->kept, singles, one) < 0)
+            return -1;
+    }
+    PyObject *place = has_site ? site : t->unknown;
+    for (Py_ssize_t i = long_lo; i < long_hi; i++) {
+        if (count_at(t->longs, PyList_GET_ITEM(long_keys, i), place, t->contexts, PyList_GET_ITEM(long_ctx, i),
+                     t->kept, singles, one) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* count_exact(counts, outlets, longs, contexts, short, short_contexts, long, long_contexts,
  *             site, unknown_site, corpus, kept) -> change in the lines seen once:
  * the C twin of lexicon.py's Lexicon._add_exact. */
 static PyObject *
 count_exact(PyObject *self, PyObject *args)
 {
-    PyObject *counts, *outlets, *longs, *contexts, *shorts, *short_ctx, *long_keys, *long_ctx, *site, *unknown,
-        *corpus;
-    Py_ssize_t kept;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!OUUn:count_exact", &PyDict_Type, &counts, &PyDict_Type,
-                          &outlets, &PyDict_Type, &longs, &PyDict_Type, &contexts, &PyList_Type, &shorts,
+    Tables t;
+    PyObject *shorts, *short_ctx, *long_keys, *long_ctx, *site;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!OUUn:count_exact", &PyDict_Type, &t.counts, &PyDict_Type,
+                          &t.outlets, &PyDict_Type, &t.longs, &PyDict_Type, &t.contexts, &PyList_Type, &shorts,
                           &PyList_Type, &short_ctx, &PyList_Type, &long_keys, &PyList_Type, &long_ctx, &site,
-                          &unknown, &corpus, &kept))
+                          &t.unknown, &t.corpus, &t.kept))
         return NULL;
     if (PyList_GET_SIZE(shorts) != PyList_GET_SIZE(short_ctx) ||
         PyList_GET_SIZE(long_keys) != PyList_GET_SIZE(long_ctx)) {
@@ -613,38 +665,100 @@ count_exact(PyObject *self, PyObject *args)
     if (one == NULL)
         return NULL;
     Py_ssize_t singles = 0;
-    int has_site = site != Py_None;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(shorts); i++) {
-        PyObject *key = PyList_GET_ITEM(shorts, i), *context = PyList_GET_ITEM(short_ctx, i);
-        PyObject *n = PyDict_GetItemWithError(counts, key);
-        if (n == NULL) {
-            if (PyErr_Occurred() || PyDict_SetItem(counts, key, one) < 0)
-                goto fail;
-            singles += 1;
-        }
-        else {
-            long count;
-            if (increment(counts, key, n, &count) < 0)
-                goto fail;
-            if (count == 1)
-                singles -= 1;
-            if (again(contexts, corpus, key, context, kept) < 0)
-                goto fail;
-        }
-        if (has_site && count_at(outlets, key, site, contexts, context, kept, &singles, one) < 0)
-            goto fail;
+    int rc = exact_lines(&t, shorts, short_ctx, 0, PyList_GET_SIZE(shorts), long_keys, long_ctx, 0,
+                         PyList_GET_SIZE(long_keys), site, &singles, one);
+    Py_DECREF(one);
+    return rc < 0 ? NULL : PyLong_FromSsize_t(singles);
+}
+
+/* A piece's columns (lexicon.LexiconPiece) as count_exact_docs and count_filtered_docs read them. */
+typedef struct {
+    PyObject *sites, *shorts, *short_ctx, *short_ends, *long_keys, *long_ctx, *long_ends;
+} Piece;
+
+/* Checks that the columns agree: a site and two ends a document, a context a line. */
+static int
+piece_ok(Piece *p)
+{
+    Py_ssize_t docs = PyList_GET_SIZE(p->sites);
+    if (PyList_GET_SIZE(p->short_ends) != docs || PyList_GET_SIZE(p->long_ends) != docs ||
+        PyList_GET_SIZE(p->shorts) != PyList_GET_SIZE(p->short_ctx) ||
+        PyList_GET_SIZE(p->long_keys) != PyList_GET_SIZE(p->long_ctx)) {
+        PyErr_SetString(PyExc_ValueError, "the piece's columns differ in length");
+        return 0;
     }
-    PyObject *place = has_site ? site : unknown;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(long_keys); i++) {
-        if (count_at(longs, PyList_GET_ITEM(long_keys, i), place, contexts, PyList_GET_ITEM(long_ctx, i), kept,
-                     &singles, one) < 0)
-            goto fail;
+    return 1;
+}
+
+/* Where document ``k``'s lines end in ``lines`` (its end in ``ends``), checked against where they start. */
+static int
+lines_end(PyObject *ends, Py_ssize_t k, Py_ssize_t lo, PyObject *lines, Py_ssize_t *hi)
+{
+    *hi = PyLong_AsSsize_t(PyList_GET_ITEM(ends, k));
+    if (*hi == -1 && PyErr_Occurred())
+        return -1;
+    if (*hi < lo || *hi > PyList_GET_SIZE(lines)) {
+        PyErr_SetString(PyExc_ValueError, "the piece's line ends are out of order");
+        return -1;
+    }
+    return 0;
+}
+
+/* Document ``k``'s ranges of short and long lines. */
+static int
+doc_ranges(Piece *p, Py_ssize_t k, Py_ssize_t *lo, Py_ssize_t *hi, Py_ssize_t *long_lo, Py_ssize_t *long_hi)
+{
+    *lo = 0;
+    *long_lo = 0;
+    if (k > 0) {
+        *lo = PyLong_AsSsize_t(PyList_GET_ITEM(p->short_ends, k - 1));
+        *long_lo = PyLong_AsSsize_t(PyList_GET_ITEM(p->long_ends, k - 1));
+        if ((*lo == -1 || *long_lo == -1) && PyErr_Occurred())
+            return -1;
+    }
+    return lines_end(p->short_ends, k, *lo, p->shorts, hi) < 0 ||
+                   lines_end(p->long_ends, k, *long_lo, p->long_keys, long_hi) < 0
+               ? -1
+               : 0;
+}
+
+/* count_exact_docs(counts, outlets, longs, contexts, sites, short, short_contexts, short_ends, long,
+ *                  long_contexts, long_ends, unknown_site, corpus, kept, start, room)
+ *   -> (next document, change in the lines seen once):
+ * count_exact of each document of a piece from ``start`` on, stopping after the first that
+ * takes the change past ``room`` (the lexicon then moves to its filter). */
+static PyObject *
+count_exact_docs(PyObject *self, PyObject *args)
+{
+    Tables t;
+    Piece p;
+    Py_ssize_t start, room;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!O!O!O!UUnnn:count_exact_docs", &PyDict_Type, &t.counts,
+                          &PyDict_Type, &t.outlets, &PyDict_Type, &t.longs, &PyDict_Type, &t.contexts,
+                          &PyList_Type, &p.sites, &PyList_Type, &p.shorts, &PyList_Type, &p.short_ctx,
+                          &PyList_Type, &p.short_ends, &PyList_Type, &p.long_keys, &PyList_Type, &p.long_ctx,
+                          &PyList_Type, &p.long_ends, &t.unknown, &t.corpus, &t.kept, &start, &room))
+        return NULL;
+    if (!piece_ok(&p))
+        return NULL;
+    PyObject *one = PyLong_FromLong(1);
+    if (one == NULL)
+        return NULL;
+    Py_ssize_t singles = 0, docs = PyList_GET_SIZE(p.sites), k = start < 0 ? 0 : start;
+    while (k < docs) {
+        Py_ssize_t lo, hi, long_lo, long_hi;
+        if (doc_ranges(&p, k, &lo, &hi, &long_lo, &long_hi) < 0 ||
+            exact_lines(&t, p.shorts, p.short_ctx, lo, hi, p.long_keys, p.long_ctx, long_lo, long_hi,
+                        PyList_GET_ITEM(p.sites, k), &singles, one) < 0) {
+            Py_DECREF(one);
+            return NULL;
+        }
+        k++;
+        if (singles > room)
+            break;
     }
     Py_DECREF(one);
-    return PyLong_FromSsize_t(singles);
-fail:
-    Py_DECREF(one);
-    return NULL;
+    return Py_BuildValue("nn", k, singles);
 }
 
 /* The UTF-8 bytes of ``text`` ("surrogatepass", as lexicon.py encodes them): borrowed from the
@@ -753,67 +867,125 @@ count_at_filtered(PyObject *table, PyObject *key, PyObject *place, PyObject *con
     return first_context(contexts, place, key, context);
 }
 
+/* One document's lines counted once first sightings go to the filter (lexicon.py's
+ * Lexicon._add_filtered): the ranges as in exact_lines. */
+static int
+filtered_lines(Tables *t, PyObject *shorts, PyObject *short_ctx, Py_ssize_t lo, Py_ssize_t hi,
+               PyObject *long_keys, PyObject *long_ctx, Py_ssize_t long_lo, Py_ssize_t long_hi, PyObject *site,
+               unsigned char *array, uint64_t bits, PyObject *two)
+{
+    int has_site = site != Py_None;
+    for (Py_ssize_t i = lo; i < hi; i++) {
+        PyObject *key = PyList_GET_ITEM(shorts, i), *context = PyList_GET_ITEM(short_ctx, i);
+        PyObject *n = PyDict_GetItemWithError(t->counts, key);
+        if (n == NULL && PyErr_Occurred())
+            return -1;
+        if (n != NULL) {
+            long count;
+            if (increment(t->counts, key, n, &count) < 0 || again(t->contexts, t->corpus, key, context, t->kept) < 0)
+                return -1;
+        }
+        else {
+            int seen;
+            if (bloom_add(array, bits, t->corpus, key, &seen) < 0)
+                return -1;
+            if (seen &&
+                (PyDict_SetItem(t->counts, key, two) < 0 || first_context(t->contexts, t->corpus, key, context) < 0))
+                return -1;
+        }
+        if (has_site && count_at_filtered(t->outlets, key, site, t->contexts, context, t->kept, array, bits, two) < 0)
+            return -1;
+    }
+    PyObject *place = has_site ? site : t->unknown;
+    for (Py_ssize_t i = long_lo; i < long_hi; i++) {
+        if (count_at_filtered(t->longs, PyList_GET_ITEM(long_keys, i), place, t->contexts,
+                              PyList_GET_ITEM(long_ctx, i), t->kept, array, bits, two) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The filter's bytes, checked to hold ``bits`` bits; NULL with an exception set. */
+static unsigned char *
+filter_bytes(PyObject *bloom, unsigned long long bits)
+{
+    if (bits == 0 || (unsigned long long)PyByteArray_GET_SIZE(bloom) * 8 < bits) {
+        PyErr_SetString(PyExc_ValueError, "the filter holds fewer bits than bits");
+        return NULL;
+    }
+    return (unsigned char *)PyByteArray_AS_STRING(bloom);
+}
+
 /* count_filtered(counts, outlets, longs, contexts, short, short_contexts, long, long_contexts,
  *                site, unknown_site, corpus, kept, bloom, bits) -> None:
  * the C twin of lexicon.py's Lexicon._add_filtered (``bloom``: the filter's bytearray). */
 static PyObject *
 count_filtered(PyObject *self, PyObject *args)
 {
-    PyObject *counts, *outlets, *longs, *contexts, *shorts, *short_ctx, *long_keys, *long_ctx, *site, *unknown,
-        *corpus, *bloom;
-    Py_ssize_t kept;
+    Tables t;
+    PyObject *shorts, *short_ctx, *long_keys, *long_ctx, *site, *bloom;
     unsigned long long bits;
-    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!OUUnO!K:count_filtered", &PyDict_Type, &counts, &PyDict_Type,
-                          &outlets, &PyDict_Type, &longs, &PyDict_Type, &contexts, &PyList_Type, &shorts,
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!OUUnO!K:count_filtered", &PyDict_Type, &t.counts, &PyDict_Type,
+                          &t.outlets, &PyDict_Type, &t.longs, &PyDict_Type, &t.contexts, &PyList_Type, &shorts,
                           &PyList_Type, &short_ctx, &PyList_Type, &long_keys, &PyList_Type, &long_ctx, &site,
-                          &unknown, &corpus, &kept, &PyByteArray_Type, &bloom, &bits))
+                          &t.unknown, &t.corpus, &t.kept, &PyByteArray_Type, &bloom, &bits))
         return NULL;
     if (PyList_GET_SIZE(shorts) != PyList_GET_SIZE(short_ctx) ||
         PyList_GET_SIZE(long_keys) != PyList_GET_SIZE(long_ctx)) {
         PyErr_SetString(PyExc_ValueError, "keys and contexts differ in length");
         return NULL;
     }
-    if (bits == 0 || (unsigned long long)PyByteArray_GET_SIZE(bloom) * 8 < bits) {
-        PyErr_SetString(PyExc_ValueError, "the filter holds fewer bits than bits");
+    unsigned char *array = filter_bytes(bloom, bits);
+    if (array == NULL)
         return NULL;
-    }
-    unsigned char *array = (unsigned char *)PyByteArray_AS_STRING(bloom);
     PyObject *two = PyLong_FromLong(2);
     if (two == NULL)
         return NULL;
-    int has_site = site != Py_None;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(shorts); i++) {
-        PyObject *key = PyList_GET_ITEM(shorts, i), *context = PyList_GET_ITEM(short_ctx, i);
-        PyObject *n = PyDict_GetItemWithError(counts, key);
-        if (n == NULL && PyErr_Occurred())
-            goto fail;
-        if (n != NULL) {
-            long count;
-            if (increment(counts, key, n, &count) < 0 || again(contexts, corpus, key, context, kept) < 0)
-                goto fail;
+    int rc = filtered_lines(&t, shorts, short_ctx, 0, PyList_GET_SIZE(shorts), long_keys, long_ctx, 0,
+                            PyList_GET_SIZE(long_keys), site, array, (uint64_t)bits, two);
+    Py_DECREF(two);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* count_filtered_docs(counts, outlets, longs, contexts, sites, short, short_contexts, short_ends,
+ *                     long, long_contexts, long_ends, unknown_site, corpus, kept, start, bloom, bits)
+ *   -> None: count_filtered of each document of a piece from ``start`` on. */
+static PyObject *
+count_filtered_docs(PyObject *self, PyObject *args)
+{
+    Tables t;
+    Piece p;
+    Py_ssize_t start;
+    PyObject *bloom;
+    unsigned long long bits;
+    if (!PyArg_ParseTuple(args, "O!O!O!O!O!O!O!O!O!O!O!UUnnO!K:count_filtered_docs", &PyDict_Type, &t.counts,
+                          &PyDict_Type, &t.outlets, &PyDict_Type, &t.longs, &PyDict_Type, &t.contexts,
+                          &PyList_Type, &p.sites, &PyList_Type, &p.shorts, &PyList_Type, &p.short_ctx,
+                          &PyList_Type, &p.short_ends, &PyList_Type, &p.long_keys, &PyList_Type, &p.long_ctx,
+                          &PyList_Type, &p.long_ends, &t.unknown, &t.corpus, &t.kept, &start, &PyByteArray_Type,
+                          &bloom, &bits))
+        return NULL;
+    if (!piece_ok(&p))
+        return NULL;
+    unsigned char *array = filter_bytes(bloom, bits);
+    if (array == NULL)
+        return NULL;
+    PyObject *two = PyLong_FromLong(2);
+    if (two == NULL)
+        return NULL;
+    for (Py_ssize_t k = start < 0 ? 0 : start; k < PyList_GET_SIZE(p.sites); k++) {
+        Py_ssize_t lo, hi, long_lo, long_hi;
+        if (doc_ranges(&p, k, &lo, &hi, &long_lo, &long_hi) < 0 ||
+            filtered_lines(&t, p.shorts, p.short_ctx, lo, hi, p.long_keys, p.long_ctx, long_lo, long_hi,
+                           PyList_GET_ITEM(p.sites, k), array, (uint64_t)bits, two) < 0) {
+            Py_DECREF(two);
+            return NULL;
         }
-        else {
-            int seen;
-            if (bloom_add(array, (uint64_t)bits, corpus, key, &seen) < 0)
-                goto fail;
-            if (seen && (PyDict_SetItem(counts, key, two) < 0 || first_context(contexts, corpus, key, context) < 0))
-                goto fail;
-        }
-        if (has_site &&
-            count_at_filtered(outlets, key, site, contexts, context, kept, array, (uint64_t)bits, two) < 0)
-            goto fail;
-    }
-    PyObject *place = has_site ? site : unknown;
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(long_keys); i++) {
-        if (count_at_filtered(longs, PyList_GET_ITEM(long_keys, i), place, contexts, PyList_GET_ITEM(long_ctx, i),
-                              kept, array, (uint64_t)bits, two) < 0)
-            goto fail;
     }
     Py_DECREF(two);
     Py_RETURN_NONE;
-fail:
-    Py_DECREF(two);
-    return NULL;
 }
 
 static PyMethodDef methods[] = {
@@ -821,14 +993,22 @@ static PyMethodDef methods[] = {
      "fingerprint(text, max_words, context_min_words, normalise) -> (short keys, contexts, long keys, "
      "contexts)"},
     {"fingerprint_file", fingerprint_file, METH_VARARGS,
-     "fingerprint_file(text, max_words, context_min_words, site, pieces) -> None: (site, short keys, "
-     "contexts, long keys, contexts) appended to pieces[p] for each partition p with lines"},
+     "fingerprint_file(text, max_words, context_min_words, site, pieces) -> None: the lines filed into "
+     "the columns pieces[p] (sites, short keys, contexts, ends, long keys, contexts, ends) of each "
+     "partition p with lines"},
     {"count_exact", count_exact, METH_VARARGS,
      "count_exact(counts, outlets, longs, contexts, short, short_contexts, long, long_contexts, site, "
      "unknown_site, corpus, kept) -> change in the lines seen once"},
     {"count_filtered", count_filtered, METH_VARARGS,
      "count_filtered(counts, outlets, longs, contexts, short, short_contexts, long, long_contexts, site, "
      "unknown_site, corpus, kept, bloom, bits) -> None"},
+    {"count_exact_docs", count_exact_docs, METH_VARARGS,
+     "count_exact_docs(counts, outlets, longs, contexts, sites, short, short_contexts, short_ends, long, "
+     "long_contexts, long_ends, unknown_site, corpus, kept, start, room) -> (next document, change in the "
+     "lines seen once)"},
+    {"count_filtered_docs", count_filtered_docs, METH_VARARGS,
+     "count_filtered_docs(counts, outlets, longs, contexts, sites, short, short_contexts, short_ends, long, "
+     "long_contexts, long_ends, unknown_site, corpus, kept, start, bloom, bits) -> None"},
     {"normalise_many", normalise_many, METH_VARARGS,
      "normalise_many(lines, normalise) -> the normalised key of each line"},
     {NULL, NULL, 0, NULL},

@@ -213,12 +213,49 @@ def fingerprint_python(text: str, max_words: int) -> Fingerprint:
 @attrs.frozen
 class LexiconPiece:
     """What one partition of a lexicon counts of some documents (a shard, a batch):
-    how many documents each site has (None: of no known site), and for each
-    document with lines in the partition its site and those lines with their
-    contexts (short lines, their contexts, long lines, theirs), in document order."""
+    how many documents each site has (None: of no known site), and the lines in the
+    partition of each document that has some, as columns (a few lists for the
+    piece, not a few for each document: a shard files its pages into every
+    partition, so a document has an entry in most of them). The documents are in
+    order; ``short_ends[k]`` is where document ``k``'s short lines end in ``short``
+    (they start where document ``k - 1``'s end), and the same for long lines."""
 
     site_documents: dict[str | None, int]
-    documents: list[tuple[str | None, list[str], list[int], list[str], list[int]]]
+    #: the site of each document with lines in the partition
+    sites: list[str | None] = attrs.field(factory=list)
+    #: those documents' short lines, their contexts, and where each document's end
+    short: list[str] = attrs.field(factory=list)
+    short_contexts: list[int] = attrs.field(factory=list)
+    short_ends: list[int] = attrs.field(factory=list)
+    #: the same for long lines
+    long: list[str] = attrs.field(factory=list)
+    long_contexts: list[int] = attrs.field(factory=list)
+    long_ends: list[int] = attrs.field(factory=list)
+
+    def columns(self) -> tuple[list[Any], ...]:
+        """The columns, in the order the compiled ``_lexicon`` module takes them."""
+        return (
+            self.sites,
+            self.short,
+            self.short_contexts,
+            self.short_ends,
+            self.long,
+            self.long_contexts,
+            self.long_ends,
+        )
+
+    def documents(self) -> Iterator[tuple[str | None, list[str], list[int], list[str], list[int]]]:
+        """Each document's site, short lines, their contexts, long lines, theirs."""
+        lo = long_lo = 0
+        for site, hi, long_hi in zip(self.sites, self.short_ends, self.long_ends):
+            yield (
+                site,
+                self.short[lo:hi],
+                self.short_contexts[lo:hi],
+                self.long[long_lo:long_hi],
+                self.long_contexts[long_lo:long_hi],
+            )
+            lo, long_lo = hi, long_hi
 
 
 def partition_of(key: str, partitions: int) -> int:
@@ -242,14 +279,14 @@ def fingerprints_by_partition(
     compiled module, one call a document that fingerprints and files its lines at once."""
     if _native is None:
         return split_prints(((site, fingerprint_python(text, max_words)) for site, text in docs), partitions)
-    # each document's lines go straight into its partitions' lists (no list of every
-    # partition a document: with 80 partitions that was most of the cost)
+    # each document's lines go straight into its partitions' columns (no list of every
+    # partition a document, nor lists of its own a document and partition)
     file, site_documents = _native.fingerprint_file, Counter()
-    pieces: list[list[tuple[Any, ...]]] = [[] for _ in range(partitions)]
+    columns: list[list[list[Any]]] = [[[] for _ in range(7)] for _ in range(partitions)]
     for site, text in docs:
         site_documents[site] += 1
-        file(text, max_words, _CONTEXT_MIN_WORDS, site, pieces)
-    return [LexiconPiece(dict(site_documents), entries) for entries in pieces]  # type: ignore[arg-type]
+        file(text, max_words, _CONTEXT_MIN_WORDS, site, columns)
+    return [LexiconPiece(dict(site_documents), *piece) for piece in columns]
 
 
 def _filed(print_: Fingerprint, partitions: int) -> list[_Filed | None]:
@@ -277,13 +314,20 @@ def _pieces(
     """The :class:`LexiconPiece` of each partition, from each document's site and lines
     filed by partition, in document order."""
     site_documents: Counter[str | None] = Counter()
-    pieces: list[list[tuple[Any, ...]]] = [[] for _ in range(partitions)]
+    pieces = [LexiconPiece({}) for _ in range(partitions)]
     for site, lists_by_partition in filed:
         site_documents[site] += 1
-        for p, lists in enumerate(lists_by_partition):
+        for piece, lists in zip(pieces, lists_by_partition):
             if lists is not None:
-                pieces[p].append((site, *lists))
-    return [LexiconPiece(dict(site_documents), docs) for docs in pieces]  # type: ignore[arg-type]
+                short, short_contexts, long, long_contexts = lists
+                piece.sites.append(site)
+                piece.short.extend(short)
+                piece.short_contexts.extend(short_contexts)
+                piece.short_ends.append(len(piece.short))
+                piece.long.extend(long)
+                piece.long_contexts.extend(long_contexts)
+                piece.long_ends.append(len(piece.long))
+    return [attrs.evolve(piece, site_documents=dict(site_documents)) for piece in pieces]
 
 
 class _SeenOnce:
@@ -468,8 +512,25 @@ class Lexicon:
                 self.outlet_documents[site] += n
             else:
                 self.unknown_documents += n
-        for site, short, short_contexts, long, long_contexts in piece.documents:
-            self._count(site, short, short_contexts, long, long_contexts)
+        if _native is None:
+            for site, short, short_contexts, long, long_contexts in piece.documents():
+                self._count(site, short, short_contexts, long, long_contexts)
+            return
+        # the compiled module goes through the documents: exact counting stops after the
+        # document that takes the lines seen once past the budget, and the rest is filtered
+        tables = (self._counts, self._outlets, self._long, self._contexts)
+        columns, places = piece.columns(), (UNKNOWN_SITE, CORPUS, _CONTEXTS_KEPT)
+        done, total = 0, len(piece.sites)
+        while done < total and self._seen is None:
+            done, singles = _native.count_exact_docs(
+                *tables, *columns, *places, done, self._singles_budget - self._singles
+            )
+            self._singles += singles
+            if self._singles > self._singles_budget:
+                self._to_filter()
+        if done < total:
+            assert self._seen is not None
+            _native.count_filtered_docs(*tables, *columns, *places, done, self._seen.array, self._seen.bits)
 
     def _count(
         self,
