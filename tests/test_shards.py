@@ -1122,3 +1122,72 @@ def test_a_worker_killed_mid_run_is_named_as_killed(corpus: Path) -> None:
     ), last
     assert "terminated abruptly" not in last
     assert not (tmp / "out" / "report.json").exists()
+
+
+def _part_lines(folder: Path, part) -> list[bytes]:
+    """The lines of a ``jsonl_files`` part, read from its byte ranges."""
+    out: list[bytes] = []
+    for relative, start, end, _first in part.ranges:
+        data = (folder / relative).read_bytes()
+        out += data[start : len(data) if end < 0 else end].splitlines()
+    return out
+
+
+@pytest.mark.parametrize(
+    ("files", "per_part", "sizes"),
+    [([5], 4, [3, 2]), ([3, 3], 4, [3, 3]), ([9], 4, [4, 3, 2]), ([8], 4, [4, 4]), ([2, 1, 4], 3, [3, 2, 2])],
+)
+def test_the_last_two_jsonl_parts_share_what_the_full_ones_leave(
+    tmp_path: Path, files: list[int], per_part: int, sizes: list[int]
+) -> None:
+    """As the text_files source's: the lines in order, each where its file has it, and the
+    number of its first line right (a range of a file cut anew starts at the right line)."""
+    from ingest_plugins.jsonl_source import JsonlFilesOptions, JsonlFilesSource
+
+    expected = []
+    for f, count in enumerate(files):
+        lines = [json.dumps({"id": f"f{f}-{k}", "text": "x"}) for k in range(count)]
+        (tmp_path / f"f{f}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        expected += [line.encode() for line in lines]
+    source = JsonlFilesSource(JsonlFilesOptions(path=str(tmp_path)), ctx=None)  # type: ignore[arg-type]
+    parts = source.plan(per_part)
+    assert [len(_part_lines(tmp_path, part)) for part in parts] == sizes
+    assert [line for part in parts for line in _part_lines(tmp_path, part)] == expected
+    for part in parts:
+        for relative, start, _end, first_line in part.ranges:
+            before = (tmp_path / relative).read_bytes()[:start]
+            assert first_line == before.count(b"\n") + 1
+
+
+def test_jsonl_parts_with_a_file_read_whole_are_left_as_cut(tmp_path: Path) -> None:
+    """A compressed file's lines are only guessed: the last two parts stay as cut."""
+    import gzip
+
+    from ingest_plugins.jsonl_source import JsonlFilesOptions, JsonlFilesSource
+
+    (tmp_path / "a.jsonl").write_text("".join(f'{{"id": "a{k}"}}\n' for k in range(5)), encoding="utf-8")
+    with gzip.open(tmp_path / "b.jsonl.gz", "wt", encoding="utf-8") as fh:
+        fh.write('{"id": "b0"}\n')
+    source = JsonlFilesSource(JsonlFilesOptions(path=str(tmp_path)), ctx=None)  # type: ignore[arg-type]
+    parts = source.plan(4)
+    assert [len(part.ranges) for part in parts] == [1, 2]
+    assert parts[1].ranges[1] == ("b.jsonl.gz", 0, -1, 1)
+
+
+def test_a_jsonl_input_cut_anew_at_its_end_writes_the_unsharded_records(tmp_path: Path) -> None:
+    """9 lines by 4: shards of 4, 3 and 2 lines (the last two cut anew in the file), whose
+    records in order are the unsharded run's, and whose drop records name the right lines."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    lines = [
+        json.dumps({"id": f"doc-{k}", "text": f"Story {k}\n\nthe harbour library {k}"}) for k in range(9)
+    ]
+    lines[7] = "{not json"
+    (folder / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config = helpers_config(tmp_path, ["header"], 'type = "jsonl_files"\npath = "in"', 4)
+    sharded = run(config, tmp_path / "sharded", workers=2)
+    plain = run(config, tmp_path / "plain", shards="off")
+    assert sharded["shards"]["count"] == 3 and sharded["dropped"] == plain["dropped"] == 1
+    assert records(tmp_path / "sharded", "documents-") == records(tmp_path / "plain", "documents")
+    assert records(tmp_path / "sharded", "dropped-") == records(tmp_path / "plain", "dropped")
+    assert b'"a.jsonl:8"' in b"".join(records(tmp_path / "sharded", "dropped-"))

@@ -104,8 +104,8 @@ class RunOptions:
         default=2_000,
         validator=attrs.validators.ge(1),
         metadata={
-            "help": "input files per shard (text_files: the last two share what the full ones leave); "
-            "lines per shard for jsonl_files (the last one may hold fewer)"
+            "help": "input files per shard (lines for jsonl_files); the last two shards share what the "
+            "full ones leave"
         },
     )
     #: Where per-document stages and corpus-stage work run: "local" or "ray".

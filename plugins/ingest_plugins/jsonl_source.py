@@ -433,6 +433,23 @@ def _line_ranges(path: Path, first: int, every: int) -> Iterator[tuple[int, int,
         yield start, offset, line, seen + tail_open
 
 
+def _after_lines(path: Path, start: int, lines: int) -> int:
+    """The byte after the ``lines``-th line that starts at byte ``start`` of a file."""
+    seen, offset = 0, start
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        while chunk := fh.read(_PLAN_CHUNK):
+            newlines = chunk.count(b"\n")
+            if seen + newlines >= lines:
+                at = 0
+                for _ in range(lines - seen):
+                    at = chunk.index(b"\n", at) + 1
+                return offset + at
+            seen += newlines
+            offset += len(chunk)
+    return offset  # the last line has no newline
+
+
 class JsonlFilesSource:
     """Iterates the lines of one or more JSONL files as documents."""
 
@@ -495,17 +512,25 @@ class JsonlFilesSource:
         """The input cut into parts of about ``lines_per_shard`` lines, in reading
         order (a sharded run reads each with :meth:`read_shard`): a file is cut where
         a line ends, found by a quick pass over its bytes; a compressed file, or one
-        at a URL, is read whole by the part it is in (and closes it). What the folder
-        walk could not read goes with the first part. No file: no part."""
+        at a URL, is read whole by the part it is in (and closes it). The last two
+        parts share what the full ones leave when their lines are all counted (5
+        lines in parts of 4: 3 and 2), as the ``text_files`` source's do. What the
+        folder walk could not read goes with the first part. No file: no part."""
         entries, skipped = self._entries()
         parts: list[JsonlPart] = []
         ranges: list[tuple[str, int, int, int]] = []
+        # the lines of each range of the last two parts (None: a file read whole, its lines guessed)
+        counts: list[list[int | None]] = []
+        counted: list[int | None] = []
         lines = 0
 
         def close() -> None:
             nonlocal lines
             parts.append(JsonlPart(tuple(ranges), tuple(skipped) if not parts else ()))
+            counts.append(list(counted))
+            del counts[:-2]
             ranges.clear()
+            counted.clear()
             lines = 0
 
         for relative, path in entries:
@@ -516,6 +541,7 @@ class JsonlFilesSource:
                         Path(path), lines_per_shard - lines, lines_per_shard
                     ):
                         ranges.append((relative, start, end, first_line))
+                        counted.append(count)
                         lines += count
                         if lines >= lines_per_shard:
                             close()
@@ -523,12 +549,51 @@ class JsonlFilesSource:
                 except OSError:
                     pass  # read whole by its part, which records why it cannot be read
             ranges.append((relative, 0, -1, 1))
+            counted.append(None)
             lines += self._estimated_lines(path, compressed, lines_per_shard)
             if lines >= lines_per_shard:
                 close()
         if ranges:
             close()
+        if len(parts) >= 2:
+            self._share_last_two(parts, counts, lines_per_shard)
         return parts
+
+    def _share_last_two(self, parts: list[JsonlPart], counts: list[list[int | None]], per_part: int) -> None:
+        """Cut the lines of the last two parts anew, half each (the first the larger
+        half), when the last one is short and every line of both is counted (local
+        files, not compressed); ``counts``: the lines of each range of the two."""
+        merged: list[tuple[str, int, int, int]] = []
+        lines: list[int] = []
+        for part, part_counts in zip(parts[-2:], counts):
+            for (relative, start, end, first_line), count in zip(part.ranges, part_counts):
+                if count is None:
+                    return  # a file read whole: its lines are only guessed
+                if merged and merged[-1][0] == relative and merged[-1][2] == start:
+                    # the same file, where the part before stopped: one range again
+                    merged[-1] = (relative, merged[-1][1], end, merged[-1][3])
+                    lines[-1] += count
+                else:
+                    merged.append((relative, start, end, first_line))
+                    lines.append(count)
+        total = sum(lines)
+        if total - sum(c or 0 for c in counts[0]) >= per_part or not total:
+            return  # the last part is full
+        half, before = (total + 1) // 2, 0
+        for k, ((relative, start, end, first_line), count) in enumerate(zip(merged, lines)):
+            if before + count < half:
+                before += count
+                continue
+            take = half - before
+            first, second = merged[:k], merged[k + 1 :]
+            if take == count:
+                first.append(merged[k])
+            else:
+                cut = _after_lines(self.root if self.root.is_file() else self.root / relative, start, take)
+                first.append((relative, start, cut, first_line))
+                second.insert(0, (relative, cut, end, first_line + take))
+            parts[-2:] = [attrs.evolve(parts[-2], ranges=tuple(first)), JsonlPart(tuple(second))]
+            return
 
     def _estimated_lines(self, path: Path | str, compressed: bool, lines_per_shard: int) -> int:
         """About how many lines a file read whole holds, from its size (about a
