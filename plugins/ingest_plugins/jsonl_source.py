@@ -409,12 +409,14 @@ class JsonlPart:
 _PLAN_CHUNK = 1 << 20
 
 
-def _line_ranges(path: Path, first: int, every: int) -> Iterator[tuple[int, int, int, int]]:
-    """``(first byte, end byte, number of the first line, lines)`` of a file cut after
-    its ``first``-th line, then after every ``every`` lines more (the last range
-    holds what is left; an empty file has none)."""
-    start, line, need, seen, offset, tail_open = 0, 1, first, 0, 0, False
+def _line_ranges(path: Path, first: int, every: int, start: int = 0) -> Iterator[tuple[int, int, int, int]]:
+    """``(first byte, end byte, number of the first line, lines)`` of a file from byte
+    ``start`` (where a line starts; its lines numbered from 1) cut after its
+    ``first``-th line, then after every ``every`` lines more (the last range holds what
+    is left; an empty file has none)."""
+    line, need, seen, offset, tail_open = 1, first, 0, start, False
     with open(path, "rb") as fh:
+        fh.seek(start)
         while chunk := fh.read(_PLAN_CHUNK):
             at = 0
             while True:
@@ -431,23 +433,6 @@ def _line_ranges(path: Path, first: int, every: int) -> Iterator[tuple[int, int,
             tail_open = not chunk.endswith(b"\n")
     if offset > start:  # the last line has no newline when tail_open
         yield start, offset, line, seen + tail_open
-
-
-def _after_lines(path: Path, start: int, lines: int) -> int:
-    """The byte after the ``lines``-th line that starts at byte ``start`` of a file."""
-    seen, offset = 0, start
-    with open(path, "rb") as fh:
-        fh.seek(start)
-        while chunk := fh.read(_PLAN_CHUNK):
-            newlines = chunk.count(b"\n")
-            if seen + newlines >= lines:
-                at = 0
-                for _ in range(lines - seen):
-                    at = chunk.index(b"\n", at) + 1
-                return offset + at
-            seen += newlines
-            offset += len(chunk)
-    return offset  # the last line has no newline
 
 
 class JsonlFilesSource:
@@ -565,10 +550,13 @@ class JsonlFilesSource:
         files, not compressed); ``counts``: the lines of each range of the two."""
         merged: list[tuple[str, int, int, int]] = []
         lines: list[int] = []
+        last = 0  # the lines of the last part
         for part, part_counts in zip(parts[-2:], counts):
+            last = 0
             for (relative, start, end, first_line), count in zip(part.ranges, part_counts):
                 if count is None:
                     return  # a file read whole: its lines are only guessed
+                last += count
                 if merged and merged[-1][0] == relative and merged[-1][2] == start:
                     # the same file, where the part before stopped: one range again
                     merged[-1] = (relative, merged[-1][1], end, merged[-1][3])
@@ -576,9 +564,9 @@ class JsonlFilesSource:
                 else:
                     merged.append((relative, start, end, first_line))
                     lines.append(count)
-        total = sum(lines)
-        if total - sum(c or 0 for c in counts[0]) >= per_part or not total:
+        if last >= per_part:
             return  # the last part is full
+        total = sum(lines)
         half, before = (total + 1) // 2, 0
         for k, ((relative, start, end, first_line), count) in enumerate(zip(merged, lines)):
             if before + count < half:
@@ -589,7 +577,8 @@ class JsonlFilesSource:
             if take == count:
                 first.append(merged[k])
             else:
-                cut = _after_lines(self.root if self.root.is_file() else self.root / relative, start, take)
+                path = self.root if self.root.is_file() else self.root / relative
+                _, cut, _, _ = next(_line_ranges(path, take, take, start))
                 first.append((relative, start, cut, first_line))
                 second.insert(0, (relative, cut, end, first_line + take))
             parts[-2:] = [attrs.evolve(parts[-2], ranges=tuple(first)), JsonlPart(tuple(second))]
