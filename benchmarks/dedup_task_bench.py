@@ -1,8 +1,8 @@
 """The task that resolves dedup over every shard, on its own: peak RSS and time per phase.
 
 A sharded run resolves dedup in one task on a worker (``combine_partition`` over every
-shard's hashes, with the candidate pairs and exact copies a round of tasks found in
-partitions of their keys). This script runs ``ingest run`` on a corpus until that task
+shard's hashes, with the exact copies and the verified pairs that two rounds of tasks
+found in partitions of their keys and of the pairs). This script runs ``ingest run`` on a corpus until that task
 starts, keeps the shard folders it would read (hard links, beside the output), stops the run,
 then calls the task again in this process as often as asked, sampling its RSS every
 10 ms and keeping the largest per phase of the engine (the phases it reports as

@@ -146,4 +146,4 @@ def test_dedup_task_bench_replays_the_task_of_a_run(tmp_path):
     assert "| choosing survivors |" in stdout and "replay 1:" in stdout
     assert (scratch / "dedup-task" / "task.pickle").is_file()
     again = _run_bench("dedup_task_bench.py", "--replay-only", "--replays", "2", *args)
-    assert "replay 2:" in again and "| verifying candidate pairs |" in again
+    assert "replay 2:" in again and "| finding composite pages |" in again

@@ -15,8 +15,16 @@ import numpy as np
 import pytest
 from ingest_plugins.dedup import buckets as buckets_module
 from ingest_plugins.dedup import engine as engine_module
-from ingest_plugins.dedup.buckets import BucketFinds, cut_buckets, find_in_partition
+from ingest_plugins.dedup.buckets import (
+    BucketFinds,
+    VerifiedPairs,
+    cut_buckets,
+    find_in_partition,
+    merge_finds,
+    route_finds,
+)
 from ingest_plugins.dedup.engine import Decision, DedupEngine, DedupOptions, hash_shard
+from ingest_plugins.dedup.pairs import SIGNATURES_NAME, ShardRows, verify_partition, write_signatures
 from test_dedup_composite import corpus as digests_corpus
 from test_dedup_engine import generated
 
@@ -51,29 +59,66 @@ class Texts:
             yield self.items[position]
 
 
-def found_in_partitions(shards: list, options: DedupOptions, partitions: int) -> list[BucketFinds]:
-    """What a sharded run's bucketing round finds: each shard's keys cut by partition
-    and pickled (as they travel), each partition's buckets found over every shard."""
+def found_in_partitions(
+    shards: list, options: DedupOptions, partitions: int, docs: object = None
+) -> list[BucketFinds]:
+    """What a sharded run's bucketing and pair rounds find: each shard's keys cut by
+    partition and pickled (as they travel), each partition's buckets found over every
+    shard and cut for as many pair partitions, each of which keeps its pairs once."""
     bands, rows = options.band_rows()
     cut = [pickle.loads(pickle.dumps(cut_buckets(shard, bands, rows, partitions))) for shard in shards]
-    return [find_in_partition((pieces[p] for pieces in cut), options.max_bucket) for p in range(partitions)]
+    found = [find_in_partition((pieces[p] for pieces in cut), options.max_bucket) for p in range(partitions)]
+    routed = [pickle.loads(pickle.dumps(route_finds(f, partitions))) for f in found]
+    return [merge_finds(passed[p] for passed in routed) for p in range(partitions)]
+
+
+def verified_in_partitions(
+    shards: list, options: DedupOptions, partitions: int, docs: dict[str, str]
+) -> list[VerifiedPairs]:
+    """What a sharded run's pair round passes on: each pair partition's pairs (see
+    :func:`found_in_partitions`) prefiltered with the shards' signature rows and
+    verified from the texts, pickled as they travel."""
+    table = np.concatenate(
+        [np.empty((len(shard), 1 + options.num_perm), dtype=np.uint32) for shard in shards]
+    )
+    start = 0
+    for shard in shards:  # the rows the shards' tasks write (write_signatures)
+        table[start : start + len(shard), 0] = shard.sizes
+        table[start : start + len(shard), 1:] = shard.signatures
+        start += len(shard)
+    texts = Texts(docs)
+    found = found_in_partitions(shards, options, partitions)
+    verified = [verify_partition(f, options, lambda rows: table[rows], texts) for f in found]
+    assert texts.read or not any(f.codes.size for f in found)
+    return [pickle.loads(pickle.dumps(v)) for v in verified]
 
 
 def sharded(
-    docs: dict[str, str], options: DedupOptions, shard_size: int, scratch: Path, partitions: int | None = None
+    docs: dict[str, str],
+    options: DedupOptions,
+    shard_size: int,
+    scratch: Path,
+    partitions: int | None = None,
+    verified: bool = False,
 ) -> tuple[dict[str, Decision], Texts]:
     """Decisions of the engine fed ``docs`` in shards of ``shard_size``, their keys
-    bucketed in ``partitions`` (None: by :meth:`DedupEngine.add_shards` itself)."""
+    bucketed in ``partitions`` (None: by :meth:`DedupEngine.add_shards` itself), and
+    with ``verified``, their pairs verified in as many pair partitions."""
     items = list(docs.items())
     shards = [
         hash_shard(options, ((doc_id, text, None) for doc_id, text in items[lo : lo + shard_size]))
         for lo in range(0, len(items), shard_size)
     ]
-    finds = None if partitions is None else found_in_partitions(shards, options, partitions)
+    finds: list | None = None
+    if partitions is not None:
+        finds = (verified_in_partitions if verified else found_in_partitions)(
+            shards, options, partitions, docs
+        )  # type: ignore[operator]
     engine = DedupEngine(options)
     counts = engine.add_shards(shards, scratch_dir=str(scratch), finds=finds)
     assert counts == [len(shard) for shard in shards]
-    assert list(scratch.iterdir()), "the signatures are on disk while the engine resolves"
+    if not verified:
+        assert list(scratch.iterdir()), "the signatures are on disk while the engine resolves"
     texts = Texts(docs)
     decisions = engine.resolve(texts=lambda: iter(items), texts_at=texts)
     assert not list(scratch.iterdir()), "resolve() removes its scratch folder"
@@ -95,21 +140,22 @@ OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("partitions", [None, 5])
+@pytest.mark.parametrize("partitions, verified", [(None, False), (5, False), (5, True)])
 @pytest.mark.parametrize(
     "opts", OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default"
 )
 def test_shards_resolved_together_decide_as_the_streamed_engine_on_the_dev_set(
-    tmp_path: Path, opts: dict, partitions: int | None
+    tmp_path: Path, opts: dict, partitions: int | None, verified: bool
 ) -> None:
     docs = dev_documents()
     options = DedupOptions(**opts)
     plain = streamed(docs, options)
-    decisions, texts = sharded(docs, options, 50, tmp_path, partitions)
+    decisions, texts = sharded(docs, options, 50, tmp_path, partitions, verified)
     assert decisions == listed(plain, options.story_grouping)
     assert any(d.role == "duplicate" for d in plain.values())
-    # only candidates' texts are read back
-    assert 0 < len(texts.read) < len(docs)
+    # only candidates' texts are read back (with the pair round: by its tasks)
+    assert len(texts.read) < len(docs)
+    assert verified or texts.read
 
 
 @pytest.mark.parametrize("survivor", ["longest", "first_seen"])
@@ -129,9 +175,16 @@ def test_digests_and_exact_copies_across_shards_decide_as_one_engine(
     monkeypatch.setattr(engine_module, "_PAGES_LOOKED_UP", pages_at_once)
     assert any(d.role == "composite" for d in plain.values())
     assert any(d.method == "exact" for d in plain.values())
-    for shard_size, partitions in ((1, None), (7, 3), (7, 1), (len(docs), 4)):
-        decisions, _ = sharded(docs, options, shard_size, tmp_path, partitions)
-        assert decisions == listed(plain, False), (shard_size, partitions)
+    for shard_size, partitions, verified in (
+        (1, None, False),
+        (7, 3, False),
+        (7, 1, False),
+        (len(docs), 4, False),
+        (7, 3, True),
+        (1, 2, True),
+    ):
+        decisions, _ = sharded(docs, options, shard_size, tmp_path, partitions, verified)
+        assert decisions == listed(plain, False), (shard_size, partitions, verified)
 
 
 FURNITURE = "share subscribe newsletter follow cookies privacy terms app download latest news sports".split()
@@ -166,12 +219,23 @@ def test_buckets_found_in_partitions_are_those_of_one_engine_capped_buckets_too(
     shards = [
         hash_shard(options, ((k, v, None) for k, v in items[lo : lo + 13])) for lo in range(0, len(items), 13)
     ]
-    other = DedupEngine(options)
-    other.add_shards(shards, str(tmp_path), finds=found_in_partitions(shards, options, partitions))
-    decisions = other.resolve(texts=lambda: iter(items), texts_at=Texts(docs))
-    assert decisions == listed(plain, False)
-    for key in ("candidate_pairs", "largest_bucket", "capped_bucket_texts", "verified_pairs"):
-        assert other.stats[key] == engine.stats[key], key
+    for verified in (False, True):
+        other = DedupEngine(options)
+        finds = (verified_in_partitions if verified else found_in_partitions)(
+            shards, options, partitions, docs
+        )  # type: ignore[operator]
+        other.add_shards(shards, str(tmp_path), finds=finds)
+        decisions = other.resolve(texts=lambda: iter(items), texts_at=Texts(docs))
+        assert decisions == listed(plain, False)
+        for key in (
+            "candidate_pairs",
+            "verified_candidates",
+            "largest_bucket",
+            "capped_bucket_texts",
+            "verified_pairs",
+        ):
+            assert other.stats[key] == engine.stats[key], (key, verified)
+        assert engine.stats["verified_candidates"] < engine.stats["candidate_pairs"]  # the prefilter cut some
 
 
 def test_finds_for_another_corpus_are_refused(tmp_path: Path) -> None:
@@ -181,6 +245,39 @@ def test_finds_for_another_corpus_are_refused(tmp_path: Path) -> None:
     n = len(shard)
     with pytest.raises(ValueError, match=rf"finds are for \[{2 * n}\] documents, not {n}"):
         DedupEngine(options).add_shards([shard], str(tmp_path), finds=finds)
+
+
+def test_the_pair_rounds_and_the_bucketing_rounds_finds_are_not_mixed(tmp_path: Path) -> None:
+    options = DedupOptions()
+    docs = generated(10, seed=1)
+    shard = hash_shard(options, ((k, v, None) for k, v in docs.items()))
+    found = found_in_partitions([shard], options, 2)
+    verified = verified_in_partitions([shard], options, 2, docs)
+    with pytest.raises(ValueError, match="the bucketing round's finds or the pair round's, not both"):
+        DedupEngine(options).add_shards([shard], str(tmp_path), finds=[found[0], verified[1]])
+
+
+def test_signature_rows_are_read_back_by_row_across_shard_files(tmp_path: Path) -> None:
+    """Each shard's task writes a row a document (set size, signature); a pair task
+    reads any rows of the corpus, whichever shard's file holds them."""
+    options = DedupOptions(num_perm=16)
+    items = list(generated(25, seed=2).items())[:25]
+    shards = [hash_shard(options, ((k, v, None) for k, v in items[lo : lo + 10])) for lo in (0, 10, 20)]
+    folders = []
+    for number, shard in enumerate(shards):
+        folder = tmp_path / str(number)
+        folder.mkdir()
+        write_signatures(folder, shard, options.num_perm)
+        folders.append(folder)
+    assert (folders[2] / SIGNATURES_NAME).stat().st_size == 5 * 17 * 4
+    rows = ShardRows(folders, [0, 10, 20, 25], options.num_perm)
+    wanted = np.array([0, 3, 9, 10, 19, 20, 24], dtype=np.int64)
+    table = rows.read(wanted)
+    sizes = np.concatenate([shard.sizes for shard in shards])
+    signatures = np.concatenate([shard.signatures for shard in shards])
+    assert np.array_equal(table[:, 0], sizes[wanted])
+    assert np.array_equal(table[:, 1:], signatures[wanted])
+    assert rows.read(np.zeros(0, dtype=np.int64)).shape == (0, 17)
 
 
 @pytest.mark.parametrize("opts", [{}, {"story_grouping": True}, {"composite": "keep", "mode": "annotate"}])
@@ -256,6 +353,50 @@ def test_a_sharded_run_keeps_the_signatures_beside_the_shards(tmp_path: Path, mo
     assert sharded.report["dropped_by_stage_and_reason"] == plain.report["dropped_by_stage_and_reason"]
     assert plain.report["dropped_by_stage_and_reason"]
     assert not list((tmp_path / "sharded" / "out").glob(".ingest-shards*"))
+
+
+@pytest.mark.parametrize("pair_partitions", [1, 3, 7])
+def test_the_pair_round_keeps_each_pair_once_and_every_copy(pair_partitions: int) -> None:
+    """Routed by a hash of the pair, a pair found by several bucketing tasks lands in
+    one pair partition, which keeps it once; every exact copy and capped row passes."""
+    docs = {**generated(60, seed=3), **{f"copy-{k}": v for k, v in list(generated(60, seed=3).items())[::5]}}
+    options = DedupOptions(max_bucket=3)  # small buckets: some are capped
+    shards = [
+        hash_shard(options, ((k, v, None) for k, v in list(docs.items())[lo : lo + 13]))
+        for lo in range(0, len(docs), 13)
+    ]
+    bands, rows = options.band_rows()
+    cut = [cut_buckets(shard, bands, rows, 4) for shard in shards]
+    found = [find_in_partition((pieces[p] for pieces in cut), options.max_bucket) for p in range(4)]
+    every = np.concatenate([f.codes for f in found])
+    assert every.size > np.unique(every).size, "some pair is found by more than one bucketing task"
+    routed = [route_finds(f, pair_partitions) for f in found]
+    assert all(len(r) == pair_partitions for r in routed)
+    kept = [merge_finds(passed[p] for passed in routed) for p in range(pair_partitions)]
+    codes = np.concatenate([k.codes for k in kept])
+    assert codes.size == np.unique(codes).size  # each pair in one partition, once
+    assert np.array_equal(np.sort(codes), np.unique(every))
+    assert all(np.array_equal(k.codes, np.sort(k.codes)) for k in kept)
+    copies = sorted(
+        zip(
+            np.concatenate([k.copies for k in kept]).tolist(),
+            np.concatenate([k.firsts for k in kept]).tolist(),
+        )
+    )
+    assert copies == sorted(
+        zip(
+            np.concatenate([f.copies for f in found]).tolist(),
+            np.concatenate([f.firsts for f in found]).tolist(),
+        )
+    )
+    assert len(copies) >= 12  # the copies added, and those the generator makes
+    capped = np.concatenate([k.capped for k in kept])
+    assert np.array_equal(np.sort(capped), np.unique(np.concatenate([f.capped for f in found])))
+    assert capped.size > 0
+    assert {k.largest for k in kept} == {max(f.largest for f in found)}
+    assert {k.total for k in kept} == {len(docs)}
+    with pytest.raises(ValueError, match="no bucketing task"):
+        merge_finds([])
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])

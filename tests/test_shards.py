@@ -28,7 +28,7 @@ DEV = ROOT.parent / "shared" / "corpus" / "dev"
 #: told to, kills the whole run (SIGKILL) at one document; and a corpus-level stage.
 HELPERS = textwrap.dedent(
     """
-    import collections, os, signal, time, zlib
+    import collections, json, os, signal, time, zlib
     from ingest import Drop, StageKind, StageSpec, hookimpl
 
     def noting(options, ctx):
@@ -131,6 +131,7 @@ HELPERS = textwrap.dedent(
         # of the shard's words of its partition.
         def __init__(self, options, ctx):
             self.counts = None
+            self.ctx = ctx
             self.rounds = [int(n) for n in os.environ.get("SHARD_TEST_ROUNDS", "3,2").split(",")]
         def last(self, doc):
             return doc.text.split()[-1]
@@ -149,6 +150,9 @@ HELPERS = textwrap.dedent(
                 final[self.where(word, len(self.rounds) - 1)].add(word)
             if os.environ.get("SHARD_TEST_FLAT"):  # one list of pieces, not one per round
                 return first
+            # a file of the stage's own in the shard: the last round's words again
+            with open(os.path.join(self.ctx.shard_folder, "word_rounds-words.json"), "w") as fh:
+                json.dump([sorted(words) for words in final], fh)
             middle = [[None] * n for n in self.rounds[1:-1]]
             return [first, *middle, final] if len(self.rounds) > 1 else [final]
         def exchange_partition(self, round, index, pieces, earlier, corpus):
@@ -167,6 +171,9 @@ HELPERS = textwrap.dedent(
             for part in earlier:
                 counts.update(part)
             assert len(earlier) == self.rounds[-2]
+            for shard, words in enumerate(pieces):  # what the shard's task wrote of its own
+                with open(corpus.stage_folder(shard) / "word_rounds-words.json") as fh:
+                    assert json.load(fh)[index] == sorted(words)
             return [{word: counts[word] for word in words} for words in pieces], len(counts)
         def use_shard(self, models):
             assert len(models) == self.rounds[-1]

@@ -64,6 +64,11 @@ class StageContext:
             shard_files``, the last shards may hold fewer), fixed by the input
             alone: a stage combined in partitions may size its partitions by
             it; None in a run that is not sharded.
+        shard_folder: in a shard's task, while the stage's ``shard_pass`` runs:
+            the shard's folder for this phase, where the stage may write files
+            of its own (named after the stage, e.g. ``dedup-signatures.u32``)
+            that its partition tasks read from ``corpus.folders[shard]``; they
+            go with the shard's spool. None anywhere else.
     """
 
     stage_id: str
@@ -79,6 +84,7 @@ class StageContext:
     workers: int = 1
     on_progress: StageProgress | None = None
     planned_inputs: int | None = None
+    shard_folder: str | None = None
 
     def progress(self, phase: str, done: int | None = None, total: int | None = None) -> None:
         """Say what a long-running stage is doing, for the user to watch:

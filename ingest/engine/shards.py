@@ -18,11 +18,14 @@ output folder::
     .ingest-shards/00000/p0/                    phase 0's files: drop records, the spool for
                                                 the next corpus-level stage, its part and model
     .ingest-shards/00000/p0.json                phase 0's completion record, written last
+    .ingest-shards/00000/p0/stage-files/        files the corpus-level stage wrote of its own in
+                                                the shard (dedup's signature rows), kept as long
+                                                as the spool
     .ingest-shards/00000/p2/documents.jsonl     the last phase's files (the sink's shard writer's)
     .ingest-shards/round-1-0-0002.pickle        a stage combined in rounds: what task 2 of round 0
                                                 (after phase 1) passes to each task of the next round
-    .ingest-shards/scratch-1-0000/              a partition task's temporary files (dedup's
-                                                signatures), removed when the task ends
+    .ingest-shards/scratch-1-0000/              a partition task's temporary files, removed
+                                                when the task ends
 
 A stage combined in partitions (:func:`partitions_of`) keeps a piece of its
 part per partition, all in one file of the shard's (``pieces.pickle``), and
@@ -96,6 +99,9 @@ MODEL_NAME = "model.pickle"
 #: shard's piece for each partition, packed; in the shards folder, the models
 #: partition ``p``'s task made after phase ``n`` for every shard, packed.
 PIECES_NAME = "pieces.pickle"
+#: In a phase's folder: the folder for files the corpus-level stage writes of its own
+#: (``ctx.shard_folder`` during its ``shard_pass``)
+STAGE_FILES_NAME = "stage-files"
 MODELS_NAME = "models-{}-{:04d}.pickle"
 #: A stage combined in rounds: in the shards folder, what task ``t`` of round ``r``
 #: after phase ``n`` passes on, one item for each task of the next round, packed.
@@ -111,9 +117,9 @@ ROUND_SCRATCH_NAME = "scratch-{}-r{}-{:04d}"
 PLAN_NAME = "plan.json"
 #: The source's parts, packed (see :class:`PlannedParts`).
 PARTS_NAME = "parts.pickle"
-#: Version of the completion records and of what the shards keep beside them (3: the
-#: built-in stages' pieces as of 2026-12-07); others are not resumed.
-FORMAT = 3
+#: Version of the completion records and of what the shards keep beside them (4: the
+#: built-in stages' pieces and stage files as of 2026-12-07); others are not resumed.
+FORMAT = 4
 
 
 @attrs.frozen
@@ -253,6 +259,8 @@ def run_shard(task: ShardTask, host: ShardHost) -> dict[str, Any]:
         if phase.spool_for is not None:
             spool = Spool(path=str(work / SPOOL_NAME))
             stage, ctx = host.corpus_stage(phase.spool_for, ledger, planned_inputs=task.planned_inputs)
+            ctx.shard_folder = str(work / STAGE_FILES_NAME)  # for files of the stage's own
+            (work / STAGE_FILES_NAME).mkdir()
             stats = ledger.stages[phase.spool_for]
             part = _shard_pass(stage, ctx, stats, kept, spool)
             spool.finish()
@@ -804,6 +812,16 @@ class ShardedCorpus:
         #: beside the shards (on the output's disk), removed when the task ends
         self.scratch = scratch
 
+    def stage_folder(self, shard: int) -> Path:
+        """The folder where the stage's ``shard_pass`` wrote files of its own in
+        shard ``shard`` (its ``ctx.shard_folder`` there)."""
+        return self.folders[shard] / STAGE_FILES_NAME
+
+    def starts(self) -> list[int]:
+        """The position of each shard's first document, then how many there are
+        (waiting for every shard)."""
+        return self._starts()
+
     def spool(self, shard: int) -> ShardSpool:
         return ShardSpool(str(self.folders[shard]), self.records.get(shard)["spool"]["count"])
 
@@ -880,6 +898,7 @@ def _release_input(folder: str | os.PathLike[str], number: int) -> None:
     for path in (work / name for name in (SPOOL_NAME, OFFSETS_NAME, PART_NAME, PIECES_NAME, MODEL_NAME)):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
+    shutil.rmtree(work / STAGE_FILES_NAME, ignore_errors=True)
 
 
 def write_model(folder: str | os.PathLike[str], number: int, model: Any) -> None:

@@ -1,12 +1,17 @@
 """LSH buckets and exact copies found in partitions, over the shards of a run.
 
-A sharded run resolves dedup in two rounds of tasks (see docs/hooks.md,
+A sharded run resolves dedup in three rounds of tasks (see docs/hooks.md,
 "rounds"). Each shard cuts its documents' band keys and exact keys into
 partitions by key (:func:`cut_buckets`); the first round's task for a partition
 takes that partition's piece of every shard and finds the candidate pairs of its
-buckets and the exact copies among its keys (:func:`find_in_partition`); the
-last round's single task takes what every partition found and resolves the
-corpus (:meth:`engine.DedupEngine.add_shards`). A bucket lives in one partition,
+buckets and the exact copies among its keys (:func:`find_in_partition`), and
+passes each pair to the task of the second round that a hash of the pair picks
+(:func:`route_finds`). Two documents that share several bands are found by each
+partition that holds one of those bands' keys (a million documents: 6.3 million
+pair codes for 428,000 distinct pairs); the second round's task keeps each of its
+pairs once (:func:`merge_finds`), so the last round's single task, which takes
+what every pair partition kept and resolves the corpus
+(:meth:`engine.DedupEngine.add_shards`), reads each pair once. A bucket lives in one partition,
 so it is capped (``max_bucket``) as if bucketed in one place, and the pairs are
 those :func:`lsh.candidate_pairs` finds over the representatives' signatures,
 whatever the number of partitions.
@@ -27,7 +32,7 @@ import numpy as np
 
 from .lsh import BucketStats, band_keys, bucket_pair_codes
 from .shard_hashes import KEY_BYTES, ShardHashes
-from .shingles import sorted_unique
+from .shingles import mix64, sorted_unique
 
 #: Planned inputs per partition of the bucketing round: a task holds about
 #: ``bands`` keys a document of its share (28 at the default threshold: 700,000
@@ -105,6 +110,79 @@ class BucketFinds:
     capped: np.ndarray
     largest: int
     #: the exact copies (rows past the first of their text) and the first row of each
+    copies: np.ndarray
+    firsts: np.ndarray
+
+
+def route_finds(found: BucketFinds, partitions: int) -> list[BucketFinds]:
+    """What one bucketing task found, cut for the ``partitions`` tasks of the pair
+    round: each pair code to the task a hash of the code picks (a pair goes to the
+    same task from every bucketing task that found it), each exact copy and capped
+    row to the task of its row modulo ``partitions``, the largest bucket to all."""
+    pair_part = _pair_partition(found.codes, partitions)
+    copy_part = found.copies % partitions
+    capped_part = found.capped % partitions
+    return [
+        BucketFinds(
+            found.total,
+            found.codes[pair_part == p],  # still sorted and distinct
+            found.capped[capped_part == p],
+            found.largest,
+            found.copies[copy_part == p],
+            found.firsts[copy_part == p],
+        )
+        for p in range(partitions)
+    ]
+
+
+def _pair_partition(codes: np.ndarray, partitions: int) -> np.ndarray:
+    """The pair round's task of each pair code: its top bits, mixed (codes of one
+    bucket's pairs are close together; mixed, they spread evenly)."""
+    mixed = mix64(np.asarray(codes, dtype=np.int64).view(np.uint64))
+    return ((mixed >> np.uint64(32)) % np.uint64(partitions)).astype(np.int64)
+
+
+def merge_finds(finds: Iterable[BucketFinds]) -> BucketFinds:
+    """A pair round task's finds: what every bucketing task passed it (in task
+    order), each pair and capped row once."""
+    total, largest = None, 0
+    codes, capped, copies, firsts = [], [], [], []
+    for found in finds:
+        if total is not None and found.total != total:
+            raise ValueError(f"bucketing tasks disagree on the corpus: {total} and {found.total} documents")
+        total, largest = found.total, max(largest, found.largest)
+        codes.append(found.codes)
+        capped.append(found.capped)
+        copies.append(found.copies)
+        firsts.append(found.firsts)
+    if total is None:
+        raise ValueError("no bucketing task passed anything on")
+    return BucketFinds(
+        total,
+        sorted_unique(np.concatenate(codes)),
+        sorted_unique(np.concatenate(capped)),
+        largest,
+        np.concatenate(copies),  # a row is a copy in one partition: that of its exact key
+        np.concatenate(firsts),
+    )
+
+
+@attrs.define(eq=False)
+class VerifiedPairs:
+    """What one task of the pair round passes to the resolving task: its pairs
+    verified (:mod:`.pairs`), and the exact copies and capped rows it was passed."""
+
+    #: how many documents the corpus has
+    total: int
+    #: the verified duplicate pairs ((k, 2) rows i < j), sorted by code, with their measures
+    edges: np.ndarray
+    jaccard: np.ndarray
+    containment: np.ndarray
+    #: how many distinct candidate pairs the task had, and how many passed the prefilter
+    candidates: int
+    checked: int
+    capped: np.ndarray
+    largest: int
     copies: np.ndarray
     firsts: np.ndarray
 

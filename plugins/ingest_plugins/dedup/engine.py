@@ -60,7 +60,7 @@ import numpy as np
 from ingest.engine.lifeline import pool_initializer
 
 from . import native
-from .buckets import BucketFinds, cut_buckets, find_in_partition
+from .buckets import BucketFinds, VerifiedPairs, cut_buckets, find_in_partition
 from .clusters import UnionFind
 from .index import IndexFormatError, read_index, write_index
 from .lsh import BucketStats, optimal_params
@@ -569,6 +569,109 @@ _COMPAT = (
 _STORY_COMPAT = ("story_shingle_size", "story_window")
 
 
+def accepted(o: DedupOptions, jac: np.ndarray, con: np.ndarray, small: np.ndarray) -> np.ndarray:
+    """The duplicate rule for verified (Jaccard, containment, smaller set size)."""
+    contained = con >= o.containment_threshold
+    if o.edit_budget:
+        missing = np.rint((1.0 - con) * small)  # shingles of the smaller text the other lacks
+        contained |= (con >= o.containment_floor) & (missing <= o.edit_budget)
+    return (jac >= o.jaccard_threshold) | (contained & (small >= o.containment_min_shingles))
+
+
+def shingler(o: DedupOptions) -> ShingleHasher:
+    """The shingle hasher the engine uses with options ``o`` (built once per process)."""
+    return _hashers(DedupEngine.hash_params(o))[0]
+
+
+def plausible(
+    o: DedupOptions, sig_a: np.ndarray, sig_b: np.ndarray, size_a: np.ndarray, size_b: np.ndarray
+) -> np.ndarray:
+    """Which candidate pairs (their signatures and shingle-set sizes, row by row) can
+    plausibly pass verification (see :meth:`DedupEngine._prefilter`)."""
+    f = min(o.containment_threshold, o.containment_floor) if o.edit_budget else o.containment_threshold
+    est = np.count_nonzero(sig_a == sig_b, axis=1) / o.num_perm
+    s, g = np.minimum(size_a, size_b).astype(float), np.maximum(size_a, size_b).astype(float)
+    need_con = np.where(s >= max(o.containment_min_shingles, 1), f * s / np.maximum(s + g - f * s, 1.0), 1.0)
+    return est >= np.minimum(need_con, o.jaccard_threshold) - o.prefilter_margin
+
+
+def normalised_batches(o: DedupOptions, texts: Iterable[tuple[int, str]]) -> Iterator[list[tuple[int, str]]]:
+    """Batches of (row, text normalised as the engine shingles it) of ``texts``."""
+    batch: list[tuple[int, str]] = []
+    for r, text in texts:
+        batch.append(
+            (r, normalize_text(text, case=o.normalize_case, unicode=o.normalize_unicode, whitespace=False))
+        )
+        if len(batch) >= o.batch_size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def measure_streamed(
+    sh: ShingleHasher,
+    store: ShingleStore,
+    pairs: np.ndarray,
+    n: int,
+    batches_of: Callable[[np.ndarray], Iterable[list[tuple[int, str]]]],
+    said: Callable[[int, int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Jaccard, containment, smaller set size) of row pairs (rows < ``n``) whose sets
+    ``store`` may not hold: ``batches_of(rows)`` gives the missing rows' normalised
+    texts (sorted rows, read once, in batches); each pair is measured as soon as both
+    its sets are there, and a set is forgotten once its last pair is measured. Memory
+    is what the pairs still open at a point of the pass need (duplicates sit close
+    together in a stream), not every candidate's set at once. ``said(done, total)``
+    hears how many rows were read."""
+    m = pairs.shape[0]
+    jac, con, small = np.zeros(m), np.zeros(m), np.zeros(m, dtype=np.int64)
+    done = store.held(pairs.ravel()).reshape(-1, 2).all(axis=1)
+    if done.any():
+        jac[done], con[done], small[done] = pair_similarities(store, pairs[done])
+    # pending pairs by endpoint (sorted), and how many each fetched row still has open
+    pend = np.flatnonzero(~done)
+    ends = pairs[pend].ravel()
+    order = np.argsort(ends, kind="stable")
+    ends_sorted, pair_of = ends[order], np.repeat(pend, 2)[order]
+    fetch = ends[~store.held(ends)]
+    open_count = np.bincount(fetch, minlength=n)
+    todo = np.unique(fetch)
+    fetched = np.zeros(n, dtype=bool)
+
+    def hash_batch(batch: list[tuple[int, str]]) -> None:
+        rows = np.array([r for r, _ in batch], dtype=np.int64)
+        sets, off = sh.shingle_sets(sh.tokens([t for _, t in batch], keys=False))
+        store.put(rows, sets, off, np.arange(rows.size))
+        fetched[rows] = True
+        lo = np.searchsorted(ends_sorted, rows, "left")
+        hi = np.searchsorted(ends_sorted, rows, "right")
+        ready = np.unique(pair_of[concat_ranges(lo, hi - lo)])
+        ready = ready[~done[ready]]
+        ready = ready[store.held(pairs[ready].ravel()).reshape(-1, 2).all(axis=1)]
+        if not ready.size:
+            return
+        jac[ready], con[ready], small[ready] = pair_similarities(store, pairs[ready])
+        done[ready] = True
+        closed = pairs[ready].ravel()
+        closed = closed[fetched[closed]]
+        np.subtract.at(open_count, closed, 1)
+        free = np.unique(closed[open_count[closed] == 0])
+        store.drop(free)
+        fetched[free] = False
+
+    total, done_rows = len(todo), 0
+    if said is not None:
+        said(0, total)
+    for batch in batches_of(todo):
+        hash_batch(batch)
+        done_rows += len(batch)
+        if said is not None:
+            said(done_rows, total)
+    store.drop(np.flatnonzero(fetched))
+    return jac, con, small
+
+
 class _Edges:
     """Verified edges (rows a < b) with their Jaccard and containment, in
     arrays: ~60 bytes an edge instead of ~280 for a dict of tuples (a
@@ -802,6 +905,10 @@ class DedupEngine:
         # add_shards(): the signatures on disk, and the candidate pairs they make (slots)
         self._scratch: SignatureScratch | None = None
         self._shard_pairs: np.ndarray | None = None
+        self._from_shards = False  # rows added by add_shards(): no id map, texts re-read by position
+        #: add_shards() with the pair round's verified pairs: (edges, Jaccard, containment,
+        #: distinct candidate pairs, pairs past the prefilter)
+        self._verified: tuple[np.ndarray, np.ndarray, np.ndarray, int, int] | None = None
         self.stats: dict[str, Any] = {}
         if options.index_path and Path(options.index_path).exists():
             self._load_into(options.index_path)
@@ -832,7 +939,7 @@ class DedupEngine:
         Hashing runs in batches of ``batch_size`` documents (numpy works per
         batch, not per token); ``resolve()`` flushes the last batch.
         """
-        if self._scratch is not None:
+        if self._from_shards:
             raise ValueError("add() on an engine filled by add_shards(): it resolves those documents only")
         if doc_id in self._row:
             raise ValueError(f"duplicate document id {doc_id!r}")
@@ -854,15 +961,17 @@ class DedupEngine:
         self,
         shards: Iterable[ShardHashes],
         scratch_dir: str | None = None,
-        finds: Sequence[BucketFinds] | None = None,
+        finds: Sequence[BucketFinds] | Sequence[VerifiedPairs] | None = None,
     ) -> list[int]:
         """Register every document of ``shards`` (:func:`hash_shard` of each shard, in
         shard order; iterated twice), the same rows as :meth:`add` on each, and
         return how many documents each shard has.
 
         ``finds``: what each partition of the shards' band and exact keys found
-        (:func:`buckets.find_in_partition`); without it, the keys are bucketed here
-        in one partition (every shard's keys in memory at once: for small inputs).
+        (:func:`buckets.find_in_partition`), or what each task of the pair round
+        verified (:func:`pairs.verify_partition`: then no signature is needed here, and
+        none is written); without it, the keys are bucketed here in one partition
+        (every shard's keys in memory at once: for small inputs).
         Memory holds a few columns a document; the signatures go to a folder in
         ``scratch_dir`` (default: the system's temporary folder), removed by
         :meth:`resolve` or :meth:`close`; no shingle set is held, so
@@ -910,6 +1019,24 @@ class DedupEngine:
         self._keeping = False
         if self._story_has_fps:
             self._fps = [fps[r] for r in rep.tolist()]  # exact copies share their representative's
+        self._from_shards = True
+        self._buckets = BucketStats(int(reps.size))
+        self._buckets.largest = max((found.largest for found in finds), default=0)
+        self._buckets.capped[slot_of[np.concatenate([found.capped for found in finds])]] = True
+        verified = [found for found in finds if isinstance(found, VerifiedPairs)]
+        if verified:
+            if len(verified) != len(finds):
+                raise ValueError(
+                    "add_shards() takes the bucketing round's finds or the pair round's, not both"
+                )
+            self._verified = (
+                np.concatenate([found.edges for found in verified]).reshape(-1, 2),
+                np.concatenate([found.jaccard for found in verified]),
+                np.concatenate([found.containment for found in verified]),
+                sum(found.candidates for found in verified),
+                sum(found.checked for found in verified),
+            )
+            return counts
         scratch = SignatureScratch(reps.size, self.options.num_perm, scratch_dir)
         self._scratch = scratch
         start = 0
@@ -919,12 +1046,8 @@ class DedupEngine:
             start += len(shard)
         scratch.finish()
         # the partitions' pairs are of rows (representatives only): as slots, in the same order
-        codes = sorted_unique(np.concatenate([found.codes for found in finds]))
+        codes = sorted_unique(np.concatenate([found.codes for found in finds]))  # type: ignore[union-attr]
         self._shard_pairs = np.stack((slot_of[codes // max(n, 1)], slot_of[codes % max(n, 1)]), axis=1)
-        del codes
-        self._buckets = BucketStats(int(reps.size))
-        self._buckets.largest = max((found.largest for found in finds), default=0)
-        self._buckets.capped[slot_of[np.concatenate([found.capped for found in finds])]] = True
         return counts
 
     def _flush(self) -> None:
@@ -1107,29 +1230,14 @@ class DedupEngine:
         reps = self._slot_rows[: self._n_slots]
         n_old_reps = int(np.searchsorted(reps, n_old))
         self._say("finding candidate pairs")
-        if self._shard_pairs is not None:  # found by add_shards()
-            pairs, self._shard_pairs = self._shard_pairs, None
+        if self._verified is not None:  # found and verified by the pair round's tasks
+            edges, jac, con, n_lsh, n_checked = self._verified
+            self._verified = None
+            order = np.lexsort((edges[:, 0], edges[:, 1]))  # by later row, then earlier (as below)
+            edges, jac, con = edges[order], jac[order], con[order]
         else:
-            self._buckets = BucketStats(self._n_slots)
-            pairs = self._candidate_pairs(
-                self._sigs[: self._n_slots],
-                self.bands,
-                self.rows,
-                min_new=n_old_reps,
-                max_bucket=o.max_bucket,
-                stats=self._buckets,
-            )
-        n_lsh = int(pairs.shape[0])
-        pairs = self._prefilter(pairs, reps)
-        # Edges sorted by their later row: the first_seen sweep below goes
-        # through the new rows in the order they were added.
-        if pairs.size:
-            pairs = pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]  # by later row, then earlier
-        self._say("verifying candidate pairs")
-        jac, con, small = self._measure(pairs)
-        ok = self._accept(jac, con, small)
-        edges = pairs[ok]
-        self._edge_sim = _Edges(n, edges, jac[ok], con[ok])
+            edges, jac, con, n_lsh, n_checked = self._verify(reps, n_old_reps)
+        self._edge_sim = _Edges(n, edges, jac, con)
         self._pair_sim = _PairCache(n)
         self._say("finding composite pages")
         composites = self._find_composites(n_old, n, edges)
@@ -1150,7 +1258,7 @@ class DedupEngine:
         self._say("choosing survivors")
         # rows from shards: a document with nothing to say (kept, alone) has no decision
         # listed (most documents of a corpus), unless it gets a story id
-        listed = self._scratch is None or o.story_grouping
+        listed = not self._from_shards or o.story_grouping
         decisions = self._decide(n_old, n, first_seen, composites, list_all=listed)
         if o.story_grouping:
             self._say("grouping stories")
@@ -1161,7 +1269,7 @@ class DedupEngine:
             "bands": self.bands,
             "rows": self.rows,
             "candidate_pairs": n_lsh,
-            "verified_candidates": int(pairs.shape[0]),
+            "verified_candidates": n_checked,
             "verified_pairs": int(edges.shape[0]),
             "dropped": decisions.count("duplicate"),
             "composites": len(composites),
@@ -1183,6 +1291,35 @@ class DedupEngine:
         if self._scratch is not None:
             self._scratch.close()
         return decisions
+
+    def _verify(
+        self, reps: np.ndarray, n_old_reps: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
+        """The verified candidate pairs (rows, sorted by later row then earlier: the
+        first_seen sweep goes through the new rows in the order they were added),
+        their Jaccard and containment, how many candidates LSH gave and how many
+        passed the prefilter."""
+        o = self.options
+        if self._shard_pairs is not None:  # found by add_shards()
+            pairs, self._shard_pairs = self._shard_pairs, None
+        else:
+            self._buckets = BucketStats(self._n_slots)
+            pairs = self._candidate_pairs(
+                self._sigs[: self._n_slots],
+                self.bands,
+                self.rows,
+                min_new=n_old_reps,
+                max_bucket=o.max_bucket,
+                stats=self._buckets,
+            )
+        n_lsh = int(pairs.shape[0])
+        pairs = self._prefilter(pairs, reps)
+        if pairs.size:
+            pairs = pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]  # by later row, then earlier
+        self._say("verifying candidate pairs")
+        jac, con, small = self._measure(pairs)
+        ok = self._accept(jac, con, small)
+        return pairs[ok], jac[ok], con[ok], n_lsh, int(pairs.shape[0])
 
     def _say(self, phase: str, done: int | None = None, total: int | None = None) -> None:
         if self._progress is not None:
@@ -1213,26 +1350,16 @@ class DedupEngine:
                 "resolve() needs `texts` to re-read candidate documents: their shingle sets are not in memory "
                 "(keep_shingles=False, or more than shingle_memory_mb of them)"
             )
-        o = self.options
         # a byte a row, not a set of the rows: the rows still to come
         pending = np.zeros(len(self._ids), dtype=np.uint8)
         pending[todo] = 1
-        batch: list[tuple[int, str]] = []
-        for r, text in self._texts_of(todo, pending, texts):
-            pending[r] = 0
-            batch.append(
-                (
-                    r,
-                    normalize_text(
-                        text, case=o.normalize_case, unicode=o.normalize_unicode, whitespace=False
-                    ),
-                )
-            )
-            if len(batch) >= o.batch_size:
-                yield batch
-                batch = []
-        if batch:
-            yield batch
+
+        def arriving() -> Iterator[tuple[int, str]]:
+            for r, text in self._texts_of(todo, pending, texts):
+                pending[r] = 0
+                yield r, text
+
+        yield from normalised_batches(self.options, arriving())
         missing = todo[pending[todo] != 0]
         if missing.size:
             names = sorted(self._ids[r] for r in missing[:1000].tolist())[:5]
@@ -1246,7 +1373,7 @@ class DedupEngine:
         if self._texts_at is not None:  # only the rows needed, in row order
             base = self._n_old
             wanted = todo[todo >= base]
-            if self._scratch is not None:  # rows from shards have no id map: they come back as asked
+            if self._from_shards:  # rows from shards have no id map: they come back as asked
                 for lo in range(0, wanted.size, _REREAD_AT_ONCE):  # a chunk's positions at a time
                     chunk = wanted[lo : lo + _REREAD_AT_ONCE].tolist()
                     for r, (doc_id, text) in zip(chunk, self._texts_at([r - base for r in chunk])):
@@ -1255,7 +1382,7 @@ class DedupEngine:
                         yield r, text
                 return
             stream = self._texts_at((wanted - base).tolist())
-        elif self._scratch is not None:
+        elif self._from_shards:
             raise ValueError("resolve() after add_shards() needs texts_at to re-read candidate documents")
         else:
             stream = texts()
@@ -1272,57 +1399,16 @@ class DedupEngine:
         return pair_similarities(self._store, pairs)
 
     def _stream_pairs(self, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """:meth:`_measure` for pairs whose sets are not all held: read the
-        texts once (``resolve(texts=...)``), hash the needed ones in batches,
-        measure each pair as soon as both its sets are there, and forget a
-        set once its last pair is measured. Memory is what the pairs still
-        open at a point of the pass need (duplicates sit close together in a
-        stream), not every candidate's set at once."""
-        store = self._store
-        m = pairs.shape[0]
-        jac, con, small = np.zeros(m), np.zeros(m), np.zeros(m, dtype=np.int64)
-        done = store.held(pairs.ravel()).reshape(-1, 2).all(axis=1)
-        if done.any():
-            jac[done], con[done], small[done] = pair_similarities(store, pairs[done])
-        # pending pairs by endpoint (sorted), and how many each fetched row still has open
-        pend = np.flatnonzero(~done)
-        ends = pairs[pend].ravel()
-        order = np.argsort(ends, kind="stable")
-        ends_sorted, pair_of = ends[order], np.repeat(pend, 2)[order]
-        fetch = ends[~store.held(ends)]
-        open_count = np.bincount(fetch, minlength=len(self._ids))
-        todo = np.unique(fetch)
-        fetched = np.zeros(len(self._ids), dtype=bool)
-
-        def hash_batch(batch: list[tuple[int, str]]) -> None:
-            rows = np.array([r for r, _ in batch], dtype=np.int64)
-            sets, off = self._sh.shingle_sets(self._sh.tokens([t for _, t in batch], keys=False))
-            store.put(rows, sets, off, np.arange(rows.size))
-            fetched[rows] = True
-            lo = np.searchsorted(ends_sorted, rows, "left")
-            hi = np.searchsorted(ends_sorted, rows, "right")
-            ready = np.unique(pair_of[concat_ranges(lo, hi - lo)])
-            ready = ready[~done[ready]]
-            ready = ready[store.held(pairs[ready].ravel()).reshape(-1, 2).all(axis=1)]
-            if not ready.size:
-                return
-            jac[ready], con[ready], small[ready] = pair_similarities(store, pairs[ready])
-            done[ready] = True
-            closed = pairs[ready].ravel()
-            closed = closed[fetched[closed]]
-            np.subtract.at(open_count, closed, 1)
-            free = np.unique(closed[open_count[closed] == 0])
-            store.drop(free)
-            fetched[free] = False
-
-        total, done_rows = len(todo), 0
-        self._say("re-reading candidate documents", 0, total)
-        for batch in self._reread(todo, self._texts):
-            hash_batch(batch)
-            done_rows += len(batch)
-            self._say("re-reading candidate documents", done_rows, total)
-        store.drop(np.flatnonzero(fetched))
-        return jac, con, small
+        """:meth:`_measure` for pairs whose sets are not all held: the texts read
+        once (``resolve(texts=...)``), see :func:`measure_streamed`."""
+        return measure_streamed(
+            self._sh,
+            self._store,
+            pairs,
+            len(self._ids),
+            lambda todo: self._reread(todo, self._texts),
+            lambda done, total: self._say("re-reading candidate documents", done, total),
+        )
 
     def _prefilter(self, slot_pairs: np.ndarray, reps: np.ndarray) -> np.ndarray:
         """The candidate pairs (of signature slots) that can plausibly pass verification,
@@ -1340,22 +1426,16 @@ class DedupEngine:
             return slot_pairs
         if o.prefilter_margin >= 1.0:
             return reps[slot_pairs]
-        f = min(o.containment_threshold, o.containment_floor) if o.edit_budget else o.containment_threshold
         kept = np.zeros(slot_pairs.shape[0], dtype=bool)
         for lo in range(0, slot_pairs.shape[0], _PREFILTER_CHUNK):  # bounded temporaries
             chunk = slot_pairs[lo : lo + _PREFILTER_CHUNK]
-            est = (
-                np.count_nonzero(self._signatures(chunk[:, 0]) == self._signatures(chunk[:, 1]), axis=1)
-                / o.num_perm
-            )
             rows = reps[chunk]
-            sa, sb = self._nsh[rows[:, 0]], self._nsh[rows[:, 1]]
-            s, g = np.minimum(sa, sb).astype(float), np.maximum(sa, sb).astype(float)
-            need_con = np.where(
-                s >= max(o.containment_min_shingles, 1), f * s / np.maximum(s + g - f * s, 1.0), 1.0
-            )
-            kept[lo : lo + chunk.shape[0]] = (
-                est >= np.minimum(need_con, o.jaccard_threshold) - o.prefilter_margin
+            kept[lo : lo + chunk.shape[0]] = plausible(
+                o,
+                self._signatures(chunk[:, 0]),
+                self._signatures(chunk[:, 1]),
+                self._nsh[rows[:, 0]],
+                self._nsh[rows[:, 1]],
             )
         return reps[slot_pairs[kept]]
 
@@ -1367,12 +1447,7 @@ class DedupEngine:
 
     def _accept(self, jac: np.ndarray, con: np.ndarray, small: np.ndarray) -> np.ndarray:
         """The duplicate rule for verified (Jaccard, containment, smaller set size)."""
-        o = self.options
-        contained = con >= o.containment_threshold
-        if o.edit_budget:
-            missing = np.rint((1.0 - con) * small)  # shingles of the smaller text the other lacks
-            contained |= (con >= o.containment_floor) & (missing <= o.edit_budget)
-        return (jac >= o.jaccard_threshold) | (contained & (small >= o.containment_min_shingles))
+        return accepted(self.options, jac, con, small)
 
     def _sims(
         self, pairs: list[tuple[int, int]] | np.ndarray, remember_only: bool = False

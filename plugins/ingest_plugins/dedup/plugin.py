@@ -29,7 +29,7 @@ from typing import Any
 import attrs
 
 from ingest import Document, StageContext, StageKind, StageSpec, hookimpl
-from ingest_plugins.dedup import buckets
+from ingest_plugins.dedup import buckets, pairs
 from ingest_plugins.dedup.engine import Decision, Decisions, DedupEngine, DedupOptions, hash_shard
 from ingest_plugins.dedup.lsh import ANCHORS
 from ingest_plugins.dedup.shard_hashes import ShardHashes
@@ -157,38 +157,62 @@ class DedupStage:
         return None
 
     def shard_rounds(self) -> list[int]:
-        """Two rounds: the shards' band and exact keys in partitions (more as the
+        """Three rounds: the shards' band and exact keys in partitions (more as the
         planned input grows), each finding its buckets' candidate pairs and its
-        exact copies; then one task (on a worker, not in the ``ingest run``
-        process) that resolves every shard's hashes with what they found."""
-        return [buckets.partitions_for(self.ctx.planned_inputs), 1]
+        exact copies; as many partitions of the pairs, each keeping a pair once
+        (the bucketing tasks find a pair once for each band key they share); then
+        one task (on a worker, not in the ``ingest run`` process) that resolves
+        every shard's hashes with what they found."""
+        partitions = buckets.partitions_for(self.ctx.planned_inputs)
+        return [partitions, partitions, 1]
 
     def shard_pass(self, docs: Iterable[Document]) -> list[list[Any]]:
         """In a shard's task: each document hashed as the engine hashes it, but its
-        shingle set; its band and exact keys cut by partition (round 0) and the rest
-        for the task that resolves (round 1)."""
+        shingle set; its band and exact keys cut by partition (round 0), nothing
+        for the pair round (1), and the rest for the task that resolves (round 2)."""
+        if self.ctx.shard_folder is None:
+            raise RuntimeError("shard_pass() runs in a shard's task, which gives it ctx.shard_folder")
         hashes = hash_shard(self.options, ((doc.id, compared_text(doc), doc.metadata) for doc in docs))
         bands, rows = self.options.band_rows()
-        pieces = buckets.cut_buckets(hashes, bands, rows, self.shard_rounds()[0])
-        hashes.keys = hashes.keys[:0]  # met in round 0: the resolving task needs them no more
-        return [pieces, [hashes]]
+        partitions = self.shard_rounds()
+        pieces = buckets.cut_buckets(hashes, bands, rows, partitions[0])
+        # the pair round reads its pairs' rows of the signatures from the shard's folder
+        pairs.write_signatures(self.ctx.shard_folder, hashes, self.options.num_perm)
+        # met in rounds 0 and 1: the resolving task needs them no more
+        hashes.keys, hashes.signatures = hashes.keys[:0], hashes.signatures[:0]
+        return [pieces, [None] * partitions[1], [hashes]]
 
     def exchange_partition(
-        self, round: int, index: int, pieces: Iterable[buckets.BucketPiece], earlier: Any, corpus: Any
-    ) -> list[buckets.BucketFinds]:
-        """Round 0, in a task per partition: the candidate pairs of the partition's
-        buckets and its exact copies, over every shard."""
-        return [buckets.find_in_partition(pieces, self.options.max_bucket)]
+        self, round: int, index: int, pieces: Iterable[Any], earlier: Any, corpus: Any
+    ) -> list[buckets.BucketFinds] | list[buckets.VerifiedPairs]:
+        """Round 0, in a task per partition of the keys: the candidate pairs of the
+        partition's buckets and its exact copies, over every shard, cut for the
+        pair round. Round 1, in a task per partition of the pairs: each of its
+        pairs once, prefiltered by their signatures and verified from their texts,
+        for the resolving task."""
+        if round == 0:
+            found = buckets.find_in_partition(pieces, self.options.max_bucket)
+            return buckets.route_finds(found, self.shard_rounds()[1])
+        rows = pairs.ShardRows(
+            [corpus.stage_folder(shard) for shard in range(len(corpus.folders))],
+            corpus.starts(),
+            self.options.num_perm,
+        )
+
+        def texts_at(positions: list[int]) -> Iterator[tuple[str, str]]:
+            return ((doc.id, compared_text(doc)) for doc in corpus.read_at(positions))
+
+        return [pairs.verify_partition(buckets.merge_finds(earlier), self.options, rows.read, texts_at)]
 
     def combine_partition(
         self,
         index: int,
         pieces: Iterable[ShardHashes],
         corpus: Iterable[Document],
-        earlier: Iterable[buckets.BucketFinds],
+        earlier: Iterable[buckets.VerifiedPairs],
     ) -> tuple[list[Decisions], None]:
-        """Round 1, in one task: every shard's hashes in shard order, with what each
-        partition found, resolved as one corpus; each shard's model is the decisions
+        """Round 2, in one task: every shard's hashes in shard order, with what each
+        partition of the pairs kept, resolved as one corpus; each shard's model is the decisions
         on its documents that say something (a document missing from it is kept as
         it is)."""
         # this task is one of the run's workers: the engine hashes nothing more in other processes
