@@ -91,7 +91,9 @@ def replay(keep: Path) -> list[tuple[str, float, float]]:
     from ingest_plugins.dedup.plugin import DedupStage
 
     from ingest.engine import shards
+    from ingest.engine.run_support import steady_heap
 
+    steady_heap()  # as shards.run_partition does before the task
     with open(keep / TASK_FILE, "rb") as fh:
         root, task = pickle.load(fh)
     folders = [str(folder).replace(root, str(keep), 1) for folder in task.folders]

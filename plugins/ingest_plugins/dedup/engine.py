@@ -90,7 +90,7 @@ _BOTTOM = 4
 #: ... unless that hash is among the smallest of more documents than this (shared page furniture)
 _BOTTOM_MAX_DF = 64
 #: pages whose shingles are looked up among the smallest hashes at once (their sets are held meanwhile)
-_PAGES_LOOKED_UP = 4096
+_PAGES_LOOKED_UP = 1024
 #: Candidate pairs prefiltered at a time (their signatures read together: 4 MB a side).
 _PREFILTER_CHUNK = 8192
 #: Unions made from one chunk of row pairs (their Python ints exist a chunk at a time).
@@ -1937,46 +1937,55 @@ class DedupEngine:
             return min(members, key=lambda m: (self._seq[m], self._ids[m]))
         return min(members, key=lambda m: (self._rank[m], self._ids[m]))
 
-    def _groups(self, n_old: int, n: int) -> dict[int, list[int]]:
-        """root -> rows (ascending) of every component with a new row and at
-        least two members (vectorised: no find() per row)."""
+    def _groups(self, n_old: int, n: int) -> Callable[[], Iterator[list[int]]]:
+        """The rows (ascending) of every component with a new row and at least two
+        members, by root (vectorised: no find() per row), as a function that lists
+        them a group at a time: the rows wait in one array, not in a list each."""
         roots = self._uf.roots(n)
         # a row alone in its component is no group: most rows, left out before any list is made
         shared = np.bincount(roots, minlength=n) > 1
         sel = np.flatnonzero(shared[roots])
-        sel = sel[np.isin(roots[sel], roots[n_old:n][shared[roots[n_old:n]]])]
+        del shared
+        sel = sel[np.isin(roots[sel], roots[n_old:n])]
         r = roots[sel]
+        del roots
         order = np.argsort(r, kind="stable")  # by root, rows ascending within
-        r, rows = r[order], sel[order].tolist()
+        r, rows = r[order], sel[order]
+        del order, sel
         starts = np.flatnonzero(np.concatenate(([True], r[1:] != r[:-1]))) if r.size else r
-        ends = np.append(starts[1:], r.size)
-        return {int(r[a]): rows[a:b] for a, b in zip(starts.tolist(), ends.tolist()) if b - a > 1}
+        bounds = np.append(starts, r.size)
+        del r, starts
+
+        def groups() -> Iterator[list[int]]:
+            for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+                if b - a > 1:
+                    yield rows[a:b].tolist()
+
+        return groups
 
     def _duplicates(self, n_old: int, n: int) -> dict[int, int]:
         """Row -> its survivor for every new duplicate (policies other than
         ``first_seen``): star or transitive clusters of the verified edges."""
         dup_of: dict[int, int] = {}
-        members = self._groups(n_old, n)
+        groups = self._groups(n_old, n)
         star = self.options.clusters == "star"
         if star:
             adj = _adjacency(self._links_now, n)
             # measure every (member, survivor) pair in one batch
             pre = array.array("q")
-            for group in members.values():
-                if len(group) > 1:
-                    s = self._survivor(group, n_old)
-                    for m in group:
-                        if m != s:
-                            pre.extend((m, s))
+            for group in groups():
+                s = self._survivor(group, n_old)
+                for m in group:
+                    if m != s:
+                        pre.extend((m, s))
             self._sims(np.frombuffer(pre, dtype=np.int64).reshape(-1, 2), remember_only=True)
             del pre
-        for group in members.values():
-            if len(group) > 1:
-                if star:
-                    self._star(group, n_old, dup_of, adj)
-                    continue
-                s = self._survivor(group, n_old)
-                dup_of.update((i, s) for i in group if i >= n_old and i != s)
+        for group in groups():
+            if star:
+                self._star(group, n_old, dup_of, adj)
+                continue
+            s = self._survivor(group, n_old)
+            dup_of.update((i, s) for i in group if i >= n_old and i != s)
         return dup_of
 
     def _decide(
