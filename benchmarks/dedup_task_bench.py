@@ -93,7 +93,6 @@ def replay(keep: Path) -> list[tuple[str, float, float]]:
     from ingest.engine import shards
     from ingest.engine.run_support import steady_heap
 
-    steady_heap()  # as shards.run_partition does before the task
     with open(keep / TASK_FILE, "rb") as fh:
         root, task = pickle.load(fh)
     folders = [str(folder).replace(root, str(keep), 1) for folder in task.folders]
@@ -127,7 +126,8 @@ def replay(keep: Path) -> list[tuple[str, float, float]]:
     sampler.start()
     try:
         stage = DedupStage(DedupOptions(), _Context())  # type: ignore[arg-type]
-        models, _ = stage.combine_partition(task.index, pieces, corpus, earlier)
+        with steady_heap():  # as shards.run_partition runs the task
+            models, _ = stage.combine_partition(task.index, pieces, corpus, earlier)
         phases.append(["writing the shards' models", _rss_mb(), time.perf_counter()])
         for model in models:
             pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)

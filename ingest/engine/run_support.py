@@ -4,6 +4,7 @@ large task freed back to the system (after the task, and as it goes)."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
@@ -11,7 +12,7 @@ import gc
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from ingest.engine.document_stage import error_text
 
@@ -40,10 +41,14 @@ def cleanup(step: Callable[[], None], what: str) -> None:
         log.warning("%s failed: %s", what, error_text(exc))
 
 
-#: glibc's ``mallopt`` parameter: the size from which a block gets pages of its own
+#: glibc's ``mallopt`` parameters: the size from which a block gets pages of its own,
+#: and how much free space at the top of the heap it keeps rather than give back
 _M_MMAP_THRESHOLD = -3
-#: glibc's starting value of that size (128 KiB), kept fixed by :func:`steady_heap`
+_M_TRIM_THRESHOLD = -1
+#: glibc's starting value of that size (128 KiB), which :func:`steady_heap` keeps fixed
 MMAP_THRESHOLD = 128 * 1024
+#: the largest value glibc raises it to on its own (32 MiB on 64-bit), set after a steady task
+MMAP_THRESHOLD_MAX = 32 * 1024 * 1024
 
 
 @functools.lru_cache(maxsize=1)
@@ -62,23 +67,41 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return getattr(_libc(), "malloc_trim", None)
 
 
-@functools.lru_cache(maxsize=1)
-def steady_heap() -> bool:
-    """Give every block of ``MMAP_THRESHOLD`` bytes or more pages of its own, in
-    this process from now on, so that freeing one gives its memory back to the
-    system at once; returns whether it could (glibc only).
-
-    glibc starts so, but raises the size each time a large block is freed (up
-    to 32 MB): after that, the arrays of a few MB a task makes and frees come
-    from the C heap, whose free space stays in the process's memory until the
-    task ends. A task that holds large arrays a phase at a time (dedup's
-    resolving task: its columns, then the composite search's table, then the
-    clusters) then peaks at the sum of its phases' leftovers: 387 MB on a
-    million documents against 334-349 with the size fixed."""
+def _mmap_threshold(size: int) -> bool:
+    """Fix the size from which a block gets pages of its own, and keep up to twice
+    that free at the top of the heap (what glibc does as it raises the size on its
+    own: giving back less makes the next blocks fault their pages in again);
+    whether it could (glibc only)."""
     mallopt = getattr(_libc(), "mallopt", None)
-    if mallopt is None:
-        return False
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
+    return (
+        mallopt is not None
+        and bool(mallopt(_M_MMAP_THRESHOLD, size))
+        and bool(mallopt(_M_TRIM_THRESHOLD, 2 * size))
+    )
+
+
+@contextlib.contextmanager
+def steady_heap() -> Iterator[bool]:
+    """While the block runs, every block of ``MMAP_THRESHOLD`` bytes or more gets
+    pages of its own, so that freeing one gives its memory back to the system at
+    once; after it, blocks up to ``MMAP_THRESHOLD_MAX`` come from the C heap
+    again. Yields whether it could (glibc only).
+
+    glibc starts at the small size but raises it each time a large block is
+    freed (up to 32 MB): after that, the arrays of a few MB a task makes and
+    frees come from the C heap, whose free space stays in the process's memory
+    until the task ends. A task that holds large arrays a phase at a time
+    (dedup's resolving task: its columns, then the composite search's table,
+    then the clusters) then peaks at the sum of its phases' leftovers: 387 MB
+    on a million documents against 330 with the size fixed. Not for every task:
+    pages of its own for each array cost the per-document tasks time (hashing
+    for dedup: ~20 us a document more), where the heap's reuse is what is fast."""
+    fixed = _mmap_threshold(MMAP_THRESHOLD)
+    try:
+        yield fixed
+    finally:
+        if fixed:
+            _mmap_threshold(MMAP_THRESHOLD_MAX)
 
 
 def release_memory() -> None:

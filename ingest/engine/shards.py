@@ -236,7 +236,6 @@ def run_shard(task: ShardTask, host: ShardHost) -> dict[str, Any]:
     A document a stage raises on is recorded as that stage's error, as in any
     run; an error reading the input or writing the files fails the task (and
     the run), and leaves no completion record."""
-    steady_heap()  # a worker's large arrays go back to the system when freed
     phase = task.phase
     work = phase_folder(task.folder, phase.number)
     if work.exists():
@@ -420,7 +419,12 @@ def run_partition(task: PartitionTask, host: ShardHost) -> dict[str, Any]:
     last calls ``exchange_partition`` instead and writes what it passes to each
     task of the next round; a task of any round after the first also gets what
     every task of the round before passed it (``earlier``)."""
-    steady_heap()  # a task's phases do not leave their freed arrays in the process's memory
+    # the task's phases do not leave their freed arrays in the worker's memory
+    with steady_heap():
+        return _run_partition(task, host)
+
+
+def _run_partition(task: PartitionTask, host: ShardHost) -> dict[str, Any]:
     ledger = Ledger(keep_records=False)
     stage, ctx = host.corpus_stage(task.stage_id, ledger, planned_inputs=task.planned_inputs)
     stats = ledger.stages[task.stage_id]
