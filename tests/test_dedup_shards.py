@@ -59,9 +59,7 @@ class Texts:
             yield self.items[position]
 
 
-def found_in_partitions(
-    shards: list, options: DedupOptions, partitions: int, docs: object = None
-) -> list[BucketFinds]:
+def found_in_partitions(shards: list, options: DedupOptions, partitions: int) -> list[BucketFinds]:
     """What a sharded run's bucketing and pair rounds find: each shard's keys cut by
     partition and pickled (as they travel), each partition's buckets found over every
     shard and cut for as many pair partitions, each of which keeps its pairs once."""
@@ -111,9 +109,11 @@ def sharded(
     ]
     finds: list | None = None
     if partitions is not None:
-        finds = (verified_in_partitions if verified else found_in_partitions)(
-            shards, options, partitions, docs
-        )  # type: ignore[operator]
+        finds = (
+            verified_in_partitions(shards, options, partitions, docs)
+            if verified
+            else found_in_partitions(shards, options, partitions)
+        )
     engine = DedupEngine(options)
     counts = engine.add_shards(shards, scratch_dir=str(scratch), finds=finds)
     assert counts == [len(shard) for shard in shards]
@@ -221,9 +221,11 @@ def test_buckets_found_in_partitions_are_those_of_one_engine_capped_buckets_too(
     ]
     for verified in (False, True):
         other = DedupEngine(options)
-        finds = (verified_in_partitions if verified else found_in_partitions)(
-            shards, options, partitions, docs
-        )  # type: ignore[operator]
+        finds = (
+            verified_in_partitions(shards, options, partitions, docs)
+            if verified
+            else found_in_partitions(shards, options, partitions)
+        )
         other.add_shards(shards, str(tmp_path), finds=finds)
         decisions = other.resolve(texts=lambda: iter(items), texts_at=Texts(docs))
         assert decisions == listed(plain, False)

@@ -67,8 +67,8 @@ class StageContext:
         shard_folder: in a shard's task, while the stage's ``shard_pass`` runs:
             the shard's folder for this phase, where the stage may write files
             of its own (named after the stage, e.g. ``dedup-signatures.u32``)
-            that its partition tasks read from ``corpus.folders[shard]``; they
-            go with the shard's spool. None anywhere else.
+            that its partition tasks read from ``corpus.stage_folder(shard)``;
+            they go with the shard's spool. None anywhere else.
     """
 
     stage_id: str

@@ -967,18 +967,22 @@ class DedupEngine:
         shard order; iterated twice), the same rows as :meth:`add` on each, and
         return how many documents each shard has.
 
-        ``finds``: what each partition of the shards' band and exact keys found
-        (:func:`buckets.find_in_partition`), or what each task of the pair round
-        verified (:func:`pairs.verify_partition`: then no signature is needed here, and
-        none is written); without it, the keys are bucketed here in one partition
-        (every shard's keys in memory at once: for small inputs).
-        Memory holds a few columns a document; the signatures go to a folder in
-        ``scratch_dir`` (default: the system's temporary folder), removed by
-        :meth:`resolve` or :meth:`close`; no shingle set is held, so
-        :meth:`resolve` needs ``texts_at`` to re-read the candidates' texts.
+        ``finds``: what each task of the pair round verified
+        (:func:`pairs.verify_partition`: a sharded run's), or what each partition of
+        the shards' band and exact keys found (:func:`buckets.find_in_partition`: the
+        pairs are then prefiltered and verified here); without it, the keys are
+        bucketed here in one partition (every shard's keys in memory at once: for
+        small inputs). Memory holds a few columns a document; when the pairs are
+        verified here, the signatures go to a folder in ``scratch_dir`` (default:
+        the system's temporary folder), removed by :meth:`resolve` or
+        :meth:`close`. No shingle set is held, so :meth:`resolve` needs
+        ``texts_at`` to re-read the texts it measures.
         Only for a new engine (no index, nothing added)."""
         if self._ids or self._n_old:
             raise ValueError("add_shards() needs an engine with no documents")
+        verified = [found for found in finds or () if isinstance(found, VerifiedPairs)]
+        if verified and len(verified) != len(finds or ()):
+            raise ValueError("add_shards() takes the bucketing round's finds or the pair round's, not both")
         if finds is None:
             pieces = (cut_buckets(shard, self.bands, self.rows, 1)[0] for shard in shards)
             finds = [find_in_partition(pieces, self.options.max_bucket)]
@@ -1023,12 +1027,7 @@ class DedupEngine:
         self._buckets = BucketStats(int(reps.size))
         self._buckets.largest = max((found.largest for found in finds), default=0)
         self._buckets.capped[slot_of[np.concatenate([found.capped for found in finds])]] = True
-        verified = [found for found in finds if isinstance(found, VerifiedPairs)]
         if verified:
-            if len(verified) != len(finds):
-                raise ValueError(
-                    "add_shards() takes the bucketing round's finds or the pair round's, not both"
-                )
             self._verified = (
                 np.concatenate([found.edges for found in verified]).reshape(-1, 2),
                 np.concatenate([found.jaccard for found in verified]),

@@ -218,9 +218,8 @@ class DedupStage:
         # this task is one of the run's workers: the engine hashes nothing more in other processes
         engine = DedupEngine(self.options, workers=1)
         try:
-            # the signatures wait on disk: beside the shards when the run gives a folder for it
-            scratch = getattr(corpus, "scratch", None)
-            counts = engine.add_shards(pieces, None if scratch is None else str(scratch), finds=list(earlier))
+            # the pairs come verified: no signature is read here
+            counts = engine.add_shards(pieces, finds=list(earlier))
             self._resolve(engine, corpus, columns=True)
         finally:
             engine.close()
