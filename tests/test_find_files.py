@@ -159,13 +159,21 @@ def test_a_sharded_plan_cuts_the_walk_in_order_with_what_it_could_not_read_first
 
 @pytest.mark.parametrize(
     ("files", "per_shard", "sizes"),
-    [(5, 4, [3, 2]), (8, 4, [4, 4]), (9, 4, [4, 3, 2]), (3, 4, [3]), (2001, 2000, [1001, 1000])],
+    [
+        (5, 4, [3, 1, 1]),
+        (8, 4, [4, 2, 1, 1]),
+        (9, 4, [4, 3, 1, 1]),
+        (3, 4, [3]),
+        (2001, 2000, [1001, 500, 250, 250]),
+        (21, 4, [4, 4, 4, 4, 3, 1, 1]),
+    ],
 )
-def test_the_last_two_parts_of_a_plan_share_what_the_full_ones_leave(
+def test_the_last_two_parts_of_a_plan_are_cut_into_smaller_ones(
     tmp_path: Path, files: int, per_shard: int, sizes: list[int]
 ) -> None:
-    """3,620 files in parts of 2,000 made 2,000 and 1,620: two workers waited for the
-    larger in every phase. The order of the files stays the walk's."""
+    """A phase ends with its last shard: 11 equal shards on 2 workers left one idle
+    through the eleventh. The last two parts' files make parts that get smaller (half
+    of what is left, three times, then the rest); the order of the files stays the walk's."""
     from ingest_plugins.text_files import TextFilesOptions, TextFilesSource
 
     for k in range(files):

@@ -247,7 +247,8 @@ def sharded_runs(
 def test_a_sharded_run_on_the_cluster_writes_the_local_runs_files_from_both_nodes(sharded_runs, cluster):
     local, on_ray = sharded_runs["local"], sharded_runs["ray"]
     report = json.loads((on_ray.out / "report.json").read_text(encoding="utf-8"))
-    assert report["shards"]["count"] == DOCS // 40 and report["shards"]["phases"] == 3
+    # 8 shards of 40, the last two's 80 files cut anew into 40, 20, 10 and 10
+    assert report["shards"]["count"] == DOCS // 40 + 2 and report["shards"]["phases"] == 3
     assert report["dropped_by_stage_and_reason"].get("dedup:near_duplicate", 0) > 0
     names = sorted(p.name for p in local.out.glob("*.jsonl"))
     assert names == sorted(p.name for p in on_ray.out.glob("*.jsonl"))

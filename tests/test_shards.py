@@ -309,8 +309,10 @@ def test_a_sharded_run_writes_the_unsharded_records_cut_at_shard_boundaries(corp
     sharded = tmp / "sharded"
     documents = sorted(sharded.glob("documents-*.jsonl"))
     dropped = sorted(sharded.glob("dropped-*.jsonl"))
-    # 47 stories and 2 bad files: 49 inputs, 6 a shard -> 9 shards (the last two share 7: 4 and 3)
-    assert report["shards"] == {"count": 9, "files_per_shard": 6, "phases": 1, "reused": 0}
+    # 47 stories and 2 bad files: 49 inputs, 6 a shard -> 10 shards (the last two's 7 cut
+    # anew into 4, 2 and 1)
+    assert report["shards"] == {"count": 10, "files_per_shard": 6, "phases": 1, "reused": 0}
+    # the last shard holds b/empty.txt alone: dropped, so no documents file of its own
     assert len(documents) == 9 and documents[-1].name == "documents-00008.jsonl"
     assert read_lines(documents) == (tmp / "plain" / "documents.jsonl").read_bytes()
     assert read_lines(dropped) == (tmp / "plain" / "dropped.jsonl").read_bytes()
@@ -368,9 +370,9 @@ def test_a_shard_with_nothing_of_a_kind_writes_no_file_of_it(tmp_path: Path) -> 
     config = write_config(tmp_path, shard_files=2)
     report = run(config, tmp_path / "out", workers=1)
     # shards of 2: [a/001 a/003] [a/005 (error) a/007 (dropped)] [a/009 a/011]
-    # [a/binary.txt b/000] [b/002 b/004] [b/006 b/008] [b/010 b/empty.txt]
+    # [a/binary.txt b/000] [b/002 b/004] [b/006 b/008], the last two's cut anew: [b/010] [b/empty.txt]
     dropped = [Path(p).name for p in report["outputs"]["dropped"]]
-    assert dropped == ["dropped-00001.jsonl", "dropped-00003.jsonl", "dropped-00006.jsonl"]
+    assert dropped == ["dropped-00001.jsonl", "dropped-00003.jsonl", "dropped-00007.jsonl"]
     documents = [Path(p).name[10:15] for p in report["outputs"]["documents"]]
     assert documents == ["00000", "00002", "00003", "00004", "00005", "00006"]
     assert all(os.path.getsize(p) > 0 for p in report["outputs"]["documents"] + report["outputs"]["dropped"])
@@ -450,7 +452,7 @@ def test_a_killed_run_resumes_the_shards_it_had_not_finished(corpus: Path) -> No
     env.pop("SHARD_TEST_KILL_AT")
     resumed = subprocess.run(command, env=env, capture_output=True, text=True, cwd=tmp)
     assert resumed.returncode == 0, resumed.stderr
-    assert "5 of 9 shards done" in resumed.stderr
+    assert "5 of 10 shards done" in resumed.stderr
     second_run = log.read_text().splitlines()
     # only what the finished shards did not hold is processed again
     assert set(first_run) & set(second_run) == set(first_run[29:])  # shard 5's documents
@@ -661,7 +663,7 @@ def test_a_plugins_corpus_stage_runs_over_shards(tmp_path: Path) -> None:
     config = write_config(tmp_path, shard_files=7, stages='[[pipeline]]\nstage = "census"')
     report = run(config, tmp_path / "sharded", workers=2)
     plain = run(config, tmp_path / "plain", shards="off")
-    assert report["shards"] == {"count": 5, "files_per_shard": 7, "phases": 2, "reused": 0}
+    assert report["shards"] == {"count": 7, "files_per_shard": 7, "phases": 2, "reused": 0}
     assert records(tmp_path / "sharded", "documents-") == records(tmp_path / "plain", "documents")
     first = json.loads(records(tmp_path / "plain", "documents")[0])["metadata"]
     # 32 inputs, 2 dropped by the source and 6 by `noting`: 24 reach the census
@@ -680,7 +682,7 @@ def test_a_plugins_corpus_stage_combined_in_partitions_runs_over_shards(tmp_path
     one = run(config, tmp_path / "w1", workers=1)
     assert one["shards"] == two["shards"]
     plain = run(config, tmp_path / "plain", shards="off")
-    assert two["shards"] == {"count": 5, "files_per_shard": 7, "phases": 2, "reused": 0}
+    assert two["shards"] == {"count": 7, "files_per_shard": 7, "phases": 2, "reused": 0}
     kept = records(tmp_path / "plain", "documents")
     assert records(tmp_path / "w2", "documents-") == records(tmp_path / "w1", "documents-") == kept
     counts = [json.loads(line)["metadata"]["ending_alike"] for line in kept]
@@ -711,7 +713,7 @@ def test_a_plugins_corpus_stage_combined_in_rounds_of_partitions_runs_over_shard
     one = run(config, tmp_path / "w1", workers=1)
     two = run(config, tmp_path / "w2", workers=2)
     plain = run(config, tmp_path / "plain", shards="off")
-    assert two["shards"]["count"] == one["shards"]["count"] == 5 and "shards" not in plain
+    assert two["shards"]["count"] == one["shards"]["count"] == 7 and "shards" not in plain
     kept = records(tmp_path / "plain", "documents")
     assert records(tmp_path / "w2", "documents-") == records(tmp_path / "w1", "documents-") == kept
     counts = [json.loads(line)["metadata"]["ending_alike"] for line in kept]
@@ -776,7 +778,7 @@ def test_the_plan_waits_in_the_shards_folder(tmp_path: Path, monkeypatch) -> Non
 
     monkeypatch.setattr(shards.PlannedParts, "write", noted)
     report = run(config, tmp_path / "out", workers=2)
-    assert report["shards"]["count"] == 5 and len(kept) == 1 and len(kept[0]) == 5
+    assert report["shards"]["count"] == 7 and len(kept) == 1 and len(kept[0]) == 7
     assert Path(kept[0].path) == tmp_path / "out" / ".ingest-shards" / "parts.pickle"
     assert not Path(kept[0].path).exists()
     plain = run(config, tmp_path / "plain", shards="off")
@@ -787,13 +789,13 @@ def test_the_plan_waits_in_the_shards_folder(tmp_path: Path, monkeypatch) -> Non
 def test_a_stage_sizes_its_partitions_by_the_inputs_the_run_planned(tmp_path: Path, monkeypatch) -> None:
     """``ctx.planned_inputs`` is the shards times ``shard_files`` in the coordinator and
     in every task (a shard's pass, a partition's combine, a shard applying the models):
-    the stage cuts 7 partitions of 5 shards of 7 files, and writes what ``fit`` makes."""
+    the stage cuts 9 partitions of 7 shards of 7 files, and writes what ``fit`` makes."""
     make_corpus(tmp_path / "in", count=30)
     config = write_config(tmp_path, shard_files=7, stages='[[pipeline]]\nstage = "last_words"')
     monkeypatch.setenv("SHARD_TEST_BY_INPUTS", "1")
     two = run(config, tmp_path / "w2", workers=2)
     plain = run(config, tmp_path / "plain", shards="off")  # no plan: 3 partitions
-    assert two["shards"]["count"] == 5 and "shards" not in plain
+    assert two["shards"]["count"] == 7 and "shards" not in plain
     assert records(tmp_path / "w2", "documents-") == records(tmp_path / "plain", "documents")
     assert not (tmp_path / "w2" / ".ingest-shards").exists()
 
@@ -838,9 +840,9 @@ def test_the_default_pipeline_writes_the_same_shards_for_one_and_two_workers(gen
     tmp = generated.parent
     one = run(generated, tmp / "w1", workers=1)
     two = run(generated, tmp / "w2", workers=2)
-    assert one["shards"] == two["shards"] == {"count": 4, "files_per_shard": 40, "phases": 3, "reused": 0}
+    assert one["shards"] == two["shards"] == {"count": 6, "files_per_shard": 40, "phases": 3, "reused": 0}
     names = sorted(p.name for p in (tmp / "w1").glob("*.jsonl"))
-    assert names == sorted(p.name for p in (tmp / "w2").glob("*.jsonl")) and len(names) == 8
+    assert names == sorted(p.name for p in (tmp / "w2").glob("*.jsonl")) and len(names) == 12
     for name in names:
         assert (tmp / "w1" / name).read_bytes() == (tmp / "w2" / name).read_bytes(), name
     assert two["dropped_by_stage_and_reason"].get("dedup:near_duplicate", 0) > 10
@@ -857,7 +859,7 @@ def test_with_a_bloom_filter_the_sharded_lexicon_is_the_unsharded_one(generated:
     tmp = generated.parent
     sharded = run(generated, tmp / "sharded", workers=2)
     plain = run(generated, tmp / "plain", shards="off", workers=2)
-    assert sharded["shards"]["count"] == 4 and "shards" not in plain
+    assert sharded["shards"]["count"] == 6 and "shards" not in plain
     assert records(tmp / "sharded", "documents-") == records(tmp / "plain", "documents")
     assert sorted(records(tmp / "sharded", "dropped-")) == sorted(records(tmp / "plain", "dropped"))
     assert sharded["dropped_by_stage_and_reason"] == plain["dropped_by_stage_and_reason"]
@@ -868,8 +870,8 @@ def test_with_a_bloom_filter_the_sharded_lexicon_is_the_unsharded_one(generated:
 def test_a_larger_run_counts_its_lexicon_in_more_partitions_and_decides_alike(
     generated: Path, monkeypatch
 ) -> None:
-    """8 partitions for every INPUTS_PER_PARTITIONS planned inputs (here 40: 4 shards of
-    40 files make 32 partitions, each a task): while the counts are exact the lexicon is
+    """8 partitions for every INPUTS_PER_PARTITIONS planned inputs (here 40: 6 shards of
+    40 files make 48 partitions, each a task): while the counts are exact the lexicon is
     the one the unsharded run counts in 8, and the records are the same."""
     from ingest_plugins.boilerplate import lexicon
 
@@ -889,11 +891,11 @@ def test_a_larger_run_counts_its_lexicon_in_more_partitions_and_decides_alike(
     sharded = run(generated, tmp / "sharded", workers=2)
     names = written.read_text(encoding="utf-8").split()
     assert sorted(n for n in names if n.startswith("models-0-")) == [
-        f"models-0-{p:04d}.pickle" for p in range(32)
+        f"models-0-{p:04d}.pickle" for p in range(48)
     ]
-    assert names.count("pieces.pickle") == 8  # the lexicon's and dedup's, of each of 4 shards
+    assert names.count("pieces.pickle") == 12  # the lexicon's and dedup's, of each of 6 shards
     plain = run(generated, tmp / "plain", shards="off", workers=2)
-    assert sharded["shards"]["count"] == 4
+    assert sharded["shards"]["count"] == 6
     assert records(tmp / "sharded", "documents-") == records(tmp / "plain", "documents")
     assert sharded["dropped_by_stage_and_reason"] == plain["dropped_by_stage_and_reason"]
     removed = sum(b'"rule":"lexicon"' in line for line in records(tmp / "plain", "documents"))
@@ -928,10 +930,10 @@ def test_a_run_killed_after_a_combine_resumes_the_phases_it_had_not_finished(gen
     env.pop("SHARD_TEST_KILL_AT")
     resumed = subprocess.run(command, env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    # phase 0 of the 4 shards and phase 1 of the first 2 were done
-    assert "0 of 4 shards done (6 of 12 shard phases)" in resumed.stderr
+    # phase 0 of the 6 shards and phase 1 of the first 2 were done
+    assert "0 of 6 shards done (8 of 18 shard phases)" in resumed.stderr
     assert victim in log.read_text().splitlines()
-    assert len(log.read_text().splitlines()) < 150 / 2  # shards 2 and 3 only
+    assert len(log.read_text().splitlines()) < 150 / 2  # shards 2 to 5 only (70 files)
     assert_same_files(fresh, tmp / "out", tmp / "fresh")
 
 
@@ -960,7 +962,7 @@ def test_report_html_of_a_sharded_run_is_the_page_its_files_make(generated: Path
 
     tmp = generated.parent
     report = run(generated, tmp / "out", workers=2)
-    assert report["shards"]["count"] == 4
+    assert report["shards"]["count"] == 6
     from_files = write_html_report(tmp / "out", path=tmp / "from-files.html")
     assert (tmp / "out" / "report.html").read_bytes() == from_files.read_bytes()
     assert "near_duplicate" in from_files.read_text(encoding="utf-8")
@@ -1023,7 +1025,7 @@ def test_ingest_check_says_whether_and_how_a_run_is_sharded(corpus: Path, capsys
     from ingest.cli import main
 
     assert main(["check", "-c", str(corpus)]) == 0
-    assert "  run     sharded: 9 shards of up to 6 files, 1 phase\n" in capsys.readouterr().out
+    assert "  run     sharded: 10 shards of up to 6 files, 1 phase\n" in capsys.readouterr().out
     assert main(["check", "-c", str(corpus), "--set", "run.shard_files=100"]) == 0
     assert "not sharded: the input fits in one shard ([run] shard_files = 100)" in capsys.readouterr().out
     assert main(["check", "-c", str(corpus), "--set", "run.keep_drop_records=true"]) == 0
@@ -1102,11 +1104,11 @@ def test_the_progress_line_follows_the_phases(generated: Path) -> None:
         stage_progress=lambda *args: seen.append(args),
         progress=lambda ledger: counts.append(ledger.kept_count),
     )
-    shard_lines = [(phase, done) for what, phase, done, total in seen if what == "shards" and total == 4]
-    assert shard_lines[:5] == [("phase 1 of 3 (header, boilerplate)", n) for n in range(5)]
-    assert ("phase 2 of 3 (boilerplate, noting, dedup)", 4) in shard_lines
+    shard_lines = [(phase, done) for what, phase, done, total in seen if what == "shards" and total == 6]
+    assert shard_lines[:7] == [("phase 1 of 3 (header, boilerplate)", n) for n in range(7)]
+    assert ("phase 2 of 3 (boilerplate, noting, dedup)", 6) in shard_lines
     assert ("phase 3 of 3 (dedup)", 0) in shard_lines
-    assert len(counts) == 4 and counts == sorted(counts) and counts[-1] == pipeline.report["kept"]
+    assert len(counts) == 6 and counts == sorted(counts) and counts[-1] == pipeline.report["kept"]
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
@@ -1142,9 +1144,17 @@ def _part_lines(folder: Path, part) -> list[bytes]:
 
 @pytest.mark.parametrize(
     ("files", "per_part", "sizes"),
-    [([5], 4, [3, 2]), ([3, 3], 4, [3, 3]), ([9], 4, [4, 3, 2]), ([8], 4, [4, 4]), ([2, 1, 4], 3, [3, 2, 2])],
+    [
+        ([5], 4, [3, 1, 1]),
+        ([3, 3], 4, [3, 2, 1]),
+        ([9], 4, [4, 3, 1, 1]),
+        ([8], 4, [4, 2, 1, 1]),
+        ([2, 1, 4], 3, [3, 2, 1, 1]),
+        ([1, 1, 1, 1, 1, 1, 1, 1, 1], 4, [4, 3, 1, 1]),
+        ([20], 6, [6, 6, 4, 2, 1, 1]),
+    ],
 )
-def test_the_last_two_jsonl_parts_share_what_the_full_ones_leave(
+def test_the_last_two_jsonl_parts_are_cut_into_smaller_ones(
     tmp_path: Path, files: list[int], per_part: int, sizes: list[int]
 ) -> None:
     """As the text_files source's: the lines in order, each where its file has it, and the
@@ -1182,7 +1192,7 @@ def test_jsonl_parts_with_a_file_read_whole_are_left_as_cut(tmp_path: Path) -> N
 
 
 def test_a_jsonl_input_cut_anew_at_its_end_writes_the_unsharded_records(tmp_path: Path) -> None:
-    """9 lines by 4: shards of 4, 3 and 2 lines (the last two cut anew in the file), whose
+    """9 lines by 4: shards of 4, 3, 1 and 1 lines (the last two cut anew in the file), whose
     records in order are the unsharded run's, and whose drop records name the right lines."""
     folder = tmp_path / "in"
     folder.mkdir()
@@ -1194,7 +1204,7 @@ def test_a_jsonl_input_cut_anew_at_its_end_writes_the_unsharded_records(tmp_path
     config = helpers_config(tmp_path, ["header"], 'type = "jsonl_files"\npath = "in"', 4)
     sharded = run(config, tmp_path / "sharded", workers=2)
     plain = run(config, tmp_path / "plain", shards="off")
-    assert sharded["shards"]["count"] == 3 and sharded["dropped"] == plain["dropped"] == 1
+    assert sharded["shards"]["count"] == 4 and sharded["dropped"] == plain["dropped"] == 1
     assert records(tmp_path / "sharded", "documents-") == records(tmp_path / "plain", "documents")
     assert records(tmp_path / "sharded", "dropped-") == records(tmp_path / "plain", "dropped")
     assert b'"a.jsonl:8"' in b"".join(records(tmp_path / "sharded", "dropped-"))

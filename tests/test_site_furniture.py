@@ -329,7 +329,8 @@ def test_over_shards_a_block_on_a_few_pages_of_a_big_site_is_marked_as_in_one_ru
             ]
             for r in records
         }
-    assert len(list((tmp_path / "sharded").glob("documents-*.jsonl"))) == 3
+    # 60 pages: two shards of 20, the last two's 40 cut anew into 20, 10, 5 and 5
+    assert len(list((tmp_path / "sharded").glob("documents-*.jsonl"))) == 5
     assert marked["on"] == marked["off"]
     assert marked["on"]["harbour-garden/short3.txt"] == [BIO]
 

@@ -104,8 +104,8 @@ class RunOptions:
         default=2_000,
         validator=attrs.validators.ge(1),
         metadata={
-            "help": "input files per shard (lines for jsonl_files); the last two shards share what the "
-            "full ones leave"
+            "help": "input files per shard (lines for jsonl_files); the files of the last two are cut "
+            "anew into shards that get smaller (half of what is left, three times, then the rest)"
         },
     )
     #: Where per-document stages and corpus-stage work run: "local" or "ray".

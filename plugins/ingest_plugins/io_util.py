@@ -79,6 +79,28 @@ class DecodeFailure(ValueError):
 # -- compression -----------------------------------------------------------
 
 
+#: How many shards the inputs of a plan's last two parts are cut into anew (see :func:`tail_sizes`).
+TAIL_SHARDS = 4
+
+
+def tail_sizes(total: int) -> list[int]:
+    """How a sharded source cuts anew the ``total`` inputs of its plan's last two parts:
+    the larger half of what is left, three times, then the rest, no empty one (3,620
+    files: 1,810, 905, 453 and 452; 9 lines: 5, 2, 1 and 1). A phase ends when its
+    last shard does: with shards that get smaller at the end, the workers that finish
+    first wait for a fraction of a shard, where 11 equal shards on 2 workers kept one
+    of them idle through the eleventh (about 8% of the run on 21,720 pages)."""
+    sizes: list[int] = []
+    left = total
+    while left and len(sizes) < TAIL_SHARDS - 1:
+        take = left - left // 2
+        sizes.append(take)
+        left -= take
+    if left:
+        sizes.append(left)
+    return sizes
+
+
 def compression_of(name: str) -> str | None:
     """``"gzip"``, ``"bz2"``, ``"xz"``, ``"zstd"`` from a file name's suffix, else None."""
     for suffix, compression in COMPRESSION_SUFFIXES.items():

@@ -497,9 +497,10 @@ class JsonlFilesSource:
         """The input cut into parts of about ``lines_per_shard`` lines, in reading
         order (a sharded run reads each with :meth:`read_shard`): a file is cut where
         a line ends, found by a quick pass over its bytes; a compressed file, or one
-        at a URL, is read whole by the part it is in (and closes it). The last two
-        parts share what the full ones leave when their lines are all counted (5
-        lines in parts of 4: 3 and 2), as the ``text_files`` source's do. What the
+        at a URL, is read whole by the part it is in (and closes it). The lines of
+        the last two parts are cut anew into smaller parts when they are all counted
+        (:func:`~ingest_plugins.io_util.tail_sizes`; 9 lines in parts of 4: 4, 3, 1
+        and 1), as the ``text_files`` source's files are. What the
         folder walk could not read goes with the first part. No file: no part."""
         entries, skipped = self._entries()
         parts: list[JsonlPart] = []
@@ -541,22 +542,20 @@ class JsonlFilesSource:
         if ranges:
             close()
         if len(parts) >= 2:
-            self._share_last_two(parts, counts, lines_per_shard)
+            self._cut_tail(parts, counts)
         return parts
 
-    def _share_last_two(self, parts: list[JsonlPart], counts: list[list[int | None]], per_part: int) -> None:
-        """Cut the lines of the last two parts anew, half each (the first the larger
-        half), when the last one is short and every line of both is counted (local
-        files, not compressed); ``counts``: the lines of each range of the two."""
+    def _cut_tail(self, parts: list[JsonlPart], counts: list[list[int | None]]) -> None:
+        """Cut the lines of the last two parts anew into parts that get smaller
+        (:func:`~ingest_plugins.io_util.tail_sizes`), when every line of both is
+        counted (local files, not compressed); ``counts``: the lines of each range of
+        the two."""
         merged: list[tuple[str, int, int, int]] = []
         lines: list[int] = []
-        last = 0  # the lines of the last part
         for part, part_counts in zip(parts[-2:], counts):
-            last = 0
             for (relative, start, end, first_line), count in zip(part.ranges, part_counts):
                 if count is None:
                     return  # a file read whole: its lines are only guessed
-                last += count
                 if merged and merged[-1][0] == relative and merged[-1][2] == start:
                     # the same file, where the part before stopped: one range again
                     merged[-1] = (relative, merged[-1][1], end, merged[-1][3])
@@ -564,25 +563,23 @@ class JsonlFilesSource:
                 else:
                     merged.append((relative, start, end, first_line))
                     lines.append(count)
-        if last >= per_part:
-            return  # the last part is full
-        total = sum(lines)
-        half, before = (total + 1) // 2, 0
-        for k, ((relative, start, end, first_line), count) in enumerate(zip(merged, lines)):
-            if before + count < half:
-                before += count
-                continue
-            take = half - before
-            first, second = merged[:k], merged[k + 1 :]
-            if take == count:
-                first.append(merged[k])
-            else:
+        cut: list[list[tuple[str, int, int, int]]] = [[]]
+        sizes = io_util.tail_sizes(sum(lines))
+        need = sizes[0]
+        for (relative, start, end, first_line), count in zip(merged, lines):
+            while count > need:  # the range goes on into the next part: cut where a line ends
                 path = self.root if self.root.is_file() else self.root / relative
-                _, cut, _, _ = next(_line_ranges(path, take, take, start))
-                first.append((relative, start, cut, first_line))
-                second.insert(0, (relative, cut, end, first_line + take))
-            parts[-2:] = [attrs.evolve(parts[-2], ranges=tuple(first)), JsonlPart(tuple(second))]
-            return
+                _, at, _, _ = next(_line_ranges(path, need, need, start))
+                cut[-1].append((relative, start, at, first_line))
+                start, first_line, count = at, first_line + need, count - need
+                cut.append([])
+                need = sizes[len(cut) - 1]
+            cut[-1].append((relative, start, end, first_line))
+            need -= count
+            if need == 0 and len(cut) < len(sizes):
+                cut.append([])
+                need = sizes[len(cut) - 1]
+        parts[-2:] = [attrs.evolve(parts[-2], ranges=tuple(cut[0]))] + [JsonlPart(tuple(r)) for r in cut[1:]]
 
     def _estimated_lines(self, path: Path | str, compressed: bool, lines_per_shard: int) -> int:
         """About how many lines a file read whole holds, from its size (about a

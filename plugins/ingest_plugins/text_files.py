@@ -195,8 +195,9 @@ class TextFilesSource:
 
     def plan(self, files_per_shard: int) -> list[FilesPart]:
         """The matching files cut into parts of ``files_per_shard`` files, in
-        reading order, the last two sharing what the others leave (5 files in
-        parts of 4: 3 and 2): a sharded run reads each with :meth:`read_shard`. What
+        reading order, the files of the last two cut anew into smaller parts
+        (:func:`~ingest_plugins.io_util.tail_sizes`; 9 files in parts of 4: 4, 3,
+        1 and 1): a sharded run reads each with :meth:`read_shard`. What
         the folder walk could not read goes with the first part, where
         ``__iter__`` records it, so the shards' records in order are this
         source's records. No file: no part.
@@ -216,12 +217,14 @@ class TextFilesSource:
         parts = []
         while chunk := list(itertools.islice(found, files_per_shard)):
             parts.append(FilesPart("\0".join(chunk)))
-        if len(parts) >= 2 and len(chunk := parts[-1].files) < files_per_shard:
-            # the last two parts share what the full ones leave: no shard far smaller than
-            # the one before it, which the workers would otherwise wait for in every phase
-            chunk = parts[-2].files + chunk
-            half = (len(chunk) + 1) // 2
-            parts[-2:] = [FilesPart("\0".join(chunk[:half])), FilesPart("\0".join(chunk[half:]))]
+        if len(parts) >= 2:
+            # the last two parts' files in parts that get smaller: the workers that finish
+            # a phase first wait for a small one, not for a whole shard
+            tail, start = parts[-2].files + parts[-1].files, 0
+            parts[-2:] = []
+            for size in io_util.tail_sizes(len(tail)):
+                parts.append(FilesPart("\0".join(tail[start : start + size])))
+                start += size
         if parts:
             # what the walk could not read goes with the first part (known once it ends)
             parts[0] = attrs.evolve(parts[0], skipped=tuple(skipped()))
