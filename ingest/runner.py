@@ -62,6 +62,10 @@ from ingest.host.config import (
 from ingest.host.plugin_manager import PluginHost
 from ingest.sharded_run import MessageCallback, ProgressCallback, ShardedRun
 
+#: The hidden file in the output folder a sharded run's plan is written to, before the run
+#: moves it into its shards folder.
+PLAN_TEMP_PREFIX = ".ingest-plan-"
+
 log = logging.getLogger("ingest")
 
 #: What a corpus-level stage needs to run over shards (see docs/hooks.md).
@@ -390,18 +394,23 @@ class Pipeline:
             self._discard_other_engine(sink, sharded=parts is not None, say=say)
         except BaseException:
             sink.abort()
+            if parts is not None:
+                parts.discard()
             raise
         if parts is not None:
             keys = callable(getattr(source, "shard_keys", None))
-            return ShardedRun(self).run(
-                parts,
-                sink,
-                ledger,
-                progress=progress,
-                restart=restart,
-                say=on_message or log.warning,
-                keys=keys,
-            )
+            try:
+                return ShardedRun(self).run(
+                    parts,
+                    sink,
+                    ledger,
+                    progress=progress,
+                    restart=restart,
+                    say=on_message or log.warning,
+                    keys=keys,
+                )
+            finally:
+                parts.discard()  # the plan's temporary file, if the run stopped before it moved it
         try:
             checkpoint = self._checkpointer(sink, ledger, restart=restart, say=on_message or log.warning)
         except BaseException:
@@ -443,18 +452,24 @@ class Pipeline:
 
     # -- sharded runs (see ingest.engine.shards) ------------------------------
 
-    def _shard_parts(self, source: Any, sink: Any) -> list[Any] | None:
+    def _shard_parts(self, source: Any, sink: Any) -> shards.PlannedParts | None:
         """The source's parts of the input when this run is sharded, else None
         (see :meth:`_shard_decision`); ``[run] shards = "on"`` with a run that
         cannot be sharded is a :class:`ConfigError` saying why."""
         parts, why, blocked = self._shard_decision(source, sink)
         if blocked and self.config.run.shards == "on":
             raise ConfigError(f'{self.path or "<config>"}: [run] shards = "on": {why}')
+        assert parts is None or isinstance(parts, shards.PlannedParts)  # kept, not counted
         return parts
 
-    def _shard_decision(self, source: Any, sink: Any) -> tuple[list[Any] | None, str, bool]:
+    def _shard_decision(
+        self, source: Any, sink: Any, *, count_only: bool = False
+    ) -> tuple[Sequence[Any] | None, str, bool]:
         """Whether this run is sharded: the source's parts of the input, or None;
         why not, in words; and whether that is because the pipeline cannot be sharded.
+        The parts wait in a temporary file beside the sink's shards folder
+        (:class:`~ingest.engine.shards.PlannedParts`); ``count_only``: they are
+        counted, not kept (a range of their number).
 
         ``[run] shards = "auto"`` shards when the source can plan (``plan`` and
         ``read_shard``), the sink can write shards (``shard_writer``), every
@@ -468,13 +483,38 @@ class Pipeline:
         if why is not None:
             return None, why, True
         files = self.config.run.shard_files
-        parts = list(source.plan(files))
-        release_memory()  # the folder walk's list of every file: workers forked later need not hold it
-        if not parts:
-            return None, "no input", False
-        if len(parts) < 2 and mode == "auto":
+        parts: Sequence[Any]
+        if count_only:
+            parts = range(sum(1 for _ in source.plan(files)))
+        else:
+            parts = self._write_plan(source.plan(files), Path(sink.shards_dir).parent)
+        release_memory()  # what the folder walk held: workers forked later need not hold it
+        if not parts or (len(parts) < 2 and mode == "auto"):
+            if isinstance(parts, shards.PlannedParts):
+                parts.discard()
+            if not parts:
+                return None, "no input", False
             return None, f"the input fits in one shard ([run] shard_files = {files})", False
         return parts, "", False
+
+    @staticmethod
+    def _write_plan(plan: Iterable[Any], folder: Path) -> shards.PlannedParts:
+        """The source's plan written to a hidden temporary file in ``folder`` (the output
+        folder, or its local staging folder) as the source lists it: the ``ingest run``
+        process never holds it (a million files' parts were ~18 MB); a sharded run moves
+        it into its shards folder once it has decided what the shards folder holds.
+        One left by a run that died (the output folder is one run's at a time) goes."""
+        for stale in folder.glob(f"{PLAN_TEMP_PREFIX}*.pickle"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+        fd, path = tempfile.mkstemp(prefix=PLAN_TEMP_PREFIX, suffix=".pickle", dir=folder)
+        os.close(fd)
+        try:
+            return shards.PlannedParts.write(path, plan, temporary=True)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
 
     def sharding(self) -> str:
         """How a run of this config would go, in words, for ``ingest check``:
@@ -486,7 +526,7 @@ class Pipeline:
         ctx = self._context(SOURCE_STAGE, source_cfg.name, source_cfg.registered.plugin.name, Ledger())
         source = source_cfg.spec.factory(source_cfg.options, ctx)
         # the sink's class says what it can do (the sink itself would take the output folder)
-        parts, why, _blocked = self._shard_decision(source, sink_cfg.spec.factory)
+        parts, why, _blocked = self._shard_decision(source, sink_cfg.spec.factory, count_only=True)
         if parts is None:
             return f"not sharded: {why}"
         phases = len(shards.phases_of([(s.id, s.per_document) for s in self.config.stages if s.enabled]))

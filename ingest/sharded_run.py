@@ -146,10 +146,13 @@ class ShardedRun:
             done, combined = self._shard_resume(root, parts, len(phases), restart=restart, say=say)
             # the plan waits in the shards folder, a part read as its shard's first task goes:
             # neither this process nor the workers forked from it hold it (a million files: ~18 MB)
-            planned = shards.PlannedParts.write(root / shards.PARTS_NAME, parts)
-            if isinstance(parts, list):
-                parts.clear()  # the caller's list too
-            parts = planned
+            if isinstance(parts, shards.PlannedParts):
+                parts.move(root / shards.PARTS_NAME)  # written as the source listed it
+            else:
+                planned = shards.PlannedParts.write(root / shards.PARTS_NAME, parts)
+                if isinstance(parts, list):
+                    parts.clear()  # the caller's list too
+                parts = planned
             release_memory()
             sink.begin_shards()
             folders = [shards.shard_folder(root, index) for index in range(len(parts))]

@@ -143,18 +143,29 @@ def test_the_walk_gives_the_files_in_sorted_order_as_it_finds_them(tree: Path, m
     assert [s.relative for s in walk.scan([]).skipped] == ["broken.txt", "link-to-sub/", "loop/"]
 
 
-def test_a_sharded_plan_cuts_the_walk_in_order_with_what_it_could_not_read_first(tree: Path) -> None:
+def test_a_sharded_plan_cuts_the_walk_in_order_with_what_it_could_not_read_first(
+    tree: Path, tmp_path: Path
+) -> None:
+    """The plan is a generator (a run writes its parts to disk as they come): what the
+    walk could not read comes with the first part, which the generator returns
+    completed at its end; the list and the plan written to disk both have it."""
     from ingest_plugins.text_files import TextFilesOptions, TextFilesSource
 
+    from ingest.engine.shards import PlannedParts, plan_digest, planned_list
+
     source = TextFilesSource(TextFilesOptions(path=str(tree), include=["**/*.txt"]), ctx=None)  # type: ignore[arg-type]
-    parts = source.plan(3)
+    parts = planned_list(source.plan(3))
     expected = io_util.scan(tree, ["**/*.txt"])
     assert [name for part in parts for name in part.files] == expected.files
-    sizes = [len(part.files) for part in parts]
-    assert sizes[:-2] == [3] * (len(parts) - 2) and 0 <= sizes[-2] - sizes[-1] <= 1
+    cut = [min(3, len(expected.files) - k) for k in range(0, len(expected.files), 3)]  # parts of 3
+    assert len(cut) > 2  # the last two's files cut anew:
+    assert [len(part.files) for part in parts] == cut[:-2] + io_util.tail_sizes(sum(cut[-2:]))
     assert parts[0].skipped == tuple(expected.skipped) and expected.skipped
     assert all(not part.skipped for part in parts[1:])
-    assert source.plan(100)[0].files == expected.files
+    written = PlannedParts.write(tmp_path / "plan.pickle", source.plan(3))
+    assert list(written) == parts and written[0].skipped == parts[0].skipped
+    assert written.digest == plan_digest(parts)
+    assert planned_list(source.plan(100))[0].files == expected.files
 
 
 @pytest.mark.parametrize(
@@ -176,9 +187,11 @@ def test_the_last_two_parts_of_a_plan_are_cut_into_smaller_ones(
     of what is left, three times, then the rest); the order of the files stays the walk's."""
     from ingest_plugins.text_files import TextFilesOptions, TextFilesSource
 
+    from ingest.engine.shards import planned_list
+
     for k in range(files):
         (tmp_path / f"{k:05d}.txt").write_text("text", encoding="utf-8")
     source = TextFilesSource(TextFilesOptions(path=str(tmp_path)), ctx=None)  # type: ignore[arg-type]
-    parts = source.plan(per_shard)
+    parts = planned_list(source.plan(per_shard))
     assert [len(part.files) for part in parts] == sizes
     assert [name for part in parts for name in part.files] == [f"{k:05d}.txt" for k in range(files)]

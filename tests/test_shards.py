@@ -764,16 +764,17 @@ def test_a_round_that_fails_or_passes_on_too_little_fails_the_run_naming_it(
 
 
 def test_the_plan_waits_in_the_shards_folder(tmp_path: Path, monkeypatch) -> None:
-    """The coordinator keeps the source's parts in the shards folder while the run
-    goes (read a part at a time), not in memory: the caller's list is emptied; the
-    file goes with the folder when the run completes."""
+    """The coordinator writes the source's parts to a file as the source lists them
+    (a temporary one: the run's output folder is not decided yet), moves it into the
+    shards folder and reads a part at a time from it while the run goes; the file goes
+    with the folder when the run completes."""
     make_corpus(tmp_path / "in", count=30)
     config = write_config(tmp_path, shard_files=7, stages='[[pipeline]]\nstage = "last_words"')
     kept: list[shards.PlannedParts] = []
     write = shards.PlannedParts.write
 
-    def noted(path, parts):
-        kept.append(write(path, parts))
+    def noted(path, parts, **options):
+        kept.append(write(path, parts, **options))
         return kept[-1]
 
     monkeypatch.setattr(shards.PlannedParts, "write", noted)
@@ -784,6 +785,32 @@ def test_the_plan_waits_in_the_shards_folder(tmp_path: Path, monkeypatch) -> Non
     plain = run(config, tmp_path / "plain", shards="off")
     assert "shards" not in plain
     assert records(tmp_path / "out", "documents-") == records(tmp_path / "plain", "documents")
+
+
+def test_the_plans_temporary_file_goes_whatever_the_run_decides(tmp_path: Path) -> None:
+    """The plan is written, as the source lists it, to a hidden file in the output folder
+    before the run knows whether it is sharded: it is gone after a sharded run, after a
+    run that fits in one shard and after one that failed; ``ingest check`` only counts
+    the shards; one left by a run that died goes with the next run."""
+    from ingest import RunError
+
+    make_corpus(tmp_path / "in", count=30)
+    config = write_config(tmp_path, shard_files=7)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / ".ingest-plan-dead.pickle").write_bytes(b"left by a run that was killed")
+
+    def plans(folder: Path) -> list[str]:
+        return sorted(p.name for p in folder.rglob("*plan*.pickle"))
+
+    assert run(config, out, workers=2)["shards"]["count"] == 7
+    assert plans(out) == []
+    assert "shards" not in run(config, tmp_path / "one", shard_files=100) and plans(tmp_path / "one") == []
+    check = Pipeline.from_toml(config, output=tmp_path / "check").sharding()
+    assert check.startswith("sharded: 7 shards") and not (tmp_path / "check").exists()
+    with pytest.raises(RunError, match="max_error_rate = 0"):  # a/005.txt raises in `noting`
+        Pipeline.from_toml(config, output=tmp_path / "failed", overrides=["run.max_error_rate=0"]).run()
+    assert plans(tmp_path / "failed") == []
 
 
 def test_a_stage_sizes_its_partitions_by_the_inputs_the_run_planned(tmp_path: Path, monkeypatch) -> None:

@@ -83,7 +83,11 @@ class Source(Protocol):
       reads independent inputs may also offer ``plan(files_per_shard)``, the
       input cut into parts (picklable, plain data with a stable ``repr``: a
       part's ``repr`` tells a resumed run whether the input changed), fixed by
-      the input alone and in reading order, and ``read_shard(part)``, which
+      the input alone and in reading order: a list, or a generator that yields
+      them as it lists the input (the run writes them to disk as they come) and
+      may ``return`` its first part completed, for what only the end of the
+      listing tells (see :class:`ingest.engine.shards.PlannedParts`); and
+      ``read_shard(part)``, which
       yields and records exactly what ``__iter__`` does for that part. Shard
       tasks call ``read_shard`` on their own copy of the source, built in their
       process with a context of their own. ``text_files`` does this.

@@ -117,9 +117,10 @@ ROUND_SCRATCH_NAME = "scratch-{}-r{}-{:04d}"
 PLAN_NAME = "plan.json"
 #: The source's parts, packed (see :class:`PlannedParts`).
 PARTS_NAME = "parts.pickle"
-#: Version of the completion records and of what the shards keep beside them (4: the
-#: built-in stages' pieces and stage files as of 2026-12-07); others are not resumed.
-FORMAT = 4
+#: Version of the completion records and of what the shards keep beside them (5: plans
+#: that end in smaller shards, their digest written first part last, as of 2026-12-07);
+#: others are not resumed.
+FORMAT = 5
 
 
 @attrs.frozen
@@ -914,12 +915,26 @@ def write_model(folder: str | os.PathLike[str], number: int, model: Any) -> None
 
 
 def plan_digest(parts: Sequence[Any]) -> str:
-    """A checksum of the planned parts (their ``repr``: the sources' parts are attrs classes)."""
+    """A checksum of the planned parts (their ``repr``: the sources' parts are attrs
+    classes): of the first part, then of the rest (a plan written as it is listed
+    knows its first part last; see :meth:`PlannedParts.write`)."""
     if isinstance(parts, PlannedParts):
         return parts.digest
+    rest = hashlib.sha256()
+    for part in itertools.islice(parts, 1, None):
+        _note_part(rest, part)
+    return _plan_digest(parts[0] if len(parts) else _NO_PART, rest)
+
+
+#: what :func:`_plan_digest` is given for the first part of a plan without parts
+_NO_PART = object()
+
+
+def _plan_digest(first: Any, rest: Any) -> str:
     digest = hashlib.sha256()
-    for part in parts:
-        _note_part(digest, part)
+    if first is not _NO_PART:
+        _note_part(digest, first)
+    digest.update(rest.hexdigest().encode("ascii"))
     return digest.hexdigest()
 
 
@@ -928,27 +943,88 @@ def _note_part(digest: Any, part: Any) -> None:
     digest.update(b"\0")
 
 
+def planned_list(plan: Iterable[Any]) -> list[Any]:
+    """A source's plan as a list: a list as it is; a generator's parts, its first part
+    replaced by what the generator returns, if anything (see :meth:`PlannedParts.write`)."""
+    if isinstance(plan, list):
+        return plan
+    parts: list[Any] = []
+    first = _drain(iter(plan), parts.append)
+    if first is not None and parts:
+        parts[0] = first
+    return parts
+
+
+def _drain(parts: Iterator[Any], take: Callable[[Any], None]) -> Any:
+    """Pass every part of ``parts`` to ``take``; what a generator returned at its end (or None)."""
+    while True:
+        try:
+            part = next(parts)
+        except StopIteration as end:
+            return end.value
+        take(part)
+
+
 class PlannedParts(Sequence[Any]):
     """The source's parts of a sharded run (its plan) in a packed file instead of in
-    memory: a part is read when its shard's first task is handed out. A million
-    files' plan held ~18 MB in the ``ingest run`` process, and in every worker
-    process forked from it."""
+    memory: written as the source lists them, a part read when its shard's first task
+    is handed out. A million files' plan held ~18 MB in the ``ingest run`` process
+    while it was made, and in every worker process forked from it.
 
-    def __init__(self, path: str, count: int, digest: str) -> None:
+    The first part is written last (the file holds parts 1, 2, ..., then part 0): a
+    source's plan may be a generator that gives back (``return``) its first part completed
+    once the listing ends (``text_files``: with what the folder walk could not read,
+    which only the end of the walk tells), so that no part waits in memory but that one."""
+
+    def __init__(self, path: str, count: int, digest: str, *, temporary: bool = False) -> None:
         self.path, self.size, self.digest = path, count, digest
+        #: written where the run's output folder is not yet known (see :meth:`move`)
+        self.temporary = temporary
 
     @classmethod
-    def write(cls, path: str | os.PathLike[str], parts: Iterable[Any]) -> PlannedParts:
-        """Keep ``parts`` in ``path`` (and their :func:`plan_digest`)."""
-        digest = hashlib.sha256()
+    def write(
+        cls, path: str | os.PathLike[str], parts: Iterable[Any], *, temporary: bool = False
+    ) -> PlannedParts:
+        """Keep ``parts`` in ``path`` (and their :func:`plan_digest`), one in memory at a
+        time but the first; a generator may return a completed first part at its end."""
+        rest = hashlib.sha256()
+        first: list[Any] = []
+        count = 0
 
-        def noted() -> Iterator[Any]:
-            for part in parts:
-                _note_part(digest, part)
+        # the parts after the first go to the file as they come; the first waits
+        def written() -> Iterator[Any]:
+            nonlocal count
+            iterator = iter(parts)
+            while True:
+                try:
+                    part = next(iterator)
+                except StopIteration as end:
+                    if end.value is not None and first:
+                        first[0] = end.value
+                    break
+                count += 1
+                if count == 1:
+                    first.append(part)
+                    continue
+                _note_part(rest, part)
                 yield part
+            if first:
+                yield first[0]
 
-        count = write_packed(path, noted())
-        return cls(str(path), count, digest.hexdigest())
+        write_packed(path, written())
+        return cls(str(path), count, _plan_digest(first[0] if first else _NO_PART, rest), temporary=temporary)
+
+    def move(self, path: str | os.PathLike[str]) -> None:
+        """Move the file to ``path`` (the shards folder, once the run knows it)."""
+        shutil.move(self.path, path)
+        self.path, self.temporary = str(path), False
+
+    def discard(self) -> None:
+        """Remove the file if it is still where it was first written (temporary)."""
+        if self.temporary:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+            self.temporary = False
 
     def __len__(self) -> int:
         return self.size
@@ -956,10 +1032,17 @@ class PlannedParts(Sequence[Any]):
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):
             return [self[k] for k in range(*index.indices(self.size))]
-        return read_item(self.path, index if index >= 0 else index + self.size)
+        if index < 0:
+            index += self.size
+        if not 0 <= index < self.size:
+            raise IndexError(f"{self.path}: no part {index} (the plan has {self.size})")
+        return read_item(self.path, (index - 1) % self.size)  # part 0 is the file's last
 
     def __iter__(self) -> Iterator[Any]:
-        return read_items(self.path)
+        if not self.size:
+            return
+        yield self[0]
+        yield from itertools.islice(read_items(self.path), self.size - 1)
 
 
 def load_plan(root: str | os.PathLike[str]) -> dict[str, Any] | None:

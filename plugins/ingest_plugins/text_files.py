@@ -35,7 +35,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -193,7 +193,7 @@ class TextFilesSource:
 
     # -- shards (see ingest.engine.shards) -------------------------------------
 
-    def plan(self, files_per_shard: int) -> list[FilesPart]:
+    def plan(self, files_per_shard: int) -> Generator[FilesPart, None, FilesPart | None]:
         """The matching files cut into parts of ``files_per_shard`` files, in
         reading order, the files of the last two cut anew into smaller parts
         (:func:`~ingest_plugins.io_util.tail_sizes`; 9 files in parts of 4: 4, 3,
@@ -202,9 +202,13 @@ class TextFilesSource:
         ``__iter__`` records it, so the shards' records in order are this
         source's records. No file: no part.
 
-        A local folder's files are taken from the walk as it finds them, in
-        order, so the plan holds each part's string, never a list of every path
-        (a million paths as strings were ~85 MB)."""
+        A generator: the parts come as the walk finds the files, in order, and the
+        two last wait until it ends (a run writes them to disk as they come, so
+        that no list of every path, nor of every part, is ever held: a million
+        paths as strings were ~85 MB, as parts ~18 MB). The first part is known
+        complete only when the walk ends: the generator returns it then, with what
+        the walk could not read (None when that is nothing);
+        :func:`ingest.engine.shards.planned_list` makes the list."""
         found: Iterator[str]
         if self.remote is not None:
             scan = self._scan()
@@ -214,21 +218,28 @@ class TextFilesSource:
                 self.root, self.options.include, self.options.exclude, compressed=self.options.compressed
             )
             found, skipped = iter(walk), lambda: walk.scan([]).skipped
-        parts = []
+        first: FilesPart | None = None
+        last_two: list[FilesPart] = []  # cut anew once the walk ends
         while chunk := list(itertools.islice(found, files_per_shard)):
-            parts.append(FilesPart("\0".join(chunk)))
-        if len(parts) >= 2:
+            last_two.append(FilesPart("\0".join(chunk)))
+            if len(last_two) > 2:
+                part = last_two.pop(0)
+                first = part if first is None else first
+                yield part
+        if len(last_two) == 2:
             # the last two parts' files in parts that get smaller: the workers that finish
             # a phase first wait for a small one, not for a whole shard
-            tail, start = parts[-2].files + parts[-1].files, 0
-            parts[-2:] = []
+            tail, start = last_two[0].files + last_two[1].files, 0
+            last_two = []
             for size in io_util.tail_sizes(len(tail)):
-                parts.append(FilesPart("\0".join(tail[start : start + size])))
+                last_two.append(FilesPart("\0".join(tail[start : start + size])))
                 start += size
-        if parts:
-            # what the walk could not read goes with the first part (known once it ends)
-            parts[0] = attrs.evolve(parts[0], skipped=tuple(skipped()))
-        return parts
+        for part in last_two:
+            first = part if first is None else first
+            yield part
+        # what the walk could not read goes with the first part (known once it ends)
+        cannot = tuple(skipped())
+        return attrs.evolve(first, skipped=cannot) if first is not None and cannot else None
 
     def read_shard(self, part: FilesPart) -> Iterator[Document]:
         """The documents of one part of :meth:`plan`: what ``__iter__`` yields
