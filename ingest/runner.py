@@ -492,9 +492,8 @@ class Pipeline:
         if not parts or (len(parts) < 2 and mode == "auto"):
             if isinstance(parts, shards.PlannedParts):
                 parts.discard()
-            if not parts:
-                return None, "no input", False
-            return None, f"the input fits in one shard ([run] shard_files = {files})", False
+            why = "no input" if not parts else f"the input fits in one shard ([run] shard_files = {files})"
+            return None, why, False
         return parts, "", False
 
     @staticmethod

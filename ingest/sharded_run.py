@@ -120,7 +120,7 @@ class ShardedRun:
 
     def run(
         self,
-        parts: Sequence[Any],
+        parts: shards.PlannedParts,
         sink: Any,
         ledger: Ledger,
         *,
@@ -134,7 +134,7 @@ class ShardedRun:
         sink move the last phase's files into place. What an interrupted run of the
         same config and input completed is not run again. ``keys``: the source
         checks its records' ids across shards (``shard_keys``) before phase 0.
-        ``parts`` (a list) is emptied once the plan is written in the shards folder."""
+        ``parts``: the plan as the runner wrote it, moved into the shards folder here."""
         started = datetime.datetime.now(datetime.timezone.utc)
         clock_start = time.perf_counter()
         cpu_start = cpu_seconds()
@@ -146,13 +146,7 @@ class ShardedRun:
             done, combined = self._shard_resume(root, parts, len(phases), restart=restart, say=say)
             # the plan waits in the shards folder, a part read as its shard's first task goes:
             # neither this process nor the workers forked from it hold it (a million files: ~18 MB)
-            if isinstance(parts, shards.PlannedParts):
-                parts.move(root / shards.PARTS_NAME)  # written as the source listed it
-            else:
-                planned = shards.PlannedParts.write(root / shards.PARTS_NAME, parts)
-                if isinstance(parts, list):
-                    parts.clear()  # the caller's list too
-                parts = planned
+            parts.move(root / shards.PARTS_NAME)
             release_memory()
             sink.begin_shards()
             folders = [shards.shard_folder(root, index) for index in range(len(parts))]

@@ -68,9 +68,9 @@ import pickle
 import shutil
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import attrs
 
@@ -944,25 +944,20 @@ def _note_part(digest: Any, part: Any) -> None:
 
 
 def planned_list(plan: Iterable[Any]) -> list[Any]:
-    """A source's plan as a list: a list as it is; a generator's parts, its first part
-    replaced by what the generator returns, if anything (see :meth:`PlannedParts.write`)."""
-    if isinstance(plan, list):
-        return plan
-    parts: list[Any] = []
-    first = _drain(iter(plan), parts.append)
-    if first is not None and parts:
-        parts[0] = first
+    """A source's plan as a list: its parts, the first replaced by what a generator
+    returns at its end, if anything (see :meth:`PlannedParts.write`)."""
+    end: list[Any] = []
+    parts = list(_parts_then_end(plan, end))
+    if end[0] is not None and parts:
+        parts[0] = end[0]
     return parts
 
 
-def _drain(parts: Iterator[Any], take: Callable[[Any], None]) -> Any:
-    """Pass every part of ``parts`` to ``take``; what a generator returned at its end (or None)."""
-    while True:
-        try:
-            part = next(parts)
-        except StopIteration as end:
-            return end.value
-        take(part)
+def _parts_then_end(plan: Iterable[Any], end: list[Any]) -> Iterator[Any]:
+    """The parts of ``plan``, one at a time; then what a generator returned at its end
+    (None for any other iterable) is appended to ``end``."""
+    # a generator's ``return`` value is what ``yield from`` gives; a list's iterator gives None
+    end.append((yield from cast(Generator[Any, None, Any], iter(plan))))
 
 
 class PlannedParts(Sequence[Any]):
@@ -989,19 +984,13 @@ class PlannedParts(Sequence[Any]):
         time but the first; a generator may return a completed first part at its end."""
         rest = hashlib.sha256()
         first: list[Any] = []
+        end: list[Any] = []
         count = 0
 
         # the parts after the first go to the file as they come; the first waits
         def written() -> Iterator[Any]:
             nonlocal count
-            iterator = iter(parts)
-            while True:
-                try:
-                    part = next(iterator)
-                except StopIteration as end:
-                    if end.value is not None and first:
-                        first[0] = end.value
-                    break
+            for part in _parts_then_end(parts, end):
                 count += 1
                 if count == 1:
                     first.append(part)
@@ -1009,6 +998,8 @@ class PlannedParts(Sequence[Any]):
                 _note_part(rest, part)
                 yield part
             if first:
+                if end[0] is not None:
+                    first[0] = end[0]
                 yield first[0]
 
         write_packed(path, written())
