@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from ingest_plugins.dedup import buckets as buckets_module
 from ingest_plugins.dedup import engine as engine_module
+from ingest_plugins.dedup import parts as parts_module
 from ingest_plugins.dedup.buckets import (
     BucketFinds,
     VerifiedPairs,
@@ -24,8 +25,16 @@ from ingest_plugins.dedup.buckets import (
     route_finds,
 )
 from ingest_plugins.dedup.engine import Decision, DedupEngine, DedupOptions, hash_shard
-from ingest_plugins.dedup.pairs import SIGNATURES_NAME, ShardRows, verify_partition, write_signatures
+from ingest_plugins.dedup.pairs import (
+    SIGNATURES_NAME,
+    ShardRows,
+    measure_rows,
+    verify_partition,
+    write_signatures,
+)
+from ingest_plugins.dedup.parts import FoundParts, cut_smallest, page_pieces, search_partition
 from test_dedup_composite import corpus as digests_corpus
+from test_dedup_composite import prose
 from test_dedup_engine import generated
 
 from ingest.testing import run_config
@@ -70,25 +79,58 @@ def found_in_partitions(shards: list, options: DedupOptions, partitions: int) ->
     return [merge_finds(passed[p] for passed in routed) for p in range(partitions)]
 
 
-def verified_in_partitions(
-    shards: list, options: DedupOptions, partitions: int, docs: dict[str, str]
-) -> list[VerifiedPairs]:
-    """What a sharded run's pair round passes on: each pair partition's pairs (see
-    :func:`found_in_partitions`) prefiltered with the shards' signature rows and
-    verified from the texts, pickled as they travel."""
+def signature_table(shards: list, options: DedupOptions) -> np.ndarray:
+    """The rows the shards' tasks write (:func:`write_signatures`), of the whole corpus."""
     table = np.concatenate(
         [np.empty((len(shard), 1 + options.num_perm), dtype=np.uint32) for shard in shards]
     )
     start = 0
-    for shard in shards:  # the rows the shards' tasks write (write_signatures)
+    for shard in shards:
         table[start : start + len(shard), 0] = shard.sizes
         table[start : start + len(shard), 1:] = shard.signatures
         start += len(shard)
+    return table
+
+
+def verified_in_partitions(
+    shards: list, options: DedupOptions, partitions: int, docs: dict[str, str]
+) -> list[VerifiedPairs]:
+    """What a sharded run's pair round verifies: each pair partition's pairs (see
+    :func:`found_in_partitions`) prefiltered with the shards' signature rows and
+    verified from the texts, pickled as they travel."""
+    table = signature_table(shards, options)
     texts = Texts(docs)
     found = found_in_partitions(shards, options, partitions)
     verified = [verify_partition(f, options, lambda rows: table[rows], texts) for f in found]
     assert texts.read or not any(f.codes.size for f in found)
     return [pickle.loads(pickle.dumps(v)) for v in verified]
+
+
+def searched_in_partitions(
+    shards: list, options: DedupOptions, partitions: int, docs: dict[str, str], value_partitions: int
+) -> list[FoundParts]:
+    """What a sharded run's part search passes on: each pair partition's candidate pages
+    cut for ``value_partitions`` tasks, each looking them up among its share of the
+    shards' smallest hashes (cut by value in the shards' tasks), all pickled as they travel."""
+    table = signature_table(shards, options)
+    texts = Texts(docs)
+    smallest = [
+        pickle.loads(pickle.dumps(cut_smallest(shard, value_partitions, options.containment_min_shingles)))
+        for shard in shards
+    ]
+    passed = []
+    for index, verified in enumerate(verified_in_partitions(shards, options, partitions, docs)):
+        sizes = table[verified.edges, 0].astype(np.int64).reshape(-1, 2)
+        pieces = page_pieces(verified, sizes, options, texts, value_partitions, index % value_partitions)
+        passed.append(pickle.loads(pickle.dumps(pieces)))
+    return [
+        pickle.loads(
+            pickle.dumps(
+                search_partition((pieces[v] for pieces in smallest), [p[v] for p in passed], options, texts)
+            )
+        )
+        for v in range(value_partitions)
+    ]
 
 
 def sharded(
@@ -98,24 +140,32 @@ def sharded(
     scratch: Path,
     partitions: int | None = None,
     verified: bool = False,
+    value_partitions: int | None = None,
 ) -> tuple[dict[str, Decision], Texts]:
     """Decisions of the engine fed ``docs`` in shards of ``shard_size``, their keys
-    bucketed in ``partitions`` (None: by :meth:`DedupEngine.add_shards` itself), and
-    with ``verified``, their pairs verified in as many pair partitions."""
+    bucketed in ``partitions`` (None: by :meth:`DedupEngine.add_shards` itself),
+    with ``verified``, their pairs verified in as many pair partitions, and with
+    ``value_partitions``, composite pages' parts searched in that many partitions."""
     items = list(docs.items())
     shards = [
         hash_shard(options, ((doc_id, text, None) for doc_id, text in items[lo : lo + shard_size]))
         for lo in range(0, len(items), shard_size)
     ]
     finds: list | None = None
-    if partitions is not None:
+    found_parts: list[FoundParts] | None = None
+    if partitions is not None and value_partitions is not None:
+        found_parts = searched_in_partitions(shards, options, partitions, docs, value_partitions)
+        finds = [v for found in found_parts for v in found.verified]
+        for shard in shards:  # the resolving task gets no smallest hashes
+            shard.bottom = shard.bottom[:0]
+    elif partitions is not None:
         finds = (
             verified_in_partitions(shards, options, partitions, docs)
             if verified
             else found_in_partitions(shards, options, partitions)
         )
     engine = DedupEngine(options)
-    counts = engine.add_shards(shards, scratch_dir=str(scratch), finds=finds)
+    counts = engine.add_shards(shards, scratch_dir=str(scratch), finds=finds, found_parts=found_parts)
     assert counts == [len(shard) for shard in shards]
     if not verified:
         assert list(scratch.iterdir()), "the signatures are on disk while the engine resolves"
@@ -140,17 +190,20 @@ OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize("partitions, verified", [(None, False), (5, False), (5, True)])
+@pytest.mark.parametrize(
+    "partitions, verified, value_partitions",
+    [(None, False, None), (5, False, None), (5, True, None), (5, True, 3)],
+)
 @pytest.mark.parametrize(
     "opts", OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default"
 )
 def test_shards_resolved_together_decide_as_the_streamed_engine_on_the_dev_set(
-    tmp_path: Path, opts: dict, partitions: int | None, verified: bool
+    tmp_path: Path, opts: dict, partitions: int | None, verified: bool, value_partitions: int | None
 ) -> None:
     docs = dev_documents()
     options = DedupOptions(**opts)
     plain = streamed(docs, options)
-    decisions, texts = sharded(docs, options, 50, tmp_path, partitions, verified)
+    decisions, texts = sharded(docs, options, 50, tmp_path, partitions, verified, value_partitions)
     assert decisions == listed(plain, options.story_grouping)
     assert any(d.role == "duplicate" for d in plain.values())
     # only candidates' texts are read back (with the pair round: by its tasks)
@@ -175,16 +228,19 @@ def test_digests_and_exact_copies_across_shards_decide_as_one_engine(
     monkeypatch.setattr(engine_module, "_PAGES_LOOKED_UP", pages_at_once)
     assert any(d.role == "composite" for d in plain.values())
     assert any(d.method == "exact" for d in plain.values())
-    for shard_size, partitions, verified in (
-        (1, None, False),
-        (7, 3, False),
-        (7, 1, False),
-        (len(docs), 4, False),
-        (7, 3, True),
-        (1, 2, True),
+    for shard_size, partitions, verified, value_partitions in (
+        (1, None, False, None),
+        (7, 3, False, None),
+        (7, 1, False, None),
+        (len(docs), 4, False, None),
+        (7, 3, True, None),
+        (1, 2, True, None),
+        (7, 3, True, 1),
+        (1, 2, True, 3),
+        (len(docs), 4, True, 2),
     ):
-        decisions, _ = sharded(docs, options, shard_size, tmp_path, partitions, verified)
-        assert decisions == listed(plain, False), (shard_size, partitions, verified)
+        decisions, _ = sharded(docs, options, shard_size, tmp_path, partitions, verified, value_partitions)
+        assert decisions == listed(plain, False), (shard_size, partitions, verified, value_partitions)
 
 
 FURNITURE = "share subscribe newsletter follow cookies privacy terms app download latest news sports".split()
@@ -494,3 +550,72 @@ def test_texts_that_leave_out_a_candidate_are_named(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"texts\(\) did not yield \d+ needed documents"):
         engine.resolve(texts=lambda: iter(items), texts_at=short)
     engine.close()
+
+
+@pytest.mark.parametrize("survivor", ["longest", "first_seen"])
+@pytest.mark.parametrize("value_partitions, at_once", [(1, 1 << 18), (2, 1 << 18), (5, 1 << 18), (2, 50)])
+def test_the_part_search_in_partitions_finds_what_one_engine_finds(
+    survivor: str, value_partitions: int, at_once: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages whose parts LSH found only in part: every partition of the smallest hashes
+    looks its share of the pages' shingles up (a few pages' shingles at a time); a page
+    that a document found in it is nearly all of goes, another gets the parts found in
+    it: what the engine's search over its whole table decides, for any number of
+    partitions."""
+    monkeypatch.setattr(parts_module, "LOOKED_UP_AT_ONCE", at_once)
+    a, b, c, d, e = (prose(seed, 400) for seed in range(31, 36))
+    page = a + "\n\n" + b
+    docs = {
+        **{f"filler-{k}": prose(100 + k, 150) for k in range(12)},
+        "a": a,
+        "b": b,
+        "c": c,
+        "d": d,
+        "e": e,
+        # holds b and almost all of the page (added first: with first_seen a page holds only earlier documents)
+        "nearly-the-page": page.rsplit(". ", 1)[0] + ".",
+        "page": page,
+        "digest": "\n\n".join((c, d, e)),
+    }
+    row = {doc_id: k for k, doc_id in enumerate(docs)}
+    options = DedupOptions(survivor=survivor)
+    texts = Texts(docs)
+    # the edges LSH found (pretended): one part of each page
+    edges = np.array([(row["a"], row["page"]), (row["c"], row["digest"])], dtype=np.int64)
+    jac, con, _ = measure_rows(options, edges, texts)
+    none = np.zeros(0, dtype=np.int64)
+    verified = VerifiedPairs(len(docs), edges, jac, con, 2, 2, none, 0, none, none)
+
+    engine = DedupEngine(options)
+    for doc_id, text in docs.items():
+        engine.add(doc_id, text)
+    engine._drain()
+    engine._edge_sim = engine_module._Edges(len(docs), edges, jac, con)
+    engine._pair_sim = engine_module._PairCache(len(docs))
+    engine._texts = lambda: iter(docs.items())
+    one_engine = {row["page"]: [row["a"]], row["digest"]: [row["c"]]}
+    engine._search_parts(one_engine, survivor == "first_seen")
+    assert one_engine == {row["digest"]: [row["c"], row["d"], row["e"]]}
+
+    shard = hash_shard(options, ((doc_id, text, None) for doc_id, text in docs.items()))
+    sizes = shard.sizes[edges]
+    passed = page_pieces(verified, sizes, options, texts, value_partitions, 0)
+    smallest = cut_smallest(shard, value_partitions, options.containment_min_shingles)
+    found = [
+        pickle.loads(pickle.dumps(search_partition([smallest[v]], [passed[v]], options, texts)))
+        for v in range(value_partitions)
+    ]
+    partitioned = DedupEngine(options)
+    shard.bottom = shard.bottom[:0]
+    partitioned.add_shards([shard], finds=[verified], found_parts=found)
+    cand = {row["page"]: [row["a"]], row["digest"]: [row["c"]]}
+    partitioned._add_found_parts(cand)
+    assert cand == one_engine
+    assert set(np.concatenate([f.copied for f in found]).tolist()) == {row["page"]}
+    found_in = set(
+        zip(
+            np.concatenate([f.pages for f in found]).tolist(),
+            np.concatenate([f.parts for f in found]).tolist(),
+        )
+    )
+    assert {(row["digest"], row["d"]), (row["digest"], row["e"])} <= found_in

@@ -1,6 +1,6 @@
 """LSH buckets and exact copies found in partitions, over the shards of a run.
 
-A sharded run resolves dedup in three rounds of tasks (see docs/hooks.md,
+A sharded run resolves dedup in four rounds of tasks (see docs/hooks.md,
 "rounds"). Each shard cuts its documents' band keys and exact keys into
 partitions by key (:func:`cut_buckets`); the first round's task for a partition
 takes that partition's piece of every shard and finds the candidate pairs of its
@@ -10,8 +10,8 @@ passes each pair to the task of the second round that a hash of the pair picks
 partition that holds one of those bands' keys (a million documents: 6.3 million
 pair codes for 428,000 distinct pairs); the second round's task keeps each of its
 pairs once (:func:`merge_finds`), so the last round's single task, which takes
-what every pair partition kept and resolves the corpus
-(:meth:`engine.DedupEngine.add_shards`), reads each pair once. A bucket lives in one partition,
+what every pair partition kept (through the part search, :mod:`.parts`) and
+resolves the corpus (:meth:`engine.DedupEngine.add_shards`), reads each pair once. A bucket lives in one partition,
 so it is capped (``max_bucket``) as if bucketed in one place, and the pairs are
 those :func:`lsh.candidate_pairs` finds over the representatives' signatures,
 whatever the number of partitions.

@@ -52,7 +52,7 @@ import os
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Optional, Protocol
 
 import attrs
 import numpy as np
@@ -72,6 +72,9 @@ from .shingles import EMPTY_U32, ShingleHasher, ShingleStore, concat_ranges, pai
 from .story import story_edges, winnow_batch
 from .strings import StringColumn
 from .survivors import POLICIES, policy_rank
+
+if TYPE_CHECKING:
+    from .parts import FoundParts
 
 # attrs metadata key the core framework uses for path options (resolved
 # relative to config.toml); spelled out to avoid importing the core here.
@@ -813,6 +816,39 @@ def _rare_values(values: np.ndarray, most: int) -> np.ndarray:
     return seen[1:] == before
 
 
+def candidate_parts(
+    o: DedupOptions,
+    edges: np.ndarray,
+    jac: np.ndarray,
+    con: np.ndarray,
+    sizes: np.ndarray,
+    n_old: int = 0,
+    composite: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(page, part) of the verified ``edges`` ((k, 2) rows, their Jaccard and containment,
+    ``sizes`` their ends' set sizes) that make a composite page's candidate parts: the
+    smaller end of an edge of unequal sizes (with ``first_seen``, added before the
+    larger), of a page from row ``n_old`` on and not one of ``composite``; none of a page
+    that one of them is a copy of (Jaccard-similar, or the part holds nearly all of it).
+    Sorted by page, then part."""
+    a, b = edges[:, 0], edges[:, 1]
+    size_a, size_b = sizes[:, 0], sizes[:, 1]
+    a_big = size_a > size_b
+    page, part = np.where(a_big, a, b), np.where(a_big, b, a)
+    page_size, part_size = np.where(a_big, size_a, size_b), np.where(a_big, size_b, size_a)
+    sel = (size_a != size_b) & (page >= n_old)  # an indexed page is not judged again
+    if o.survivor == "first_seen":
+        sel &= part < page
+    if composite is not None:
+        sel &= ~np.isin(part, composite)
+    page, part, page_size, part_size = page[sel], part[sel], page_size[sel], part_size[sel]
+    copy = accepted(o, jac[sel], con[sel] * part_size / np.maximum(page_size, 1), page_size)
+    keep = ~np.isin(page, page[copy])
+    page, part = page[keep], part[keep]
+    order = np.lexsort((part, page))
+    return page[order], part[order]
+
+
 def _adjacency(pairs: np.ndarray, n: int) -> Callable[[int], list[int]]:
     """Row -> its neighbours along ``pairs`` (compressed adjacency lists)."""
     ends = np.concatenate((pairs[:, 0], pairs[:, 1]))
@@ -909,6 +945,9 @@ class DedupEngine:
         #: add_shards() with the pair round's verified pairs: (edges, Jaccard, containment,
         #: distinct candidate pairs, pairs past the prefilter)
         self._verified: tuple[np.ndarray, np.ndarray, np.ndarray, int, int] | None = None
+        #: add_shards() with the part search's finds: (pages a found document is a copy of,
+        #: and the (page, part) rows of the documents found in pages)
+        self._found_parts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.stats: dict[str, Any] = {}
         if options.index_path and Path(options.index_path).exists():
             self._load_into(options.index_path)
@@ -962,6 +1001,7 @@ class DedupEngine:
         shards: Iterable[ShardHashes],
         scratch_dir: str | None = None,
         finds: Sequence[BucketFinds] | Sequence[VerifiedPairs] | None = None,
+        found_parts: Sequence[FoundParts] | None = None,
     ) -> list[int]:
         """Register every document of ``shards`` (:func:`hash_shard` of each shard, in
         shard order; iterated twice), the same rows as :meth:`add` on each, and
@@ -977,6 +1017,9 @@ class DedupEngine:
         the system's temporary folder), removed by :meth:`resolve` or
         :meth:`close`. No shingle set is held, so :meth:`resolve` needs
         ``texts_at`` to re-read the texts it measures.
+        ``found_parts``: what each task of the part search found
+        (:func:`parts.search_partition`): composite pages' parts are then not looked
+        up here, and the shards' smallest hashes are not needed.
         Only for a new engine (no index, nothing added)."""
         if self._ids or self._n_old:
             raise ValueError("add_shards() needs an engine with no documents")
@@ -1021,6 +1064,18 @@ class DedupEngine:
         self._uf.grow(n)
         self._store.grow(n)
         self._keeping = False
+        if found_parts is not None:
+            if any(found.total != n for found in found_parts):
+                raise ValueError(
+                    f"the part search's finds are for {sorted({f.total for f in found_parts})} documents, not {n}"
+                )
+            self._found_parts = (
+                sorted_unique(
+                    np.concatenate([np.zeros(0, dtype=np.int64), *(f.copied for f in found_parts)])
+                ),
+                np.concatenate([np.zeros(0, dtype=np.int64), *(f.pages for f in found_parts)]),
+                np.concatenate([np.zeros(0, dtype=np.int64), *(f.parts for f in found_parts)]),
+            )
         if self._story_has_fps:
             self._fps = [fps[r] for r in rep.tolist()]  # exact copies share their representative's
         self._from_shards = True
@@ -1527,28 +1582,22 @@ class DedupEngine:
         rep = self._rep
         found: dict[int, tuple[list[int], float]] = {}
         if edges.size:
-            nsh = self._nsh
-            a, b = edges[:, 0], edges[:, 1]
-            a_big = nsh[a] > nsh[b]
-            page, part = np.where(a_big, a, b), np.where(a_big, b, a)
-            sel = (nsh[a] != nsh[b]) & (page >= n_old)  # an indexed page is not judged again
-            if first_seen:
-                sel &= part < page
-            if self._composite:
-                sel &= ~np.isin(part, np.fromiter(self._composite, dtype=np.int64))
-            page, part = page[sel], part[sel]
-            jac, con = self._edge_sim.jac[sel], self._edge_sim.con[sel]
-            # a page that one part is a copy of is no composite: Jaccard-similar, or the part
-            # holds (nearly) all of it
-            copy = self._accept(jac, con * nsh[part] / np.maximum(nsh[page], 1), nsh[page])
-            keep = ~np.isin(page, page[copy])
-            page, part = page[keep], part[keep]
-            order = np.lexsort((part, page))
-            page, part = page[order], part[order]
+            composite = np.fromiter(self._composite, dtype=np.int64) if self._composite else None
+            page, part = candidate_parts(
+                self.options,
+                edges,
+                self._edge_sim.jac,
+                self._edge_sim.con,
+                self._nsh[edges],
+                n_old,
+                composite,
+            )
             starts = np.flatnonzero(np.concatenate(([True], page[1:] != page[:-1]))) if page.size else page
             ends = np.append(starts[1:], page.size)
             cand = {int(page[x]): part[x:y].tolist() for x, y in zip(starts.tolist(), ends.tolist())}
-            if cand:
+            if cand and self._found_parts is not None:  # searched in partitions (add_shards)
+                self._add_found_parts(cand)
+            elif cand:
                 self._search_parts(cand, first_seen)
             cand = {c: parts for c, parts in cand.items() if len(parts) > 1}
             if cand:
@@ -1644,6 +1693,23 @@ class DedupEngine:
                     cand[c].append(x)
         for parts in cand.values():
             parts.sort()
+
+    def _add_found_parts(self, cand: dict[int, list[int]]) -> None:
+        """:meth:`_search_parts` with what the part search's tasks found (``add_shards``):
+        the pages a found document is a copy of go, the others get the parts found in them."""
+        assert self._found_parts is not None
+        copied, pages, parts = self._found_parts
+        self._found_parts = None
+        for page in copied.tolist():
+            cand.pop(page, None)
+        added: dict[int, set[int]] = {}
+        for page, part in zip(pages.tolist(), parts.tolist()):
+            if page in cand:
+                added.setdefault(page, set(cand[page])).add(part)
+        for page, found in added.items():
+            cand[page] = sorted(found)
+        for page in cand.keys() - added.keys():
+            cand[page].sort()
 
     def _judge_pages(
         self, cand: dict[int, list[int]], edges: np.ndarray, n: int, first_seen: bool

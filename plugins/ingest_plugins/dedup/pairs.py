@@ -5,7 +5,8 @@ pair round that a hash of the pair picks. That task keeps each of its pairs once
 skips those whose signatures say they cannot pass (the prefilter the engine applies
 to its candidates, :func:`engine.plausible`), re-reads the texts of the rest's rows
 and measures them (:func:`engine.measure_streamed`), and passes the verified pairs
-to the task that resolves the corpus: the same pairs, with the same measures, as an
+on (through the part search, :mod:`.parts`, with the shingles of the composite pages
+they suggest) to the task that resolves the corpus: the same pairs, with the same measures, as an
 unsharded run verifies, found in many tasks at once instead of one after another.
 
 The signatures come from the shards: each shard's task writes its documents' set
@@ -97,23 +98,7 @@ def verify_partition(
             keep[lo : lo + a.size] = plausible(o, table[a, 1:], table[b, 1:], table[a, 0], table[b, 0])
         del table
         pairs = pairs[keep]
-    store = ShingleStore()
-    store.grow(rows.size)
-
-    def batches_of(todo: np.ndarray) -> Iterator[list[tuple[int, str]]]:
-        arrived = 0
-
-        def texts() -> Iterator[tuple[int, str]]:
-            nonlocal arrived
-            for row, (_, text) in zip(todo.tolist(), texts_at(rows[todo].tolist())):
-                arrived += 1
-                yield row, text
-
-        yield from normalised_batches(o, texts())
-        if arrived != todo.size:
-            raise ValueError(f"texts_at() gave {arrived} of the {todo.size} documents asked for")
-
-    jac, con, small = measure_streamed(shingler(o), store, pairs, rows.size, batches_of)
+    jac, con, small = _measured(o, rows, pairs, texts_at)
     ok = accepted(o, jac, con, small)
     edges = rows[pairs[ok]]
     return VerifiedPairs(
@@ -127,4 +112,48 @@ def verify_partition(
         found.largest,
         found.copies,
         found.firsts,
+    )
+
+
+def normalised_rows(
+    options: DedupOptions, rows: np.ndarray, texts_at: TextsAt, labels: np.ndarray | None = None
+) -> Iterator[list[tuple[int, str]]]:
+    """Batches of (row, text normalised as the engine shingles it) of ``rows`` (sorted,
+    distinct), read with ``texts_at``, each row named by its entry of ``labels`` when
+    given; raises when ``texts_at`` gives fewer than asked for."""
+    arrived = 0
+
+    def texts() -> Iterator[tuple[int, str]]:
+        nonlocal arrived
+        for row, (_, text) in zip((rows if labels is None else labels).tolist(), texts_at(rows.tolist())):
+            arrived += 1
+            yield row, text
+
+    yield from normalised_batches(options, texts())
+    if arrived != rows.size:
+        raise ValueError(f"texts_at() gave {arrived} of the {rows.size} documents asked for")
+
+
+def measure_rows(
+    options: DedupOptions, pairs: np.ndarray, texts_at: TextsAt
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(Jaccard, containment, smaller set size) of pairs of corpus rows ((k, 2)), each
+    row's text read once with ``texts_at``."""
+    rows = sorted_unique(pairs.ravel())
+    local = np.searchsorted(rows, pairs).reshape(-1, 2)
+    return _measured(options, rows, local, texts_at)
+
+
+def _measured(
+    options: DedupOptions, rows: np.ndarray, pairs: np.ndarray, texts_at: TextsAt
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`measure_rows` of ``pairs`` given as indices into ``rows`` (sorted, distinct)."""
+    store = ShingleStore()
+    store.grow(rows.size)
+    return measure_streamed(
+        shingler(options),
+        store,
+        pairs,
+        rows.size,
+        lambda todo: normalised_rows(options, rows[todo], texts_at, todo),
     )

@@ -27,12 +27,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import attrs
+import numpy as np
 
 from ingest import Document, StageContext, StageKind, StageSpec, hookimpl
-from ingest_plugins.dedup import buckets, pairs
+from ingest_plugins.dedup import buckets, pairs, parts
 from ingest_plugins.dedup.engine import Decision, Decisions, DedupEngine, DedupOptions, hash_shard
 from ingest_plugins.dedup.lsh import ANCHORS
 from ingest_plugins.dedup.shard_hashes import ShardHashes
+from ingest_plugins.dedup.shingles import sorted_unique
 
 REASONS = {"exact": "exact_duplicate", "near": "near_duplicate", "composite": "composite"}
 
@@ -157,69 +159,90 @@ class DedupStage:
         return None
 
     def shard_rounds(self) -> list[int]:
-        """Three rounds: the shards' band and exact keys in partitions (more as the
+        """Four rounds: the shards' band and exact keys in partitions (more as the
         planned input grows), each finding its buckets' candidate pairs and its
         exact copies; as many partitions of the pairs, each keeping a pair once
-        (the bucketing tasks find a pair once for each band key they share); then
-        one task (on a worker, not in the ``ingest run`` process) that resolves
-        every shard's hashes with what they found."""
-        partitions = buckets.partitions_for(self.ctx.planned_inputs)
-        return [partitions, partitions, 1]
+        (the bucketing tasks find a pair once for each band key they share) and
+        passing on its candidate composite pages' shingles; the shards' smallest
+        shingle hashes in partitions by value, each looking the pages' shingles up
+        (:mod:`.parts`); then one task (on a worker, not in the ``ingest run``
+        process) that resolves every shard's hashes with what they found."""
+        planned = self.ctx.planned_inputs
+        partitions = buckets.partitions_for(planned)
+        return [partitions, partitions, parts.partitions_for(planned), 1]
 
     def shard_pass(self, docs: Iterable[Document]) -> list[list[Any]]:
         """In a shard's task: each document hashed as the engine hashes it, but its
         shingle set; its band and exact keys cut by partition (round 0), nothing
-        for the pair round (1), and the rest for the task that resolves (round 2)."""
+        for the pair round (1), its smallest shingle hashes cut by value for the
+        part search (2), and the rest for the task that resolves (3)."""
         if self.ctx.shard_folder is None:
             raise RuntimeError("shard_pass() runs in a shard's task, which gives it ctx.shard_folder")
         hashes = hash_shard(self.options, ((doc.id, compared_text(doc), doc.metadata) for doc in docs))
         bands, rows = self.options.band_rows()
         partitions = self.shard_rounds()
         pieces = buckets.cut_buckets(hashes, bands, rows, partitions[0])
+        smallest = parts.cut_smallest(hashes, partitions[2], self.options.containment_min_shingles)
         # the pair round reads its pairs' rows of the signatures from the shard's folder
         pairs.write_signatures(self.ctx.shard_folder, hashes, self.options.num_perm)
-        # met in rounds 0 and 1: the resolving task needs them no more
-        hashes.keys, hashes.signatures = hashes.keys[:0], hashes.signatures[:0]
-        return [pieces, [None] * partitions[1], [hashes]]
+        # met in rounds 0 to 2: the resolving task needs them no more
+        hashes.keys, hashes.signatures, hashes.bottom = (
+            hashes.keys[:0],
+            hashes.signatures[:0],
+            hashes.bottom[:0],
+        )
+        return [pieces, [None] * partitions[1], smallest, [hashes]]
 
     def exchange_partition(
         self, round: int, index: int, pieces: Iterable[Any], earlier: Any, corpus: Any
-    ) -> list[buckets.BucketFinds] | list[buckets.VerifiedPairs]:
+    ) -> list[buckets.BucketFinds] | list[parts.PageShingles] | list[parts.FoundParts]:
         """Round 0, in a task per partition of the keys: the candidate pairs of the
         partition's buckets and its exact copies, over every shard, cut for the
         pair round. Round 1, in a task per partition of the pairs: each of its
         pairs once, prefiltered by their signatures and verified from their texts,
-        for the resolving task."""
+        and its candidate composite pages' shingles cut for the part search. Round 2,
+        in a task per partition of the shingle values: the documents found in those
+        pages, verified, for the resolving task."""
+        rounds = self.shard_rounds()
         if round == 0:
             found = buckets.find_in_partition(pieces, self.options.max_bucket)
-            return buckets.route_finds(found, self.shard_rounds()[1])
+            return buckets.route_finds(found, rounds[1])
+
+        def texts_at(positions: list[int]) -> Iterator[tuple[str, str]]:
+            return ((doc.id, compared_text(doc)) for doc in corpus.read_at(positions))
+
+        if round == 2:
+            return [parts.search_partition(pieces, earlier, self.options, texts_at)]
         rows = pairs.ShardRows(
             [corpus.stage_folder(shard) for shard in range(len(corpus.folders))],
             corpus.starts(),
             self.options.num_perm,
         )
-
-        def texts_at(positions: list[int]) -> Iterator[tuple[str, str]]:
-            return ((doc.id, compared_text(doc)) for doc in corpus.read_at(positions))
-
-        return [pairs.verify_partition(buckets.merge_finds(earlier), self.options, rows.read, texts_at)]
+        verified = pairs.verify_partition(buckets.merge_finds(earlier), self.options, rows.read, texts_at)
+        ends = sorted_unique(verified.edges.ravel())
+        sizes = rows.read(ends)[:, 0].astype(np.int64)[np.searchsorted(ends, verified.edges)]
+        return parts.page_pieces(verified, sizes, self.options, texts_at, rounds[2], index % rounds[2])
 
     def combine_partition(
         self,
         index: int,
         pieces: Iterable[ShardHashes],
         corpus: Iterable[Document],
-        earlier: Iterable[buckets.VerifiedPairs],
+        earlier: Iterable[parts.FoundParts],
     ) -> tuple[list[Decisions], None]:
-        """Round 2, in one task: every shard's hashes in shard order, with what each
-        partition of the pairs kept, resolved as one corpus; each shard's model is the decisions
+        """Round 3, in one task: every shard's hashes in shard order, with what each
+        partition of the pairs verified and each partition of the part search found,
+        resolved as one corpus; each shard's model is the decisions
         on its documents that say something (a document missing from it is kept as
         it is)."""
         # this task is one of the run's workers: the engine hashes nothing more in other processes
         engine = DedupEngine(self.options, workers=1)
+        found_parts = list(earlier)
         try:
             # the pairs come verified: no signature is read here
-            counts = engine.add_shards(pieces, finds=list(earlier))
+            counts = engine.add_shards(
+                pieces, finds=[v for found in found_parts for v in found.verified], found_parts=found_parts
+            )
             self._resolve(engine, corpus, columns=True)
         finally:
             engine.close()

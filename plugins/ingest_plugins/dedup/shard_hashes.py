@@ -3,10 +3,12 @@ every shard keeps the signatures.
 
 A sharded run hashes each shard in its own task (:func:`engine.hash_shard`), finds
 the candidate pairs and exact copies in partitions of the band and exact keys
-(:mod:`.buckets`), and resolves every shard in one task
+(:mod:`.buckets`), verifies the pairs in partitions of the pairs (:mod:`.pairs`),
+searches composite pages for their parts in partitions of the smallest shingle
+hashes (:mod:`.parts`), and resolves every shard in one task
 (:meth:`engine.DedupEngine.add_shards`). What that task holds in memory is a few
-columns a document (its id, rank, set size, smallest shingle hashes: ~100 bytes);
-the signatures (512 bytes a document at 128 positions) go to a scratch folder and
+columns a document (its id, rank and set size); with the bucketing round's finds
+only (pairs not verified yet), the signatures (512 bytes a document at 128 positions) go to a scratch folder and
 are read back only for the candidate pairs the prefilter looks at. Shingle sets
 never travel: verification re-reads the candidates' texts.
 """
