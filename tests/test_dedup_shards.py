@@ -33,6 +33,8 @@ from ingest_plugins.dedup.pairs import (
     write_signatures,
 )
 from ingest_plugins.dedup.parts import FoundParts, cut_smallest, page_pieces, search_partition
+from ingest_plugins.dedup.plugin import rows_to_resolve
+from ingest_plugins.dedup.shard_hashes import ShardDocuments, write_documents
 from test_dedup_composite import corpus as digests_corpus
 from test_dedup_composite import prose
 from test_dedup_engine import generated
@@ -141,11 +143,14 @@ def sharded(
     partitions: int | None = None,
     verified: bool = False,
     value_partitions: int | None = None,
+    named_only: bool = False,
 ) -> tuple[dict[str, Decision], Texts]:
     """Decisions of the engine fed ``docs`` in shards of ``shard_size``, their keys
     bucketed in ``partitions`` (None: by :meth:`DedupEngine.add_shards` itself),
-    with ``verified``, their pairs verified in as many pair partitions, and with
-    ``value_partitions``, composite pages' parts searched in that many partitions."""
+    with ``verified``, their pairs verified in as many pair partitions, with
+    ``value_partitions``, composite pages' parts searched in that many partitions,
+    and with ``named_only``, only the documents the rounds name resolved (their
+    columns read back from the files each shard writes), as a sharded run does."""
     items = list(docs.items())
     shards = [
         hash_shard(options, ((doc_id, text, None) for doc_id, text in items[lo : lo + shard_size]))
@@ -165,8 +170,21 @@ def sharded(
             else found_in_partitions(shards, options, partitions)
         )
     engine = DedupEngine(options)
-    counts = engine.add_shards(shards, scratch_dir=str(scratch), finds=finds, found_parts=found_parts)
-    assert counts == [len(shard) for shard in shards]
+    if named_only:
+        assert finds is not None and found_parts is not None
+        with tempfile.TemporaryDirectory() as folder:
+            folders = [Path(folder) / f"shard-{k}" for k in range(len(shards))]
+            for shard, shard_folder in zip(shards, folders):
+                shard_folder.mkdir()
+                write_documents(shard_folder, shard)
+            starts = np.cumsum([0] + [len(shard) for shard in shards]).tolist()
+            rows = rows_to_resolve(finds, found_parts)
+            assert rows.size < len(docs), "a document alone is not resolved"
+            ids, ranks, sizes = ShardDocuments(folders, starts).read(rows)
+        engine.add_rows(len(docs), rows, ids, ranks, sizes, finds, found_parts)
+    else:
+        counts = engine.add_shards(shards, scratch_dir=str(scratch), finds=finds, found_parts=found_parts)
+        assert counts == [len(shard) for shard in shards]
     if not verified:
         assert list(scratch.iterdir()), "the signatures are on disk while the engine resolves"
     texts = Texts(docs)
@@ -191,19 +209,36 @@ OPTIONS = [
 
 
 @pytest.mark.parametrize(
-    "partitions, verified, value_partitions",
-    [(None, False, None), (5, False, None), (5, True, None), (5, True, 3)],
+    "partitions, verified, value_partitions, named_only",
+    [
+        (None, False, None, False),
+        (5, False, None, False),
+        (5, True, None, False),
+        (5, True, 3, False),
+        (5, True, 3, True),
+    ],
 )
 @pytest.mark.parametrize(
     "opts", OPTIONS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()) or "default"
 )
 def test_shards_resolved_together_decide_as_the_streamed_engine_on_the_dev_set(
-    tmp_path: Path, opts: dict, partitions: int | None, verified: bool, value_partitions: int | None
+    tmp_path: Path,
+    opts: dict,
+    partitions: int | None,
+    verified: bool,
+    value_partitions: int | None,
+    named_only: bool,
 ) -> None:
     docs = dev_documents()
     options = DedupOptions(**opts)
+    if named_only and options.story_grouping:  # it groups every document: the task takes every shard's hashes
+        with pytest.raises(ValueError, match="cannot group stories"):
+            sharded(docs, options, 50, tmp_path, partitions, verified, value_partitions, named_only)
+        return
     plain = streamed(docs, options)
-    decisions, texts = sharded(docs, options, 50, tmp_path, partitions, verified, value_partitions)
+    decisions, texts = sharded(
+        docs, options, 50, tmp_path, partitions, verified, value_partitions, named_only
+    )
     assert decisions == listed(plain, options.story_grouping)
     assert any(d.role == "duplicate" for d in plain.values())
     # only candidates' texts are read back (with the pair round: by its tasks)
@@ -228,19 +263,21 @@ def test_digests_and_exact_copies_across_shards_decide_as_one_engine(
     monkeypatch.setattr(engine_module, "_PAGES_LOOKED_UP", pages_at_once)
     assert any(d.role == "composite" for d in plain.values())
     assert any(d.method == "exact" for d in plain.values())
-    for shard_size, partitions, verified, value_partitions in (
-        (1, None, False, None),
-        (7, 3, False, None),
-        (7, 1, False, None),
-        (len(docs), 4, False, None),
-        (7, 3, True, None),
-        (1, 2, True, None),
-        (7, 3, True, 1),
-        (1, 2, True, 3),
-        (len(docs), 4, True, 2),
+    for case in (
+        (1, None, False, None, False),
+        (7, 3, False, None, False),
+        (7, 1, False, None, False),
+        (len(docs), 4, False, None, False),
+        (7, 3, True, None, False),
+        (1, 2, True, None, False),
+        (7, 3, True, 1, False),
+        (1, 2, True, 3, False),
+        (len(docs), 4, True, 2, False),
+        (7, 3, True, 2, True),
+        (1, 2, True, 1, True),
     ):
-        decisions, _ = sharded(docs, options, shard_size, tmp_path, partitions, verified, value_partitions)
-        assert decisions == listed(plain, False), (shard_size, partitions, verified, value_partitions)
+        decisions, _ = sharded(docs, options, case[0], tmp_path, *case[1:])
+        assert decisions == listed(plain, False), case
 
 
 FURNITURE = "share subscribe newsletter follow cookies privacy terms app download latest news sports".split()
@@ -619,3 +656,24 @@ def test_the_part_search_in_partitions_finds_what_one_engine_finds(
         )
     )
     assert {(row["digest"], row["d"]), (row["digest"], row["e"])} <= found_in
+
+
+def test_the_document_columns_a_shard_writes_are_read_back_by_row_across_shards(tmp_path: Path) -> None:
+    """The resolving task reads the ids, ranks and set sizes of the documents it needs
+    from the files the shards wrote: any rows, across shards, ids of any characters
+    (a file name's lone surrogate included)."""
+    options = DedupOptions(survivor="earliest")
+    names = ["a.txt", "b\udcff.txt", "ça/é.txt", "", "d d", "e\n.txt", "f"]
+    docs = [(name, f"text {k} " * (k + 1), {"date": f"2024-01-0{k + 1}"}) for k, name in enumerate(names)]
+    shards = [hash_shard(options, docs[:3]), hash_shard(options, docs[3:4]), hash_shard(options, docs[4:])]
+    folders = [tmp_path / f"shard-{k}" for k in range(len(shards))]
+    for shard, folder in zip(shards, folders):
+        folder.mkdir()
+        write_documents(folder, shard)
+    documents = ShardDocuments(folders, [0, 3, 4, 7])
+    ranks = np.concatenate([shard.ranks for shard in shards])
+    sizes = np.concatenate([shard.sizes for shard in shards])
+    for rows in ([0, 1, 2, 3, 4, 5, 6], [1, 3, 6], [5], []):
+        ids, got_ranks, got_sizes = documents.read(np.array(rows, dtype=np.int64))
+        assert ids == [names[r] for r in rows]
+        assert got_ranks.tolist() == ranks[rows].tolist() and got_sizes.tolist() == sizes[rows].tolist()

@@ -81,6 +81,7 @@ if TYPE_CHECKING:
 _PATH_OPTION = {"ingest_path": True}
 _BATCH_CHARS = 1 << 19
 _NO_EDGES = np.zeros((0, 2), dtype=np.int64)
+_NO_ROWS = np.zeros(0, dtype=np.int64)
 #: a page with more parts than this has its parts' relatedness from the verified LSH edges
 #: only, instead of measuring every pair of them
 _PARTS_MEASURED = 200
@@ -677,31 +678,36 @@ def measure_streamed(
 
 class _Edges:
     """Verified edges (rows a < b) with their Jaccard and containment, in
-    arrays: ~60 bytes an edge instead of ~280 for a dict of tuples (a
-    million-document run has hundreds of thousands of edges)."""
+    arrays, found by code: 16 bytes an edge besides the edge and its measures (a
+    dict of the codes held ~100: a million-document run has 400,000 edges)."""
 
     def __init__(self, n: int, pairs: np.ndarray, jac: np.ndarray, con: np.ndarray) -> None:
         self.n = max(n, 1)
         self.pairs, self.jac, self.con = pairs, jac, con
-        self._at = dict(zip((pairs[:, 0] * self.n + pairs[:, 1]).tolist(), range(pairs.shape[0])))
-        self._sorted: np.ndarray | None = None  # the codes, sorted (see has())
+        codes = pairs[:, 0] * self.n + pairs[:, 1]
+        self._order = np.argsort(codes, kind="stable")  # the edges by code
+        # the codes ascending, as machine integers that bisect reads without numpy's per-call cost
+        self._codes = array.array("q", codes[self._order].astype(np.int64).tobytes())
 
     def __len__(self) -> int:
         return self.pairs.shape[0]
 
     def get(self, a: int, b: int) -> tuple[float, float] | None:
         """(Jaccard, containment) of the edge a < b, or None."""
-        i = self._at.get(a * self.n + b)
-        return None if i is None else (float(self.jac[i]), float(self.con[i]))
+        code = a * self.n + b
+        k = bisect.bisect_left(self._codes, code)
+        if k == len(self._codes) or self._codes[k] != code:
+            return None
+        i = int(self._order[k])
+        return (float(self.jac[i]), float(self.con[i]))
 
     def has(self, pairs: np.ndarray) -> np.ndarray:
         """Which of ``pairs`` (rows a < b) are edges."""
-        if self._sorted is None:
-            self._sorted = np.sort(self.pairs[:, 0] * self.n + self.pairs[:, 1])
-        if not self._sorted.size:
+        known = np.frombuffer(self._codes, dtype=np.int64)
+        if not known.size:
             return np.zeros(pairs.shape[0], dtype=bool)
         codes = pairs[:, 0] * self.n + pairs[:, 1]
-        return self._sorted[np.minimum(np.searchsorted(self._sorted, codes), self._sorted.size - 1)] == codes
+        return known[np.minimum(np.searchsorted(known, codes), known.size - 1)] == codes
 
 
 class _PairCache:
@@ -948,6 +954,9 @@ class DedupEngine:
         #: add_shards() with the part search's finds: (pages a found document is a copy of,
         #: and the (page, part) rows of the documents found in pages)
         self._found_parts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        #: add_rows(): the corpus row of each row, and how many documents the corpus has
+        self._corpus_rows: np.ndarray | None = None
+        self._corpus_size: int | None = None
         self.stats: dict[str, Any] = {}
         if options.index_path and Path(options.index_path).exists():
             self._load_into(options.index_path)
@@ -1048,6 +1057,97 @@ class DedupEngine:
             columns.append((np.zeros(0, dtype=np.int64), no_sizes, no_bottom))
         ranks, sizes, bottom = (np.concatenate(c) for c in zip(*columns))
         del columns
+        rep, slot_of, reps = self._fill_columns(n, ranks, sizes, bottom, finds, verified, found_parts, fps)
+        if verified:
+            return counts
+        scratch = SignatureScratch(reps.size, self.options.num_perm, scratch_dir)
+        self._scratch = scratch
+        start = 0
+        for shard in shards:  # the representatives' signatures, in row (slot) order
+            own = rep[start : start + len(shard)] == np.arange(start, start + len(shard))
+            scratch.append(shard.signatures[own])
+            start += len(shard)
+        scratch.finish()
+        # the partitions' pairs are of rows (representatives only): as slots, in the same order
+        codes = sorted_unique(np.concatenate([found.codes for found in finds]))  # type: ignore[union-attr]
+        self._shard_pairs = np.stack((slot_of[codes // max(n, 1)], slot_of[codes % max(n, 1)]), axis=1)
+        return counts
+
+    def add_rows(
+        self,
+        total: int,
+        rows: np.ndarray,
+        ids: Sequence[str],
+        ranks: np.ndarray,
+        sizes: np.ndarray,
+        verified: Sequence[VerifiedPairs],
+        found_parts: Sequence[FoundParts],
+    ) -> None:
+        """Register the documents at ``rows`` (sorted, distinct) of a sharded corpus of
+        ``total`` documents, with their ids, ranks and set sizes: every document that
+        what the pair round verified and the part search found names (an edge's ends,
+        an exact copy and its original, a page and the parts found in it, a text of
+        a capped bucket). Any other document is alone and kept, and gets no decision
+        (no story grouping here: it groups every document). The engine's rows are
+        positions in ``rows``; :meth:`resolve_columns` asks ``texts_at`` for corpus
+        positions and its decisions name them, as after :meth:`add_shards`.
+        Only for a new engine (no index, nothing added)."""
+        if self._ids or self._n_old:
+            raise ValueError("add_rows() needs an engine with no documents")
+        if self.options.story_grouping:
+            raise ValueError("add_rows() cannot group stories: they need every document (add_shards)")
+        if not verified:
+            raise ValueError("add_rows() needs what the pair round verified (one list of pairs per task)")
+        named: list[VerifiedPairs | FoundParts] = [*verified, *found_parts]
+        if any(found.total != total for found in named):
+            raise ValueError(f"the finds are for {sorted({f.total for f in named})} documents, not {total}")
+        rows = np.asarray(rows, dtype=np.int64)
+        n = rows.size
+        if len(ids) != n or len(ranks) != n or len(sizes) != n:
+            raise ValueError(f"{n} rows, but {len(ids)} ids, {len(ranks)} ranks and {len(sizes)} sizes")
+
+        def local(corpus_rows: np.ndarray) -> np.ndarray:
+            at = np.searchsorted(rows, corpus_rows)
+            if at.size and (at.max() >= n or (rows[at] != corpus_rows).any()):
+                raise ValueError("the finds name documents that rows leaves out")
+            return at
+
+        mine = [
+            attrs.evolve(
+                found,
+                total=n,
+                edges=local(found.edges.ravel()).reshape(-1, 2),
+                capped=local(found.capped),
+                copies=local(found.copies),
+                firsts=local(found.firsts),
+            )
+            for found in verified
+        ]
+        parts = [
+            attrs.evolve(
+                found, total=n, copied=local(found.copied), pages=local(found.pages), parts=local(found.parts)
+            )
+            for found in found_parts
+        ]
+        self._ids.extend(ids)
+        no_bottom = np.zeros((n, _BOTTOM), dtype=np.uint32)[:0]  # the part search has used them
+        self._fill_columns(n, np.asarray(ranks), np.asarray(sizes), no_bottom, mine, mine, parts, [])
+        self._corpus_rows, self._corpus_size = rows, int(total)
+
+    def _fill_columns(
+        self,
+        n: int,
+        ranks: np.ndarray,
+        sizes: np.ndarray,
+        bottom: np.ndarray,
+        finds: Sequence[BucketFinds] | Sequence[VerifiedPairs],
+        verified: Sequence[VerifiedPairs],
+        found_parts: Sequence[FoundParts] | None,
+        fps: list[np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The engine's columns for ``n`` rows (their ids added) from what the rounds
+        found (``add_shards``, ``add_rows``): (the representative of each row, each
+        row's signature slot, the representatives)."""
         rep = np.arange(n, dtype=np.int64)
         for found in finds:  # each exact copy points at the first row of its text
             rep[found.copies] = found.firsts
@@ -1070,18 +1170,16 @@ class DedupEngine:
                     f"the part search's finds are for {sorted({f.total for f in found_parts})} documents, not {n}"
                 )
             self._found_parts = (
-                sorted_unique(
-                    np.concatenate([np.zeros(0, dtype=np.int64), *(f.copied for f in found_parts)])
-                ),
-                np.concatenate([np.zeros(0, dtype=np.int64), *(f.pages for f in found_parts)]),
-                np.concatenate([np.zeros(0, dtype=np.int64), *(f.parts for f in found_parts)]),
+                sorted_unique(np.concatenate([_NO_ROWS, *(f.copied for f in found_parts)])),
+                np.concatenate([_NO_ROWS, *(f.pages for f in found_parts)]),
+                np.concatenate([_NO_ROWS, *(f.parts for f in found_parts)]),
             )
         if self._story_has_fps:
             self._fps = [fps[r] for r in rep.tolist()]  # exact copies share their representative's
         self._from_shards = True
         self._buckets = BucketStats(int(reps.size))
         self._buckets.largest = max((found.largest for found in finds), default=0)
-        self._buckets.capped[slot_of[np.concatenate([found.capped for found in finds])]] = True
+        self._buckets.capped[slot_of[np.concatenate([_NO_ROWS, *(found.capped for found in finds)])]] = True
         if verified:
             self._verified = (
                 np.concatenate([found.edges for found in verified]).reshape(-1, 2),
@@ -1090,19 +1188,7 @@ class DedupEngine:
                 sum(found.candidates for found in verified),
                 sum(found.checked for found in verified),
             )
-            return counts
-        scratch = SignatureScratch(reps.size, self.options.num_perm, scratch_dir)
-        self._scratch = scratch
-        start = 0
-        for shard in shards:  # the representatives' signatures, in row (slot) order
-            own = rep[start : start + len(shard)] == np.arange(start, start + len(shard))
-            scratch.append(shard.signatures[own])
-            start += len(shard)
-        scratch.finish()
-        # the partitions' pairs are of rows (representatives only): as slots, in the same order
-        codes = sorted_unique(np.concatenate([found.codes for found in finds]))  # type: ignore[union-attr]
-        self._shard_pairs = np.stack((slot_of[codes // max(n, 1)], slot_of[codes % max(n, 1)]), axis=1)
-        return counts
+        return rep, slot_of, reps
 
     def _flush(self) -> None:
         """Hash the pending batch (in a worker process when ``workers`` > 1)."""
@@ -1317,8 +1403,12 @@ class DedupEngine:
         if o.story_grouping:
             self._say("grouping stories")
             self._assign_stories(decisions, reps, n_old, n)
+        if self._corpus_rows is not None:  # add_rows(): the decisions name the corpus's rows
+            decisions.rows = array.array(
+                "q", self._corpus_rows[np.frombuffer(decisions.rows, dtype=np.int64)].tobytes()
+            )
         self.stats = {
-            "documents": n - n_old,
+            "documents": n - n_old if self._corpus_size is None else self._corpus_size,
             "indexed_before": n_old,
             "bands": self.bands,
             "rows": self.rows,
@@ -1430,7 +1520,13 @@ class DedupEngine:
             if self._from_shards:  # rows from shards have no id map: they come back as asked
                 for lo in range(0, wanted.size, _REREAD_AT_ONCE):  # a chunk's positions at a time
                     chunk = wanted[lo : lo + _REREAD_AT_ONCE].tolist()
-                    for r, (doc_id, text) in zip(chunk, self._texts_at([r - base for r in chunk])):
+                    # add_rows(): the rows are some of the corpus's, in its order
+                    at = (
+                        [r - base for r in chunk]
+                        if self._corpus_rows is None
+                        else self._corpus_rows[chunk].tolist()
+                    )
+                    for r, (doc_id, text) in zip(chunk, self._texts_at(at)):
                         if doc_id != self._ids[r]:
                             raise ValueError(f"texts_at() gave {doc_id!r} where {self._ids[r]!r} was added")
                         yield r, text

@@ -41,8 +41,9 @@ from .shingles import concat_ranges, sorted_unique
 
 #: Planned inputs per partition of the part search: a task holds four smallest
 #: hashes a document of its share (a value, a row and a set size: 12 bytes each,
-#: ~12 MB for 250,000 documents, as much again while they are sorted).
-INPUTS_PER_PARTITION = 250_000
+#: ~5 MB for 100,000 documents, as much again while they are sorted) and its share
+#: of every candidate page's shingles.
+INPUTS_PER_PARTITION = 100_000
 
 #: Page shingles looked up in the table at once (their temporaries: ~40 bytes each).
 LOOKED_UP_AT_ONCE = 1 << 18
@@ -183,8 +184,10 @@ def search_partition(
     values, rows, sizes = [], [], []
     for piece in pieces:
         values.append(piece.values)
-        rows.append(piece.rows.astype(np.int64) + total)
-        sizes.append(piece.sizes.astype(np.int64))
+        # rows in 4 bytes while the corpus has fewer than 2**32 (concatenating widens the rest)
+        fits = total + piece.count < 2**32
+        rows.append(piece.rows + np.uint32(total) if fits else piece.rows.astype(np.int64) + total)
+        sizes.append(piece.sizes)
         total += piece.count
     if any(p.total != total for p in passed):
         raise ValueError(

@@ -33,7 +33,7 @@ from ingest import Document, StageContext, StageKind, StageSpec, hookimpl
 from ingest_plugins.dedup import buckets, pairs, parts
 from ingest_plugins.dedup.engine import Decision, Decisions, DedupEngine, DedupOptions, hash_shard
 from ingest_plugins.dedup.lsh import ANCHORS
-from ingest_plugins.dedup.shard_hashes import ShardHashes
+from ingest_plugins.dedup.shard_hashes import ShardDocuments, ShardHashes, write_documents
 from ingest_plugins.dedup.shingles import sorted_unique
 
 REASONS = {"exact": "exact_duplicate", "near": "near_duplicate", "composite": "composite"}
@@ -185,12 +185,14 @@ class DedupStage:
         smallest = parts.cut_smallest(hashes, partitions[2], self.options.containment_min_shingles)
         # the pair round reads its pairs' rows of the signatures from the shard's folder
         pairs.write_signatures(self.ctx.shard_folder, hashes, self.options.num_perm)
-        # met in rounds 0 to 2: the resolving task needs them no more
-        hashes.keys, hashes.signatures, hashes.bottom = (
-            hashes.keys[:0],
-            hashes.signatures[:0],
-            hashes.bottom[:0],
-        )
+        if not self.options.story_grouping:
+            # the resolving task reads the ids, ranks and sizes of the documents it needs
+            write_documents(self.ctx.shard_folder, hashes)
+            return [pieces, [None] * partitions[1], smallest, [None]]
+        # story grouping groups every document: the resolving task takes every shard's
+        # hashes (met in rounds 0 to 2 but the story fingerprints)
+        hashes.keys, hashes.signatures = hashes.keys[:0], hashes.signatures[:0]
+        hashes.bottom = hashes.bottom[:0]
         return [pieces, [None] * partitions[1], smallest, [hashes]]
 
     def exchange_partition(
@@ -230,19 +232,28 @@ class DedupStage:
         corpus: Iterable[Document],
         earlier: Iterable[parts.FoundParts],
     ) -> tuple[list[Decisions], None]:
-        """Round 3, in one task: every shard's hashes in shard order, with what each
-        partition of the pairs verified and each partition of the part search found,
-        resolved as one corpus; each shard's model is the decisions
+        """Round 3, in one task: the documents that what each partition of the pairs
+        verified and each partition of the part search found name (with story
+        grouping: every shard's hashes, in shard order), resolved as one corpus;
+        each shard's model is the decisions
         on its documents that say something (a document missing from it is kept as
         it is)."""
         # this task is one of the run's workers: the engine hashes nothing more in other processes
         engine = DedupEngine(self.options, workers=1)
         found_parts = list(earlier)
+        verified = [v for found in found_parts for v in found.verified]
         try:
             # the pairs come verified: no signature is read here
-            counts = engine.add_shards(
-                pieces, finds=[v for found in found_parts for v in found.verified], found_parts=found_parts
-            )
+            if self.options.story_grouping:
+                counts = engine.add_shards(pieces, finds=verified, found_parts=found_parts)
+            else:  # only the documents the rounds name: any other is alone, and kept
+                starts = corpus.starts()  # type: ignore[attr-defined]
+                rows = rows_to_resolve(verified, found_parts)
+                folders = [corpus.stage_folder(shard) for shard in range(len(starts) - 1)]  # type: ignore[attr-defined]
+                ids, ranks, sizes = ShardDocuments(folders, starts).read(rows)
+                engine.add_rows(starts[-1], rows, ids, ranks, sizes, verified, found_parts)
+                del ids, ranks, sizes
+                counts = np.diff(starts).tolist()
             self._resolve(engine, corpus, columns=True)
         finally:
             engine.close()
@@ -328,6 +339,20 @@ class DedupStage:
             )
         if self.options.save_index and os.path.exists(_pending_path(self.options.save_index)):
             os.replace(_pending_path(self.options.save_index), self.options.save_index)
+
+
+def rows_to_resolve(
+    verified: Iterable[buckets.VerifiedPairs], found_parts: Iterable[parts.FoundParts]
+) -> np.ndarray:
+    """The corpus rows a sharded run's resolving task needs (sorted): the ends of the
+    verified pairs, the exact copies and their originals, the texts of capped
+    buckets, the pages and parts the part search found."""
+    named = [np.zeros(0, dtype=np.int64)]
+    for found in verified:
+        named += [found.edges.ravel(), found.copies, found.firsts, found.capped]
+    for searched in found_parts:
+        named += [searched.copied, searched.pages, searched.parts]
+    return sorted_unique(np.concatenate(named).astype(np.int64))
 
 
 def _length(corpus: Iterable[Document]) -> int | None:

@@ -6,8 +6,9 @@ the candidate pairs and exact copies in partitions of the band and exact keys
 (:mod:`.buckets`), verifies the pairs in partitions of the pairs (:mod:`.pairs`),
 searches composite pages for their parts in partitions of the smallest shingle
 hashes (:mod:`.parts`), and resolves every shard in one task
-(:meth:`engine.DedupEngine.add_shards`). What that task holds in memory is a few
-columns a document (its id, rank and set size); with the bucketing round's finds
+(:meth:`engine.DedupEngine.add_rows`). That task holds a few columns (id, rank, set
+size) of only the documents the rounds name, read from a file each shard's task
+writes (:func:`write_documents`, :class:`ShardDocuments`); with the bucketing round's finds
 only (pairs not verified yet), the signatures (512 bytes a document at 128 positions) go to a scratch folder and
 are read back only for the candidate pairs the prefilter looks at. Shingle sets
 never travel: verification re-reads the candidates' texts.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
@@ -27,6 +29,8 @@ from . import native
 
 #: bytes of an exact key (of the whitespace-normalised text)
 KEY_BYTES = 16
+# ids read from file names may hold lone surrogates
+_ID_ENCODING, _ID_ERRORS = "utf-8", "surrogatepass"
 
 
 def read_rows(fd: int, rows: np.ndarray, out: np.ndarray) -> None:
@@ -118,3 +122,52 @@ class SignatureScratch:
             os.close(self._reader)
             self._reader = None
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+#: in a shard's folder: its documents' ids, ranks and set sizes, for the resolving task
+DOCUMENTS_NAME = "dedup-documents.npz"
+
+
+def write_documents(folder: str | os.PathLike[str], hashes: ShardHashes) -> None:
+    """Write a shard's document columns (ids, ranks, set sizes) into ``folder``: the
+    resolving task reads those of the documents it needs (:class:`ShardDocuments`)."""
+    encoded = [doc_id.encode(_ID_ENCODING, _ID_ERRORS) for doc_id in hashes.ids]
+    ends = np.cumsum([len(e) for e in encoded], dtype=np.int64)
+    with open(Path(folder) / DOCUMENTS_NAME, "wb") as fh:
+        np.savez(
+            fh,
+            ranks=np.asarray(hashes.ranks, dtype=np.int64),
+            sizes=np.asarray(hashes.sizes, dtype=np.int64),
+            id_ends=ends,
+            id_bytes=np.frombuffer(b"".join(encoded), dtype=np.uint8),
+        )
+
+
+class ShardDocuments:
+    """The shards' document columns by row of the corpus (shards in order), a shard's
+    file read at a time: the resolving task keeps only the rows it asks for."""
+
+    def __init__(self, folders: Sequence[str | os.PathLike[str]], starts: Sequence[int]) -> None:
+        self.paths = [Path(folder) / DOCUMENTS_NAME for folder in folders]
+        self.starts = np.asarray(starts, dtype=np.int64)  # each shard's first row, then the total
+
+    def read(self, rows: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """(ids, ranks, set sizes) of ``rows`` (sorted, distinct)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        ids: list[str] = []
+        ranks, sizes = np.empty(rows.size, dtype=np.int64), np.empty(rows.size, dtype=np.int64)
+        shard_of = np.searchsorted(self.starts, rows, "right") - 1
+        bounds = np.flatnonzero(np.diff(shard_of, prepend=-1, append=-1))
+        for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+            shard = int(shard_of[lo])
+            local = rows[lo:hi] - self.starts[shard]
+            with np.load(self.paths[shard], allow_pickle=False) as columns:
+                ranks[lo:hi] = columns["ranks"][local]
+                sizes[lo:hi] = columns["sizes"][local]
+                ends, blob = columns["id_ends"], columns["id_bytes"].tobytes()
+            begins = np.concatenate(([0], ends[:-1]))
+            ids.extend(
+                blob[a:b].decode(_ID_ENCODING, _ID_ERRORS)
+                for a, b in zip(begins[local].tolist(), ends[local].tolist())
+            )
+        return ids, ranks, sizes
