@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ingest_plugins.dedup import buckets as buckets_module
+from ingest_plugins.dedup import components as components_module
 from ingest_plugins.dedup import engine as engine_module
 from ingest_plugins.dedup import parts as parts_module
 from ingest_plugins.dedup.buckets import (
@@ -24,6 +25,7 @@ from ingest_plugins.dedup.buckets import (
     merge_finds,
     route_finds,
 )
+from ingest_plugins.dedup.components import cut_components, rows_to_resolve
 from ingest_plugins.dedup.engine import Decision, DedupEngine, DedupOptions, hash_shard
 from ingest_plugins.dedup.pairs import (
     SIGNATURES_NAME,
@@ -33,7 +35,6 @@ from ingest_plugins.dedup.pairs import (
     write_signatures,
 )
 from ingest_plugins.dedup.parts import FoundParts, cut_smallest, page_pieces, search_partition
-from ingest_plugins.dedup.plugin import rows_to_resolve
 from ingest_plugins.dedup.shard_hashes import ShardDocuments, write_documents
 from test_dedup_composite import corpus as digests_corpus
 from test_dedup_composite import prose
@@ -144,13 +145,15 @@ def sharded(
     verified: bool = False,
     value_partitions: int | None = None,
     named_only: bool = False,
+    components: int | None = None,
 ) -> tuple[dict[str, Decision], Texts]:
     """Decisions of the engine fed ``docs`` in shards of ``shard_size``, their keys
     bucketed in ``partitions`` (None: by :meth:`DedupEngine.add_shards` itself),
     with ``verified``, their pairs verified in as many pair partitions, with
     ``value_partitions``, composite pages' parts searched in that many partitions,
     and with ``named_only``, only the documents the rounds name resolved (their
-    columns read back from the files each shard writes), as a sharded run does."""
+    columns read back from the files each shard writes), in ``components``
+    partitions by connected component, as a sharded run does."""
     items = list(docs.items())
     shards = [
         hash_shard(options, ((doc_id, text, None) for doc_id, text in items[lo : lo + shard_size]))
@@ -169,25 +172,33 @@ def sharded(
             if verified
             else found_in_partitions(shards, options, partitions)
         )
-    engine = DedupEngine(options)
+    texts = Texts(docs)
     if named_only:
         assert finds is not None and found_parts is not None
+        cut = cut_components(pickle.loads(pickle.dumps(found_parts)), components or 1)
+        assert sum(c.rows.size for c in cut) == rows_to_resolve(finds, found_parts).size < len(docs)
+        decisions: dict[str, Decision] = {}
         with tempfile.TemporaryDirectory() as folder:
             folders = [Path(folder) / f"shard-{k}" for k in range(len(shards))]
             for shard, shard_folder in zip(shards, folders):
                 shard_folder.mkdir()
                 write_documents(shard_folder, shard)
             starts = np.cumsum([0] + [len(shard) for shard in shards]).tolist()
-            rows = rows_to_resolve(finds, found_parts)
-            assert rows.size < len(docs), "a document alone is not resolved"
-            ids, ranks, sizes = ShardDocuments(folders, starts).read(rows)
-        engine.add_rows(len(docs), rows, ids, ranks, sizes, finds, found_parts)
-    else:
-        counts = engine.add_shards(shards, scratch_dir=str(scratch), finds=finds, found_parts=found_parts)
-        assert counts == [len(shard) for shard in shards]
+            for mine in pickle.loads(
+                pickle.dumps(cut)
+            ):  # each partition of the components resolved on its own
+                ids, ranks, sizes = ShardDocuments(folders, starts).read(mine.rows)
+                engine = DedupEngine(options)
+                engine.add_rows(len(docs), mine.rows, ids, ranks, sizes, [mine.verified], [mine.found])
+                made = engine.resolve(texts=lambda: iter(items), texts_at=texts)
+                assert not made.keys() & decisions.keys()
+                decisions.update(made)
+        return dict(sorted(decisions.items())), texts
+    engine = DedupEngine(options)
+    counts = engine.add_shards(shards, scratch_dir=str(scratch), finds=finds, found_parts=found_parts)
+    assert counts == [len(shard) for shard in shards]
     if not verified:
         assert list(scratch.iterdir()), "the signatures are on disk while the engine resolves"
-    texts = Texts(docs)
     decisions = engine.resolve(texts=lambda: iter(items), texts_at=texts)
     assert not list(scratch.iterdir()), "resolve() removes its scratch folder"
     return decisions, texts
@@ -209,13 +220,14 @@ OPTIONS = [
 
 
 @pytest.mark.parametrize(
-    "partitions, verified, value_partitions, named_only",
+    "partitions, verified, value_partitions, named_only, components",
     [
-        (None, False, None, False),
-        (5, False, None, False),
-        (5, True, None, False),
-        (5, True, 3, False),
-        (5, True, 3, True),
+        (None, False, None, False, None),
+        (5, False, None, False, None),
+        (5, True, None, False, None),
+        (5, True, 3, False, None),
+        (5, True, 3, True, 1),
+        (5, True, 3, True, 4),
     ],
 )
 @pytest.mark.parametrize(
@@ -228,16 +240,19 @@ def test_shards_resolved_together_decide_as_the_streamed_engine_on_the_dev_set(
     verified: bool,
     value_partitions: int | None,
     named_only: bool,
+    components: int | None,
 ) -> None:
     docs = dev_documents()
     options = DedupOptions(**opts)
     if named_only and options.story_grouping:  # it groups every document: the task takes every shard's hashes
         with pytest.raises(ValueError, match="cannot group stories"):
-            sharded(docs, options, 50, tmp_path, partitions, verified, value_partitions, named_only)
+            sharded(
+                docs, options, 50, tmp_path, partitions, verified, value_partitions, named_only, components
+            )
         return
     plain = streamed(docs, options)
     decisions, texts = sharded(
-        docs, options, 50, tmp_path, partitions, verified, value_partitions, named_only
+        docs, options, 50, tmp_path, partitions, verified, value_partitions, named_only, components
     )
     assert decisions == listed(plain, options.story_grouping)
     assert any(d.role == "duplicate" for d in plain.values())
@@ -273,8 +288,9 @@ def test_digests_and_exact_copies_across_shards_decide_as_one_engine(
         (7, 3, True, 1, False),
         (1, 2, True, 3, False),
         (len(docs), 4, True, 2, False),
-        (7, 3, True, 2, True),
-        (1, 2, True, 1, True),
+        (7, 3, True, 2, True, 1),
+        (1, 2, True, 1, True, 3),
+        (len(docs), 4, True, 2, True, 7),
     ):
         decisions, _ = sharded(docs, options, case[0], tmp_path, *case[1:])
         assert decisions == listed(plain, False), case
@@ -499,8 +515,9 @@ def test_a_sharded_run_finds_its_buckets_in_partitions_and_drops_what_an_unshard
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: str
 ) -> None:
     """The shards' band and exact keys meet in a round of tasks, one per partition (one
-    per 20 planned inputs here: 4 of 80), then one task resolves: the records are
-    those of an unsharded run, and nothing they passed on is left."""
+    per 20 planned inputs here), the pairs are verified in as many, composite pages
+    searched in 4 partitions by value, and the clusters resolved in 6 tasks: the
+    records are those of an unsharded run, and nothing they passed on is left."""
     docs = generated(40, seed=9)
     items = list(docs.items())
     docs = dict(items + [(f"copy-{k}", v) for k, v in items[::7]])  # exact copies, in later shards
@@ -512,6 +529,9 @@ def test_a_sharded_run_finds_its_buckets_in_partitions_and_drops_what_an_unshard
     }
     plain = run_config({**config, "run": {"shards": "off"}}, directory=tmp_path / "plain", corpus=corpus)
     monkeypatch.setattr(buckets_module, "INPUTS_PER_PARTITION", 20)
+    # the part search in 4 partitions, the clusters resolved in 6 tasks
+    monkeypatch.setattr(parts_module, "INPUTS_PER_PARTITION", 40)
+    monkeypatch.setattr(components_module, "INPUTS_PER_PARTITION", 30)
     calls: list[int] = []
     find = buckets_module.find_in_partition
 

@@ -17,6 +17,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from ingest_plugins.dedup import components as dedup_components
 
 from ingest import ConfigError, Pipeline
 from ingest.engine import shards
@@ -629,19 +630,22 @@ def test_a_killed_jsonl_run_resumes_with_the_ids_it_had_checked(tmp_path: Path) 
 
 @pytest.mark.parametrize("dev_set", ["neardup", "boilerplate"])
 def test_the_default_pipeline_over_shards_decides_as_one_run_on_the_dev_sets(
-    tmp_path: Path, dev_set: str
+    tmp_path: Path, dev_set: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Site furniture learnt and duplicates found over shards of 50 pages: the same
-    kept documents, byte for byte and in order, and the same drop records (each
-    shard's file holds its own, phase after phase)."""
+    """Site furniture learnt and duplicates found over shards of 50 pages (dedup's
+    clusters resolved in a task for every 100 planned inputs): the same kept
+    documents, byte for byte and in order, the same drop records (each shard's file
+    holds its own, phase after phase) and the same dedup figures."""
     folder = DEV / dev_set / "input"
     if not folder.is_dir():
         pytest.skip(f"{folder} is not here")
+    monkeypatch.setattr(dedup_components, "INPUTS_PER_PARTITION", 100)
     config = ROOT / "config.toml"
     sharded = tmp_path / "sharded"
     report = run(config, sharded, input=folder, shard_files=50, keep_drop_records=False, workers=2)
     plain = run(config, tmp_path / "plain", input=folder, shards="off")
     assert report["shards"]["phases"] == 3 and report["shards"]["count"] > 3
+    assert dedup_components.partitions_for(report["shards"]["count"] * 50) > 2  # tasks that resolve
     assert records(sharded, "documents-") == records(tmp_path / "plain", "documents")
     assert sorted(records(sharded, "dropped-")) == sorted(records(tmp_path / "plain", "dropped"))
     for key in ("input", "kept", "dropped", "dropped_by_stage_and_reason"):
@@ -649,10 +653,16 @@ def test_the_default_pipeline_over_shards_decides_as_one_run_on_the_dev_sets(
     for stage_id, stats in plain["stages"].items():
         for key in ("documents_in", "documents_out", "dropped"):
             assert report["stages"][stage_id][key] == stats[key], (stage_id, key)
-    assert (
-        report["stages"]["dedup"]["dedup"]["candidate_pairs"]
-        == plain["stages"]["dedup"]["dedup"]["candidate_pairs"]
+    figures = (
+        "documents",
+        "candidate_pairs",
+        "verified_candidates",
+        "verified_pairs",
+        "dropped",
+        "composites",
     )
+    for key in (*figures, "largest_bucket", "capped_bucket_texts"):
+        assert report["stages"]["dedup"]["dedup"][key] == plain["stages"]["dedup"]["dedup"][key], key
 
 
 def test_a_plugins_corpus_stage_runs_over_shards(tmp_path: Path) -> None:

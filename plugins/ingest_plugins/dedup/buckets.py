@@ -1,6 +1,6 @@
 """LSH buckets and exact copies found in partitions, over the shards of a run.
 
-A sharded run resolves dedup in four rounds of tasks (see docs/hooks.md,
+A sharded run resolves dedup in five rounds of tasks (see docs/hooks.md,
 "rounds"). Each shard cuts its documents' band keys and exact keys into
 partitions by key (:func:`cut_buckets`); the first round's task for a partition
 takes that partition's piece of every shard and finds the candidate pairs of its
@@ -9,9 +9,9 @@ passes each pair to the task of the second round that a hash of the pair picks
 (:func:`route_finds`). Two documents that share several bands are found by each
 partition that holds one of those bands' keys (a million documents: 6.3 million
 pair codes for 428,000 distinct pairs); the second round's task keeps each of its
-pairs once (:func:`merge_finds`), so the last round's single task, which takes
-what every pair partition kept (through the part search, :mod:`.parts`) and
-resolves the corpus (:meth:`engine.DedupEngine.add_shards`), reads each pair once. A bucket lives in one partition,
+pairs once (:func:`merge_finds`), so the rounds after it (the part search,
+:mod:`.parts`, then the components, :mod:`.components`, and the tasks that resolve
+them, :meth:`engine.DedupEngine.add_rows`) see each pair once. A bucket lives in one partition,
 so it is capped (``max_bucket``) as if bucketed in one place, and the pairs are
 those :func:`lsh.candidate_pairs` finds over the representatives' signatures,
 whatever the number of partitions.
@@ -169,7 +169,7 @@ def merge_finds(finds: Iterable[BucketFinds]) -> BucketFinds:
 
 @attrs.define(eq=False)
 class VerifiedPairs:
-    """What one task of the pair round passes to the resolving task: its pairs
+    """What one task of the pair round passes on (to the tasks that resolve): its pairs
     verified (:mod:`.pairs`), and the exact copies and capped rows it was passed."""
 
     #: how many documents the corpus has

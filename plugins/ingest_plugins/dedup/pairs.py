@@ -6,7 +6,7 @@ skips those whose signatures say they cannot pass (the prefilter the engine appl
 to its candidates, :func:`engine.plausible`), re-reads the texts of the rest's rows
 and measures them (:func:`engine.measure_streamed`), and passes the verified pairs
 on (through the part search, :mod:`.parts`, with the shingles of the composite pages
-they suggest) to the task that resolves the corpus: the same pairs, with the same measures, as an
+they suggest) to the tasks that resolve the corpus: the same pairs, with the same measures, as an
 unsharded run verifies, found in many tasks at once instead of one after another.
 
 The signatures come from the shards: each shard's task writes its documents' set

@@ -21,7 +21,7 @@ corpus; over shards it is cut by value:
 
 A value's count (a hash among the smallest of more than ``_BOTTOM_MAX_DF``
 documents is shared furniture, never searched by) is complete within its
-partition, and the resolving task applies what every partition found to the
+partition, and the task that resolves a page applies what every partition found to the
 candidates it finds from all the edges (:meth:`engine.DedupEngine.add_shards`):
 the decisions are those of one engine.
 """
@@ -104,7 +104,7 @@ class PageShingles:
     known: np.ndarray
     #: every exact copy the task was passed (rows): no copy is a part, its original is
     copies: np.ndarray
-    #: the task's verified pairs, passed on to the resolving task through this partition
+    #: the task's verified pairs, passed on to the tasks that resolve through this partition
     #: (one partition of the part search gets them), else None
     verified: VerifiedPairs | None = None
 
@@ -160,7 +160,7 @@ def page_pieces(
 
 @attrs.define(eq=False)
 class FoundParts:
-    """What a task of the part search passes to the resolving task."""
+    """What a task of the part search passes on (to the component task)."""
 
     #: how many documents the corpus has
     total: int

@@ -22,6 +22,7 @@ documents it holds) with ``dedup_coverage``, ``story_id``.
 
 from __future__ import annotations
 
+import collections
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -30,13 +31,22 @@ import attrs
 import numpy as np
 
 from ingest import Document, StageContext, StageKind, StageSpec, hookimpl
-from ingest_plugins.dedup import buckets, pairs, parts
+from ingest_plugins.dedup import buckets, components, pairs, parts
 from ingest_plugins.dedup.engine import Decision, Decisions, DedupEngine, DedupOptions, hash_shard
 from ingest_plugins.dedup.lsh import ANCHORS
 from ingest_plugins.dedup.shard_hashes import ShardDocuments, ShardHashes, write_documents
 from ingest_plugins.dedup.shingles import sorted_unique
 
 REASONS = {"exact": "exact_duplicate", "near": "near_duplicate", "composite": "composite"}
+#: the engine's figures that the resolving tasks of a sharded run add up
+_ADDED_UP = (
+    "candidate_pairs",
+    "verified_candidates",
+    "verified_pairs",
+    "dropped",
+    "composites",
+    "capped_bucket_texts",
+)
 
 #: Documents hashed between two progress reports (``ctx.progress``): a report per
 #: phase and per this many documents, never per document.
@@ -120,9 +130,12 @@ class DedupStage:
                 engine.add(doc.id, compared_text(doc), doc.metadata)
         self._resolve(engine, corpus)
 
-    def _resolve(self, engine: DedupEngine, corpus: Iterable[Document], columns: bool = False) -> None:
+    def _resolve(
+        self, engine: DedupEngine, corpus: Iterable[Document], columns: bool = False, warn: bool = True
+    ) -> None:
         """Decide every document of ``corpus`` (all added to ``engine``, in order);
-        ``columns``: the decisions as :class:`Decisions` (a sharded run's corpus)."""
+        ``columns``: the decisions as :class:`Decisions` (a sharded run's corpus);
+        ``warn``: about capped buckets here (not in one of many resolving tasks)."""
         # The engine re-reads texts only for what it did not keep in memory; a spool
         # that knows where each record starts (engine rows are its positions, in
         # order) gives back just those documents.
@@ -135,16 +148,21 @@ class DedupStage:
 
         resolve = engine.resolve_columns if columns else engine.resolve
         self.decisions = resolve(lambda: ((doc.id, compared_text(doc)) for doc in corpus), texts_at)
+        self._report(engine.stats, warn)
+
+    def _report(self, engine_stats: Mapping[str, Any], warn: bool = True) -> None:
+        """The engine's figures in the stage's ledger entry, and a warning when texts
+        of capped buckets were compared with a few only (``warn``)."""
         stats = self.ctx.ledger.stages.get(self.ctx.stage_id)
         if stats is not None:
             stats.extra["dedup"] = {
-                key: value for key, value in engine.stats.items() if isinstance(value, (int, float, str))
+                key: value for key, value in engine_stats.items() if isinstance(value, (int, float, str))
             }
-        capped = engine.stats.get("capped_bucket_texts", 0)
-        if capped:
+        capped = engine_stats.get("capped_bucket_texts", 0)
+        if capped and warn:
             self.ctx.warn(
                 f"{capped} texts were in an LSH bucket of more than max_bucket = {self.options.max_bucket} "
-                f"(the largest held {engine.stats['largest_bucket']}): each was compared with its bucket's "
+                f"(the largest held {engine_stats['largest_bucket']}): each was compared with its bucket's "
                 f"first {ANCHORS} only, and a near-duplicate among them may be missed. Such buckets come "
                 "from text many pages share, a site's furniture: remove it first (the boilerplate stage), "
                 "or raise max_bucket"
@@ -159,23 +177,31 @@ class DedupStage:
         return None
 
     def shard_rounds(self) -> list[int]:
-        """Four rounds: the shards' band and exact keys in partitions (more as the
+        """Five rounds: the shards' band and exact keys in partitions (more as the
         planned input grows), each finding its buckets' candidate pairs and its
         exact copies; as many partitions of the pairs, each keeping a pair once
         (the bucketing tasks find a pair once for each band key they share) and
         passing on its candidate composite pages' shingles; the shards' smallest
         shingle hashes in partitions by value, each looking the pages' shingles up
-        (:mod:`.parts`); then one task (on a worker, not in the ``ingest run``
-        process) that resolves every shard's hashes with what they found."""
+        (:mod:`.parts`); one task that joins the documents all of that names into
+        connected components and cuts them in partitions (:mod:`.components`);
+        a task per partition that resolves its documents. With story grouping
+        (every document grouped) one task resolves every shard's hashes instead
+        of the last two rounds. No round runs in the ``ingest run`` process."""
         planned = self.ctx.planned_inputs
         partitions = buckets.partitions_for(planned)
-        return [partitions, partitions, parts.partitions_for(planned), 1]
+        rounds = [partitions, partitions, parts.partitions_for(planned), 1]
+        if not self.options.story_grouping:
+            rounds.append(components.partitions_for(planned))
+        return rounds
 
     def shard_pass(self, docs: Iterable[Document]) -> list[list[Any]]:
         """In a shard's task: each document hashed as the engine hashes it, but its
         shingle set; its band and exact keys cut by partition (round 0), nothing
         for the pair round (1), its smallest shingle hashes cut by value for the
-        part search (2), and the rest for the task that resolves (3)."""
+        part search (2), then nothing for the component and resolving rounds (its
+        documents' ids, ranks and set sizes wait in a file of its own), or with
+        story grouping, the rest for the one task that resolves (3)."""
         if self.ctx.shard_folder is None:
             raise RuntimeError("shard_pass() runs in a shard's task, which gives it ctx.shard_folder")
         hashes = hash_shard(self.options, ((doc.id, compared_text(doc), doc.metadata) for doc in docs))
@@ -186,9 +212,9 @@ class DedupStage:
         # the pair round reads its pairs' rows of the signatures from the shard's folder
         pairs.write_signatures(self.ctx.shard_folder, hashes, self.options.num_perm)
         if not self.options.story_grouping:
-            # the resolving task reads the ids, ranks and sizes of the documents it needs
+            # the resolving tasks read the ids, ranks and sizes of the documents they need
             write_documents(self.ctx.shard_folder, hashes)
-            return [pieces, [None] * partitions[1], smallest, [None]]
+            return [pieces, [None] * partitions[1], smallest, [None], [None] * partitions[4]]
         # story grouping groups every document: the resolving task takes every shard's
         # hashes (met in rounds 0 to 2 but the story fingerprints)
         hashes.keys, hashes.signatures = hashes.keys[:0], hashes.signatures[:0]
@@ -197,18 +223,26 @@ class DedupStage:
 
     def exchange_partition(
         self, round: int, index: int, pieces: Iterable[Any], earlier: Any, corpus: Any
-    ) -> list[buckets.BucketFinds] | list[parts.PageShingles] | list[parts.FoundParts]:
+    ) -> (
+        list[buckets.BucketFinds]
+        | list[parts.PageShingles]
+        | list[parts.FoundParts]
+        | list[components.ComponentRows]
+    ):
         """Round 0, in a task per partition of the keys: the candidate pairs of the
         partition's buckets and its exact copies, over every shard, cut for the
         pair round. Round 1, in a task per partition of the pairs: each of its
         pairs once, prefiltered by their signatures and verified from their texts,
         and its candidate composite pages' shingles cut for the part search. Round 2,
         in a task per partition of the shingle values: the documents found in those
-        pages, verified, for the resolving task."""
+        pages, verified, for the component task. Round 3, in one task: the
+        documents all of that names, by connected component, for the resolving tasks."""
         rounds = self.shard_rounds()
         if round == 0:
             found = buckets.find_in_partition(pieces, self.options.max_bucket)
             return buckets.route_finds(found, rounds[1])
+        if round == 3:
+            return components.cut_components(list(earlier), rounds[4])
 
         def texts_at(positions: list[int]) -> Iterator[tuple[str, str]]:
             return ((doc.id, compared_text(doc)) for doc in corpus.read_at(positions))
@@ -228,47 +262,62 @@ class DedupStage:
     def combine_partition(
         self,
         index: int,
-        pieces: Iterable[ShardHashes],
+        pieces: Iterable[ShardHashes | None],
         corpus: Iterable[Document],
-        earlier: Iterable[parts.FoundParts],
-    ) -> tuple[list[Decisions], None]:
-        """Round 3, in one task: the documents that what each partition of the pairs
-        verified and each partition of the part search found name (with story
-        grouping: every shard's hashes, in shard order), resolved as one corpus;
-        each shard's model is the decisions
-        on its documents that say something (a document missing from it is kept as
-        it is)."""
+        earlier: Iterable[components.ComponentRows] | Iterable[parts.FoundParts],
+    ) -> tuple[list[Decisions], dict[str, Any] | None]:
+        """The last round: in a task per partition of the components, its documents
+        resolved as the engine resolves the corpus, their ids, ranks and set sizes
+        read from the shards' files; with story grouping, in one task, every
+        shard's hashes in shard order. Each shard's model is the decisions on its
+        documents that say something (a document missing from every one is kept as
+        it is); the summary is the engine's figures (added up in
+        :meth:`combine_summaries`)."""
         # this task is one of the run's workers: the engine hashes nothing more in other processes
         engine = DedupEngine(self.options, workers=1)
-        found_parts = list(earlier)
-        verified = [v for found in found_parts for v in found.verified]
+        starts = corpus.starts()  # type: ignore[attr-defined]
         try:
             # the pairs come verified: no signature is read here
             if self.options.story_grouping:
-                counts = engine.add_shards(pieces, finds=verified, found_parts=found_parts)
-            else:  # only the documents the rounds name: any other is alone, and kept
-                starts = corpus.starts()  # type: ignore[attr-defined]
-                rows = rows_to_resolve(verified, found_parts)
+                found_parts: list[parts.FoundParts] = list(earlier)  # type: ignore[arg-type]
+                verified = [v for found in found_parts for v in found.verified]
+                engine.add_shards(pieces, finds=verified, found_parts=found_parts)  # type: ignore[arg-type]
+                self._resolve(engine, corpus, columns=True)
+                summary = None
+            else:
+                (mine,) = earlier
+                assert isinstance(mine, components.ComponentRows)
                 folders = [corpus.stage_folder(shard) for shard in range(len(starts) - 1)]  # type: ignore[attr-defined]
-                ids, ranks, sizes = ShardDocuments(folders, starts).read(rows)
-                engine.add_rows(starts[-1], rows, ids, ranks, sizes, verified, found_parts)
+                ids, ranks, sizes = ShardDocuments(folders, starts).read(mine.rows)
+                engine.add_rows(starts[-1], mine.rows, ids, ranks, sizes, [mine.verified], [mine.found])
                 del ids, ranks, sizes
-                counts = np.diff(starts).tolist()
-            self._resolve(engine, corpus, columns=True)
+                # the capped texts are counted over every partition, and said once
+                self._resolve(engine, corpus, columns=True, warn=False)
+                summary = dict(engine.stats)
         finally:
             engine.close()
         decisions, self.decisions = self.decisions, {}
         assert isinstance(decisions, Decisions)
-        models: list[Decisions] = []
-        start = 0
-        for count in counts:  # a shard's rows follow the previous shard's
-            models.append(decisions.rows_between(start, start + count))
-            start += count
-        return models, None
+        models = [decisions.rows_between(start, stop) for start, stop in zip(starts[:-1], starts[1:])]
+        return models, summary
+
+    def combine_summaries(self, summaries: list[dict[str, Any] | None], corpus: Any) -> None:
+        """In the ``ingest run`` process: the resolving tasks' figures added up (the
+        corpus's counts from the first, the largest bucket the largest)."""
+        figures = [s for s in summaries if s is not None]
+        if not figures:
+            return
+        total = dict(figures[0])
+        for key in _ADDED_UP:
+            total[key] = sum(f.get(key, 0) for f in figures)
+        total["largest_bucket"] = max(f.get("largest_bucket", 0) for f in figures)
+        self._report(total)
 
     def use_shard(self, decisions: list[Decisions]) -> None:
-        """In a shard's task: the decisions on its documents (from the one partition), before they pass."""
-        self.decisions = decisions[0]
+        """In a shard's task: the decisions on its documents (from each resolving task),
+        before they pass."""
+        # read only: a ChainMap takes any mapping
+        self.decisions = decisions[0] if len(decisions) == 1 else collections.ChainMap(*decisions)  # type: ignore[arg-type]
         self._unlisted_kept = True
 
     def _new_engine(self) -> DedupEngine:
@@ -339,20 +388,6 @@ class DedupStage:
             )
         if self.options.save_index and os.path.exists(_pending_path(self.options.save_index)):
             os.replace(_pending_path(self.options.save_index), self.options.save_index)
-
-
-def rows_to_resolve(
-    verified: Iterable[buckets.VerifiedPairs], found_parts: Iterable[parts.FoundParts]
-) -> np.ndarray:
-    """The corpus rows a sharded run's resolving task needs (sorted): the ends of the
-    verified pairs, the exact copies and their originals, the texts of capped
-    buckets, the pages and parts the part search found."""
-    named = [np.zeros(0, dtype=np.int64)]
-    for found in verified:
-        named += [found.edges.ravel(), found.copies, found.firsts, found.capped]
-    for searched in found_parts:
-        named += [searched.copied, searched.pages, searched.parts]
-    return sorted_unique(np.concatenate(named).astype(np.int64))
 
 
 def _length(corpus: Iterable[Document]) -> int | None:

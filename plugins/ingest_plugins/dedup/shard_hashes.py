@@ -1,15 +1,18 @@
-"""What a shard's task hashes for the dedup stage, and where the task that resolves
-every shard keeps the signatures.
+"""What a shard's task hashes for the dedup stage, and the files the tasks that
+resolve read back.
 
 A sharded run hashes each shard in its own task (:func:`engine.hash_shard`), finds
 the candidate pairs and exact copies in partitions of the band and exact keys
 (:mod:`.buckets`), verifies the pairs in partitions of the pairs (:mod:`.pairs`),
 searches composite pages for their parts in partitions of the smallest shingle
-hashes (:mod:`.parts`), and resolves every shard in one task
-(:meth:`engine.DedupEngine.add_rows`). That task holds a few columns (id, rank, set
-size) of only the documents the rounds name, read from a file each shard's task
-writes (:func:`write_documents`, :class:`ShardDocuments`); with the bucketing round's finds
-only (pairs not verified yet), the signatures (512 bytes a document at 128 positions) go to a scratch folder and
+hashes (:mod:`.parts`), and resolves the documents all of that names in partitions
+of their connected components (:mod:`.components`,
+:meth:`engine.DedupEngine.add_rows`). A task that resolves holds a few columns (id,
+rank, set size) of its documents only, read from a file each shard's task writes
+(:func:`write_documents`, :class:`ShardDocuments`). One engine given every shard's
+hashes (:meth:`engine.DedupEngine.add_shards`: story grouping, small inputs) holds
+them for every document; with the bucketing round's finds only (pairs not verified
+yet), the signatures (512 bytes a document at 128 positions) go to a scratch folder and
 are read back only for the candidate pairs the prefilter looks at. Shingle sets
 never travel: verification re-reads the candidates' texts.
 """
@@ -124,13 +127,13 @@ class SignatureScratch:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-#: in a shard's folder: its documents' ids, ranks and set sizes, for the resolving task
+#: in a shard's folder: its documents' ids, ranks and set sizes, for the tasks that resolve
 DOCUMENTS_NAME = "dedup-documents.npz"
 
 
 def write_documents(folder: str | os.PathLike[str], hashes: ShardHashes) -> None:
     """Write a shard's document columns (ids, ranks, set sizes) into ``folder``: the
-    resolving task reads those of the documents it needs (:class:`ShardDocuments`)."""
+    tasks that resolve read those of the documents they need (:class:`ShardDocuments`)."""
     encoded = [doc_id.encode(_ID_ENCODING, _ID_ERRORS) for doc_id in hashes.ids]
     ends = np.cumsum([len(e) for e in encoded], dtype=np.int64)
     with open(Path(folder) / DOCUMENTS_NAME, "wb") as fh:
@@ -145,7 +148,7 @@ def write_documents(folder: str | os.PathLike[str], hashes: ShardHashes) -> None
 
 class ShardDocuments:
     """The shards' document columns by row of the corpus (shards in order), a shard's
-    file read at a time: the resolving task keeps only the rows it asks for."""
+    file read at a time: a task that resolves keeps only the rows it asks for."""
 
     def __init__(self, folders: Sequence[str | os.PathLike[str]], starts: Sequence[int]) -> None:
         self.paths = [Path(folder) / DOCUMENTS_NAME for folder in folders]
