@@ -29,6 +29,9 @@ from .shingles import sorted_unique
 #: document of its share that the rounds name (a cluster's member, a page, a part).
 INPUTS_PER_PARTITION = 250_000
 
+#: Links joined from one chunk (their Python ints exist a chunk at a time: ~70 bytes a link).
+UNIONS_AT_ONCE = 1 << 16
+
 _NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
@@ -86,8 +89,10 @@ def cut_components(found_parts: Sequence[FoundParts], partitions: int) -> list[C
     links = np.concatenate((edges, np.stack((firsts, copies), axis=1), np.stack((pages, parts), axis=1)))
     links = np.searchsorted(rows, links)
     components = UnionFind(rows.size)
-    for a, b in zip(links[:, 0].tolist(), links[:, 1].tolist()):
-        components.union(a, b)
+    for lo in range(0, links.shape[0], UNIONS_AT_ONCE):  # a chunk's Python ints at a time
+        chunk = links[lo : lo + UNIONS_AT_ONCE]
+        for a, b in zip(chunk[:, 0].tolist(), chunk[:, 1].tolist()):
+            components.union(a, b)
     del links
     # a component's partition: its first document's corpus row, modulo
     part_of = rows[components.roots(rows.size)] % partitions
