@@ -1130,7 +1130,7 @@ class DedupEngine:
             for found in found_parts
         ]
         self._ids.extend(ids)
-        no_bottom = np.zeros((n, _BOTTOM), dtype=np.uint32)[:0]  # the part search has used them
+        no_bottom = np.zeros((0, _BOTTOM), dtype=np.uint32)  # the part search has used them
         self._fill_columns(n, np.asarray(ranks), np.asarray(sizes), no_bottom, mine, mine, parts, [])
         self._corpus_rows, self._corpus_size = rows, int(total)
 
