@@ -25,7 +25,7 @@ from ingest_plugins.dedup.buckets import (
     merge_finds,
     route_finds,
 )
-from ingest_plugins.dedup.components import cut_components, rows_to_resolve
+from ingest_plugins.dedup.components import cut_components
 from ingest_plugins.dedup.engine import Decision, DedupEngine, DedupOptions, hash_shard
 from ingest_plugins.dedup.pairs import (
     SIGNATURES_NAME,
@@ -176,7 +176,11 @@ def sharded(
     if named_only:
         assert finds is not None and found_parts is not None
         cut = cut_components(pickle.loads(pickle.dumps(found_parts)), components or 1)
-        assert sum(c.rows.size for c in cut) == rows_to_resolve(finds, found_parts).size < len(docs)
+        named = np.concatenate([c.rows for c in cut])
+        assert named.size == np.unique(named).size < len(docs)  # each named document in one partition
+        for c in cut:  # each component whole: every link between documents of the partition
+            ends = (c.verified.edges, c.verified.copies, c.verified.firsts, c.found.pages, c.found.parts)
+            assert all(np.isin(e, c.rows).all() for e in ends)
         decisions: dict[str, Decision] = {}
         with tempfile.TemporaryDirectory() as folder:
             folders = [Path(folder) / f"shard-{k}" for k in range(len(shards))]

@@ -2,7 +2,7 @@
 
 After the pair round (:mod:`.pairs`) and the part search (:mod:`.parts`), a
 document that no verified pair, exact copy or found part names is alone and kept:
-only the named ones need resolving (:func:`rows_to_resolve`). Every decision the
+only the named ones need resolving. Every decision the
 engine makes about one of them (its cluster, survivor and similarity, a composite
 page and the documents it holds) looks only at documents joined to it by those
 links: one task of this round joins them into connected components
@@ -15,7 +15,8 @@ duplicates, however large the corpus.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import collections
+from collections.abc import Iterable
 
 import attrs
 import numpy as np
@@ -40,18 +41,6 @@ def partitions_for(planned: int | None) -> int:
     return max(1, -(-int(planned or 0) // INPUTS_PER_PARTITION))
 
 
-def rows_to_resolve(verified: Sequence[VerifiedPairs], found_parts: Sequence[FoundParts]) -> np.ndarray:
-    """The corpus rows the resolving round needs (sorted): the ends of the verified
-    pairs, the exact copies and their originals, the texts of capped buckets, the
-    pages and parts the part search found."""
-    named = [_NO_ROWS]
-    for found in verified:
-        named += [found.edges.ravel(), found.copies, found.firsts, found.capped]
-    for searched in found_parts:
-        named += [searched.copied, searched.pages, searched.parts]
-    return sorted_unique(np.concatenate(named).astype(np.int64))
-
-
 @attrs.define(eq=False)
 class ComponentRows:
     """What the component task passes to one task of the resolving round: its
@@ -66,60 +55,81 @@ class ComponentRows:
     found: FoundParts
 
 
-def cut_components(found_parts: Sequence[FoundParts], partitions: int) -> list[ComponentRows]:
+def cut_components(found_parts: Iterable[FoundParts], partitions: int) -> list[ComponentRows]:
     """The documents the rounds name (``found_parts``: what each task of the part
-    search passed on, with the pair round's verified pairs) in ``partitions`` parts,
-    each connected component whole: its verified pairs, its exact copies and
-    their originals, its pages and the parts found in them."""
-    verified = [v for found in found_parts for v in found.verified]
-    if not verified:
+    search passed on, with the pair round's verified pairs; read once) in
+    ``partitions`` parts, each connected component whole: its verified pairs, its
+    exact copies and their originals, its pages and the parts found in them."""
+    # every kind of array gathered as the tasks' outputs are read, each let go once joined
+    gathered: dict[str, list[np.ndarray]] = collections.defaultdict(list)
+    total, candidates, checked, largest, tasks = None, 0, 0, 0, 0
+    for searched in found_parts:
+        for found in searched.verified:
+            total, tasks = found.total, tasks + 1
+            candidates, checked, largest = (
+                candidates + found.candidates,
+                checked + found.checked,
+                max(largest, found.largest),
+            )
+            gathered["edges"].append(found.edges.ravel())  # (a, b) pairs, one after another
+            for name in ("jaccard", "containment", "copies", "firsts", "capped"):
+                gathered[name].append(getattr(found, name))
+        for name in ("copied", "pages", "parts"):
+            gathered[name].append(getattr(searched, name))
+    if total is None:
         raise ValueError("the part search passed on no verified pairs")
-    total = verified[0].total
-    rows = rows_to_resolve(verified, found_parts)
-    edges = np.concatenate([v.edges.reshape(-1, 2) for v in verified]).astype(np.int64)
-    jaccard = np.concatenate([v.jaccard for v in verified])
-    containment = np.concatenate([v.containment for v in verified])
-    copies = np.concatenate([_NO_ROWS, *(v.copies for v in verified)]).astype(np.int64)
-    firsts = np.concatenate([_NO_ROWS, *(v.firsts for v in verified)]).astype(np.int64)
-    capped = sorted_unique(np.concatenate([_NO_ROWS, *(v.capped for v in verified)]).astype(np.int64))
-    copied = sorted_unique(np.concatenate([_NO_ROWS, *(f.copied for f in found_parts)]).astype(np.int64))
-    pages = np.concatenate([_NO_ROWS, *(f.pages for f in found_parts)]).astype(np.int64)
-    parts = np.concatenate([_NO_ROWS, *(f.parts for f in found_parts)]).astype(np.int64)
+
+    def joined(name: str, dtype: type = np.int64) -> np.ndarray:
+        return np.concatenate([np.zeros(0, dtype=dtype), *gathered.pop(name)]).astype(dtype, copy=False)
+
+    edges = joined("edges").reshape(-1, 2)
+    jaccard, containment = joined("jaccard", np.float64), joined("containment", np.float64)
+    copies, firsts = joined("copies"), joined("firsts")
+    capped, copied = sorted_unique(joined("capped")), sorted_unique(joined("copied"))
+    pages, parts = joined("pages"), joined("parts")
+    rows = sorted_unique(np.concatenate((edges.ravel(), copies, firsts, capped, copied, pages, parts)))
     # components over the links, in rows of ``rows``
-    links = np.concatenate((edges, np.stack((firsts, copies), axis=1), np.stack((pages, parts), axis=1)))
-    links = np.searchsorted(rows, links)
     components = UnionFind(rows.size)
-    for lo in range(0, links.shape[0], UNIONS_AT_ONCE):  # a chunk's Python ints at a time
-        chunk = links[lo : lo + UNIONS_AT_ONCE]
-        for a, b in zip(chunk[:, 0].tolist(), chunk[:, 1].tolist()):
-            components.union(a, b)
-    del links
+    for a_rows, b_rows in ((edges[:, 0], edges[:, 1]), (firsts, copies), (pages, parts)):
+        for lo in range(0, a_rows.size, UNIONS_AT_ONCE):  # a chunk's Python ints at a time
+            a_at = np.searchsorted(rows, a_rows[lo : lo + UNIONS_AT_ONCE]).tolist()
+            b_at = np.searchsorted(rows, b_rows[lo : lo + UNIONS_AT_ONCE]).tolist()
+            for a, b in zip(a_at, b_at):
+                components.union(a, b)
     # a component's partition: its first document's corpus row, modulo
     part_of = rows[components.roots(rows.size)] % partitions
     del components
 
-    def of(corpus_rows: np.ndarray) -> np.ndarray:
-        return part_of[np.searchsorted(rows, corpus_rows)]
+    def cut(values: np.ndarray, by: np.ndarray) -> list[np.ndarray]:
+        """``values`` in partitions, by the partition of the corpus rows ``by``."""
+        part = part_of[np.searchsorted(rows, by)]
+        order = np.argsort(part, kind="stable")  # in order within a partition
+        starts = np.searchsorted(part[order], np.arange(partitions + 1))
+        ordered = values[order]
+        return [ordered[lo:hi] for lo, hi in zip(starts[:-1].tolist(), starts[1:].tolist())]
 
-    edge_part, copy_part = of(edges[:, 0]), of(copies)
-    capped_part, copied_part, page_part = of(capped), of(copied), of(pages)
+    edges_of = cut(edges, edges[:, 0])
+    jaccard_of, containment_of = cut(jaccard, edges[:, 0]), cut(containment, edges[:, 0])
+    del edges, jaccard, containment
+    copies_of, firsts_of = cut(copies, copies), cut(firsts, copies)
+    pages_of, parts_of = cut(pages, pages), cut(parts, pages)
+    capped_of, copied_of, rows_of = cut(capped, capped), cut(copied, copied), cut(rows, rows)
     out = []
     for p in range(partitions):
         first = p == 0
         mine = VerifiedPairs(
             total,
-            edges[edge_part == p],
-            jaccard[edge_part == p],
-            containment[edge_part == p],
-            sum(v.candidates for v in verified) if first else 0,
-            sum(v.checked for v in verified) if first else 0,
-            capped[capped_part == p],
-            max(v.largest for v in verified),
-            copies[copy_part == p],
-            firsts[copy_part == p],
+            edges_of[p],
+            jaccard_of[p],
+            containment_of[p],
+            candidates if first else 0,
+            checked if first else 0,
+            capped_of[p],
+            largest,
+            copies_of[p],
+            firsts_of[p],
         )
-        searched = FoundParts(
-            total, copied[copied_part == p], pages[page_part == p], parts[page_part == p], []
+        out.append(
+            ComponentRows(rows_of[p], mine, FoundParts(total, copied_of[p], pages_of[p], parts_of[p], []))
         )
-        out.append(ComponentRows(rows[part_of == p], mine, searched))
     return out

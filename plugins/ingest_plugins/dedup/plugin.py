@@ -242,7 +242,7 @@ class DedupStage:
             found = buckets.find_in_partition(pieces, self.options.max_bucket)
             return buckets.route_finds(found, rounds[1])
         if round == 3:
-            return components.cut_components(list(earlier), rounds[4])
+            return components.cut_components(earlier, rounds[4])
 
         def texts_at(positions: list[int]) -> Iterator[tuple[str, str]]:
             return ((doc.id, compared_text(doc)) for doc in corpus.read_at(positions))
