@@ -33,8 +33,6 @@ INPUTS_PER_PARTITION = 250_000
 #: Links joined from one chunk (their Python ints exist a chunk at a time: ~70 bytes a link).
 UNIONS_AT_ONCE = 1 << 16
 
-_NO_ROWS = np.zeros(0, dtype=np.int64)
-
 
 def partitions_for(planned: int | None) -> int:
     """How many tasks the resolving round has for ``planned`` inputs."""
