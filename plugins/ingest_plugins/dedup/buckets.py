@@ -46,7 +46,13 @@ RANGE_ENTRIES = 1 << 18
 
 def partitions_for(planned: int | None) -> int:
     """How many partitions the bucketing round has for ``planned`` inputs."""
-    return max(1, -(-int(planned or 0) // INPUTS_PER_PARTITION))
+    return tasks_for(planned, INPUTS_PER_PARTITION)
+
+
+def tasks_for(planned: int | None, inputs_per_task: int) -> int:
+    """How many tasks a round that gives each ``inputs_per_task`` of ``planned`` inputs
+    has (at least one)."""
+    return max(1, -(-int(planned or 0) // inputs_per_task))
 
 
 @attrs.define(eq=False)

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 import attrs
 import numpy as np
 
-from .buckets import VerifiedPairs
+from .buckets import VerifiedPairs, tasks_for
 from .clusters import UnionFind
 from .parts import FoundParts
 from .shingles import sorted_unique
@@ -36,7 +36,7 @@ UNIONS_AT_ONCE = 1 << 16
 
 def partitions_for(planned: int | None) -> int:
     """How many tasks the resolving round has for ``planned`` inputs."""
-    return max(1, -(-int(planned or 0) // INPUTS_PER_PARTITION))
+    return tasks_for(planned, INPUTS_PER_PARTITION)
 
 
 @attrs.define(eq=False)

@@ -33,7 +33,7 @@ from collections.abc import Iterable
 import attrs
 import numpy as np
 
-from .buckets import VerifiedPairs
+from .buckets import VerifiedPairs, tasks_for
 from .engine import _BOTTOM_MAX_DF, DedupOptions, _rare_values, accepted, candidate_parts, shingler
 from .pairs import TextsAt, measure_rows, normalised_rows
 from .shard_hashes import ShardHashes
@@ -53,7 +53,7 @@ _EMPTY = np.zeros(0, dtype=np.int64)
 
 def partitions_for(planned: int | None) -> int:
     """How many partitions the part search has for ``planned`` inputs."""
-    return max(1, -(-int(planned or 0) // INPUTS_PER_PARTITION))
+    return tasks_for(planned, INPUTS_PER_PARTITION)
 
 
 @attrs.define(eq=False)
