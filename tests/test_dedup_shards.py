@@ -175,7 +175,10 @@ def sharded(
     texts = Texts(docs)
     if named_only:
         assert finds is not None and found_parts is not None
-        cut = cut_components(pickle.loads(pickle.dumps(found_parts)), components or 1)
+        cut_folder = scratch / "components"
+        cut_folder.mkdir(exist_ok=True)
+        cut = list(cut_components(pickle.loads(pickle.dumps(found_parts)), components or 1, cut_folder))
+        assert not list(cut_folder.iterdir()), "each partition's file is removed once read back"
         named = np.concatenate([c.rows for c in cut])
         assert named.size == np.unique(named).size < len(docs)  # each named document in one partition
         for c in cut:  # each component whole: every link between documents of the partition

@@ -211,25 +211,30 @@ def find_in_partition(pieces: Iterable[BucketPiece], max_bucket: int) -> BucketF
     empty = np.zeros(0, dtype=np.int64)
     if not keys:
         return BucketFinds(total, empty, empty, 0, empty, empty)
-    key, row, text = np.concatenate(keys), np.concatenate(rows), np.concatenate(texts)
-    del keys, rows, texts
     stats = BucketStats(0)
     stats.capped = _Marked()  # type: ignore[assignment]  # not a flag per row of the corpus
     # a bucket's keys are equal: ranges of the keys' top bits are bucketed one at a time,
-    # so that the sorts' temporaries are a range's, not the partition's
-    ranges = 1 << max(0, math.ceil(math.log2(max(1, key.size / RANGE_ENTRIES))))
+    # each joined from the shards' pieces as it comes (the partition's keys are held
+    # once, in the pieces), so that the sorts' temporaries are a range's, not the partition's
+    size = sum(piece_keys.size for piece_keys in keys)
+    ranges = 1 << max(0, math.ceil(math.log2(max(1, size / RANGE_ENTRIES))))
     shift = np.uint64(64 - int(math.log2(ranges))) if ranges > 1 else None
     found = []
     for part in range(ranges):
         if shift is None:
-            k, r, t = key, row, text
+            k, r, t = np.concatenate(keys), np.concatenate(rows), np.concatenate(texts)
+            for held in (keys, rows, texts):
+                held.clear()
         else:
-            mine = (key >> shift) == np.uint64(part)
-            k, r, t = key[mine], row[mine], text[mine]
+            mine = [(piece_keys >> shift) == np.uint64(part) for piece_keys in keys]
+            k = np.concatenate([a[m] for a, m in zip(keys, mine)])
+            r = np.concatenate([a[m] for a, m in zip(rows, mine)])
+            t = np.concatenate([a[m] for a, m in zip(texts, mine)])
             del mine
         found.append(_bucket_range(k, r, t, total, max_bucket, stats))
         del k, r, t
-    del key, row, text
+    for held in (keys, rows, texts):  # the pieces, once every range is bucketed
+        held.clear()
     codes = sorted_unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
     del found
     copies, firsts = _exact_copies(np.concatenate(exact), np.concatenate(exact_rows))

@@ -6,17 +6,25 @@ only the named ones need resolving. Every decision the
 engine makes about one of them (its cluster, survivor and similarity, a composite
 page and the documents it holds) looks only at documents joined to it by those
 links: one task of this round joins them into connected components
-(:func:`cut_components`, holding a few integers a named document and a verified
-pair) and passes each partition of the components to one task of the resolving
-round, which resolves its documents as the engine resolves the whole corpus
-(:meth:`engine.DedupEngine.add_rows`). A resolving task holds its share of the
-duplicates, however large the corpus.
+(:func:`cut_components`) and passes each partition of the components to one task
+of the resolving round, which resolves its documents as the engine resolves the
+whole corpus (:meth:`engine.DedupEngine.add_rows`). A resolving task holds its
+share of the duplicates, however large the corpus.
+
+The component task reads what the part search passed on twice: once for the
+links' ends alone (4 bytes an end while the corpus has fewer than 2**32
+documents), joined into components, then again a task's output at a time, cut by
+partition into files of its scratch folder that each partition's output is read
+back from. It holds ~20 bytes a named document and 8 a link, not the links'
+measures.
 """
 
 from __future__ import annotations
 
-import collections
-from collections.abc import Iterable
+import contextlib
+import pickle
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import attrs
 import numpy as np
@@ -27,11 +35,15 @@ from .parts import FoundParts
 from .shingles import sorted_unique
 
 #: Planned inputs per task of the resolving round: a task holds ~300 bytes for each
-#: document of its share that the rounds name (a cluster's member, a page, a part).
-INPUTS_PER_PARTITION = 250_000
+#: document of its share that the rounds name (a cluster's member, a page, a part);
+#: about 45% of a generated news corpus's documents are named.
+INPUTS_PER_PARTITION = 125_000
 
 #: Links joined from one chunk (their Python ints exist a chunk at a time: ~70 bytes a link).
 UNIONS_AT_ONCE = 1 << 16
+
+#: A partition's share of the component task's outputs, in its scratch folder.
+_PARTITION_FILE = "components-{:04d}.pickle"
 
 
 def partitions_for(planned: int | None) -> int:
@@ -53,81 +65,158 @@ class ComponentRows:
     found: FoundParts
 
 
-def cut_components(found_parts: Iterable[FoundParts], partitions: int) -> list[ComponentRows]:
+def cut_components(
+    found_parts: Iterable[FoundParts], partitions: int, scratch: Path
+) -> Iterator[ComponentRows]:
     """The documents the rounds name (``found_parts``: what each task of the part
-    search passed on, with the pair round's verified pairs; read once) in
+    search passed on, with the pair round's verified pairs; iterated twice) in
     ``partitions`` parts, each connected component whole: its verified pairs, its
-    exact copies and their originals, its pages and the parts found in them."""
-    # every kind of array gathered as the tasks' outputs are read, each let go once joined
-    gathered: dict[str, list[np.ndarray]] = collections.defaultdict(list)
-    total, candidates, checked, largest, tasks = None, 0, 0, 0, 0
-    for searched in found_parts:
-        for found in searched.verified:
-            total, tasks = found.total, tasks + 1
-            candidates, checked, largest = (
-                candidates + found.candidates,
-                checked + found.checked,
-                max(largest, found.largest),
-            )
-            gathered["edges"].append(found.edges.ravel())  # (a, b) pairs, one after another
-            for name in ("jaccard", "containment", "copies", "firsts", "capped"):
-                gathered[name].append(getattr(found, name))
-        for name in ("copied", "pages", "parts"):
-            gathered[name].append(getattr(searched, name))
-    if total is None:
-        raise ValueError("the part search passed on no verified pairs")
+    exact copies and their originals, its pages and the parts found in them. The
+    parts come one at a time; until then they wait in files in ``scratch``."""
+    links = _Links.read(found_parts)
+    rows = links.rows()
+    part_of = links.partition_of(rows, partitions)
+    del links
+    counts = _cut_into_files(found_parts, rows, part_of, partitions, scratch)
+    for p in range(partitions):
+        yield _partition(p, rows[part_of == p].astype(np.int64), counts, scratch)
+
+
+@attrs.define(eq=False)
+class _Counts:
+    """The figures of the pair round for the whole corpus."""
+
+    total: int
+    candidates: int = 0
+    checked: int = 0
+    largest: int = 0
+
+
+@attrs.define(eq=False)
+class _Links:
+    """The ends of every link the rounds found, in corpus rows (``a[k]`` joined to
+    ``b[k]``), and the rows named alone (capped texts, pages a document is a copy of)."""
+
+    a: list[np.ndarray] = attrs.field(factory=list)
+    b: list[np.ndarray] = attrs.field(factory=list)
+    alone: list[np.ndarray] = attrs.field(factory=list)
+
+    @classmethod
+    def read(cls, found_parts: Iterable[FoundParts]) -> _Links:
+        links = cls()
+        any_pairs = False
+        for searched in found_parts:
+            narrow = _row_type(searched.total)
+            for found in searched.verified:
+                any_pairs = True
+                edges = found.edges.reshape(-1, 2)
+                links.a += [edges[:, 0].astype(narrow), found.firsts.astype(narrow)]
+                links.b += [edges[:, 1].astype(narrow), found.copies.astype(narrow)]
+                links.alone.append(found.capped.astype(narrow))
+            links.a.append(searched.pages.astype(narrow))
+            links.b.append(searched.parts.astype(narrow))
+            links.alone.append(searched.copied.astype(narrow))
+        if not any_pairs:
+            raise ValueError("the part search passed on no verified pairs")
+        return links
+
+    def rows(self) -> np.ndarray:
+        """Every row named, sorted, distinct."""
+        return sorted_unique(np.concatenate([*self.a, *self.b, *self.alone]))
+
+    def partition_of(self, rows: np.ndarray, partitions: int) -> np.ndarray:
+        """The partition of each of ``rows``: its component's first row, modulo."""
+        components = UnionFind(rows.size)
+        for a_rows, b_rows in zip(self.a, self.b):
+            for lo in range(0, a_rows.size, UNIONS_AT_ONCE):  # a chunk's Python ints at a time
+                a_at = np.searchsorted(rows, a_rows[lo : lo + UNIONS_AT_ONCE]).tolist()
+                b_at = np.searchsorted(rows, b_rows[lo : lo + UNIONS_AT_ONCE]).tolist()
+                for a, b in zip(a_at, b_at):
+                    components.union(a, b)
+        roots = components.roots(rows.size)
+        del components
+        return (rows[roots] % partitions).astype(np.int32)
+
+
+def _row_type(total: int) -> type:
+    """Rows in 4 bytes while the corpus has fewer than 2**32 documents."""
+    return np.uint32 if total < 2**32 else np.int64
+
+
+def _cut_into_files(
+    found_parts: Iterable[FoundParts], rows: np.ndarray, part_of: np.ndarray, partitions: int, scratch: Path
+) -> _Counts:
+    """Each task's output cut by partition (the partition of a link's first end),
+    appended to a file per partition in ``scratch``, in the order read."""
+    counts: _Counts | None = None
+
+    def cut(by: np.ndarray, *values: np.ndarray) -> list[list[np.ndarray]]:
+        """``values`` in partitions, by the partition of the rows ``by`` (in order
+        within a partition)."""
+        part = part_of[np.searchsorted(rows, by.astype(rows.dtype))]
+        order = np.argsort(part, kind="stable")
+        starts = np.searchsorted(part[order], np.arange(partitions + 1)).tolist()
+        ordered = [v[order] for v in values]
+        return [[v[lo:hi] for v in ordered] for lo, hi in zip(starts[:-1], starts[1:])]
+
+    with contextlib.ExitStack() as stack:
+        files = [
+            stack.enter_context(open(scratch / _PARTITION_FILE.format(p), "wb")) for p in range(partitions)
+        ]
+        for searched in found_parts:
+            for found in searched.verified:
+                if counts is None:
+                    counts = _Counts(found.total)
+                counts.candidates += found.candidates
+                counts.checked += found.checked
+                counts.largest = max(counts.largest, found.largest)
+                edges = found.edges.reshape(-1, 2)
+                pairs = cut(edges[:, 0], edges, found.jaccard, found.containment)
+                copies = cut(found.copies, found.copies, found.firsts)
+                capped = cut(found.capped, found.capped)
+                for p, out in enumerate(files):
+                    pickle.dump(("verified", *pairs[p], *copies[p], *capped[p]), out, pickle.HIGHEST_PROTOCOL)
+            pages = cut(searched.pages, searched.pages, searched.parts)
+            copied = cut(searched.copied, searched.copied)
+            for p, out in enumerate(files):
+                pickle.dump(("found", *pages[p], *copied[p]), out, pickle.HIGHEST_PROTOCOL)
+    assert counts is not None  # _Links.read found verified pairs
+    return counts
+
+
+def _partition(p: int, rows: np.ndarray, counts: _Counts, scratch: Path) -> ComponentRows:
+    """Partition ``p``'s documents (``rows``) and its links, read back from its file."""
+    names = ("edges", "jaccard", "containment", "copies", "firsts", "capped", "pages", "parts", "copied")
+    gathered: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    path = scratch / _PARTITION_FILE.format(p)
+    with open(path, "rb") as fh:
+        while True:
+            try:
+                kind, *arrays = pickle.load(fh)
+            except EOFError:
+                break
+            for name, array in zip(names[:6] if kind == "verified" else names[6:], arrays):
+                gathered[name].append(array)
+    path.unlink()
 
     def joined(name: str, dtype: type = np.int64) -> np.ndarray:
         return np.concatenate([np.zeros(0, dtype=dtype), *gathered.pop(name)]).astype(dtype, copy=False)
 
-    edges = joined("edges").reshape(-1, 2)
-    jaccard, containment = joined("jaccard", np.float64), joined("containment", np.float64)
-    copies, firsts = joined("copies"), joined("firsts")
-    capped, copied = sorted_unique(joined("capped")), sorted_unique(joined("copied"))
-    pages, parts = joined("pages"), joined("parts")
-    rows = sorted_unique(np.concatenate((edges.ravel(), copies, firsts, capped, copied, pages, parts)))
-    # components over the links, in rows of ``rows``
-    components = UnionFind(rows.size)
-    for a_rows, b_rows in ((edges[:, 0], edges[:, 1]), (firsts, copies), (pages, parts)):
-        for lo in range(0, a_rows.size, UNIONS_AT_ONCE):  # a chunk's Python ints at a time
-            a_at = np.searchsorted(rows, a_rows[lo : lo + UNIONS_AT_ONCE]).tolist()
-            b_at = np.searchsorted(rows, b_rows[lo : lo + UNIONS_AT_ONCE]).tolist()
-            for a, b in zip(a_at, b_at):
-                components.union(a, b)
-    # a component's partition: its first document's corpus row, modulo
-    part_of = rows[components.roots(rows.size)] % partitions
-    del components
-
-    def cut(values: np.ndarray, by: np.ndarray) -> list[np.ndarray]:
-        """``values`` in partitions, by the partition of the corpus rows ``by``."""
-        part = part_of[np.searchsorted(rows, by)]
-        order = np.argsort(part, kind="stable")  # in order within a partition
-        starts = np.searchsorted(part[order], np.arange(partitions + 1))
-        ordered = values[order]
-        return [ordered[lo:hi] for lo, hi in zip(starts[:-1].tolist(), starts[1:].tolist())]
-
-    edges_of = cut(edges, edges[:, 0])
-    jaccard_of, containment_of = cut(jaccard, edges[:, 0]), cut(containment, edges[:, 0])
-    del edges, jaccard, containment
-    copies_of, firsts_of = cut(copies, copies), cut(firsts, copies)
-    pages_of, parts_of = cut(pages, pages), cut(parts, pages)
-    capped_of, copied_of, rows_of = cut(capped, capped), cut(copied, copied), cut(rows, rows)
-    out = []
-    for p in range(partitions):
-        first = p == 0
-        mine = VerifiedPairs(
-            total,
-            edges_of[p],
-            jaccard_of[p],
-            containment_of[p],
-            candidates if first else 0,
-            checked if first else 0,
-            capped_of[p],
-            largest,
-            copies_of[p],
-            firsts_of[p],
-        )
-        out.append(
-            ComponentRows(rows_of[p], mine, FoundParts(total, copied_of[p], pages_of[p], parts_of[p], []))
-        )
-    return out
+    edges = np.concatenate([np.zeros((0, 2), dtype=np.int64), *gathered.pop("edges")]).astype(
+        np.int64, copy=False
+    )
+    first = p == 0
+    mine = VerifiedPairs(
+        counts.total,
+        edges,
+        joined("jaccard", np.float64),
+        joined("containment", np.float64),
+        counts.candidates if first else 0,
+        counts.checked if first else 0,
+        sorted_unique(joined("capped")),
+        counts.largest,
+        joined("copies"),
+        joined("firsts"),
+    )
+    found = FoundParts(counts.total, sorted_unique(joined("copied")), joined("pages"), joined("parts"), [])
+    return ComponentRows(rows, mine, found)

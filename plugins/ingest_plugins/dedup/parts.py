@@ -41,9 +41,10 @@ from .shingles import concat_ranges, sorted_unique
 
 #: Planned inputs per partition of the part search: a task holds four smallest
 #: hashes a document of its share (a value, a row and a set size: 12 bytes each,
-#: ~5 MB for 100,000 documents, as much again while they are sorted) and its share
-#: of every candidate page's shingles.
-INPUTS_PER_PARTITION = 100_000
+#: ~2.5 MB for 50,000 documents, as much again while they are sorted) and its share
+#: of every candidate page's shingles (a generated news corpus: ~40 candidate pages
+#: per 1,000 documents, ~340 shingles each).
+INPUTS_PER_PARTITION = 50_000
 
 #: Page shingles looked up in the table at once (their temporaries: ~40 bytes each).
 LOOKED_UP_AT_ONCE = 1 << 18
@@ -215,36 +216,21 @@ def search_partition(
     rare = _rare_values(table_values, _BOTTOM_MAX_DF)
     table_values, table_rows, table_sizes = table_values[rare], table_rows[rare], table_sizes[rare]
     del rare
-    # every page once (a page with edges in several pair tasks came from each)
-    page_rows, page_sizes, page_values, counts, known = [], [], [], [], []
-    seen: set[int] = set()
-    for p in passed:
-        known.append(p.known)
-        starts = np.concatenate(([0], p.ends[:-1])).astype(np.int64) if p.ends.size else _EMPTY
-        for k, page in enumerate(p.pages.tolist()):
-            if page in seen:
-                continue
-            seen.add(page)
-            page_rows.append(page)
-            page_sizes.append(int(p.sizes[k]))
-            page_values.append(p.values[starts[k] : p.ends[k]])
-            counts.append(int(p.ends[k] - starts[k]))
-    if not page_rows:
+    # every page once (a page with edges in several pair tasks came from each), in
+    # arrays: a Python object a page would be ~250 bytes for each page of the corpus
+    known = np.concatenate([p.known for p in passed]) if passed else _EMPTY
+    page_rows, sizes_of_page, counts, page_values = _pages_once(passed)
+    if not page_rows.size:
         return FoundParts(total, _EMPTY, _EMPTY, _EMPTY, verified)
     first_seen = options.survivor == "first_seen"
-    rows_of_page, sizes_of_page = (
-        np.asarray(page_rows, dtype=np.int64),
-        np.asarray(page_sizes, dtype=np.int64),
-    )
+    ends = np.cumsum(counts)
     codes, part_sizes, page_sizes_at = [], [], []
     lo_page = 0
-    while lo_page < len(page_rows):
+    while lo_page < page_rows.size:
         # pages a batch at a time: a value looked up costs ~40 bytes of temporaries
-        hi_page, values_in = lo_page + 1, counts[lo_page]
-        while hi_page < len(page_rows) and values_in + counts[hi_page] <= LOOKED_UP_AT_ONCE:
-            values_in += counts[hi_page]
-            hi_page += 1
-        own = np.concatenate(page_values[lo_page:hi_page])
+        before = int(ends[lo_page - 1]) if lo_page else 0
+        hi_page = max(lo_page + 1, int(np.searchsorted(ends, before + LOOKED_UP_AT_ONCE, "right")))
+        own = page_values[before : int(ends[hi_page - 1])]
         lo = np.searchsorted(table_values, own, "left")
         found = np.searchsorted(table_values, own, "right") - lo
         del own
@@ -252,7 +238,7 @@ def search_partition(
         part, part_size = table_rows[at], table_sizes[at]
         which = np.repeat(np.repeat(np.arange(lo_page, hi_page), counts[lo_page:hi_page]), found)
         del lo, found, at
-        page, page_size = rows_of_page[which], sizes_of_page[which]
+        page, page_size = page_rows[which], sizes_of_page[which]
         lo_page = hi_page
         ok = part_size < page_size
         if first_seen:  # a page holds documents added before it only
@@ -260,10 +246,11 @@ def search_partition(
         codes.append(page[ok] * n + part[ok])
         part_sizes.append(part_size[ok])
         page_sizes_at.append(page_size[ok])
+    del page_values
     code, first = np.unique(np.concatenate(codes), return_index=True)
     part_size, page_size = np.concatenate(part_sizes)[first], np.concatenate(page_sizes_at)[first]
     del codes, part_sizes, page_sizes_at
-    new = ~np.isin(code, np.concatenate(known))
+    new = ~np.isin(code, known)
     code, part_size, page_size = code[new], part_size[new], page_size[new]
     if not code.size:
         return FoundParts(total, _EMPTY, _EMPTY, _EMPTY, verified)
@@ -275,3 +262,22 @@ def search_partition(
     copy = duplicate & accepted(options, jac, con * part_size / np.maximum(page_size, 1), page_size)
     keep = duplicate & ~copy
     return FoundParts(total, sorted_unique(page[copy]), page[keep], part[keep], verified)
+
+
+def _pages_once(passed: list[PageShingles]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, set sizes, how many shingles, the shingles one page after another) of
+    every page ``passed`` names, each once, in the order first passed; each pair
+    task's shingles are let go (``values`` emptied) once joined."""
+    if not passed:
+        return _EMPTY, _EMPTY, _EMPTY, np.zeros(0, dtype=np.uint32)
+    rows = np.concatenate([p.pages.astype(np.int64, copy=False) for p in passed])
+    sizes = np.concatenate([p.sizes.astype(np.int64, copy=False) for p in passed])
+    counts = np.concatenate([np.diff(p.ends, prepend=0).astype(np.int64) for p in passed])
+    values = np.concatenate([p.values for p in passed] + [np.zeros(0, dtype=np.uint32)])
+    for p in passed:
+        p.values = p.values[:0]
+    _, first = np.unique(rows, return_index=True)
+    once = np.sort(first)
+    starts = np.cumsum(counts) - counts
+    values = values[concat_ranges(starts[once], counts[once])]
+    return rows[once], sizes[once], counts[once], values

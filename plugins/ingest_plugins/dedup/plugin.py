@@ -227,7 +227,7 @@ class DedupStage:
         list[buckets.BucketFinds]
         | list[parts.PageShingles]
         | list[parts.FoundParts]
-        | list[components.ComponentRows]
+        | Iterator[components.ComponentRows]
     ):
         """Round 0, in a task per partition of the keys: the candidate pairs of the
         partition's buckets and its exact copies, over every shard, cut for the
@@ -242,7 +242,7 @@ class DedupStage:
             found = buckets.find_in_partition(pieces, self.options.max_bucket)
             return buckets.route_finds(found, rounds[1])
         if round == 3:
-            return components.cut_components(earlier, rounds[4])
+            return components.cut_components(earlier, rounds[4], corpus.scratch)
 
         def texts_at(positions: list[int]) -> Iterator[tuple[str, str]]:
             return ((doc.id, compared_text(doc)) for doc in corpus.read_at(positions))
