@@ -707,3 +707,24 @@ def test_the_document_columns_a_shard_writes_are_read_back_by_row_across_shards(
         ids, got_ranks, got_sizes = documents.read(np.array(rows, dtype=np.int64))
         assert ids == [names[r] for r in rows]
         assert got_ranks.tolist() == ranks[rows].tolist() and got_sizes.tolist() == sizes[rows].tolist()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_union_find_in_four_bytes_an_element_finds_the_same_sets(seed: int) -> None:
+    """The component task's union-find keeps 4 bytes a document (``compact``): the
+    roots are those of the 8-byte one, each set's smallest element, whatever the
+    order of the unions."""
+    from ingest_plugins.dedup.clusters import UnionFind
+
+    rng = random.Random(seed)
+    n = 2000
+    links = [(rng.randrange(n), rng.randrange(n)) for _ in range(1500)]
+    wide, compact = UnionFind(n), UnionFind(n, compact=True)
+    for a, b in links:
+        wide.union(a, b)
+    for a, b in reversed(links):
+        compact.union(a, b)
+    roots = compact.roots(n)
+    assert roots.dtype == np.int32 and compact.parent.itemsize == 4
+    assert roots.tolist() == wide.roots(n).tolist()
+    assert all(roots[a] == roots[b] <= min(a, b) for a, b in links)

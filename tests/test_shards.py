@@ -1016,23 +1016,23 @@ def test_the_page_of_a_sharded_run_is_merged_in_a_process_of_its_own(tmp_path: P
     from ingest.report.report_html import ReportBuilder
 
     pages = []
-    for index in range(2):
+    # kept-0's cluster has a member in each shard; lost-2, the end of copy-2's chain, is kept nowhere
+    for index, drops in enumerate([[("copy-0", "kept-0")], [("copy-1", "kept-0"), ("copy-2", "lost-2")]]):
         builder = ReportBuilder()
         builder.add_kept({"id": f"kept-{index}", "text": "a text"})
-        builder.add_dropped(
-            {
-                "id": f"copy-{index}",
-                "stage": "dedup",
-                "reason": "near_duplicate",
-                "duplicate_of": f"kept-{index}",
-            }
-        )
+        for doc_id, target in drops:
+            builder.add_dropped(
+                {"id": doc_id, "stage": "dedup", "reason": "near_duplicate", "duplicate_of": target}
+            )
         pages.append(tmp_path / f"page-{index}.pickle")
         pages[-1].write_bytes(pickle.dumps(builder))
-    report = {"input": 4, "kept": 2, "dropped": 2, "stages": {}, "outputs": {}}
+    report = {"input": 5, "kept": 2, "dropped": 3, "stages": {}, "outputs": {}}
     assert _write_shards_page([str(p) for p in pages], str(tmp_path / "report.html"), report)
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "copy-1" in page and "kept-0" in page
+    # the survivors' fates, asked of the shards' files (the merged page holds no kept ids)
+    assert page.count('<span class="fate kept">kept</span>') == 1
+    assert page.count("not kept</span>") == 1
     assert not _write_shards_page(
         [str(pages[0]), str(tmp_path / "gone.pickle")], str(tmp_path / "other.html"), report
     )

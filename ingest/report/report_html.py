@@ -18,7 +18,10 @@ report's ``outputs`` name them): texts are never held, and every list on the
 page is capped (``max_clusters``, ``samples_per_rule``, ...) while every
 count stays exact. What does grow with the run is a row of numbers and the
 two ids per duplicate record (~80 bytes), needed to resolve chains, and 8
-bytes per kept document (to tell which survivors were kept).
+bytes per kept document (to tell which survivors were kept). A sharded run's
+page, merged from what each shard's writer collected, leaves the ids in the
+shards' files: 28 bytes a duplicate record, and no kept id (the files are asked
+about the survivors of the clusters the page lists).
 
 The ``jsonl`` sink does not read its files back: it feeds each record to a
 :class:`ReportBuilder` as it writes it (a resumed run reads the files).
@@ -49,7 +52,7 @@ import pickle
 import re
 import sys
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -508,6 +511,9 @@ class _Collector:
     #: raw stage/action/rule name -> cleaned, so each name is cleaned once per run
     _names: dict[str, str] = attrs.field(factory=dict)
     kept_hashes: array.array = attrs.field(factory=lambda: array.array("q"))
+    #: saved builders (a sharded run's shards) whose kept ids stay in their files: the
+    #: page asks them only about the survivors of the clusters it lists
+    kept_sources: list[str] = attrs.field(factory=list)
     _sample_seq: int = 0
 
     def add_dropped(self, record: dict[str, Any]) -> None:
@@ -639,7 +645,11 @@ class _Collector:
         self.kept_records += other.kept_records
         self.dropped_records += other.dropped_records
         self.duplicates.extend(other.duplicates, source)
-        self.kept_hashes.extend(other.kept_hashes)
+        if source is None:
+            self.kept_hashes.extend(other.kept_hashes)
+        elif len(other.kept_hashes):
+            self.kept_sources.append(source)
+        self.kept_sources.extend(other.kept_sources)
         self.clusters = None
 
     def resolve_clusters(self, max_clusters: int = MAX_CLUSTERS) -> _ClusterTable:
@@ -649,12 +659,33 @@ class _Collector:
         Called once every record has been added; a survivor counts as kept
         when a kept record had its id.
         """
-        self.clusters = _cluster_table(self.duplicates, self.kept_hashes, max_clusters, self.max_members)
+        self.clusters = _cluster_table(self.duplicates, self._kept_among, max_clusters, self.max_members)
         return self.clusters
+
+    def _kept_among(self, hashes: set[int]) -> set[int]:
+        """Which of the id hashes ``hashes`` a kept record had: those held here, then
+        each saved builder's (read once each)."""
+        import numpy as np  # here: as in _cluster_table
+
+        wanted = np.array(sorted(hashes), dtype=np.int64)
+        found: set[int] = set()
+        for path in [None, *self.kept_sources]:
+            if path is None:
+                kept = self.kept_hashes
+            else:
+                with open(path, "rb") as fh:
+                    kept = pickle.load(fh)._collector.kept_hashes
+            if len(kept) and wanted.size:
+                held = np.frombuffer(kept, dtype=np.int64)
+                found.update(wanted[np.isin(wanted, held)].tolist())
+        return found
 
 
 def _cluster_table(
-    duplicates: _Duplicates, kept_hashes: array.array, max_clusters: int, max_members: int
+    duplicates: _Duplicates,
+    kept_among: Callable[[set[int]], set[int]],
+    max_clusters: int,
+    max_members: int,
 ) -> _ClusterTable:
     """The :class:`_ClusterTable` of ``duplicates``, in arrays: a record's document points to
     the one it duplicates (a document given twice: its last record), the end of a chain is
@@ -668,20 +699,18 @@ def _cluster_table(
         return _ClusterTable()
     ids = np.frombuffer(duplicates.ids, dtype=np.int64)
     targets = np.frombuffer(duplicates.targets, dtype=np.int64)
-    # every document named, as a number 0..m-1 (int32: far fewer than 2**31 ids; made
-    # without np.unique's 64-bit inverse and its copies: this is the step's peak)
+    # every document named, as a number 0..m-1 (int32: far fewer than 2**31 ids; found
+    # by a search among the distinct ids, not np.unique's 64-bit inverse or an argsort
+    # of every id: this is the step's peak)
     both = np.concatenate([ids, targets])
-    order = np.argsort(both)
-    both = both[order]
+    both.sort()
     new = np.empty(both.size, dtype=bool)
     new[0] = True
     np.not_equal(both[1:], both[:-1], out=new[1:])
     hashes = both[new]
-    del both
-    numbers = np.empty(order.size, dtype=np.int32)
-    numbers[order] = np.cumsum(new, dtype=np.int32) - 1
-    del order, new
-    child, target = numbers[:n], numbers[n:]
+    del both, new
+    child = np.searchsorted(hashes, ids).astype(np.int32)
+    target = np.searchsorted(hashes, targets).astype(np.int32)
     m = len(hashes)
     targets_seen, first_row = np.unique(target, return_index=True)
     first_duplicated = targets_seen[np.argsort(first_row)]  # the targets in the order they first came
@@ -714,7 +743,7 @@ def _cluster_table(
     duplicates.prefetch(first_row_of[chosen].tolist())
     listed = {s: _Cluster(survivor=duplicates.target_of(int(first_row_of[s]))) for s in chosen}
     similarity = np.frombuffer(duplicates.similarity, dtype=np.float64)
-    kept = np.frombuffer(kept_hashes, dtype=np.int64) if len(kept_hashes) else np.zeros(0, dtype=np.int64)
+    kept = kept_among({int(hashes[s]) for s in chosen})
     shown: dict[int, Any] = {}
     for s, cluster in listed.items():
         rows = np.flatnonzero(cluster_of == s)
@@ -725,7 +754,7 @@ def _cluster_table(
         if len(sims):
             cluster.min_similarity, cluster.max_similarity = float(sims.min()), float(sims.max())
         shown[s] = rows[np.lexsort((rows, target_rank[target[rows]]))][:max_members]
-        cluster.survivor_kept = bool(np.any(kept == hashes[s]))  # a scan: np.isin would hash every kept id
+        cluster.survivor_kept = int(hashes[s]) in kept
     duplicates.prefetch(row for rows in shown.values() for row in rows.tolist())  # each source read once
     for s, cluster in listed.items():
         cluster.members = [duplicates.member(int(row)) for row in shown[s]]

@@ -11,9 +11,11 @@ class UnionFind:
     """Disjoint sets; the root of a set is always its smallest index, so the
     result does not depend on the order of unions."""
 
-    def __init__(self, n: int = 0) -> None:
-        # machine integers: 8 bytes per element instead of a Python int object each
-        self.parent: array.array[int] | list[int] = array.array("q", range(n))
+    def __init__(self, n: int = 0, *, compact: bool = False) -> None:
+        # machine integers: 8 bytes per element instead of a Python int object each;
+        # ``compact``: 4 bytes, for a set of fewer than 2**31 elements that never grows past it
+        typecode = "i" if compact and n < 2**31 else "q"
+        self.parent: array.array[int] | list[int] = array.array(typecode, range(n))
 
     def grow(self, n: int) -> None:
         self.parent.extend(range(len(self.parent), n))
@@ -38,7 +40,10 @@ class UnionFind:
         """Root of each of the first ``n`` elements, all at once (pointer
         jumping in numpy: a parent is never larger than its child, so the
         first ``n`` elements only point among themselves)."""
-        p = np.array(self.parent[: len(self.parent) if n is None else n], dtype=np.int64)
+        compact = isinstance(self.parent, array.array) and self.parent.itemsize == 4
+        p = np.array(
+            self.parent[: len(self.parent) if n is None else n], dtype=np.int32 if compact else np.int64
+        )
         while True:
             pp = p[p]
             if (pp == p).all():

@@ -122,11 +122,15 @@ class _Links:
 
     def rows(self) -> np.ndarray:
         """Every row named, sorted, distinct."""
-        return sorted_unique(np.concatenate([*self.a, *self.b, *self.alone]))
+        ends = np.concatenate([*self.a, *self.b, *self.alone])
+        ends.sort()  # in place: the ends are the task's largest array
+        new = np.ones(ends.size, dtype=bool)
+        np.not_equal(ends[1:], ends[:-1], out=new[1:])
+        return ends[new]
 
     def partition_of(self, rows: np.ndarray, partitions: int) -> np.ndarray:
         """The partition of each of ``rows``: its component's first row, modulo."""
-        components = UnionFind(rows.size)
+        components = UnionFind(rows.size, compact=True)
         for a_rows, b_rows in zip(self.a, self.b):
             for lo in range(0, a_rows.size, UNIONS_AT_ONCE):  # a chunk's Python ints at a time
                 a_at = np.searchsorted(rows, a_rows[lo : lo + UNIONS_AT_ONCE]).tolist()

@@ -47,7 +47,7 @@ from .shingles import concat_ranges, sorted_unique
 INPUTS_PER_PARTITION = 50_000
 
 #: Page shingles looked up in the table at once (their temporaries: ~40 bytes each).
-LOOKED_UP_AT_ONCE = 1 << 18
+LOOKED_UP_AT_ONCE = 1 << 17
 
 _EMPTY = np.zeros(0, dtype=np.int64)
 
@@ -277,7 +277,8 @@ def _pages_once(passed: list[PageShingles]) -> tuple[np.ndarray, np.ndarray, np.
     for p in passed:
         p.values = p.values[:0]
     _, first = np.unique(rows, return_index=True)
-    once = np.sort(first)
-    starts = np.cumsum(counts) - counts
-    values = values[concat_ranges(starts[once], counts[once])]
+    once = np.zeros(rows.size, dtype=bool)
+    once[first] = True
+    # a flag a value (an index a value would be 8 bytes, and twice that while made)
+    values = values[np.repeat(once, counts)]
     return rows[once], sizes[once], counts[once], values
