@@ -849,3 +849,57 @@ def test_a_merged_and_pickled_collection_makes_the_page_of_the_records_in_order(
     report = {"input": 70}
     assert merged.render(report, max_clusters=4) == whole.render(report, max_clusters=4)
     assert _clusters(whole.render(report, max_clusters=4))
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_clusters_of_random_chains_are_those_a_walk_of_each_chain_finds(tmp_path: Path, seed: int) -> None:
+    """Random chains (a document given twice: its last record counts) through a
+    builder merged from saved shards: each cluster's size, members (by the first
+    record naming their target, then as they came) and similarities are those found
+    by walking each record's target to the end of its chain."""
+    import pickle
+    import random
+
+    from ingest.report.report_html import ReportBuilder
+
+    rng = random.Random(seed)
+    # a record's target has a smaller number than its document: chains, never cycles
+    records = []
+    for _ in range(400):
+        child = rng.randrange(1, 120)
+        records.append(
+            _dup(f"n{child}", f"n{rng.randrange(child)}", similarity=rng.choice([0.8, 0.95, None]))
+        )
+    parent = {r["id"]: r["duplicate_of"] for r in records}  # the last record counts
+
+    def end(doc: str) -> str:
+        while doc in parent:
+            doc = parent[doc]
+        return doc
+
+    first_named: dict[str, int] = {}
+    for row, r in enumerate(records):
+        first_named.setdefault(r["duplicate_of"], row)
+    expected: dict[str, list[int]] = collections.defaultdict(list)
+    for row, r in enumerate(records):
+        expected[end(r["duplicate_of"])].append(row)
+    merged = ReportBuilder()
+    for k, start in enumerate(range(0, len(records), 37)):
+        shard = ReportBuilder()
+        for record in records[start : start + 37]:
+            shard.add_dropped(record)
+        path = tmp_path / f"page-{k}.pickle"
+        path.write_bytes(pickle.dumps(shard))
+        merged.merge(pickle.loads(path.read_bytes()), str(path))
+    page_html = merged.render({"input": 520}, max_clusters=200)
+    assert parse(page_html).text_by_id["cluster-count"] == str(len(expected))
+    clusters = _clusters(page_html)
+    assert {s: size for s, (size, _) in clusters.items()} == {s: len(rows) for s, rows in expected.items()}
+    for survivor, rows in expected.items():
+        ordered = sorted(rows, key=lambda row: (first_named[records[row]["duplicate_of"]], row))
+        assert clusters[survivor][1] == [records[row]["id"] for row in ordered][: len(clusters[survivor][1])]
+        sims = [records[row]["details"]["similarity"] for row in rows]
+        numbers = [s for s in sims if s is not None]
+        shown = page_html.split(f'data-survivor="{survivor}"')[1].split("</details>")[0]
+        if numbers and min(numbers) != max(numbers):
+            assert f"similarity {min(numbers):.3f}\u2013{max(numbers):.3f}" in shown

@@ -19,9 +19,11 @@ page is capped (``max_clusters``, ``samples_per_rule``, ...) while every
 count stays exact. What does grow with the run is a row of numbers and the
 two ids per duplicate record (~80 bytes), needed to resolve chains, and 8
 bytes per kept document (to tell which survivors were kept). A sharded run's
-page, merged from what each shard's writer collected, leaves the ids in the
-shards' files: 28 bytes a duplicate record, and no kept id (the files are asked
-about the survivors of the clusters the page lists).
+page, merged from what each shard's writer collected, leaves the records and the
+kept ids in the shards' files: it reads them a shard at a time to find the
+clusters, holding ~40 bytes for each document a record names as its
+``duplicate_of`` (a cluster's survivor, or a link of a chain), and asks the files
+about the survivors of the clusters it lists.
 
 The ``jsonl`` sink does not read its files back: it feeds each record to a
 :class:`ReportBuilder` as it writes it (a resumed run reads the files).
@@ -357,8 +359,10 @@ class _Duplicates:
     record took ~900 (320 MB for a million documents' 317,000 duplicates).
 
     Records merged from a saved builder (:meth:`extend` with ``source``: a sharded
-    run's shards) leave their ids in that file: 28 bytes a duplicate here, and the
-    ids of the few records the page shows are read back from it (:meth:`prefetch`)."""
+    run's shards) stay in that file, numbers and ids: the clusters are found reading
+    the files a few times (:meth:`segments`), and the ids of the few records the page
+    shows are read back (:meth:`prefetch`). The arrays here hold the other records
+    ("own"), in the order they came."""
 
     ids: array.array = attrs.field(factory=lambda: array.array("q"))
     targets: array.array = attrs.field(factory=lambda: array.array("q"))
@@ -366,20 +370,22 @@ class _Duplicates:
     similarity: array.array = attrs.field(factory=lambda: array.array("d"))
     #: the record's kind: its index in ``kinds``
     kind: array.array = attrs.field(factory=lambda: array.array("i"))
-    #: where each record's "id NUL duplicate_of" (UTF-8) starts in ``packed`` (records
-    #: held here only: not those whose ids are in a source)
+    #: where each own record's "id NUL duplicate_of" (UTF-8) starts in ``packed``
     starts: array.array = attrs.field(factory=lambda: array.array("q"))
     packed: bytearray = attrs.field(factory=bytearray)
     #: the distinct (stage, reason, similarity unless a finite number, method) of the records
     kinds: list[tuple[str, str, Any, Any]] = attrs.field(factory=list)
     _kind_index: dict[str, int] = attrs.field(factory=dict)
-    #: records whose ids are in a saved builder: (first row, rows, the file), by first row
+    #: records in a saved builder: (first row, rows, the file), by first row, and for
+    #: each, its kinds' numbers in ``kinds``
     sources: list[tuple[int, int, str]] = attrs.field(factory=list)
-    #: ids read back from the sources, by row
-    _fetched: dict[int, tuple[str, str]] = attrs.field(factory=dict)
+    source_kinds: list[list[int]] = attrs.field(factory=list)
+    _in_sources: int = 0
+    #: records read back from the sources, by row: (id, duplicate_of, kind, similarity)
+    _fetched: dict[int, tuple[str, str, int, float]] = attrs.field(factory=dict)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.ids) + self._in_sources
 
     def _kind_number(self, kind: tuple[str, str, Any, Any]) -> int:
         key = repr(kind)  # the values come from JSON: repr tells them apart (1 from 1.0 too)
@@ -403,75 +409,112 @@ class _Duplicates:
 
     def extend(self, other: _Duplicates, source: str | None = None) -> None:
         """Add ``other``'s records after these; with ``source``, the file ``other`` was
-        loaded from (a pickled :class:`ReportBuilder`, holding its records' ids): they
-        stay there, read back when asked."""
+        loaded from (a pickled :class:`ReportBuilder`, holding its records): they stay
+        there, read when asked."""
         renumber = [self._kind_number(kind) for kind in other.kinds]
+        shift = len(self)
         if source is not None and len(other):
             if other.sources:
                 raise ValueError(
                     "records merged from files can only be merged from a builder that holds their ids"
                 )
-            self.sources.append((len(self.ids), len(other), source))
-        elif other.sources:  # their ids stay where they are: the rows move
-            shift = len(self.ids)
-            self.sources.extend((first + shift, count, path) for first, count, path in other.sources)
-            self._extend_own(other)
-        else:
-            self._extend_own(other)
+            self.sources.append((shift, len(other), source))
+            self.source_kinds.append(renumber)
+            self._in_sources += len(other)
+            return
+        for (first, count, path), kinds in zip(other.sources, other.source_kinds):
+            self.sources.append((first + shift, count, path))  # their records stay where they are
+            self.source_kinds.append([renumber[k] for k in kinds])
+            self._in_sources += count
+        start = len(self.packed)
+        self.starts.extend(array.array("q", [at + start for at in other.starts]))
+        self.packed += other.packed
         self.kind.extend(array.array("i", [renumber[k] for k in other.kind]))
         self.ids.extend(other.ids)
         self.targets.extend(other.targets)
         self.similarity.extend(other.similarity)
 
-    def _extend_own(self, other: _Duplicates) -> None:
-        shift = len(self.packed)
-        self.starts.extend(array.array("q", [start + shift for start in other.starts]))
-        self.packed += other.packed
+    def segments(self) -> Iterator[tuple[int, Any, Any, Any, Any]]:
+        """``(first row, ids, targets, similarities, kinds)`` of every record, as numpy
+        arrays, a run of own records or a source's (read from its file) at a time, in
+        row order."""
+        import numpy as np  # here: the page of a run with no duplicate does without it
 
-    def _source_of(self, row: int) -> tuple[int, int, str] | None:
-        """The source holding record ``row``'s ids, or None when this holds them."""
+        own, row = 0, 0
+
+        def own_run(count: int) -> tuple[Any, Any, Any, Any]:
+            nonlocal own
+            at = slice(own, own + count)
+            own += count
+            return (
+                _numbers(self.ids, np.int64)[at],
+                _numbers(self.targets, np.int64)[at],
+                _numbers(self.similarity, np.float64)[at],
+                _numbers(self.kind, np.int32)[at],
+            )
+
+        for (first, count, path), kinds in zip(self.sources, self.source_kinds):
+            if first > row:
+                yield (row, *own_run(first - row))
+            theirs = _saved_duplicates(path)
+            renumber = np.asarray(kinds, dtype=np.int32)
+            yield (
+                first,
+                _numbers(theirs.ids, np.int64),
+                _numbers(theirs.targets, np.int64),
+                _numbers(theirs.similarity, np.float64),
+                renumber[_numbers(theirs.kind, np.int32)],
+            )
+            row = first + count
+        if own < len(self.ids):
+            yield (row, *own_run(len(self.ids) - own))
+
+    def _source_index(self, row: int) -> int | None:
+        """The index in ``sources`` of the one holding record ``row``, or None."""
         k = bisect.bisect_right(self.sources, (row, math.inf)) - 1
         if k >= 0:
-            first, count, path = self.sources[k]
+            first, count, _ = self.sources[k]
             if row < first + count:
-                return first, count, path
+                return k
         return None
 
     def _own_index(self, row: int) -> int:
-        """Record ``row``'s place among the records whose ids this holds."""
+        """Record ``row``'s place among the records held here."""
         return row - sum(count for first, count, _ in self.sources if first < row)
 
-    def _read_back(self, rows: Iterable[int]) -> Iterator[tuple[int, tuple[str, str]]]:
-        """``(row, (id, duplicate_of))`` of records ``rows``; those whose ids are in a
-        source are read grouped by it (each source read once, nothing kept)."""
-        wanted: dict[str, list[tuple[int, int]]] = {}
+    def _read_back(self, rows: Iterable[int]) -> Iterator[tuple[int, tuple[str, str, int, float]]]:
+        """``(row, (id, duplicate_of, kind, similarity))`` of records ``rows``; those in
+        a source are read grouped by it (each source read once, nothing kept)."""
+        wanted: dict[int, list[int]] = {}
         for row in rows:
-            source = self._source_of(row) if self.sources else None
-            if source is None or row in self._fetched:
-                yield row, self._ids_of(row)
+            k = self._source_index(row) if self.sources else None
+            if k is None or row in self._fetched:
+                yield row, self._record(row)
             else:
-                wanted.setdefault(source[2], []).append((row, row - source[0]))
-        for path, asked in wanted.items():
-            with open(path, "rb") as fh:
-                theirs = pickle.load(fh)._collector.duplicates
-            for row, local in asked:
-                yield row, theirs._ids_of(local)
+                wanted.setdefault(k, []).append(row)
+        for k, asked in wanted.items():
+            first, _, path = self.sources[k]
+            theirs = _saved_duplicates(path)
+            kinds = self.source_kinds[k]
+            for row in asked:
+                doc_id, target, kind, similarity = theirs._record(row - first)
+                yield row, (doc_id, target, kinds[kind], similarity)
 
     def prefetch(self, rows: Iterable[int]) -> None:
-        """Read the ids of records ``rows`` held in sources, each source once (kept
-        until the page is made: for the few records it lists)."""
+        """Read records ``rows`` held in sources, each source once (kept until the page
+        is made: for the few records it lists)."""
         self._fetched.update(self._read_back(rows))
 
     def targets_of(self, rows: Iterable[int]) -> Iterator[tuple[int, str]]:
         """``(row, duplicate_of)`` of records ``rows``, read back as :meth:`_read_back` does."""
-        return ((row, ids[1]) for row, ids in self._read_back(rows))
+        return ((row, record[1]) for row, record in self._read_back(rows))
 
-    def _ids_of(self, row: int) -> tuple[str, str]:
+    def _record(self, row: int) -> tuple[str, str, int, float]:
         if self.sources:
             fetched = self._fetched.get(row)
             if fetched is not None:
                 return fetched
-            if self._source_of(row) is not None:
+            if self._source_index(row) is not None:
                 self.prefetch([row])
                 return self._fetched[row]
             row = self._own_index(row)
@@ -479,19 +522,32 @@ class _Duplicates:
         doc_id, _, target = (
             self.packed[self.starts[row] : end].decode("utf-8", "surrogatepass").partition("\0")
         )
-        return doc_id, target
+        return doc_id, target, self.kind[row], self.similarity[row]
 
     def target_of(self, row: int) -> str:
         """The ``duplicate_of`` of record ``row``."""
-        return self._ids_of(row)[1]
+        return self._record(row)[1]
 
     def member(self, row: int) -> _Member:
         """What the page shows of record ``row``."""
-        doc_id, target = self._ids_of(row)
-        stage, reason, similarity, method = self.kinds[self.kind[row]]
+        doc_id, target, kind, number = self._record(row)
+        stage, reason, similarity, method = self.kinds[kind]
         if similarity is _InRow:
-            similarity = self.similarity[row]
+            similarity = number
         return _Member(doc_id, target, stage, reason, similarity, method)
+
+
+def _numbers(values: array.array, dtype: Any) -> Any:
+    """``values`` as a numpy array (no copy)."""
+    import numpy as np
+
+    return np.frombuffer(values, dtype=dtype) if len(values) else np.zeros(0, dtype=dtype)
+
+
+def _saved_duplicates(path: str) -> _Duplicates:
+    """The duplicate records of the builder saved at ``path``."""
+    with open(path, "rb") as fh:
+        return pickle.load(fh)._collector.duplicates
 
 
 @attrs.define
@@ -691,37 +747,38 @@ def _cluster_table(
     the one it duplicates (a document given twice: its last record), the end of a chain is
     its cluster's survivor (in a cycle, the first document met again, walking from the
     documents duplicated in the order they first were), and a cluster lists its records in
-    the order their targets were first duplicated, then in the order they came."""
+    the order their targets were first duplicated, then in the order they came.
+
+    The records are read a few times a segment at a time (:meth:`_Duplicates.segments`),
+    holding ~40 bytes for each distinct target (a cluster's survivor or a link of a chain)
+    and the listed clusters' first members, not the records: a sharded run's page leaves
+    them in the shards' files."""
     import numpy as np  # here: the page of a run with no duplicate does without it
 
     n = len(duplicates)
     if not n:
         return _ClusterTable()
-    ids = np.frombuffer(duplicates.ids, dtype=np.int64)
-    targets = np.frombuffer(duplicates.targets, dtype=np.int64)
-    # every document named, as a number 0..m-1 (int32: far fewer than 2**31 ids; found
-    # by a search among the distinct ids, not np.unique's 64-bit inverse or an argsort
-    # of every id: this is the step's peak)
-    both = np.concatenate([ids, targets])
-    both.sort()
-    new = np.empty(both.size, dtype=bool)
-    new[0] = True
-    np.not_equal(both[1:], both[:-1], out=new[1:])
-    hashes = both[new]
-    del both, new
-    child = np.searchsorted(hashes, ids).astype(np.int32)
-    target = np.searchsorted(hashes, targets).astype(np.int32)
-    m = len(hashes)
-    targets_seen, first_row = np.unique(target, return_index=True)
-    first_duplicated = targets_seen[np.argsort(first_row)]  # the targets in the order they first came
-    root = _chain_ends(child, target, m, first_duplicated)
-    # the row that first named each target (its string for a survivor), and its rank
-    first_row_of = np.full(m, -1, dtype=np.int32)
-    first_row_of[targets_seen] = first_row
-    target_rank = np.zeros(m, dtype=np.int32)
-    target_rank[first_duplicated] = np.arange(len(first_duplicated))
-    cluster_of = root[target]  # each record's cluster, by its survivor
-    sizes = np.bincount(cluster_of, minlength=m)
+    # every target, as a number 0..t-1 (by hash), and the first row that names it
+    hashes, first_row_of = _first_rows(
+        (np.unique(targets, return_index=True), first) for first, _, targets, _, _ in duplicates.segments()
+    )
+    t = hashes.size
+    # the chains: records of documents that are targets themselves (a document's last
+    # record counts), in row order; every other document duplicates none of the targets
+    links_from, links_to = [], []
+    for _, ids, targets, _, _ in duplicates.segments():
+        at = np.minimum(np.searchsorted(hashes, ids), t - 1)
+        chained = hashes[at] == ids
+        links_from.append(at[chained].astype(np.int32))
+        links_to.append(np.searchsorted(hashes, targets[chained]).astype(np.int32))
+    first_duplicated = np.argsort(first_row_of)  # the targets in the order they first came
+    root = _chain_ends(
+        np.concatenate(links_from), np.concatenate(links_to), t, first_duplicated
+    )  # each target's cluster, by its survivor
+    del links_from, links_to
+    sizes = np.zeros(t, dtype=np.int64)
+    for _, _, targets, _, _ in duplicates.segments():
+        sizes += np.bincount(root[np.searchsorted(hashes, targets)], minlength=t)
     survivors = np.flatnonzero(sizes)
     table = _ClusterTable(count=len(survivors), duplicates=n)
     # the largest clusters, ties by the survivor's id; ids are read for the tied ones only
@@ -742,24 +799,96 @@ def _cluster_table(
         return table
     duplicates.prefetch(first_row_of[chosen].tolist())
     listed = {s: _Cluster(survivor=duplicates.target_of(int(first_row_of[s]))) for s in chosen}
-    similarity = np.frombuffer(duplicates.similarity, dtype=np.float64)
+    shown = _listed_members(duplicates, hashes, root, first_row_of, np.array(sorted(chosen)), max_members)
     kept = kept_among({int(hashes[s]) for s in chosen})
-    shown: dict[int, Any] = {}
+    duplicates.prefetch(row for rows, _, _, _ in shown.values() for row in rows)  # each source read once
     for s, cluster in listed.items():
-        rows = np.flatnonzero(cluster_of == s)
-        cluster.size = len(rows)
-        cluster.chained = int(np.count_nonzero(target[rows] != s))
-        sims = similarity[rows]
-        sims = sims[~np.isnan(sims)]
-        if len(sims):
-            cluster.min_similarity, cluster.max_similarity = float(sims.min()), float(sims.max())
-        shown[s] = rows[np.lexsort((rows, target_rank[target[rows]]))][:max_members]
+        rows, chained, low, high = shown[s]
+        cluster.size = int(sizes[s])
+        cluster.chained = chained
+        if not math.isnan(low):
+            cluster.min_similarity, cluster.max_similarity = low, high
         cluster.survivor_kept = int(hashes[s]) in kept
-    duplicates.prefetch(row for rows in shown.values() for row in rows.tolist())  # each source read once
-    for s, cluster in listed.items():
-        cluster.members = [duplicates.member(int(row)) for row in shown[s]]
+        cluster.members = [duplicates.member(row) for row in rows]
     table.listed = sorted(listed.values(), key=lambda c: (-c.size, c.survivor))
     return table
+
+
+def _first_rows(pieces: Iterable[tuple[tuple[Any, Any], int]]) -> tuple[Any, Any]:
+    """(the distinct values, sorted; the first row of each) of segments given as
+    ``((np.unique(values, return_index=True)), first row)``, joined as they come."""
+    import numpy as np
+
+    values, rows = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    waiting: list[tuple[Any, Any]] = []
+    held = 0
+
+    def joined() -> tuple[Any, Any]:
+        every = np.concatenate([values, *(v for v, _ in waiting)])
+        at = np.concatenate([rows, *(r for _, r in waiting)])
+        order = np.lexsort((at, every))
+        every, at = every[order], at[order]
+        first = np.ones(every.size, dtype=bool)
+        np.not_equal(every[1:], every[:-1], out=first[1:])
+        return every[first], at[first]
+
+    for (distinct, at), start in pieces:
+        waiting.append((distinct, at.astype(np.int64) + start))
+        held += distinct.size
+        if held > max(values.size, 1 << 16):  # joined when as many wait as are joined
+            values, rows = joined()
+            waiting, held = [], 0
+    if waiting:
+        values, rows = joined()
+    return values, rows
+
+
+def _listed_members(
+    duplicates: _Duplicates, hashes: Any, root: Any, first_row_of: Any, chosen: Any, max_members: int
+) -> dict[int, tuple[list[int], int, float, float]]:
+    """For each cluster of ``chosen`` (sorted): (its first ``max_members`` records' rows,
+    by the first row naming their target, then their own; how many records name
+    another duplicate; the least and the greatest similarity that is a number, NaN
+    when none is)."""
+    import numpy as np
+
+    k = chosen.size
+    chained = np.zeros(k, dtype=np.int64)
+    low, high = np.full(k, np.inf), np.full(k, -np.inf)
+    # the members so far: cluster (index in chosen), their target's first row, their row
+    held: tuple[Any, ...] = (np.zeros(0, dtype=np.int64),) * 3
+    for first, _, targets, similarity, _ in duplicates.segments():
+        target = np.searchsorted(hashes, targets)
+        cluster = root[target]
+        at = np.minimum(np.searchsorted(chosen, cluster), k - 1)
+        mine = chosen[at] == cluster
+        where = at[mine]
+        np.add.at(chained, where, cluster[mine] != target[mine])
+        sims = similarity[mine]
+        numbered = ~np.isnan(sims)
+        np.minimum.at(low, where[numbered], sims[numbered])
+        np.maximum.at(high, where[numbered], sims[numbered])
+        candidates = (
+            np.concatenate((held[0], where)),
+            np.concatenate((held[1], first_row_of[target[mine]])),
+            np.concatenate((held[2], first + np.flatnonzero(mine))),
+        )
+        order = np.lexsort((candidates[2], candidates[1], candidates[0]))
+        ordered = tuple(c[order] for c in candidates)
+        starts = np.searchsorted(ordered[0], ordered[0], "left")  # each cluster's first place
+        keep = np.arange(ordered[0].size) - starts < max_members
+        held = tuple(c[keep] for c in ordered)
+    out = {}
+    for i, s in enumerate(chosen.tolist()):
+        lo, hi = np.searchsorted(held[0], [i, i + 1])
+        numbered = bool(np.isfinite(low[i]))
+        out[s] = (
+            held[2][lo:hi].tolist(),
+            int(chained[i]),
+            float(low[i]) if numbered else math.nan,
+            float(high[i]) if numbered else math.nan,
+        )
+    return out
 
 
 def _chain_ends(child: Any, target: Any, m: int, first_duplicated: Any) -> Any:
