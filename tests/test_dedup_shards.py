@@ -252,8 +252,9 @@ def test_shards_resolved_together_decide_as_the_streamed_engine_on_the_dev_set(
 ) -> None:
     docs = dev_documents()
     options = DedupOptions(**opts)
-    if components == 4:  # the components joined a few links at a time
+    if components == 4:  # the components joined a few links at a time, their rows a few at a time
         monkeypatch.setattr(components_module, "UNIONS_AT_ONCE", 7)
+        monkeypatch.setattr(components_module, "ROWS_JOINED_AFTER", 5)
     if named_only and options.story_grouping:  # it groups every document: the task takes every shard's hashes
         with pytest.raises(ValueError, match="cannot group stories"):
             sharded(

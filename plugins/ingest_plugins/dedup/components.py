@@ -11,12 +11,12 @@ of the resolving round, which resolves its documents as the engine resolves the
 whole corpus (:meth:`engine.DedupEngine.add_rows`). A resolving task holds its
 share of the duplicates, however large the corpus.
 
-The component task reads what the part search passed on twice: once for the
-links' ends alone (4 bytes an end while the corpus has fewer than 2**32
-documents), joined into components, then again a task's output at a time, cut by
-partition into files of its scratch folder that each partition's output is read
-back from. It holds ~20 bytes a named document and 8 a link, not the links'
-measures.
+The component task reads what the part search passed on three times, a task's
+output at a time: for the rows the links name (4 bytes a row while the corpus has
+fewer than 2**32 documents), for the links, joined into components as they come,
+then to cut each output by partition into files of its scratch folder, which each
+partition's output is read back from. It holds ~20 bytes a named document, not
+the links.
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ INPUTS_PER_PARTITION = 125_000
 
 #: Links joined from one chunk (their Python ints exist a chunk at a time: ~70 bytes a link).
 UNIONS_AT_ONCE = 1 << 16
+
+#: Rows named by the tasks' outputs read since the last join, at least, before they are
+#: joined with the rest (as many as are joined already, past this).
+ROWS_JOINED_AFTER = 1 << 16
 
 #: A partition's share of the component task's outputs, in its scratch folder.
 _PARTITION_FILE = "components-{:04d}.pickle"
@@ -69,14 +73,12 @@ def cut_components(
     found_parts: Iterable[FoundParts], partitions: int, scratch: Path
 ) -> Iterator[ComponentRows]:
     """The documents the rounds name (``found_parts``: what each task of the part
-    search passed on, with the pair round's verified pairs; iterated twice) in
+    search passed on, with the pair round's verified pairs; iterated three times) in
     ``partitions`` parts, each connected component whole: its verified pairs, its
     exact copies and their originals, its pages and the parts found in them. The
     parts come one at a time; until then they wait in files in ``scratch``."""
-    links = _Links.read(found_parts)
-    rows = links.rows()
-    part_of = links.partition_of(rows, partitions)
-    del links
+    rows = _named_rows(found_parts)
+    part_of = _partition_of(found_parts, rows, partitions)
     counts = _cut_into_files(found_parts, rows, part_of, partitions, scratch)
     for p in range(partitions):
         yield _partition(p, rows[part_of == p].astype(np.int64), counts, scratch)
@@ -92,54 +94,53 @@ class _Counts:
     largest: int = 0
 
 
-@attrs.define(eq=False)
-class _Links:
-    """The ends of every link the rounds found, in corpus rows (``a[k]`` joined to
-    ``b[k]``), and the rows named alone (capped texts, pages a document is a copy of)."""
+def _links(searched: FoundParts) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """The links one task of the part search passed on, as arrays of corpus rows
+    (``a[k]`` joined to ``b[k]``): verified pairs, copies and their originals, pages
+    and the parts found in them."""
+    narrow = _row_type(searched.total)
+    for found in searched.verified:
+        edges = found.edges.reshape(-1, 2)
+        yield edges[:, 0].astype(narrow), edges[:, 1].astype(narrow)
+        yield found.firsts.astype(narrow), found.copies.astype(narrow)
+    yield searched.pages.astype(narrow), searched.parts.astype(narrow)
 
-    a: list[np.ndarray] = attrs.field(factory=list)
-    b: list[np.ndarray] = attrs.field(factory=list)
-    alone: list[np.ndarray] = attrs.field(factory=list)
 
-    @classmethod
-    def read(cls, found_parts: Iterable[FoundParts]) -> _Links:
-        links = cls()
-        any_pairs = False
-        for searched in found_parts:
-            narrow = _row_type(searched.total)
-            for found in searched.verified:
-                any_pairs = True
-                edges = found.edges.reshape(-1, 2)
-                links.a += [edges[:, 0].astype(narrow), found.firsts.astype(narrow)]
-                links.b += [edges[:, 1].astype(narrow), found.copies.astype(narrow)]
-                links.alone.append(found.capped.astype(narrow))
-            links.a.append(searched.pages.astype(narrow))
-            links.b.append(searched.parts.astype(narrow))
-            links.alone.append(searched.copied.astype(narrow))
-        if not any_pairs:
-            raise ValueError("the part search passed on no verified pairs")
-        return links
+def _named_rows(found_parts: Iterable[FoundParts]) -> np.ndarray:
+    """Every row the links name, and the capped texts and the pages a document is a
+    copy of, sorted, distinct: joined a task's output at a time, so that the rows are
+    held (up to three times over while they are joined), not the links."""
+    rows = np.zeros(0, dtype=np.uint32)
+    waiting: list[np.ndarray] = []
+    held, any_pairs = 0, False
+    for searched in found_parts:
+        any_pairs = any_pairs or bool(searched.verified)
+        narrow = _row_type(searched.total)
+        ends = [end for pair in _links(searched) for end in pair]
+        ends += [found.capped.astype(narrow) for found in searched.verified]
+        waiting.append(sorted_unique(np.concatenate([*ends, searched.copied.astype(narrow)])))
+        held += waiting[-1].size
+        if held > max(rows.size, ROWS_JOINED_AFTER):  # joined when as many wait as are joined
+            rows, waiting, held = sorted_unique(np.concatenate([rows, *waiting])), [], 0
+    if not any_pairs:
+        raise ValueError("the part search passed on no verified pairs")
+    return sorted_unique(np.concatenate([rows, *waiting])) if waiting else rows
 
-    def rows(self) -> np.ndarray:
-        """Every row named, sorted, distinct."""
-        ends = np.concatenate([*self.a, *self.b, *self.alone])
-        ends.sort()  # in place: the ends are the task's largest array
-        new = np.ones(ends.size, dtype=bool)
-        np.not_equal(ends[1:], ends[:-1], out=new[1:])
-        return ends[new]
 
-    def partition_of(self, rows: np.ndarray, partitions: int) -> np.ndarray:
-        """The partition of each of ``rows``: its component's first row, modulo."""
-        components = UnionFind(rows.size, compact=True)
-        for a_rows, b_rows in zip(self.a, self.b):
+def _partition_of(found_parts: Iterable[FoundParts], rows: np.ndarray, partitions: int) -> np.ndarray:
+    """The partition of each of ``rows``: its component's first row, modulo (the links
+    read again, a task's output at a time)."""
+    components = UnionFind(rows.size, compact=True)
+    for searched in found_parts:
+        for a_rows, b_rows in _links(searched):
             for lo in range(0, a_rows.size, UNIONS_AT_ONCE):  # a chunk's Python ints at a time
                 a_at = np.searchsorted(rows, a_rows[lo : lo + UNIONS_AT_ONCE]).tolist()
                 b_at = np.searchsorted(rows, b_rows[lo : lo + UNIONS_AT_ONCE]).tolist()
                 for a, b in zip(a_at, b_at):
                     components.union(a, b)
-        roots = components.roots(rows.size)
-        del components
-        return (rows[roots] % partitions).astype(np.int32)
+    roots = components.roots(rows.size)
+    del components
+    return (rows[roots] % partitions).astype(np.int32)
 
 
 def _row_type(total: int) -> type:
@@ -184,7 +185,7 @@ def _cut_into_files(
             copied = cut(searched.copied, searched.copied)
             for p, out in enumerate(files):
                 pickle.dump(("found", *pages[p], *copied[p]), out, pickle.HIGHEST_PROTOCOL)
-    assert counts is not None  # _Links.read found verified pairs
+    assert counts is not None  # _named_rows found verified pairs
     return counts
 
 
