@@ -83,8 +83,8 @@ def cut_buckets(hashes: ShardHashes, bands: int, rows: int, partitions: int) -> 
     texts = np.repeat(text_of, bands)
     # grouped by partition with one stable sort each (rows stay in order within a partition),
     # not a pass over every key per partition: a shard's work does not grow with the partitions
-    bands_at, band_order = _grouped(keys % np.uint64(partitions), partitions)
-    exact_at, exact_order = _grouped(text_of % np.uint64(partitions), partitions)
+    bands_at, band_order = grouped_by_partition(keys % np.uint64(partitions), partitions)
+    exact_at, exact_order = grouped_by_partition(text_of % np.uint64(partitions), partitions)
     keys, row_of, texts = keys[band_order], row_of[band_order], texts[band_order]
     exact, exact_rows = exact[exact_order], exact_order.astype(np.uint32)
     pieces = []
@@ -97,10 +97,11 @@ def cut_buckets(hashes: ShardHashes, bands: int, rows: int, partitions: int) -> 
     return pieces
 
 
-def _grouped(part: np.ndarray, partitions: int) -> tuple[np.ndarray, np.ndarray]:
-    """(where each partition starts, the order that groups by partition, stably)."""
+def grouped_by_partition(part: np.ndarray, partitions: int) -> tuple[np.ndarray, np.ndarray]:
+    """(where each of ``partitions`` starts, then the end; the order that groups the
+    items by their partition ``part``, stably: in order within a partition)."""
     order = np.argsort(part, kind="stable")
-    starts = np.searchsorted(part[order], np.arange(partitions + 1, dtype=np.uint64))
+    starts = np.searchsorted(part[order], np.arange(partitions + 1, dtype=part.dtype))
     return starts, order
 
 

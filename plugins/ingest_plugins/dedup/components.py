@@ -29,7 +29,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from .buckets import VerifiedPairs, tasks_for
+from .buckets import VerifiedPairs, grouped_by_partition, tasks_for
 from .clusters import UnionFind
 from .parts import FoundParts
 from .shingles import sorted_unique
@@ -158,11 +158,12 @@ def _cut_into_files(
     def cut(by: np.ndarray, *values: np.ndarray) -> list[list[np.ndarray]]:
         """``values`` in partitions, by the partition of the rows ``by`` (in order
         within a partition)."""
-        part = part_of[np.searchsorted(rows, by.astype(rows.dtype))]
-        order = np.argsort(part, kind="stable")
-        starts = np.searchsorted(part[order], np.arange(partitions + 1)).tolist()
+        starts, order = grouped_by_partition(
+            part_of[np.searchsorted(rows, by.astype(rows.dtype))], partitions
+        )
         ordered = [v[order] for v in values]
-        return [[v[lo:hi] for v in ordered] for lo, hi in zip(starts[:-1], starts[1:])]
+        bounds = starts.tolist()
+        return [[v[lo:hi] for v in ordered] for lo, hi in zip(bounds[:-1], bounds[1:])]
 
     with contextlib.ExitStack() as stack:
         files = [

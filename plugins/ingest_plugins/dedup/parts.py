@@ -33,7 +33,7 @@ from collections.abc import Iterable
 import attrs
 import numpy as np
 
-from .buckets import VerifiedPairs, tasks_for
+from .buckets import VerifiedPairs, grouped_by_partition, tasks_for
 from .engine import _BOTTOM_MAX_DF, DedupOptions, _rare_values, accepted, candidate_parts, shingler
 from .pairs import TextsAt, measure_rows, normalised_rows
 from .shard_hashes import ShardHashes
@@ -79,9 +79,7 @@ def cut_smallest(hashes: ShardHashes, partitions: int, min_shingles: int) -> lis
     values = np.ascontiguousarray(hashes.bottom[rows], dtype=np.uint32).ravel()
     row_of = np.repeat(rows.astype(np.uint32), width)
     size_of = np.repeat(np.asarray(hashes.sizes)[rows].astype(np.uint32), width)
-    part = values % np.uint32(partitions)
-    order = np.argsort(part, kind="stable")  # rows stay in order within a partition
-    starts = np.searchsorted(part[order], np.arange(partitions + 1, dtype=np.uint32))
+    starts, order = grouped_by_partition(values % np.uint32(partitions), partitions)
     values, row_of, size_of = values[order], row_of[order], size_of[order]
     return [
         SmallestPiece(n, values[lo:hi], row_of[lo:hi], size_of[lo:hi])
