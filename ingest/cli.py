@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import shlex
 import signal
@@ -32,6 +33,7 @@ from ingest.contract.ledger import SOURCE_STAGE, Ledger
 from ingest.contract.version import __version__
 from ingest.engine import gc_tuning
 from ingest.engine.jsonutil import dumps
+from ingest.engine.lifeline import end_children
 from ingest.host.config import Override, read_toml
 from ingest.host.plugin_manager import PluginHost
 from ingest.runner import Pipeline
@@ -399,6 +401,7 @@ def _main(argv: Sequence[str] | None) -> int:
     # signal handlers can only be set from the main thread (main() may be called from another)
     on_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if on_main_thread else None
+    children = multiprocessing.active_children()  # the caller's, when main() is called in-process
     try:
         return COMMANDS[args.command](args)
     except ConfigError as exc:
@@ -408,9 +411,11 @@ def _main(argv: Sequence[str] | None) -> int:
         print(f"ingest: {exc}", file=sys.stderr)
         return ExitCode.RUN_FAILED
     except _Terminated:
+        end_children(spare=children)  # no child a stage lost track of keeps the exit waiting
         print("ingest: terminated", file=sys.stderr)
         return TERMINATED
     except KeyboardInterrupt:
+        end_children(spare=children)  # no child a stage lost track of keeps the exit waiting
         print("ingest: interrupted", file=sys.stderr)
         return ExitCode.INTERRUPTED
     finally:

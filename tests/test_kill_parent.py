@@ -10,6 +10,7 @@ when the file is gone, so a rerun of the same config can resume.
 
 from __future__ import annotations
 
+import concurrent.futures.process
 import json
 import os
 import signal
@@ -33,6 +34,8 @@ HELD = "00002/00002900.txt"
 DEADLINE = 120.0
 #: how long the children of a killed run may take to go (the fallback check polls every 0.5 s)
 GONE_WITHIN = 10.0
+#: how long a process that should exit promptly may take before it counts as hung
+HANG_AFTER = 30.0
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -325,3 +328,132 @@ def test_the_cli_restores_the_sigterm_handler(tmp_path, ingest_cli):
     (tmp_path / "config.toml").write_text("")
     assert ingest_cli("check", "-c", str(tmp_path / "config.toml")).exit_code == 0
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+#: Ctrl-C (or the CLI's SIGTERM exception) raised where it is hardest to clean up
+#: after: inside a pool's submit, right after it forked a process and before the
+#: pool recorded it and started the thread that stops its processes
+INTERRUPTED_IN_A_FORK = textwrap.dedent(
+    """
+    import concurrent.futures.process as pool_module
+
+    spawn = pool_module.ProcessPoolExecutor._spawn_process
+
+    def spawn_then_interrupt(self):
+        spawn(self)
+        print("forked", *self._processes, flush=True)
+        raise KeyboardInterrupt
+
+    pool_module.ProcessPoolExecutor._spawn_process = spawn_then_interrupt
+    """
+)
+
+LOCAL_EXECUTOR = """
+    from ingest.executors.local import LocalExecutor
+
+    executor = LocalExecutor(2)
+    try:
+        executor.submit(len, "abc")
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+    {shutdown}
+"""
+POOL_OWNERS = {
+    "dedup-hashing": """
+        from ingest_plugins.dedup.engine import DedupEngine
+
+        DedupEngine.inline_batches = 0  # the helper process from the first batch on
+        engine = DedupEngine(workers=2)
+        try:
+            for i in range(5000):
+                engine.add(f"d{i}", f"document number {i} " * 20)
+        except KeyboardInterrupt:
+            print("interrupted", flush=True)
+        engine.close()
+    """,
+    "local-executor-cancel": LOCAL_EXECUTOR.format(shutdown="executor.shutdown(cancel=True)"),
+    "local-executor-wait": LOCAL_EXECUTOR.format(shutdown="executor.shutdown()"),
+}
+
+
+@pytest.mark.skipif(
+    not hasattr(concurrent.futures.process.ProcessPoolExecutor, "_spawn_process"),
+    reason="the fault is injected into CPython's ProcessPoolExecutor._spawn_process",
+)
+@pytest.mark.parametrize("owner", sorted(POOL_OWNERS))
+def test_a_pool_interrupted_as_it_forks_leaves_no_process_and_lets_the_exit_go(owner):
+    """The exit does not wait for good on a pool process that ``shutdown`` no longer stops
+    (the hang of a SIGTERM'd run with the dedup stage's hashing pool)."""
+    code = INTERRUPTED_IN_A_FORK + textwrap.dedent(POOL_OWNERS[owner]) + "print('closed', flush=True)\n"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+    )
+    out, err = exit_or_fail(proc, "the process did not exit: it waits for a pool process")
+    words = out.decode().split()
+    assert words[0] == "forked" and words[-2:] == ["interrupted", "closed"], (out + err).decode()
+    assert proc.returncode == 0, err.decode()
+    forked = [int(pid) for pid in words[1:-2]]
+    assert forked and still_running(forked) == []
+
+
+def exit_or_fail(proc: subprocess.Popen[bytes], hung: str) -> tuple[bytes, bytes]:
+    """The output of ``proc`` (started in a session of its own) once it exits; if it
+    has not within :data:`HANG_AFTER`, its whole process group is killed and the test fails."""
+    try:
+        return proc.communicate(timeout=HANG_AFTER)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # and the children holding its output open
+        proc.communicate()
+        pytest.fail(hung)
+
+
+def still_running(pids: list[int]) -> list[int]:
+    """Those of ``pids`` still running (the test cannot tell a reused pid apart: it reads them at once)."""
+    return [pid for pid in pids if (_stat(pid) or ["X"])[0] not in ("Z", "X")]
+
+
+#: a stage that starts a child process and loses track of it as Ctrl-C comes
+STRAY_CHILD_PLUGIN = """
+import multiprocessing
+import time
+
+from ingest import StageKind, StageSpec, hookimpl
+
+
+def stray(options, ctx):
+    def process(doc):
+        child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(3600,))
+        child.start()
+        print("forked", child.pid, flush=True)
+        raise KeyboardInterrupt
+
+    return process
+
+
+@hookimpl
+def ingest_stages():
+    return [StageSpec("stray", StageKind.FILTER, stray, None, "starts a child, then Ctrl-C", per_document=True)]
+"""
+
+
+def test_an_interrupted_run_ends_the_child_a_stage_lost_track_of(tmp_path):
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("Some text of a document.\n")
+    (tmp_path / "stray_plugin.py").write_text(STRAY_CHILD_PLUGIN)
+    (tmp_path / "config.toml").write_text(
+        '[plugins]\npaths = ["stray_plugin.py"]\n[source]\npath = "docs"\n[sink]\npath = "out"\n'
+        '[run]\nworkers = 1\n[[pipeline]]\nstage = "stray"\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingest", "run", "-c", "config.toml"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    out, err = exit_or_fail(proc, "ingest run did not exit: it waits for the stage's child")
+    assert proc.returncode == 130, err.decode()
+    assert b"ingest: interrupted" in err
+    words = out.decode().split()
+    assert words[0] == "forked", (out + err).decode()
+    assert still_running([int(words[1])]) == []

@@ -22,17 +22,22 @@ of its input. So each child calls :func:`bind_to_parent` as it starts:
   process group is handled like Ctrl-C; a ``ProcessPoolExecutor`` stops the
   processes of a broken pool with SIGTERM, so its processes get the default
   action back instead (not the handler of the CLI, which they inherit).
+
+A pool's processes must also end when the run stops: :func:`stop_pool` makes sure
+they do, even when Ctrl-C or SIGTERM interrupted the pool while it started them.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
+import multiprocessing
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 #: how often a child checks that its parent is alive where the kernel cannot tell it
@@ -89,3 +94,45 @@ def pool_initializer(context: Any) -> Callable[[], None]:
     server, with the server as their parent)."""
     direct = context.get_start_method() != "forkserver"
     return functools.partial(bind_to_parent, os.getpid() if direct else None)
+
+
+def stop_pool(pool: concurrent.futures.ProcessPoolExecutor, *, cancel: bool, wait: bool = True) -> None:
+    """Stop ``pool`` and return when its processes are gone.
+
+    ``cancel``: the calls not started yet are cancelled. ``wait``: the calls
+    under way finish first; without it the processes are ended at once
+    (SIGTERM, whose default action :func:`bind_to_parent` gave them back).
+    Either way a process the pool itself no longer stops is killed: Ctrl-C or
+    SIGTERM raised inside ``submit`` after the pool forked its processes but
+    before it started the thread that stops them leaves processes that
+    ``shutdown`` returns without ending, and the interpreter's exit would wait
+    for them for good.
+    """
+    # the pool's own table (CPython's, read defensively): shutdown() forgets it
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=wait, cancel_futures=cancel)
+    for process in processes:
+        if not wait:
+            process.terminate()
+        elif process.is_alive():  # shutdown() has returned: nothing else will stop it
+            process.kill()
+    for process in processes:
+        process.join()
+
+
+def end_children(spare: Collection[Any] = ()) -> int:
+    """Kill the ``multiprocessing`` children of this process still running but
+    those in ``spare`` (``active_children()`` before the run), wait for them,
+    and say how many there were.
+
+    For the end of an interrupted run, after its stages stopped their own
+    processes: one that a stage lost track of (Ctrl-C raised between a fork and
+    the line that records the child) would otherwise keep the interpreter's
+    exit waiting for good.
+    """
+    left = [process for process in multiprocessing.active_children() if process not in spare]
+    for process in left:
+        process.kill()
+    for process in left:
+        process.join()
+    return len(left)

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from ingest.contract.errors import RunError
 from ingest.contract.executor import Executor, InProcessExecutor, ordered_map
 from ingest.engine.gc_tuning import tune_for_documents
-from ingest.engine.lifeline import pool_initializer
+from ingest.engine.lifeline import pool_initializer, stop_pool
 
 __all__ = ["Executor", "LocalExecutor", "doing", "ordered_map", "start_executor"]
 
@@ -141,24 +141,12 @@ class LocalExecutor(InProcessExecutor):
         if pool is None:
             return
         try:
-            self._stop(pool, cancel)
+            # a stopped run does not wait for a shard task under way (it can take seconds)
+            stop_pool(pool, cancel=cancel, wait=not cancel)
         finally:
             if self._doing is not None:
                 shutil.rmtree(self._doing, ignore_errors=True)
                 self._doing = None
-
-    @staticmethod
-    def _stop(pool: concurrent.futures.ProcessPoolExecutor, cancel: bool) -> None:
-        if not cancel:
-            pool.shutdown()
-            return
-        # A shard task can take seconds: a stopped run does not wait for it.
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-        pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.join()
 
 
 def start_executor(kind: str, *, workers: int, address: str = "", where: str = "[run]") -> Any:

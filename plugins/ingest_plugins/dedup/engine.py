@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING, Any, Optional, Protocol
 import attrs
 import numpy as np
 
-from ingest.engine.lifeline import pool_initializer
+from ingest.engine.lifeline import pool_initializer, stop_pool
 
 from . import native
 from .buckets import BucketFinds, VerifiedPairs, cut_buckets, find_in_partition
@@ -1219,7 +1219,7 @@ class DedupEngine:
                 # stopped, and its processes waited for, when the engine goes too (an interrupted
                 # run never resolves): a pool left to the garbage collector stops from another
                 # thread, which races the interpreter's exit (an OSError printed at exit)
-                self._stop_pool = weakref.finalize(self, self._pool.shutdown, cancel_futures=True)
+                self._stop_pool = weakref.finalize(self, stop_pool, self._pool, cancel=True)
             if sum(not f.done() for _, f in self._inflight) >= helpers:
                 fut = concurrent.futures.Future()
                 fut.set_result(_hash_batch(self._hash_params, texts))
@@ -1237,7 +1237,7 @@ class DedupEngine:
         while self._inflight:
             rows, fut = self._inflight.popleft()
             self._apply(rows, fut.result())
-        self._shutdown_pool()
+        self._shutdown_pool(cancel=False)
 
     def close(self) -> None:
         """Stop the helper processes of an engine that will not be resolved
@@ -1245,16 +1245,17 @@ class DedupEngine:
         for _, fut in self._inflight:
             fut.cancel()
         self._inflight.clear()
-        self._shutdown_pool()
+        self._shutdown_pool(cancel=True)
         if self._scratch is not None:
             self._scratch.close()
 
-    def _shutdown_pool(self) -> None:
-        """Stop the hashing processes (cancelling what has not started), and wait for them."""
-        if self._stop_pool is not None:
-            self._stop_pool()
-        self._stop_pool = None
-        self._pool = None
+    def _shutdown_pool(self, *, cancel: bool) -> None:
+        """Stop the hashing processes after the batches under way (the others
+        cancelled with ``cancel``), and wait until they are gone."""
+        pool, stop = self._pool, self._stop_pool
+        self._pool = self._stop_pool = None
+        if pool is not None and stop is not None and stop.detach() is not None:
+            stop_pool(pool, cancel=cancel)
 
     def _apply(self, rows: list[int], result: _BatchResult) -> None:
         """Store one hashed batch; rows ascending, so the first occurrence of a
