@@ -851,16 +851,23 @@ def test_a_merged_and_pickled_collection_makes_the_page_of_the_records_in_order(
     assert _clusters(whole.render(report, max_clusters=4))
 
 
+@pytest.mark.parametrize("joined_after", [1 << 16, 3], ids=["targets-joined-once", "joined-a-few-at-a-time"])
 @pytest.mark.parametrize("seed", range(4))
-def test_clusters_of_random_chains_are_those_a_walk_of_each_chain_finds(tmp_path: Path, seed: int) -> None:
+def test_clusters_of_random_chains_are_those_a_walk_of_each_chain_finds(
+    tmp_path: Path, seed: int, joined_after: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Random chains (a document given twice: its last record counts) through a
     builder merged from saved shards: each cluster's size, members (by the first
     record naming their target, then as they came) and similarities are those found
-    by walking each record's target to the end of its chain."""
+    by walking each record's target to the end of its chain; the same when the
+    shards' targets are joined a few at a time."""
     import pickle
     import random
 
+    from ingest.report import report_html
     from ingest.report.report_html import ReportBuilder
+
+    monkeypatch.setattr(report_html, "TARGETS_JOINED_AFTER", joined_after)
 
     rng = random.Random(seed)
     # a record's target has a smaller number than its document: chains, never cycles

@@ -21,7 +21,7 @@ two ids per duplicate record (~80 bytes), needed to resolve chains, and 8
 bytes per kept document (to tell which survivors were kept). A sharded run's
 page, merged from what each shard's writer collected, leaves the records and the
 kept ids in the shards' files: it reads them a shard at a time to find the
-clusters, holding ~40 bytes for each document a record names as its
+clusters, holding ~30 bytes for each document a record names as its
 ``duplicate_of`` (a cluster's survivor, or a link of a chain), and asks the files
 about the survivors of the clusters it lists.
 
@@ -78,6 +78,9 @@ MAX_RULES = 40
 MAX_RULES_TRACKED = 500
 MAX_WARNINGS = 100
 MAX_LINE_CHARS = 300
+#: Distinct targets read from the records, at least, before they are joined with the
+#: rest (as many as a quarter of those joined already, past this): see ``_first_rows``.
+TARGETS_JOINED_AFTER = 1 << 16
 MAX_LABEL_CHARS = 28
 
 # Tableau 10 without its green, which means "kept": distinguishable on
@@ -750,7 +753,7 @@ def _cluster_table(
     the order their targets were first duplicated, then in the order they came.
 
     The records are read a few times a segment at a time (:meth:`_Duplicates.segments`),
-    holding ~40 bytes for each distinct target (a cluster's survivor or a link of a chain)
+    holding ~30 bytes for each distinct target (a cluster's survivor or a link of a chain)
     and the listed clusters' first members, not the records: a sharded run's page leaves
     them in the shards' files."""
     import numpy as np  # here: the page of a run with no duplicate does without it
@@ -771,10 +774,8 @@ def _cluster_table(
         chained = hashes[at] == ids
         links_from.append(at[chained].astype(np.int32))
         links_to.append(np.searchsorted(hashes, targets[chained]).astype(np.int32))
-    first_duplicated = np.argsort(first_row_of)  # the targets in the order they first came
-    root = _chain_ends(
-        np.concatenate(links_from), np.concatenate(links_to), t, first_duplicated
-    )  # each target's cluster, by its survivor
+    # each target's cluster, by its survivor
+    root = _chain_ends(np.concatenate(links_from), np.concatenate(links_to), t, first_row_of)
     del links_from, links_to
     sizes = np.zeros(t, dtype=np.int64)
     for _, _, targets, _, _ in duplicates.segments():
@@ -782,11 +783,15 @@ def _cluster_table(
     survivors = np.flatnonzero(sizes)
     table = _ClusterTable(count=len(survivors), duplicates=n)
     # the largest clusters, ties by the survivor's id; ids are read for the tied ones only
-    order = survivors[np.argsort(-sizes[survivors], kind="stable")]
-    if len(order) > max_clusters:
-        cut = sizes[order[max_clusters - 1]] if max_clusters > 0 else sizes[order[0]] + 1
-        larger = order[sizes[order] > cut]
-        tied = order[sizes[order] == cut]
+    if len(survivors) > max_clusters:
+        of_survivors = sizes[survivors]
+        if max_clusters > 0:  # the size of the last one listed
+            cut = np.partition(of_survivors, len(survivors) - max_clusters)[len(survivors) - max_clusters]
+        else:
+            cut = of_survivors.max() + 1
+        larger = survivors[of_survivors > cut]
+        tied = survivors[of_survivors == cut]
+        del of_survivors, survivors
         room = max(0, max_clusters - len(larger))
         cluster_at = {int(first_row_of[s]): int(s) for s in tied}
         named = heapq.nsmallest(
@@ -794,7 +799,7 @@ def _cluster_table(
         )
         chosen = [*larger.tolist(), *(s for _, s in named)]
     else:
-        chosen = order.tolist()
+        chosen = survivors.tolist()
     if not chosen:
         return table
     duplicates.prefetch(first_row_of[chosen].tolist())
@@ -816,7 +821,10 @@ def _cluster_table(
 
 def _first_rows(pieces: Iterable[tuple[tuple[Any, Any], int]]) -> tuple[Any, Any]:
     """(the distinct values, sorted; the first row of each) of segments given as
-    ``((np.unique(values, return_index=True)), first row)``, joined as they come."""
+    ``((np.unique(values, return_index=True)), first row)``, in row order. The
+    pieces are joined as they come, a few at a time: the values not seen yet are
+    inserted where they belong, so that the join holds little more than the
+    result (~16 bytes a value)."""
     import numpy as np
 
     values, rows = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
@@ -824,18 +832,26 @@ def _first_rows(pieces: Iterable[tuple[tuple[Any, Any], int]]) -> tuple[Any, Any
     held = 0
 
     def joined() -> tuple[Any, Any]:
-        every = np.concatenate([values, *(v for v, _ in waiting)])
-        at = np.concatenate([rows, *(r for _, r in waiting)])
-        order = np.lexsort((at, every))
-        every, at = every[order], at[order]
-        first = np.ones(every.size, dtype=bool)
-        np.not_equal(every[1:], every[:-1], out=first[1:])
-        return every[first], at[first]
+        new = np.concatenate([v for v, _ in waiting])
+        at = np.concatenate([r for _, r in waiting])
+        # a stable sort keeps a value's pieces in the order they came: its first row first
+        order = np.argsort(new, kind="stable")
+        new, at = new[order], at[order]
+        del order
+        first = np.ones(new.size, dtype=bool)
+        np.not_equal(new[1:], new[:-1], out=first[1:])
+        new, at = new[first], at[first]
+        # the values joined already came in earlier rows: only the others go in
+        where = np.searchsorted(values, new)
+        if values.size:
+            unseen = values[np.minimum(where, values.size - 1)] != new
+            where, new, at = where[unseen], new[unseen], at[unseen]
+        return np.insert(values, where, new), np.insert(rows, where, at)
 
     for (distinct, at), start in pieces:
         waiting.append((distinct, at.astype(np.int64) + start))
         held += distinct.size
-        if held > max(values.size, 1 << 16):  # joined when as many wait as are joined
+        if held > max(values.size // 4, TARGETS_JOINED_AFTER):
             values, rows = joined()
             waiting, held = [], 0
     if waiting:
@@ -891,11 +907,12 @@ def _listed_members(
     return out
 
 
-def _chain_ends(child: Any, target: Any, m: int, first_duplicated: Any) -> Any:
+def _chain_ends(child: Any, target: Any, m: int, first_row_of: Any) -> Any:
     """For each of the ``m`` documents, the document at the end of its chain of
     ``child -> target`` records (a document given twice: its last record counts), by
     pointer jumping; a chain that runs into a cycle never settles and is walked one
-    step at a time from the targets in the order they were first duplicated."""
+    step at a time from the targets in the order they were first duplicated (by the
+    first row naming each, ``first_row_of``)."""
     import numpy as np
 
     n = len(child)
@@ -914,7 +931,7 @@ def _chain_ends(child: Any, target: Any, m: int, first_duplicated: Any) -> Any:
     if unsettled.any():
         root = root.copy()
         memo: dict[int, int] = {}
-        for node in first_duplicated.tolist():
+        for node in np.argsort(first_row_of).tolist():
             if unsettled[node]:
                 root[node] = _chain_end(node, parent, memo)
     return root
