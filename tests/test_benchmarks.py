@@ -147,3 +147,14 @@ def test_dedup_task_bench_replays_the_task_of_a_run(tmp_path):
     assert (scratch / "dedup-task" / "task.pickle").is_file()
     again = _run_bench("dedup_task_bench.py", "--replay-only", "--replays", "2", *args)
     assert "replay 2:" in again and "| finding composite pages |" in again
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_report_merge_bench_prints_the_merge_peaks_for_each_size():
+    stdout = _run_bench("report_merge_bench.py", "--docs", "3000", "--docs", "6000", "--per-shard", "100")
+    lines = stdout.splitlines()
+    assert len(lines) == 2, stdout
+    for line, docs in zip(lines, ["3,000", "6,000"]):
+        assert re.match(
+            rf"\s*{docs} documents: before [\d.]+ MB, peak merging [\d.]+, peak writing [\d.]+", line
+        ), line
