@@ -335,6 +335,34 @@ def test_over_shards_a_block_on_a_few_pages_of_a_big_site_is_marked_as_in_one_ru
     assert marked["on"]["harbour-garden/short3.txt"] == [BIO]
 
 
+def test_a_sharded_run_over_two_workers_saves_the_lexicon_one_run_saves(tmp_path) -> None:
+    """``save_lexicon`` over shards: each partition's lexicon comes back from a worker
+    process (it must pickle) and the saved file is the one an unsharded run writes."""
+    from ingest import Pipeline
+
+    rng = random.Random(9)
+    files, _ = blog(rng, "harbour-garden", 30, [BIO])
+    files.update(blog(rng, "river-news", 30, [DISCLAIMER])[0])
+    for name, text in files.items():
+        (tmp_path / "in" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "in" / name).write_text(text, encoding="utf-8")
+    saved = {}
+    for mode in ("on", "off"):
+        lexicon = tmp_path / f"lexicon-{mode}.jsonl"
+        config = {
+            "source": {"path": str(tmp_path / "in")},
+            "sink": {"path": str(tmp_path / f"out-{mode}")},
+            "run": {"shards": mode, "shard_files": 20, "workers": 2, "keep_drop_records": False},
+            "pipeline": [{"stage": "boilerplate", "save_lexicon": str(lexicon)}],
+        }
+        Pipeline.from_dict(config).run()
+        saved[mode] = lexicon.read_text(encoding="utf-8")
+    assert saved["on"] == saved["off"]
+    entries = [json.loads(line) for line in saved["on"].splitlines()[1:]]
+    norm = lexicon_module.normalise
+    assert {e["line"] for e in entries if e.get("long")} >= {norm(BIO), norm(DISCLAIMER)}
+
+
 def test_a_block_on_a_few_pages_of_a_big_site_is_kept_but_never_merges_them(tmp_path, ingest_cli):
     # the bio is on 5 of the site's 60 pages: too few to be its furniture, so it stays in
     # the text; beside one-sentence posts it would make those pages near-duplicates of

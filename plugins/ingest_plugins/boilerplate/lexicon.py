@@ -697,6 +697,9 @@ class Lexicon:
         self._settled = True
         self._final = True
         self._seen = None  # counting is over
+        # and so is the estimate it was sized by: a finalized lexicon travels between processes
+        # (a sharded run's partitions send theirs back to be saved), a function may not
+        self._expected_documents = None
         return self
 
     build = finalize
