@@ -1237,7 +1237,7 @@ class DedupEngine:
         while self._inflight:
             rows, fut = self._inflight.popleft()
             self._apply(rows, fut.result())
-        self._shutdown_pool(cancel=False)
+        self._shutdown_pool()
 
     def close(self) -> None:
         """Stop the helper processes of an engine that will not be resolved
@@ -1245,17 +1245,16 @@ class DedupEngine:
         for _, fut in self._inflight:
             fut.cancel()
         self._inflight.clear()
-        self._shutdown_pool(cancel=True)
+        self._shutdown_pool()
         if self._scratch is not None:
             self._scratch.close()
 
-    def _shutdown_pool(self, *, cancel: bool) -> None:
-        """Stop the hashing processes after the batches under way (the others
-        cancelled with ``cancel``), and wait until they are gone."""
-        pool, stop = self._pool, self._stop_pool
-        self._pool = self._stop_pool = None
-        if pool is not None and stop is not None and stop.detach() is not None:
-            stop_pool(pool, cancel=cancel)
+    def _shutdown_pool(self) -> None:
+        """Stop the hashing processes (cancelling what has not started), and wait until they are gone."""
+        if self._stop_pool is not None:
+            self._stop_pool()
+        self._stop_pool = None
+        self._pool = None
 
     def _apply(self, rows: list[int], result: _BatchResult) -> None:
         """Store one hashed batch; rows ascending, so the first occurrence of a
